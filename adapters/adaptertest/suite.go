@@ -1,0 +1,67 @@
+// Package adaptertest is the conformance suite every Herald adapter runs
+// against a real backend. It turns the contract in the adapters package
+// documentation into tests, with Features flags for what a backend cannot
+// do.
+//
+//	func TestConformance(t *testing.T) {
+//		adaptertest.Run(t, adaptertest.Suite{
+//			Target:   adaptertest.BrokerURL(t, "HERALD_TEST_NATS"),
+//			Features: adaptertest.Features{Durable: true, Redelivery: true},
+//		})
+//	}
+package adaptertest
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+// Features says what a backend can do; tests of a missing feature are
+// skipped with the reason, and tests of the opposite behaviour may run
+// instead.
+type Features struct {
+	// Durable: messages survive with no subscriber running: published
+	// before a group's first subscriber or left unacked when a subscriber
+	// closes, they are delivered to the group's next subscriber.
+	Durable bool
+	// Redelivery: a handler error (nack) leads to the message being
+	// delivered again.
+	Redelivery bool
+	// OrderedPerKey: with concurrency 1, messages with the same key are
+	// handled in publish order.
+	OrderedPerKey bool
+	// MaxPayload is the largest payload the backend accepts; 0 means at
+	// least 1 MiB.
+	MaxPayload int
+}
+
+// Suite describes one backend under test.
+type Suite struct {
+	// Target is the URL of the backend, without a group; the suite adds
+	// groups and uses fresh topic names for every test.
+	Target string
+	// Features are the backend's capabilities.
+	Features Features
+	// Restart, when set, restarts the broker keeping its data; the suite
+	// then checks that a running publisher and subscriber lose nothing.
+	Restart func(t *testing.T)
+	// Wait bounds every wait for a message; 0 means 30s.
+	Wait time.Duration
+}
+
+// BrokerURL returns the URL in the environment variable env (for example
+// HERALD_TEST_KAFKA). When it is unset the test is skipped with a hint on
+// starting brokers, or fails when HERALD_REQUIRE_BROKERS=1 (CI).
+func BrokerURL(t testing.TB, env string) string {
+	t.Helper()
+	if u := os.Getenv(env); u != "" {
+		return u
+	}
+	msg := env + " is not set: start brokers with `scripts/brokers.sh up` and eval its exports (or `make brokers`)"
+	if os.Getenv("HERALD_REQUIRE_BROKERS") == "1" {
+		t.Fatal(msg + " (HERALD_REQUIRE_BROKERS=1: a missing broker is a failure)")
+	}
+	t.Skip(msg)
+	return ""
+}

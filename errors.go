@@ -1,0 +1,83 @@
+package herald
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors. Test for them with errors.Is; the errors Herald returns
+// wrap them with context and, where there is one, the broker's own error.
+var (
+	// ErrClosed is returned by operations on a closed publisher or subscriber.
+	ErrClosed = errors.New("herald: closed")
+	// ErrUnknownScheme is returned when no adapter is registered for a
+	// target's scheme.
+	ErrUnknownScheme = errors.New("herald: unknown scheme")
+	// ErrInvalidConfig is returned for a malformed target, an unknown key or
+	// a bad value. The concrete error is a *ConfigError.
+	ErrInvalidConfig = errors.New("herald: invalid configuration")
+	// ErrPermanent marks errors that retrying cannot fix; see Permanent.
+	ErrPermanent = errors.New("herald: permanent error")
+)
+
+// ConfigError describes one configuration mistake: which key, what is wrong
+// with its value and what is allowed. It never holds a secret value.
+type ConfigError struct {
+	Key     string // the setting, e.g. "partitions" or "scheme"
+	Value   string // the offending value, "" when missing or secret
+	Problem string // what is wrong, e.g. "must be an integer"
+	Allowed string // what is allowed, e.g. "1..10000"
+	Err     error  // an underlying error, if any
+}
+
+// Error formats as: herald: invalid configuration: key "k": value "v": problem (allowed: ...).
+func (e *ConfigError) Error() string {
+	var b strings.Builder
+	b.WriteString(ErrInvalidConfig.Error())
+	if e.Key != "" {
+		fmt.Fprintf(&b, ": key %q", e.Key)
+	}
+	if e.Value != "" {
+		fmt.Fprintf(&b, ": value %q", e.Value)
+	}
+	if e.Problem != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Problem)
+	}
+	if e.Allowed != "" {
+		fmt.Fprintf(&b, " (allowed: %s)", e.Allowed)
+	}
+	if e.Err != nil {
+		fmt.Fprintf(&b, ": %v", e.Err)
+	}
+	return b.String()
+}
+
+// Is reports ErrInvalidConfig.
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+
+// Unwrap returns the underlying error.
+func (e *ConfigError) Unwrap() error { return e.Err }
+
+type permanentError struct{ err error }
+
+func (e *permanentError) Error() string        { return e.err.Error() }
+func (e *permanentError) Unwrap() error        { return e.err }
+func (e *permanentError) Is(target error) bool { return target == ErrPermanent }
+
+// Permanent marks err as permanent: retrying will not fix it (a payload that
+// does not decode, a validation failure). Retry middleware stops at once and
+// dead-letter middleware parks the message. Permanent(nil) is nil.
+func Permanent(err error) error {
+	if err == nil || IsPermanent(err) {
+		return err
+	}
+	return &permanentError{err: err}
+}
+
+// IsPermanent reports whether err, or an error it wraps, was marked with
+// Permanent.
+func IsPermanent(err error) bool {
+	return errors.Is(err, ErrPermanent)
+}
