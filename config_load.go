@@ -130,8 +130,8 @@ func redactErr(err error, secret string) error {
 
 // Environment variables read by FromEnv.
 const (
-	EnvConfig   = "HERALD_CONFIG"   // path to a YAML or JSON file
-	EnvURL      = "HERALD_URL"      // a target URL
+	EnvConfig   = "HERALD_CONFIG"  // path to a YAML or JSON file
+	EnvURL      = "HERALD_URL"     // a target URL
 	EnvOptionPf = "HERALD_OPTION_" // HERALD_OPTION_PARTITIONS=6 sets option "partitions"
 )
 

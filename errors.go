@@ -81,3 +81,13 @@ func Permanent(err error) error {
 func IsPermanent(err error) bool {
 	return errors.Is(err, ErrPermanent)
 }
+
+// PanicError is the error a recovered handler panic becomes. It is
+// retryable like any other error.
+type PanicError struct {
+	Value any    // the value passed to panic
+	Stack []byte // the goroutine's stack at the panic
+}
+
+// Error reports the panic value; the stack is in the Stack field.
+func (e *PanicError) Error() string { return fmt.Sprintf("herald: handler panicked: %v", e.Value) }

@@ -1,0 +1,155 @@
+package adaptertest
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/subscriber"
+)
+
+// testGroups: two subscribers in one group share the messages (together
+// they get each once; duplicates only from redelivery); a second group
+// gets every message too.
+func testGroups(t *testing.T, e *env) {
+	const n = 40
+	topic := e.topic("groups")
+	shared, other := e.group("shared"), e.group("other")
+	a, b, o := newCollector(), newCollector(), newCollector()
+	for _, s := range []struct {
+		group string
+		c     *collector
+	}{{shared, a}, {shared, b}, {other, o}} {
+		ready, readyCh := readyOption()
+		e.subscribe(e.subscriber(s.group, ready), readyCh, topic, s.c.handler)
+	}
+	ids := publishN(t, e.publisher(), topic, n, "grp")
+	o.waitIDs(t, e.wait(), ids)
+	both := func() bool {
+		for _, id := range ids {
+			if !a.has(id) && !b.has(id) {
+				return false
+			}
+		}
+		return true
+	}
+	waitBoth(t, e, a, b, both)
+	dup := 0
+	for _, id := range ids {
+		if a.has(id) && b.has(id) {
+			dup++
+		}
+	}
+	// A group must not behave as a fan-out: at most a few messages may be
+	// seen by both members (redelivery during a rebalance).
+	if dup > n/4 {
+		t.Errorf("%d of %d messages reached both members of one group; a group must share messages, not copy them", dup, n)
+	}
+	t.Logf("group split: member A %d, member B %d, duplicates %d", a.distinct(), b.distinct(), dup)
+}
+
+// waitBoth waits for cond, woken by deliveries to either collector.
+func waitBoth(t *testing.T, e *env, a, b *collector, cond func() bool) {
+	t.Helper()
+	merged := newCollector()
+	stop := make(chan struct{})
+	defer close(stop)
+	for _, c := range []*collector{a, b} {
+		go func() {
+			for {
+				select {
+				case <-c.notify:
+					select {
+					case merged.notify <- struct{}{}:
+					default:
+					}
+				case <-stop:
+					return
+				}
+			}
+		}()
+	}
+	merged.waitUntil(t, e.wait(), "every message to reach one member of the group", cond)
+}
+
+// testNoGroup: subscribers without a group each get every message.
+func testNoGroup(t *testing.T, e *env) {
+	topic := e.topic("nogroup")
+	a, b := newCollector(), newCollector()
+	for _, c := range []*collector{a, b} {
+		ready, readyCh := readyOption()
+		e.subscribe(e.subscriber("", ready), readyCh, topic, c.handler)
+	}
+	ids := publishN(t, e.publisher(), topic, 10, "fan")
+	a.waitIDs(t, e.wait(), ids)
+	b.waitIDs(t, e.wait(), ids)
+}
+
+// testConcurrency: WithConcurrency(n) never runs more than n handlers at
+// once and delivers each message to one worker.
+func testConcurrency(t *testing.T, e *env) {
+	const workers, n = 4, 40
+	topic := e.topic("conc")
+	ready, readyCh := readyOption()
+	sub := e.subscriber(e.group("conc"), ready, subscriber.WithConcurrency(workers))
+	c := newCollector()
+	var cur, maxSeen atomic.Int32
+	e.subscribe(sub, readyCh, topic, func(ctx context.Context, m *herald.Message) error {
+		now := cur.Add(1)
+		defer cur.Add(-1)
+		for {
+			if seen := maxSeen.Load(); now <= seen || maxSeen.CompareAndSwap(seen, now) {
+				break
+			}
+		}
+		return c.handler(ctx, m)
+	})
+	ids := publishN(t, e.publisher(), topic, n, "conc")
+	c.waitIDs(t, e.wait(), ids)
+	if got := maxSeen.Load(); got > workers {
+		t.Errorf("saw %d handlers at once; WithConcurrency(%d) allows at most %d", got, workers, workers)
+	}
+	if d := c.deliveries(); d > n+n/4 {
+		t.Errorf("%d deliveries for %d messages: concurrent workers must compete, not each get every message", d, n)
+	}
+}
+
+// testOrderPerKey: with concurrency 1, messages with one key arrive in
+// publish order.
+func testOrderPerKey(t *testing.T, e *env) {
+	if !e.suite.Features.OrderedPerKey {
+		t.Skip("backend does not order per key (Features.OrderedPerKey is false)")
+	}
+	const keys, each = 4, 25
+	topic := e.topic("order")
+	ready, readyCh := readyOption()
+	c := newCollector()
+	e.subscribe(e.subscriber(e.group("order"), ready), readyCh, topic, c.handler)
+	pub := e.publisher()
+	var ids []string
+	for i := 0; i < each; i++ {
+		for k := 0; k < keys; k++ {
+			m := herald.NewMessage([]byte{byte(k), byte(i)})
+			herald.SetKey(m, "key-"+string(rune('a'+k)))
+			ids = append(ids, m.UUID)
+			if err := pub.Publish(context.Background(), topic, m); err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+		}
+	}
+	c.waitIDs(t, e.wait(), ids)
+	last := map[byte]int{}
+	seen := map[string]bool{}
+	for _, r := range c.snapshot() {
+		if seen[r.ID] {
+			continue // a redelivery, not a reordering
+		}
+		seen[r.ID] = true
+		k, i := r.Payload[0], int(r.Payload[1])
+		if prev, ok := last[k]; ok && i < prev {
+			t.Errorf("key %c: message %d arrived after message %d", 'a'+k, i, prev)
+		}
+		last[k] = i
+	}
+}

@@ -1,0 +1,115 @@
+package adaptertest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/subscriber"
+)
+
+// testCloseDuringProcessing: closing a subscriber while handlers run lets
+// them finish and acks their messages; nothing published is lost (durable
+// backends deliver the rest to the next subscriber of the group).
+func testCloseDuringProcessing(t *testing.T, e *env) {
+	const n = 30
+	topic, group := e.topic("drain"), e.group("drain")
+	pub := e.publisher()
+	ready, readyCh := readyOption()
+	first := e.subscriber(group, ready, subscriber.WithConcurrency(3))
+	c := newCollector()
+	var mu sync.Mutex
+	started, finished := 0, 0
+	release := make(chan struct{})
+	var once sync.Once
+	inHandler := make(chan struct{}, n)
+	e.subscribe(first, readyCh, topic, func(ctx context.Context, m *herald.Message) error {
+		mu.Lock()
+		started++
+		mu.Unlock()
+		inHandler <- struct{}{}
+		<-release // held until Close has begun
+		mu.Lock()
+		finished++
+		mu.Unlock()
+		return c.handler(ctx, m)
+	})
+	ids := publishN(t, pub, topic, n, "drain")
+	select {
+	case <-inHandler:
+	case <-time.After(e.wait()):
+		t.Fatal("no handler started")
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- first.Close() }()
+	// Close must wait for the handler we are holding.
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a handler was still running", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	once.Do(func() { close(release) })
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	case <-time.After(e.wait()):
+		t.Fatal("Close did not return after handlers finished")
+	}
+	mu.Lock()
+	if started != finished {
+		t.Errorf("%d handlers started but only %d finished before Close returned", started, finished)
+	}
+	mu.Unlock()
+	if !e.suite.Features.Durable {
+		return
+	}
+	ready2, readyCh2 := readyOption()
+	e.subscribe(e.subscriber(group, ready2), readyCh2, topic, c.handler)
+	c.waitIDs(t, e.wait(), ids)
+}
+
+// testCancelEndsSubscribe: cancelling ctx makes Subscribe return nil
+// promptly, and the subscriber can subscribe again.
+func testCancelEndsSubscribe(t *testing.T, e *env) {
+	topic := e.topic("cancel")
+	ready, readyCh := readyOption()
+	sub := e.subscriber(e.group("cancel"), ready)
+	c := newCollector()
+	r := e.subscribe(sub, readyCh, topic, c.handler)
+	ids := publishN(t, e.publisher(), topic, 2, "cancel")
+	c.waitIDs(t, e.wait(), ids)
+	r.stop(t)
+	// The same subscriber serves a new Subscribe call.
+	r2 := e.subscribe(sub, readyCh, topic, c.handler)
+	ids = publishN(t, e.publisher(), topic, 2, "again")
+	c.waitIDs(t, e.wait(), ids)
+	r2.stop(t)
+}
+
+// testAfterClose: Publish and Subscribe after Close return ErrClosed;
+// Close is idempotent.
+func testAfterClose(t *testing.T, e *env) {
+	pub := e.publisher()
+	sub := e.subscriber(e.group("closed"))
+	for i := 0; i < 2; i++ {
+		if err := pub.Close(); err != nil {
+			t.Fatalf("publisher Close #%d: %v", i+1, err)
+		}
+		if err := sub.Close(); err != nil {
+			t.Fatalf("subscriber Close #%d: %v", i+1, err)
+		}
+	}
+	err := pub.Publish(context.Background(), e.topic("closed"), herald.NewMessage([]byte("x")))
+	if !errors.Is(err, herald.ErrClosed) {
+		t.Errorf("Publish after Close = %v; want ErrClosed", err)
+	}
+	err = sub.Subscribe(context.Background(), e.topic("closed"), func(context.Context, *herald.Message) error { return nil })
+	if !errors.Is(err, herald.ErrClosed) {
+		t.Errorf("Subscribe after Close = %v; want ErrClosed", err)
+	}
+}

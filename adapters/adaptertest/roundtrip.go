@@ -1,0 +1,153 @@
+package adaptertest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/heraldkit/herald"
+)
+
+// testRoundTrip: payload, ID, key and metadata arrive unchanged, for
+// binary, empty and large payloads and awkward metadata.
+func testRoundTrip(t *testing.T, e *env) {
+	topic := e.topic("roundtrip")
+	ready, readyCh := readyOption()
+	sub := e.subscriber(e.group("rt"), ready)
+	c := newCollector()
+	e.subscribe(sub, readyCh, topic, c.handler)
+	pub := e.publisher()
+
+	binary := make([]byte, 256)
+	for i := range binary {
+		binary[i] = byte(i)
+	}
+	large := e.suite.Features.MaxPayload
+	if large == 0 || large > 1<<20 {
+		large = 1 << 20
+	}
+	big := bytes.Repeat([]byte("herald-"), large/7+1)[:large]
+	metadata := map[string]string{
+		"unicode-ключ-鍵":  "значение ✓ 値",
+		"with space":      "a value with spaces",
+		"equals":          "a=b=c",
+		"colon":           "k: v: w",
+		"newline":         "line one\nline two\r\nline three",
+		"x-empty-ish":     " ",
+		"trace.like-key_": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+	}
+	cases := []struct {
+		name    string
+		payload []byte
+	}{
+		{"binary", binary},
+		{"empty", []byte{}},
+		{"large", big},
+		{"text", []byte(`{"order":1234,"note":"ünïcødé"}`)},
+	}
+	sent := map[string]*herald.Message{}
+	var ids []string
+	for _, tc := range cases {
+		m := herald.NewMessage(tc.payload)
+		herald.SetKey(m, "key-"+tc.name)
+		for k, v := range metadata {
+			m.Metadata.Set(k, v)
+		}
+		m.Metadata.Set("case", tc.name)
+		sent[m.UUID] = m
+		ids = append(ids, m.UUID)
+		if err := pub.Publish(context.Background(), topic, m); err != nil {
+			t.Fatalf("Publish %s (%d bytes): %v", tc.name, len(tc.payload), err)
+		}
+	}
+	c.waitIDs(t, e.wait(), ids)
+	for _, got := range c.snapshot() {
+		want, ok := sent[got.ID]
+		if !ok {
+			t.Errorf("received unknown message ID %q (metadata %v)", got.ID, got.Metadata)
+			continue
+		}
+		name := want.Metadata.Get("case")
+		if !bytes.Equal(got.Payload, want.Payload) {
+			t.Errorf("%s: payload differs: got %d bytes, want %d", name, len(got.Payload), len(want.Payload))
+		}
+		if k := got.Metadata[herald.KeyHeader]; k != "key-"+name {
+			t.Errorf("%s: key = %q, want %q", name, k, "key-"+name)
+		}
+		for k, v := range want.Metadata {
+			if got.Metadata[k] != v {
+				t.Errorf("%s: metadata[%q] = %q, want %q", name, k, got.Metadata[k], v)
+			}
+		}
+	}
+}
+
+// testManyTopics: several topics at once, each subscriber gets exactly its
+// own topic's messages.
+func testManyTopics(t *testing.T, e *env) {
+	const topics, perTopic = 6, 20
+	pub := e.publisher()
+	type lane struct {
+		topic string
+		c     *collector
+		ids   []string
+	}
+	lanes := make([]*lane, topics)
+	for i := range lanes {
+		l := &lane{topic: e.topic(fmt.Sprintf("many%d", i)), c: newCollector()}
+		ready, readyCh := readyOption()
+		sub := e.subscriber(e.group("many"), ready)
+		e.subscribe(sub, readyCh, l.topic, l.c.handler)
+		lanes[i] = l
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, l := range lanes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ids := publishN(t, pub, l.topic, perTopic, l.topic)
+			mu.Lock()
+			l.ids = ids
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	for _, l := range lanes {
+		l.c.waitIDs(t, e.wait(), l.ids)
+		for _, r := range l.c.snapshot() {
+			if !bytes.HasPrefix(r.Payload, []byte(l.topic+"-")) {
+				t.Errorf("subscriber of %q got a message of another topic: %q", l.topic, r.Payload)
+			}
+		}
+	}
+}
+
+// testConcurrentPublishers: many goroutines publish on one publisher; every
+// message arrives.
+func testConcurrentPublishers(t *testing.T, e *env) {
+	const publishers, each = 8, 40
+	topic := e.topic("concpub")
+	ready, readyCh := readyOption()
+	sub := e.subscriber(e.group("cp"), ready)
+	c := newCollector()
+	e.subscribe(sub, readyCh, topic, c.handler)
+	pub := e.publisher()
+	var mu sync.Mutex
+	var all []string
+	var wg sync.WaitGroup
+	for i := 0; i < publishers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ids := publishN(t, pub, topic, each, fmt.Sprintf("p%d", i))
+			mu.Lock()
+			all = append(all, ids...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	c.waitIDs(t, e.wait(), all)
+}

@@ -1,0 +1,41 @@
+package adaptertest
+
+import "testing"
+
+// Run runs the conformance suite against s. Independent tests run in
+// parallel on fresh topics and groups; the broker-restart test, when
+// s.Restart is set, runs last and alone.
+func Run(t *testing.T, s Suite) {
+	t.Helper()
+	if s.Target == "" {
+		t.Fatal("adaptertest: Suite.Target is empty")
+	}
+	t.Run("contract", func(t *testing.T) {
+		for _, tc := range []struct {
+			name string
+			fn   func(*testing.T, *env)
+		}{
+			{"RoundTrip", testRoundTrip},
+			{"ManyTopics", testManyTopics},
+			{"HandlerErrorRedelivers", testHandlerErrorRedelivers},
+			{"PanicIsAnError", testPanicIsAnError},
+			{"UnackedGoToNextSubscriber", testUnackedGoToNextSubscriber},
+			{"GroupsShareAndEachGroupGetsAll", testGroups},
+			{"NoGroupEveryoneGetsAll", testNoGroup},
+			{"ConcurrencyBounded", testConcurrency},
+			{"OrderPerKey", testOrderPerKey},
+			{"ConcurrentPublishers", testConcurrentPublishers},
+			{"CloseDuringProcessingLosesNothing", testCloseDuringProcessing},
+			{"CancelEndsSubscribe", testCancelEndsSubscribe},
+			{"AfterClose", testAfterClose},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				tc.fn(t, newEnv(t, s))
+			})
+		}
+	})
+	if s.Restart != nil {
+		t.Run("BrokerRestartLosesNothing", func(t *testing.T) { testRestart(t, newEnv(t, s)) })
+	}
+}

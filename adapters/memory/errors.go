@@ -1,0 +1,9 @@
+package memory
+
+import (
+	"fmt"
+
+	"github.com/heraldkit/herald"
+)
+
+var errClosed = fmt.Errorf("memory subscriber: %w", herald.ErrClosed)

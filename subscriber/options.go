@@ -1,0 +1,116 @@
+package subscriber
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/heraldkit/herald"
+)
+
+// Option configures a Subscriber. Options are validated by Open.
+type Option func(*options) error
+
+type options struct {
+	group       string
+	concurrency int
+	middleware  []herald.Middleware
+	logger      *slog.Logger
+	drain       time.Duration
+	ready       func(topic string)
+}
+
+// DefaultDrainTimeout bounds how long Close and a cancelled Subscribe wait
+// for in-flight handlers.
+const DefaultDrainTimeout = 30 * time.Second
+
+// MaxConcurrency is the largest value WithConcurrency accepts.
+const MaxConcurrency = 4096
+
+func apply(opts []Option) (options, error) {
+	o := options{concurrency: 1, drain: DefaultDrainTimeout, logger: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(&o); err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// WithGroup sets the consumer group; it overrides a group given in the
+// target URL. Subscribers in one group share a topic's messages; different
+// groups each get every message. Without a group, the subscriber gets every
+// message published while it runs.
+func WithGroup(name string) Option {
+	return func(o *options) error {
+		if name == "" {
+			return &herald.ConfigError{Key: "group", Problem: "is empty", Allowed: "a non-empty name; omit WithGroup for a private subscriber"}
+		}
+		o.group = name
+		return nil
+	}
+}
+
+// WithConcurrency sets how many handlers run at once per Subscribe call
+// (default 1, at most MaxConcurrency).
+func WithConcurrency(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > MaxConcurrency {
+			return &herald.ConfigError{Key: "concurrency", Value: fmt.Sprint(n), Problem: "is out of range", Allowed: fmt.Sprintf("1 to %d", MaxConcurrency)}
+		}
+		o.concurrency = n
+		return nil
+	}
+}
+
+// WithMiddleware adds handler middleware; the first listed is the
+// outermost. It may be given more than once.
+func WithMiddleware(mws ...herald.Middleware) Option {
+	return func(o *options) error {
+		for _, m := range mws {
+			if m == nil {
+				return errors.New("herald: subscriber.WithMiddleware: middleware is nil")
+			}
+		}
+		o.middleware = append(o.middleware, mws...)
+		return nil
+	}
+}
+
+// WithLogger sets the logger for panics and subscription failures; nil
+// (the default) is silent.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) error {
+		if l != nil {
+			o.logger = l
+		}
+		return nil
+	}
+}
+
+// WithDrainTimeout bounds how long stopping waits for in-flight handlers
+// (default DefaultDrainTimeout). When it expires, handler contexts are
+// cancelled and unfinished messages are left unacked for redelivery.
+func WithDrainTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return &herald.ConfigError{Key: "drain timeout", Value: d.String(), Problem: "must be positive", Allowed: "a duration > 0, e.g. 30s"}
+		}
+		o.drain = d
+		return nil
+	}
+}
+
+// WithReady registers fn, called by each Subscribe once the backend
+// subscription is established: messages published after fn is called are
+// delivered to it. Useful in tests and to signal readiness probes.
+func WithReady(fn func(topic string)) Option {
+	return func(o *options) error {
+		o.ready = fn
+		return nil
+	}
+}
