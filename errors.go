@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Sentinel errors. Test for them with errors.Is; the errors Herald returns
@@ -91,3 +92,33 @@ type PanicError struct {
 
 // Error reports the panic value; the stack is in the Stack field.
 func (e *PanicError) Error() string { return fmt.Sprintf("herald: handler panicked: %v", e.Value) }
+
+type retryAfterError struct {
+	err   error
+	delay time.Duration
+}
+
+func (e *retryAfterError) Error() string { return e.err.Error() }
+func (e *retryAfterError) Unwrap() error { return e.err }
+
+// RetryAfter returns err annotated with a redelivery delay: when a handler
+// returns it, the subscriber nacks the message asking the backend to
+// redeliver it after d, where the backend supports delayed redelivery
+// (see docs/guarantees.md); elsewhere it is redelivered as for any error.
+// RetryAfter(nil, d) is nil.
+func RetryAfter(err error, d time.Duration) error {
+	if err == nil {
+		return nil
+	}
+	return &retryAfterError{err: err, delay: d}
+}
+
+// RetryDelay returns the delay set by RetryAfter on err or an error it
+// wraps.
+func RetryDelay(err error) (time.Duration, bool) {
+	var r *retryAfterError
+	if errors.As(err, &r) {
+		return r.delay, true
+	}
+	return 0, false
+}

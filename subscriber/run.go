@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 )
 
 // run is one Subscribe call: n Watermill subscriptions, each with a worker.
@@ -126,6 +127,9 @@ func (r *run) handle(ctx context.Context, msg *message.Message) {
 	if err := r.call(ctx, msg); err != nil {
 		r.sub.opts.logger.Debug("herald: handler failed; message will be redelivered",
 			"topic", r.topic, "message_id", msg.UUID, "error", err)
+		if d, ok := herald.RetryDelay(err); ok {
+			adapters.SetNackDelay(msg, d)
+		}
 		msg.Nack()
 		return
 	}

@@ -3,6 +3,9 @@ package memory
 import (
 	"context"
 	"sync"
+	"time"
+
+	"github.com/heraldkit/herald/adapters"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 )
@@ -144,7 +147,11 @@ func (s *subscriber) member(ctx context.Context, g *group, out chan<- *message.M
 		select {
 		case <-msg.Acked():
 		case <-msg.Nacked():
-			go g.requeue(msg)
+			if d, ok := adapters.NackDelay(msg); ok && d > 0 {
+				time.AfterFunc(d, func() { g.requeue(msg) })
+			} else {
+				go g.requeue(msg)
+			}
 		case <-ctx.Done():
 			g.requeueUnacked(msg)
 			cancel()
