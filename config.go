@@ -103,13 +103,13 @@ func (c Config) url(redact bool) string {
 	b.WriteString(c.Scheme)
 	b.WriteString("://")
 	if c.Username != "" || c.Password != "" {
-		b.WriteString(url.PathEscape(c.Username))
+		b.WriteString(escape(c.Username))
 		if c.Password != "" {
 			b.WriteByte(':')
 			if redact {
 				b.WriteString(redacted)
 			} else {
-				b.WriteString(url.PathEscape(c.Password.Value()))
+				b.WriteString(escape(c.Password.Value()))
 			}
 		}
 		b.WriteByte('@')
@@ -142,9 +142,27 @@ func (c Config) url(redact bool) string {
 func escapePath(p string) string {
 	segs := strings.Split(p, "/")
 	for i, s := range segs {
-		segs[i] = url.PathEscape(s)
+		segs[i] = escape(s)
 	}
 	return strings.Join(segs, "/")
+}
+
+// escape percent-encodes every byte but the unreserved characters of RFC
+// 3986, so that the result is safe in userinfo and path segments alike.
+func escape(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
 }
 
 // Clone returns a deep copy of c.

@@ -38,6 +38,10 @@ func ParseURL(target string) (Config, error) {
 	if i := strings.IndexByte(rest, '/'); i >= 0 {
 		authority, path = rest[:i], rest[i:]
 	}
+	if !strings.Contains(authority, "@") && (strings.Contains(path, "@") || strings.Contains(strings.SplitN(rawQuery, "=", 2)[0], "@")) {
+		// Most likely user:pa/ss@host or user:pa?ss@host: never echo it.
+		return cfg, &ConfigError{Key: "url", Problem: "has an '@' after the host; a username or password containing '/', '?' or '@' must be percent-encoded", Allowed: "scheme://user:percent-encoded-password@host:port/..."}
+	}
 	if i := strings.LastIndexByte(authority, '@'); i >= 0 {
 		userinfo := authority[:i]
 		authority = authority[i+1:]
