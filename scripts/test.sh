@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# scripts/test.sh: what `make test` runs. Brings brokers up when the
+# HERALD_TEST_* variables are not already set, then runs every test.
+# HERALD_REQUIRE_BROKERS=1 (CI) turns a broker that cannot start into a
+# failure; otherwise broker tests skip with a hint.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [[ -z "${HERALD_TEST_KAFKA:-}" || -z "${HERALD_TEST_AMQP:-}" || -z "${HERALD_TEST_NATS:-}" ]]; then
+  if [[ "${HERALD_SKIP_BROKERS:-0}" == 1 ]]; then
+    echo "test.sh: HERALD_SKIP_BROKERS=1: broker tests will skip" >&2
+  elif out=$(scripts/brokers.sh up); then
+    eval "$(grep '^export ' <<<"$out")"
+  elif [[ "${HERALD_REQUIRE_BROKERS:-0}" == 1 ]]; then
+    echo "test.sh: brokers could not be started (see above) and HERALD_REQUIRE_BROKERS=1" >&2
+    exit 1
+  else
+    echo "test.sh: brokers could not be started (see above); broker tests will skip" >&2
+  fi
+fi
+
+go vet ./...
+# -p 2: the machine has two cores and the broker suites are I/O bound.
+go test -race -count=1 -timeout 20m -p 2 "${@:-./...}"
