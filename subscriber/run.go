@@ -22,8 +22,8 @@ type run struct {
 	base    context.Context // handler contexts derive from it: values, no cancel
 }
 
-// serve subscribes, runs the workers until ctx is done, the subscriber
-// closes or a subscription ends, then drains.
+// serve subscribes, runs the workers until ctx is done or the subscriber
+// closes, then drains. A subscription that ends on its own is replaced.
 func (r *run) serve(ctx context.Context) error {
 	o := r.sub.opts
 	// The Watermill subscriptions outlive ctx: they are cancelled only after
@@ -47,29 +47,57 @@ func (r *run) serve(ctx context.Context) error {
 	}
 
 	stop := make(chan struct{})
-	ended := make(chan struct{}, len(chans)) // a subscription closed its channel
 	var workers sync.WaitGroup
 	for _, ch := range chans {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			if !r.work(hctx, ch, stop) {
-				ended <- struct{}{}
+			delay := time.Duration(0)
+			for ch != nil {
+				since := time.Now()
+				if r.work(hctx, ch, stop) {
+					return
+				}
+				// Back off when subscriptions keep ending quickly.
+				if time.Since(since) > 5*time.Second {
+					delay = 0
+				}
+				delay = min(max(2*delay, 100*time.Millisecond), 5*time.Second)
+				ch = r.resubscribe(wmCtx, stop, delay)
 			}
 		}()
 	}
 
-	var err error
 	select {
 	case <-ctx.Done():
 	case <-r.sub.closing:
-	case <-ended:
-		err = fmt.Errorf("herald: subscription to %q on %s ended unexpectedly", r.topic, r.sub.cfg.Scheme)
-		o.logger.Error("herald: subscription ended unexpectedly", "topic", r.topic, "backend", r.sub.cfg.Scheme)
 	}
 	close(stop)
 	r.drain(&workers, cancelHandlers)
-	return err
+	return nil
+}
+
+// resubscribe replaces a subscription whose channel closed unexpectedly
+// (the adapter gave up on a broken connection), retrying with backoff
+// until it succeeds or stop is closed (then it returns nil).
+func (r *run) resubscribe(ctx context.Context, stop <-chan struct{}, delay time.Duration) <-chan *message.Message {
+	log := r.sub.opts.logger
+	log.Warn("herald: subscription ended unexpectedly; subscribing again", "topic", r.topic, "backend", r.sub.cfg.Scheme, "in", delay)
+	for {
+		t := time.NewTimer(delay)
+		select {
+		case <-stop:
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		ch, err := r.sub.wm.Subscribe(ctx, r.topic)
+		if err == nil {
+			return ch
+		}
+		delay = min(2*delay, 5*time.Second)
+		log.Error("herald: subscribing again failed", "topic", r.topic, "backend", r.sub.cfg.Scheme, "error", err, "retry_in", delay)
+	}
 }
 
 // drain waits for the workers, cancelling handler contexts when the drain

@@ -59,8 +59,10 @@ func OpenConfig(ctx context.Context, cfg herald.Config, opts ...Option) (*Subscr
 
 // Subscribe delivers topic's messages to h until ctx is done or the
 // subscriber is closed, then drains in-flight handlers and returns nil. It
-// returns an error when the subscription cannot be made or ends
-// unexpectedly, and herald.ErrClosed after Close.
+// returns an error when the subscription cannot be made, and
+// herald.ErrClosed after Close. A subscription that the backend ends on its
+// own (a lost connection the adapter gave up on) is made again, with
+// backoff, without returning.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string, h herald.HandlerFunc) error {
 	if topic == "" {
 		return errors.New("herald: subscribe: topic is empty")
