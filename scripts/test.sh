@@ -22,3 +22,9 @@ fi
 go vet ./...
 # -p 2: the machine has two cores and the broker suites are I/O bound.
 go test -race -count=1 -timeout 20m -p 2 "${@:-./...}"
+
+# Broker restarts cut off every client of that broker, so the tests that
+# restart one run last, one package at a time.
+if [[ $# -eq 0 ]]; then
+  HERALD_TEST_RESTART=1 go test -race -count=1 -timeout 15m -p 1 -run 'Restart' ./adapters/...
+fi
