@@ -1,0 +1,49 @@
+package publisher_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/heraldkit/herald"
+	_ "github.com/heraldkit/herald/adapters/memory"
+	"github.com/heraldkit/herald/publisher"
+)
+
+func ExampleOpen() {
+	ctx := context.Background()
+	pub, err := publisher.Open(ctx, "mem://example-pub")
+	if err != nil {
+		panic(err)
+	}
+	msg := herald.NewMessage([]byte(`{"id":"order-1"}`))
+	herald.SetKey(msg, "order-1")
+	fmt.Println(pub.Publish(ctx, "orders.created", msg))
+	pub.Close()
+	err = pub.Publish(ctx, "orders.created", herald.NewMessage(nil))
+	fmt.Println(errors.Is(err, herald.ErrClosed))
+	// Output:
+	// <nil>
+	// true
+}
+
+// Publish middleware wraps every publish; the first listed is outermost.
+func ExampleWithMiddleware() {
+	stamp := func(next herald.PublishFunc) herald.PublishFunc {
+		return func(ctx context.Context, topic string, msgs ...*herald.Message) error {
+			for _, m := range msgs {
+				m.Metadata.Set("source", "checkout")
+			}
+			return next(ctx, topic, msgs...)
+		}
+	}
+	pub, err := publisher.Open(context.Background(), "mem://example-mw", publisher.WithMiddleware(stamp))
+	if err != nil {
+		panic(err)
+	}
+	defer pub.Close()
+	msg := herald.NewMessage(nil)
+	_ = pub.Publish(context.Background(), "audit", msg)
+	fmt.Println(msg.Metadata.Get("source"))
+	// Output: checkout
+}

@@ -1,0 +1,53 @@
+package subscriber_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/heraldkit/herald"
+	_ "github.com/heraldkit/herald/adapters/memory"
+	"github.com/heraldkit/herald/publisher"
+	"github.com/heraldkit/herald/subscriber"
+)
+
+// A handler error leads to redelivery; the message is acked once the
+// handler succeeds.
+func ExampleSubscriber_Subscribe() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ready := make(chan string, 1)
+	sub, err := subscriber.Open(ctx, "mem://example-sub",
+		subscriber.WithGroup("payments"),
+		subscriber.WithConcurrency(4),
+		subscriber.WithReady(func(topic string) { ready <- topic }))
+	if err != nil {
+		panic(err)
+	}
+	defer sub.Close()
+	pub, err := publisher.Open(ctx, "mem://example-sub")
+	if err != nil {
+		panic(err)
+	}
+	defer pub.Close()
+
+	var attempts atomic.Int32
+	done := make(chan struct{})
+	go sub.Subscribe(ctx, "orders.created", func(ctx context.Context, m *herald.Message) error {
+		if attempts.Add(1) < 3 {
+			return errors.New("payment service unavailable") // nack: delivered again
+		}
+		fmt.Printf("charged %s after %d attempts\n", m.Payload, attempts.Load())
+		close(done)
+		return nil // ack
+	})
+	fmt.Println("subscribed to", <-ready)
+	if err := pub.Publish(ctx, "orders.created", herald.NewMessage([]byte("order-1"))); err != nil {
+		panic(err)
+	}
+	<-done
+	// Output:
+	// subscribed to orders.created
+	// charged order-1 after 3 attempts
+}
