@@ -91,7 +91,7 @@ func TestConfigErrors(t *testing.T) {
 }
 
 func TestOptionReader(t *testing.T) {
-	cfg, err := ParseURL("x://h?n=7&d=2s&b=yes&e=Core&s=str&bad_n=x&bad_d=forever&bad_b=maybe&bad_e=bogus&range=0&typo=1&sasl_password=hunter2")
+	cfg, err := ParseURL("x://h?n=7&d=2s&b=yes&e=Core&s=str&bad_n=x&bad_d=forever&bad_b=maybe&bad_e=bogus&range=0&typo=1&sx=1&sasl_password=hunter2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +128,7 @@ func TestOptionReader(t *testing.T) {
 		`key "bad_e": value "bogus": is not a recognised value (allowed: a, b)`,
 		`key "range": value "0": is out of range`,
 		`key "typo": is not a known option for scheme "x" (allowed: b, bad_b`,
+		`key "sx": is not a known option for scheme "x"; did you mean "s"?`,
 		`key "sasl_password": is not an integer`,
 	} {
 		if err == nil || !strings.Contains(err.Error(), w) {

@@ -145,12 +145,44 @@ func (r *OptionReader) Err() error {
 	sort.Strings(known)
 	for _, k := range r.cfg.optionKeys() {
 		if !r.read[k] {
-			errs = append(errs, &ConfigError{
-				Key:     k,
-				Problem: fmt.Sprintf("is not a known option for scheme %q", r.cfg.Scheme),
-				Allowed: strings.Join(known, ", "),
-			})
+			problem := fmt.Sprintf("is not a known option for scheme %q", r.cfg.Scheme)
+			if s := closest(k, known); s != "" {
+				problem += fmt.Sprintf("; did you mean %q?", s)
+			}
+			errs = append(errs, &ConfigError{Key: k, Problem: problem, Allowed: strings.Join(known, ", ")})
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// closest returns the candidate within edit distance 2 of key, if any.
+func closest(key string, candidates []string) string {
+	best, bestD := "", 3
+	for _, c := range candidates {
+		if d := editDistance(strings.ToLower(key), c); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
