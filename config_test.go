@@ -160,7 +160,7 @@ func TestPasswordNeverLeaks(t *testing.T) {
 		"%v":        fmt.Sprintf("%v", cfg),
 		"%+v":       fmt.Sprintf("%+v", cfg),
 		"%#v":       fmt.Sprintf("%#v", cfg),
-		"%s":        fmt.Sprintf("%s", cfg),
+		"%s":        fmt.Sprintf("%s", cfg), //lint:ignore S1025 the %s verb is what is tested
 		"%q":        fmt.Sprintf("%q", cfg),
 		"nested %v": fmt.Sprintf("%+v", wrapper{cfg}),
 		"pw %v":     fmt.Sprintf("%v %s %q %x %#v %+v", cfg.Password, cfg.Password, cfg.Password, cfg.Password, cfg.Password, cfg.Password),

@@ -20,6 +20,9 @@ if [[ -z "${HERALD_TEST_KAFKA:-}" || -z "${HERALD_TEST_AMQP:-}" || -z "${HERALD_
 fi
 
 go vet ./...
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+unformatted=$(gofmt -l $(git ls-files '*.go'))
+if [[ -n "$unformatted" ]]; then echo "gofmt needed: $unformatted" >&2; exit 1; fi
 # -p 2: the machine has two cores and the broker suites are I/O bound.
 go test -race -count=1 -timeout 20m -p 2 "${@:-./...}"
 

@@ -217,24 +217,6 @@ func (c *collector) waitIDs(t *testing.T, d time.Duration, ids []string) {
 	})
 }
 
-// quiet waits for d and reports whether no delivery arrived; it is used
-// only to check that something does NOT happen, where no signal exists.
-func (c *collector) quiet(d time.Duration) bool {
-	before := c.deliveries()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		select {
-		case <-c.notify:
-			if c.deliveries() != before {
-				return false
-			}
-		case <-timer.C:
-			return c.deliveries() == before
-		}
-	}
-}
-
 // publishN publishes n messages with payload "<prefix>-<i>" and returns
 // their IDs in order.
 func publishN(t *testing.T, p herald.Publisher, topic string, n int, prefix string) []string {
