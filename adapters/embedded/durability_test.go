@@ -1,0 +1,160 @@
+package embedded_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/adapters/embedded"
+)
+
+// TestMain doubles as the child process of the cross-process tests: with
+// HERALD_EMBEDDED_CHILD set, it runs that role instead of the tests.
+func TestMain(m *testing.M) {
+	if role := os.Getenv("HERALD_EMBEDDED_CHILD"); role != "" {
+		os.Exit(child(role, os.Getenv("HERALD_EMBEDDED_TARGET"), os.Getenv("HERALD_EMBEDDED_TOPIC")))
+	}
+	os.Exit(m.Run())
+}
+
+// child publishes 20 messages and prints their IDs. Roles: "publish"
+// closes the publisher before exiting, "crash" exits without closing,
+// "open" only tries to open the target (exit 3: ErrDirInUse).
+func child(role, target, topic string) int {
+	pub, err := adapters.OpenPublisher(context.Background(), target)
+	if errors.Is(err, embedded.ErrDirInUse) {
+		fmt.Println(err)
+		return 3
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "open:", err)
+		return 1
+	}
+	if role == "open" {
+		_ = pub.Close()
+		return 0
+	}
+	ids := publishN(childTB{}, pub, topic, 20, role)
+	fmt.Println(strings.Join(ids, "\n"))
+	if role == "crash" {
+		os.Exit(0) // no Close: the server is not shut down
+	}
+	if err := pub.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "close:", err)
+		return 1
+	}
+	return 0
+}
+
+// childTB is the testing.TB of the child process: failures exit 1.
+type childTB struct{ testing.TB }
+
+func (childTB) Helper() {}
+func (childTB) Fatalf(f string, a ...any) {
+	fmt.Fprintf(os.Stderr, f+"\n", a...)
+	os.Exit(1)
+}
+
+func runChild(t *testing.T, role, target, topic string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "HERALD_EMBEDDED_CHILD="+role, "HERALD_EMBEDDED_TARGET="+target, "HERALD_EMBEDDED_TOPIC="+topic)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("child %s: %v", role, err)
+	}
+	if stderr.Len() > 0 {
+		t.Logf("child %s stderr: %s", role, stderr.String())
+	}
+	return strings.TrimSpace(string(out)), code
+}
+
+// TestUnconsumedSurviveRestart: messages published with no subscriber,
+// and messages left unacked by a group, are consumed after the server was
+// shut down (its last user closed) and started again on the same dir.
+func TestUnconsumedSurviveRestart(t *testing.T) {
+	dir := t.TempDir()
+	tp := topic()
+
+	pub := openPubNoCleanup(t, target(dir, ""))
+	first := publishN(t, pub, tp, 10, "before-any-subscriber")
+	if err := pub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if running, _ := embedded.Running(dir); running {
+		t.Fatal("server still running after its last user closed")
+	}
+
+	// A new group starts at the first retained message.
+	sub := openSubNoCleanup(t, target(dir, "group=billing"))
+	ch := subscribe(t, sub, tp)
+	if got := receive(t, ch, 10, 10*time.Second); !equal(got, first) {
+		t.Fatalf("after restart got %v, want %v", got, first)
+	}
+	pub = openPubNoCleanup(t, target(dir, ""))
+	second := publishN(t, pub, tp, 10, "second")
+	if got := receive(t, ch, 4, 10*time.Second); !equal(got, second[:4]) {
+		t.Fatalf("got %v, want %v", got, second[:4])
+	}
+	_ = sub.Close()
+	_ = pub.Close()
+	if running, _ := embedded.Running(dir); running {
+		t.Fatal("server still running after its last user closed")
+	}
+
+	sub = openSub(t, target(dir, "group=billing"))
+	ch = subscribe(t, sub, tp)
+	start := time.Now()
+	defer func() { t.Logf("unacked messages redelivered %v after the restart", time.Since(start)) }()
+	if got := receive(t, ch, 6, 10*time.Second); !equal(got, second[4:]) {
+		t.Fatalf("after second restart got %v, want the 6 unacked %v", got, second[4:])
+	}
+	none(t, ch, 500*time.Millisecond)
+}
+
+// TestUnconsumedSurviveProcessRestart proves it across real processes: a
+// child process publishes and exits; this process consumes.
+func TestUnconsumedSurviveProcessRestart(t *testing.T) {
+	for _, role := range []string{"publish", "crash"} {
+		t.Run(role, func(t *testing.T) {
+			dir := t.TempDir()
+			tp := topic()
+			out, code := runChild(t, role, target(dir, ""), tp)
+			if code != 0 {
+				t.Fatalf("child exited %d", code)
+			}
+			want := strings.Split(out, "\n")
+			ch := subscribe(t, openSub(t, target(dir, "group=g")), tp)
+			if got := receive(t, ch, len(want), 10*time.Second); !equal(got, want) {
+				t.Fatalf("got %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestDirLockedAcrossProcesses: a second process cannot open a directory
+// this process runs a server on.
+func TestDirLockedAcrossProcesses(t *testing.T) {
+	dir := t.TempDir()
+	pub := openPub(t, target(dir, ""))
+	out, code := runChild(t, "open", target(dir, ""), "x")
+	if code != 3 || !strings.Contains(out, strconv.Itoa(os.Getpid())) {
+		t.Fatalf("child exit %d, output %q; want exit 3 (ErrDirInUse) naming pid %d", code, out, os.Getpid())
+	}
+	_ = pub.Close()
+	if _, code := runChild(t, "open", target(dir, ""), "x"); code != 0 {
+		t.Fatalf("after close, child exit %d; want 0", code)
+	}
+}

@@ -1,0 +1,149 @@
+package natsx
+
+import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+
+	"github.com/heraldkit/herald"
+)
+
+// EncodedPrefix starts the header key of a metadata entry that cannot travel
+// as a plain NATS header (a key that is not a header token, or a value with
+// control characters such as CR/LF, invalid UTF-8 or leading/trailing
+// blanks). Such an entry is sent as
+//
+//	Herald-Enc-<base64url(key), unpadded>: <base64(value)>
+//
+// and decoded on consume, so every metadata entry round-trips exactly.
+const EncodedPrefix = "Herald-Enc-"
+
+// Marshaler maps Watermill messages to NATS messages and back. Metadata
+// becomes NATS headers (see EncodedPrefix), the message ID travels as
+// Nats-Msg-Id (which also enables JetStream de-duplication) and as
+// Watermill's own UUID header, so stock watermill-nats consumers read it.
+// It implements watermill-nats' Marshaler and Unmarshaler.
+type Marshaler struct{}
+
+var (
+	_ wmnats.Marshaler   = Marshaler{}
+	_ wmnats.Unmarshaler = Marshaler{}
+)
+
+// Marshal builds the NATS message for msg on subject.
+func (Marshaler) Marshal(subject string, msg *message.Message) (*nats.Msg, error) {
+	h := make(nats.Header, len(msg.Metadata)+2)
+	for k, v := range msg.Metadata {
+		if plainKey(k) && plainValue(v) {
+			h[k] = []string{v}
+			continue
+		}
+		h[EncodedPrefix+base64.RawURLEncoding.EncodeToString([]byte(k))] = []string{base64.StdEncoding.EncodeToString([]byte(v))}
+	}
+	if id := msg.UUID; id != "" {
+		if plainValue(id) && !strings.HasPrefix(id, EncodedPrefix) {
+			h[nats.MsgIdHdr] = []string{id}
+			h[wmnats.WatermillUUIDHdr] = []string{id}
+		} else {
+			h[wmnats.WatermillUUIDHdr] = []string{EncodedPrefix + base64.StdEncoding.EncodeToString([]byte(id))}
+		}
+	}
+	return &nats.Msg{Subject: subject, Data: msg.Payload, Header: h}, nil
+}
+
+// Unmarshal builds a Watermill message from a NATS message. The ID is
+// Nats-Msg-Id, else Watermill's UUID header, else a new unique ID (a
+// message published without one, e.g. by the nats CLI on core NATS).
+func (m Marshaler) Unmarshal(nm *nats.Msg) (*message.Message, error) {
+	return m.decode(nm.Header, nm.Data, ""), nil
+}
+
+// decode builds the message; fallbackID is used when the headers carry no
+// ID ("" means a new unique ID).
+func (Marshaler) decode(h nats.Header, data []byte, fallbackID string) *message.Message {
+	md := make(message.Metadata, len(h))
+	id := ""
+	for k, vs := range h {
+		if len(vs) == 0 {
+			continue
+		}
+		v := vs[0]
+		if len(vs) > 1 {
+			v = strings.Join(vs, ", ")
+		}
+		switch {
+		case k == nats.MsgIdHdr:
+			id = v
+			continue
+		case k == wmnats.WatermillUUIDHdr:
+			continue
+		case strings.HasPrefix(k, "Nats-Expected-"):
+			continue
+		case strings.HasPrefix(k, EncodedPrefix):
+			key, kerr := base64.RawURLEncoding.DecodeString(k[len(EncodedPrefix):])
+			val, verr := base64.StdEncoding.DecodeString(v)
+			if kerr == nil && verr == nil {
+				md[string(key)] = string(val)
+				continue
+			}
+		}
+		md[k] = v
+	}
+	if id == "" {
+		id = h.Get(wmnats.WatermillUUIDHdr)
+		if enc, ok := strings.CutPrefix(id, EncodedPrefix); ok {
+			if b, err := base64.StdEncoding.DecodeString(enc); err == nil {
+				id = string(b)
+			}
+		}
+	}
+	if id == "" {
+		id = fallbackID
+	}
+	if id == "" {
+		id = herald.NewID()
+	}
+	msg := message.NewMessage(id, data)
+	msg.Metadata = md
+	return msg
+}
+
+// plainKey reports whether k is a NATS header token that Herald does not
+// reserve: printable ASCII without the separators nats.go rejects.
+func plainKey(k string) bool {
+	if k == "" || strings.HasPrefix(k, EncodedPrefix) || k == nats.MsgIdHdr || k == wmnats.WatermillUUIDHdr || strings.HasPrefix(k, "Nats-Expected-") {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if c < 33 || c > 126 || strings.IndexByte(`"()/,:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// plainValue reports whether v survives a NATS header unchanged: valid
+// UTF-8, no control characters, no leading or trailing blanks.
+func plainValue(v string) bool {
+	if !utf8.ValidString(v) {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return v == "" || (v[0] != ' ' && v[len(v)-1] != ' ')
+}
+
+// jsFallbackID is the ID given to a JetStream message published without
+// one: stable across redeliveries, so handlers can de-duplicate.
+func jsFallbackID(stream string, seq uint64) string {
+	return stream + ":" + strconv.FormatUint(seq, 10)
+}

@@ -1,0 +1,146 @@
+package natsx
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// loopback returns a function that sends a NATS message through a real
+// in-process server and returns what a subscriber receives.
+func loopback(t testing.TB) func(*nats.Msg) *nats.Msg {
+	srv, err := server.NewServer(&server.Options{DontListen: true, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("server not ready")
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := nats.Connect("", nats.InProcessServer(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	sub, err := nc.SubscribeSync("loop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(m *nats.Msg) *nats.Msg {
+		if err := nc.PublishMsg(m); err != nil {
+			t.Fatalf("publish: %v", err)
+		}
+		got, err := sub.NextMsg(5 * time.Second)
+		if err != nil {
+			t.Fatalf("receive: %v", err)
+		}
+		return got
+	}
+}
+
+func roundTrip(t testing.TB, send func(*nats.Msg) *nats.Msg, id string, md map[string]string) {
+	t.Helper()
+	msg := message.NewMessage(id, []byte("p"))
+	for k, v := range md {
+		msg.Metadata.Set(k, v)
+	}
+	nm, err := Marshaler{}.Marshal("loop", msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := Marshaler{}.Unmarshal(send(nm))
+	if id != "" && got.UUID != id {
+		t.Errorf("id %q, want %q", got.UUID, id)
+	}
+	if len(got.Metadata) != len(md) {
+		t.Errorf("metadata %q, want %q", got.Metadata, md)
+	}
+	for k, v := range md {
+		if g, ok := got.Metadata[k]; !ok || g != v {
+			t.Errorf("metadata[%q] = %q, want %q", k, g, v)
+		}
+	}
+}
+
+func TestHeaderRoundTrip(t *testing.T) {
+	send := loopback(t)
+	roundTrip(t, send, "01ID", map[string]string{
+		"plain":                   "value",
+		"herald-key":              "order-1",
+		"unicode-ключ":            "значение ✓",
+		"with space":              "a b",
+		"colon:key":               "k: v",
+		"":                        "empty key",
+		"empty":                   "",
+		"blank":                   " ",
+		"newline":                 "a\nb\r\nc",
+		"tab":                     "\tx\t",
+		"invalid-utf8":            "\xff\xfe",
+		"Nats-Msg-Id":             "user",
+		"_watermill_message_uuid": "user",
+		"Herald-Enc-abc":          "user",
+		"Nats-Expected-Stream":    "user",
+	})
+	roundTrip(t, send, "id with\nnewline", map[string]string{"a": "b"})
+}
+
+func FuzzHeaderRoundTrip(f *testing.F) {
+	f.Add("id", "key", "value")
+	f.Add("", "k:v", "line\nline")
+	f.Add("x y", " ", "\r")
+	f.Add("Herald-Enc-", "Herald-Enc-", "Herald-Enc-")
+	send := loopback(f)
+	f.Fuzz(func(t *testing.T, id, k, v string) {
+		roundTrip(t, send, id, map[string]string{k: v})
+	})
+}
+
+func TestNames(t *testing.T) {
+	for in, want := range map[string]string{
+		"orders.created": "orders_created",
+		"a-b_C9":         "a-b_C9",
+		"ü.x/y z":        "__x_y_z",
+	} {
+		if got := Name(in); got != want {
+			t.Errorf("Name(%q) = %q, want %q", in, got, want)
+		}
+	}
+	long := Name(string(make([]byte, 500)))
+	if len(long) != maxName {
+		t.Errorf("long name has %d bytes, want %d", len(long), maxName)
+	}
+	for _, bad := range []string{"", "a..b", ".a", "a.", "a.*", "a.>", "a b", "a\tb"} {
+		if CheckTopic(bad) == nil {
+			t.Errorf("CheckTopic(%q) = nil", bad)
+		}
+	}
+	for _, good := range []string{"a", "orders.created", "ünï.cødé", "a-b_c.d"} {
+		if err := CheckTopic(good); err != nil {
+			t.Errorf("CheckTopic(%q) = %v", good, err)
+		}
+	}
+}
+
+func TestSubjectMatches(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, subject string
+		want             bool
+	}{
+		{"a.b", "a.b", true},
+		{"a.*", "a.b", true},
+		{"a.*", "a.b.c", false},
+		{"a.>", "a.b.c", true},
+		{"a.>", "a", false},
+		{">", "a", true},
+		{"a.b", "a.c", false},
+		{"*.b", "a.b", true},
+	} {
+		if got := subjectMatches(tc.pattern, tc.subject); got != tc.want {
+			t.Errorf("subjectMatches(%q, %q) = %v", tc.pattern, tc.subject, got)
+		}
+	}
+}

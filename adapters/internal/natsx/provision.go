@@ -1,0 +1,164 @@
+package natsx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// target is where a topic's messages live.
+type target struct {
+	stream string
+	// dedicated: the stream was made for this topic alone (named after
+	// it), so consumer names need not mention the topic.
+	dedicated bool
+}
+
+// provisioner finds or creates the stream of each topic once, then
+// remembers it; forget drops a topic whose stream went away.
+type provisioner struct {
+	js  jetstream.JetStream
+	set *Settings
+
+	mu sync.Mutex
+	m  map[string]*provision
+}
+
+type provision struct {
+	done chan struct{}
+	t    target
+	err  error
+}
+
+func newProvisioner(js jetstream.JetStream, set *Settings) *provisioner {
+	return &provisioner{js: js, set: set, m: map[string]*provision{}}
+}
+
+// ensure returns the topic's target, provisioning it on first use.
+// Concurrent callers for one topic share one provisioning.
+func (p *provisioner) ensure(ctx context.Context, topic string) (target, error) {
+	p.mu.Lock()
+	e, ok := p.m[topic]
+	if !ok {
+		e = &provision{done: make(chan struct{})}
+		p.m[topic] = e
+		p.mu.Unlock()
+		e.t, e.err = p.provision(ctx, topic)
+		if e.err != nil {
+			p.forget(topic)
+		}
+		close(e.done)
+	} else {
+		p.mu.Unlock()
+	}
+	select {
+	case <-e.done:
+		return e.t, e.err
+	case <-ctx.Done():
+		return target{}, ctx.Err()
+	}
+}
+
+// forget makes the next ensure for topic look the stream up again.
+func (p *provisioner) forget(topic string) {
+	p.mu.Lock()
+	delete(p.m, topic)
+	p.mu.Unlock()
+}
+
+func (p *provisioner) provision(ctx context.Context, topic string) (target, error) {
+	if p.set.Stream != "" {
+		return p.shared(ctx, topic)
+	}
+	for attempt := 0; ; attempt++ {
+		name, err := p.js.StreamNameBySubject(ctx, topic)
+		if err == nil {
+			return target{stream: name, dedicated: name == Name(topic)}, nil
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return target{}, fmt.Errorf("herald/nats: looking up the stream of topic %q: %w", topic, err)
+		}
+		if !p.set.Provision {
+			return target{}, fmt.Errorf("herald/nats: no stream captures topic %q and provision=false: create one (nats stream add) or allow provisioning", topic)
+		}
+		name = Name(topic)
+		_, err = p.js.CreateStream(ctx, p.streamConfig(name, []string{topic}))
+		if err == nil {
+			return target{stream: name, dedicated: true}, nil
+		}
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) && attempt == 0 {
+			continue // created concurrently with another configuration: look again
+		}
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return target{}, fmt.Errorf("herald/nats: topic %q maps to stream %q, which exists for other subjects; set the stream option to share one stream: %w", topic, name, err)
+		}
+		return target{}, fmt.Errorf("herald/nats: creating stream %q for topic %q: %w", name, topic, err)
+	}
+}
+
+// shared provisions topic in the configured stream, creating the stream
+// or adding the subject as needed.
+func (p *provisioner) shared(ctx context.Context, topic string) (target, error) {
+	name := p.set.Stream
+	t := target{stream: name}
+	for attempt := 0; attempt < 3; attempt++ {
+		st, err := p.js.Stream(ctx, name)
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			if !p.set.Provision {
+				return t, fmt.Errorf("herald/nats: stream %q does not exist and provision=false", name)
+			}
+			subjects := p.set.Subjects
+			if len(subjects) == 0 {
+				subjects = []string{topic}
+			}
+			if !covers(subjects, topic) {
+				return t, fmt.Errorf("herald/nats: topic %q is not in the subjects option %v of stream %q", topic, subjects, name)
+			}
+			_, err = p.js.CreateStream(ctx, p.streamConfig(name, subjects))
+			if err == nil {
+				return t, nil
+			}
+			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				continue
+			}
+			return t, fmt.Errorf("herald/nats: creating stream %q: %w", name, err)
+		}
+		if err != nil {
+			return t, fmt.Errorf("herald/nats: looking up stream %q: %w", name, err)
+		}
+		cfg := st.CachedInfo().Config
+		if covers(cfg.Subjects, topic) {
+			return t, nil
+		}
+		if !p.set.Provision {
+			return t, fmt.Errorf("herald/nats: stream %q does not capture topic %q (subjects %v) and provision=false", name, topic, cfg.Subjects)
+		}
+		cfg.Subjects = append(cfg.Subjects, topic)
+		if _, err := p.js.UpdateStream(ctx, cfg); err != nil {
+			return t, fmt.Errorf("herald/nats: adding subject %q to stream %q: %w", topic, name, err)
+		}
+		// Loop to verify: a concurrent update may have replaced the subjects.
+	}
+	return t, fmt.Errorf("herald/nats: stream %q kept changing while adding subject %q", name, topic)
+}
+
+func (p *provisioner) streamConfig(name string, subjects []string) jetstream.StreamConfig {
+	dup := p.set.Duplicates
+	if p.set.MaxAge > 0 && dup > p.set.MaxAge {
+		dup = p.set.MaxAge
+	}
+	return jetstream.StreamConfig{
+		Name:        name,
+		Description: "created by Herald",
+		Subjects:    subjects,
+		Retention:   jetstream.LimitsPolicy,
+		Discard:     jetstream.DiscardOld,
+		Storage:     p.set.Storage,
+		Replicas:    p.set.Replicas,
+		MaxAge:      p.set.MaxAge,
+		Duplicates:  dup,
+	}
+}

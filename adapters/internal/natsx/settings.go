@@ -1,0 +1,152 @@
+package natsx
+
+import (
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldkit/herald"
+)
+
+// Settings tune streams, consumers, publishing and consuming. The zero
+// value is not useful; start from DefaultSettings or ReadSettings.
+type Settings struct {
+	// Stream, when set, is the one stream every topic goes to; topics are
+	// added to its subjects as they are first used. Empty: the stream that
+	// already captures a topic's subject, else a stream per topic.
+	Stream string
+	// Subjects are the subjects of Stream when Herald creates it (default:
+	// the topics, added as used).
+	Subjects []string
+	// Provision lets Herald create streams and add subjects; false expects
+	// them to exist.
+	Provision bool
+	// Storage, Replicas, MaxAge and Duplicates configure created streams.
+	Storage    jetstream.StorageType
+	Replicas   int
+	MaxAge     time.Duration
+	Duplicates time.Duration
+	// AckWait is how long the server waits for an ack before redelivering.
+	AckWait time.Duration
+	// MaxDeliver bounds deliveries per message (-1: unlimited).
+	MaxDeliver int
+	// BackOff are the redelivery delays after unacked deliveries; also
+	// used as the delays after a nack.
+	BackOff []time.Duration
+	// NakDelay delays redelivery after a nack (when BackOff is empty).
+	NakDelay time.Duration
+	// DeliverNew makes a new group start with messages published after its
+	// creation; the default is every message the stream retains.
+	DeliverNew bool
+	// MaxAckPending bounds unacked messages per consumer (0: server default).
+	MaxAckPending int
+	// Prefetch is how many messages each Subscribe call buffers.
+	Prefetch int
+	// InactiveThreshold removes a private (group-less) consumer after it
+	// has been inactive this long (it is also deleted on Close).
+	InactiveThreshold time.Duration
+	// PublishTimeout bounds a Publish call, retries included.
+	PublishTimeout time.Duration
+	// MaxPending bounds outstanding asynchronous publishes.
+	MaxPending int
+	// CloseTimeout bounds how long Close waits for in-flight messages to be
+	// acked or nacked.
+	CloseTimeout time.Duration
+}
+
+// Defaults, documented in package adapters/nats.
+const (
+	DefaultAckWait           = 30 * time.Second
+	DefaultMaxAge            = 7 * 24 * time.Hour
+	DefaultDuplicates        = 2 * time.Minute
+	DefaultPrefetch          = 64
+	DefaultInactiveThreshold = 5 * time.Minute
+	DefaultPublishTimeout    = 30 * time.Second
+	DefaultMaxPending        = 256
+	DefaultCloseTimeout      = 5 * time.Second
+)
+
+// DefaultSettings returns the defaults.
+func DefaultSettings() Settings {
+	return Settings{
+		Provision:         true,
+		Storage:           jetstream.FileStorage,
+		Replicas:          1,
+		MaxAge:            DefaultMaxAge,
+		Duplicates:        DefaultDuplicates,
+		AckWait:           DefaultAckWait,
+		MaxDeliver:        -1,
+		Prefetch:          DefaultPrefetch,
+		InactiveThreshold: DefaultInactiveThreshold,
+		PublishTimeout:    DefaultPublishTimeout,
+		MaxPending:        DefaultMaxPending,
+		CloseTimeout:      DefaultCloseTimeout,
+	}
+}
+
+// SettingKeys are the option keys ReadSettings reads.
+var SettingKeys = []string{
+	"stream", "subjects", "provision", "storage", "replicas", "max_age", "duplicates",
+	"ack_wait", "max_deliver", "backoff", "nak_delay", "deliver", "max_ack_pending",
+	"prefetch", "inactive_threshold", "publish_timeout", "max_pending", "close_timeout",
+}
+
+// ReadSettings reads the JetStream options from r, starting from the
+// defaults. Problems are recorded in r (see herald.OptionReader.Err).
+func ReadSettings(r *herald.OptionReader) Settings {
+	s := DefaultSettings()
+	const day = 24 * time.Hour
+	s.Stream = r.String("stream", "")
+	if s.Stream != "" && Name(s.Stream) != s.Stream {
+		r.Fail("stream", s.Stream, "is not a valid stream name", "letters, digits, '-' and '_', at most 200 characters")
+	}
+	if subj := r.String("subjects", ""); subj != "" {
+		if s.Stream == "" {
+			r.Fail("subjects", subj, "needs the stream option", "set stream=NAME together with subjects")
+		}
+		for _, x := range strings.Split(subj, ",") {
+			x = strings.TrimSpace(x)
+			if x == "" || strings.ContainsAny(x, " \t\r\n") || strings.Contains(x, "..") || strings.HasPrefix(x, ".") || strings.HasSuffix(x, ".") {
+				r.Fail("subjects", subj, "holds an invalid subject", "comma-separated NATS subjects, wildcards * and > allowed, e.g. orders.>,billing.*")
+				break
+			}
+			s.Subjects = append(s.Subjects, x)
+		}
+	}
+	s.Provision = r.Bool("provision", true)
+	if r.Enum("storage", "file", "file", "memory") == "memory" {
+		s.Storage = jetstream.MemoryStorage
+	}
+	s.Replicas = r.Int("replicas", 1, 1, 5)
+	s.MaxAge = r.Duration("max_age", DefaultMaxAge, 0, 100*365*day)
+	s.Duplicates = r.Duration("duplicates", DefaultDuplicates, time.Second, 7*day)
+	s.AckWait = r.Duration("ack_wait", DefaultAckWait, time.Second, 12*time.Hour)
+	s.MaxDeliver = r.Int("max_deliver", -1, -1, 1_000_000)
+	if s.MaxDeliver == 0 {
+		r.Fail("max_deliver", "0", "is out of range", "-1 (unlimited) or an integer from 1 to 1000000")
+	}
+	if bo := r.String("backoff", ""); bo != "" {
+		for _, x := range strings.Split(bo, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(x))
+			if err != nil || d < time.Second || d > 12*time.Hour {
+				r.Fail("backoff", bo, "is not a list of durations from 1s to 12h", "comma-separated durations, e.g. 1s,5s,30s")
+				s.BackOff = nil
+				break
+			}
+			s.BackOff = append(s.BackOff, d)
+		}
+		if s.MaxDeliver != -1 && s.MaxDeliver <= len(s.BackOff) {
+			r.Fail("backoff", bo, "has as many delays as max_deliver or more", "fewer delays than max_deliver, or max_deliver=-1")
+		}
+	}
+	s.NakDelay = r.Duration("nak_delay", 0, 0, 12*time.Hour)
+	s.DeliverNew = r.Enum("deliver", "all", "all", "new") == "new"
+	s.MaxAckPending = r.Int("max_ack_pending", 0, 0, 10_000_000)
+	s.Prefetch = r.Int("prefetch", DefaultPrefetch, 1, 100_000)
+	s.InactiveThreshold = r.Duration("inactive_threshold", DefaultInactiveThreshold, time.Second, 30*day)
+	s.PublishTimeout = r.Duration("publish_timeout", DefaultPublishTimeout, 100*time.Millisecond, time.Hour)
+	s.MaxPending = r.Int("max_pending", DefaultMaxPending, 1, 1_000_000)
+	s.CloseTimeout = r.Duration("close_timeout", DefaultCloseTimeout, 0, 10*time.Minute)
+	return s
+}
