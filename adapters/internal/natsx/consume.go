@@ -8,6 +8,8 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldkit/herald/adapters"
 )
 
 // run feeds out from the iterator until ctx ends or the subscriber closes.
@@ -120,7 +122,7 @@ func (s *Subscriber) deliver(ctx context.Context, raw jetstream.Msg, out chan<- 
 			}
 			return
 		case <-msg.Nacked():
-			s.nak(raw, md)
+			s.nak(msg, raw, md)
 			return
 		case <-progress.C:
 			_ = raw.InProgress()
@@ -136,7 +138,13 @@ func (s *Subscriber) deliver(ctx context.Context, raw jetstream.Msg, out chan<- 
 	}
 }
 
-func (s *Subscriber) nak(raw jetstream.Msg, md *jetstream.MsgMetadata) {
+// nak asks for redelivery: after the delay the handler asked for
+// (herald.RetryAfter), else after the configured nak_delay or backoff step.
+func (s *Subscriber) nak(msg *message.Message, raw jetstream.Msg, md *jetstream.MsgMetadata) {
+	if d, ok := adapters.NackDelay(msg); ok && d > 0 {
+		_ = raw.NakWithDelay(d)
+		return
+	}
 	delay := s.set.NakDelay
 	if n := len(s.set.BackOff); n > 0 && md != nil {
 		i := int(md.NumDelivered) - 1

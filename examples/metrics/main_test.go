@@ -1,0 +1,45 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestOnce runs the example with -once and checks the scraped metrics.
+func TestOnce(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"-once", "-n", "10", "-target", "mem://metrics-example-test"}, &out, &errOut); err != nil {
+		t.Fatalf("run: %v\nstderr:\n%s", err, errOut.String())
+	}
+	for _, want := range []string{
+		`herald_messages_published_total{herald_backend="mem",messaging_destination_name="orders"`,
+		`herald_messages_consumed_total{herald_backend="mem",messaging_consumer_group_name="metrics-example",messaging_destination_name="orders"`,
+		"herald_messages_dead_lettered_total{",
+		"herald_messages_retried_total{",
+		"herald_messages_in_flight{",
+		"herald_handler_duration_seconds_bucket{",
+		"herald_publish_duration_seconds_count{",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %s", want)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		switch {
+		case strings.HasPrefix(line, "herald_messages_consumed_total{") && !strings.HasSuffix(line, "} 10"),
+			strings.HasPrefix(line, "herald_messages_dead_lettered_total{") && !strings.HasSuffix(line, "} 2"),
+			strings.HasPrefix(line, "herald_messages_retried_total{") && !strings.HasSuffix(line, "} 3"):
+			t.Errorf("unexpected value: %s", line)
+		}
+	}
+}
+
+func TestLoopbackOnly(t *testing.T) {
+	for addr, ok := range map[string]bool{"127.0.0.1:0": true, "localhost:9464": true, "[::1]:9464": true, ":9464": false, "0.0.0.0:9464": false, "example.com:80": false} {
+		if err := loopbackOnly(addr); (err == nil) != ok {
+			t.Errorf("loopbackOnly(%q) = %v", addr, err)
+		}
+	}
+}

@@ -1,0 +1,140 @@
+// Package middleware is Herald's production middleware: structured
+// logging, retry with backoff, dead-lettering, panic recovery, timeouts,
+// correlation IDs, deduplication, OpenTelemetry tracing carried through
+// the broker, and OpenTelemetry metrics. Every piece works the same on
+// every backend, because it only uses Herald's contract (a nil handler
+// result acks, an error nacks, herald.RetryAfter asks for a delayed
+// redelivery) and the message metadata.
+//
+// Consumer middleware is a herald.Middleware (func(Handler) Handler), given
+// to subscriber.WithMiddleware; publish middleware is a
+// herald.PublishMiddleware, given to publisher.WithMiddleware. In a list
+// the first is the outermost: it sees the message first and the result
+// last.
+//
+// # The recommended stack
+//
+// One call each gives the stacks with sane defaults:
+//
+//	cfg := middleware.Config{Logger: logger, DeadLetterTopic: "{topic}.dlq"}
+//	pub, err := publisher.Open(ctx, url, publisher.WithMiddleware(middleware.RecommendedPublish(cfg)...))
+//	mws, err := middleware.Recommended(pub, cfg)
+//	sub, err := subscriber.Open(ctx, url, subscriber.WithMiddleware(mws...))
+//
+// The consumer order, outermost first, and why:
+//
+//  1. Tracing: the span must cover the whole delivery (every retry, the
+//     dead-letter publish), and everything inside logs and measures
+//     within it; the dead-lettered copy is published as its child.
+//  2. Metrics: sees each delivery once with its final outcome and
+//     duration, and counts the retries and dead-letters reported from
+//     inside.
+//  3. CorrelationID: before Logging, so every line has the ID, and before
+//     any publish from the handler or DeadLetter.
+//  4. Logging: one line per retry, dead-letter and failed delivery, a
+//     debug line per delivery; inside Tracing so trace-aware slog handlers
+//     can add the trace ID from ctx.
+//  5. Deduplicate (optional): outside DeadLetter, so that a message
+//     dead-lettered once (which counts as processed) is not dead-lettered
+//     again when the broker redelivers it.
+//  6. DeadLetter: outside Retry, so it acts only on the final outcome:
+//     after the last attempt, or at once for a herald.Permanent error.
+//  7. Retry: retries everything inside it.
+//  8. Recover: inside Retry, so a panic becomes an error that is retried
+//     and dead-lettered like any other (the subscriber's own recovery,
+//     outermost, would only nack it).
+//  9. Timeout (optional): innermost, so the deadline applies to each
+//     attempt rather than to all of them.
+//
+// The publish order is PublishTracing (the producer span, whose context is
+// injected), PublishCorrelationID, PublishMetrics, PublishLogging.
+//
+// # Events: how Retry and DeadLetter reach logs, metrics and traces
+//
+// Retry, DeadLetter and Deduplicate report their decisions (a retry, a
+// dead-letter, a duplicate) as Events to the observers registered further
+// out in the same chain. Logging, Metrics and Tracing register themselves,
+// so listing them outside (before) Retry and DeadLetter is all the wiring
+// needed; Observe registers an Observer of your own, and OnRetry and
+// OnDeadLetter are per-middleware hooks. Attempt(ctx) tells a handler which
+// attempt it is running.
+//
+// # Retry
+//
+// Defaults: DefaultMaxAttempts (5) attempts in all, a first delay of
+// DefaultInitialDelay (100ms) doubling (DefaultMultiplier) up to
+// DefaultMaxDelay (10s), each drawn within ±DefaultJitter (50%), and at
+// most DefaultMaxElapsed (1m) from the first attempt to the start of the
+// last. Retry stops at once on a herald.Permanent error, and when ctx is
+// done (the subscriber is stopping: the message is nacked and redelivered
+// later, not dead-lettered). When it gives up it returns an
+// *ExhaustedError.
+//
+// By default Retry sleeps in the handler, holding its worker (and, with
+// concurrency 1, the messages behind it). With Redelivery it returns
+// herald.RetryAfter(err, delay) instead: the subscriber nacks the message
+// asking for that delay, and the attempts are counted per message ID in
+// bounded memory (RedeliveryMemory), or taken from a backend's delivery
+// count (DeliveryCount). What each backend does with a delayed nack:
+//
+//	mem       requeues the message after the delay with a timer; the other
+//	          messages are handled meanwhile.
+//	kafka     holds the nacked message that long, then watermill-kafka
+//	          delivers it again; its partition waits meanwhile (order kept).
+//	amqp      holds the message that long, then requeues it; that consumer
+//	          takes nothing else meanwhile.
+//	nats,     a JetStream NakWithDelay: the server redelivers after the
+//	embedded  delay; other messages are handled meanwhile.
+//
+// (Measured with a 2s RetryAfter: mem, kafka and amqp redelivered after
+// 2s; embedded after 1.5s in TestNackDelayIsHonoured.) So Redelivery frees
+// the handler goroutine on every backend and does not let other messages
+// overtake the failing one on kafka and amqp; the attempt count and
+// dead-lettering are right on all of them.
+//
+// # Dead letters
+//
+// DeadLetter publishes a copy of the message (same ID, payload, metadata
+// and key) with these headers, then acks the original:
+//
+//	herald-dlq-topic          topic the message was consumed from
+//	herald-dlq-group          consumer group, if any
+//	herald-dlq-backend        backend scheme
+//	herald-dlq-error          last error text (at most 2048 bytes)
+//	herald-dlq-reason         exhausted, permanent or failed
+//	herald-dlq-attempts       attempts made
+//	herald-dlq-first-failure  RFC 3339 (UTC, nanoseconds) time of the first failure
+//	herald-dlq-time           RFC 3339 time it was dead-lettered
+//
+// If that publish fails, the message is nacked: it is never dropped.
+//
+// # Tracing
+//
+// Tracing and PublishTracing follow the OpenTelemetry messaging semantic
+// conventions (semconv v1.43.0): PRODUCER spans "send <topic>" (and
+// "create <topic>" per message of a batch), CONSUMER spans "process
+// <topic>" whose parent is the producer span, with messaging.system,
+// messaging.destination.name, messaging.operation.type/name,
+// messaging.message.id, messaging.message.body.size,
+// messaging.consumer.group.name, messaging.message.conversation_id (the
+// correlation ID) and herald.backend. The trace context travels in the
+// message metadata as traceparent, tracestate and baggage. The tracer
+// provider and propagator default to the otel globals; while no global
+// propagator is installed, W3C Trace Context and Baggage are used. This
+// package imports only the OpenTelemetry API, never the SDK.
+//
+// # Metrics
+//
+// Metrics and PublishMetrics record the Metric* instruments through the
+// OpenTelemetry metric API (default: the global MeterProvider), with the
+// attributes herald.backend, messaging.destination.name and
+// messaging.consumer.group.name; failures add error.type, one of panic,
+// permanent, timeout, canceled, dead_letter_failed, duplicate_in_flight or
+// _OTHER. See examples/metrics for a Prometheus /metrics endpoint.
+//
+// # Options never fail
+//
+// Constructors take functional options and cannot fail: every option value
+// has a documented meaning (for example MaxAttempts(0) means no limit on
+// the count). Recommended, which checks a whole Config, returns an error.
+package middleware
