@@ -9,6 +9,10 @@ type Delivery struct {
 	Backend string // the scheme: kafka, amqp, nats, mem, embedded
 	Topic   string
 	Group   string // "" on the publish side and for private subscribers
+	// Attempt is the backend's count of deliveries of the message being
+	// handled (1 for the first) where the backend keeps one (JetStream),
+	// else 0. It counts across processes and restarts.
+	Attempt int
 }
 
 type deliveryKey struct{}

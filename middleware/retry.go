@@ -122,7 +122,9 @@ func Jitter(j float64) RetryOption {
 // delay where it can (see the package documentation for each backend),
 // and the handler goroutine is free for other messages meanwhile. Attempts
 // are counted per message ID in bounded memory (see RedeliveryMemory), or
-// taken from DeliveryCount when given.
+// taken from the backend's own count (herald.Delivery.Attempt, kept by
+// JetStream: right across processes and restarts) or from DeliveryCount
+// when given, whichever is higher.
 func Redelivery() RetryOption {
 	return func(c *retryConfig) { c.redelivery = true }
 }
@@ -315,6 +317,8 @@ func (r *redeliverer) handle(ctx context.Context, msg *herald.Message) error {
 		if dc, ok := c.deliveryCount(ctx, msg); ok && dc > n {
 			n = dc
 		}
+	} else if d, ok := herald.DeliveryFromContext(ctx); ok && d.Attempt > n {
+		n = d.Attempt // the backend's own count (JetStream)
 	}
 	st.setAttempt(n, prev.first)
 	err := r.next.Handle(ctx, msg)

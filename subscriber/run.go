@@ -152,6 +152,11 @@ func (r *run) work(ctx context.Context, ch <-chan *message.Message, stop <-chan 
 
 // handle runs the handler on msg and settles it.
 func (r *run) handle(ctx context.Context, msg *message.Message) {
+	if n, ok := adapters.DeliveryCount(msg); ok {
+		d, _ := herald.DeliveryFromContext(ctx)
+		d.Attempt = n
+		ctx = herald.ContextWithDelivery(ctx, d)
+	}
 	if err := r.call(ctx, msg); err != nil {
 		r.sub.opts.logger.Debug("herald: handler failed; message will be redelivered",
 			"topic", r.topic, "message_id", msg.UUID, "error", err)

@@ -99,6 +99,9 @@ func (s *Subscriber) deliver(ctx context.Context, raw jetstream.Msg, out chan<- 
 	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	msg.SetContext(mctx)
+	if md != nil {
+		adapters.SetDeliveryCount(msg, int(md.NumDelivered))
+	}
 
 	select {
 	case out <- msg:
