@@ -1,0 +1,238 @@
+package kafka
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+
+	"github.com/heraldkit/herald"
+)
+
+// Defaults of the options documented in the package documentation.
+const (
+	defaultPort            = "9092"
+	defaultPartitions      = 6
+	defaultMaxMessageBytes = 2 << 20 // 2 MiB: a 1 MiB payload plus headers fits
+	defaultSessionTimeout  = 45 * time.Second
+	defaultClientID        = "herald"
+	defaultVersion         = "3.6.0"
+	minVersion             = "2.4.0"
+)
+
+// settings is a validated Config, ready to build Sarama and Watermill
+// configurations from.
+type settings struct {
+	brokers           []string
+	group             string
+	acks              sarama.RequiredAcks
+	idempotent        bool
+	compression       sarama.CompressionCodec
+	partitions        int32
+	replicationFactor int16 // -1: the broker's default.replication.factor
+	maxMessageBytes   int
+	initialOffset     int64
+	sessionTimeout    time.Duration
+	clientID          string
+	version           sarama.KafkaVersion
+	tls               *tls.Config // nil: plaintext
+	sasl              sarama.SASLMechanism
+	username          string
+	password          string
+}
+
+// parse validates cfg and returns its settings. Every problem is reported,
+// as *herald.ConfigError values joined together; none contains the password.
+func parse(cfg herald.Config) (settings, error) {
+	var errs []error
+	fail := func(key, value, problem, allowed string) {
+		errs = append(errs, &herald.ConfigError{Key: key, Value: value, Problem: problem, Allowed: allowed})
+	}
+	s := settings{group: cfg.Group, username: cfg.Username, password: cfg.Password.Value()}
+
+	if len(cfg.Hosts) == 0 {
+		fail("hosts", "", "is missing", "one or more host:port broker addresses, e.g. kafka://127.0.0.1:9092,10.0.0.2:9092")
+	}
+	for _, h := range cfg.Hosts {
+		addr, err := brokerAddr(h)
+		if err != nil {
+			fail("hosts", h, "is not a valid broker address", "host:port or host (port 9092)")
+			continue
+		}
+		s.brokers = append(s.brokers, addr)
+	}
+	if cfg.Path != "" && cfg.Path != "/" {
+		fail("path", cfg.Path, "is not used by kafka", "no path: kafka://host:9092?option=value")
+	}
+
+	r := cfg.OptionReader()
+	acks := r.Enum("acks", "all", "all", "leader", "none")
+	s.acks = map[string]sarama.RequiredAcks{"all": sarama.WaitForAll, "leader": sarama.WaitForLocal, "none": sarama.NoResponse}[acks]
+	idempotentSet := r.Has("idempotent")
+	s.idempotent = r.Bool("idempotent", acks == "all")
+	if idempotentSet && s.idempotent && acks != "all" {
+		r.Fail("idempotent", "true", "requires acks=all", "false, or set acks=all")
+	}
+	codec := r.Enum("compression", "none", "none", "gzip", "snappy", "lz4", "zstd")
+	s.compression = map[string]sarama.CompressionCodec{
+		"none": sarama.CompressionNone, "gzip": sarama.CompressionGZIP, "snappy": sarama.CompressionSnappy,
+		"lz4": sarama.CompressionLZ4, "zstd": sarama.CompressionZSTD,
+	}[codec]
+	s.partitions = int32(r.Int("partitions", defaultPartitions, 1, 10000))
+	s.replicationFactor = int16(r.Int("replication_factor", -1, -1, 32767))
+	if s.replicationFactor == 0 {
+		r.Fail("replication_factor", "0", "is out of range", "-1 (the broker's default.replication.factor) or an integer from 1 to 32767")
+	}
+	s.maxMessageBytes = r.Int("max_message_bytes", defaultMaxMessageBytes, 1024, 1<<30)
+	offsetDefault := "newest"
+	if cfg.Group != "" {
+		offsetDefault = "oldest"
+	}
+	if r.Enum("initial_offset", offsetDefault, "oldest", "newest") == "oldest" {
+		s.initialOffset = sarama.OffsetOldest
+	} else {
+		s.initialOffset = sarama.OffsetNewest
+	}
+	s.sessionTimeout = r.Duration("session_timeout", defaultSessionTimeout, 6*time.Second, 5*time.Minute)
+	s.clientID = r.String("client_id", defaultClientID)
+	if !validClientID(s.clientID) {
+		r.Fail("client_id", s.clientID, "is not a valid client id", "1 to 255 characters: letters, digits, '.', '_', '-'")
+	}
+	s.version = parseVersion(r)
+	s.tls = parseTLS(r)
+	s.sasl = parseSASL(r, cfg, fail)
+
+	if err := r.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return settings{}, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+// brokerAddr checks a host and adds the default port when it has none.
+func brokerAddr(h string) (string, error) {
+	if _, _, err := net.SplitHostPort(h); err == nil {
+		return h, nil
+	}
+	addr := net.JoinHostPort(strings.Trim(h, "[]"), defaultPort)
+	if _, _, err := net.SplitHostPort(addr); err != nil || strings.Trim(h, "[]") == "" {
+		return "", fmt.Errorf("bad address %q", h)
+	}
+	return addr, nil
+}
+
+func validClientID(id string) bool {
+	if id == "" || len(id) > 255 {
+		return false
+	}
+	for _, c := range id {
+		if !(c == '.' || c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func parseVersion(r *herald.OptionReader) sarama.KafkaVersion {
+	allowed := fmt.Sprintf("a Kafka version from %s to %s, e.g. 3.6.0", minVersion, sarama.MaxVersion)
+	raw := r.String("version", defaultVersion)
+	v, err := sarama.ParseKafkaVersion(raw)
+	if err != nil {
+		r.Fail("version", raw, "is not a Kafka version", allowed)
+		return sarama.V3_6_0_0
+	}
+	if !v.IsAtLeast(sarama.V2_4_0_0) || !sarama.MaxVersion.IsAtLeast(v) {
+		r.Fail("version", raw, "is out of range", allowed)
+		return sarama.V3_6_0_0
+	}
+	return v
+}
+
+// parseTLS returns the TLS configuration, or nil for plaintext. Any tls_*
+// file option turns TLS on; tls=false with one of them is an error.
+func parseTLS(r *herald.OptionReader) *tls.Config {
+	tlsSet := r.Has("tls")
+	on := r.Bool("tls", false)
+	ca := r.String("tls_ca", "")
+	cert := r.String("tls_cert", "")
+	key := r.String("tls_key", "")
+	insecure := r.Bool("tls_insecure_skip_verify", false)
+	usesTLS := ca != "" || cert != "" || key != "" || r.Has("tls_insecure_skip_verify")
+	if tlsSet && !on && usesTLS {
+		r.Fail("tls", "false", "contradicts the tls_* options that are set", "true, or remove the tls_* options")
+		return nil
+	}
+	if !on && !usesTLS {
+		return nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure} //nolint:gosec // opt-in
+	if ca != "" {
+		pem, err := os.ReadFile(ca)
+		switch {
+		case err != nil:
+			r.Fail("tls_ca", ca, "cannot be read: "+errText(err), "a readable PEM file of CA certificates")
+		default:
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				r.Fail("tls_ca", ca, "holds no PEM certificate", "a readable PEM file of CA certificates")
+			}
+			c.RootCAs = pool
+		}
+	}
+	switch {
+	case cert != "" && key != "":
+		pair, err := tls.LoadX509KeyPair(cert, key)
+		if err != nil {
+			r.Fail("tls_cert", cert, "cannot be loaded with tls_key: "+errText(err), "PEM files of a client certificate (tls_cert) and its private key (tls_key)")
+		} else {
+			c.Certificates = []tls.Certificate{pair}
+		}
+	case cert != "":
+		r.Fail("tls_key", "", "is missing", "the PEM private key file of tls_cert")
+	case key != "":
+		r.Fail("tls_cert", "", "is missing", "the PEM certificate file of tls_key")
+	}
+	return c
+}
+
+// errText reduces a file error to its cause, without repeating the path.
+func errText(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+func parseSASL(r *herald.OptionReader, cfg herald.Config, fail func(key, value, problem, allowed string)) sarama.SASLMechanism {
+	const allowed = "plain, scram-sha-256, scram-sha-512"
+	mech := r.Enum("sasl", "", "plain", "scram-sha-256", "scram-sha-512")
+	if mech == "" {
+		if r.Has("sasl") {
+			return "" // reported by Enum
+		}
+		if cfg.Username != "" || cfg.Password != "" {
+			fail("sasl", "", "is missing but the URL has credentials", allowed+" (credentials are only sent with SASL)")
+		}
+		return ""
+	}
+	if cfg.Username == "" {
+		fail("username", "", "is missing", "a user name in the URL, e.g. kafka://user:password@host:9092?sasl="+mech)
+	}
+	if cfg.Password == "" {
+		fail("password", "", "is missing", "a password in the URL, e.g. kafka://user:password@host:9092?sasl="+mech)
+	}
+	return map[string]sarama.SASLMechanism{
+		"plain":         sarama.SASLTypePlaintext,
+		"scram-sha-256": sarama.SASLTypeSCRAMSHA256,
+		"scram-sha-512": sarama.SASLTypeSCRAMSHA512,
+	}[mech]
+}

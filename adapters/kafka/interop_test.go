@@ -1,0 +1,168 @@
+package kafka_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/IBM/sarama"
+	wmkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters/kafka"
+)
+
+// TestInteropForeignRecord: a record written by another client (key and
+// headers, no ID header) is consumed with its key as herald-key, its
+// headers as metadata and a stable generated ID.
+func TestInteropForeignRecord(t *testing.T) {
+	t.Parallel()
+	target := brokerURL(t)
+	topic := uniqueName("foreign")
+	ch := subscribe(t, openSub(t, withQuery(target, "group="+uniqueName("g"))), topic)
+
+	producer, err := sarama.NewSyncProducerFromClient(saramaClient(t, target))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	part, off, err := producer.SendMessage(&sarama.ProducerMessage{
+		Topic: topic,
+		Key:   sarama.StringEncoder("order-7"),
+		Value: sarama.StringEncoder(`{"total":42}`),
+		Headers: []sarama.RecordHeader{
+			{Key: []byte("content-type"), Value: []byte("application/json")},
+			{Key: []byte("traceparent"), Value: []byte("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := receive(t, ch, 1, 30*time.Second)[0]
+	if string(m.Payload) != `{"total":42}` {
+		t.Errorf("payload %q", m.Payload)
+	}
+	if got := herald.Key(m); got != "order-7" {
+		t.Errorf("key %q, want order-7", got)
+	}
+	if m.Metadata.Get("content-type") != "application/json" || m.Metadata.Get("traceparent") == "" {
+		t.Errorf("headers not in metadata: %v", m.Metadata)
+	}
+	if want := fmt.Sprintf("%s/%d/%d", topic, part, off); m.UUID != want {
+		t.Errorf("generated ID %q, want %q", m.UUID, want)
+	}
+	if len(m.Metadata) != 3 {
+		t.Errorf("metadata %v: want the two headers and the key", m.Metadata)
+	}
+}
+
+// TestInteropHeraldRecord: what Herald publishes reads, with a raw Sarama
+// consumer, as a record whose key is the Herald key (on the partition the
+// Java client would pick) and whose headers are the metadata and the ID;
+// a stock watermill-kafka subscriber reads the same ID.
+func TestInteropHeraldRecord(t *testing.T) {
+	t.Parallel()
+	target := brokerURL(t)
+	topic := uniqueName("herald")
+	m := herald.NewMessage([]byte("payload"))
+	herald.SetKey(m, "cust-42")
+	herald.SetHeader(m, "content-type", "text/plain")
+	herald.SetHeader(m, "tenant", "acme")
+	publish(t, openPub(t, target), topic, m)
+
+	client := saramaClient(t, target)
+	parts, err := client.Partitions(topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumer, err := sarama.NewConsumerFromClient(client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	recs := make(chan *sarama.ConsumerMessage, 1)
+	for _, p := range parts {
+		pc, err := consumer.ConsumePartition(topic, p, sarama.OffsetOldest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		go func() {
+			for r := range pc.Messages() {
+				recs <- r
+			}
+		}()
+	}
+	var rec *sarama.ConsumerMessage
+	select {
+	case rec = <-recs:
+	case <-time.After(30 * time.Second):
+		t.Fatal("raw consumer got nothing")
+	}
+	if string(rec.Key) != "cust-42" || string(rec.Value) != "payload" {
+		t.Errorf("record key %q value %q", rec.Key, rec.Value)
+	}
+	want := kafka.NewKeyPartitioner(topic)
+	if p, _ := want.Partition(&sarama.ProducerMessage{Key: sarama.StringEncoder("cust-42")}, int32(len(parts))); p != rec.Partition {
+		t.Errorf("record on partition %d; the Java partitioner picks %d", rec.Partition, p)
+	}
+	headers := map[string]string{}
+	for _, h := range rec.Headers {
+		headers[string(h.Key)] = string(h.Value)
+	}
+	wantHeaders := map[string]string{kafka.IDHeader: m.UUID, "content-type": "text/plain", "tenant": "acme"}
+	if fmt.Sprint(headers) != fmt.Sprint(wantHeaders) {
+		t.Errorf("headers %v, want %v (the key is the record key, not a header)", headers, wantHeaders)
+	}
+
+	conf := wmkafka.DefaultSaramaSubscriberConfig()
+	conf.Consumer.Offsets.Initial = sarama.OffsetOldest
+	wm, err := wmkafka.NewSubscriber(wmkafka.SubscriberConfig{
+		Brokers: brokers(t, target), ConsumerGroup: uniqueName("wm"), OverwriteSaramaConfig: conf,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wm.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	wch, err := wm.Subscribe(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := receive(t, wch, 1, 30*time.Second)[0]
+	if got.UUID != m.UUID || got.Metadata.Get("tenant") != "acme" {
+		t.Errorf("watermill-kafka read ID %q metadata %v; want ID %q", got.UUID, got.Metadata, m.UUID)
+	}
+}
+
+// TestAs: the escape hatch reaches watermill-kafka and Sarama objects.
+func TestAs(t *testing.T) {
+	t.Parallel()
+	target := brokerURL(t)
+	type aser interface{ As(any) bool }
+	pub := openPub(t, target).(aser)
+	var wp *wmkafka.Publisher
+	var producer sarama.SyncProducer
+	var client sarama.Client
+	var admin sarama.ClusterAdmin
+	if !pub.As(&wp) || wp == nil || !pub.As(&producer) || producer == nil || !pub.As(&client) || client == nil ||
+		!pub.As(&admin) || admin == nil {
+		t.Errorf("publisher As: %v %v %v %v", wp, producer, client, admin)
+	}
+	if _, err := client.Topics(); err != nil {
+		t.Errorf("client from As: %v", err)
+	}
+	sub := openSub(t, target).(aser)
+	var ws *wmkafka.Subscriber
+	client = nil
+	if !sub.As(&ws) || ws == nil || !sub.As(&client) || client == nil {
+		t.Errorf("subscriber As: %v %v", ws, client)
+	}
+	var other *message.Router
+	if pub.As(&other) || sub.As(&other) || sub.As(&producer) {
+		t.Error("As accepted a target it cannot set")
+	}
+}

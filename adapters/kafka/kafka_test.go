@@ -1,0 +1,35 @@
+package kafka_test
+
+import (
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/heraldkit/herald/adapters/adaptertest"
+	_ "github.com/heraldkit/herald/adapters/kafka"
+)
+
+// TestConformance runs the adapter conformance suite against the broker in
+// HERALD_TEST_KAFKA (start one with scripts/brokers.sh up kafka).
+func TestConformance(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Suite{
+		Target: adaptertest.BrokerURL(t, "HERALD_TEST_KAFKA"),
+		Features: adaptertest.Features{
+			Durable:       true,
+			Redelivery:    true,
+			OrderedPerKey: true,
+		},
+		Restart: restartKafka,
+	})
+}
+
+// restartKafka stops and starts the local broker, keeping its data.
+func restartKafka(t *testing.T) {
+	t.Helper()
+	start := time.Now()
+	out, err := exec.Command("../../scripts/brokers.sh", "restart", "kafka").CombinedOutput()
+	if err != nil {
+		t.Fatalf("scripts/brokers.sh restart kafka: %v\n%s", err, out)
+	}
+	t.Logf("kafka restarted in %v", time.Since(start).Round(100*time.Millisecond))
+}

@@ -1,0 +1,83 @@
+package kafka
+
+import (
+	"crypto/sha512"
+	"testing"
+
+	"github.com/IBM/sarama"
+	"github.com/xdg-go/scram"
+)
+
+// TestMurmur2 uses the vectors of Kafka's own UtilsTest.testMurmur2.
+func TestMurmur2(t *testing.T) {
+	for in, want := range map[string]int32{
+		"21":                         -973932308,
+		"foobar":                     -790332482,
+		"a-little-bit-long-string":   -985981536,
+		"a-little-bit-longer-string": -1486304829,
+		"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
+		"abc": 479470107,
+	} {
+		if got := int32(murmur2([]byte(in))); got != want {
+			t.Errorf("murmur2(%q) = %d, want %d", in, got, want)
+		}
+	}
+}
+
+func TestKeyPartitioner(t *testing.T) {
+	p := NewKeyPartitioner("t")
+	if !p.RequiresConsistency() {
+		t.Error("RequiresConsistency is false")
+	}
+	// Java: Utils.toPositive(Utils.murmur2(key)) % numPartitions.
+	got, err := p.Partition(&sarama.ProducerMessage{Key: sarama.StringEncoder("foobar")}, 6)
+	if want := int32((-790332482 & 0x7fffffff) % 6); err != nil || got != want {
+		t.Errorf("partition of foobar = %d, %v; want %d", got, err, want)
+	}
+	for i := 0; i < 100; i++ {
+		part, err := p.Partition(&sarama.ProducerMessage{}, 6)
+		if err != nil || part < 0 || part >= 6 {
+			t.Fatalf("keyless partition %d, %v", part, err)
+		}
+	}
+	dyn := p.(sarama.DynamicConsistencyPartitioner)
+	if dyn.MessageRequiresConsistency(&sarama.ProducerMessage{}) || !dyn.MessageRequiresConsistency(&sarama.ProducerMessage{Key: sarama.StringEncoder("k")}) {
+		t.Error("only keyed records require consistency")
+	}
+}
+
+// TestSCRAMClient runs a SCRAM-SHA-512 conversation against xdg-go's
+// server, as a broker would.
+func TestSCRAMClient(t *testing.T) {
+	kf := scram.KeyFactors{Salt: "salty", Iters: 4096}
+	ref, err := scram.SHA512.NewClient("alice", secretPassword, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := ref.GetStoredCredentialsWithError(kf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, err := scram.SHA512.NewServer(func(user string) (scram.StoredCredentials, error) { return stored, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, password := range []string{secretPassword, "wrong"} {
+		conv := server.NewConversation()
+		c := &scramClient{hash: sha512.New}
+		if err := c.Begin("alice", password, ""); err != nil {
+			t.Fatal(err)
+		}
+		msg, err := c.Step("")
+		for !c.Done() && err == nil {
+			var challenge string
+			if challenge, err = conv.Step(msg); err != nil {
+				break
+			}
+			msg, err = c.Step(challenge)
+		}
+		if ok := err == nil && conv.Valid(); ok != (password == secretPassword) {
+			t.Errorf("password %q: authenticated %v (err %v)", password, ok, err)
+		}
+	}
+}
