@@ -1,0 +1,167 @@
+package rabbitmq
+
+import (
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/heraldkit/herald"
+)
+
+// Defaults for the options (see the package documentation for the
+// measurements behind prefetch and pool).
+const (
+	defaultPort         = "5672"
+	defaultTLSPort      = "5671"
+	defaultPrefetch     = 64
+	defaultPool         = 2
+	defaultWindow       = 256
+	defaultHeartbeat    = 10 * time.Second
+	defaultDialTimeout  = 10 * time.Second
+	defaultReconnectMax = 5 * time.Second
+	defaultConnName     = "herald"
+)
+
+// settings is a validated Config, ready to dial. It holds the password
+// only inside amqpConfig.SASL, never in uri.
+type settings struct {
+	scheme     string
+	host       string // host:port
+	vhost      string
+	uri        string // amqp[s]://host:port/ - no credentials, no vhost
+	amqpConfig amqp.Config
+	group      string
+
+	prefetch     int
+	pool         int
+	window       int
+	confirm      bool
+	queueType    string
+	reconnectMax time.Duration
+}
+
+// parse validates cfg and turns it into settings. Every problem is a
+// *herald.ConfigError naming the key; the password never appears in it.
+func parse(cfg herald.Config) (*settings, error) {
+	r := cfg.OptionReader()
+	s := &settings{
+		scheme:       cfg.Scheme,
+		group:        cfg.Group,
+		prefetch:     r.Int("prefetch", defaultPrefetch, 1, 65535),
+		pool:         r.Int("pool", defaultPool, 1, 1024),
+		window:       r.Int("window", defaultWindow, 1, 65536),
+		confirm:      r.Bool("confirm", true),
+		queueType:    r.Enum("queue_type", "classic", "classic", "quorum"),
+		reconnectMax: r.Duration("reconnect_max", defaultReconnectMax, 100*time.Millisecond, 10*time.Minute),
+	}
+	heartbeat := r.Duration("heartbeat", defaultHeartbeat, time.Second, 10*time.Minute)
+	dialTimeout := r.Duration("dial_timeout", defaultDialTimeout, 100*time.Millisecond, 10*time.Minute)
+	connName := r.String("connection_name", defaultConnName)
+	tlsOpts := readTLSOptions(r)
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+
+	if s.scheme != "amqp" && s.scheme != "amqps" {
+		return nil, &herald.ConfigError{Key: "scheme", Value: s.scheme, Problem: "is not handled by the rabbitmq adapter", Allowed: "amqp, amqps"}
+	}
+	host, err := parseHost(cfg.Hosts, s.scheme)
+	if err != nil {
+		return nil, err
+	}
+	s.host = host
+	if s.vhost, err = parseVhost(cfg.Path); err != nil {
+		return nil, err
+	}
+	if err := checkName("group", s.group, 200); err != nil {
+		return nil, err
+	}
+	if s.group == "" && s.queueType == "quorum" {
+		// Quorum queues cannot be exclusive; a private queue stays classic.
+		// Not an error: one URL serves grouped and private subscribers.
+		s.queueType = "classic"
+	}
+
+	user := cfg.Username
+	if user == "" && cfg.Password == "" {
+		user = "guest"
+		cfg.Password = "guest"
+	}
+	s.amqpConfig = amqp.Config{
+		SASL:       []amqp.Authentication{&amqp.PlainAuth{Username: user, Password: cfg.Password.Value()}},
+		Vhost:      s.vhost,
+		Heartbeat:  heartbeat,
+		Properties: amqp.NewConnectionProperties(),
+		Dial:       amqp.DefaultDial(dialTimeout),
+	}
+	s.amqpConfig.Properties.SetClientConnectionName(connName)
+	if s.scheme == "amqps" {
+		tc, err := tlsOpts.config(strings.TrimSuffix(strings.TrimPrefix(hostOnly(host), "["), "]"))
+		if err != nil {
+			return nil, err
+		}
+		s.amqpConfig.TLSClientConfig = tc
+	} else if key := tlsOpts.firstSet(); key != "" {
+		return nil, &herald.ConfigError{Key: key, Problem: "needs TLS", Allowed: "the amqps:// scheme"}
+	}
+	// The URI carries neither credentials nor vhost (both travel in
+	// amqpConfig), so an error that quotes it leaks nothing.
+	s.uri = s.scheme + "://" + host + "/"
+	return s, nil
+}
+
+// parseHost checks that there is exactly one host and adds the default
+// port.
+func parseHost(hosts []string, scheme string) (string, error) {
+	const allowed = "one host[:port], e.g. amqp://guest:guest@localhost:5672/"
+	switch len(hosts) {
+	case 0:
+		return "", &herald.ConfigError{Key: "hosts", Problem: "is missing", Allowed: allowed}
+	case 1:
+	default:
+		return "", &herald.ConfigError{Key: "hosts", Value: strings.Join(hosts, ","), Problem: "names more than one host", Allowed: allowed + " (put a load balancer in front of a cluster)"}
+	}
+	h := hosts[0]
+	if _, _, err := net.SplitHostPort(h); err == nil {
+		return h, nil
+	}
+	port := defaultPort
+	if scheme == "amqps" {
+		port = defaultTLSPort
+	}
+	return net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), port), nil
+}
+
+func hostOnly(hostport string) string {
+	h, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return hostport
+	}
+	return h
+}
+
+// parseVhost applies the AMQP URI rules to the already-decoded URL path:
+// "" and "/" mean the default vhost "/"; otherwise the vhost is the path
+// without its leading slash, so ".../%2F" (decoded "//") is "/" and
+// ".../payments" is "payments".
+func parseVhost(path string) (string, error) {
+	if path == "" || path == "/" {
+		return "/", nil
+	}
+	v := strings.TrimPrefix(path, "/")
+	if len(v) > 255 {
+		return "", &herald.ConfigError{Key: "path", Value: path, Problem: "is too long for a vhost", Allowed: "up to 255 bytes"}
+	}
+	return v, nil
+}
+
+// checkName rejects names RabbitMQ refuses in queue or exchange names.
+func checkName(key, name string, max int) error {
+	if len(name) > max {
+		return &herald.ConfigError{Key: key, Value: name, Problem: "is too long", Allowed: "up to " + strconv.Itoa(max) + " bytes"}
+	}
+	return nil
+}

@@ -1,0 +1,195 @@
+package rabbitmq
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/heraldkit/herald"
+)
+
+const secretPassword = "s3cr3t-Pa55"
+
+func mustParseURL(t *testing.T, target string) herald.Config {
+	t.Helper()
+	cfg, err := herald.ParseURL(target)
+	if err != nil {
+		t.Fatalf("ParseURL(%q): %v", target, err)
+	}
+	return cfg
+}
+
+func TestConfigDefaults(t *testing.T) {
+	s, err := parse(mustParseURL(t, "amqp://app:"+secretPassword+"@rabbit.local?group=payments"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.host != "rabbit.local:5672" || s.vhost != "/" || s.group != "payments" {
+		t.Errorf("host %q vhost %q group %q", s.host, s.vhost, s.group)
+	}
+	if s.prefetch != defaultPrefetch || s.pool != defaultPool || s.window != defaultWindow || !s.confirm || s.queueType != "classic" {
+		t.Errorf("defaults: %+v", s)
+	}
+	if strings.Contains(s.uri, secretPassword) || strings.Contains(s.uri, "app") {
+		t.Errorf("uri %q carries credentials", s.uri)
+	}
+	auth := s.amqpConfig.SASL[0].(interface{ Response() string }).Response()
+	if !strings.Contains(auth, secretPassword) {
+		t.Errorf("SASL does not carry the password")
+	}
+	if s.amqpConfig.Properties["connection_name"] != "herald" {
+		t.Errorf("connection name %v", s.amqpConfig.Properties["connection_name"])
+	}
+}
+
+func TestConfigVhost(t *testing.T) {
+	for target, want := range map[string]string{
+		"amqp://h":            "/",
+		"amqp://h/":           "/",
+		"amqp://h/%2F":        "/",
+		"amqp://h/payments":   "payments",
+		"amqp://h/a%2Fb":      "a/b",
+		"amqps://h:5671/prod": "prod",
+	} {
+		s, err := parse(mustParseURL(t, target))
+		if err != nil {
+			t.Errorf("%s: %v", target, err)
+			continue
+		}
+		if s.vhost != want {
+			t.Errorf("%s: vhost %q, want %q", target, s.vhost, want)
+		}
+	}
+}
+
+func TestConfigPorts(t *testing.T) {
+	for target, want := range map[string]string{
+		"amqp://h":        "h:5672",
+		"amqps://h":       "h:5671",
+		"amqp://h:1234":   "h:1234",
+		"amqp://[::1]":    "[::1]:5672",
+		"amqp://[::1]:99": "[::1]:99",
+	} {
+		s, err := parse(mustParseURL(t, target))
+		if err != nil {
+			t.Errorf("%s: %v", target, err)
+			continue
+		}
+		if s.host != want {
+			t.Errorf("%s: host %q, want %q", target, s.host, want)
+		}
+	}
+}
+
+// TestConfigErrors: every bad value is a *herald.ConfigError naming the
+// key, and no error ever contains the password.
+func TestConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "not.pem")
+	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := "amqp://user:" + secretPassword + "@localhost:5672/"
+	tlsBase := "amqps://user:" + secretPassword + "@localhost/"
+	cases := []struct {
+		target, key string
+	}{
+		{base + "?prefetch=0", "prefetch"},
+		{base + "?prefetch=lots", "prefetch"},
+		{base + "?prefetch=70000", "prefetch"},
+		{base + "?pool=0", "pool"},
+		{base + "?window=-1", "window"},
+		{base + "?confirm=maybe", "confirm"},
+		{base + "?queue_type=stream", "queue_type"},
+		{base + "?heartbeat=1", "heartbeat"},
+		{base + "?heartbeat=10ms", "heartbeat"},
+		{base + "?dial_timeout=forever", "dial_timeout"},
+		{base + "?reconnect_max=1h", "reconnect_max"},
+		{base + "?bogus=1", "bogus"},
+		{base + "?password=" + secretPassword, "password"},
+		{base + "?tls_ca=/x.pem", "tls_ca"},
+		{base + "?tls_skip_verify=true", "tls_skip_verify"},
+		{tlsBase + "?tls_ca=" + filepath.Join(dir, "missing.pem"), "tls_ca"},
+		{tlsBase + "?tls_ca=" + notPEM, "tls_ca"},
+		{tlsBase + "?tls_cert=" + notPEM, "tls_key"},
+		{tlsBase + "?tls_key=" + notPEM, "tls_cert"},
+		{tlsBase + "?tls_cert=" + notPEM + "&tls_key=" + notPEM, "tls_cert"},
+		{tlsBase + "?tls_skip_verify=sometimes", "tls_skip_verify"},
+		{"amqp://user:" + secretPassword + "@/vhost", "hosts"},
+		{"amqp://user:" + secretPassword + "@a:1,b:2/", "hosts"},
+		{base + "?group=" + strings.Repeat("g", 300), "group"},
+		{"amqp://user:" + secretPassword + "@h/" + strings.Repeat("v", 300), "path"},
+	}
+	for _, tc := range cases {
+		cfg, err := herald.ParseURL(tc.target)
+		if err == nil {
+			err = Adapter{}.Validate(cfg)
+		}
+		if err == nil {
+			t.Errorf("%s: no error", tc.target)
+			continue
+		}
+		if strings.Contains(err.Error(), secretPassword) {
+			t.Errorf("%s: error leaks the password: %v", tc.target, err)
+		}
+		var ce *herald.ConfigError
+		if !errors.As(err, &ce) || !errors.Is(err, herald.ErrInvalidConfig) {
+			t.Errorf("%s: %T is not a ConfigError: %v", tc.target, err, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), `key "`+tc.key+`"`) {
+			t.Errorf("%s: error does not name key %q: %v", tc.target, tc.key, err)
+		}
+		if ce.Allowed == "" && !strings.Contains(err.Error(), "allowed") {
+			t.Errorf("%s: error does not say what is allowed: %v", tc.target, err)
+		}
+	}
+}
+
+func TestConfigTLS(t *testing.T) {
+	s, err := parse(mustParseURL(t, "amqps://u:p@rabbit.example.com/?tls_server_name=other.example.com&tls_skip_verify=true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := s.amqpConfig.TLSClientConfig
+	if tc == nil || tc.ServerName != "other.example.com" || !tc.InsecureSkipVerify {
+		t.Fatalf("TLS config %+v", tc)
+	}
+	s, err = parse(mustParseURL(t, "amqps://u:p@rabbit.example.com/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.amqpConfig.TLSClientConfig.ServerName != "rabbit.example.com" {
+		t.Errorf("server name %q", s.amqpConfig.TLSClientConfig.ServerName)
+	}
+	if s, _ := parse(mustParseURL(t, "amqp://u:p@h/")); s.amqpConfig.TLSClientConfig != nil {
+		t.Error("amqp:// has a TLS config")
+	}
+}
+
+// TestConnectErrorHasNoPassword dials a port where nothing listens and a
+// real broker with a wrong password: neither error contains the password.
+func TestConnectErrorHasNoPassword(t *testing.T) {
+	targets := []string{"amqp://user:" + secretPassword + "@127.0.0.1:1/?dial_timeout=1s"}
+	if u := brokerURLOrEmpty(); u != "" {
+		cfg := mustParseURL(t, u)
+		cfg.Username, cfg.Password = "herald-nobody", secretPassword
+		targets = append(targets, cfg.URL())
+	}
+	for _, target := range targets {
+		cfg := mustParseURL(t, target)
+		// (A wrong password costs seconds: the broker delays its answer.)
+		_, err := Adapter{}.Publisher(t.Context(), cfg)
+		{
+			if err == nil {
+				t.Fatalf("%s: connected", cfg)
+			}
+			if strings.Contains(err.Error(), secretPassword) {
+				t.Errorf("error leaks the password: %v", err)
+			}
+			t.Log(err)
+		}
+	}
+}

@@ -1,0 +1,141 @@
+// Package rabbitmq registers the "amqp" and "amqps" schemes: RabbitMQ
+// through watermill-amqp (github.com/ThreeDotsLabs/watermill-amqp/v3) and
+// its client, github.com/rabbitmq/amqp091-go.
+//
+//	import _ "github.com/heraldkit/herald/adapters/rabbitmq"
+//
+//	amqp://guest:guest@localhost:5672/?group=payments
+//	amqps://app:secret@rabbit.example.com/orders?tls_ca=/etc/ssl/ca.pem
+//
+// # URL
+//
+// One host is required (the port defaults to 5672, 5671 for amqps; put a
+// load balancer in front of a cluster). Without userinfo the credentials
+// are guest/guest. The path is the virtual host, following the AMQP URI
+// rules: no path or "/" is the default vhost "/", "/payments" is
+// "payments", and "/%2F" is "/" again. The credentials travel to the
+// client outside of any URI, so no error or log line can contain the
+// password.
+//
+// # Topology
+//
+//   - A topic is a durable fanout exchange of the same name, declared by
+//     the first Publish or Subscribe. Routing keys are not used.
+//   - A subscriber with a group consumes the durable queue
+//     "<topic>.<group>", bound to that exchange. Every subscriber of the
+//     group, in any process, consumes the same queue, so they share the
+//     messages; each group has its own queue and gets every message.
+//     The queue, and the persistent messages in it, survive a broker
+//     restart and subscribers coming and going.
+//   - A subscriber without a group gets its own exclusive queue
+//     "<topic>.private-<id>", where id is unique to the Watermill
+//     Subscriber: the broker deletes it when the subscriber closes or its
+//     connection drops (it is declared again on reconnect; messages
+//     published while it was gone are not delivered to it).
+//   - Several Subscribe calls for one topic on the same Watermill
+//     Subscriber (what subscriber.WithConcurrency does) are several AMQP
+//     consumers of the same queue, so they compete for its messages, with
+//     or without a group.
+//
+// Subscribe returns only after the exchange and queue are declared and
+// bound and the consumer is registered, so a message published after it
+// returned reaches that subscriber.
+//
+// # Delivery
+//
+// Messages are persistent (delivery mode 2). With publisher confirms (on
+// by default) Publish returns nil only once the broker has confirmed every
+// message, which for a durable queue means it is on disk. A Publish call
+// sends its messages on one channel, in order, and then waits for their
+// confirms together (at most "window" unconfirmed at a time); it does not
+// hold the channel while it waits, so concurrent Publish calls share the
+// "pool" channels and their confirms overlap. A message published to a
+// topic no queue is bound to is dropped by the broker (and confirmed):
+// declare a group's queue ahead with SubscribeInitialize (Watermill's
+// message.SubscribeInitializer) if it must keep messages published before
+// the group's first subscriber.
+//
+// Each consumer hands its messages over one at a time and acks one only
+// after its handler acked it; a nack requeues it and the broker delivers
+// it again, with the redelivered flag (metadata RedeliveredHeader). A
+// redelivery delay asked for with herald.RetryAfter is honoured by holding
+// the message that long before requeueing it (that consumer takes nothing
+// else meanwhile). Up to "prefetch" further messages wait in the client
+// per consumer. Close acks what handlers acked before it; the broker
+// requeues everything else delivered but not acked.
+//
+// Order: a single consumer (concurrency 1) receives a classic queue's
+// messages in publish order, and keeps that order across nacks: when the
+// subscriber has one consumer of the topic, a nack also closes and reopens
+// its channel, so the broker requeues the prefetched messages behind the
+// nacked one to their original positions (they come back flagged as
+// redelivered). With several consumers (concurrency > 1, or several
+// processes in a group) there is no order.
+//
+// # Headers
+//
+// Every metadata entry is an AMQP header, herald.KeyHeader ("herald-key")
+// included, so rabbitmqadmin, the management UI and amqp-tools show them.
+// The message ID is the AMQP message_id property and the
+// "_watermill_message_uuid" header (what watermill-amqp reads). A message
+// published by another tool is consumed as well: its ID is that header,
+// else message_id, else a new ID; non-string header values become strings.
+//
+// # Reconnecting
+//
+// The connection is watermill-amqp's, which redials with exponential
+// backoff (100ms growing to "reconnect_max") after the broker or the
+// network went away. Publish fails fast while disconnected (and when a
+// confirm is lost with the connection: the message may or may not have
+// been stored, at-least-once); consumers register again, re-declaring
+// their queue, as soon as the connection is back.
+//
+// # Options
+//
+//	prefetch         unacked messages the broker sends ahead to each consumer (1..65535, default 64)
+//	pool             publish channels shared by concurrent Publish calls (1..1024, default 2)
+//	window           unconfirmed messages per Publish call before waiting (1..65536, default 256)
+//	confirm          wait for publisher confirms (bool, default true)
+//	queue_type       group queue type: classic or quorum (default classic; private queues are always classic)
+//	heartbeat        AMQP heartbeat interval (1s..10m, default 10s)
+//	dial_timeout     TCP connect and handshake timeout (100ms..10m, default 10s)
+//	reconnect_max    longest wait between reconnect attempts (100ms..10m, default 5s)
+//	connection_name  connection name shown by the broker (default "herald")
+//	tls_ca           amqps: PEM file of CA certificates (default: the system pool)
+//	tls_cert         amqps: PEM client certificate file, with tls_key
+//	tls_key          amqps: PEM client private key file, with tls_cert
+//	tls_server_name  amqps: name to verify the server certificate against (default: the host)
+//	tls_skip_verify  amqps: do not verify the server certificate (bool, default false; tests only)
+//
+// The TLS options are errors with the amqp scheme. With queue_type=quorum
+// note that RabbitMQ 4 quorum queues drop a message after 20 redeliveries
+// by default (a delivery limit), where classic queues redeliver forever.
+//
+// # Throughput
+//
+// Watermill-amqp's stock configs (NewDurableQueueConfig) open a channel
+// per Publish and use prefetch 1. The defaults above were measured with
+// BenchmarkRabbitMQ (1 KiB messages, RabbitMQ 3.10 on a 2-core machine);
+// see docs/ and the benchmark for the figures.
+//
+// # Escape hatch
+//
+// The publisher and subscriber returned by Open have a method
+//
+//	As(target any) bool
+//
+// in the style of Go CDK. Supported targets:
+//
+//	**amqp.ConnectionWrapper  (watermill-amqp) the connection, with its reconnect loop
+//	**amqp091.Connection      the current client connection (a new one after a reconnect)
+//	*amqp.Config              (watermill-amqp) the equivalent watermill-amqp Config
+//	**amqp.Publisher          (publisher only) a watermill-amqp Publisher on the same connection and config
+//	**amqp.Subscriber         (subscriber only) a watermill-amqp Subscriber on the same connection and config
+//
+// The watermill-amqp Publisher and Subscriber are created on first use and
+// closed with their Herald counterpart. Herald's own publish and consume
+// loops sit on the same connection, topology and marshaling; they are not
+// watermill-amqp's Publisher and Subscriber because those wait for each
+// confirm serially, register consumers after Subscribe returned and can
+// requeue an acked message on Close.
+package rabbitmq

@@ -1,0 +1,95 @@
+package rabbitmq
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+
+	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
+	"github.com/ThreeDotsLabs/watermill/message"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/heraldkit/herald"
+)
+
+// RedeliveredHeader is set to "true" in the metadata of a message the
+// broker delivers again (after a nack or a lost connection). It is
+// watermill-amqp's key, so amqp.IsMessageRedelivered works too.
+const RedeliveredHeader = wamqp.MetadataRedeliveredKey
+
+// marshaler maps Watermill messages to AMQP and back:
+//
+//   - every metadata entry is an AMQP header (herald.KeyHeader included),
+//     so rabbitmqadmin and amqp-tools show them;
+//   - the message ID is the AMQP message_id property and, for
+//     watermill-amqp consumers, the _watermill_message_uuid header;
+//   - messages are persistent (delivery mode 2) and time-stamped.
+//
+// On receipt the ID is the _watermill_message_uuid header, else the
+// message_id property, else a new herald.NewID() (a message published by
+// another tool without an ID). Header values that are not strings
+// (numbers, booleans, timestamps, byte arrays from other tools) are
+// converted to strings rather than rejected.
+type marshaler struct{}
+
+var _ wamqp.Marshaler = marshaler{}
+
+func (marshaler) Marshal(msg *message.Message) (amqp.Publishing, error) {
+	headers := make(amqp.Table, len(msg.Metadata)+1)
+	for k, v := range msg.Metadata {
+		headers[k] = v
+	}
+	headers[wamqp.DefaultMessageUUIDHeaderKey] = msg.UUID
+	return amqp.Publishing{
+		Headers:      headers,
+		DeliveryMode: amqp.Persistent,
+		MessageId:    msg.UUID,
+		Timestamp:    time.Now(),
+		Body:         msg.Payload,
+	}, nil
+}
+
+func (marshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) {
+	id, _ := d.Headers[wamqp.DefaultMessageUUIDHeaderKey].(string)
+	if id == "" {
+		id = d.MessageId
+	}
+	if id == "" {
+		id = herald.NewID()
+	}
+	msg := message.NewMessage(id, d.Body)
+	for k, v := range d.Headers {
+		if k == wamqp.DefaultMessageUUIDHeaderKey {
+			continue
+		}
+		msg.Metadata[k] = headerString(v)
+	}
+	if d.Redelivered {
+		msg.Metadata[RedeliveredHeader] = "true"
+	}
+	return msg, nil
+}
+
+// headerString renders an AMQP field value as a string.
+func headerString(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []byte:
+		return string(x)
+	case nil:
+		return ""
+	case bool:
+		return strconv.FormatBool(x)
+	case int8, int16, int32, int64, int, uint8, uint16, uint32, uint64:
+		return fmt.Sprint(x)
+	case float32:
+		return strconv.FormatFloat(float64(x), 'g', -1, 32)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	default:
+		return fmt.Sprint(x)
+	}
+}

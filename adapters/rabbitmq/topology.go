@@ -1,0 +1,112 @@
+package rabbitmq
+
+import (
+	"fmt"
+	"time"
+
+	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// Topology (see the package documentation):
+//
+//	topic                 -> durable fanout exchange named <topic>
+//	topic + group         -> durable queue <topic>.<group>, bound to it
+//	topic, no group       -> exclusive queue <topic>.private-<id>, one per
+//	                         Watermill Subscriber instance, bound to it
+const (
+	exchangeType = "fanout"
+	// maxNameLen is RabbitMQ's limit for exchange and queue names.
+	maxNameLen = 255
+	// privateInfix separates the topic from the subscriber ID in the
+	// name of a private queue.
+	privateInfix = ".private-"
+)
+
+// queueName returns the queue a subscriber with group (or, without a
+// group, with the private ID) consumes topic from.
+func queueName(topic, group, privateID string) string {
+	if group == "" {
+		return topic + privateInfix + privateID
+	}
+	return topic + "." + group
+}
+
+// checkTopic rejects topic names RabbitMQ cannot use as an exchange name,
+// before the broker closes the channel over them.
+func checkTopic(topic string) error {
+	switch {
+	case topic == "":
+		return fmt.Errorf("rabbitmq: empty topic")
+	case len(topic) > maxNameLen:
+		return fmt.Errorf("rabbitmq: topic %.40q... is %d bytes, longer than RabbitMQ's %d", topic, len(topic), maxNameLen)
+	}
+	return nil
+}
+
+// watermillConfig is the watermill-amqp Config equivalent to s: the same
+// topology, persistence, confirms, prefetch and reconnect settings. The
+// adapter's own code uses its Connection, Exchange, Queue and Marshaler;
+// the escape hatch hands it to watermill-amqp's Publisher and Subscriber.
+func (s *settings) watermillConfig(privateID string) wamqp.Config {
+	group := s.group
+	queueArgs := amqp.Table(nil)
+	if s.queueType == "quorum" {
+		queueArgs = amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
+	}
+	amqpConfig := s.amqpConfig
+	return wamqp.Config{
+		Connection: wamqp.ConnectionConfig{
+			AmqpURI:    s.uri,
+			AmqpConfig: &amqpConfig,
+			Reconnect: &wamqp.ReconnectConfig{
+				BackoffInitialInterval:     100 * time.Millisecond,
+				BackoffRandomizationFactor: 0.5,
+				BackoffMultiplier:          1.5,
+				BackoffMaxInterval:         s.reconnectMax,
+			},
+		},
+		Marshaler: marshaler{},
+		Exchange: wamqp.ExchangeConfig{
+			GenerateName: wamqp.GenerateExchangeNameTopicName,
+			Type:         exchangeType,
+			Durable:      true,
+		},
+		Queue: wamqp.QueueConfig{
+			GenerateName: func(topic string) string { return queueName(topic, group, privateID) },
+			Durable:      group != "",
+			Exclusive:    group == "",
+			Arguments:    queueArgs,
+		},
+		QueueBind: wamqp.QueueBindConfig{
+			GenerateRoutingKey: func(string) string { return "" },
+		},
+		Publish: wamqp.PublishConfig{
+			GenerateRoutingKey: func(string) string { return "" },
+			ChannelPoolSize:    s.pool,
+			ConfirmDelivery:    s.confirm,
+		},
+		Consume: wamqp.ConsumeConfig{
+			Qos: wamqp.QosConfig{PrefetchCount: s.prefetch},
+		},
+		TopologyBuilder: &wamqp.DefaultTopologyBuilder{},
+	}
+}
+
+// declareExchange declares topic's exchange on ch.
+func declareExchange(ch *amqp.Channel, cfg wamqp.Config, topic string) error {
+	return cfg.TopologyBuilder.ExchangeDeclare(ch, cfg.Exchange.GenerateName(topic), cfg)
+}
+
+// declareQueue declares topic's exchange and the subscriber's queue on ch
+// and binds them, returning the queue name.
+func declareQueue(ch *amqp.Channel, cfg wamqp.Config, topic string) (string, error) {
+	q := cfg.Queue.GenerateName(topic)
+	err := cfg.TopologyBuilder.BuildTopology(ch, wamqp.BuildTopologyParams{
+		Topic:        topic,
+		QueueName:    q,
+		ExchangeName: cfg.Exchange.GenerateName(topic),
+		RoutingKey:   cfg.QueueBind.GenerateRoutingKey(topic),
+	}, cfg, nopLogger)
+	return q, err
+}
