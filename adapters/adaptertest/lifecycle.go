@@ -24,7 +24,6 @@ func testCloseDuringProcessing(t *testing.T, e *env) {
 	var mu sync.Mutex
 	started, finished := 0, 0
 	release := make(chan struct{})
-	var once sync.Once
 	inHandler := make(chan struct{}, n)
 	e.subscribe(first, readyCh, topic, func(ctx context.Context, m *herald.Message) error {
 		mu.Lock()
@@ -51,7 +50,7 @@ func testCloseDuringProcessing(t *testing.T, e *env) {
 		t.Fatalf("Close returned (%v) while a handler was still running", err)
 	case <-time.After(100 * time.Millisecond):
 	}
-	once.Do(func() { close(release) })
+	close(release)
 	select {
 	case err := <-closed:
 		if err != nil {
@@ -68,9 +67,23 @@ func testCloseDuringProcessing(t *testing.T, e *env) {
 	if !e.suite.Features.Durable {
 		return
 	}
+	// The group's next subscriber gets the rest, and not what the first
+	// one acked before its clean Close.
 	ready2, readyCh2 := readyOption()
-	e.subscribe(e.subscriber(group, ready2), readyCh2, topic, c.handler)
-	c.waitIDs(t, e.wait(), ids)
+	next := newCollector()
+	e.subscribe(e.subscriber(group, ready2), readyCh2, topic, next.handler)
+	var rest []string
+	for _, id := range ids {
+		if !c.has(id) {
+			rest = append(rest, id)
+		}
+	}
+	next.waitIDs(t, e.wait(), rest)
+	for _, id := range ids {
+		if c.has(id) && next.has(id) {
+			t.Errorf("message %s was acked before Close yet delivered again to the next subscriber", id)
+		}
+	}
 }
 
 // testCancelEndsSubscribe: cancelling ctx makes Subscribe return nil
