@@ -28,7 +28,7 @@ go test -race -count=1 -timeout 20m -p 2 "${@:-./...}"
 
 # Broker restarts cut off every client of that broker, so the tests that
 # restart one run last, one package at a time.
-if [[ $# -eq 0 ]]; then
+if [[ "${*:-./...}" == "./..." ]]; then
   HERALD_TEST_RESTART=1 go test -race -count=1 -timeout 15m -p 1 -run 'Conformance/BrokerRestart' ./adapters/...
   HERALD_TEST_RESTART=1 go test -race -count=1 -timeout 15m -p 1 -run 'Restart' ./adapters/...
 fi
