@@ -59,13 +59,11 @@ func (Adapter) Subscriber(_ context.Context, cfg herald.Config) (message.Subscri
 
 // asConnection serves the escape-hatch targets publisher and subscriber
 // share.
-func asConnection(conn *wamqp.ConnectionWrapper, cfg wamqp.Config, target any) bool {
+func asConnection(conn *connection, cfg wamqp.Config, target any) bool {
 	switch t := target.(type) {
-	case **wamqp.ConnectionWrapper:
-		*t = conn
 	case **amqp.Connection:
-		c := conn.Connection()
-		if c == nil {
+		c, err := conn.get()
+		if err != nil {
 			return false
 		}
 		*t = c

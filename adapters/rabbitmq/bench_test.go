@@ -105,7 +105,7 @@ func BenchmarkRabbitMQ(b *testing.B) {
 	// "consume-wan" cases consume through a proxy that delays each
 	// direction (an AMQP round trip measured 2.4ms through it on the
 	// development machine, 0.11ms direct).
-	for _, prefetch := range []int{1, 16, 64, 256} {
+	for _, prefetch := range []int{1, 16, 64, 128, 256} {
 		for _, con := range []int{1, 4} {
 			b.Run(fmt.Sprintf("herald-prefetch=%d/consume/%s", prefetch, shape(4, 100, con)), func(b *testing.B) {
 				runBench(b, herald(fmt.Sprintf("prefetch=%d", prefetch)), payload, "consume", 4, 100, con)

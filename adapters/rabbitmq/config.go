@@ -16,7 +16,7 @@ import (
 const (
 	defaultPort         = "5672"
 	defaultTLSPort      = "5671"
-	defaultPrefetch     = 64
+	defaultPrefetch     = 128
 	defaultPool         = 2
 	defaultWindow       = 256
 	defaultHeartbeat    = 10 * time.Second

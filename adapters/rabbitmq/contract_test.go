@@ -271,13 +271,9 @@ func TestAs(t *testing.T) {
 	type aser interface{ As(any) bool }
 	for name, x := range map[string]aser{"publisher": pub.(aser), "subscriber": sub.(aser)} {
 		var conn *amqp.Connection
-		var wrapper *wamqp.ConnectionWrapper
 		var cfg wamqp.Config
 		if !x.As(&conn) || conn == nil || conn.IsClosed() {
 			t.Errorf("%s: As(**amqp091.Connection)", name)
-		}
-		if !x.As(&wrapper) || wrapper == nil {
-			t.Errorf("%s: As(**amqp.ConnectionWrapper)", name)
 		}
 		if !x.As(&cfg) || cfg.Exchange.Type != "fanout" {
 			t.Errorf("%s: As(*amqp.Config)", name)

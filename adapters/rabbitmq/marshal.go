@@ -37,6 +37,9 @@ var _ wamqp.Marshaler = marshaler{}
 func (marshaler) Marshal(msg *message.Message) (amqp.Publishing, error) {
 	headers := make(amqp.Table, len(msg.Metadata)+1)
 	for k, v := range msg.Metadata {
+		if k == RedeliveredHeader {
+			continue // describes a receipt, not the message: never forwarded
+		}
 		headers[k] = v
 	}
 	headers[wamqp.DefaultMessageUUIDHeaderKey] = msg.UUID

@@ -11,8 +11,8 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// publisher publishes on a few confirm-mode channels of one watermill-amqp
-// connection (which reconnects by itself). Unlike watermill-amqp's
+// publisher publishes on a few confirm-mode channels of one connection
+// (which reconnects by itself). Unlike watermill-amqp's
 // Publisher, which holds a channel and waits for each confirm before
 // sending the next message, it sends a Publish call's messages and then
 // waits for their confirms (at most window outstanding) without holding
@@ -22,7 +22,7 @@ import (
 type publisher struct {
 	s        *settings
 	cfg      wamqp.Config
-	conn     *wamqp.ConnectionWrapper
+	conn     *connection
 	channels []*pubChannel
 	next     atomic.Uint32
 
@@ -48,9 +48,9 @@ type pubChannel struct {
 
 func newPublisher(s *settings) (*publisher, error) {
 	cfg := s.watermillConfig("")
-	conn, err := wamqp.NewConnection(cfg.Connection, nopLogger)
+	conn, err := dial(s)
 	if err != nil {
-		return nil, connectError(s, err)
+		return nil, err
 	}
 	p := &publisher{s: s, cfg: cfg, conn: conn, closing: make(chan struct{})}
 	for range s.pool {
@@ -161,9 +161,9 @@ func (p *publisher) open(pc *pubChannel) error {
 		return nil
 	}
 	pc.ch = nil
-	conn := p.conn.Connection()
-	if conn == nil || conn.IsClosed() {
-		return fmt.Errorf("rabbitmq: publish: %w", errNotConnected)
+	conn, err := p.conn.get()
+	if err != nil {
+		return fmt.Errorf("rabbitmq: publish: %w", err)
 	}
 	ch, err := conn.Channel()
 	if err != nil {
@@ -231,7 +231,7 @@ func (p *publisher) As(target any) bool {
 	switch t := target.(type) {
 	case **wamqp.Publisher:
 		p.wpubOnce.Do(func() {
-			p.wpub, p.wpubErr = wamqp.NewPublisherWithConnection(p.cfg, nopLogger, p.conn)
+			p.wpub, p.wpubErr = wamqp.NewPublisher(p.cfg, nopLogger)
 		})
 		if p.wpubErr != nil {
 			return false

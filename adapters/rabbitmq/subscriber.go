@@ -17,8 +17,7 @@ import (
 
 var _ message.SubscribeInitializer = (*subscriber)(nil)
 
-// subscriber consumes over one watermill-amqp connection (which reconnects
-// by itself). Each Subscribe call is one AMQP consumer on its own channel;
+// subscriber consumes over one connection (which reconnects by itself). Each Subscribe call is one AMQP consumer on its own channel;
 // calls for the same topic consume the same queue and so compete.
 //
 // It does not use watermill-amqp's Subscriber because that one registers
@@ -27,7 +26,7 @@ var _ message.SubscribeInitializer = (*subscriber)(nil)
 type subscriber struct {
 	s         *settings
 	cfg       wamqp.Config
-	conn      *wamqp.ConnectionWrapper
+	conn      *connection
 	privateID string
 
 	mu        sync.Mutex // guards closed, wg.Add and consumers
@@ -45,9 +44,9 @@ type subscriber struct {
 func newSubscriber(s *settings) (*subscriber, error) {
 	id := strings.ToLower(watermill.NewULID())
 	cfg := s.watermillConfig(id)
-	conn, err := wamqp.NewConnection(cfg.Connection, nopLogger)
+	conn, err := dial(s)
 	if err != nil {
-		return nil, connectError(s, err)
+		return nil, err
 	}
 	return &subscriber{s: s, cfg: cfg, conn: conn, privateID: id, closing: make(chan struct{}), consumers: map[string]int{}}, nil
 }
@@ -99,9 +98,9 @@ func (sub *subscriber) SubscribeInitialize(topic string) error {
 	if closed {
 		return errClosed
 	}
-	conn := sub.conn.Connection()
-	if conn == nil || conn.IsClosed() {
-		return fmt.Errorf("rabbitmq: initialize %q: %w", topic, errNotConnected)
+	conn, err := sub.conn.get()
+	if err != nil {
+		return fmt.Errorf("rabbitmq: initialize %q: %w", topic, err)
 	}
 	ch, err := conn.Channel()
 	if err != nil {
@@ -117,9 +116,9 @@ func (sub *subscriber) SubscribeInitialize(topic string) error {
 // consume opens a channel, declares and binds the queue and registers a
 // consumer on it.
 func (sub *subscriber) consume(topic string) (*consumer, error) {
-	conn := sub.conn.Connection()
-	if conn == nil || conn.IsClosed() {
-		return nil, fmt.Errorf("rabbitmq: subscribe to %q: %w", topic, errNotConnected)
+	conn, err := sub.conn.get()
+	if err != nil {
+		return nil, fmt.Errorf("rabbitmq: subscribe to %q: %w", topic, err)
 	}
 	ch, err := conn.Channel()
 	if err != nil {
@@ -315,7 +314,7 @@ func (sub *subscriber) As(target any) bool {
 	switch t := target.(type) {
 	case **wamqp.Subscriber:
 		sub.wsubOnce.Do(func() {
-			sub.wsub, sub.wsubErr = wamqp.NewSubscriberWithConnection(sub.cfg, nopLogger, sub.conn)
+			sub.wsub, sub.wsubErr = wamqp.NewSubscriber(sub.cfg, nopLogger)
 		})
 		if sub.wsubErr != nil {
 			return false

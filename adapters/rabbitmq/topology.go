@@ -45,9 +45,11 @@ func checkTopic(topic string) error {
 }
 
 // watermillConfig is the watermill-amqp Config equivalent to s: the same
-// topology, persistence, confirms, prefetch and reconnect settings. The
-// adapter's own code uses its Connection, Exchange, Queue and Marshaler;
-// the escape hatch hands it to watermill-amqp's Publisher and Subscriber.
+// connection, topology, persistence, confirms, prefetch and reconnect
+// settings. The adapter's own code declares its topology with its
+// Exchange, Queue, QueueBind and TopologyBuilder and (un)marshals with its
+// Marshaler; the escape hatch builds watermill-amqp's Publisher and
+// Subscriber from it.
 func (s *settings) watermillConfig(privateID string) wamqp.Config {
 	group := s.group
 	queueArgs := amqp.Table(nil)
