@@ -89,6 +89,31 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string, h herald.Handl
 	return r.serve(ctx)
 }
 
+// Prepare creates, ahead of the first Subscribe, what the backend needs so
+// that the subscriber's group keeps messages published from now on: the
+// group's durable queue on RabbitMQ (where a message published to a topic
+// no queue is bound to is dropped), the stream and durable consumer on
+// JetStream. On other backends, and without a group, it does nothing.
+// Call it at deployment or start-up, before publishers start.
+func (s *Subscriber) Prepare(ctx context.Context, topics ...string) error {
+	init, ok := s.wm.(message.SubscribeInitializer)
+	if !ok || s.cfg.Group == "" {
+		return nil
+	}
+	for _, topic := range topics {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if topic == "" {
+			return errors.New("herald: prepare: topic is empty")
+		}
+		if err := init.SubscribeInitialize(topic); err != nil {
+			return fmt.Errorf("herald: prepare %q on %s: %w", topic, s.cfg.Scheme, err)
+		}
+	}
+	return nil
+}
+
 // Close stops every Subscribe call, waits for their in-flight handlers
 // (bounded by the drain timeout) and closes the backend connection. It is
 // idempotent.

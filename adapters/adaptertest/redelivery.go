@@ -107,3 +107,21 @@ func testUnackedGoToNextSubscriber(t *testing.T, e *env) {
 	e.subscribe(second, readyCh2, topic, c.handler)
 	c.waitIDs(t, e.wait(), ids)
 }
+
+// testPreparedGroupKeepsEarlyMessages: after Subscriber.Prepare, messages
+// published before the group's first Subscribe are delivered to it.
+func testPreparedGroupKeepsEarlyMessages(t *testing.T, e *env) {
+	if !e.suite.Features.Durable {
+		t.Skip("backend is not durable (Features.Durable is false)")
+	}
+	topic, group := e.topic("prepare"), e.group("prepare")
+	ready, readyCh := readyOption()
+	sub := e.subscriber(group, ready)
+	if err := sub.Prepare(context.Background(), topic); err != nil {
+		t.Fatalf("Prepare(%q): %v", topic, err)
+	}
+	ids := publishN(t, e.publisher(), topic, 5, "early")
+	c := newCollector()
+	e.subscribe(sub, readyCh, topic, c.handler)
+	c.waitIDs(t, e.wait(), ids)
+}

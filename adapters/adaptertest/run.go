@@ -23,6 +23,7 @@ func Run(t *testing.T, s Suite) {
 			{"HandlerErrorRedelivers", testHandlerErrorRedelivers},
 			{"PanicIsAnError", testPanicIsAnError},
 			{"UnackedGoToNextSubscriber", testUnackedGoToNextSubscriber},
+			{"PreparedGroupKeepsEarlyMessages", testPreparedGroupKeepsEarlyMessages},
 			{"GroupsShareAndEachGroupGetsAll", testGroups},
 			{"NoGroupEveryoneGetsAll", testNoGroup},
 			{"ConcurrencyBounded", testConcurrency},
