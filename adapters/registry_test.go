@@ -3,6 +3,7 @@ package adapters_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -72,4 +73,14 @@ func TestRegisterTwicePanics(t *testing.T) {
 		}
 	}()
 	adapters.Register("mem", nil)
+}
+
+func TestLoggerTravelsInContext(t *testing.T) {
+	if adapters.Logger(context.Background()) != slog.Default() {
+		t.Error("without a logger in ctx, Logger should be slog.Default()")
+	}
+	l := slog.New(slog.DiscardHandler)
+	if adapters.Logger(adapters.ContextWithLogger(context.Background(), l)) != l {
+		t.Error("Logger did not return the logger put in ctx")
+	}
 }

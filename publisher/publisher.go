@@ -47,7 +47,7 @@ func OpenConfig(ctx context.Context, cfg herald.Config, opts ...Option) (*Publis
 	if err != nil {
 		return nil, err
 	}
-	wm, err := adapters.OpenPublisherConfig(ctx, cfg)
+	wm, err := adapters.OpenPublisherConfig(adapters.ContextWithLogger(ctx, o.logger), cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -50,7 +50,7 @@ func OpenConfig(ctx context.Context, cfg herald.Config, opts ...Option) (*Subscr
 	if o.group != "" {
 		cfg.Group = o.group
 	}
-	wm, err := adapters.OpenSubscriberConfig(ctx, cfg)
+	wm, err := adapters.OpenSubscriberConfig(adapters.ContextWithLogger(ctx, o.logger), cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -109,7 +109,7 @@ func (Adapter) Publisher(ctx context.Context, cfg herald.Config) (message.Publis
 	if err != nil {
 		return nil, err
 	}
-	p, err := natsx.NewPublisher(nc, s.js, natsx.Options{OnClose: in.release, As: in.as})
+	p, err := natsx.NewPublisher(nc, s.js, natsx.Options{OnClose: in.release, As: in.as, Logger: adapters.Logger(ctx)})
 	if err != nil {
 		nc.Close()
 		in.release()
@@ -125,7 +125,7 @@ func (Adapter) Subscriber(ctx context.Context, cfg herald.Config) (message.Subsc
 	if err != nil {
 		return nil, err
 	}
-	sub, err := natsx.NewSubscriber(nc, s.js, cfg.Group, natsx.Options{OnClose: in.release, As: in.as})
+	sub, err := natsx.NewSubscriber(nc, s.js, cfg.Group, natsx.Options{OnClose: in.release, As: in.as, Logger: adapters.Logger(ctx)})
 	if err != nil {
 		nc.Close()
 		in.release()

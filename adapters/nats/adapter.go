@@ -49,7 +49,7 @@ func (Adapter) Publisher(ctx context.Context, cfg herald.Config) (message.Publis
 	if s.core {
 		p, err = newCorePublisher(nc, s)
 	} else {
-		p, err = natsx.NewPublisher(nc, s.js, natsx.Options{})
+		p, err = natsx.NewPublisher(nc, s.js, natsx.Options{Logger: adapters.Logger(ctx)})
 	}
 	if err != nil {
 		nc.Close()
@@ -73,7 +73,7 @@ func (Adapter) Subscriber(ctx context.Context, cfg herald.Config) (message.Subsc
 	if s.core {
 		sub, err = newCoreSubscriber(nc, s, cfg.Group)
 	} else {
-		sub, err = natsx.NewSubscriber(nc, s.js, cfg.Group, natsx.Options{})
+		sub, err = natsx.NewSubscriber(nc, s.js, cfg.Group, natsx.Options{Logger: adapters.Logger(ctx)})
 	}
 	if err != nil {
 		nc.Close()

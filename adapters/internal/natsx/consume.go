@@ -3,7 +3,6 @@ package natsx
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -24,7 +23,7 @@ func (s *Subscriber) run(ctx context.Context, topic string, it jetstream.Message
 		if s.stopping(ctx) || s.nc.IsClosed() {
 			return
 		}
-		slog.Default().Warn("herald/nats: consuming stopped; re-creating the consumer", "topic", topic, "group", s.group, "err", err)
+		s.log.Warn("herald/nats: consuming stopped; re-creating the consumer", "topic", topic, "group", s.group, "err", err)
 		for {
 			select {
 			case <-ctx.Done():
@@ -39,7 +38,7 @@ func (s *Subscriber) run(ctx context.Context, topic string, it jetstream.Message
 			if err == nil {
 				break
 			}
-			slog.Default().Warn("herald/nats: re-creating the consumer failed; retrying", "topic", topic, "group", s.group, "err", err)
+			s.log.Warn("herald/nats: re-creating the consumer failed; retrying", "topic", topic, "group", s.group, "err", err)
 		}
 	}
 }
@@ -121,7 +120,7 @@ func (s *Subscriber) deliver(ctx context.Context, raw jetstream.Msg, out chan<- 
 		select {
 		case <-msg.Acked():
 			if err := raw.Ack(); err != nil {
-				slog.Default().Debug("herald/nats: ack failed; the message will be redelivered", "id", msg.UUID, "err", err)
+				s.log.Debug("herald/nats: ack failed; the message will be redelivered", "id", msg.UUID, "err", err)
 			}
 			return
 		case <-msg.Nacked():

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +48,9 @@ type Options struct {
 	OnClose func()
 	// As answers escape-hatch requests the natsx objects do not know.
 	As func(target any) bool
+	// Logger receives what the subscriber reports on its own (nil:
+	// slog.Default()).
+	Logger *slog.Logger
 }
 
 // NewPublisher returns a JetStream publisher over nc, which it owns: Close

@@ -3,6 +3,7 @@ package natsx
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -39,6 +40,7 @@ type Subscriber struct {
 	id    string
 	prov  *provisioner
 	m     Marshaler
+	log   *slog.Logger
 
 	mu        sync.Mutex
 	closed    bool
@@ -69,7 +71,10 @@ func NewSubscriber(nc *nats.Conn, set Settings, group string, o Options) (*Subsc
 	s := &Subscriber{
 		nc: nc, js: js, set: set, group: group, id: nuid.Next(),
 		closing: make(chan struct{}), consumers: map[string]*consumerRef{},
-		onClose: o.OnClose, as: o.As,
+		onClose: o.OnClose, as: o.As, log: o.Logger,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
 	}
 	s.prov = newProvisioner(js, &s.set)
 	return s, nil
