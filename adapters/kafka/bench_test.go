@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	wmkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -27,8 +28,11 @@ import (
 // "herald-partitions=1" is Herald with watermill-kafka's partition count,
 // to tell the partitioning apart from the rest.
 //
+// Each case deletes its topic when done, so that repeated runs do not pile
+// partitions up on the broker.
+//
 //	HERALD_TEST_KAFKA=kafka://127.0.0.1:9092 \
-//	  go test ./adapters/kafka -run '^$' -bench Kafka -benchtime 3000x
+//	  go test ./adapters/kafka -run '^$' -bench 'Kafka$' -benchtime 5000x -count 3
 func BenchmarkKafka(b *testing.B) {
 	target := brokerURL(b)
 	type impl struct {
@@ -78,8 +82,8 @@ func BenchmarkKafka(b *testing.B) {
 	}
 	for _, im := range []impl{heraldImpl("herald", ""), heraldImpl("herald-partitions=1", "partitions=1"), stock} {
 		b.Run(im.name+"/publish", func(b *testing.B) {
+			topic := benchTopic(b, target)
 			pub := im.pub(b)
-			topic := uniqueName("bench")
 			publishConcurrently(b, pub, topic, payload, warmup, 8) // creates and warms the topic
 			b.ResetTimer()
 			start := time.Now()
@@ -87,8 +91,8 @@ func BenchmarkKafka(b *testing.B) {
 			reportRate(b, b.N, time.Since(start))
 		})
 		b.Run(im.name+"/publish-8", func(b *testing.B) {
+			topic := benchTopic(b, target)
 			pub := im.pub(b)
-			topic := uniqueName("bench")
 			publishConcurrently(b, pub, topic, payload, warmup, 8)
 			b.ResetTimer()
 			start := time.Now()
@@ -96,8 +100,8 @@ func BenchmarkKafka(b *testing.B) {
 			reportRate(b, b.N, time.Since(start))
 		})
 		b.Run(im.name+"/e2e", func(b *testing.B) {
+			topic := benchTopic(b, target)
 			pub := im.pub(b)
-			topic := uniqueName("bench")
 			sub := im.sub(b, uniqueName("bench"))
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
@@ -153,6 +157,105 @@ func BenchmarkKafka(b *testing.B) {
 			reportRate(b, b.N, time.Since(start))
 		})
 	}
+}
+
+// BenchmarkKafkaConsume measures the consuming side alone, for the
+// partitions trade-off: b.N records (1 KiB) are published first, then a
+// group subscriber drains them.
+//
+//	drain   msg/s from the first record received to the last, one
+//	        Subscribe call acking at once (a single fast consumer)
+//	slow-6  msg/s with 6 Subscribe calls on one subscriber, each handler
+//	        taking 5 ms per message (subscriber.WithConcurrency(6))
+//
+//	HERALD_TEST_KAFKA=kafka://127.0.0.1:9092 \
+//	  go test ./adapters/kafka -run '^$' -bench KafkaConsume -benchtime 5000x -count 3
+func BenchmarkKafkaConsume(b *testing.B) {
+	target := brokerURL(b)
+	payload := make([]byte, 1024)
+	stockSub := func(b *testing.B) message.Subscriber {
+		conf := wmkafka.DefaultSaramaSubscriberConfig()
+		conf.Consumer.Offsets.Initial = sarama.OffsetOldest
+		s, err := wmkafka.NewSubscriber(wmkafka.SubscriberConfig{
+			Brokers:               brokers(b, target),
+			Unmarshaler:           wmkafka.DefaultMarshaler{},
+			ConsumerGroup:         uniqueName("bench"),
+			OverwriteSaramaConfig: conf,
+		}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	cases := []struct {
+		name, query string
+		stock       bool // watermill-kafka's stock subscriber (on a 1-partition topic)
+		handlers    int
+		work        time.Duration
+	}{
+		{name: "herald/drain", handlers: 1},
+		{name: "herald-partitions=1/drain", query: "partitions=1", handlers: 1},
+		{name: "watermill-stock/drain", query: "partitions=1", stock: true, handlers: 1},
+		{name: "herald/slow-6", handlers: 6, work: 5 * time.Millisecond},
+		{name: "herald-partitions=1/slow-6", query: "partitions=1", handlers: 6, work: 5 * time.Millisecond},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			topic := benchTopic(b, target)
+			publishConcurrently(b, openPub(b, withQuery(target, c.query)), topic, payload, b.N, 8)
+			var sub message.Subscriber
+			if c.stock {
+				sub = stockSub(b)
+			} else {
+				sub = openSub(b, withQuery(target, withQuery("group="+uniqueName("bench"), c.query)))
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var got atomic.Int64
+			var first atomic.Pointer[time.Time]
+			done := make(chan struct{})
+			for i := 0; i < c.handlers; i++ {
+				ch, err := sub.Subscribe(ctx, topic)
+				if err != nil {
+					b.Fatal(err)
+				}
+				go func() {
+					for m := range ch {
+						now := time.Now()
+						first.CompareAndSwap(nil, &now)
+						time.Sleep(c.work)
+						m.Ack()
+						if got.Add(1) == int64(b.N) {
+							close(done)
+						}
+					}
+				}()
+			}
+			b.ResetTimer()
+			select {
+			case <-done:
+			case <-time.After(2 * time.Minute):
+				b.Fatalf("received %d of %d messages", got.Load(), b.N)
+			}
+			reportRate(b, b.N, time.Since(*first.Load()))
+		})
+	}
+}
+
+// benchTopic returns a new topic name and deletes the topic once the case
+// is over (after its publishers and subscribers closed).
+func benchTopic(b *testing.B, target string) string {
+	topic := uniqueName("bench")
+	b.Cleanup(func() {
+		ca, err := sarama.NewClusterAdmin(brokers(b, target), sarama.NewConfig())
+		if err != nil {
+			return
+		}
+		defer func() { _ = ca.Close() }()
+		_ = ca.DeleteTopic(topic) // best effort
+	})
+	return topic
 }
 
 // warmup is how many messages each case publishes before timing.
