@@ -76,9 +76,29 @@ func TestRestartGroupAndPrivate(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}()
-	time.Sleep(2 * time.Second)
+	// waitAcked waits until n publishes in all were acknowledged.
+	waitAcked := func(n int, what string) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			mu.Lock()
+			got := len(acked)
+			mu.Unlock()
+			if got >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d acknowledged publishes %s", got, what)
+			}
+			time.Sleep(20 * time.Millisecond) // a condition poll, bounded above
+		}
+	}
+	waitAcked(50, "before the restart")
 	outage(t)
-	time.Sleep(3 * time.Second)
+	mu.Lock()
+	after := len(acked)
+	mu.Unlock()
+	waitAcked(after+50, "after the restart")
 	close(stop)
 	<-done
 
