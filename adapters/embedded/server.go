@@ -52,7 +52,7 @@ var (
 // Each acquire must be paired with a release.
 func acquire(dir string, o serverOptions) (*instance, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("herald/embedded: creating data directory: %w", err)
+		return nil, fmt.Errorf("herald/embedded: creating data directory: %w (choose a writable one with embedded:///abs/dir, embedded://?dir=rel/dir or HERALD_URL)", err)
 	}
 	key, err := filepath.EvalSymlinks(dir)
 	if err != nil {
