@@ -42,7 +42,7 @@ func main() {
 	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout); err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			msg := err.Error()
-			if !strings.HasPrefix(msg, "herald:") {
+			if !strings.HasPrefix(msg, "herald") {
 				msg = "herald: " + msg
 			}
 			fmt.Fprintln(os.Stderr, msg)
