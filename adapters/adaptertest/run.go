@@ -24,6 +24,7 @@ func Run(t *testing.T, s Suite) {
 			{"PanicIsAnError", testPanicIsAnError},
 			{"UnackedGoToNextSubscriber", testUnackedGoToNextSubscriber},
 			{"PreparedGroupKeepsEarlyMessages", testPreparedGroupKeepsEarlyMessages},
+			{"SubscriberCrashLosesNothing", testSubscriberCrash},
 			{"GroupsShareAndEachGroupGetsAll", testGroups},
 			{"NoGroupEveryoneGetsAll", testNoGroup},
 			{"ConcurrencyBounded", testConcurrency},

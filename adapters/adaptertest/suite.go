@@ -31,6 +31,9 @@ type Features struct {
 	// OrderedPerKey: with concurrency 1, messages with the same key are
 	// handled in publish order.
 	OrderedPerKey bool
+	// SingleProcess: the backend lives inside one process (embedded,
+	// memory), so tests that need a second process are skipped.
+	SingleProcess bool
 	// MaxPayload is the largest payload the backend accepts; 0 means at
 	// least 1 MiB.
 	MaxPayload int
@@ -48,6 +51,16 @@ type Suite struct {
 	Restart func(t *testing.T)
 	// Wait bounds every wait for a message; 0 means 30s.
 	Wait time.Duration
+	// CrashTarget, when set, replaces Target in the subscriber-crash
+	// test, typically with shorter session or ack timeouts
+	// (kafka ...?session_timeout=6s, nats ...?ack_wait=3s) so that the
+	// backend notices the dead consumer quickly.
+	CrashTarget string
+	// CrashWait bounds the wait for the messages a killed subscriber
+	// process held unacked, which the backend hands on only after the
+	// consumer's session or ack timeout (Kafka session_timeout, JetStream
+	// ack_wait); 0 means 2 x Wait.
+	CrashWait time.Duration
 }
 
 // BrokerURL returns the URL in the environment variable env (for example

@@ -15,6 +15,7 @@ func TestConformance(t *testing.T) {
 			Durable:       true,
 			Redelivery:    true,
 			OrderedPerKey: true,
+			SingleProcess: true,
 			MaxPayload:    embedded.MaxPayload - 64<<10,
 		},
 		Restart: func(t *testing.T) {

@@ -12,8 +12,11 @@ import (
 // TestConformance runs the adapter conformance suite against the broker in
 // HERALD_TEST_KAFKA (start one with scripts/brokers.sh up kafka).
 func TestConformance(t *testing.T) {
+	target := adaptertest.BrokerURL(t, "HERALD_TEST_KAFKA")
 	adaptertest.Run(t, adaptertest.Suite{
-		Target: adaptertest.BrokerURL(t, "HERALD_TEST_KAFKA"),
+		Target: target,
+		// A killed member's partitions move after its session times out.
+		CrashTarget: withQuery(target, "session_timeout=6s"),
 		Features: adaptertest.Features{
 			Durable:       true,
 			Redelivery:    true,

@@ -10,6 +10,6 @@ import (
 func TestConformance(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Suite{
 		Target:   "mem://conformance",
-		Features: adaptertest.Features{Durable: false, Redelivery: true, OrderedPerKey: true},
+		Features: adaptertest.Features{Durable: false, Redelivery: true, OrderedPerKey: true, SingleProcess: true},
 	})
 }

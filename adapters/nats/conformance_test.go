@@ -12,6 +12,8 @@ import (
 func TestConformance(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Suite{
 		Target: brokerURL(t),
+		// A killed subscriber's messages come back after ack_wait.
+		CrashTarget: withQuery(brokerURL(t), "ack_wait=3s"),
 		Features: adaptertest.Features{
 			Durable:       true, // file streams, durable group consumers starting at the first retained message
 			Redelivery:    true, // nack is a NAK; unacked messages are NAKed on stop
