@@ -28,6 +28,10 @@ fmt:
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count $(COUNT) ./adapters/... ./middleware/...
 
+## stress: the whole suite, broker restarts included, 10 times over (~25 min).
+stress:
+	HERALD_TEST_COUNT=$${HERALD_TEST_COUNT:-10} scripts/test.sh ./...
+
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseURL -fuzztime 60s .
 
