@@ -151,3 +151,29 @@ func testConcurrentPublishers(t *testing.T, e *env) {
 	wg.Wait()
 	c.waitIDs(t, e.wait(), all)
 }
+
+// testOneSubscriberManyTopics: one subscriber serves Subscribe calls for
+// several topics at once, each getting only its own topic's messages.
+func testOneSubscriberManyTopics(t *testing.T, e *env) {
+	const topics, perTopic = 3, 10
+	ready, readyCh := readyOption()
+	sub := e.subscriber(e.group("onesub"), ready)
+	pub := e.publisher()
+	names := make([]string, topics)
+	cs := make([]*collector, topics)
+	for i := range names {
+		names[i], cs[i] = e.topic(fmt.Sprintf("onesub%d", i)), newCollector()
+		e.subscribe(sub, readyCh, names[i], cs[i].handler)
+	}
+	for i, name := range names {
+		ids := publishN(t, pub, name, perTopic, name)
+		cs[i].waitIDs(t, e.wait(), ids)
+	}
+	for i, c := range cs {
+		for _, r := range c.snapshot() {
+			if !bytes.HasPrefix(r.Payload, []byte(names[i]+"-")) {
+				t.Errorf("Subscribe(%q) got a message of another topic: %q", names[i], r.Payload)
+			}
+		}
+	}
+}

@@ -20,6 +20,7 @@ func Run(t *testing.T, s Suite) {
 		}{
 			{"RoundTrip", testRoundTrip},
 			{"ManyTopics", testManyTopics},
+			{"OneSubscriberManyTopics", testOneSubscriberManyTopics},
 			{"HandlerErrorRedelivers", testHandlerErrorRedelivers},
 			{"PanicIsAnError", testPanicIsAnError},
 			{"UnackedGoToNextSubscriber", testUnackedGoToNextSubscriber},
