@@ -298,7 +298,8 @@ func TestAs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // watermill-amqp registers its consumer asynchronously
+	// Subscribe declared and bound the queue before returning: a message
+	// published now waits there for the consumer.
 	m := newMsg("via watermill")
 	herald.SetKey(m, "wk")
 	if err := wp.Publish(topic, m); err != nil {
