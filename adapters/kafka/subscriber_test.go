@@ -86,6 +86,7 @@ func TestSubscribeCallsCompete(t *testing.T) {
 			}
 			sub := openSub(t, withQuery(target, q))
 			var total atomic.Int32
+			all := make(chan struct{}) // closed when the n-th delivery arrives
 			seen := sync.Map{}
 			var wg sync.WaitGroup
 			ctx, cancel := context.WithCancel(context.Background())
@@ -102,17 +103,19 @@ func TestSubscribeCallsCompete(t *testing.T) {
 						if _, dup := seen.LoadOrStore(m.UUID, true); dup {
 							t.Errorf("message %q delivered twice", m.Payload)
 						}
-						total.Add(1)
+						if total.Add(1) == n {
+							close(all)
+						}
 						m.Ack()
 					}
 				}()
 			}
 			publish(t, pub, topic, newMessages(n, "c")...)
-			deadline := time.Now().Add(30 * time.Second)
-			for total.Load() < n && time.Now().Before(deadline) {
-				time.Sleep(20 * time.Millisecond)
+			select {
+			case <-all:
+			case <-time.After(30 * time.Second):
 			}
-			time.Sleep(500 * time.Millisecond)
+			time.Sleep(500 * time.Millisecond) // a window for duplicates to show up
 			cancel()
 			wg.Wait()
 			if got := total.Load(); got != n {
