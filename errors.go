@@ -20,6 +20,19 @@ var (
 	ErrInvalidConfig = errors.New("herald: invalid configuration")
 	// ErrPermanent marks errors that retrying cannot fix; see Permanent.
 	ErrPermanent = errors.New("herald: permanent error")
+	// ErrUnreachable is wrapped by a Publish or Subscribe that gave up
+	// because the broker could not be reached (connection refused or lost,
+	// no answer) before its context or publish timeout ended.
+	ErrUnreachable = errors.New("herald: broker unreachable")
+	// ErrSubscriptionLost is wrapped by the error a subscription reports
+	// when it stopped receiving (lost connection, deleted queue or
+	// consumer, revoked permission), and by the error Subscribe returns
+	// when it did not recover within the recovery timeout.
+	ErrSubscriptionLost = errors.New("herald: subscription lost")
+	// ErrDrainTimeout is wrapped by the error reported when stopping gave
+	// up waiting for in-flight handlers; their messages stay unacked and
+	// are redelivered.
+	ErrDrainTimeout = errors.New("herald: drain timeout expired")
 )
 
 // ConfigError describes one configuration mistake: which key, what is wrong

@@ -2,18 +2,19 @@ package herald
 
 import "context"
 
-// Handler processes one consumed message. Returning nil acknowledges the
-// message; returning an error leads to redelivery (see Permanent). A panic
-// is recovered by the subscriber and treated as an error.
-type Handler interface {
-	Handle(ctx context.Context, msg *Message) error
-}
+// Handler processes one consumed message. Its return value settles the
+// message: nil acknowledges it; an error leads to redelivery (see
+// Permanent and RetryAfter). A panic is recovered by the subscriber and
+// treated as an error. The handler must not call msg.Ack or msg.Nack: the
+// subscriber hands it a message whose Ack and Nack settle nothing and
+// logs a warning when they contradict the return value.
+//
+// A func literal or a method value is a Handler; a type with a Handle
+// method passes its method value (svc.Handle).
+type Handler func(ctx context.Context, msg *Message) error
 
-// HandlerFunc adapts an ordinary function to a Handler.
-type HandlerFunc func(ctx context.Context, msg *Message) error
-
-// Handle calls f(ctx, msg).
-func (f HandlerFunc) Handle(ctx context.Context, msg *Message) error { return f(ctx, msg) }
+// Handle calls h(ctx, msg). Middleware call the next handler with it.
+func (h Handler) Handle(ctx context.Context, msg *Message) error { return h(ctx, msg) }
 
 // Middleware wraps a Handler. In a list of middleware the first is the
 // outermost: it sees the message first and the result last.
@@ -39,7 +40,7 @@ type Subscriber interface {
 	// Subscribe delivers the messages of topic to h until ctx is done, then
 	// lets in-flight handlers finish and returns. A nil return from h acks
 	// the message; an error or panic leads to redelivery.
-	Subscribe(ctx context.Context, topic string, h HandlerFunc) error
+	Subscribe(ctx context.Context, topic string, h Handler) error
 	// Close stops every subscription, drains in-flight handlers and
 	// releases the subscriber. It is idempotent.
 	Close() error

@@ -44,10 +44,10 @@ func Decode[T any](m *Message) (T, error) {
 	return v, nil
 }
 
-// JSON returns a HandlerFunc that decodes each payload into a T and calls
+// JSON returns a Handler that decodes each payload into a T and calls
 // fn. A payload that does not decode is returned as a Permanent error
 // (dead-lettered, not retried, by the middleware).
-func JSON[T any](fn func(ctx context.Context, v T, m *Message) error) HandlerFunc {
+func JSON[T any](fn func(ctx context.Context, v T, m *Message) error) Handler {
 	return func(ctx context.Context, m *Message) error {
 		v, err := Decode[T](m)
 		if err != nil {

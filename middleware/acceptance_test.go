@@ -66,7 +66,7 @@ func newStackRun(t *testing.T, target string) *stackRun {
 }
 
 // subscribe starts the consumer with the recommended stack.
-func (r *stackRun) subscribe(t *testing.T, pub herald.Publisher, retry []middleware.RetryOption, h herald.HandlerFunc) {
+func (r *stackRun) subscribe(t *testing.T, pub herald.Publisher, retry []middleware.RetryOption, h herald.Handler) {
 	mws, err := middleware.Recommended(pub, middleware.Config{
 		Logger: slogFor(r.logs), DeadLetterTopic: "{topic}.dlq", Retry: retry, MeterProvider: r.metrics.mp,
 	})

@@ -65,7 +65,7 @@ func openPub(t *testing.T, target string, mws ...herald.PublishMiddleware) *publ
 // startSub runs Subscribe(topic, h) for a new subscriber in group in the
 // background, returns once the subscription is ready and stops it at
 // cleanup.
-func startSub(t *testing.T, target, group, topic string, h herald.HandlerFunc, opts ...subscriber.Option) {
+func startSub(t *testing.T, target, group, topic string, h herald.Handler, opts ...subscriber.Option) {
 	t.Helper()
 	ready := make(chan struct{}, 1)
 	opts = append(opts, subscriber.WithGroup(group), subscriber.WithReady(func(string) { ready <- struct{}{} }),

@@ -32,7 +32,7 @@ func CorrelationIDFromContext(ctx context.Context) string {
 // followed across services. Logging adds it to its lines.
 func CorrelationID() herald.Middleware {
 	return func(next herald.Handler) herald.Handler {
-		return herald.HandlerFunc(func(ctx context.Context, msg *herald.Message) error {
+		return herald.Handler(func(ctx context.Context, msg *herald.Message) error {
 			id := msg.Metadata.Get(CorrelationIDHeader)
 			if id == "" {
 				id = msg.UUID

@@ -114,7 +114,7 @@ func DeadLetter(pub herald.Publisher, topic string, opts ...DeadLetterOption) he
 		}
 	}
 	return func(next herald.Handler) herald.Handler {
-		return herald.HandlerFunc(func(ctx context.Context, msg *herald.Message) error {
+		return herald.Handler(func(ctx context.Context, msg *herald.Message) error {
 			ctx, st := withState(ctx)
 			err := next.Handle(ctx, msg)
 			if err == nil || ctx.Err() != nil {

@@ -81,7 +81,7 @@ func Deduplicate(opts ...DedupOption) herald.Middleware {
 	}
 	return func(next herald.Handler) herald.Handler {
 		d := &deduper{cfg: c, next: next, done: newLRU[struct{}](c.size, c.ttl, c.now), busy: map[string]struct{}{}}
-		return herald.HandlerFunc(d.handle)
+		return herald.Handler(d.handle)
 	}
 }
 

@@ -12,7 +12,7 @@ func TestDeduplicateTTL(t *testing.T) {
 	now := time.Unix(1000, 0)
 	calls := 0
 	h := Deduplicate(DedupTTL(time.Minute), func(c *dedupConfig) { c.now = func() time.Time { return now } })(
-		herald.HandlerFunc(func(context.Context, *herald.Message) error { calls++; return nil }))
+		herald.Handler(func(context.Context, *herald.Message) error { calls++; return nil }))
 	ctx := context.Background()
 	m := herald.NewMessage(nil)
 	_ = h.Handle(ctx, m)

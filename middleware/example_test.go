@@ -104,7 +104,7 @@ func ExampleTracing() {
 		subscriber.WithMiddleware(middleware.Tracing(middleware.WithTracerProvider(tp)),
 			// innermost: runs after the consumer span has started
 			func(next herald.Handler) herald.Handler {
-				return herald.HandlerFunc(func(ctx context.Context, m *herald.Message) error {
+				return herald.Handler(func(ctx context.Context, m *herald.Message) error {
 					defer close(done)
 					return next.Handle(ctx, m)
 				})
@@ -144,7 +144,7 @@ func ExampleTracing() {
 // Retry with an OnRetry hook, in a handler chain of its own.
 func ExampleRetry() {
 	failures := 2
-	h := herald.Chain(herald.HandlerFunc(func(ctx context.Context, _ *herald.Message) error {
+	h := herald.Chain(herald.Handler(func(ctx context.Context, _ *herald.Message) error {
 		fmt.Println("attempt", middleware.Attempt(ctx))
 		if failures > 0 {
 			failures--
@@ -176,7 +176,7 @@ func ExampleCorrelationID() {
 		fmt.Println("published to", topic, "with correlation ID", msgs[0].Metadata.Get(middleware.CorrelationIDHeader))
 		return nil
 	}, middleware.PublishCorrelationID())
-	h := herald.Chain(herald.HandlerFunc(func(ctx context.Context, _ *herald.Message) error {
+	h := herald.Chain(herald.Handler(func(ctx context.Context, _ *herald.Message) error {
 		fmt.Println("handling", middleware.CorrelationIDFromContext(ctx))
 		return publish(ctx, "invoices", herald.NewMessage(nil))
 	}), middleware.CorrelationID())
@@ -192,7 +192,7 @@ func ExampleCorrelationID() {
 // Deduplicate acks a message it has already processed without calling the
 // handler again.
 func ExampleDeduplicate() {
-	h := herald.Chain(herald.HandlerFunc(func(_ context.Context, m *herald.Message) error {
+	h := herald.Chain(herald.Handler(func(_ context.Context, m *herald.Message) error {
 		fmt.Println("handling", string(m.Payload))
 		return nil
 	}), middleware.Deduplicate(middleware.DedupSize(1000), middleware.DedupTTL(time.Hour)))
@@ -216,7 +216,7 @@ func ExampleLogging() {
 			return a
 		},
 	}))
-	h := herald.Chain(herald.HandlerFunc(func(context.Context, *herald.Message) error {
+	h := herald.Chain(herald.Handler(func(context.Context, *herald.Message) error {
 		return errors.New("payment service unavailable")
 	}), middleware.Logging(logger))
 	ctx := herald.ContextWithDelivery(context.Background(), herald.Delivery{Backend: "mem", Topic: "orders", Group: "billing"})
@@ -231,7 +231,7 @@ func ExampleLogging() {
 func ExampleMetrics() {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	h := herald.Chain(herald.HandlerFunc(func(context.Context, *herald.Message) error { return nil }),
+	h := herald.Chain(herald.Handler(func(context.Context, *herald.Message) error { return nil }),
 		middleware.Metrics(middleware.WithMeterProvider(mp)))
 	ctx := herald.ContextWithDelivery(context.Background(), herald.Delivery{Backend: "mem", Topic: "orders"})
 	for range 3 {

@@ -73,6 +73,6 @@ func (c *counter) handle(context.Context, *herald.Message) error {
 }
 
 // chain wraps h in mws.
-func chain(h herald.HandlerFunc, mws ...herald.Middleware) herald.Handler {
+func chain(h herald.Handler, mws ...herald.Middleware) herald.Handler {
 	return herald.Chain(h, mws...)
 }

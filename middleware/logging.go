@@ -48,7 +48,7 @@ func Logging(logger *slog.Logger, opts ...LoggingOption) herald.Middleware {
 			return next
 		}
 		key := new(byte)
-		return herald.HandlerFunc(func(ctx context.Context, msg *herald.Message) error {
+		return herald.Handler(func(ctx context.Context, msg *herald.Message) error {
 			ctx, st := withState(ctx)
 			base := c.attrs(ctx, msg)
 			retried := false // a redelivery retry was logged for this delivery

@@ -108,7 +108,7 @@ func Metrics(opts ...MetricsOption) herald.Middleware {
 	in := newInstruments(opts)
 	return func(next herald.Handler) herald.Handler {
 		key := new(byte)
-		return herald.HandlerFunc(func(ctx context.Context, msg *herald.Message) error {
+		return herald.Handler(func(ctx context.Context, msg *herald.Message) error {
 			attrs := deliveryAttrs(ctx, true)
 			set := metric.WithAttributeSet(attrs)
 			ctx, st := withState(ctx)

@@ -82,7 +82,7 @@ func Observe(obs Observer) herald.Middleware {
 			return next
 		}
 		key := new(byte)
-		return herald.HandlerFunc(func(ctx context.Context, msg *herald.Message) error {
+		return herald.Handler(func(ctx context.Context, msg *herald.Message) error {
 			ctx, st := withState(ctx)
 			st.observe(key, obs)
 			return next.Handle(ctx, msg)

@@ -44,7 +44,7 @@ func TestRecommendedOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := 0
-	h := herald.Chain(herald.HandlerFunc(func(ctx context.Context, _ *herald.Message) error {
+	h := herald.Chain(herald.Handler(func(ctx context.Context, _ *herald.Message) error {
 		calls++
 		if _, ok := ctx.Deadline(); !ok {
 			t.Error("no per-attempt deadline")

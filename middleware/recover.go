@@ -15,7 +15,7 @@ import (
 // marked herald.Permanent.
 func Recover() herald.Middleware {
 	return func(next herald.Handler) herald.Handler {
-		return herald.HandlerFunc(func(ctx context.Context, msg *herald.Message) (err error) {
+		return herald.Handler(func(ctx context.Context, msg *herald.Message) (err error) {
 			defer func() {
 				if p := recover(); p != nil {
 					pe := &herald.PanicError{Value: p, Stack: debug.Stack()}

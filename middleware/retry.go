@@ -196,9 +196,9 @@ func Retry(opts ...RetryOption) herald.Middleware {
 	return func(next herald.Handler) herald.Handler {
 		if c.redelivery {
 			r := &redeliverer{cfg: &c, next: next, seen: newLRU[attempts](c.memory, c.memoryTTL, nil)}
-			return herald.HandlerFunc(r.handle)
+			return herald.Handler(r.handle)
 		}
-		return herald.HandlerFunc(func(ctx context.Context, msg *herald.Message) error {
+		return herald.Handler(func(ctx context.Context, msg *herald.Message) error {
 			return c.inProcess(ctx, next, msg)
 		})
 	}

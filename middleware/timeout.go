@@ -21,7 +21,7 @@ func Timeout(d time.Duration) herald.Middleware {
 		if d <= 0 {
 			return next
 		}
-		return herald.HandlerFunc(func(ctx context.Context, msg *herald.Message) error {
+		return herald.Handler(func(ctx context.Context, msg *herald.Message) error {
 			tctx, cancel := context.WithTimeoutCause(ctx, d, errTimeout{d})
 			defer cancel()
 			err := next.Handle(tctx, msg)

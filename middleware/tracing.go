@@ -86,7 +86,7 @@ func Tracing(opts ...TracingOption) herald.Middleware {
 	tracer, prop := newTracing(opts)
 	return func(next herald.Handler) herald.Handler {
 		key := new(byte)
-		return herald.HandlerFunc(func(ctx context.Context, msg *herald.Message) error {
+		return herald.Handler(func(ctx context.Context, msg *herald.Message) error {
 			d, _ := herald.DeliveryFromContext(ctx)
 			pctx := prop().Extract(ctx, metadataCarrier{msg})
 			startOpts := []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindConsumer)}

@@ -63,7 +63,7 @@ func OpenConfig(ctx context.Context, cfg herald.Config, opts ...Option) (*Subscr
 // herald.ErrClosed after Close. A subscription that the backend ends on its
 // own (a lost connection the adapter gave up on) is made again, with
 // backoff, without returning.
-func (s *Subscriber) Subscribe(ctx context.Context, topic string, h herald.HandlerFunc) error {
+func (s *Subscriber) Subscribe(ctx context.Context, topic string, h herald.Handler) error {
 	if topic == "" {
 		return errors.New("herald: subscribe: topic is empty")
 	}

@@ -99,7 +99,7 @@ func (r *running) stop(t *testing.T) {
 
 // subscribe starts sub.Subscribe(topic, h) in the background and waits
 // until the subscription is ready (see subscriber.WithReady).
-func (e *env) subscribe(sub *subscriber.Subscriber, ready <-chan string, topic string, h herald.HandlerFunc) *running {
+func (e *env) subscribe(sub *subscriber.Subscriber, ready <-chan string, topic string, h herald.Handler) *running {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{cancel: cancel, done: make(chan error, 1)}

@@ -126,7 +126,7 @@ func traffic(ctx context.Context, target string, n int, mp *sdkmetric.MeterProvi
 	// Our own outermost middleware tells us when a delivery is finished.
 	finished := make(chan struct{}, n)
 	done := func(next herald.Handler) herald.Handler {
-		return herald.HandlerFunc(func(ctx context.Context, m *herald.Message) error {
+		return herald.Handler(func(ctx context.Context, m *herald.Message) error {
 			err := next.Handle(ctx, m)
 			if err == nil {
 				finished <- struct{}{}

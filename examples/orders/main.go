@@ -98,7 +98,7 @@ func run(ctx context.Context, target string, out io.Writer, logger *slog.Logger)
 	errs := make(chan error, 2)
 	for _, s := range []struct {
 		group, topic string
-		h            herald.HandlerFunc
+		h            herald.Handler
 		mws          []herald.Middleware
 	}{
 		{"payments", topic, herald.JSON(payments), mws},
