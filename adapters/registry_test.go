@@ -76,8 +76,8 @@ func TestRegisterTwicePanics(t *testing.T) {
 }
 
 func TestLoggerTravelsInContext(t *testing.T) {
-	if adapters.Logger(context.Background()) != slog.Default() {
-		t.Error("without a logger in ctx, Logger should be slog.Default()")
+	if adapters.Logger(context.Background()) != herald.DefaultLogger() {
+		t.Error("without a logger in ctx, Logger should be herald.DefaultLogger()")
 	}
 	l := slog.New(slog.DiscardHandler)
 	if adapters.Logger(adapters.ContextWithLogger(context.Background(), l)) != l {

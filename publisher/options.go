@@ -3,6 +3,7 @@ package publisher
 import (
 	"errors"
 	"log/slog"
+	"time"
 
 	"github.com/heraldkit/herald"
 )
@@ -13,10 +14,16 @@ type Option func(*options) error
 type options struct {
 	middleware []herald.PublishMiddleware
 	logger     *slog.Logger
+	timeout    time.Duration
 }
 
+// DefaultPublishTimeout bounds a Publish whose context has no deadline:
+// while the broker is unreachable, Publish waits for it at most this long,
+// then returns an error wrapping herald.ErrUnreachable.
+const DefaultPublishTimeout = 30 * time.Second
+
 func apply(opts []Option) (options, error) {
-	o := options{logger: slog.New(slog.DiscardHandler)}
+	o := options{logger: herald.DefaultLogger(), timeout: DefaultPublishTimeout}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -42,12 +49,28 @@ func WithMiddleware(mws ...herald.PublishMiddleware) Option {
 	}
 }
 
-// WithLogger sets the logger; nil (the default) is silent.
+// WithLogger sets the logger, also handed to the backend. The default (and
+// nil) is herald.DefaultLogger(): slog.Default() at warn level. Pass
+// slog.New(slog.DiscardHandler) to silence it.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error {
 		if l != nil {
 			o.logger = l
 		}
+		return nil
+	}
+}
+
+// WithPublishTimeout bounds each Publish whose context has no earlier
+// deadline (default DefaultPublishTimeout). While the broker is
+// unreachable a publish waits for it until then, on every backend, and
+// then returns an error wrapping herald.ErrUnreachable.
+func WithPublishTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return &herald.ConfigError{Key: "publish timeout", Value: d.String(), Problem: "must be positive", Allowed: "a duration > 0, e.g. 30s"}
+		}
+		o.timeout = d
 		return nil
 	}
 }

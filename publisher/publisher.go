@@ -2,15 +2,16 @@ package publisher
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/internal/errstyle"
 )
 
 // Publisher publishes messages to one backend. It is safe for concurrent
@@ -20,6 +21,7 @@ type Publisher struct {
 	wm      message.Publisher
 	publish herald.PublishFunc
 	logger  *slog.Logger
+	timeout time.Duration
 
 	mu       sync.RWMutex // held for reading by publishes in flight
 	closed   bool
@@ -51,76 +53,82 @@ func OpenConfig(ctx context.Context, cfg herald.Config, opts ...Option) (*Publis
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{cfg: cfg, wm: wm, logger: o.logger}
+	p := &Publisher{cfg: cfg, wm: wm, logger: o.logger, timeout: o.timeout}
 	p.publish = herald.ChainPublish(p.send, o.middleware...)
 	return p, nil
 }
 
-// Publish sends msgs to topic and returns once the broker has accepted all
-// of them. Publish after Close returns herald.ErrClosed.
+// Publish sends msgs to topic and returns once the broker has
+// acknowledged all of them. It honours ctx; when ctx has no deadline, the
+// publish timeout bounds it. While the broker is unreachable, Publish
+// waits for it until then and returns an error wrapping
+// herald.ErrUnreachable. Publish does not change msgs. After Close it
+// returns an error wrapping herald.ErrClosed.
 func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*herald.Message) error {
 	if topic == "" {
-		return errors.New("herald: publish: topic is empty")
+		return fmt.Errorf("herald/%s: publish: topic is empty", p.cfg.Scheme)
 	}
 	for i, m := range msgs {
 		if m == nil {
-			return fmt.Errorf("herald: publish to %q: message %d is nil", topic, i)
+			return errstyle.Errorf(p.cfg.Scheme, "publish to", topic, fmt.Errorf("message %d is nil", i))
 		}
 	}
 	p.mu.RLock()
 	if p.closed {
 		p.mu.RUnlock()
-		return fmt.Errorf("herald: publish to %q: %w", topic, herald.ErrClosed)
+		return errstyle.Errorf(p.cfg.Scheme, "publish to", topic, herald.ErrClosed)
 	}
 	p.inflight.Add(1)
 	p.mu.RUnlock()
 	defer p.inflight.Done()
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("herald: publish to %q: %w", topic, err)
+		return errstyle.Errorf(p.cfg.Scheme, "publish to", topic, err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.timeout)
+		defer cancel()
 	}
 	ctx = herald.ContextWithDelivery(ctx, herald.Delivery{Backend: p.cfg.Scheme, Topic: topic})
-	return p.publish(ctx, topic, msgs...)
+	return errstyle.Wrap(p.publish(ctx, topic, msgs...), p.cfg.Scheme, "publish to", topic)
 }
 
-// send is the innermost PublishFunc: it hands the messages to Watermill.
+// send is the innermost PublishFunc: it hands the messages to the
+// backend, with ctx when the adapter takes one (adapters.ContextPublisher).
 func (p *Publisher) send(ctx context.Context, topic string, msgs ...*herald.Message) error {
-	for _, m := range msgs {
-		m.SetContext(ctx)
+	if cp, ok := p.wm.(adapters.ContextPublisher); ok {
+		return cp.PublishContext(ctx, topic, msgs...)
 	}
-	if ctx.Done() == nil {
-		return p.wrap(topic, p.wm.Publish(topic, msgs...))
-	}
-	done := make(chan error, 1)
-	p.inflight.Add(1)
-	go func() {
-		defer p.inflight.Done()
-		done <- p.wm.Publish(topic, msgs...)
-	}()
-	select {
-	case err := <-done:
-		return p.wrap(topic, err)
-	case <-ctx.Done():
-		return fmt.Errorf("herald: publish to %q: %w (the broker may still receive the message)", topic, ctx.Err())
-	}
+	return p.wm.Publish(topic, msgs...)
 }
 
-func (p *Publisher) wrap(topic string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return fmt.Errorf("herald: publish to %q on %s: %w", topic, p.cfg.Scheme, err)
-}
+// Close waits for publishes in flight (each bounded by its context or the
+// publish timeout), then closes the backend connection. It is idempotent;
+// later Publish calls return herald.ErrClosed.
+func (p *Publisher) Close() error { return p.Shutdown(context.Background()) }
 
-// Close waits for publishes in flight, then closes the backend
-// connection. It is idempotent; later Publish calls return
-// herald.ErrClosed.
-func (p *Publisher) Close() error {
+// Shutdown is Close bounded by ctx: when ctx ends before the publishes in
+// flight returned and the backend closed, Shutdown returns an error
+// wrapping ctx.Err() and the backend is closed in the background (the
+// publishes still in flight then fail).
+func (p *Publisher) Shutdown(ctx context.Context) error {
 	p.once.Do(func() {
 		p.mu.Lock()
 		p.closed = true
 		p.mu.Unlock()
-		p.inflight.Wait()
-		p.closeErr = p.wm.Close()
+		closeBackend := sync.OnceValue(p.wm.Close)
+		done := make(chan error, 1)
+		go func() {
+			p.inflight.Wait()
+			done <- closeBackend()
+		}()
+		select {
+		case err := <-done:
+			p.closeErr = errstyle.Wrap(err, p.cfg.Scheme, "close", "")
+		case <-ctx.Done():
+			go closeBackend()
+			p.closeErr = fmt.Errorf("herald/%s: close: gave up waiting for publishes in flight: %w", p.cfg.Scheme, ctx.Err())
+		}
 	})
 	return p.closeErr
 }

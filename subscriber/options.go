@@ -18,18 +18,25 @@ type options struct {
 	middleware  []herald.Middleware
 	logger      *slog.Logger
 	drain       time.Duration
+	recovery    time.Duration
 	ready       func(topic string)
+	onError     func(error)
 }
 
 // DefaultDrainTimeout bounds how long Close and a cancelled Subscribe wait
 // for in-flight handlers.
 const DefaultDrainTimeout = 30 * time.Second
 
+// DefaultRecoveryTimeout bounds how long a subscription may stay broken
+// (lost connection, deleted queue, revoked permission) before Subscribe
+// gives up and returns an error wrapping herald.ErrSubscriptionLost.
+const DefaultRecoveryTimeout = 2 * time.Minute
+
 // MaxConcurrency is the largest value WithConcurrency accepts.
 const MaxConcurrency = 4096
 
 func apply(opts []Option) (options, error) {
-	o := options{concurrency: 1, drain: DefaultDrainTimeout, logger: slog.New(slog.DiscardHandler)}
+	o := options{concurrency: 1, drain: DefaultDrainTimeout, recovery: DefaultRecoveryTimeout, logger: herald.DefaultLogger()}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -81,8 +88,10 @@ func WithMiddleware(mws ...herald.Middleware) Option {
 	}
 }
 
-// WithLogger sets the logger for panics and subscription failures; nil
-// (the default) is silent.
+// WithLogger sets the logger for panics, failed handlers and subscription
+// failures, also handed to the backend. The default (and nil) is
+// herald.DefaultLogger(): slog.Default() at warn level. Pass
+// slog.New(slog.DiscardHandler) to silence it.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) error {
 		if l != nil {
@@ -111,6 +120,34 @@ func WithDrainTimeout(d time.Duration) Option {
 func WithReady(fn func(topic string)) Option {
 	return func(o *options) error {
 		o.ready = fn
+		return nil
+	}
+}
+
+// WithRecoveryTimeout bounds how long a subscription may stay broken
+// before Subscribe stops retrying, drains and returns an error wrapping
+// herald.ErrSubscriptionLost (default DefaultRecoveryTimeout). A broker
+// restart within it is survived without the caller noticing.
+func WithRecoveryTimeout(d time.Duration) Option {
+	return func(o *options) error {
+		if d <= 0 {
+			return &herald.ConfigError{Key: "recovery timeout", Value: d.String(), Problem: "must be positive", Allowed: "a duration > 0, e.g. 2m"}
+		}
+		o.recovery = d
+		return nil
+	}
+}
+
+// WithErrorHook registers fn, called for every failure the subscriber
+// reports, besides logging it: a handler panic (*herald.PanicError), a
+// permanent handler error with no dead-letter middleware to take the
+// message (wraps herald.ErrPermanent), a broken or given-up subscription
+// (wraps herald.ErrSubscriptionLost) and an expired drain (wraps
+// herald.ErrDrainTimeout). fn must not block; it may be called from
+// several goroutines at once.
+func WithErrorHook(fn func(error)) Option {
+	return func(o *options) error {
+		o.onError = fn
 		return nil
 	}
 }

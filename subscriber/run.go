@@ -2,45 +2,93 @@ package subscriber
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
-	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/internal/errstyle"
 )
 
-// run is one Subscribe call: n Watermill subscriptions, each with a worker.
+// run is one Subscribe call: n backend subscriptions, each with a worker.
+//
+// The path of a message: the adapter sends it on a subscription's channel;
+// the worker (work) hands it to handle, which gives the handler chain a
+// view of it (settle.go) and settles the original by the handler's return
+// value: Ack, or Nack with a delay. Stopping (drain.go) stops taking
+// messages, waits for in-flight handlers, and detaches those that outlive
+// the drain so that they settle nothing.
 type run struct {
 	sub     *Subscriber
 	topic   string
 	handler herald.Handler
 	base    context.Context // handler contexts derive from it: values, no cancel
+	status  *status
+	fails   failures
+
+	inflight atomic.Int64 // handlers running
+	settleMu sync.RWMutex // held for reading while settling
+	detached bool         // set under settleMu: late handlers settle nothing
+
+	warnMu   sync.Mutex // rate-limits warnings about failing handlers
+	lastWarn time.Time
+	quiet    int
 }
 
-// serve subscribes, runs the workers until ctx is done or the subscriber
-// closes, then drains. A subscription that ends on its own is replaced.
+func newRun(s *Subscriber, topic string, h herald.Handler, ctx context.Context) *run {
+	d := herald.Delivery{Backend: s.cfg.Scheme, Topic: topic, Group: s.cfg.Group}
+	r := &run{
+		sub:     s,
+		topic:   topic,
+		handler: h,
+		base:    herald.ContextWithDelivery(context.WithoutCancel(ctx), d),
+	}
+	r.status = newStatus(r, s.opts.recovery)
+	return r
+}
+
+// serve subscribes, runs the workers until ctx is done, the subscriber
+// closes or the subscription is given up, then drains.
 func (r *run) serve(ctx context.Context) error {
 	o := r.sub.opts
-	// The Watermill subscriptions outlive ctx: they are cancelled only after
-	// in-flight handlers finished and acked.
+	defer r.status.stop()
+	// stopped ends when the caller's ctx does or the subscriber closes.
+	stopped, cancelStopped := context.WithCancel(ctx)
+	defer cancelStopped()
+	defer context.AfterFunc(r.sub.stopping, cancelStopped)()
+
+	// The backend subscriptions outlive ctx: they are cancelled only after
+	// in-flight handlers finished and were settled. While they are being
+	// made, stopping cancels them.
 	wmCtx, stopWM := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWM()
 	// Handlers see cancellation only when the drain timeout expires.
 	hctx, cancelHandlers := context.WithCancel(r.base)
 	defer cancelHandlers()
 
-	chans := make([]<-chan *message.Message, 0, o.concurrency)
-	for i := 0; i < o.concurrency; i++ {
-		ch, err := r.sub.wm.Subscribe(wmCtx, r.topic)
+	subCtxs := make([]context.Context, o.concurrency)
+	chans := make([]<-chan *message.Message, o.concurrency)
+	unwatch := context.AfterFunc(stopped, stopWM)
+	for i := range chans {
+		subCtxs[i] = adapters.ContextWithStatus(wmCtx, r.status.reporter(i))
+		ch, err := r.sub.wm.Subscribe(subCtxs[i], r.topic)
 		if err != nil {
-			return fmt.Errorf("herald: subscribe to %q on %s: %w", r.topic, r.sub.cfg.Scheme, err)
+			unwatch()
+			if stopped.Err() != nil {
+				return r.stopErr()
+			}
+			return errstyle.Wrap(err, r.sub.cfg.Scheme, "subscribe to", r.topic)
 		}
-		chans = append(chans, ch)
+		chans[i] = ch
+	}
+	if !unwatch() {
+		// Stopped while subscribing: nothing was handled yet.
+		return r.stopErr()
 	}
 	if o.ready != nil {
 		o.ready(r.topic)
@@ -48,41 +96,59 @@ func (r *run) serve(ctx context.Context) error {
 
 	stop := make(chan struct{})
 	var workers sync.WaitGroup
-	for _, ch := range chans {
+	for i, ch := range chans {
 		workers.Add(1)
 		go func() {
 			defer workers.Done()
-			delay := time.Duration(0)
-			for ch != nil {
-				since := time.Now()
-				if r.work(hctx, ch, stop) {
-					return
-				}
-				// Back off when subscriptions keep ending quickly.
-				if time.Since(since) > 5*time.Second {
-					delay = 0
-				}
-				delay = min(max(2*delay, 100*time.Millisecond), 5*time.Second)
-				ch = r.resubscribe(wmCtx, stop, delay)
-			}
+			r.worker(hctx, subCtxs[i], i, ch, stop)
 		}()
 	}
 
+	var err error
 	select {
-	case <-ctx.Done():
-	case <-r.sub.closing:
+	case <-stopped.Done():
+	case <-r.status.gaveUp:
+		err = r.status.final
+		o.logger.Error("herald: subscription given up", r.attrs("error", err)...)
 	}
 	close(stop)
 	r.drain(&workers, cancelHandlers)
+	return err
+}
+
+// stopErr is what Subscribe returns when it was stopped before it
+// started: nil when its ctx ended, ErrClosed when the subscriber closed.
+func (r *run) stopErr() error {
+	if r.sub.stopping.Err() != nil {
+		return r.sub.errorf(r.topic, herald.ErrClosed)
+	}
 	return nil
 }
 
-// resubscribe replaces a subscription whose channel closed unexpectedly
-// (the adapter gave up on a broken connection), retrying with backoff
-// until it succeeds or stop is closed (then it returns nil).
-func (r *run) resubscribe(ctx context.Context, stop <-chan struct{}, delay time.Duration) <-chan *message.Message {
-	log := r.sub.opts.logger
-	log.Warn("herald: subscription ended unexpectedly; subscribing again", "topic", r.topic, "backend", r.sub.cfg.Scheme, "in", delay)
+// worker handles messages from ch until stop is closed. When ch closes on
+// its own (the adapter gave up on its connection), the subscription is
+// made again with backoff.
+func (r *run) worker(hctx, subCtx context.Context, i int, ch <-chan *message.Message, stop <-chan struct{}) {
+	delay := time.Duration(0)
+	for ch != nil {
+		since := time.Now()
+		if r.work(hctx, ch, stop) {
+			return
+		}
+		// Back off when subscriptions keep ending quickly.
+		if time.Since(since) > 5*time.Second {
+			delay = 0
+		}
+		delay = min(max(2*delay, 100*time.Millisecond), 5*time.Second)
+		r.status.report(i, errors.New("the backend ended the subscription"))
+		ch = r.resubscribe(subCtx, i, stop, delay)
+	}
+}
+
+// resubscribe replaces a subscription whose channel closed unexpectedly,
+// retrying with backoff until it succeeds or stop is closed (then it
+// returns nil).
+func (r *run) resubscribe(ctx context.Context, i int, stop <-chan struct{}, delay time.Duration) <-chan *message.Message {
 	for {
 		t := time.NewTimer(delay)
 		select {
@@ -93,34 +159,12 @@ func (r *run) resubscribe(ctx context.Context, stop <-chan struct{}, delay time.
 		}
 		ch, err := r.sub.wm.Subscribe(ctx, r.topic)
 		if err == nil {
+			r.status.report(i, nil)
 			return ch
 		}
+		r.status.report(i, err)
 		delay = min(2*delay, 5*time.Second)
-		log.Error("herald: subscribing again failed", "topic", r.topic, "backend", r.sub.cfg.Scheme, "error", err, "retry_in", delay)
-	}
-}
-
-// drain waits for the workers, cancelling handler contexts when the drain
-// timeout expires and giving up a moment later: messages still in flight
-// then stay unacked and are redelivered.
-func (r *run) drain(workers *sync.WaitGroup, cancelHandlers context.CancelFunc) {
-	done := make(chan struct{})
-	go func() { workers.Wait(); close(done) }()
-	timeout := r.sub.opts.drain
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-done:
-		return
-	case <-t.C:
-	}
-	r.sub.opts.logger.Warn("herald: drain timeout expired; cancelling handlers", "topic", r.topic, "timeout", timeout)
-	cancelHandlers()
-	t.Reset(time.Second)
-	select {
-	case <-done:
-	case <-t.C:
-		r.sub.opts.logger.Error("herald: handlers ignored cancellation; their messages stay unacked", "topic", r.topic)
+		r.sub.opts.logger.Debug("herald: subscribing again failed", r.attrs("error", err, "retry_in", delay)...)
 	}
 }
 
@@ -150,34 +194,19 @@ func (r *run) work(ctx context.Context, ch <-chan *message.Message, stop <-chan 
 	}
 }
 
-// handle runs the handler on msg and settles it.
-func (r *run) handle(ctx context.Context, msg *message.Message) {
-	if n, ok := adapters.DeliveryCount(msg); ok {
-		d, _ := herald.DeliveryFromContext(ctx)
-		d.Attempt = n
-		ctx = herald.ContextWithDelivery(ctx, d)
-	}
-	if err := r.call(ctx, msg); err != nil {
-		r.sub.opts.logger.Debug("herald: handler failed; message will be redelivered",
-			"topic", r.topic, "message_id", msg.UUID, "error", err)
-		if d, ok := herald.RetryDelay(err); ok {
-			adapters.SetNackDelay(msg, d)
-		}
-		msg.Nack()
-		return
-	}
-	msg.Ack()
+// attrs are the log attributes naming this subscription, then kv.
+func (r *run) attrs(kv ...any) []any {
+	return append([]any{"backend", r.sub.cfg.Scheme, "topic", r.topic}, kv...)
 }
 
-// call runs the handler, turning a panic into an error.
-func (r *run) call(ctx context.Context, msg *message.Message) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			stack := debug.Stack()
-			r.sub.opts.logger.Error("herald: handler panicked", "topic", r.topic, "message_id", msg.UUID,
-				"panic", fmt.Sprint(p), slog.String("stack", string(stack)))
-			err = &herald.PanicError{Value: p, Stack: stack}
-		}
-	}()
-	return r.handler.Handle(ctx, msg)
+// hook passes err to the error hook, if any.
+func (r *run) hook(err error) {
+	if fn := r.sub.opts.onError; fn != nil {
+		fn(err)
+	}
+}
+
+// errorf formats an error about this subscription.
+func (r *run) errorf(format string, args ...any) error {
+	return r.sub.errorf(r.topic, fmt.Errorf(format, args...))
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/internal/errstyle"
 )
 
 // Subscriber consumes messages from one backend. It is safe for concurrent
@@ -19,12 +20,15 @@ type Subscriber struct {
 	wm   message.Subscriber
 	opts options
 
-	mu      sync.Mutex
-	closed  bool
-	closing chan struct{}
-	running sync.WaitGroup
-	once    sync.Once
-	err     error
+	mu       sync.Mutex
+	closed   bool
+	stopping context.Context // cancelled by Close/Shutdown
+	stop     context.CancelFunc
+	limit    context.Context // the Shutdown deadline; set before stop()
+	runs     map[*run]struct{}
+	running  sync.WaitGroup
+	once     sync.Once
+	err      error
 }
 
 var _ herald.Subscriber = (*Subscriber)(nil)
@@ -54,39 +58,51 @@ func OpenConfig(ctx context.Context, cfg herald.Config, opts ...Option) (*Subscr
 	if err != nil {
 		return nil, err
 	}
-	return &Subscriber{cfg: cfg, wm: wm, opts: o, closing: make(chan struct{})}, nil
+	s := &Subscriber{cfg: cfg, wm: wm, opts: o, runs: map[*run]struct{}{}, limit: context.Background()}
+	s.stopping, s.stop = context.WithCancel(context.Background())
+	return s, nil
 }
 
 // Subscribe delivers topic's messages to h until ctx is done or the
-// subscriber is closed, then drains in-flight handlers and returns nil. It
-// returns an error when the subscription cannot be made, and
-// herald.ErrClosed after Close. A subscription that the backend ends on its
-// own (a lost connection the adapter gave up on) is made again, with
-// backoff, without returning.
+// subscriber is closed, then drains in-flight handlers and returns nil.
+// Making the subscription honours ctx and Close.
+//
+// h's return value settles each message: nil acks it, an error nacks it
+// for redelivery after a delay that grows with the message's failures
+// (see the package documentation). A subscription that breaks (lost
+// connection, deleted queue, revoked permission) is retried with backoff
+// and reported to the logger, the error hook and Health; if it has not
+// recovered within the recovery timeout, Subscribe drains and returns an
+// error wrapping herald.ErrSubscriptionLost. After Close it returns an
+// error wrapping herald.ErrClosed.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string, h herald.Handler) error {
 	if topic == "" {
-		return errors.New("herald: subscribe: topic is empty")
+		return fmt.Errorf("herald/%s: subscribe: topic is empty", s.cfg.Scheme)
 	}
 	if h == nil {
-		return fmt.Errorf("herald: subscribe to %q: handler is nil", topic)
+		return fmt.Errorf("herald/%s: subscribe to %q: handler is nil", s.cfg.Scheme, topic)
 	}
+	r := newRun(s, topic, herald.Chain(h, s.opts.middleware...), ctx)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return fmt.Errorf("herald: subscribe to %q: %w", topic, herald.ErrClosed)
+		return s.errorf(topic, herald.ErrClosed)
 	}
 	s.running.Add(1)
+	s.runs[r] = struct{}{}
 	s.mu.Unlock()
-	defer s.running.Done()
-
-	d := herald.Delivery{Backend: s.cfg.Scheme, Topic: topic, Group: s.cfg.Group}
-	r := &run{
-		sub:     s,
-		topic:   topic,
-		handler: herald.Chain(h, s.opts.middleware...),
-		base:    herald.ContextWithDelivery(context.WithoutCancel(ctx), d),
-	}
+	defer func() {
+		s.mu.Lock()
+		delete(s.runs, r)
+		s.mu.Unlock()
+		s.running.Done()
+	}()
 	return r.serve(ctx)
+}
+
+// errorf formats an error about topic in Herald's style.
+func (s *Subscriber) errorf(topic string, err error) error {
+	return errstyle.Errorf(s.cfg.Scheme, "subscribe to", topic, err)
 }
 
 // Prepare creates, ahead of the first Subscribe, what the backend needs so
@@ -94,21 +110,30 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string, h herald.Handl
 // group's durable queue on RabbitMQ (where a message published to a topic
 // no queue is bound to is dropped), the stream and durable consumer on
 // JetStream. On other backends, and without a group, it does nothing.
-// Call it at deployment or start-up, before publishers start.
+// Call it at deployment or start-up, before publishers start. After Close
+// it returns an error wrapping herald.ErrClosed.
 func (s *Subscriber) Prepare(ctx context.Context, topics ...string) error {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	for _, topic := range topics {
+		if topic == "" {
+			return fmt.Errorf("herald/%s: prepare: topic is empty", s.cfg.Scheme)
+		}
+		if closed {
+			return fmt.Errorf("herald/%s: prepare %q: %w", s.cfg.Scheme, topic, herald.ErrClosed)
+		}
+	}
 	init, ok := s.wm.(message.SubscribeInitializer)
 	if !ok || s.cfg.Group == "" {
 		return nil
 	}
 	for _, topic := range topics {
 		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if topic == "" {
-			return errors.New("herald: prepare: topic is empty")
+			return fmt.Errorf("herald/%s: prepare %q: %w", s.cfg.Scheme, topic, err)
 		}
 		if err := init.SubscribeInitialize(topic); err != nil {
-			return fmt.Errorf("herald: prepare %q on %s: %w", topic, s.cfg.Scheme, err)
+			return errstyle.Wrap(err, s.cfg.Scheme, "prepare", topic)
 		}
 	}
 	return nil
@@ -117,16 +142,68 @@ func (s *Subscriber) Prepare(ctx context.Context, topics ...string) error {
 // Close stops every Subscribe call, waits for their in-flight handlers
 // (bounded by the drain timeout) and closes the backend connection. It is
 // idempotent.
-func (s *Subscriber) Close() error {
+func (s *Subscriber) Close() error { return s.Shutdown(context.Background()) }
+
+// Shutdown is Close bounded by ctx as well as by the drain timeout: when
+// ctx ends first, handlers still running are detached (their messages stay
+// unacked and are redelivered), the backend is closed in the background
+// and Shutdown returns an error wrapping ctx.Err(). Use it with the
+// deadline an orchestrator gives a stopping service.
+func (s *Subscriber) Shutdown(ctx context.Context) error {
 	s.once.Do(func() {
 		s.mu.Lock()
 		s.closed = true
-		close(s.closing)
+		s.limit = ctx
 		s.mu.Unlock()
-		s.running.Wait()
-		s.err = s.wm.Close()
+		s.stop()
+
+		done := make(chan error, 1)
+		go func() {
+			s.running.Wait()
+			done <- s.wm.Close()
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				s.err = errstyle.Wrap(err, s.cfg.Scheme, "close", "")
+			}
+		case <-ctx.Done():
+			s.err = fmt.Errorf("herald/%s: close: gave up waiting for handlers and the backend: %w", s.cfg.Scheme, ctx.Err())
+		}
 	})
 	return s.err
+}
+
+// shutdownLimit is the Shutdown context, once stopping began.
+func (s *Subscriber) shutdownLimit() context.Context {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.limit
+}
+
+// Health reports whether every running subscription is receiving: nil
+// when they are, otherwise an error per broken subscription (wrapping
+// herald.ErrSubscriptionLost and the cause) joined with errors.Join, and
+// an error wrapping herald.ErrClosed after Close. Serve it on a health
+// endpoint.
+func (s *Subscriber) Health() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return fmt.Errorf("herald/%s: %w", s.cfg.Scheme, herald.ErrClosed)
+	}
+	runs := make([]*run, 0, len(s.runs))
+	for r := range s.runs {
+		runs = append(runs, r)
+	}
+	s.mu.Unlock()
+	var errs []error
+	for _, r := range runs {
+		if err := r.status.health(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Config returns the subscriber's configuration, group included (print

@@ -1,0 +1,124 @@
+package subscriber
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/heraldkit/herald"
+)
+
+// status tracks whether a Subscribe call's backend subscriptions receive.
+// Each of them (one per worker) reports through adapters.ReportStatus, and
+// the resubscribe loop reports for it when it ended or could not be made
+// again. A subscription broken for longer than the recovery timeout makes
+// the Subscribe call give up (gaveUp is closed).
+type status struct {
+	r       *run
+	timeout time.Duration
+
+	mu     sync.Mutex
+	broken map[int]brokenSince // subscription index -> since when, why
+	timer  *time.Timer
+	gaveUp chan struct{}
+	final  error // set when gaveUp is closed
+}
+
+type brokenSince struct {
+	at  time.Time
+	err error
+}
+
+func newStatus(r *run, timeout time.Duration) *status {
+	return &status{r: r, timeout: timeout, broken: map[int]brokenSince{}, gaveUp: make(chan struct{})}
+}
+
+// reporter returns the adapters.StatusFunc for subscription i.
+func (st *status) reporter(i int) func(error) {
+	return func(err error) { st.report(i, err) }
+}
+
+// report records that subscription i is broken (err != nil) or receiving.
+// The first report of an outage is logged at warn and passed to the error
+// hook; later ones only update the cause. Recovery is logged at info.
+func (st *status) report(i int, err error) {
+	now := time.Now()
+	st.mu.Lock()
+	select {
+	case <-st.gaveUp:
+		st.mu.Unlock()
+		return
+	default:
+	}
+	b, was := st.broken[i]
+	switch {
+	case err == nil && !was, err != nil && was:
+		if was {
+			b.err = err
+			st.broken[i] = b
+		}
+		st.mu.Unlock()
+		return
+	case err == nil:
+		delete(st.broken, i)
+		st.mu.Unlock()
+		st.r.sub.opts.logger.Info("herald: subscription recovered", st.r.attrs("after", now.Sub(b.at).Round(time.Millisecond))...)
+		return
+	}
+	st.broken[i] = brokenSince{at: now, err: err}
+	if st.timer == nil {
+		st.timer = time.AfterFunc(st.timeout, st.check)
+	}
+	st.mu.Unlock()
+	st.r.sub.opts.logger.Warn("herald: subscription broken; retrying", st.r.attrs("error", err, "give_up_after", st.timeout)...)
+	st.r.hook(st.r.sub.errorf(st.r.topic, fmt.Errorf("%w: %w", herald.ErrSubscriptionLost, err)))
+}
+
+// check gives up when a subscription has been broken for the recovery
+// timeout, and otherwise re-arms for the oldest outage.
+func (st *status) check() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.timer = nil
+	var oldest brokenSince
+	for _, b := range st.broken {
+		if oldest.at.IsZero() || b.at.Before(oldest.at) {
+			oldest = b
+		}
+	}
+	if oldest.at.IsZero() {
+		return
+	}
+	if left := st.timeout - time.Since(oldest.at); left > 0 {
+		st.timer = time.AfterFunc(left, st.check)
+		return
+	}
+	st.final = st.r.sub.errorf(st.r.topic, fmt.Errorf("%w: not recovered within %v: %w", herald.ErrSubscriptionLost, st.timeout, oldest.err))
+	close(st.gaveUp)
+}
+
+// health is nil while every subscription receives.
+func (st *status) health() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var oldest brokenSince
+	for _, b := range st.broken {
+		if oldest.at.IsZero() || b.at.Before(oldest.at) {
+			oldest = b
+		}
+	}
+	if oldest.at.IsZero() {
+		return nil
+	}
+	return st.r.sub.errorf(st.r.topic, fmt.Errorf("%w for %v: %w", herald.ErrSubscriptionLost, time.Since(oldest.at).Round(time.Second), oldest.err))
+}
+
+// stop releases the timer.
+func (st *status) stop() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.timer != nil {
+		st.timer.Stop()
+		st.timer = nil
+	}
+}
