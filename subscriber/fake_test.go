@@ -197,7 +197,6 @@ func (l *logRecords) has(level slog.Level, s string) bool {
 	return false
 }
 
-
 // captureDefault routes slog.Default() to a recorder for the test. Tests
 // using it must not run in parallel.
 func captureDefault(t *testing.T) *logRecords {
