@@ -124,15 +124,20 @@ func (s *Subscriber) Prepare(ctx context.Context, topics ...string) error {
 			return fmt.Errorf("herald/%s: prepare %q: %w", s.cfg.Scheme, topic, herald.ErrClosed)
 		}
 	}
-	init, ok := s.wm.(message.SubscribeInitializer)
-	if !ok || s.cfg.Group == "" {
+	if s.cfg.Group == "" {
 		return nil
+	}
+	initialize := func(context.Context, string) error { return nil }
+	if init, ok := s.wm.(adapters.ContextInitializer); ok {
+		initialize = init.SubscribeInitializeContext
+	} else if init, ok := s.wm.(message.SubscribeInitializer); ok {
+		initialize = func(_ context.Context, topic string) error { return init.SubscribeInitialize(topic) }
 	}
 	for _, topic := range topics {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("herald/%s: prepare %q: %w", s.cfg.Scheme, topic, err)
 		}
-		if err := init.SubscribeInitialize(topic); err != nil {
+		if err := initialize(ctx, topic); err != nil {
 			return errstyle.Wrap(err, s.cfg.Scheme, "prepare", topic)
 		}
 	}
