@@ -9,6 +9,7 @@ import (
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
 	_ "github.com/heraldkit/herald/adapters/all"
+	"github.com/heraldkit/herald/adapters/embedded"
 )
 
 // optionClass lists every option key Herald's adapters read, each marked
@@ -94,4 +95,17 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// TestEmbeddedDefaultDirInStep: the directory named by Resolve's
+// fallback warning is the one the embedded adapter writes to.
+func TestEmbeddedDefaultDirInStep(t *testing.T) {
+	for _, xdg := range []string{"", "/srv/data", "relative/ignored"} {
+		t.Setenv("XDG_DATA_HOME", xdg)
+		want, werr := embedded.DefaultDir()
+		got, gerr := herald.EmbeddedDefaultDir()
+		if got != want || (werr == nil) != (gerr == nil) {
+			t.Errorf("XDG_DATA_HOME=%q: herald warns about %q (%v); embedded writes to %q (%v)", xdg, got, gerr, want, werr)
+		}
+	}
 }
