@@ -1,10 +1,8 @@
 package herald
 
 import (
-	"fmt"
 	"log/slog"
 	"net/url"
-	"sort"
 	"strings"
 )
 
@@ -19,6 +17,12 @@ import (
 //
 // Settings that only one backend understands go in Options; the adapter
 // validates them and rejects unknown keys.
+//
+// A Config never shows its secrets: the password and the values of secret
+// options (IsSecretKey) come out as REDACTED from String, every fmt verb,
+// log/slog, encoding/json, YAML and MarshalText. Encoding a Config is thus
+// for display; URL is the one form that keeps the secrets, to hand a
+// configuration on.
 type Config struct {
 	// Scheme picks the backend: kafka, amqp, amqps, nats, mem, embedded.
 	Scheme string `json:"scheme" yaml:"scheme"`
@@ -32,56 +36,10 @@ type Config struct {
 	// Group is the consumer group: subscribers in one group share a topic's
 	// messages; different groups each get every message.
 	Group string `json:"group,omitempty" yaml:"group,omitempty"`
-	// Options are backend-specific settings (URL query parameters).
-	Options map[string]string `json:"options,omitempty" yaml:"options,omitempty"`
-}
-
-// Secret is a string that never prints: String, GoString, fmt verbs, slog
-// and JSON all show "REDACTED" (or "" when empty). Use Value to read it.
-type Secret string
-
-const redacted = "REDACTED"
-
-// Value returns the secret itself.
-func (s Secret) Value() string { return string(s) }
-
-// String returns "REDACTED", or "" for an empty secret.
-func (s Secret) String() string {
-	if s == "" {
-		return ""
-	}
-	return redacted
-}
-
-// GoString redacts for %#v.
-func (s Secret) GoString() string { return fmt.Sprintf("%q", s.String()) }
-
-// Format redacts for every fmt verb.
-func (s Secret) Format(f fmt.State, verb rune) {
-	if verb == 'q' {
-		fmt.Fprintf(f, "%q", s.String())
-		return
-	}
-	fmt.Fprint(f, s.String())
-}
-
-// LogValue redacts in log/slog.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
-
-// MarshalText redacts when encoding (JSON, YAML, ...). Decoding reads the
-// real value.
-func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
-
-// IsSecretKey reports whether an option key names a secret (password,
-// token, seed, credentials): its value is redacted like Password.
-func IsSecretKey(key string) bool {
-	k := strings.ToLower(key)
-	for _, w := range []string{"pass", "token", "secret", "seed", "nkey", "creds", "credential"} {
-		if strings.Contains(k, w) {
-			return true
-		}
-	}
-	return false
+	// Options are backend-specific settings (URL query parameters). The
+	// values of secret keys (see IsSecretKey) are redacted when Options
+	// or Config are printed, logged or encoded; adapters read them as is.
+	Options Options `json:"options,omitempty" yaml:"options,omitempty"`
 }
 
 // String returns the configuration as a URL with the password and secret
@@ -125,10 +83,11 @@ func (c Config) url(redact bool) string {
 	if c.Group != "" {
 		q.Set("group", c.Group)
 	}
-	for k, v := range c.Options {
-		if redact && IsSecretKey(k) && v != "" {
-			v = redacted
-		}
+	opts := map[string]string(c.Options)
+	if redact {
+		opts = c.Options.Redacted()
+	}
+	for k, v := range opts {
 		q.Set(k, v)
 	}
 	if len(q) > 0 {
@@ -169,7 +128,7 @@ func escape(s string) string {
 func (c Config) Clone() Config {
 	c.Hosts = append([]string(nil), c.Hosts...)
 	if c.Options != nil {
-		opts := make(map[string]string, len(c.Options))
+		opts := make(Options, len(c.Options))
 		for k, v := range c.Options {
 			opts[k] = v
 		}
@@ -179,11 +138,4 @@ func (c Config) Clone() Config {
 }
 
 // optionKeys returns the option keys sorted.
-func (c Config) optionKeys() []string {
-	keys := make([]string, 0, len(c.Options))
-	for k := range c.Options {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func (c Config) optionKeys() []string { return c.Options.keys() }

@@ -4,15 +4,35 @@
 //
 // Herald gives Go services one publish/subscribe API whose backend is
 // chosen by configuration: Kafka, RabbitMQ, NATS (JetStream or core), an
-// in-memory bus, or an embedded durable broker that needs no setup. It is a
-// thin facade over Watermill; every backend keeps the same contract, proven
-// by one conformance suite (package adapters/adaptertest).
+// in-memory bus, or an embedded durable broker that needs no setup.
+//
+// # What comes from Watermill
+//
+// Message is Watermill's message type, and every adapter returns a
+// Watermill message.Publisher and message.Subscriber, so Watermill code
+// can use the objects underneath (see each adapter's As). The facade
+// (packages publisher and subscriber: concurrency, acknowledgement,
+// draining), the middleware, the configuration and the errors are
+// Herald's own. What each backend takes from Watermill differs:
+//
+//   - kafka: watermill-kafka's Publisher and Subscriber on Sarama, with
+//     Herald's marshaler, topic creation and hand-out of messages;
+//   - amqp, amqps: Herald's own publisher and consumer on amqp091-go,
+//     using watermill-amqp's Config, topology builder and marshaler
+//     interface (not its Publisher, Subscriber or connection);
+//   - nats (JetStream), embedded: Herald's own publisher and subscriber on
+//     nats.go's jetstream API, implementing Watermill's interfaces with
+//     watermill-nats' marshaler interface; core mode publishes with
+//     watermill-nats' publisher and subscribes with Herald's own;
+//   - mem: Watermill's gochannel, with a consumer-group layer of Herald's.
+//
+// One conformance suite (package adapters/adaptertest) checks every
+// backend against the same contract; docs/guarantees.md says where they
+// differ.
 //
 // # Getting started
 //
-// Open a publisher and a subscriber with packages publisher and subscriber.
-// The target is a URL; an empty target reads HERALD_URL and falls back to
-// the embedded broker:
+// Open a publisher and a subscriber with packages publisher and subscriber:
 //
 //	pub, err := publisher.Open(ctx, "nats://localhost:4222")
 //	sub, err := subscriber.Open(ctx, "nats://localhost:4222", subscriber.WithGroup("payments"))
@@ -22,13 +42,23 @@
 //
 // # Delivery contract
 //
-// Delivery is at-least-once: Publish returns nil only after the broker has
-// the message, and a message is acknowledged only after its handler returned
-// nil. A handler error or panic leads to redelivery; wrap an error with
-// Permanent to tell retry middleware not to try again.
+// Delivery is at-least-once (NATS core mode: at most once): Publish
+// returns nil only after the broker has the message (with the defaults:
+// Kafka acks=all, RabbitMQ publisher confirms, a JetStream PubAck), and a
+// message is acknowledged only after its handler returned nil. A handler
+// error or panic leads to redelivery; wrap an error with Permanent to tell
+// retry middleware not to try again.
 //
 // # Configuration
 //
-// See Config for the URL form, ParseURL, LoadFile and FromEnv. Passwords are
-// redacted from every String, error and log line.
+// See Config for the URL form, ParseURL, LoadFile and FromEnv. An empty
+// target reads the environment (HERALD_URL, HERALD_CONFIG, ...; other
+// HERALD_* variables only warn); when nothing is configured Resolve falls
+// back to the embedded broker, which stores messages on local disk, and
+// warns. Set HERALD_REQUIRE_URL=1, or use RequireTarget, to make a missing
+// target an error instead.
+//
+// Secrets never print: the password and secret options (IsSecretKey) are
+// redacted from errors, String, every fmt verb, log/slog, JSON, YAML and
+// MarshalText; Config.URL is the one form that keeps them.
 package herald
