@@ -17,8 +17,9 @@ const (
 	KeyHeader = "herald-key"
 )
 
-// NewMessage returns a message with a new unique ID (a UUIDv7-style,
-// time-ordered identifier) and an empty metadata map ready for headers.
+// NewMessage returns a message with a new unique ID (a ULID: 26
+// characters, sortable by creation time to the millisecond) and an empty
+// metadata map ready for headers.
 func NewMessage(payload []byte) *Message {
 	return message.NewMessage(NewID(), payload)
 }
