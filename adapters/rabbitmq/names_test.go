@@ -80,10 +80,10 @@ func TestQueueNamesLong(t *testing.T) {
 // are refused before anything is sent, naming the rule.
 func TestTopicNamesChecked(t *testing.T) {
 	for topic, want := range map[string]string{
-		"":                         "empty",
-		"amq.orders":               "reserved",
-		strings.Repeat("t", 256):   "255",
-		"bad\xffutf8":              "UTF-8",
+		"":                       "empty",
+		"amq.orders":             "reserved",
+		strings.Repeat("t", 256): "255",
+		"bad\xffutf8":            "UTF-8",
 	} {
 		err := checkTopic(topic)
 		if err == nil || !strings.Contains(err.Error(), want) {
