@@ -38,6 +38,7 @@ type connection struct {
 	lastErr  error            // why conn is nil
 	frameMax int              // negotiated frame_max of the last connection
 	closed   bool
+	waiters  int // calls blocked in wait (for tests)
 
 	ctx    context.Context // cancelled by Close: interrupts redialling
 	cancel context.CancelFunc
@@ -99,14 +100,24 @@ func (c *connection) wait(ctx context.Context, abort <-chan struct{}) (*amqp.Con
 			return conn, nil
 		}
 		// Closed but not yet noticed by watch: it will signal changed.
+		c.addWaiter(1)
 		select {
 		case <-changed:
 		case <-ctx.Done():
+			c.addWaiter(-1)
 			return nil, unreachable(ctx, last)
 		case <-abort:
+			c.addWaiter(-1)
 			return nil, herald.ErrClosed
 		}
+		c.addWaiter(-1)
 	}
+}
+
+func (c *connection) addWaiter(n int) {
+	c.mu.Lock()
+	c.waiters += n
+	c.mu.Unlock()
 }
 
 // maxFrame is the frame_max negotiated with the broker (0: unknown).

@@ -29,15 +29,13 @@ func dialContext(ctx context.Context, s *settings) (*amqp.Connection, error) {
 		}
 		return nil, connectError(s, fmt.Errorf("%w: %w", herald.ErrUnreachable, err))
 	}
-	deadline := time.Now().Add(s.dialTimeout)
-	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
-		deadline = dl
-	}
-	_ = raw.SetDeadline(deadline) // cleared by amqp.Open once connected
+	// dial_timeout bounds the handshakes (amqp.Open clears the deadline
+	// once connected); ctx ending closes the socket.
+	_ = raw.SetDeadline(time.Now().Add(s.dialTimeout))
 	stop := context.AfterFunc(ctx, func() { _ = raw.Close() })
 
 	conn, err := handshake(ctx, s, raw)
-	if !stop() {
+	if !stop() || ctx.Err() != nil {
 		// ctx ended: the socket is closed or about to be.
 		if err == nil {
 			_ = conn.Close()

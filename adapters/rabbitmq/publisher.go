@@ -47,8 +47,8 @@ type publisher struct {
 // pubChannel is one slot of the pool: an AMQP channel, opened lazily and
 // reopened after it or its connection closed.
 type pubChannel struct {
-	mu sync.Mutex
-	oc *openChannel
+	sem chan struct{} // a lock that can be waited for within a ctx
+	oc  *openChannel
 }
 
 // openChannel is one opened AMQP channel and why it closed.
@@ -85,7 +85,7 @@ func newPublisher(ctx context.Context, s *settings) (*publisher, error) {
 	}
 	p := &publisher{s: s, cfg: cfg, conn: conn, stopWaiting: make(chan struct{}), closing: make(chan struct{})}
 	for range s.pool {
-		p.channels = append(p.channels, &pubChannel{})
+		p.channels = append(p.channels, &pubChannel{sem: make(chan struct{}, 1)})
 	}
 	return p, nil
 }
@@ -106,6 +106,9 @@ func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
 // msgs.
 func (p *publisher) PublishContext(ctx context.Context, topic string, msgs ...*message.Message) error {
 	if err := checkTopic(topic); err != nil {
+		return opError(p.s.scheme, opPublish, topic, err)
+	}
+	if err := ctx.Err(); err != nil {
 		return opError(p.s.scheme, opPublish, topic, err)
 	}
 	p.mu.Lock()
@@ -222,7 +225,7 @@ func (p *publisher) attempt(ctx context.Context, pc *pubChannel, topic string, i
 		}
 		var dc *amqp.DeferredConfirmation
 		var err error
-		if oc, dc, err = p.publishOne(pc, oc, topic, it); err != nil {
+		if oc, dc, err = p.publishOne(ctx, pc, oc, topic, it); err != nil {
 			return settle(err)
 		}
 		if dc == nil {
@@ -253,21 +256,17 @@ func isDone(dc *amqp.DeferredConfirmation) bool {
 // declaring the exchange first when needed. want is the channel the
 // attempt's previous messages went on (nil for the first): if pc had to
 // be reopened since, the attempt stops rather than reorder its messages.
-func (p *publisher) publishOne(pc *pubChannel, want *openChannel, topic string, it *item) (*openChannel, *amqp.DeferredConfirmation, error) {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	if err := p.open(pc); err != nil {
+func (p *publisher) publishOne(ctx context.Context, pc *pubChannel, want *openChannel, topic string, it *item) (*openChannel, *amqp.DeferredConfirmation, error) {
+	if err := pc.lock(ctx, p.stopWaiting); err != nil {
 		return nil, nil, err
 	}
-	oc := pc.oc
+	defer pc.unlock()
+	oc, err := p.ready(ctx, pc, topic)
+	if err != nil {
+		return nil, nil, err
+	}
 	if want != nil && oc != want {
 		return nil, nil, &retryable{err: errors.New("the channel closed during the call"), connection: true}
-	}
-	if _, ok := p.declared.Load(topic); !ok {
-		if err := declareExchange(oc.ch, p.cfg, topic); err != nil {
-			return nil, nil, p.channelError(oc, fmt.Errorf("declare exchange %q: %w", topic, err), nil)
-		}
-		p.declared.Store(topic, struct{}{})
 	}
 	dc, err := oc.ch.PublishWithDeferredConfirm(topic, "", false, false, it.pub)
 	if err != nil {
@@ -276,29 +275,102 @@ func (p *publisher) publishOne(pc *pubChannel, want *openChannel, topic string, 
 	return oc, dc, nil
 }
 
-// open (re)opens pc's channel when needed; pc.mu is held.
-func (p *publisher) open(pc *pubChannel) error {
-	if pc.oc != nil && !pc.oc.ch.IsClosed() {
+// lock takes pc, waiting at most until ctx ends or Close.
+func (pc *pubChannel) lock(ctx context.Context, abort <-chan struct{}) error {
+	select {
+	case pc.sem <- struct{}{}:
 		return nil
+	case <-ctx.Done():
+		return unreachable(ctx, errors.New("all publish channels busy waiting for the broker"))
+	case <-abort:
+		return herald.ErrClosed
+	}
+}
+
+func (pc *pubChannel) unlock() { <-pc.sem }
+
+// ready returns pc's channel, (re)opened when needed, with topic's
+// exchange declared; pc is locked. The broker's answers are awaited in a
+// goroutine (only when something must be opened or declared), so that
+// ctx and Close interrupt the wait; a channel whose answer did not come
+// is dropped and closed once it comes.
+func (p *publisher) ready(ctx context.Context, pc *pubChannel, topic string) (*openChannel, error) {
+	oc := pc.oc
+	if oc != nil && oc.ch.IsClosed() {
+		oc, pc.oc = nil, nil
+	}
+	_, declared := p.declared.Load(topic)
+	if oc != nil && declared {
+		return oc, nil
+	}
+	var conn *amqp.Connection
+	if oc == nil {
+		var err error
+		if conn, err = p.conn.get(); err != nil {
+			return nil, &retryable{err: err, connection: true}
+		}
+	}
+	type result struct {
+		oc  *openChannel
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		o := oc
+		if o == nil {
+			var err error
+			if o, err = p.openOn(conn); err != nil {
+				res <- result{nil, err}
+				return
+			}
+		}
+		if !declared {
+			if err := declareExchange(o.ch, p.cfg, topic); err != nil {
+				res <- result{o, p.channelError(o, fmt.Errorf("declare exchange %q: %w", topic, err), nil)}
+				return
+			}
+		}
+		res <- result{o, nil}
+	}()
+	var abortErr error
+	select {
+	case r := <-res:
+		if r.oc != nil && !r.oc.ch.IsClosed() {
+			pc.oc = r.oc
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+		p.declared.Store(topic, struct{}{})
+		return r.oc, nil
+	case <-ctx.Done():
+		abortErr = unreachable(ctx, errors.New("no answer from the broker while opening a channel"))
+	case <-p.stopWaiting:
+		abortErr = herald.ErrClosed
 	}
 	pc.oc = nil
-	conn, err := p.conn.get()
-	if err != nil {
-		return &retryable{err: err, connection: true}
-	}
+	go func() {
+		if r := <-res; r.oc != nil {
+			_ = r.oc.ch.Close()
+		}
+	}()
+	return nil, abortErr
+}
+
+// openOn opens a channel on conn, in confirm mode when confirms are on.
+func (p *publisher) openOn(conn *amqp.Connection) (*openChannel, error) {
 	ch, err := conn.Channel()
 	if err != nil {
-		return &retryable{err: fmt.Errorf("open channel: %w", err), connection: true}
+		return nil, &retryable{err: fmt.Errorf("open channel: %w", err), connection: true}
 	}
 	oc := &openChannel{ch: ch, closes: ch.NotifyClose(make(chan *amqp.Error, 1))}
 	if p.s.confirm {
 		if err := ch.Confirm(false); err != nil {
 			_ = ch.Close()
-			return &retryable{err: fmt.Errorf("enable publisher confirms: %w", err), connection: true}
+			return nil, &retryable{err: fmt.Errorf("enable publisher confirms: %w", err), connection: true}
 		}
 	}
-	pc.oc = oc
-	return nil
+	return oc, nil
 }
 
 // confirmed waits for dc, it's confirm on oc.
@@ -339,7 +411,12 @@ func (p *publisher) channelError(oc *openChannel, err error, it *item) error {
 		// The socket failed before the client noticed the loss.
 		return &retryable{err: err, connection: true}
 	}
-	e := oc.reason()
+	return p.classify(oc.reason(), err, it)
+}
+
+// classify is channelError's verdict for the error e the channel closed
+// with.
+func (p *publisher) classify(e *amqp.Error, err error, it *item) error {
 	if isConnectionError(e) {
 		if e == nil {
 			return &retryable{err: fmt.Errorf("%w: the channel closed", err), connection: true}

@@ -199,7 +199,9 @@ func explainAccess(err error) error {
 }
 
 // close stops the held nacks (their messages are requeued with the rest)
-// and closes the channel: the broker requeues what was not acked.
+// and closes the channel: the broker requeues what was not acked. It
+// waits for the broker's answer at most closeTimeout (a broker behind a
+// black hole never answers; closing the connection ends the channel).
 func (c *consumer) close() {
 	c.mu.Lock()
 	for h := range c.held {
@@ -207,7 +209,17 @@ func (c *consumer) close() {
 	}
 	c.held = nil
 	c.mu.Unlock()
-	_ = c.ch.Close()
+	done := make(chan struct{})
+	go func() {
+		_ = c.ch.Close()
+		close(done)
+	}()
+	t := time.NewTimer(closeTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 // lostCause says why c's deliveries stopped.
