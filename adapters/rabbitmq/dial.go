@@ -85,7 +85,7 @@ func explainDial(ctx context.Context, s *settings, err error) error {
 		return fmt.Errorf("the broker offers no PLAIN authentication: %w", err)
 	case s.scheme == "amqps" && errors.As(err, &rec):
 		return fmt.Errorf("the server does not speak TLS on this port (use amqp://, or the broker's TLS port, 5671 by default): %w", err)
-	case s.scheme == "amqp" && speaksTLS(ctx, s):
+	case s.scheme == "amqp" && !isTimeout(err) && speaksTLS(ctx, s):
 		return fmt.Errorf("the server expects TLS on this port (use amqps://): %w", err)
 	case isNetworkError(err):
 		return fmt.Errorf("%w: %w", herald.ErrUnreachable, err)
@@ -110,6 +110,11 @@ func speaksTLS(ctx context.Context, s *settings) bool {
 	err = tc.HandshakeContext(ctx)
 	var alert tls.AlertError
 	return err == nil || errors.As(err, &alert)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // isNetworkError reports whether err comes from the network (refused,
