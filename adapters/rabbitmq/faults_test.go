@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
@@ -457,8 +458,8 @@ func TestClosedErrorsNameTopic(t *testing.T) {
 	_, err := sub.Subscribe(t.Context(), "t1")
 	check("subscribe to", err)
 	check("initialize", sub.(message.SubscribeInitializer).SubscribeInitialize("t1"))
-	var conn any
-	if pub.(interface{ As(any) bool }).As(&conn) {
-		t.Error("As(*any) = true")
+	var conn *amqp.Connection
+	if pub.(interface{ As(any) bool }).As(&conn) || sub.(interface{ As(any) bool }).As(&conn) {
+		t.Error("As(**amqp091.Connection) = true after Close")
 	}
 }

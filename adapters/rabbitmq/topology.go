@@ -13,8 +13,8 @@ const exchangeType = "fanout"
 // connection, topology, persistence, confirms, prefetch and reconnect
 // settings. The adapter's own code declares its topology with its
 // Exchange, Queue, QueueBind and TopologyBuilder and (un)marshals with its
-// Marshaler; the escape hatch builds watermill-amqp's Publisher and
-// Subscriber from it.
+// Marshaler; the escape hatch hands it out, so that users can build
+// watermill-amqp's Publisher and Subscriber from it.
 func (s *settings) watermillConfig(privateID string) wamqp.Config {
 	group := s.group
 	queueArgs := amqp.Table(nil)
