@@ -303,8 +303,8 @@ func TestPublishContextWaitsForConfirmWithinCtx(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("returned after %v, want soon after its 300ms ctx", d)
 	}
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("error %v; want context.DeadlineExceeded", err)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, herald.ErrUnreachable) {
+		t.Errorf("error %v; want context.DeadlineExceeded and herald.ErrUnreachable", err)
 	}
 	if m.Context() != mctx {
 		t.Error("PublishContext changed the message's context")

@@ -166,6 +166,9 @@ func (p *publisher) publish(ctx context.Context, topic string, items []item) err
 	delay := 20 * time.Millisecond
 	channelRetries := 0
 	for {
+		if err := ctx.Err(); err != nil {
+			return unreachable(ctx, errors.New("gave up before the broker confirmed"))
+		}
 		if _, err := p.conn.wait(ctx, p.stopWaiting); err != nil {
 			return err
 		}
@@ -394,12 +397,15 @@ func (p *publisher) confirmed(ctx context.Context, oc *openChannel, topic string
 	return p.channelError(oc, fmt.Errorf("message %s unconfirmed", it.msg.UUID), it)
 }
 
-// noConfirm is the error when ctx ended before a confirm came.
+// noConfirm is the error when ctx ended before a confirm came: from the
+// client's side the broker is unreachable, whether the connection is
+// known lost or the broker did not answer.
 func (p *publisher) noConfirm(ctx context.Context, it *item) error {
+	cause := errors.New("no confirm from the broker")
 	if _, err := p.conn.get(); err != nil {
-		return fmt.Errorf("message %s unconfirmed: %w", it.msg.UUID, unreachable(ctx, err))
+		cause = err
 	}
-	return fmt.Errorf("no confirm for message %s: %w", it.msg.UUID, context.Cause(ctx))
+	return fmt.Errorf("message %s unconfirmed: %w", it.msg.UUID, unreachable(ctx, cause))
 }
 
 // channelError classifies what closed oc while it carried it (nil while

@@ -273,6 +273,9 @@ func (sub *subscriber) run(ctx context.Context, topic string, c *consumer, out c
 				}
 				cause = err
 			}
+			if sub.stopping(ctx) {
+				return
+			}
 			st.lost(cause)
 		}
 		t := time.NewTimer(delay)
@@ -287,11 +290,27 @@ func (sub *subscriber) run(ctx context.Context, topic string, c *consumer, out c
 		}
 		var err error
 		if c, err = sub.consume(ctx, topic, true); err != nil {
+			if sub.stopping(ctx) {
+				return
+			}
 			st.lost(err)
 			delay = min(2*delay, maxDelay)
 			continue
 		}
 		delay = minDelay
+	}
+}
+
+// stopping reports whether the subscription ends: ctx done or the
+// subscriber closing (a failure then is not a loss to report).
+func (sub *subscriber) stopping(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return true
+	case <-sub.closing:
+		return true
+	default:
+		return false
 	}
 }
 
