@@ -368,7 +368,10 @@ func (sub *subscriber) handle(ctx context.Context, topic string, c *consumer, d 
 	// ctx is done meanwhile (its context is cancelled, which tells it).
 	select {
 	case <-msg.Acked():
-		_ = d.Ack(false)
+		if err := d.Ack(false); err != nil {
+			// The channel is gone: the broker redelivers the message.
+			sub.conn.log.Debug(fmt.Sprintf("herald/%s: ack of message %s on %q failed; it will be redelivered", sub.s.scheme, msg.UUID, topic), "cause", err.Error())
+		}
 		return outcomeNext
 	case <-msg.Nacked():
 		return sub.nack(topic, c, msg, d)
