@@ -150,6 +150,11 @@ func TestSizeRefusalExplained(t *testing.T) {
 	if err := checkPublishing(amqp.Publishing{Body: make([]byte, 1001)}, 0, p.maxSize.Load()); err == nil || !strings.Contains(err.Error(), "max_message_size of 1000") {
 		t.Errorf("checked before sending: %v", err)
 	}
+	absolute := &amqp.Error{Code: amqp.PreconditionFailed, Server: true, Recover: true,
+		Reason: "PRECONDITION_FAILED - message size 600000000 is larger than max size 536870912"}
+	if _, limit, ok := refusedSize(absolute); !ok || limit != 536870912 {
+		t.Errorf("RabbitMQ's wording at its absolute limit not recognised: %d %v", limit, ok)
+	}
 	denied := &amqp.Error{Code: amqp.AccessRefused, Server: true, Recover: true, Reason: "ACCESS_REFUSED - access to exchange 'x' refused"}
 	if err := p.classify(denied, errors.New("m3"), small); errors.As(err, &r) || !strings.Contains(err.Error(), "refused access") {
 		t.Errorf("a refused permission: %v; want a final error", err)

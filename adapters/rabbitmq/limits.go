@@ -77,7 +77,7 @@ func headerFrameSize(pub amqp.Publishing) int {
 
 // sizeRefusal matches RabbitMQ's reason for closing a channel over a
 // message larger than max_message_size.
-var sizeRefusal = regexp.MustCompile(`message size (\d+) is larger than configured max size (\d+)`)
+var sizeRefusal = regexp.MustCompile(`message size (\d+) is larger than (?:configured )?max size (\d+)`)
 
 // refusedSize returns the size and limit RabbitMQ quoted when it closed a
 // channel over a message too large.
