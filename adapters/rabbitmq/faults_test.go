@@ -463,3 +463,32 @@ func TestClosedErrorsNameTopic(t *testing.T) {
 		t.Error("As(**amqp091.Connection) = true after Close")
 	}
 }
+
+// TestPublishSameMessageConcurrently: publishing one message from two
+// goroutines at once is safe (-race): PublishContext only reads it.
+func TestPublishSameMessageConcurrently(t *testing.T) {
+	url := brokerURL(t)
+	topic := freshTopic(t)
+	t.Cleanup(func() { deleteTopology(t, topic) })
+	pub := openPub(t, url).(adapters.ContextPublisher)
+	m := newMsg("twice")
+	m.Metadata.Set("k", "v")
+	var wg sync.WaitGroup
+	errs := make(chan error, 2)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			errs <- pub.PublishContext(ctx, topic, m)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}
