@@ -71,6 +71,9 @@ func (sub *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *mes
 	if err := checkTopic(topic); err != nil {
 		return nil, opError(sub.s.scheme, opSubscribe, topic, err)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, opError(sub.s.scheme, opSubscribe, topic, err)
+	}
 	if !sub.enter() {
 		return nil, opError(sub.s.scheme, opSubscribe, topic, herald.ErrClosed)
 	}
