@@ -202,9 +202,17 @@ func TestSubscribeHonoursCtxAndClose(t *testing.T) {
 	}()
 	closed := make(chan struct{})
 	go func() {
-		time.Sleep(100 * time.Millisecond) // let Subscribe start waiting
+		defer close(closed)
+		s := sub.(*subscriber)
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+			s.mu.Lock()
+			n := s.waiting
+			s.mu.Unlock()
+			if n > 0 {
+				break // Subscribe waits for the broker
+			}
+		}
 		_ = sub.Close()
-		close(closed)
 	}()
 	select {
 	case err := <-errc:

@@ -33,6 +33,7 @@ type subscriber struct {
 	mu        sync.Mutex // guards closed, wg.Add and consumers
 	closed    bool
 	consumers map[string]int // topic -> running consumers
+	waiting   int            // consume calls waiting for the broker (for tests)
 	closing   chan struct{}
 	wg        sync.WaitGroup
 	once      sync.Once
@@ -145,6 +146,8 @@ func (sub *subscriber) consume(ctx context.Context, topic string, register bool)
 		c, err := sub.setup(conn, topic, register)
 		res <- result{c, err}
 	}()
+	sub.addWaiting(1)
+	defer sub.addWaiting(-1)
 	select {
 	case r := <-res:
 		return r.c, r.err
@@ -162,6 +165,12 @@ func (sub *subscriber) consume(ctx context.Context, topic string, register bool)
 	default:
 		return nil, unreachable(ctx, fmt.Errorf("no answer from the broker while subscribing"))
 	}
+}
+
+func (sub *subscriber) addWaiting(n int) {
+	sub.mu.Lock()
+	sub.waiting += n
+	sub.mu.Unlock()
 }
 
 // setup does consume's work on conn, waiting for each answer.
