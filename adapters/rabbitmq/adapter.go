@@ -38,27 +38,28 @@ func (Adapter) Validate(cfg herald.Config) error {
 
 // Publisher connects and returns the publish side. The returned publisher
 // also has an As(any) bool method (see the package documentation).
-func (Adapter) Publisher(_ context.Context, cfg herald.Config) (message.Publisher, error) {
+func (Adapter) Publisher(ctx context.Context, cfg herald.Config) (message.Publisher, error) {
 	s, err := parse(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return newPublisher(s)
+	return newPublisher(ctx, s)
 }
 
 // Subscriber connects and returns the consume side for cfg.Group (a
 // private queue when it is empty). The returned subscriber also has an
 // As(any) bool method (see the package documentation).
-func (Adapter) Subscriber(_ context.Context, cfg herald.Config) (message.Subscriber, error) {
+func (Adapter) Subscriber(ctx context.Context, cfg herald.Config) (message.Subscriber, error) {
 	s, err := parse(cfg)
 	if err != nil {
 		return nil, err
 	}
-	return newSubscriber(s)
+	return newSubscriber(ctx, s)
 }
 
-// asConnection serves the escape-hatch targets publisher and subscriber
-// share.
+// asConnection serves the escape-hatch targets of publisher and
+// subscriber. It never dials: **amqp091.Connection is the current
+// connection, false while reconnecting or after Close.
 func asConnection(conn *connection, cfg wamqp.Config, target any) bool {
 	switch t := target.(type) {
 	case **amqp.Connection:

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -41,6 +42,7 @@ type settings struct {
 	confirm      bool
 	queueType    string
 	reconnectMax time.Duration
+	dialTimeout  time.Duration
 }
 
 // parse validates cfg and turns it into settings. Every problem is a
@@ -64,6 +66,7 @@ func parse(cfg herald.Config) (*settings, error) {
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
+	s.dialTimeout = dialTimeout
 
 	if s.scheme != "amqp" && s.scheme != "amqps" {
 		return nil, &herald.ConfigError{Key: "scheme", Value: s.scheme, Problem: "is not handled by the rabbitmq adapter", Allowed: "amqp, amqps"}
@@ -162,6 +165,9 @@ func parseVhost(path string) (string, error) {
 func checkName(key, name string, max int) error {
 	if len(name) > max {
 		return &herald.ConfigError{Key: key, Value: name, Problem: "is too long", Allowed: "up to " + strconv.Itoa(max) + " bytes"}
+	}
+	if !utf8.ValidString(name) {
+		return &herald.ConfigError{Key: key, Problem: "is not valid UTF-8", Allowed: "a UTF-8 string"}
 	}
 	return nil
 }

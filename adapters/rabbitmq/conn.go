@@ -1,96 +1,201 @@
 package rabbitmq
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 )
+
+// closeTimeout bounds how long closing a connection waits for the
+// broker's answer (a broker behind a black hole never answers).
+const closeTimeout = time.Second
 
 // connection is one AMQP connection that redials with exponential backoff
 // (100ms growing to reconnect_max, with jitter) whenever it closes, until
-// Close. Users take the current connection with get and open their
-// channels on it; after a loss they call get again.
+// Close. Users take the current connection with get (or wait for one with
+// wait) and open their channels on it; after a loss they call it again.
+// A loss is logged at warn level with its cause, the recovery at info.
 //
 // It plays the role of watermill-amqp's ConnectionWrapper, which Herald
 // does not use because its reconnect loop replaces the connection without
 // synchronisation (a data race under -race with any concurrent user,
 // ThreeDotsLabs/watermill#693).
 type connection struct {
-	s *settings
+	s   *settings
+	log *slog.Logger
 
-	mu      sync.Mutex // guards conn and closed
-	conn    *amqp.Connection
-	closed  bool
-	closing chan struct{}
+	mu       sync.Mutex
+	conn     *amqp.Connection // nil while reconnecting
+	changed  chan struct{}    // closed (and replaced) whenever conn changes
+	lastErr  error            // why conn is nil
+	frameMax int              // negotiated frame_max of the last connection
+	closed   bool
+	waiters  int // calls blocked in wait (for tests)
+
+	ctx    context.Context // cancelled by Close: interrupts redialling
+	cancel context.CancelFunc
+	done   chan struct{} // closed when watch returned
 }
 
-// dial connects, failing at once if the broker cannot be reached, and
-// starts the reconnect loop.
-func dial(s *settings) (*connection, error) {
-	conn, err := amqp.DialConfig(s.uri, s.amqpConfig)
+// dial connects within ctx, failing if the broker cannot be reached, and
+// starts the reconnect loop. Losses are logged to adapters.Logger(ctx).
+func dial(ctx context.Context, s *settings) (*connection, error) {
+	conn, err := dialContext(ctx, s)
 	if err != nil {
-		return nil, connectError(s, err)
+		return nil, err
 	}
-	c := &connection{s: s, conn: conn, closing: make(chan struct{})}
+	c := &connection{
+		s:        s,
+		log:      adapters.Logger(ctx),
+		conn:     conn,
+		changed:  make(chan struct{}),
+		frameMax: conn.Config.FrameSize,
+		done:     make(chan struct{}),
+	}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	go c.watch(conn)
 	return c, nil
 }
 
-// get returns the current connection, or errNotConnected while it is
-// being re-established, or errClosed.
+// get returns the current connection without waiting: an error wrapping
+// herald.ErrUnreachable while it is being re-established, or
+// herald.ErrClosed.
 func (c *connection) get() (*amqp.Connection, error) {
 	c.mu.Lock()
-	conn, closed := c.conn, c.closed
+	conn, closed, last := c.conn, c.closed, c.lastErr
 	c.mu.Unlock()
-	if closed {
-		return nil, errClosed
-	}
-	if conn.IsClosed() {
-		return nil, errNotConnected
+	switch {
+	case closed:
+		return nil, herald.ErrClosed
+	case conn == nil || conn.IsClosed():
+		if last == nil {
+			return nil, fmt.Errorf("%w: %w", herald.ErrUnreachable, errNotConnected)
+		}
+		return nil, fmt.Errorf("%w: %w: %w", herald.ErrUnreachable, errNotConnected, last)
 	}
 	return conn, nil
+}
+
+// wait returns the current connection, waiting for the reconnect while
+// there is none, until ctx ends (an error wrapping herald.ErrUnreachable
+// and ctx.Err()), abort is closed or the connection is closed (errors
+// wrapping herald.ErrClosed).
+func (c *connection) wait(ctx context.Context, abort <-chan struct{}) (*amqp.Connection, error) {
+	for {
+		c.mu.Lock()
+		conn, changed, closed, last := c.conn, c.changed, c.closed, c.lastErr
+		c.mu.Unlock()
+		if closed {
+			return nil, herald.ErrClosed
+		}
+		if conn != nil && !conn.IsClosed() {
+			return conn, nil
+		}
+		// Closed but not yet noticed by watch: it will signal changed.
+		c.addWaiter(1)
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			c.addWaiter(-1)
+			return nil, unreachable(ctx, last)
+		case <-abort:
+			c.addWaiter(-1)
+			return nil, herald.ErrClosed
+		}
+		c.addWaiter(-1)
+	}
+}
+
+func (c *connection) addWaiter(n int) {
+	c.mu.Lock()
+	c.waiters += n
+	c.mu.Unlock()
+}
+
+// maxFrame is the frame_max negotiated with the broker (0: unknown).
+func (c *connection) maxFrame() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.frameMax
+}
+
+// set records conn (nil: lost, for cause) and wakes the waiters.
+func (c *connection) set(conn *amqp.Connection, cause error) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	c.conn, c.lastErr = conn, cause
+	if conn != nil {
+		c.frameMax = conn.Config.FrameSize
+	}
+	close(c.changed)
+	c.changed = make(chan struct{})
+	return true
 }
 
 // watch waits for conn to close and redials until it succeeds or Close is
 // called.
 func (c *connection) watch(conn *amqp.Connection) {
+	defer close(c.done)
 	for {
+		var cause error = errNotConnected
 		select {
-		case <-conn.NotifyClose(make(chan *amqp.Error, 1)):
-		case <-c.closing:
+		case e, ok := <-conn.NotifyClose(make(chan *amqp.Error, 1)):
+			if ok && e != nil {
+				cause = e
+			}
+		case <-c.ctx.Done():
 			return
 		}
+		if !c.set(nil, cause) {
+			return
+		}
+		lostAt := time.Now()
+		c.log.Warn(fmt.Sprintf("herald/%s: connection to %s lost; reconnecting", c.s.scheme, c.s.host),
+			"host", c.s.host, "vhost", c.s.vhost, "cause", cause.Error())
 		delay := 100 * time.Millisecond
 		for {
 			// Full jitter in [delay/2, delay) keeps many clients from
 			// redialling a restarted broker in lockstep.
-			wait := delay/2 + rand.N(delay/2)
+			t := time.NewTimer(delay/2 + rand.N(delay/2))
 			select {
-			case <-time.After(wait):
-			case <-c.closing:
+			case <-t.C:
+			case <-c.ctx.Done():
+				t.Stop()
 				return
 			}
-			next, err := amqp.DialConfig(c.s.uri, c.s.amqpConfig)
+			next, err := dialContext(c.ctx, c.s)
 			if err == nil {
 				conn = next
 				break
 			}
+			c.mu.Lock()
+			c.lastErr = err
+			c.mu.Unlock()
+			c.log.Debug(fmt.Sprintf("herald/%s: reconnect to %s failed", c.s.scheme, c.s.host), "cause", err.Error())
 			delay = min(delay*3/2, c.s.reconnectMax)
 		}
-		c.mu.Lock()
-		if c.closed {
-			c.mu.Unlock()
-			_ = conn.Close()
+		if !c.set(conn, nil) {
+			_ = conn.CloseDeadline(time.Now().Add(closeTimeout))
 			return
 		}
-		c.conn = conn
-		c.mu.Unlock()
+		c.log.Info(fmt.Sprintf("herald/%s: reconnected to %s", c.s.scheme, c.s.host),
+			"host", c.s.host, "vhost", c.s.vhost, "down", time.Since(lostAt).Round(time.Millisecond).String())
 	}
 }
 
-// Close stops reconnecting and closes the connection. It is idempotent.
+// Close stops reconnecting and closes the connection, waiting at most
+// closeTimeout for the broker. It is idempotent.
 func (c *connection) Close() error {
 	c.mu.Lock()
 	if c.closed {
@@ -98,11 +203,14 @@ func (c *connection) Close() error {
 		return nil
 	}
 	c.closed = true
-	close(c.closing)
+	c.cancel()
+	close(c.changed)
 	conn := c.conn
 	c.mu.Unlock()
-	if conn.IsClosed() {
+	<-c.done
+	if conn == nil || conn.IsClosed() {
 		return nil
 	}
-	return conn.Close()
+	_ = conn.CloseDeadline(time.Now().Add(closeTimeout))
+	return nil
 }

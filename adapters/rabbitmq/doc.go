@@ -20,18 +20,40 @@
 // # Topology
 //
 //   - A topic is a durable fanout exchange of the same name, declared by
-//     the first Publish or Subscribe. Routing keys are not used.
+//     the first Publish or Subscribe. Routing keys are not used. A topic
+//     must be 1 to 255 bytes of UTF-8 and must not start with "amq."
+//     (RabbitMQ reserves those names); other topics are refused before
+//     anything is sent.
 //   - A subscriber with a group consumes the durable queue
-//     "<topic>.<group>", bound to that exchange. Every subscriber of the
-//     group, in any process, consumes the same queue, so they share the
-//     messages; each group has its own queue and gets every message.
-//     The queue, and the persistent messages in it, survive a broker
-//     restart and subscribers coming and going.
+//     "<topic>.<group>", bound to that exchange, where a "." in the group
+//     is written "%2E" and a "%" is written "%25" (group "eu.billing" of
+//     topic "orders" is "orders.eu%2Ebilling"). The escaped group has no
+//     ".", so the last "." of the name separates topic and group: two
+//     different (topic, group) pairs never share a queue, even when the
+//     topic has dots ("ordersN.eu" with group "billing" is
+//     "ordersN.eu.billing"). Every subscriber of the group, in any
+//     process, consumes the same queue, so they share the messages; each
+//     group has its own queue and gets every message. The queue, and the
+//     persistent messages in it, survive a broker restart and
+//     subscribers coming and going.
 //   - A subscriber without a group gets its own exclusive queue
-//     "<topic>.private-<id>", where id is unique to the Watermill
-//     Subscriber: the broker deletes it when the subscriber closes or its
-//     connection drops (it is declared again on reconnect; messages
-//     published while it was gone are not delivered to it).
+//     "<topic>.%private-<id>", where id is unique to the Watermill
+//     Subscriber (an escaped group never starts with "%p"): the broker
+//     deletes it when the subscriber closes or its connection drops (it
+//     is declared again on reconnect; messages published while it was
+//     gone are not delivered to it).
+//   - A queue name longer than RabbitMQ's 255 bytes keeps its first bytes
+//     (cut on a character boundary) and ends with ".%h" and 32 hex digits
+//     of the SHA-256 of the full name, so it stays distinct.
+//   - Consumer tags are chosen by the broker; no other name is derived.
+//
+// Upgrading: before this naming, the group was not escaped and private
+// queues were "<topic>.private-<id>". Queues of groups without "." or "%"
+// keep their names. A group with "." or "%" (or a name over 255 bytes)
+// now consumes a new queue: the old one stays bound to the exchange and
+// keeps collecting messages until it is deleted (rabbitmqctl
+// delete_queue), so drain it with the old version, or move its messages,
+// and then delete it.
 //   - Several Subscribe calls for one topic on the same Watermill
 //     Subscriber (what subscriber.WithConcurrency does) are several AMQP
 //     consumers of the same queue, so they compete for its messages, with
@@ -57,20 +79,28 @@
 //
 // Each consumer hands its messages over one at a time and acks one only
 // after its handler acked it; a nack requeues it and the broker delivers
-// it again, with the redelivered flag (metadata RedeliveredHeader). A
-// redelivery delay asked for with herald.RetryAfter is honoured by holding
-// the message that long before requeueing it (that consumer takes nothing
-// else meanwhile). Up to "prefetch" further messages wait in the client
-// per consumer. Close acks what handlers acked before it; the broker
-// requeues everything else delivered but not acked.
+// it again, with the redelivered flag (metadata RedeliveredHeader).
+// RabbitMQ cannot delay a redelivery, so a nack with a delay
+// (adapters.NackDelay: herald.RetryAfter, or the subscriber's growing
+// delay after failures) is honoured by holding the message unsettled, on
+// a timer, and nacking it when the delay has passed; meanwhile the
+// consumer goes on with the next messages. A held message counts against
+// "prefetch" (the broker sends at most that many unsettled messages per
+// consumer). Closing the subscriber or ending the Subscribe context stops
+// the timers without waiting: the broker requeues held messages at once,
+// with everything else delivered but not acked. Up to "prefetch" further
+// messages wait in the client per consumer. Close acks what handlers
+// acked before it.
 //
 // Order: a single consumer (concurrency 1) receives a classic queue's
-// messages in publish order, and keeps that order across nacks: when the
-// subscriber has one consumer of the topic, a nack also closes and reopens
-// its channel, so the broker requeues the prefetched messages behind the
-// nacked one to their original positions (they come back flagged as
-// redelivered). With several consumers (concurrency > 1, or several
-// processes in a group) there is no order.
+// messages in publish order, and keeps that order across nacks without a
+// delay: when the subscriber has one consumer of the topic and holds no
+// message, such a nack also closes and reopens its channel, so the broker
+// requeues the prefetched messages behind the nacked one to their
+// original positions (they come back flagged as redelivered). A message
+// nacked with a delay comes back after the messages behind it. With
+// several consumers (concurrency > 1, or several processes in a group)
+// there is no order.
 //
 // # Headers
 //
@@ -81,15 +111,65 @@
 // published by another tool is consumed as well: its ID is that header,
 // else message_id, else a new ID; non-string header values become strings.
 //
+// # Contexts and closing
+//
+// Opening a publisher or subscriber, Subscribe and the TLS and AMQP
+// handshakes, channel opening, declarations and consumer registration
+// they wait for all end when their context ends, with an error wrapping
+// ctx.Err(); Close interrupts them too. SubscribeInitialize (Watermill's
+// interface has no context) waits at most "dial_timeout";
+// SubscribeInitializeContext takes a context. After Close every method
+// returns an error wrapping herald.ErrClosed. Close waits at most 5s for
+// the confirms of publishes in flight and 1s for the broker to answer
+// its connection close.
+//
 // # Reconnecting
 //
 // Each publisher and subscriber has one connection, redialled with
 // exponential backoff (100ms growing to "reconnect_max", with jitter)
-// after the broker or the network went away. Publish fails fast while
-// disconnected, and when a confirm is lost with the connection (the
-// message may or may not have been stored: at-least-once); consumers
-// register again, re-declaring their queue, as soon as the connection is
-// back, on the same Subscribe channel.
+// after the broker or the network went away. A loss is logged at warn
+// level (once, with its cause) and the reconnection at info level, to the
+// logger of the Open context (adapters.Logger; the publisher and
+// subscriber packages pass theirs).
+//
+// Publishing while the broker is unreachable waits for the reconnection
+// until the context ends (PublishContext, which the publisher package
+// calls) or for 30s (Watermill's Publish, which has no context); then it
+// returns an error wrapping herald.ErrUnreachable and the context's
+// error. When a confirm is lost with the connection, the message may or
+// may not have been stored: it is sent again after the reconnection, so
+// a message can be stored twice (at-least-once). Errors that waiting
+// cannot fix (see Errors) are returned at once.
+//
+// Consumers register again, re-declaring their queue, as soon as the
+// connection is back, on the same Subscribe channel. A subscription that
+// stops receiving - lost connection, a channel closed by the broker, its
+// queue deleted (the broker cancels the consumer), a refused permission -
+// is logged at warn level once per outage and reported with
+// adapters.ReportStatus on the Subscribe context, wrapping
+// herald.ErrSubscriptionLost and the cause, after every failed attempt
+// to consume again (at most once a second); receiving again is logged at
+// info level and reported with nil. A deleted group queue is declared
+// again (messages published while it was gone are lost: the report says
+// so); a refused permission is retried until the subscriber package's
+// recovery timeout gives up.
+//
+// # Errors
+//
+// Errors read "herald/amqp: <operation> "<topic>": <cause>" (herald/amqps
+// with TLS), or "herald/amqp: connect to <host> (vhost "<v>"): <cause>"
+// when opening, and wrap the client's error and Herald's sentinels. They
+// name the likely cause: a TLS port dialled with amqp:// ("the server
+// expects TLS on this port"), a plain port dialled with amqps://, refused
+// credentials, a missing vhost, a refused permission. Before sending,
+// Publish refuses, at once and for that message alone, a message ID or
+// header name over AMQP's 255 bytes and headers that do not fit in one
+// frame of the negotiated frame_max (131072 bytes by default: carry large
+// data in the payload), which the broker would answer by closing the
+// connection of every publish sharing it. A payload over the broker's
+// max_message_size closes the channel: the error names the size and the
+// limit, other messages on that channel are sent again, and later
+// payloads over the limit are refused before sending.
 //
 // # Options
 //
@@ -150,14 +230,15 @@
 //
 // in the style of Go CDK. Supported targets:
 //
-//	**amqp091.Connection  the current client connection (a new one after a reconnect)
-//	*amqp.Config          (watermill-amqp) the equivalent watermill-amqp Config
-//	**amqp.Publisher      (publisher only) a watermill-amqp Publisher with that Config
-//	**amqp.Subscriber     (subscriber only) a watermill-amqp Subscriber with that Config
+//	**amqp091.Connection  (github.com/rabbitmq/amqp091-go) the current connection;
+//	                      false while reconnecting or after Close; do not close it
+//	*amqp.Config          (github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp)
+//	                      the equivalent watermill-amqp Config
 //
-// The watermill-amqp Publisher and Subscriber are created on first use, on
-// a connection of their own, and closed with their Herald counterpart;
-// they use the same topology and message mapping, so they interoperate.
+// As never dials. To use watermill-amqp's own Publisher or Subscriber,
+// build them from that Config (amqp.NewPublisher(cfg, logger)): each
+// dials a connection of its own, which you close; they use the same
+// topology and message mapping, so they interoperate with Herald's.
 //
 // # Why not watermill-amqp's Publisher and Subscriber
 //

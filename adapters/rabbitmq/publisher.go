@@ -1,6 +1,8 @@
 package rabbitmq
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -9,7 +11,12 @@ import (
 	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 )
+
+var _ adapters.ContextPublisher = (*publisher)(nil)
 
 // publisher publishes on a few confirm-mode channels of one connection
 // (which reconnects by itself). Unlike watermill-amqp's
@@ -26,60 +33,444 @@ type publisher struct {
 	channels []*pubChannel
 	next     atomic.Uint32
 
-	mu      sync.Mutex // guards closed and wg.Add
-	closed  bool
-	closing chan struct{}
-	wg      sync.WaitGroup
-	once    sync.Once
+	mu          sync.Mutex // guards closed and wg.Add
+	closed      bool
+	stopWaiting chan struct{} // closed by Close: waits for the broker end
+	closing     chan struct{} // closed by Close after closeWait: waits for confirms end
+	wg          sync.WaitGroup
+	once        sync.Once
 
-	declared sync.Map // topic -> struct{}: exchange declared
-
-	wpubOnce sync.Once
-	wpub     *wamqp.Publisher
-	wpubErr  error
+	declared sync.Map     // topic -> struct{}: exchange declared
+	maxSize  atomic.Int64 // the broker's max_message_size, once a refusal told it
 }
 
-// pubChannel is one AMQP channel, opened lazily and reopened after it or
-// its connection closed.
+// pubChannel is one slot of the pool: an AMQP channel, opened lazily and
+// reopened after it or its connection closed.
 type pubChannel struct {
-	mu sync.Mutex
-	ch *amqp.Channel
+	sem chan struct{} // a lock that can be waited for within a ctx
+	oc  *openChannel
 }
 
-func newPublisher(s *settings) (*publisher, error) {
+// openChannel is one opened AMQP channel and why it closed.
+type openChannel struct {
+	ch     *amqp.Channel
+	closes chan *amqp.Error
+	once   sync.Once
+	why    *amqp.Error
+}
+
+// reason returns the error the channel closed with (nil for a clean
+// close); call it once the channel is known to be closed.
+func (oc *openChannel) reason() *amqp.Error {
+	oc.once.Do(func() {
+		t := time.NewTimer(closeTimeout)
+		defer t.Stop()
+		select {
+		case oc.why = <-oc.closes:
+		case <-t.C:
+		}
+	})
+	return oc.why
+}
+
+// defaultPublishTimeout bounds a Publish (Watermill's call, without a
+// context) while the broker is unreachable; PublishContext uses its ctx.
+const defaultPublishTimeout = 30 * time.Second
+
+func newPublisher(ctx context.Context, s *settings) (*publisher, error) {
 	cfg := s.watermillConfig("")
-	conn, err := dial(s)
+	conn, err := dial(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	p := &publisher{s: s, cfg: cfg, conn: conn, closing: make(chan struct{})}
+	p := &publisher{s: s, cfg: cfg, conn: conn, stopWaiting: make(chan struct{}), closing: make(chan struct{})}
 	for range s.pool {
-		p.channels = append(p.channels, &pubChannel{})
+		p.channels = append(p.channels, &pubChannel{sem: make(chan struct{}, 1)})
 	}
 	return p, nil
 }
 
-// Publish sends msgs to topic's exchange and, with confirms on (the
-// default), returns nil only once the broker confirmed every one of them.
-// Messages of one call keep their order.
+// Publish is PublishContext bounded by defaultPublishTimeout; it also
+// stops waiting for a message's confirm when that message's context ends.
 func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
+	ctx, cancel := context.WithTimeout(context.Background(), defaultPublishTimeout)
+	defer cancel()
+	return p.PublishContext(ctx, topic, msgs...)
+}
+
+// PublishContext sends msgs to topic's exchange and, with confirms on
+// (the default), returns nil only once the broker confirmed every one of
+// them. Messages of one call keep their order. While the broker is
+// unreachable it waits for the reconnect and sends again what was not
+// confirmed, until ctx ends. It neither starts a goroutine nor changes
+// msgs.
+func (p *publisher) PublishContext(ctx context.Context, topic string, msgs ...*message.Message) error {
 	if err := checkTopic(topic); err != nil {
-		return err
+		return opError(p.s.scheme, opPublish, topic, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return opError(p.s.scheme, opPublish, topic, err)
 	}
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return errClosed
+		return opError(p.s.scheme, opPublish, topic, herald.ErrClosed)
 	}
 	p.wg.Add(1)
 	p.mu.Unlock()
 	defer p.wg.Done()
 
-	pc := p.channels[int(p.next.Add(1))%len(p.channels)]
-	if err := p.send(pc, topic, msgs); err != nil {
-		p.declared.Delete(topic) // declare again next time, in case it was deleted
+	items := make([]item, len(msgs))
+	for i, msg := range msgs {
+		pub, err := p.cfg.Marshaler.Marshal(msg)
+		if err == nil {
+			err = checkPublishing(pub, p.conn.maxFrame(), p.maxSize.Load())
+		}
+		if err != nil {
+			return opError(p.s.scheme, opPublish, topic, fmt.Errorf("message %s: %w", msg.UUID, err))
+		}
+		items[i] = item{msg: msg, pub: pub}
+	}
+	if err := p.publish(ctx, topic, items); err != nil {
+		return opError(p.s.scheme, opPublish, topic, err)
+	}
+	return nil
+}
+
+// item is one message of a call and whether the broker has it.
+type item struct {
+	msg  *message.Message
+	pub  amqp.Publishing
+	done bool
+}
+
+// retryable marks a failure after which the messages not yet confirmed
+// may be sent again: the channel or connection was lost (connection
+// true), or the broker closed the channel over a deleted exchange or
+// another call's message.
+type retryable struct {
+	err        error
+	connection bool
+}
+
+func (r *retryable) Error() string { return r.err.Error() }
+func (r *retryable) Unwrap() error { return r.err }
+
+// maxChannelRetries bounds how often one call resends after the broker
+// closed a channel (not the connection).
+const maxChannelRetries = 3
+
+// publish sends items, again after a lost channel or connection, until
+// all are confirmed, an error that waiting cannot fix, or ctx ends.
+func (p *publisher) publish(ctx context.Context, topic string, items []item) error {
+	delay := 20 * time.Millisecond
+	channelRetries := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return unreachable(ctx, errors.New("gave up before the broker confirmed"))
+		}
+		if _, err := p.conn.wait(ctx, p.stopWaiting); err != nil {
+			return err
+		}
+		pc := p.channels[int(p.next.Add(1))%len(p.channels)]
+		err := p.attempt(ctx, pc, topic, items)
+		var r *retryable
+		if err == nil || !errors.As(err, &r) {
+			return err
+		}
+		if !r.connection {
+			if channelRetries++; channelRetries > maxChannelRetries {
+				return r.err
+			}
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return unreachable(ctx, r.err)
+		case <-p.stopWaiting:
+			t.Stop()
+			return herald.ErrClosed
+		}
+		delay = min(2*delay, time.Second)
+	}
+}
+
+// attempt publishes the items not yet done on pc's channel and waits for
+// their confirms, keeping at most window of them outstanding.
+func (p *publisher) attempt(ctx context.Context, pc *pubChannel, topic string, items []item) error {
+	type pending struct {
+		it *item
+		dc *amqp.DeferredConfirmation
+	}
+	var waiting []pending
+	var oc *openChannel // all of this attempt's messages go on one channel
+	settle := func(err error) error {
+		// The channel is gone: what it confirmed before is done.
+		for _, w := range waiting {
+			if isDone(w.dc) && w.dc.Acked() {
+				w.it.done = true
+			}
+		}
 		return err
 	}
+	for i := range items {
+		it := &items[i]
+		if it.done {
+			continue
+		}
+		if len(waiting) == p.s.window {
+			if err := p.confirmed(ctx, oc, topic, waiting[0].it, waiting[0].dc); err != nil {
+				return settle(err)
+			}
+			waiting = waiting[1:]
+		}
+		var dc *amqp.DeferredConfirmation
+		var err error
+		if oc, dc, err = p.publishOne(ctx, pc, oc, topic, it); err != nil {
+			return settle(err)
+		}
+		if dc == nil {
+			it.done = true // confirm=false: sent is all we know
+			continue
+		}
+		waiting = append(waiting, pending{it, dc})
+	}
+	for len(waiting) > 0 {
+		if err := p.confirmed(ctx, oc, topic, waiting[0].it, waiting[0].dc); err != nil {
+			return settle(err)
+		}
+		waiting = waiting[1:]
+	}
+	return nil
+}
+
+func isDone(dc *amqp.DeferredConfirmation) bool {
+	select {
+	case <-dc.Done():
+		return true
+	default:
+		return false
+	}
+}
+
+// publishOne sends one message on pc, (re)opening the channel and
+// declaring the exchange first when needed. want is the channel the
+// attempt's previous messages went on (nil for the first): if pc had to
+// be reopened since, the attempt stops rather than reorder its messages.
+func (p *publisher) publishOne(ctx context.Context, pc *pubChannel, want *openChannel, topic string, it *item) (*openChannel, *amqp.DeferredConfirmation, error) {
+	if err := pc.lock(ctx, p.stopWaiting); err != nil {
+		return nil, nil, err
+	}
+	defer pc.unlock()
+	oc, err := p.ready(ctx, pc, topic)
+	if err != nil {
+		return nil, nil, err
+	}
+	if want != nil && oc != want {
+		return nil, nil, &retryable{err: errors.New("the channel closed during the call"), connection: true}
+	}
+	dc, err := oc.ch.PublishWithDeferredConfirm(topic, "", false, false, it.pub)
+	if err != nil {
+		return nil, nil, p.channelError(oc, fmt.Errorf("message %s: %w", it.msg.UUID, err), it)
+	}
+	return oc, dc, nil
+}
+
+// lock takes pc, waiting at most until ctx ends or Close.
+func (pc *pubChannel) lock(ctx context.Context, abort <-chan struct{}) error {
+	select {
+	case pc.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return unreachable(ctx, errors.New("all publish channels busy waiting for the broker"))
+	case <-abort:
+		return herald.ErrClosed
+	}
+}
+
+func (pc *pubChannel) unlock() { <-pc.sem }
+
+// ready returns pc's channel, (re)opened when needed, with topic's
+// exchange declared; pc is locked. The broker's answers are awaited in a
+// goroutine (only when something must be opened or declared), so that
+// ctx and Close interrupt the wait; a channel whose answer did not come
+// is dropped and closed once it comes.
+func (p *publisher) ready(ctx context.Context, pc *pubChannel, topic string) (*openChannel, error) {
+	oc := pc.oc
+	if oc != nil && oc.ch.IsClosed() {
+		oc, pc.oc = nil, nil
+	}
+	_, declared := p.declared.Load(topic)
+	if oc != nil && declared {
+		return oc, nil
+	}
+	var conn *amqp.Connection
+	if oc == nil {
+		var err error
+		if conn, err = p.conn.get(); err != nil {
+			return nil, &retryable{err: err, connection: true}
+		}
+	}
+	type result struct {
+		oc  *openChannel
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		o := oc
+		if o == nil {
+			var err error
+			if o, err = p.openOn(conn); err != nil {
+				res <- result{nil, err}
+				return
+			}
+		}
+		if !declared {
+			if err := declareExchange(o.ch, p.cfg, topic); err != nil {
+				res <- result{o, p.channelError(o, fmt.Errorf("declare exchange %q: %w", topic, err), nil)}
+				return
+			}
+		}
+		res <- result{o, nil}
+	}()
+	var abortErr error
+	select {
+	case r := <-res:
+		if r.oc != nil && !r.oc.ch.IsClosed() {
+			pc.oc = r.oc
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+		p.declared.Store(topic, struct{}{})
+		return r.oc, nil
+	case <-ctx.Done():
+		abortErr = unreachable(ctx, errors.New("no answer from the broker while opening a channel"))
+	case <-p.stopWaiting:
+		abortErr = herald.ErrClosed
+	}
+	pc.oc = nil
+	go func() {
+		if r := <-res; r.oc != nil {
+			_ = r.oc.ch.Close()
+		}
+	}()
+	return nil, abortErr
+}
+
+// openOn opens a channel on conn, in confirm mode when confirms are on.
+func (p *publisher) openOn(conn *amqp.Connection) (*openChannel, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, &retryable{err: fmt.Errorf("open channel: %w", err), connection: true}
+	}
+	oc := &openChannel{ch: ch, closes: ch.NotifyClose(make(chan *amqp.Error, 1))}
+	if p.s.confirm {
+		if err := ch.Confirm(false); err != nil {
+			_ = ch.Close()
+			return nil, &retryable{err: fmt.Errorf("enable publisher confirms: %w", err), connection: true}
+		}
+	}
+	return oc, nil
+}
+
+// confirmed waits for dc, it's confirm on oc.
+func (p *publisher) confirmed(ctx context.Context, oc *openChannel, topic string, it *item, dc *amqp.DeferredConfirmation) error {
+	select {
+	case <-dc.Done():
+	case <-ctx.Done():
+		return p.noConfirm(ctx, it)
+	case <-it.msg.Context().Done():
+		return p.noConfirm(it.msg.Context(), it)
+	case <-p.closing:
+		return fmt.Errorf("message %s unconfirmed: %w", it.msg.UUID, herald.ErrClosed)
+	}
+	if dc.Acked() {
+		it.done = true
+		return nil
+	}
+	if !oc.ch.IsClosed() {
+		return fmt.Errorf("the broker refused message %s (a nack: it could not store it, e.g. a queue at its length limit with overflow=reject-publish)", it.msg.UUID)
+	}
+	return p.channelError(oc, fmt.Errorf("message %s unconfirmed", it.msg.UUID), it)
+}
+
+// noConfirm is the error when ctx ended before a confirm came: from the
+// client's side the broker is unreachable, whether the connection is
+// known lost or the broker did not answer.
+func (p *publisher) noConfirm(ctx context.Context, it *item) error {
+	cause := errors.New("no confirm from the broker")
+	if _, err := p.conn.get(); err != nil {
+		cause = err
+	}
+	return fmt.Errorf("message %s unconfirmed: %w", it.msg.UUID, unreachable(ctx, cause))
+}
+
+// channelError classifies what closed oc while it carried it (nil while
+// declaring): a lost connection or a message someone else made the
+// broker refuse can be resent; a refusal of this message or of the
+// topic cannot.
+func (p *publisher) channelError(oc *openChannel, err error, it *item) error {
+	if !oc.ch.IsClosed() {
+		// The socket failed before the client noticed the loss.
+		return &retryable{err: err, connection: true}
+	}
+	return p.classify(oc.reason(), err, it)
+}
+
+// classify is channelError's verdict for the error e the channel closed
+// with.
+func (p *publisher) classify(e *amqp.Error, err error, it *item) error {
+	if isConnectionError(e) {
+		if e == nil {
+			return &retryable{err: fmt.Errorf("%w: the channel closed", err), connection: true}
+		}
+		return &retryable{err: fmt.Errorf("%w: %w", err, e), connection: true}
+	}
+	switch {
+	case e.Code == amqp.NotFound:
+		// The exchange was deleted: declare it again.
+		p.declared.Range(func(k, _ any) bool { p.declared.Delete(k); return true })
+		return &retryable{err: fmt.Errorf("%w: %w", err, e)}
+	case e.Code == amqp.AccessRefused:
+		return fmt.Errorf("%w: the broker refused access (the user may not write to or configure this exchange): %w", err, e)
+	}
+	if size, limit, ok := refusedSize(e); ok {
+		p.maxSize.Store(limit)
+		if it != nil && int64(len(it.pub.Body)) > limit {
+			return fmt.Errorf("%w: %w: %w", err, sizeError(int64(len(it.pub.Body)), limit), e)
+		}
+		_ = size // another message on the channel was too large
+		return &retryable{err: fmt.Errorf("%w: %w", err, e)}
+	}
+	return fmt.Errorf("%w: the broker closed the channel: %w", err, e)
+}
+
+// Close stops new publishes, ends those waiting for the broker, waits up
+// to closeWait for those in flight to get their confirms (then fails them
+// with ErrClosed) and closes the connection. It is idempotent.
+func (p *publisher) Close() error {
+	p.once.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		p.mu.Unlock()
+		close(p.stopWaiting)
+		done := make(chan struct{})
+		go func() { p.wg.Wait(); close(done) }()
+		t := time.NewTimer(closeWait)
+		select {
+		case <-done:
+		case <-t.C:
+		}
+		t.Stop()
+		close(p.closing)
+		<-done
+		// Closing the connection closes its channels, without waiting for
+		// each channel's close-ok from a broker that may not answer.
+		_ = p.conn.Close()
+	})
 	return nil
 }
 
@@ -87,157 +478,7 @@ func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
 // confirms.
 const closeWait = 5 * time.Second
 
-type pending struct {
-	dc  *amqp.DeferredConfirmation
-	msg *message.Message
-}
-
-// send publishes msgs on pc and waits for their confirms, keeping at most
-// window of them outstanding.
-func (p *publisher) send(pc *pubChannel, topic string, msgs []*message.Message) error {
-	exchange := p.cfg.Exchange.GenerateName(topic)
-	key := p.cfg.Publish.GenerateRoutingKey(topic)
-	var waiting []pending
-	if p.s.confirm {
-		waiting = make([]pending, 0, min(len(msgs), p.s.window))
-	}
-	var ch *amqp.Channel // all of this call's messages go on one channel
-	for _, msg := range msgs {
-		if len(waiting) == p.s.window {
-			if err := p.wait(topic, waiting[0]); err != nil {
-				return err
-			}
-			waiting = waiting[1:]
-		}
-		pub, err := p.cfg.Marshaler.Marshal(msg)
-		if err != nil {
-			return fmt.Errorf("rabbitmq: marshal message %s: %w", msg.UUID, err)
-		}
-		var dc *amqp.DeferredConfirmation
-		if ch, dc, err = p.publishOne(pc, ch, topic, exchange, key, msg, pub); err != nil {
-			return err
-		}
-		if dc != nil {
-			waiting = append(waiting, pending{dc, msg})
-		}
-	}
-	for _, w := range waiting {
-		if err := p.wait(topic, w); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// publishOne sends one message on pc, (re)opening the channel and
-// declaring the exchange first when needed. want is the channel the
-// call's previous messages went on (nil for the first): if pc had to be
-// reopened since, the call fails rather than reorder its messages.
-func (p *publisher) publishOne(pc *pubChannel, want *amqp.Channel, topic, exchange, key string, msg *message.Message, pub amqp.Publishing) (*amqp.Channel, *amqp.DeferredConfirmation, error) {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	if err := p.open(pc); err != nil {
-		return nil, nil, err
-	}
-	if want != nil && pc.ch != want {
-		return nil, nil, fmt.Errorf("rabbitmq: publish message %s to %q: the channel closed during the call", msg.UUID, topic)
-	}
-	if _, ok := p.declared.Load(topic); !ok {
-		if err := declareExchange(pc.ch, p.cfg, topic); err != nil {
-			return nil, nil, fmt.Errorf("rabbitmq: declare exchange %q: %w", topic, err)
-		}
-		p.declared.Store(topic, struct{}{})
-	}
-	dc, err := pc.ch.PublishWithDeferredConfirmWithContext(msg.Context(), exchange, key, false, false, pub)
-	if err != nil {
-		return nil, nil, fmt.Errorf("rabbitmq: publish message %s to %q: %w", msg.UUID, topic, err)
-	}
-	return pc.ch, dc, nil
-}
-
-// open (re)opens pc's channel when needed; pc.mu is held.
-func (p *publisher) open(pc *pubChannel) error {
-	if pc.ch != nil && !pc.ch.IsClosed() {
-		return nil
-	}
-	pc.ch = nil
-	conn, err := p.conn.get()
-	if err != nil {
-		return fmt.Errorf("rabbitmq: publish: %w", err)
-	}
-	ch, err := conn.Channel()
-	if err != nil {
-		return fmt.Errorf("rabbitmq: open channel: %w", err)
-	}
-	if p.s.confirm {
-		if err := ch.Confirm(false); err != nil {
-			_ = ch.Close()
-			return fmt.Errorf("rabbitmq: enable publisher confirms: %w", err)
-		}
-	}
-	pc.ch = ch
-	return nil
-}
-
-func (p *publisher) wait(topic string, w pending) error {
-	select {
-	case <-w.dc.Done():
-	case <-w.msg.Context().Done():
-		return fmt.Errorf("rabbitmq: waiting for the confirm of message %s: %w", w.msg.UUID, w.msg.Context().Err())
-	case <-p.closing:
-		return fmt.Errorf("rabbitmq: message %s unconfirmed: %w", w.msg.UUID, errClosed)
-	}
-	if !w.dc.Acked() {
-		return fmt.Errorf("rabbitmq: broker did not confirm message %s on %q (nack, or the channel closed)", w.msg.UUID, topic)
-	}
-	return nil
-}
-
-// Close stops new publishes, waits up to closeWait for those in flight to
-// get their confirms (then fails them with ErrClosed) and closes the
-// connection. It is idempotent.
-func (p *publisher) Close() error {
-	var err error
-	p.once.Do(func() {
-		p.mu.Lock()
-		p.closed = true
-		p.mu.Unlock()
-		// Let in-flight publishes get their confirms, for a while.
-		done := make(chan struct{})
-		go func() { p.wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(closeWait):
-		}
-		close(p.closing)
-		<-done
-		for _, pc := range p.channels {
-			pc.mu.Lock()
-			if pc.ch != nil {
-				_ = pc.ch.Close()
-			}
-			pc.mu.Unlock()
-		}
-		if p.wpub != nil {
-			_ = p.wpub.Close()
-		}
-		err = p.conn.Close()
-	})
-	return err
-}
-
 // As implements the escape hatch; see the package documentation.
 func (p *publisher) As(target any) bool {
-	switch t := target.(type) {
-	case **wamqp.Publisher:
-		p.wpubOnce.Do(func() {
-			p.wpub, p.wpubErr = wamqp.NewPublisher(p.cfg, nopLogger)
-		})
-		if p.wpubErr != nil {
-			return false
-		}
-		*t = p.wpub
-		return true
-	}
 	return asConnection(p.conn, p.cfg, target)
 }

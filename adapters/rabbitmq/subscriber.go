@@ -12,13 +12,14 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 
-	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald"
 )
 
 var _ message.SubscribeInitializer = (*subscriber)(nil)
 
-// subscriber consumes over one connection (which reconnects by itself). Each Subscribe call is one AMQP consumer on its own channel;
-// calls for the same topic consume the same queue and so compete.
+// subscriber consumes over one connection (which reconnects by itself).
+// Each Subscribe call is one AMQP consumer on its own channel; calls for
+// the same topic consume the same queue and so compete.
 //
 // It does not use watermill-amqp's Subscriber because that one registers
 // the consumer in a background goroutine after Subscribe returned, and on
@@ -32,52 +33,55 @@ type subscriber struct {
 	mu        sync.Mutex // guards closed, wg.Add and consumers
 	closed    bool
 	consumers map[string]int // topic -> running consumers
+	waiting   int            // consume calls waiting for the broker (for tests)
 	closing   chan struct{}
 	wg        sync.WaitGroup
 	once      sync.Once
-
-	wsubOnce sync.Once
-	wsub     *wamqp.Subscriber
-	wsubErr  error
 }
 
-func newSubscriber(s *settings) (*subscriber, error) {
+func newSubscriber(ctx context.Context, s *settings) (*subscriber, error) {
 	id := strings.ToLower(watermill.NewULID())
 	cfg := s.watermillConfig(id)
-	conn, err := dial(s)
+	conn, err := dial(ctx, s)
 	if err != nil {
 		return nil, err
 	}
 	return &subscriber{s: s, cfg: cfg, conn: conn, privateID: id, closing: make(chan struct{}), consumers: map[string]int{}}, nil
 }
 
-// consumer is one registered AMQP consumer.
-type consumer struct {
-	ch         *amqp.Channel
-	deliveries <-chan amqp.Delivery
+// enter registers a call that Close must wait for; false once closed.
+func (sub *subscriber) enter() bool {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if sub.closed {
+		return false
+	}
+	sub.wg.Add(1)
+	return true
 }
 
 // Subscribe declares topic's exchange and the subscriber's queue, binds
 // them and registers a consumer before it returns, so a message published
-// once it returned is not lost. The channel closes when ctx is done or the
-// subscriber is closed. After a lost connection the consumer is
-// registered again (and the queue declared again) until that happens.
+// once it returned is not lost; it gives up when ctx ends or the
+// subscriber is closed. The channel closes when ctx is done or the
+// subscriber is closed. After a lost connection, channel or consumer
+// the consumer is registered again (and the queue declared again) until
+// that happens; the loss and the recovery are reported with
+// adapters.ReportStatus on ctx and logged.
 func (sub *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	if err := checkTopic(topic); err != nil {
-		return nil, err
+		return nil, opError(sub.s.scheme, opSubscribe, topic, err)
 	}
-	sub.mu.Lock()
-	if sub.closed {
-		sub.mu.Unlock()
-		return nil, errClosed
+	if err := ctx.Err(); err != nil {
+		return nil, opError(sub.s.scheme, opSubscribe, topic, err)
 	}
-	sub.wg.Add(1)
-	sub.mu.Unlock()
-
-	c, err := sub.consume(topic)
+	if !sub.enter() {
+		return nil, opError(sub.s.scheme, opSubscribe, topic, herald.ErrClosed)
+	}
+	c, err := sub.consume(ctx, topic, true)
 	if err != nil {
 		sub.wg.Done()
-		return nil, err
+		return nil, opError(sub.s.scheme, opSubscribe, topic, err)
 	}
 	out := make(chan *message.Message)
 	go sub.run(ctx, topic, c, out)
@@ -87,58 +91,168 @@ func (sub *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *mes
 // SubscribeInitialize implements message.SubscribeInitializer: it
 // declares topic's exchange and the subscriber's queue and binds them,
 // without consuming. Declaring a group's queue ahead of its first
-// subscriber makes the broker keep the messages published meanwhile.
+// subscriber makes the broker keep the messages published meanwhile. It
+// waits at most dial_timeout; Close interrupts it.
 func (sub *subscriber) SubscribeInitialize(topic string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), sub.s.dialTimeout)
+	defer cancel()
+	return sub.SubscribeInitializeContext(ctx, topic)
+}
+
+// SubscribeInitializeContext is SubscribeInitialize bounded by ctx.
+func (sub *subscriber) SubscribeInitializeContext(ctx context.Context, topic string) error {
 	if err := checkTopic(topic); err != nil {
-		return err
+		return opError(sub.s.scheme, opInitialize, topic, err)
 	}
-	sub.mu.Lock()
-	closed := sub.closed
-	sub.mu.Unlock()
-	if closed {
-		return errClosed
+	if !sub.enter() {
+		return opError(sub.s.scheme, opInitialize, topic, herald.ErrClosed)
 	}
-	conn, err := sub.conn.get()
+	defer sub.wg.Done()
+	c, err := sub.consume(ctx, topic, false)
 	if err != nil {
-		return fmt.Errorf("rabbitmq: initialize %q: %w", topic, err)
+		return opError(sub.s.scheme, opInitialize, topic, err)
 	}
-	ch, err := conn.Channel()
-	if err != nil {
-		return fmt.Errorf("rabbitmq: initialize %q: open channel: %w", topic, err)
-	}
-	defer ch.Close()
-	if _, err := declareQueue(ch, sub.cfg, topic); err != nil {
-		return fmt.Errorf("rabbitmq: initialize %q: %w", topic, err)
-	}
+	c.close()
 	return nil
 }
 
-// consume opens a channel, declares and binds the queue and registers a
-// consumer on it.
-func (sub *subscriber) consume(topic string) (*consumer, error) {
+// consumer is one AMQP channel with, when registered, a consumer on it.
+type consumer struct {
+	ch         *amqp.Channel
+	queue      string
+	deliveries <-chan amqp.Delivery
+	closes     chan *amqp.Error
+	cancels    chan string
+
+	mu   sync.Mutex
+	held map[*heldNack]struct{} // nacks waiting for their delay
+}
+
+// consume opens a channel, declares and binds the queue and, when
+// register is set, registers a consumer on it. The broker's answers are
+// awaited in a goroutine so that ctx and Close interrupt the wait; a
+// setup that completes after that is undone.
+func (sub *subscriber) consume(ctx context.Context, topic string, register bool) (*consumer, error) {
 	conn, err := sub.conn.get()
 	if err != nil {
-		return nil, fmt.Errorf("rabbitmq: subscribe to %q: %w", topic, err)
+		return nil, err
 	}
+	type result struct {
+		c   *consumer
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		c, err := sub.setup(conn, topic, register)
+		res <- result{c, err}
+	}()
+	sub.addWaiting(1)
+	defer sub.addWaiting(-1)
+	select {
+	case r := <-res:
+		return r.c, r.err
+	case <-ctx.Done():
+	case <-sub.closing:
+	}
+	go func() {
+		if r := <-res; r.c != nil {
+			r.c.close()
+		}
+	}()
+	select {
+	case <-sub.closing:
+		return nil, herald.ErrClosed
+	default:
+		return nil, unreachable(ctx, fmt.Errorf("no answer from the broker while subscribing"))
+	}
+}
+
+func (sub *subscriber) addWaiting(n int) {
+	sub.mu.Lock()
+	sub.waiting += n
+	sub.mu.Unlock()
+}
+
+// setup does consume's work on conn, waiting for each answer.
+func (sub *subscriber) setup(conn *amqp.Connection, topic string, register bool) (*consumer, error) {
 	ch, err := conn.Channel()
 	if err != nil {
-		return nil, fmt.Errorf("rabbitmq: subscribe to %q: open channel: %w", topic, err)
+		return nil, fmt.Errorf("open channel: %w", err)
+	}
+	c := &consumer{
+		ch:      ch,
+		closes:  ch.NotifyClose(make(chan *amqp.Error, 1)),
+		cancels: ch.NotifyCancel(make(chan string, 1)),
 	}
 	if err := ch.Qos(sub.s.prefetch, 0, false); err != nil {
-		_ = ch.Close()
-		return nil, fmt.Errorf("rabbitmq: subscribe to %q: set prefetch: %w", topic, err)
+		c.close()
+		return nil, fmt.Errorf("set prefetch: %w", err)
 	}
-	q, err := declareQueue(ch, sub.cfg, topic)
-	if err != nil {
-		_ = ch.Close()
-		return nil, fmt.Errorf("rabbitmq: subscribe to %q: %w", topic, err)
+	if c.queue, err = declareQueue(ch, sub.cfg, topic); err != nil {
+		c.close()
+		return nil, explainAccess(err)
 	}
-	d, err := ch.Consume(q, "", false, false, false, false, nil)
-	if err != nil {
-		_ = ch.Close()
-		return nil, fmt.Errorf("rabbitmq: subscribe to %q: consume from queue %q: %w", topic, q, err)
+	if !register {
+		return c, nil
 	}
-	return &consumer{ch: ch, deliveries: d}, nil
+	if c.deliveries, err = ch.Consume(c.queue, "", false, false, false, false, nil); err != nil {
+		c.close()
+		return nil, fmt.Errorf("consume from queue %q: %w", c.queue, explainAccess(err))
+	}
+	return c, nil
+}
+
+// explainAccess names the likely cause of an ACCESS_REFUSED.
+func explainAccess(err error) error {
+	if e, ok := err.(*amqp.Error); ok && e.Code == amqp.AccessRefused {
+		return fmt.Errorf("the broker refused access (check the user's configure, write and read permissions on the vhost): %w", err)
+	}
+	return err
+}
+
+// close stops the held nacks (their messages are requeued with the rest)
+// and closes the channel: the broker requeues what was not acked. It
+// waits for the broker's answer at most closeTimeout (a broker behind a
+// black hole never answers; closing the connection ends the channel).
+func (c *consumer) close() {
+	c.mu.Lock()
+	for h := range c.held {
+		h.t.Stop()
+	}
+	c.held = nil
+	c.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		_ = c.ch.Close()
+		close(done)
+	}()
+	t := time.NewTimer(closeTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
+// lostCause says why c's deliveries stopped.
+func (c *consumer) lostCause() error {
+	select {
+	case <-c.cancels:
+		return fmt.Errorf("the broker cancelled the consumer of queue %q (the queue was deleted?)", c.queue)
+	default:
+	}
+	t := time.NewTimer(closeTimeout)
+	defer t.Stop()
+	select {
+	case e, ok := <-c.closes:
+		if ok && e != nil {
+			return fmt.Errorf("channel closed: %w", e)
+		}
+	case <-c.cancels:
+		return fmt.Errorf("the broker cancelled the consumer of queue %q (the queue was deleted?)", c.queue)
+	case <-t.C:
+	}
+	return fmt.Errorf("channel closed")
 }
 
 // run feeds out from c and registers a new consumer whenever the channel
@@ -146,37 +260,69 @@ func (sub *subscriber) consume(topic string) (*consumer, error) {
 func (sub *subscriber) run(ctx context.Context, topic string, c *consumer, out chan<- *message.Message) {
 	defer sub.wg.Done()
 	defer close(out)
+	st := status{sub: sub, ctx: ctx, topic: topic}
 	const minDelay, maxDelay = 50 * time.Millisecond, time.Second
 	delay := minDelay
 	for {
 		if c != nil {
+			st.ok()
 			sub.active(topic, 1)
 			next := sub.deliver(ctx, topic, c, out)
 			sub.active(topic, -1)
-			_ = c.ch.Close() // the broker requeues what was not acked
+			var cause error
+			if next == outcomeLost {
+				cause = c.lostCause()
+			}
+			c.close()
 			c = nil
 			switch next {
 			case outcomeStop:
 				return
 			case outcomeRestart:
-				if c, _ = sub.consume(topic); c != nil {
+				var err error
+				if c, err = sub.consume(ctx, topic, true); err == nil {
 					continue
 				}
+				cause = err
 			}
+			if sub.stopping(ctx) {
+				return
+			}
+			st.lost(cause)
 		}
+		t := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
+			t.Stop()
 			return
 		case <-sub.closing:
+			t.Stop()
 			return
-		case <-time.After(delay):
+		case <-t.C:
 		}
 		var err error
-		if c, err = sub.consume(topic); err != nil {
+		if c, err = sub.consume(ctx, topic, true); err != nil {
+			if sub.stopping(ctx) {
+				return
+			}
+			st.lost(err)
 			delay = min(2*delay, maxDelay)
 			continue
 		}
 		delay = minDelay
+	}
+}
+
+// stopping reports whether the subscription ends: ctx done or the
+// subscriber closing (a failure then is not a loss to report).
+func (sub *subscriber) stopping(ctx context.Context) bool {
+	select {
+	case <-ctx.Done():
+		return true
+	case <-sub.closing:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -186,7 +332,7 @@ type outcome int
 const (
 	outcomeNext    outcome = iota // go on
 	outcomeStop                   // ctx done or subscriber closing
-	outcomeLost                   // channel or connection lost: reconnect
+	outcomeLost                   // channel, consumer or connection lost: reconnect
 	outcomeRestart                // close the channel and consume again
 )
 
@@ -199,7 +345,7 @@ func (sub *subscriber) deliver(ctx context.Context, topic string, c *consumer, o
 			if !ok {
 				return outcomeLost
 			}
-			if o := sub.handle(ctx, topic, d, out); o != outcomeNext {
+			if o := sub.handle(ctx, topic, c, d, out); o != outcomeNext {
 				return o
 			}
 		case <-ctx.Done():
@@ -211,7 +357,7 @@ func (sub *subscriber) deliver(ctx context.Context, topic string, c *consumer, o
 }
 
 // handle delivers one message and waits until it is acked or nacked.
-func (sub *subscriber) handle(ctx context.Context, topic string, d amqp.Delivery, out chan<- *message.Message) outcome {
+func (sub *subscriber) handle(ctx context.Context, topic string, c *consumer, d amqp.Delivery, out chan<- *message.Message) outcome {
 	msg, err := sub.cfg.Marshaler.Unmarshal(d)
 	if err != nil {
 		_ = d.Nack(false, false) // cannot happen with this marshaler
@@ -234,10 +380,13 @@ func (sub *subscriber) handle(ctx context.Context, topic string, d amqp.Delivery
 	// ctx is done meanwhile (its context is cancelled, which tells it).
 	select {
 	case <-msg.Acked():
-		_ = d.Ack(false)
+		if err := d.Ack(false); err != nil {
+			// The channel is gone: the broker redelivers the message.
+			sub.conn.log.Debug(fmt.Sprintf("herald/%s: ack of message %s on %q failed; it will be redelivered", sub.s.scheme, msg.UUID, topic), "cause", err.Error())
+		}
 		return outcomeNext
 	case <-msg.Nacked():
-		return sub.nack(ctx, topic, msg, d)
+		return sub.nack(topic, c, msg, d)
 	case <-sub.closing:
 		// An ack that raced with Close wins: never redeliver a message
 		// its handler acked.
@@ -249,29 +398,6 @@ func (sub *subscriber) handle(ctx context.Context, topic string, d amqp.Delivery
 		}
 		return outcomeStop
 	}
-}
-
-// nack requeues d. A delay the handler asked for (herald.RetryAfter) is
-// honoured by holding the message that long before requeueing it; the
-// consumer takes nothing else meanwhile. When this is the subscriber's
-// only consumer of the topic, the channel is then closed and opened
-// again, so that the messages prefetched behind d are requeued too and
-// the queue is consumed again in its original order.
-func (sub *subscriber) nack(ctx context.Context, topic string, msg *message.Message, d amqp.Delivery) outcome {
-	if delay, ok := adapters.NackDelay(msg); ok && delay > 0 {
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-		case <-sub.closing:
-		}
-		t.Stop()
-	}
-	_ = d.Nack(false, true)
-	if sub.activeCount(topic) == 1 {
-		return outcomeRestart
-	}
-	return outcomeNext
 }
 
 // active adds n to the number of running consumers of topic.
@@ -290,37 +416,23 @@ func (sub *subscriber) activeCount(topic string) int {
 	return sub.consumers[topic]
 }
 
-// Close cancels every consumer (the broker requeues unacked messages),
-// waits for the Subscribe goroutines and closes the connection. A message
-// whose handler acked before Close is acked. Close is idempotent.
+// Close cancels every consumer (the broker requeues unacked messages,
+// held nacks included), waits for the Subscribe goroutines and closes the
+// connection. A message whose handler acked before Close is acked. Close
+// is idempotent.
 func (sub *subscriber) Close() error {
-	var err error
 	sub.once.Do(func() {
 		sub.mu.Lock()
 		sub.closed = true
 		sub.mu.Unlock()
 		close(sub.closing)
 		sub.wg.Wait()
-		if sub.wsub != nil {
-			_ = sub.wsub.Close()
-		}
-		err = sub.conn.Close()
+		_ = sub.conn.Close()
 	})
-	return err
+	return nil
 }
 
 // As implements the escape hatch; see the package documentation.
 func (sub *subscriber) As(target any) bool {
-	switch t := target.(type) {
-	case **wamqp.Subscriber:
-		sub.wsubOnce.Do(func() {
-			sub.wsub, sub.wsubErr = wamqp.NewSubscriber(sub.cfg, nopLogger)
-		})
-		if sub.wsubErr != nil {
-			return false
-		}
-		*t = sub.wsub
-		return true
-	}
 	return asConnection(sub.conn, sub.cfg, target)
 }

@@ -1,55 +1,20 @@
 package rabbitmq
 
 import (
-	"fmt"
 	"time"
 
 	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
-// Topology (see the package documentation):
-//
-//	topic                 -> durable fanout exchange named <topic>
-//	topic + group         -> durable queue <topic>.<group>, bound to it
-//	topic, no group       -> exclusive queue <topic>.private-<id>, one per
-//	                         Watermill Subscriber instance, bound to it
-const (
-	exchangeType = "fanout"
-	// maxNameLen is RabbitMQ's limit for exchange and queue names.
-	maxNameLen = 255
-	// privateInfix separates the topic from the subscriber ID in the
-	// name of a private queue.
-	privateInfix = ".private-"
-)
-
-// queueName returns the queue a subscriber with group (or, without a
-// group, with the private ID) consumes topic from.
-func queueName(topic, group, privateID string) string {
-	if group == "" {
-		return topic + privateInfix + privateID
-	}
-	return topic + "." + group
-}
-
-// checkTopic rejects topic names RabbitMQ cannot use as an exchange name,
-// before the broker closes the channel over them.
-func checkTopic(topic string) error {
-	switch {
-	case topic == "":
-		return fmt.Errorf("rabbitmq: empty topic")
-	case len(topic) > maxNameLen:
-		return fmt.Errorf("rabbitmq: topic %.40q... is %d bytes, longer than RabbitMQ's %d", topic, len(topic), maxNameLen)
-	}
-	return nil
-}
+const exchangeType = "fanout"
 
 // watermillConfig is the watermill-amqp Config equivalent to s: the same
 // connection, topology, persistence, confirms, prefetch and reconnect
 // settings. The adapter's own code declares its topology with its
 // Exchange, Queue, QueueBind and TopologyBuilder and (un)marshals with its
-// Marshaler; the escape hatch builds watermill-amqp's Publisher and
-// Subscriber from it.
+// Marshaler; the escape hatch hands it out, so that users can build
+// watermill-amqp's Publisher and Subscriber from it.
 func (s *settings) watermillConfig(privateID string) wamqp.Config {
 	group := s.group
 	queueArgs := amqp.Table(nil)

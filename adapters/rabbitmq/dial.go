@@ -1,0 +1,133 @@
+package rabbitmq
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net"
+	"syscall"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/heraldkit/herald"
+)
+
+// dialContext connects and performs the TLS and AMQP handshakes, each
+// bounded by dial_timeout and by ctx: when ctx ends the socket is closed,
+// which interrupts whichever handshake is waiting. Errors name the likely
+// cause where the client's own error does not.
+func dialContext(ctx context.Context, s *settings) (*amqp.Connection, error) {
+	d := net.Dialer{Timeout: s.dialTimeout}
+	raw, err := d.DialContext(ctx, "tcp", s.host)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, connectError(s, unreachable(ctx, err))
+		}
+		return nil, connectError(s, fmt.Errorf("%w: %w", herald.ErrUnreachable, err))
+	}
+	// dial_timeout bounds the handshakes (amqp.Open clears the deadline
+	// once connected); ctx ending closes the socket.
+	_ = raw.SetDeadline(time.Now().Add(s.dialTimeout))
+	stop := context.AfterFunc(ctx, func() { _ = raw.Close() })
+
+	conn, err := handshake(ctx, s, raw)
+	if !stop() || ctx.Err() != nil {
+		// ctx ended: the socket is closed or about to be.
+		if err == nil {
+			_ = conn.Close()
+		}
+		return nil, connectError(s, unreachable(ctx, err))
+	}
+	if err != nil {
+		_ = raw.Close()
+		return nil, connectError(s, explainDial(ctx, s, err))
+	}
+	return conn, nil
+}
+
+// handshake runs TLS (amqps) and the AMQP handshake on raw.
+func handshake(ctx context.Context, s *settings, raw net.Conn) (*amqp.Connection, error) {
+	cfg := s.amqpConfig
+	// amqp091 adds to the properties table while it opens: one copy each.
+	cfg.Properties = maps.Clone(s.amqpConfig.Properties)
+	var nc net.Conn = raw
+	if s.scheme == "amqps" {
+		tc := tls.Client(raw, cfg.TLSClientConfig.Clone())
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return nil, err
+		}
+		nc = tc
+	}
+	conn, err := amqp.Open(nc, cfg)
+	if err != nil {
+		if conn != nil && !conn.IsClosed() {
+			_ = conn.Close()
+		}
+		return nil, err
+	}
+	return conn, nil
+}
+
+// explainDial adds the likely cause to a failed handshake: TLS on one
+// side only, the credentials, the vhost, or a broker that is not there.
+func explainDial(ctx context.Context, s *settings, err error) error {
+	var rec tls.RecordHeaderError
+	switch {
+	case errors.Is(err, amqp.ErrCredentials):
+		return fmt.Errorf("the broker refused the username or password: %w", err)
+	case errors.Is(err, amqp.ErrVhost):
+		return fmt.Errorf("vhost %q does not exist or the user may not access it: %w", s.vhost, err)
+	case errors.Is(err, amqp.ErrSASL):
+		return fmt.Errorf("the broker offers no PLAIN authentication: %w", err)
+	case s.scheme == "amqps" && errors.As(err, &rec):
+		return fmt.Errorf("the server does not speak TLS on this port (use amqp://, or the broker's TLS port, 5671 by default): %w", err)
+	case s.scheme == "amqp" && !isTimeout(err) && speaksTLS(ctx, s):
+		return fmt.Errorf("the server expects TLS on this port (use amqps://): %w", err)
+	case isNetworkError(err):
+		return fmt.Errorf("%w: %w", herald.ErrUnreachable, err)
+	}
+	return err
+}
+
+// speaksTLS reports whether the server at s.host answers a TLS
+// ClientHello (a certificate is not checked: it only tells a TLS port
+// from an AMQP one). It costs a connection, made only after a failed
+// amqp:// handshake.
+func speaksTLS(ctx context.Context, s *settings) bool {
+	ctx, cancel := context.WithTimeout(ctx, min(s.dialTimeout, 2*time.Second))
+	defer cancel()
+	var d net.Dialer
+	raw, err := d.DialContext(ctx, "tcp", s.host)
+	if err != nil {
+		return false
+	}
+	defer raw.Close()
+	tc := tls.Client(raw, &tls.Config{InsecureSkipVerify: true, ServerName: hostOnly(s.host)}) //nolint:gosec // probe only, nothing is sent
+	err = tc.HandshakeContext(ctx)
+	var alert tls.AlertError
+	return err == nil || errors.As(err, &alert)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// isNetworkError reports whether err comes from the network (refused,
+// reset, timed out, closed) rather than from the broker.
+func isNetworkError(err error) bool {
+	var ne net.Error
+	var ae *amqp.Error
+	switch {
+	case errors.As(err, &ne), errors.Is(err, io.EOF), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, net.ErrClosed):
+		return true
+	case errors.As(err, &ae):
+		return !ae.Server
+	}
+	return false
+}

@@ -1,0 +1,166 @@
+package rabbitmq
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"math/big"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
+)
+
+// tlsListener serves TLS with a fresh self-signed certificate and
+// nothing else: it stands for a broker's TLS port.
+func tlsListener(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "127.0.0.1"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				_ = c.(*tls.Conn).Handshake()
+				buf := make([]byte, 64)
+				_, _ = c.Read(buf)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestPlainToTLSPort: amqp:// to a TLS port says TLS is expected.
+func TestPlainToTLSPort(t *testing.T) {
+	addr := tlsListener(t)
+	_, err := adapters.OpenPublisher(t.Context(), "amqp://guest:guest@"+addr+"/?dial_timeout=2s")
+	t.Log(err)
+	if err == nil || !strings.Contains(err.Error(), "expects TLS") || !strings.Contains(err.Error(), "amqps://") ||
+		!strings.HasPrefix(err.Error(), "herald/amqp: ") {
+		t.Fatalf("error %v; want a herald/amqp error saying the port expects TLS (amqps://)", err)
+	}
+}
+
+// TestTLSToPlainPort: amqps:// to the plain AMQP port says the port does
+// not speak TLS.
+func TestTLSToPlainPort(t *testing.T) {
+	u, err := url.Parse(brokerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = adapters.OpenPublisher(t.Context(), "amqps://guest:guest@"+u.Host+"/?tls_skip_verify=true&dial_timeout=2s")
+	t.Log(err)
+	if err == nil || !strings.Contains(err.Error(), "does not speak TLS") || !strings.HasPrefix(err.Error(), "herald/amqps: ") {
+		t.Fatalf("error %v; want a herald/amqps error saying the port does not speak TLS", err)
+	}
+}
+
+// TestHeaderTooLarge: a message whose headers do not fit in one frame is
+// refused at once with the reason, and the publisher's connection stays
+// up for the other messages.
+func TestHeaderTooLarge(t *testing.T) {
+	url := brokerURL(t)
+	topic := freshTopic(t)
+	t.Cleanup(func() { deleteTopology(t, topic) })
+	pub := openPub(t, url)
+	if err := pub.Publish(topic, newMsg("first")); err != nil {
+		t.Fatal(err)
+	}
+	var before *amqp.Connection
+	if !pub.(interface{ As(any) bool }).As(&before) {
+		t.Fatal("As(**amqp091.Connection)")
+	}
+	big := newMsg("big")
+	big.Metadata.Set("x-big", strings.Repeat("h", 1<<20))
+	start := time.Now()
+	err := pub.Publish(topic, big)
+	if err == nil || !strings.Contains(err.Error(), "frame_max") || !strings.Contains(err.Error(), big.UUID) ||
+		!strings.HasPrefix(err.Error(), `herald/amqp: publish to "`+topic+`": `) {
+		t.Fatalf("error %v; want one naming the message and frame_max", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("refused after %v, want at once", d)
+	}
+	long := newMsg("long key")
+	long.Metadata.Set(strings.Repeat("k", 300), "v")
+	if err := pub.Publish(topic, long); err == nil || !strings.Contains(err.Error(), "255") {
+		t.Errorf("a 300-byte header name: %v; want an error naming AMQP's 255-byte limit", err)
+	}
+	if err := pub.Publish(topic, newMsg("after")); err != nil {
+		t.Fatalf("publish after the refused one: %v", err)
+	}
+	var after *amqp.Connection
+	if !pub.(interface{ As(any) bool }).As(&after) || after != before || after.IsClosed() {
+		t.Error("the publisher's connection was replaced or closed")
+	}
+}
+
+// TestSizeRefusalExplained: RabbitMQ's channel close over a message
+// larger than max_message_size becomes an error naming the size and the
+// limit for that message, a retry for the other messages on the channel,
+// and the limit is checked before sending from then on.
+func TestSizeRefusalExplained(t *testing.T) {
+	p := &publisher{}
+	e := &amqp.Error{Code: amqp.PreconditionFailed, Server: true, Recover: true,
+		Reason: "PRECONDITION_FAILED - message size 2000 is larger than configured max size 1000"}
+	big := &item{pub: amqp.Publishing{Body: make([]byte, 2000)}}
+	err := p.classify(e, errors.New("message m1 unconfirmed"), big)
+	var r *retryable
+	if err == nil || errors.As(err, &r) || !strings.Contains(err.Error(), "2000 bytes") || !strings.Contains(err.Error(), "max_message_size of 1000") {
+		t.Errorf("the large message: %v; want a final error naming 2000 bytes and max_message_size 1000", err)
+	}
+	small := &item{pub: amqp.Publishing{Body: make([]byte, 10)}}
+	if err := p.classify(e, errors.New("message m2 unconfirmed"), small); !errors.As(err, &r) {
+		t.Errorf("another message on the channel: %v; want a retry", err)
+	}
+	if err := checkPublishing(amqp.Publishing{Body: make([]byte, 1001)}, 0, p.maxSize.Load()); err == nil || !strings.Contains(err.Error(), "max_message_size of 1000") {
+		t.Errorf("checked before sending: %v", err)
+	}
+	absolute := &amqp.Error{Code: amqp.PreconditionFailed, Server: true, Recover: true,
+		Reason: "PRECONDITION_FAILED - message size 600000000 is larger than max size 536870912"}
+	if _, limit, ok := refusedSize(absolute); !ok || limit != 536870912 {
+		t.Errorf("RabbitMQ's wording at its absolute limit not recognised: %d %v", limit, ok)
+	}
+	denied := &amqp.Error{Code: amqp.AccessRefused, Server: true, Recover: true, Reason: "ACCESS_REFUSED - access to exchange 'x' refused"}
+	if err := p.classify(denied, errors.New("m3"), small); errors.As(err, &r) || !strings.Contains(err.Error(), "refused access") {
+		t.Errorf("a refused permission: %v; want a final error", err)
+	}
+	lost := &amqp.Error{Code: amqp.FrameError, Reason: "EOF"}
+	if err := p.classify(lost, errors.New("m4"), small); !errors.As(err, &r) || !r.connection || errors.Is(err, herald.ErrClosed) {
+		t.Errorf("a lost connection: %v; want a retry after reconnecting", err)
+	}
+}
