@@ -64,10 +64,15 @@ type Suite struct {
 }
 
 // BrokerURL returns the URL in the environment variable env (for example
-// HERALD_TEST_KAFKA). When it is unset the test is skipped with a hint on
-// starting brokers, or fails when HERALD_REQUIRE_BROKERS=1 (CI).
+// HERALD_TEST_KAFKA). Under go test -short (make test-short) the test is
+// skipped, whatever the environment: short runs never touch a broker. When
+// env is unset the test is skipped with a hint on starting brokers, or
+// fails when HERALD_REQUIRE_BROKERS=1 (CI).
 func BrokerURL(t testing.TB, env string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: broker tests are skipped (" + env + ")")
+	}
 	if u := os.Getenv(env); u != "" {
 		return u
 	}
