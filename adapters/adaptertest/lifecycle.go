@@ -42,28 +42,37 @@ func testCloseDuringProcessing(t *testing.T, e *env) {
 	case <-time.After(e.wait()):
 		t.Fatal("no handler started")
 	}
-	closed := make(chan error, 1)
-	go func() { closed <- first.Close() }()
-	// Close must wait for the handler we are holding.
+	// Close must wait for the handlers: what had started when it returned
+	// must have finished by then (counted at that moment, not later).
+	type outcome struct {
+		err               error
+		started, finished int
+	}
+	closed := make(chan outcome, 1)
+	go func() {
+		err := first.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		closed <- outcome{err, started, finished}
+	}()
+	// Give a Close that does not wait the time to return early.
 	select {
-	case err := <-closed:
-		t.Fatalf("Close returned (%v) while a handler was still running", err)
+	case o := <-closed:
+		t.Fatalf("Close returned (%v) while a handler was still running (%d started, %d finished)", o.err, o.started, o.finished)
 	case <-time.After(100 * time.Millisecond):
 	}
 	close(release)
 	select {
-	case err := <-closed:
-		if err != nil {
-			t.Fatalf("Close: %v", err)
+	case o := <-closed:
+		if o.err != nil {
+			t.Fatalf("Close: %v", o.err)
+		}
+		if o.started != o.finished {
+			t.Errorf("%d handlers started but only %d finished when Close returned", o.started, o.finished)
 		}
 	case <-time.After(e.wait()):
 		t.Fatal("Close did not return after handlers finished")
 	}
-	mu.Lock()
-	if started != finished {
-		t.Errorf("%d handlers started but only %d finished before Close returned", started, finished)
-	}
-	mu.Unlock()
 	if !e.suite.Features.Durable {
 		return
 	}
