@@ -3,9 +3,12 @@ package adaptertest
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/subscriber"
@@ -133,5 +136,35 @@ func testAfterClose(t *testing.T, e *env) {
 	err = sub.Subscribe(context.Background(), e.topic("closed"), func(context.Context, *herald.Message) error { return nil })
 	if !errors.Is(err, herald.ErrClosed) {
 		t.Errorf("Subscribe after Close = %v; want ErrClosed", err)
+	}
+}
+
+// testAdapterAfterClose: at the adapter level (the Watermill publisher and
+// subscriber the adapter returns), every method called after Close
+// returns an error that wraps herald.ErrClosed and names the topic.
+func testAdapterAfterClose(t *testing.T, e *env) {
+	ctx := context.Background()
+	pub := e.adapterPublisher()
+	cfg := e.cfg.Clone()
+	cfg.Group = e.group("closed")
+	sub := e.adapterSubscriber(cfg)
+	if err := pub.Close(); err != nil {
+		t.Fatalf("publisher Close: %v", err)
+	}
+	if err := sub.Close(); err != nil {
+		t.Fatalf("subscriber Close: %v", err)
+	}
+	check := func(op, topic string, err error) {
+		t.Helper()
+		if !errors.Is(err, herald.ErrClosed) || !strings.Contains(err.Error(), topic) {
+			t.Errorf("%s after Close = %v; want an error wrapping herald.ErrClosed that names the topic %q", op, err, topic)
+		}
+	}
+	topic := e.topic("closed")
+	check("Publish", topic, pub.Publish(topic, herald.NewMessage([]byte("x"))))
+	_, err := sub.Subscribe(ctx, topic)
+	check("Subscribe", topic, err)
+	if init, ok := sub.(message.SubscribeInitializer); ok {
+		check("SubscribeInitialize", topic, init.SubscribeInitialize(topic))
 	}
 }

@@ -34,6 +34,12 @@ func Run(t *testing.T, s Suite) {
 			{"CloseDuringProcessingLosesNothing", testCloseDuringProcessing},
 			{"CancelEndsSubscribe", testCancelEndsSubscribe},
 			{"AfterClose", testAfterClose},
+			{"AdapterAfterClose", testAdapterAfterClose},
+			{"DeadLetter", testDeadLetter},
+			{"DeadLetterSharedStream", testDeadLetterSharedStream},
+			{"SameIDOnTwoTopics", testSameIDOnTwoTopics},
+			{"SameIDOnTwoTopicsSharedStream", testSameIDOnTwoTopicsSharedStream},
+			{"DerivedNamesAreInjective", testDerivedNamesAreInjective},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()

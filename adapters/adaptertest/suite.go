@@ -56,6 +56,14 @@ type Suite struct {
 	// (kafka ...?session_timeout=6s, nats ...?ack_wait=3s) so that the
 	// backend notices the dead consumer quickly.
 	CrashTarget string
+	// SharedStreamTarget, when set, is a Target whose backend keeps a
+	// topic and its dead-letter topic "{topic}.dlq" in one store with
+	// duplicate detection by message ID, such as one JetStream stream for
+	// every topic (nats ...?stream=NAME, embedded ...?stream=ALL). The
+	// dead-letter and same-ID tests run on it too: a dead-lettered copy, or
+	// the same message published to a second topic, must not be dropped as
+	// a duplicate while Publish reports success.
+	SharedStreamTarget string
 	// CrashWait bounds the wait for the messages a killed subscriber
 	// process held unacked, which the backend hands on only after the
 	// consumer's session or ack timeout (Kafka session_timeout, JetStream
