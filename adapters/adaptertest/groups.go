@@ -37,7 +37,7 @@ func testGroups(t *testing.T, e *env) {
 		}
 		return true
 	}
-	waitBoth(t, e, a, b, both)
+	waitBoth(t, e, a, b, "every message to reach one member of the group", both)
 	dup := 0
 	for _, id := range ids {
 		if a.has(id) && b.has(id) {
@@ -53,7 +53,7 @@ func testGroups(t *testing.T, e *env) {
 }
 
 // waitBoth waits for cond, woken by deliveries to either collector.
-func waitBoth(t *testing.T, e *env, a, b *collector, cond func() bool) {
+func waitBoth(t *testing.T, e *env, a, b *collector, what string, cond func() bool) {
 	t.Helper()
 	merged := newCollector()
 	stop := make(chan struct{})
@@ -73,7 +73,7 @@ func waitBoth(t *testing.T, e *env, a, b *collector, cond func() bool) {
 			}
 		}()
 	}
-	merged.waitUntil(t, e.wait(), "every message to reach one member of the group", cond)
+	merged.waitUntil(t, e.wait(), what, cond)
 }
 
 // testNoGroup: subscribers without a group each get every message.
