@@ -100,17 +100,9 @@ func testConcurrency(t *testing.T, e *env) {
 	c := newCollector()
 	var cur, maxSeen atomic.Int32
 	allIn := make(chan struct{}) // closed when workers handlers are in flight at once
-	var once sync.Once
-	barrier := time.NewTimer(e.wait())
-	defer barrier.Stop()
-	gaveUp := make(chan struct{})
-	go func() {
-		select {
-		case <-barrier.C:
-			close(gaveUp)
-		case <-allIn:
-		}
-	}()
+	var once, releaseOnce sync.Once
+	gaveUp := make(chan struct{}) // closed when the wait for allIn ended without it
+	release := func() { releaseOnce.Do(func() { close(gaveUp) }) }
 	e.subscribe(sub, readyCh, topic, func(ctx context.Context, m *herald.Message) error {
 		now := cur.Add(1)
 		defer cur.Add(-1)
@@ -125,9 +117,11 @@ func testConcurrency(t *testing.T, e *env) {
 		select { // hold the handler until workers are in flight
 		case <-allIn:
 		case <-gaveUp:
+		case <-ctx.Done():
 		}
 		return c.handler(ctx, m)
 	})
+	t.Cleanup(release) // runs first: a failed test does not leave handlers held
 	// Distinct keys spread the messages over partitions (Kafka hands out a
 	// partition's records one at a time).
 	pub := e.publisher()
@@ -140,9 +134,12 @@ func testConcurrency(t *testing.T, e *env) {
 			t.Fatalf("Publish %d: %v", i, err)
 		}
 	}
+	barrier := time.NewTimer(e.wait())
+	defer barrier.Stop()
 	select {
 	case <-allIn:
-	case <-gaveUp: // the held handlers go on now
+	case <-barrier.C:
+		release() // the held handlers go on now
 		t.Errorf("never saw %d handlers in flight at once (at most %d) within %v: WithConcurrency(%d) did not run handlers in parallel",
 			workers, maxSeen.Load(), e.wait(), workers)
 	}
