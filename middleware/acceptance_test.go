@@ -267,3 +267,16 @@ func TestRedeliveryDoesNotHoldOtherMessages(t *testing.T) {
 		t.Fatalf("handling order %q; want %q (the others handled during the 2s redelivery delay)", strings.Join(order, " "), want)
 	}
 }
+
+// TestDeadLetterSharedStream is issue 7's first item: on JetStream with
+// one stream capturing both the topic and its dead-letter topic, the
+// dead-lettered copy must not be dropped as a duplicate of the original.
+func TestDeadLetterSharedStream(t *testing.T) {
+	r := newStackRun(t, "embedded://"+t.TempDir()+"?stream=ALL")
+	r.subscribe(t, r.pub, nil, func(context.Context, *herald.Message) error {
+		return herald.Permanent(errors.New("undecodable payload"))
+	})
+	sent := r.publish(t, "bad")
+	dl := r.dlq.wait(t, "the dead-lettered message", func(m []*herald.Message) bool { return len(m) > 0 })[0]
+	checkDLQ(t, dl, sent[0], r.topic, "1", middleware.DLQReasonPermanent, "undecodable payload", time.Now().Add(-waitFor))
+}

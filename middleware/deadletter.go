@@ -15,6 +15,13 @@ import (
 // Metadata headers DeadLetter sets on the dead-lettered copy of a message.
 // Timestamps are RFC 3339 in UTC with nanoseconds (time.RFC3339Nano).
 const (
+	// DLQOriginalIDHeader is the ID of the message that was dead-lettered.
+	// The dead-lettered copy has an ID of its own: a backend that drops
+	// messages whose ID it has seen recently (JetStream's duplicate
+	// window, with one stream capturing both topics) would otherwise drop
+	// the copy, and a replayed copy is not mistaken for the original by
+	// Deduplicate.
+	DLQOriginalIDHeader = "herald-dlq-original-id"
 	// DLQTopicHeader is the topic the message was consumed from.
 	DLQTopicHeader = "herald-dlq-topic"
 	// DLQGroupHeader is the consumer group, when there was one.
@@ -92,9 +99,9 @@ const TopicPlaceholder = "{topic}"
 
 // DeadLetter returns middleware that parks messages the handler could not
 // process: when the handler chain inside it fails for good, it publishes a
-// copy of the message (same ID, payload and metadata, key included) to
-// topic through pub, with the DLQ*Header metadata added, and acks the
-// original (returns nil). TopicPlaceholder in topic is replaced by the
+// copy of the message (same payload and metadata, key included, but a new
+// ID: the original's is in DLQOriginalIDHeader) to topic through pub, with
+// the DLQ*Header metadata added, and acks the original (returns nil). TopicPlaceholder in topic is replaced by the
 // consumed topic.
 //
 // "For good" means: an error Retry gave up on (ErrRetriesExhausted), a
@@ -142,9 +149,11 @@ func DeadLetter(pub herald.Publisher, topic string, opts ...DeadLetterOption) he
 			d, _ := herald.DeliveryFromContext(ctx)
 			dlTopic := strings.ReplaceAll(topic, TopicPlaceholder, d.Topic)
 			dl := msg.Copy()
+			dl.UUID = herald.NewID()
 			if dl.Metadata == nil {
 				dl.Metadata = make(map[string]string)
 			}
+			dl.Metadata.Set(DLQOriginalIDHeader, msg.UUID)
 			// A message dead-lettered before (and replayed) gets fresh headers.
 			delete(dl.Metadata, DLQGroupHeader)
 			delete(dl.Metadata, DLQBackendHeader)

@@ -53,8 +53,16 @@ func TestDeadLetterAfterRetries(t *testing.T) {
 // checkDLQ checks a dead-lettered copy against the original.
 func checkDLQ(t *testing.T, dl, orig *herald.Message, topic, attempts, reason, errText string, before time.Time) {
 	t.Helper()
-	if dl.UUID != orig.UUID || string(dl.Payload) != string(orig.Payload) || herald.Key(dl) != herald.Key(orig) || dl.Metadata.Get("app-header") != orig.Metadata.Get("app-header") {
-		t.Errorf("dead-lettered copy differs: id %q payload %q key %q app-header %q", dl.UUID, dl.Payload, herald.Key(dl), dl.Metadata.Get("app-header"))
+	if string(dl.Payload) != string(orig.Payload) || herald.Key(dl) != herald.Key(orig) || dl.Metadata.Get("app-header") != orig.Metadata.Get("app-header") {
+		t.Errorf("dead-lettered copy differs: payload %q key %q app-header %q", dl.Payload, herald.Key(dl), dl.Metadata.Get("app-header"))
+	}
+	// The copy has its own identity (a backend that deduplicates by ID, such
+	// as JetStream, would drop it otherwise) and names the original.
+	if dl.UUID == "" || dl.UUID == orig.UUID {
+		t.Errorf("dead-lettered copy has ID %q; want a new ID, not the original's %q", dl.UUID, orig.UUID)
+	}
+	if got := dl.Metadata.Get(middleware.DLQOriginalIDHeader); got != orig.UUID {
+		t.Errorf("%s = %q; want the original ID %q", middleware.DLQOriginalIDHeader, got, orig.UUID)
 	}
 	for h, want := range map[string]string{
 		middleware.DLQTopicHeader:    topic,

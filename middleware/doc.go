@@ -94,9 +94,12 @@
 //
 // # Dead letters
 //
-// DeadLetter publishes a copy of the message (same ID, payload, metadata
-// and key) with these headers, then acks the original:
+// DeadLetter publishes a copy of the message (same payload, metadata and
+// key, but a new ID, so that a backend that drops a message whose ID it
+// has just stored, such as JetStream with one stream for both topics, keeps
+// it) with these headers, then acks the original:
 //
+//	herald-dlq-original-id    ID of the message that was dead-lettered
 //	herald-dlq-topic          topic the message was consumed from
 //	herald-dlq-group          consumer group, if any
 //	herald-dlq-backend        backend scheme

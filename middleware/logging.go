@@ -30,7 +30,8 @@ func LogHeaders(names ...string) LoggingOption {
 //   - Warn, for each retry decided by Retry inside it (attempt, delay, error);
 //   - Error, for each message dead-lettered by DeadLetter inside it;
 //   - Error, for each delivery that fails and will be redelivered, unless
-//     that was already logged as a retry;
+//     that was already logged as a retry, and for a panic passing through
+//     (no Recover inside it), with its stack;
 //   - Debug, one line per delivery with its outcome and duration.
 //
 // Every line has the topic, group, backend, message ID, attempt and, when
@@ -70,6 +71,14 @@ func Logging(logger *slog.Logger, opts ...LoggingOption) herald.Middleware {
 				}
 			}))
 			start := time.Now()
+			defer onPanic(func(err error) {
+				elapsed := time.Since(start)
+				attempt, _ := st.snapshot()
+				logLine(ctx, logger, slog.LevelError, "herald: handler panicked; message will be redelivered", base,
+					slog.Int("attempt", attempt), slog.Duration("duration", elapsed), errAttr(err), stackAttr(err))
+				logLine(ctx, logger, slog.LevelDebug, "herald: message handled", base,
+					slog.String("outcome", "panicked"), slog.Int("attempt", attempt), slog.Duration("duration", elapsed))
+			})
 			err := next.Handle(ctx, msg)
 			elapsed := time.Since(start)
 			attempt, _ := st.snapshot()
@@ -107,41 +116,50 @@ func PublishLogging(logger *slog.Logger, opts ...LoggingOption) herald.PublishMi
 		}
 		return func(ctx context.Context, topic string, msgs ...*herald.Message) error {
 			start := time.Now()
+			defer onPanic(func(err error) { c.logPublish(ctx, logger, topic, msgs, start, err) })
 			err := next(ctx, topic, msgs...)
-			level := slog.LevelDebug
-			text := "herald: published"
-			if err != nil {
-				level, text = slog.LevelError, "herald: publish failed"
-			}
-			if !logger.Enabled(ctx, level) {
-				return err
-			}
-			attrs := []slog.Attr{slog.String("topic", topic)}
-			if d, ok := herald.DeliveryFromContext(ctx); ok && d.Backend != "" {
-				attrs = append(attrs, slog.String("backend", d.Backend))
-			}
-			switch len(msgs) {
-			case 1:
-				attrs = append(attrs, slog.String("message_id", msgs[0].UUID))
-				attrs = append(attrs, c.headerAttrs(msgs[0])...)
-			default:
-				ids := make([]string, 0, min(len(msgs), 10))
-				for _, m := range msgs[:min(len(msgs), 10)] {
-					ids = append(ids, m.UUID)
-				}
-				attrs = append(attrs, slog.Int("messages", len(msgs)), slog.Any("message_ids", ids))
-			}
-			if id := CorrelationIDFromContext(ctx); id != "" {
-				attrs = append(attrs, slog.String("correlation_id", id))
-			}
-			attrs = append(attrs, slog.Duration("duration", time.Since(start)))
-			if err != nil {
-				attrs = append(attrs, errAttr(err))
-			}
-			logger.LogAttrs(ctx, level, text, attrs...)
+			c.logPublish(ctx, logger, topic, msgs, start, err)
 			return err
 		}
 	}
+}
+
+// logPublish logs the outcome of one Publish call.
+func (c *loggingConfig) logPublish(ctx context.Context, logger *slog.Logger, topic string, msgs []*herald.Message, start time.Time, err error) {
+	level := slog.LevelDebug
+	text := "herald: published"
+	if err != nil {
+		level, text = slog.LevelError, "herald: publish failed"
+	}
+	if !logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("topic", topic)}
+	if d, ok := herald.DeliveryFromContext(ctx); ok && d.Backend != "" {
+		attrs = append(attrs, slog.String("backend", d.Backend))
+	}
+	switch len(msgs) {
+	case 1:
+		attrs = append(attrs, slog.String("message_id", msgs[0].UUID))
+		attrs = append(attrs, c.headerAttrs(msgs[0])...)
+	default:
+		ids := make([]string, 0, min(len(msgs), 10))
+		for _, m := range msgs[:min(len(msgs), 10)] {
+			ids = append(ids, m.UUID)
+		}
+		attrs = append(attrs, slog.Int("messages", len(msgs)), slog.Any("message_ids", ids))
+	}
+	if id := CorrelationIDFromContext(ctx); id != "" {
+		attrs = append(attrs, slog.String("correlation_id", id))
+	}
+	attrs = append(attrs, slog.Duration("duration", time.Since(start)))
+	if err != nil {
+		attrs = append(attrs, errAttr(err))
+		if a := stackAttr(err); a.Key != "" {
+			attrs = append(attrs, a)
+		}
+	}
+	logger.LogAttrs(ctx, level, text, attrs...)
 }
 
 // attrs returns the attributes every line about msg carries.

@@ -103,7 +103,9 @@ func newInstruments(opts []MetricsOption) *instruments {
 // MetricHandlerDuration for every delivery, and MetricRetried,
 // MetricDeadLettered and MetricDuplicates for the decisions of Retry,
 // DeadLetter and Deduplicate placed inside (after) it. Attributes come
-// from herald.DeliveryFromContext.
+// from herald.DeliveryFromContext. A panic passing through it (with no
+// Recover inside) is recorded as a failure with error.type panic, then
+// continues.
 func Metrics(opts ...MetricsOption) herald.Middleware {
 	in := newInstruments(opts)
 	return func(next herald.Handler) herald.Handler {
@@ -124,17 +126,23 @@ func Metrics(opts ...MetricsOption) herald.Middleware {
 			}))
 			in.inFlight.Add(ctx, 1, set)
 			start := time.Now()
-			err := next.Handle(ctx, msg)
-			elapsed := time.Since(start).Seconds()
-			in.inFlight.Add(ctx, -1, set)
-			in.consumed.Add(ctx, 1, set)
-			if err != nil {
-				fset := metric.WithAttributeSet(withErrorType(attrs, err))
-				in.failed.Add(ctx, 1, fset)
-				in.handlerDuration.Record(ctx, elapsed, fset)
-			} else {
-				in.handlerDuration.Record(ctx, elapsed, set)
+			record := func(err error) {
+				elapsed := time.Since(start).Seconds()
+				in.inFlight.Add(ctx, -1, set)
+				in.consumed.Add(ctx, 1, set)
+				if err != nil {
+					fset := metric.WithAttributeSet(withErrorType(attrs, err))
+					in.failed.Add(ctx, 1, fset)
+					in.handlerDuration.Record(ctx, elapsed, fset)
+				} else {
+					in.handlerDuration.Record(ctx, elapsed, set)
+				}
 			}
+			// A panic passing through is a failed delivery (error.type
+			// panic), and in_flight must come down.
+			defer onPanic(record)
+			err := next.Handle(ctx, msg)
+			record(err)
 			return err
 		})
 	}
@@ -148,19 +156,23 @@ func PublishMetrics(opts ...MetricsOption) herald.PublishMiddleware {
 	return func(next herald.PublishFunc) herald.PublishFunc {
 		return func(ctx context.Context, topic string, msgs ...*herald.Message) error {
 			start := time.Now()
+			record := func(err error) {
+				elapsed := time.Since(start).Seconds()
+				attrs := deliveryAttrs(ctx, false)
+				if d, ok := herald.DeliveryFromContext(ctx); !ok || d.Topic == "" {
+					attrs = attribute.NewSet(append(attrs.ToSlice(), semconv.MessagingDestinationName(topic))...)
+				}
+				if err != nil {
+					in.publishDuration.Record(ctx, elapsed, metric.WithAttributeSet(withErrorType(attrs, err)))
+					return
+				}
+				in.published.Add(ctx, int64(len(msgs)), metric.WithAttributeSet(attrs))
+				in.publishDuration.Record(ctx, elapsed, metric.WithAttributeSet(attrs))
+			}
+			defer onPanic(record)
 			err := next(ctx, topic, msgs...)
-			elapsed := time.Since(start).Seconds()
-			attrs := deliveryAttrs(ctx, false)
-			if d, ok := herald.DeliveryFromContext(ctx); !ok || d.Topic == "" {
-				attrs = attribute.NewSet(append(attrs.ToSlice(), semconv.MessagingDestinationName(topic))...)
-			}
-			if err != nil {
-				in.publishDuration.Record(ctx, elapsed, metric.WithAttributeSet(withErrorType(attrs, err)))
-				return err
-			}
-			in.published.Add(ctx, int64(len(msgs)), metric.WithAttributeSet(attrs))
-			in.publishDuration.Record(ctx, elapsed, metric.WithAttributeSet(attrs))
-			return nil
+			record(err)
+			return err
 		}
 	}
 }

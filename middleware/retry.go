@@ -321,16 +321,21 @@ func (r *redeliverer) handle(ctx context.Context, msg *herald.Message) error {
 		n = d.Attempt // the backend's own count (JetStream)
 	}
 	st.setAttempt(n, prev.first)
+	firstFailure := func() time.Time {
+		if prev.first.IsZero() {
+			return time.Now()
+		}
+		return prev.first
+	}
+	// A panic passing through (no Recover inside) is a failed attempt too:
+	// the redelivery must count it.
+	defer onPanic(func(error) { r.seen.put(msg.UUID, attempts{n: n, first: firstFailure()}) })
 	err := r.next.Handle(ctx, msg)
 	if err == nil {
 		r.seen.remove(msg.UUID)
 		return nil
 	}
-	now := time.Now()
-	first := prev.first
-	if first.IsZero() {
-		first = now
-	}
+	first := firstFailure()
 	st.setAttempt(n, first)
 	if herald.IsPermanent(err) {
 		r.seen.remove(msg.UUID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,46 +93,78 @@ func TestRetryStopsOnPermanent(t *testing.T) {
 	}
 }
 
-func TestRetryStopsWhenCtxDone(t *testing.T) {
-	ctx, cancel := context.WithCancel(deliveryCtx("t", ""))
-	defer cancel()
-	calls := 0
-	h := chain(func(context.Context, *herald.Message) error {
-		calls++
-		cancel() // the subscriber is stopping
-		return errBoom
-	}, middleware.Retry(middleware.InitialDelay(time.Hour)))
+// handleWithin runs h and fails the test if it has not returned within
+// d: a Retry that sleeps when it should give up or stop would otherwise
+// hang the test until the go test timeout.
+func handleWithin(t *testing.T, d time.Duration, h herald.Handler, ctx context.Context, m *herald.Message) error {
+	t.Helper()
 	done := make(chan error, 1)
-	go func() { done <- h.Handle(ctx, herald.NewMessage(nil)) }()
+	go func() { done <- h.Handle(ctx, m) }()
 	select {
 	case err := <-done:
+		return err
+	case <-time.After(d):
+		t.Fatalf("Handle did not return within %v: Retry is sleeping instead of returning", d)
+		return nil
+	}
+}
+
+func TestRetryStopsWhenCtxDone(t *testing.T) {
+	t.Run("cancelled during an attempt", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(deliveryCtx("t", ""))
+		defer cancel()
+		calls := 0
+		h := chain(func(context.Context, *herald.Message) error {
+			calls++
+			cancel() // the subscriber is stopping
+			return errBoom
+		}, middleware.Retry(middleware.InitialDelay(time.Hour), middleware.MaxDelay(0), middleware.MaxElapsed(0)))
+		err := handleWithin(t, 10*time.Second, h, ctx, herald.NewMessage(nil))
 		if !errors.Is(err, errBoom) || errors.Is(err, middleware.ErrRetriesExhausted) {
 			t.Fatalf("Handle = %v; want the handler's error, not exhausted", err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Retry kept sleeping after ctx was cancelled")
-	}
-	if calls != 1 {
-		t.Fatalf("handler called %d times; want 1", calls)
-	}
+		if calls != 1 {
+			t.Fatalf("handler called %d times; want 1", calls)
+		}
+	})
+	t.Run("cancelled while sleeping", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(deliveryCtx("t", ""))
+		defer cancel()
+		var calls atomic.Int32
+		failed := make(chan struct{}, 1)
+		// No MaxElapsed, no cap: only ctx can end the hour-long sleep.
+		h := chain(func(context.Context, *herald.Message) error {
+			calls.Add(1)
+			failed <- struct{}{}
+			return errBoom
+		}, middleware.Retry(middleware.InitialDelay(time.Hour), middleware.MaxDelay(0), middleware.MaxElapsed(0)))
+		go func() { <-failed; cancel() }()
+		err := handleWithin(t, 10*time.Second, h, ctx, herald.NewMessage(nil))
+		if !errors.Is(err, errBoom) || errors.Is(err, middleware.ErrRetriesExhausted) {
+			t.Fatalf("Handle = %v; want the handler's error, not exhausted", err)
+		}
+		if n := calls.Load(); n != 1 {
+			t.Fatalf("handler called %d times; want 1", n)
+		}
+	})
 }
 
 func TestRetryGivesUpBeforeMaxElapsedOrDeadline(t *testing.T) {
 	t.Run("MaxElapsed", func(t *testing.T) {
 		c := &counter{failN: 100, err: errBoom}
 		h := chain(c.handle, middleware.Retry(middleware.InitialDelay(time.Hour), middleware.MaxDelay(0), middleware.MaxElapsed(time.Minute)))
-		err := h.Handle(deliveryCtx("t", ""), herald.NewMessage(nil))
+		err := handleWithin(t, 10*time.Second, h, deliveryCtx("t", ""), herald.NewMessage(nil))
 		var ex *middleware.ExhaustedError
 		if !errors.As(err, &ex) || ex.Attempts != 1 {
 			t.Fatalf("Handle = %v; want exhausted after 1 attempt (the next would start past MaxElapsed)", err)
 		}
 	})
 	t.Run("ctx deadline", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(deliveryCtx("t", ""), time.Minute)
+		ctx, cancel := context.WithTimeout(deliveryCtx("t", ""), time.Hour)
 		defer cancel()
 		c := &counter{failN: 100, err: errBoom}
-		h := chain(c.handle, middleware.Retry(middleware.InitialDelay(time.Hour), middleware.MaxDelay(0), middleware.MaxElapsed(0)))
-		err := h.Handle(ctx, herald.NewMessage(nil))
+		h := chain(c.handle, middleware.Retry(middleware.InitialDelay(2*time.Hour), middleware.MaxDelay(0), middleware.MaxElapsed(0)))
+		err := handleWithin(t, 10*time.Second, h, ctx, herald.NewMessage(nil))
 		if !errors.Is(err, middleware.ErrRetriesExhausted) || c.calls.Load() != 1 {
 			t.Fatalf("Handle = %v after %d calls; want exhausted after 1", err, c.calls.Load())
 		}

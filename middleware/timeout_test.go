@@ -12,17 +12,32 @@ import (
 )
 
 func TestTimeoutSetsDeadline(t *testing.T) {
+	const d = 20 * time.Millisecond
+	var deadline, entered time.Time
+	var hasDeadline bool
 	h := chain(func(ctx context.Context, _ *herald.Message) error {
-		<-ctx.Done() // a handler that honours ctx
-		return ctx.Err()
-	}, middleware.Timeout(20*time.Millisecond))
+		entered = time.Now()
+		deadline, hasDeadline = ctx.Deadline()
+		select { // a handler that honours ctx
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Second):
+			return errors.New("ctx still not done after 5s")
+		}
+	}, middleware.Timeout(d))
 	start := time.Now()
 	err := h.Handle(deliveryCtx("t", ""), herald.NewMessage(nil))
+	elapsed := time.Since(start)
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "timed out after 20ms") {
 		t.Fatalf("Handle = %v; want a timeout error wrapping context.DeadlineExceeded", err)
 	}
-	if time.Since(start) > 10*time.Second {
-		t.Fatal("deadline not applied")
+	// The deadline is d from the start of the call, not more, not less.
+	if !hasDeadline || deadline.Before(start.Add(d)) || deadline.After(entered.Add(d)) {
+		t.Errorf("handler ctx deadline = %v (set: %v); want %v after the call started (between %v and %v)",
+			deadline, hasDeadline, d, start.Add(d), entered.Add(d))
+	}
+	if elapsed < d {
+		t.Errorf("Handle returned after %v; the deadline of %v cannot have passed", elapsed, d)
 	}
 }
 

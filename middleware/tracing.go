@@ -77,8 +77,9 @@ func newTracing(opts []TracingOption) (trace.Tracer, func() propagation.TextMapP
 // messaging.message.body.size and, with CorrelationID,
 // messaging.message.conversation_id; baggage is extracted into ctx too.
 // Retries and dead-lettering inside it are span events; a failed delivery
-// records the error and sets the span status to Error. A message without
-// trace context starts a new trace.
+// records the error and sets the span status to Error, and so does a
+// panic passing through (error.type panic). A message without trace
+// context starts a new trace.
 //
 // Place it first (outermost), so that the span covers the whole delivery
 // and the other middleware log and measure inside it.
@@ -132,15 +133,22 @@ func Tracing(opts ...TracingOption) herald.Middleware {
 					span.AddEvent("herald.duplicate")
 				}
 			}))
+			// A panic passing through fails the span, then continues.
+			defer onPanic(func(err error) { failSpan(span, err) })
 			err := next.Handle(ctx, msg)
 			if err != nil {
-				span.RecordError(err)
-				span.SetStatus(codes.Error, err.Error())
-				span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
+				failSpan(span, err)
 			}
 			return err
 		})
 	}
+}
+
+// failSpan records err on span and sets its status and error.type.
+func failSpan(span trace.Span, err error) {
+	span.RecordError(err)
+	span.SetStatus(codes.Error, err.Error())
+	span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
 }
 
 // PublishTracing returns publish middleware that starts a PRODUCER span
@@ -197,6 +205,7 @@ func PublishTracing(opts ...TracingOption) herald.PublishMiddleware {
 					trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...), trace.WithLinks(links...))
 			}
 			defer span.End()
+			defer onPanic(func(err error) { failSpan(span, err) })
 			err := next(sctx, topic, msgs...)
 			if len(msgs) == 1 {
 				if id := msgs[0].Metadata.Get(CorrelationIDHeader); id != "" {
@@ -204,9 +213,7 @@ func PublishTracing(opts ...TracingOption) herald.PublishMiddleware {
 				}
 			}
 			if err != nil {
-				span.RecordError(err)
-				span.SetStatus(codes.Error, err.Error())
-				span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
+				failSpan(span, err)
 			}
 			return err
 		}

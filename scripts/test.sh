@@ -27,8 +27,22 @@ if [[ -n "$unformatted" ]]; then echo "gofmt needed: $unformatted" >&2; exit 1; 
 go test -race -count="${HERALD_TEST_COUNT:-1}" -timeout "$((20 * ${HERALD_TEST_COUNT:-1}))m" -p 2 "${@:-./...}"
 
 # Broker restarts cut off every client of that broker, so the tests that
-# restart one run last, one package at a time.
-if [[ "${*:-./...}" == "./..." ]]; then
-  HERALD_TEST_RESTART=1 go test -race -count="${HERALD_TEST_COUNT:-1}" -timeout "$((20 * ${HERALD_TEST_COUNT:-1}))m" -p 1 -run 'Conformance/BrokerRestart' ./adapters/...
-  HERALD_TEST_RESTART=1 go test -race -count="${HERALD_TEST_COUNT:-1}" -timeout "$((20 * ${HERALD_TEST_COUNT:-1}))m" -p 1 -run 'Restart' ./adapters/...
+# restart one run last, one package at a time, for whichever of the given
+# packages have them (make test PKGS=./adapters/kafka runs Kafka's).
+#
+# restart_pkgs PKG...: the packages among PKG... (go list patterns) whose
+# tests restart a broker: they gate a test on adaptertest.RestartEnabled or
+# give the conformance suite a Restart function.
+restart_pkgs() {
+  go list -f '{{.ImportPath}} {{.Dir}}' "$@" | while read -r pkg dir; do
+    if grep -qsE 'RestartEnabled\(\)|^[[:space:]]*Restart:' "$dir"/*_test.go; then
+      echo "$pkg"
+    fi
+  done
+}
+mapfile -t restart < <(restart_pkgs "${@:-./...}")
+if ((${#restart[@]})); then
+  echo "test.sh: broker-restart phase: ${restart[*]}" >&2
+  HERALD_TEST_RESTART=1 go test -race -count="${HERALD_TEST_COUNT:-1}" -timeout "$((20 * ${HERALD_TEST_COUNT:-1}))m" -p 1 -run 'Conformance/BrokerRestart' "${restart[@]}"
+  HERALD_TEST_RESTART=1 go test -race -count="${HERALD_TEST_COUNT:-1}" -timeout "$((20 * ${HERALD_TEST_COUNT:-1}))m" -p 1 -run 'Restart' "${restart[@]}"
 fi

@@ -2,8 +2,11 @@ package adaptertest
 
 import (
 	"context"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/subscriber"
@@ -34,7 +37,7 @@ func testGroups(t *testing.T, e *env) {
 		}
 		return true
 	}
-	waitBoth(t, e, a, b, both)
+	waitBoth(t, e, a, b, "every message to reach one member of the group", both)
 	dup := 0
 	for _, id := range ids {
 		if a.has(id) && b.has(id) {
@@ -50,7 +53,7 @@ func testGroups(t *testing.T, e *env) {
 }
 
 // waitBoth waits for cond, woken by deliveries to either collector.
-func waitBoth(t *testing.T, e *env, a, b *collector, cond func() bool) {
+func waitBoth(t *testing.T, e *env, a, b *collector, what string, cond func() bool) {
 	t.Helper()
 	merged := newCollector()
 	stop := make(chan struct{})
@@ -70,7 +73,7 @@ func waitBoth(t *testing.T, e *env, a, b *collector, cond func() bool) {
 			}
 		}()
 	}
-	merged.waitUntil(t, e.wait(), "every message to reach one member of the group", cond)
+	merged.waitUntil(t, e.wait(), what, cond)
 }
 
 // testNoGroup: subscribers without a group each get every message.
@@ -86,8 +89,9 @@ func testNoGroup(t *testing.T, e *env) {
 	b.waitIDs(t, e.wait(), ids)
 }
 
-// testConcurrency: WithConcurrency(n) never runs more than n handlers at
-// once and delivers each message to one worker.
+// testConcurrency: WithConcurrency(n) runs n handlers at once (they meet
+// at a barrier: each of the first n waits until n are in flight), never
+// more, and delivers each message to one worker.
 func testConcurrency(t *testing.T, e *env) {
 	const workers, n = 4, 40
 	topic := e.topic("conc")
@@ -95,6 +99,10 @@ func testConcurrency(t *testing.T, e *env) {
 	sub := e.subscriber(e.group("conc"), ready, subscriber.WithConcurrency(workers))
 	c := newCollector()
 	var cur, maxSeen atomic.Int32
+	allIn := make(chan struct{}) // closed when workers handlers are in flight at once
+	var once, releaseOnce sync.Once
+	gaveUp := make(chan struct{}) // closed when the wait for allIn ended without it
+	release := func() { releaseOnce.Do(func() { close(gaveUp) }) }
 	e.subscribe(sub, readyCh, topic, func(ctx context.Context, m *herald.Message) error {
 		now := cur.Add(1)
 		defer cur.Add(-1)
@@ -103,9 +111,38 @@ func testConcurrency(t *testing.T, e *env) {
 				break
 			}
 		}
+		if now >= workers {
+			once.Do(func() { close(allIn) })
+		}
+		select { // hold the handler until workers are in flight
+		case <-allIn:
+		case <-gaveUp:
+		case <-ctx.Done():
+		}
 		return c.handler(ctx, m)
 	})
-	ids := publishN(t, e.publisher(), topic, n, "conc")
+	t.Cleanup(release) // runs first: a failed test does not leave handlers held
+	// Distinct keys spread the messages over partitions (Kafka hands out a
+	// partition's records one at a time).
+	pub := e.publisher()
+	ids := make([]string, n)
+	for i := range ids {
+		m := herald.NewMessage([]byte("conc-" + strconv.Itoa(i)))
+		herald.SetKey(m, "conc-key-"+strconv.Itoa(i))
+		ids[i] = m.UUID
+		if err := pub.Publish(context.Background(), topic, m); err != nil {
+			t.Fatalf("Publish %d: %v", i, err)
+		}
+	}
+	barrier := time.NewTimer(e.wait())
+	defer barrier.Stop()
+	select {
+	case <-allIn:
+	case <-barrier.C:
+		release() // the held handlers go on now
+		t.Errorf("never saw %d handlers in flight at once (at most %d) within %v: WithConcurrency(%d) did not run handlers in parallel",
+			workers, maxSeen.Load(), e.wait(), workers)
+	}
 	c.waitIDs(t, e.wait(), ids)
 	if got := maxSeen.Load(); got > workers {
 		t.Errorf("saw %d handlers at once; WithConcurrency(%d) allows at most %d", got, workers, workers)

@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/publisher"
 	"github.com/heraldkit/herald/subscriber"
 )
@@ -61,6 +64,30 @@ func (e *env) publisher() *publisher.Publisher {
 	}
 	e.t.Cleanup(func() { _ = p.Close() })
 	return p
+}
+
+// adapterPublisher opens the adapter's own (Watermill) publisher,
+// without the facade; it is closed at cleanup.
+func (e *env) adapterPublisher() message.Publisher {
+	e.t.Helper()
+	p, err := adapters.OpenPublisherConfig(context.Background(), e.cfg)
+	if err != nil {
+		e.t.Fatalf("adapters.OpenPublisherConfig(%s): %v", e.cfg, err)
+	}
+	e.t.Cleanup(func() { _ = p.Close() })
+	return p
+}
+
+// adapterSubscriber opens the adapter's own (Watermill) subscriber for
+// cfg, without the facade; it is closed at cleanup.
+func (e *env) adapterSubscriber(cfg herald.Config) message.Subscriber {
+	e.t.Helper()
+	s, err := adapters.OpenSubscriberConfig(context.Background(), cfg)
+	if err != nil {
+		e.t.Fatalf("adapters.OpenSubscriberConfig(%s): %v", cfg, err)
+	}
+	e.t.Cleanup(func() { _ = s.Close() })
+	return s
 }
 
 // subscriber opens a subscriber; group "" is a private subscriber.

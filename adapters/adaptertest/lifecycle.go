@@ -3,9 +3,12 @@ package adaptertest
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/subscriber"
@@ -42,28 +45,37 @@ func testCloseDuringProcessing(t *testing.T, e *env) {
 	case <-time.After(e.wait()):
 		t.Fatal("no handler started")
 	}
-	closed := make(chan error, 1)
-	go func() { closed <- first.Close() }()
-	// Close must wait for the handler we are holding.
+	// Close must wait for the handlers: what had started when it returned
+	// must have finished by then (counted at that moment, not later).
+	type outcome struct {
+		err               error
+		started, finished int
+	}
+	closed := make(chan outcome, 1)
+	go func() {
+		err := first.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		closed <- outcome{err, started, finished}
+	}()
+	// Give a Close that does not wait the time to return early.
 	select {
-	case err := <-closed:
-		t.Fatalf("Close returned (%v) while a handler was still running", err)
+	case o := <-closed:
+		t.Fatalf("Close returned (%v) while a handler was still running (%d started, %d finished)", o.err, o.started, o.finished)
 	case <-time.After(100 * time.Millisecond):
 	}
 	close(release)
 	select {
-	case err := <-closed:
-		if err != nil {
-			t.Fatalf("Close: %v", err)
+	case o := <-closed:
+		if o.err != nil {
+			t.Fatalf("Close: %v", o.err)
+		}
+		if o.started != o.finished {
+			t.Errorf("%d handlers started but only %d finished when Close returned", o.started, o.finished)
 		}
 	case <-time.After(e.wait()):
 		t.Fatal("Close did not return after handlers finished")
 	}
-	mu.Lock()
-	if started != finished {
-		t.Errorf("%d handlers started but only %d finished before Close returned", started, finished)
-	}
-	mu.Unlock()
 	if !e.suite.Features.Durable {
 		return
 	}
@@ -124,5 +136,35 @@ func testAfterClose(t *testing.T, e *env) {
 	err = sub.Subscribe(context.Background(), e.topic("closed"), func(context.Context, *herald.Message) error { return nil })
 	if !errors.Is(err, herald.ErrClosed) {
 		t.Errorf("Subscribe after Close = %v; want ErrClosed", err)
+	}
+}
+
+// testAdapterAfterClose: at the adapter level (the Watermill publisher and
+// subscriber the adapter returns), every method called after Close
+// returns an error that wraps herald.ErrClosed and names the topic.
+func testAdapterAfterClose(t *testing.T, e *env) {
+	ctx := context.Background()
+	pub := e.adapterPublisher()
+	cfg := e.cfg.Clone()
+	cfg.Group = e.group("closed")
+	sub := e.adapterSubscriber(cfg)
+	if err := pub.Close(); err != nil {
+		t.Fatalf("publisher Close: %v", err)
+	}
+	if err := sub.Close(); err != nil {
+		t.Fatalf("subscriber Close: %v", err)
+	}
+	check := func(op, topic string, err error) {
+		t.Helper()
+		if !errors.Is(err, herald.ErrClosed) || !strings.Contains(err.Error(), topic) {
+			t.Errorf("%s after Close = %v; want an error wrapping herald.ErrClosed that names the topic %q", op, err, topic)
+		}
+	}
+	topic := e.topic("closed")
+	check("Publish", topic, pub.Publish(topic, herald.NewMessage([]byte("x"))))
+	_, err := sub.Subscribe(ctx, topic)
+	check("Subscribe", topic, err)
+	if init, ok := sub.(message.SubscribeInitializer); ok {
+		check("SubscribeInitialize", topic, init.SubscribeInitialize(topic))
 	}
 }

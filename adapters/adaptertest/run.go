@@ -34,6 +34,12 @@ func Run(t *testing.T, s Suite) {
 			{"CloseDuringProcessingLosesNothing", testCloseDuringProcessing},
 			{"CancelEndsSubscribe", testCancelEndsSubscribe},
 			{"AfterClose", testAfterClose},
+			{"AdapterAfterClose", testAdapterAfterClose},
+			{"DeadLetter", testDeadLetter},
+			{"DeadLetterSharedStream", testDeadLetterSharedStream},
+			{"SameIDOnTwoTopics", testSameIDOnTwoTopics},
+			{"SameIDOnTwoTopicsSharedStream", testSameIDOnTwoTopicsSharedStream},
+			{"DerivedNamesAreInjective", testDerivedNamesAreInjective},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
@@ -52,7 +58,8 @@ func Run(t *testing.T, s Suite) {
 }
 
 // RestartEnabled reports whether tests that restart a broker may run
-// (HERALD_TEST_RESTART=1). A restart cuts off every client of that broker,
-// so scripts/test.sh runs these tests after the others, one package at a
-// time; adapters' own restart tests should check it too.
-func RestartEnabled() bool { return os.Getenv("HERALD_TEST_RESTART") == "1" }
+// (HERALD_TEST_RESTART=1, and not go test -short). A restart cuts off every
+// client of that broker, so scripts/test.sh runs these tests after the
+// others, one package at a time; adapters' own restart tests should check
+// it too. Call it from a test (it reads the -short flag).
+func RestartEnabled() bool { return os.Getenv("HERALD_TEST_RESTART") == "1" && !testing.Short() }

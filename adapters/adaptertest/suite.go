@@ -56,6 +56,14 @@ type Suite struct {
 	// (kafka ...?session_timeout=6s, nats ...?ack_wait=3s) so that the
 	// backend notices the dead consumer quickly.
 	CrashTarget string
+	// SharedStreamTarget, when set, is a Target whose backend keeps a
+	// topic and its dead-letter topic "{topic}.dlq" in one store with
+	// duplicate detection by message ID, such as one JetStream stream for
+	// every topic (nats ...?stream=NAME, embedded ...?stream=ALL). The
+	// dead-letter and same-ID tests run on it too: a dead-lettered copy, or
+	// the same message published to a second topic, must not be dropped as
+	// a duplicate while Publish reports success.
+	SharedStreamTarget string
 	// CrashWait bounds the wait for the messages a killed subscriber
 	// process held unacked, which the backend hands on only after the
 	// consumer's session or ack timeout (Kafka session_timeout, JetStream
@@ -64,10 +72,15 @@ type Suite struct {
 }
 
 // BrokerURL returns the URL in the environment variable env (for example
-// HERALD_TEST_KAFKA). When it is unset the test is skipped with a hint on
-// starting brokers, or fails when HERALD_REQUIRE_BROKERS=1 (CI).
+// HERALD_TEST_KAFKA). Under go test -short (make test-short) the test is
+// skipped, whatever the environment: short runs never touch a broker. When
+// env is unset the test is skipped with a hint on starting brokers, or
+// fails when HERALD_REQUIRE_BROKERS=1 (CI).
 func BrokerURL(t testing.TB, env string) string {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: broker tests are skipped (" + env + ")")
+	}
 	if u := os.Getenv(env); u != "" {
 		return u
 	}

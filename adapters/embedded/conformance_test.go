@@ -18,6 +18,7 @@ func TestConformance(t *testing.T) {
 			SingleProcess: true,
 			MaxPayload:    embedded.MaxPayload - 64<<10,
 		},
+		SharedStreamTarget: target(dir, "stream=ALL"), // one stream captures every topic and its .dlq
 		Restart: func(t *testing.T) {
 			if err := embedded.Restart(dir); err != nil {
 				t.Fatal(err)

@@ -20,6 +20,8 @@ func TestConformance(t *testing.T) {
 			OrderedPerKey: true, // one pull consumer per group delivers in stream order to a single subscription
 		},
 		Restart: restartNATS,
+
+		SharedStreamTarget: withQuery(brokerURL(t), "stream=herald_conformance_shared&storage=memory"), // one stream for every topic and its .dlq
 	})
 }
 
