@@ -40,6 +40,7 @@ func Run(t *testing.T, s Suite) {
 			{"SameIDOnTwoTopics", testSameIDOnTwoTopics},
 			{"SameIDOnTwoTopicsSharedStream", testSameIDOnTwoTopicsSharedStream},
 			{"DerivedNamesAreInjective", testDerivedNamesAreInjective},
+			{"PermanentErrorDoesNotSpin", testPermanentErrorDoesNotSpin},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()

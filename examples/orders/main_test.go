@@ -14,10 +14,16 @@ func TestOrders(t *testing.T) {
 		"mem":      "mem://orders-example",
 		"embedded": "embedded://" + t.TempDir(),
 	}
-	// The brokers too, when scripts/brokers.sh runs them.
+	// The brokers too, when scripts/brokers.sh runs them (not under -short;
+	// a missing broker fails under HERALD_REQUIRE_BROKERS=1).
 	for name, env := range map[string]string{"kafka": "HERALD_TEST_KAFKA", "amqp": "HERALD_TEST_AMQP", "nats": "HERALD_TEST_NATS"} {
+		if testing.Short() {
+			break
+		}
 		if u := os.Getenv(env); u != "" {
 			targets[name] = u
+		} else if os.Getenv("HERALD_REQUIRE_BROKERS") == "1" {
+			t.Errorf("%s is not set and HERALD_REQUIRE_BROKERS=1", env)
 		}
 	}
 	for name, target := range targets {
