@@ -144,3 +144,33 @@ func TestSubjectMatches(t *testing.T) {
 		}
 	}
 }
+
+// The de-duplication ID differs for the same message on two subjects and
+// for (subject, id) pairs that share their concatenation.
+func TestDedupIDInjective(t *testing.T) {
+	seen := map[string][2]string{}
+	for _, p := range [][2]string{
+		{"a", "x"}, {"a.dlq", "x"}, {"a", "x a"}, {"a x", "a"}, {"x", "a a"},
+		{"a", EncodedPrefix + "eA"}, {"a", "\nx"}, {"a", ""}, {"a.b", "c"}, {"a", "b.c"},
+	} {
+		if p[0] == "a x" {
+			continue // not a valid subject
+		}
+		d := DedupID(p[0], p[1])
+		if q, dup := seen[d]; dup {
+			t.Errorf("DedupID(%q, %q) = DedupID(%q, %q) = %q", p[0], p[1], q[0], q[1], d)
+		}
+		seen[d] = p
+	}
+}
+
+// The ID comes from the UUID header even though Nats-Msg-Id also names
+// the subject; a foreign message's Nats-Msg-Id is its ID.
+func TestIDFromHeaders(t *testing.T) {
+	send := loopback(t)
+	roundTrip(t, send, "id-1", nil)
+	got, _ := Marshaler{}.Unmarshal(send(&nats.Msg{Subject: "loop", Header: nats.Header{nats.MsgIdHdr: {"foreign"}}, Data: []byte("x")}))
+	if got.UUID != "foreign" {
+		t.Errorf("id %q, want the Nats-Msg-Id %q", got.UUID, "foreign")
+	}
+}
