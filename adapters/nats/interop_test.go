@@ -84,8 +84,8 @@ func TestInteropToNATSClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if name != natsx.Name(tp) {
-		t.Errorf("stream %q, want %q", name, natsx.Name(tp))
+	if name != natsx.StreamName(tp) {
+		t.Errorf("stream %q, want %q", name, natsx.StreamName(tp))
 	}
 	st, err := js.Stream(context.Background(), name)
 	if err != nil {

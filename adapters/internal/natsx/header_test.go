@@ -99,31 +99,6 @@ func FuzzHeaderRoundTrip(f *testing.F) {
 	})
 }
 
-func TestNames(t *testing.T) {
-	for in, want := range map[string]string{
-		"orders.created": "orders_created",
-		"a-b_C9":         "a-b_C9",
-		"ü.x/y z":        "__x_y_z",
-	} {
-		if got := Name(in); got != want {
-			t.Errorf("Name(%q) = %q, want %q", in, got, want)
-		}
-	}
-	long := Name(string(make([]byte, 500)))
-	if len(long) != maxName {
-		t.Errorf("long name has %d bytes, want %d", len(long), maxName)
-	}
-	for _, bad := range []string{"", "a..b", ".a", "a.", "a.*", "a.>", "a b", "a\tb"} {
-		if CheckTopic(bad) == nil {
-			t.Errorf("CheckTopic(%q) = nil", bad)
-		}
-	}
-	for _, good := range []string{"a", "orders.created", "ünï.cødé", "a-b_c.d"} {
-		if err := CheckTopic(good); err != nil {
-			t.Errorf("CheckTopic(%q) = %v", good, err)
-		}
-	}
-}
 
 func TestSubjectMatches(t *testing.T) {
 	for _, tc := range []struct {

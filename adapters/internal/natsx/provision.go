@@ -76,7 +76,7 @@ func (p *provisioner) provision(ctx context.Context, topic string) (target, erro
 	for attempt := 0; ; attempt++ {
 		name, err := p.js.StreamNameBySubject(ctx, topic)
 		if err == nil {
-			return target{stream: name, dedicated: name == Name(topic)}, nil
+			return p.found(ctx, topic, name)
 		}
 		if !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return target{}, fmt.Errorf("herald/nats: looking up the stream of topic %q: %w", topic, err)
@@ -84,7 +84,7 @@ func (p *provisioner) provision(ctx context.Context, topic string) (target, erro
 		if !p.set.Provision {
 			return target{}, fmt.Errorf("herald/nats: no stream captures topic %q and provision=false: create one (nats stream add) or allow provisioning", topic)
 		}
-		name = Name(topic)
+		name = StreamName(topic)
 		_, err = p.js.CreateStream(ctx, p.streamConfig(name, []string{topic}))
 		if err == nil {
 			return target{stream: name, dedicated: true}, nil
@@ -97,6 +97,24 @@ func (p *provisioner) provision(ctx context.Context, topic string) (target, erro
 		}
 		return target{}, fmt.Errorf("herald/nats: creating stream %q for topic %q: %w", name, topic, err)
 	}
+}
+
+// found returns the target for the existing stream name that captures
+// topic. The stream is the topic's own (consumer names need not mention
+// the topic) only if it bears the name Herald gives the topic's stream
+// and captures that one subject alone.
+func (p *provisioner) found(ctx context.Context, topic, name string) (target, error) {
+	t := target{stream: name}
+	if name != StreamName(topic) && name != legacyStreamName(topic) {
+		return t, nil
+	}
+	st, err := p.js.Stream(ctx, name)
+	if err != nil {
+		return t, fmt.Errorf("looking up stream %q: %w", name, err)
+	}
+	subj := st.CachedInfo().Config.Subjects
+	t.dedicated = len(subj) == 1 && subj[0] == topic
+	return t, nil
 }
 
 // shared provisions topic in the configured stream, creating the stream

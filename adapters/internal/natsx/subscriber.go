@@ -166,19 +166,15 @@ func (s *Subscriber) consumerConfig(topic string, t target) jetstream.ConsumerCo
 		FilterSubject: topic,
 		MaxAckPending: s.set.MaxAckPending,
 	}
-	suffix := ""
-	if !t.dedicated {
-		suffix = "_" + Name(topic)
-	}
 	if s.group != "" {
-		cfg.Durable = Name(s.group + suffix)
+		cfg.Durable = GroupConsumerName(s.group, topic, t.dedicated)
 		cfg.Description = "Herald group " + s.group
 		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
 		if s.set.DeliverNew {
 			cfg.DeliverPolicy = jetstream.DeliverNewPolicy
 		}
 	} else {
-		cfg.Name = Name("herald_" + s.id + suffix)
+		cfg.Name = PrivateConsumerName(s.id, topic, t.dedicated)
 		cfg.Description = "Herald private consumer"
 		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
 		cfg.InactiveThreshold = s.set.InactiveThreshold
