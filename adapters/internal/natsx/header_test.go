@@ -99,7 +99,6 @@ func FuzzHeaderRoundTrip(f *testing.F) {
 	})
 }
 
-
 func TestSubjectMatches(t *testing.T) {
 	for _, tc := range []struct {
 		pattern, subject string
