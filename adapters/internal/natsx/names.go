@@ -1,6 +1,7 @@
 package natsx
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
@@ -14,19 +15,19 @@ const maxName = 200
 // characters, no wildcards.
 func CheckTopic(topic string) error {
 	if topic == "" {
-		return fmt.Errorf("herald/nats: topic is empty")
+		return errors.New("topic is empty")
 	}
 	for _, tok := range strings.Split(topic, ".") {
 		if tok == "" {
-			return fmt.Errorf("herald/nats: topic %q has an empty token (leading, trailing or double '.')", topic)
+			return errors.New("topic has an empty token (leading, trailing or double '.')")
 		}
 		if tok == "*" || tok == ">" {
-			return fmt.Errorf("herald/nats: topic %q contains a wildcard token; publish and subscribe to concrete subjects", topic)
+			return errors.New("topic contains a wildcard token (* or >); publish and subscribe to concrete subjects")
 		}
 	}
 	for _, r := range topic {
 		if r <= ' ' || r == 0x7f {
-			return fmt.Errorf("herald/nats: topic %q contains whitespace or a control character", topic)
+			return errors.New("topic contains whitespace or a control character")
 		}
 	}
 	return nil
