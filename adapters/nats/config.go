@@ -22,8 +22,8 @@ type settings struct {
 	opts    []nats.Option
 	// connectTimeout bounds each dial (the handshake too, through nats.Timeout).
 	connectTimeout time.Duration
-	core    bool
-	js      natsx.Settings
+	core           bool
+	js             natsx.Settings
 }
 
 // parse validates cfg without connecting; every problem is a

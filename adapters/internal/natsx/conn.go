@@ -24,8 +24,8 @@ type ConnWatch struct {
 	closing atomic.Bool // set by our own Close: stay quiet
 
 	mu        sync.Mutex
-	lastAsync string    // the last asynchronous error logged
-	lastAt    time.Time // and when
+	lastAsync string        // the last asynchronous error logged
+	lastAt    time.Time     // and when
 	up        chan struct{} // closed while connected
 	listeners map[int]func(err error)
 	next      int

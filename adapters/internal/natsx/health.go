@@ -59,7 +59,6 @@ func (h *Health) OK() {
 	adapters.ReportStatus(h.ctx, nil)
 }
 
-
 // NewHealth returns the status of the subscription to topic made with
 // ctx (the Subscribe context), logging to log.
 func NewHealth(ctx context.Context, log *slog.Logger, scheme, topic, group string) *Health {

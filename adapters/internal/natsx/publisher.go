@@ -45,7 +45,7 @@ type Publisher struct {
 }
 
 var (
-	_ message.Publisher          = (*Publisher)(nil)
+	_ message.Publisher         = (*Publisher)(nil)
 	_ adapters.ContextPublisher = (*Publisher)(nil)
 )
 
