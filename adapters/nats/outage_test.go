@@ -209,8 +209,8 @@ func TestContextEndsWaits(t *testing.T) {
 		if took := time.Since(start); took > time.Second {
 			t.Errorf("subscribe returned after %v with a 100ms context", took)
 		}
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("subscribe: %v, want DeadlineExceeded", err)
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, herald.ErrUnreachable) {
+			t.Errorf("subscribe: %v, want ErrUnreachable and DeadlineExceeded", err)
 		}
 	})
 

@@ -23,5 +23,3 @@ const (
 	opSubscribe = "subscribe to"
 	opPrepare   = "prepare"
 )
-
-func errClosed() error { return herald.ErrClosed }

@@ -2,6 +2,7 @@ package natsx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,6 +12,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+
+	"github.com/heraldkit/herald"
 )
 
 // Subscriber is a Watermill subscriber on JetStream pull consumers.
@@ -159,10 +162,15 @@ func (s *Subscriber) opContext(ctx context.Context) (context.Context, context.Ca
 	return ctx, func() { stop(); cancel() }
 }
 
-// opFailed is the error of op on topic: ErrClosed if Close interrupted it.
+// opFailed is the error of op on topic: it wraps ErrClosed if Close
+// interrupted it, ErrUnreachable if the server could not be reached or
+// did not answer in time.
 func (s *Subscriber) opFailed(op, topic string, err error) error {
-	if s.stop.Err() != nil {
-		return opError(s.scheme, op, topic, fmt.Errorf("%w (interrupted: %w)", errClosed(), err))
+	switch {
+	case s.stop.Err() != nil:
+		err = fmt.Errorf("%w (interrupted: %w)", herald.ErrClosed, err)
+	case !s.nc.IsConnected() || errors.Is(err, context.DeadlineExceeded) || Retryable(err):
+		err = fmt.Errorf("%w: %w", herald.ErrUnreachable, err)
 	}
 	return opError(s.scheme, op, topic, err)
 }
