@@ -153,3 +153,81 @@ func TestConsumerDeletedIsReportedAndRecovered(t *testing.T) {
 		t.Errorf("after the recovery got %v, want the first message again then %v", got, want)
 	}
 }
+
+// A stream deleted while subscribed, which cannot be created again
+// (provision=false), is one outage: one warn line, reports with the
+// latest cause at growing intervals (no spinning), and the recovery once
+// the stream is back.
+func TestStreamDeletedRetriesWithBackoff(t *testing.T) {
+	dir := t.TempDir()
+	tp := topic()
+	// Create the stream, then subscribe without provisioning.
+	if err := openPub(t, target(dir, "")).Publish(tp, herald.NewMessage([]byte("x"))); err != nil {
+		t.Fatal(err)
+	}
+	u := target(dir, "group=g&provision=false")
+	sink := &logSink{}
+	sub, err := adapters.OpenSubscriber(adapters.ContextWithLogger(context.Background(), slog.New(sink)), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Close() })
+	status := newStatusLog()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := sub.Subscribe(status.ctx(ctx), tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	receive(t, ch, 1, 10*time.Second)
+
+	var js jetstream.JetStream
+	if !sub.(interface{ As(any) bool }).As(&js) {
+		t.Fatal("As(*jetstream.JetStream) failed")
+	}
+	stream, err := js.StreamNameBySubject(context.Background(), tp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := js.Stream(context.Background(), stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := st.CachedInfo().Config
+	if err := js.DeleteStream(context.Background(), stream); err != nil {
+		t.Fatal(err)
+	}
+	if err := status.next(t, 10*time.Second); !errors.Is(err, herald.ErrSubscriptionLost) {
+		t.Fatalf("report %v, want ErrSubscriptionLost", err)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	reports := 0
+	for len(status.ch) > 0 {
+		err := <-status.ch
+		reports++
+		if !errors.Is(err, herald.ErrSubscriptionLost) {
+			t.Fatalf("report %v while the stream is gone", err)
+		}
+	}
+	if reports > 3 {
+		t.Errorf("%d reports in 1.5s while the stream is gone: they should only follow a change of cause", reports)
+	}
+	if n := sink.count(slog.LevelWarn, "subscription lost", tp); n != 1 {
+		t.Errorf("%d warn lines for one outage, want 1:\n%s", n, sink)
+	}
+	if n := sink.count(slog.LevelDebug, "still lost", "provision=false"); n != 1 {
+		t.Errorf("%d debug lines naming the re-creation failure, want 1:\n%s", n, sink)
+	}
+	if _, err := js.CreateStream(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		err := status.next(t, 40*time.Second)
+		if err == nil {
+			break
+		}
+	}
+	if n := sink.count(slog.LevelInfo, "receives again", tp); n != 1 {
+		t.Errorf("%d info lines for the recovery, want 1:\n%s", n, sink)
+	}
+}
