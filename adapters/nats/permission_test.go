@@ -45,20 +45,27 @@ func TestRevokedPermissionIsReported(t *testing.T) {
 	status := newStatusLog()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, err := sub.Subscribe(status.ctx(ctx), tp); err != nil {
+	ch, err := sub.Subscribe(status.ctx(ctx), tp)
+	if err != nil {
 		t.Fatal(err)
 	}
+	pub := openPub(t, u)
 
 	revoked := *opts
 	revoked.Users = user([]string{"$JS.API.CONSUMER.MSG.NEXT.>"})
 	if err := srv.ReloadOptions(&revoked); err != nil {
 		t.Fatal(err)
 	}
-	// A pull request goes out at least every half of the 30s expiry;
-	// prefetching pulls again sooner. Wait for the first refusal.
+	// Consuming most of the prefetched messages makes the subscriber pull
+	// again (else it would within the 30s pull expiry).
+	if err := pub.Publish(tp, newMsgs(60, "m")...); err != nil {
+		t.Fatal(err)
+	}
 	deadline := time.After(40 * time.Second)
 	for {
 		select {
+		case m := <-ch:
+			m.Ack()
 		case err := <-status.ch:
 			if !errors.Is(err, herald.ErrSubscriptionLost) || !errors.Is(err, nats.ErrPermissionViolation) {
 				t.Fatalf("report %v, want ErrSubscriptionLost caused by a permission violation", err)
