@@ -82,4 +82,3 @@ func TestRevokedPermissionIsReported(t *testing.T) {
 		}
 	}
 }
-
