@@ -109,7 +109,7 @@ func (Adapter) Publisher(ctx context.Context, cfg herald.Config) (message.Publis
 	if err != nil {
 		return nil, err
 	}
-	p, err := natsx.NewPublisher(nc, s.js, natsx.Options{OnClose: in.release, As: in.as, Logger: adapters.Logger(ctx)})
+	p, err := natsx.NewPublisher(nc, s.js, natsx.Options{Scheme: Scheme, OnClose: in.release, As: in.as, Logger: adapters.Logger(ctx)})
 	if err != nil {
 		nc.Close()
 		in.release()
@@ -125,7 +125,7 @@ func (Adapter) Subscriber(ctx context.Context, cfg herald.Config) (message.Subsc
 	if err != nil {
 		return nil, err
 	}
-	sub, err := natsx.NewSubscriber(nc, s.js, cfg.Group, natsx.Options{OnClose: in.release, As: in.as, Logger: adapters.Logger(ctx)})
+	sub, err := natsx.NewSubscriber(nc, s.js, cfg.Group, natsx.Options{Scheme: Scheme, OnClose: in.release, As: in.as, Logger: adapters.Logger(ctx)})
 	if err != nil {
 		nc.Close()
 		in.release()
@@ -140,9 +140,9 @@ func open(ctx context.Context, cfg herald.Config) (*settings, *instance, *nats.C
 		return nil, nil, nil, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, fmt.Errorf("herald/embedded: open %s: %w", s.dir, err)
 	}
-	in, err := acquire(s.dir, s.server)
+	in, err := acquire(ctx, s.dir, s.server)
 	if err != nil {
 		return nil, nil, nil, err
 	}

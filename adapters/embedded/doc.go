@@ -53,9 +53,25 @@
 // options (hosts, credentials, TLS) do not apply. The server accepts
 // messages up to MaxPayload (8 MiB, headers included).
 //
+// # Behaviour shared with the nats adapter
+//
+// Publishing, de-duplication (Nats-Msg-Id holds the message ID and the
+// subject, so a dead-letter copy on a stream that also captures
+// {topic}.dlq is stored), stream and consumer names (an injective
+// encoding of topics and groups), nack delays (NakWithDelay), failure
+// reporting (a deleted consumer is logged at warn level, reported with
+// adapters.ReportStatus wrapping herald.ErrSubscriptionLost, created
+// again, and its recovery reported) and the handling of contexts are
+// those of package adapters/nats in JetStream mode. Opening starts the
+// server if needed and gives up when its context ends. Errors read
+// herald/embedded: <op> "<topic>": <cause>, and every method called after
+// Close returns an error wrapping herald.ErrClosed.
+//
 // # Escape hatch
 //
-// The publisher and subscriber have an As(target any) bool method giving
-// **server.Server, **nats.Conn, *jetstream.JetStream and the Watermill
-// publisher or subscriber.
+// The publisher and subscriber have an As(target any) bool method filling
+// a pointer to an exported type: **server.Server, **nats.Conn,
+// *jetstream.JetStream and the Watermill publisher or subscriber
+// (*message.Publisher, *message.Subscriber). Their concrete types are
+// internal.
 package embedded

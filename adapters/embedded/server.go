@@ -50,7 +50,7 @@ var (
 
 // acquire returns the running server for dir, starting it on first use.
 // Each acquire must be paired with a release.
-func acquire(dir string, o serverOptions) (*instance, error) {
+func acquire(ctx context.Context, dir string, o serverOptions) (*instance, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("herald/embedded: creating data directory: %w (choose a writable one with embedded:///abs/dir, embedded://?dir=rel/dir or HERALD_URL)", err)
 	}
@@ -69,7 +69,7 @@ func acquire(dir string, o serverOptions) (*instance, error) {
 		return nil, err
 	}
 	in := &instance{dir: key, opts: o, unlock: unlock, refs: 1}
-	srv, err := in.start()
+	srv, err := in.start(ctx)
 	if err != nil {
 		unlock()
 		return nil, err
@@ -80,8 +80,8 @@ func acquire(dir string, o serverOptions) (*instance, error) {
 }
 
 // start runs a nats-server with JetStream storing to in.dir, without any
-// network listener.
-func (in *instance) start() (*server.Server, error) {
+// network listener, giving up when ctx ends.
+func (in *instance) start(ctx context.Context) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName:   "herald-embedded",
 		DontListen:   true,
@@ -101,15 +101,22 @@ func (in *instance) start() (*server.Server, error) {
 		srv.ConfigureLogger()
 	}
 	srv.Start()
-	if !srv.ReadyForConnections(60 * time.Second) {
-		srv.Shutdown()
-		return nil, fmt.Errorf("herald/embedded: nats-server on %s did not become ready within 60s", in.dir)
+	deadline := time.Now().Add(60 * time.Second)
+	for !srv.ReadyForConnections(50 * time.Millisecond) {
+		if err := ctx.Err(); err != nil {
+			srv.Shutdown()
+			return nil, fmt.Errorf("herald/embedded: starting nats-server on %s: %w", in.dir, err)
+		}
+		if time.Now().After(deadline) {
+			srv.Shutdown()
+			return nil, fmt.Errorf("herald/embedded: nats-server on %s did not become ready within 60s", in.dir)
+		}
 	}
 	if !srv.JetStreamEnabled() {
 		srv.Shutdown()
 		return nil, fmt.Errorf("herald/embedded: JetStream did not start on %s (run with ?log=true to see why)", in.dir)
 	}
-	if err := returnPending(srv); err != nil {
+	if err := returnPending(ctx, srv); err != nil {
 		srv.Shutdown()
 		return nil, err
 	}
@@ -120,7 +127,7 @@ func (in *instance) start() (*server.Server, error) {
 // acked when the server last stopped back to its ack floor, so they are
 // delivered again at once instead of after their ack wait: this process
 // owns the directory (see lockDir), so no client can still hold them.
-func returnPending(srv *server.Server) error {
+func returnPending(ctx context.Context, srv *server.Server) error {
 	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("herald-embedded-startup"))
 	if err != nil {
 		return fmt.Errorf("herald/embedded: connecting to the in-process server: %w", err)
@@ -130,7 +137,7 @@ func returnPending(srv *server.Server) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	streams := js.StreamNames(ctx)
 	for name := range streams.Name() {
@@ -188,7 +195,7 @@ func (in *instance) restart() error {
 	}
 	in.srv.Shutdown()
 	in.srv.WaitForShutdown()
-	srv, err := in.start()
+	srv, err := in.start(context.Background())
 	in.srv = srv
 	return err
 }

@@ -15,12 +15,28 @@
 // subscriber leaves are lost. Groups work as on the brokers: subscribers in
 // one group share a topic's messages; each group, and each subscriber
 // without a group, gets every message. A nacked message goes back to the
-// end of its group's queue. With one subscriber of concurrency 1 and no
-// nacks, messages arrive in publish order.
+// end of its group's queue; a nack with a delay (adapters.SetNackDelay,
+// herald.RetryAfter) is held aside for that delay, without holding back
+// the group's other messages, and then goes back to the end of the queue
+// (held messages are dropped with their group, like queued ones). With
+// one subscriber of concurrency 1 and no nacks, messages arrive in
+// publish order. Groups are keyed by topic and group name as they are
+// (no derived names), and a subscriber without a group never shares one
+// with a named group.
 //
 // Each group buffers up to "buffer" messages (default 1024); when the
 // buffer is full, Publish waits until a subscriber takes a message, which
-// gives natural backpressure.
+// gives natural backpressure. The publisher implements
+// adapters.ContextPublisher: a publish waiting for a full buffer ends with
+// its context (the message is then not queued for that group). The bus is
+// in the process, so it is never unreachable.
+//
+// # Errors
+//
+// Errors read herald/mem: <op> "<topic>": <cause>, and every method called
+// after Close (Publish, PublishContext, Subscribe, SubscribeInitialize)
+// returns an error wrapping herald.ErrClosed. As gives the bus's
+// **gochannel.GoChannel.
 //
 // # Options
 //

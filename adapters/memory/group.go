@@ -2,12 +2,13 @@ package memory
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
-	"github.com/heraldkit/herald/adapters"
-
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/heraldkit/herald/adapters"
 )
 
 // group is one consumer group on one topic: a single gochannel
@@ -17,11 +18,19 @@ type group struct {
 	members int
 	cancel  context.CancelFunc
 	done    chan struct{}
+
+	mu    sync.Mutex
+	ended bool
+	held  map[*heldMsg]struct{} // nacked messages waiting for their delay
 }
 
+// heldMsg is a nacked message waiting for its redelivery delay.
+type heldMsg struct{ t *time.Timer }
+
 type subscriber struct {
-	bus   *bus
-	group string
+	bus     *bus
+	group   string
+	private bool
 
 	mu     sync.Mutex
 	closed bool
@@ -30,46 +39,60 @@ type subscriber struct {
 	once   sync.Once
 }
 
-// join adds a member to the group for topic, starting the group's pump on
-// the first member.
-func (b *bus) join(topic, name string) (*group, error) {
+// join adds a member to the group k, starting the group's pump on the
+// first member.
+func (b *bus) join(k groupKey) (*group, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	k := groupKey{topic, name}
 	if g := b.groups[k]; g != nil {
 		g.members++
 		return g, nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	in, err := b.gc.Subscribe(ctx, topic)
+	in, err := b.gc.Subscribe(ctx, k.topic)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	g := &group{queue: make(chan *message.Message, b.buffer), members: 1, cancel: cancel, done: make(chan struct{})}
+	g := &group{queue: make(chan *message.Message, b.buffer), members: 1, cancel: cancel, done: make(chan struct{}), held: map[*heldMsg]struct{}{}}
 	b.groups[k] = g
 	go g.pump(in)
 	return g, nil
 }
 
-func (b *bus) leave(topic, name string, g *group) {
+// leave removes a member; the last one ends the group, dropping the
+// messages it holds (the bus is not durable).
+func (b *bus) leave(k groupKey, g *group) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	g.members--
 	if g.members == 0 {
-		delete(b.groups, groupKey{topic, name})
+		delete(b.groups, k)
 		g.cancel()
 		close(g.done)
+		g.mu.Lock()
+		g.ended = true
+		for h := range g.held {
+			h.t.Stop()
+		}
+		g.held = nil
+		g.mu.Unlock()
 	}
 }
 
 // pump moves messages from the gochannel subscription into the group's
-// queue, acking each once it is queued.
+// queue, acking each once it is queued. A message whose publish context
+// ended while the queue was full is dropped and the publisher told.
 func (g *group) pump(in <-chan *message.Message) {
 	for msg := range in {
 		select {
 		case g.queue <- msg.Copy():
 			msg.Ack()
+		case <-msg.Context().Done():
+			if d, ok := msg.Context().Value(dropKey{}).(interface{ Store(bool) }); ok {
+				d.Store(true)
+			}
+			msg.Ack() // the publish gave up; PublishContext reports it
 		case <-g.done:
 			msg.Nack()
 			return
@@ -95,28 +118,77 @@ func (g *group) requeue(msg *message.Message) {
 	}
 }
 
+// requeueAfter holds a nacked message for d, without blocking the group's
+// other messages, then puts it back at the end of the queue. Held
+// messages are dropped when the group ends.
+func (g *group) requeueAfter(msg *message.Message, d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ended {
+		return
+	}
+	h := &heldMsg{}
+	h.t = time.AfterFunc(d, func() {
+		g.mu.Lock()
+		delete(g.held, h)
+		g.mu.Unlock()
+		g.requeue(msg)
+	})
+	g.held[h] = struct{}{}
+}
+
+func (s *subscriber) key(topic string) groupKey {
+	return groupKey{topic: topic, group: s.group, private: s.private}
+}
+
 func (s *subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
+	if topic == "" {
+		return nil, opError(opSubscribe, topic, errors.New("topic is empty"))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, opError(opSubscribe, topic, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, errClosed
+		return nil, closedError(opSubscribe, topic)
 	}
 	if s.stop == nil {
 		s.stop = make(chan struct{})
 	}
-	g, err := s.bus.join(topic, s.group)
+	k := s.key(topic)
+	g, err := s.bus.join(k)
 	if err != nil {
-		return nil, err
+		return nil, opError(opSubscribe, topic, err)
 	}
 	out := make(chan *message.Message)
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer close(out)
-		defer s.bus.leave(topic, s.group, g)
+		defer s.bus.leave(k, g)
 		s.member(ctx, g, out)
 	}()
 	return out, nil
+}
+
+// SubscribeInitialize does nothing on the memory bus (a group exists
+// while it has subscribers), except fail after Close.
+func (s *subscriber) SubscribeInitialize(topic string) error {
+	return s.SubscribeInitializeContext(context.Background(), topic)
+}
+
+// SubscribeInitializeContext is SubscribeInitialize.
+func (s *subscriber) SubscribeInitializeContext(_ context.Context, topic string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return closedError(opPrepare, topic)
+	}
+	if topic == "" {
+		return opError(opPrepare, topic, errors.New("topic is empty"))
+	}
+	return nil
 }
 
 // member delivers queued messages to one subscription, one at a time, until
@@ -148,7 +220,7 @@ func (s *subscriber) member(ctx context.Context, g *group, out chan<- *message.M
 		case <-msg.Acked():
 		case <-msg.Nacked():
 			if d, ok := adapters.NackDelay(msg); ok && d > 0 {
-				time.AfterFunc(d, func() { g.requeue(msg) })
+				g.requeueAfter(msg, d)
 			} else {
 				go g.requeue(msg)
 			}

@@ -2,7 +2,10 @@ package memory
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -12,7 +15,7 @@ import (
 	"github.com/heraldkit/herald/adapters"
 )
 
-func init() { adapters.Register("mem", adapter{}) }
+func init() { adapters.Register(Scheme, adapter{}) }
 
 type adapter struct{}
 
@@ -54,7 +57,9 @@ func (adapter) Publisher(_ context.Context, cfg herald.Config) (message.Publishe
 	if err != nil {
 		return nil, err
 	}
-	return &publisher{bus: acquire(s)}, nil
+	p := &publisher{bus: acquire(s)}
+	p.stop, p.cancel = context.WithCancel(context.Background())
+	return p, nil
 }
 
 // Subscriber implements adapters.Adapter.
@@ -63,11 +68,10 @@ func (adapter) Subscriber(_ context.Context, cfg herald.Config) (message.Subscri
 	if err != nil {
 		return nil, err
 	}
-	group := cfg.Group
-	if group == "" {
-		group = "private-" + watermill.NewULID()
+	if cfg.Group == "" {
+		return &subscriber{bus: acquire(s), group: watermill.NewULID(), private: true}, nil
 	}
-	return &subscriber{bus: acquire(s), group: group}, nil
+	return &subscriber{bus: acquire(s), group: cfg.Group}, nil
 }
 
 // bus is one named, reference-counted gochannel and its groups.
@@ -81,7 +85,12 @@ type bus struct {
 	groups map[groupKey]*group
 }
 
-type groupKey struct{ topic, group string }
+// groupKey names a group on a topic; a private group (a subscriber
+// without a group) never shares a key with a named one.
+type groupKey struct {
+	topic, group string
+	private      bool
+}
 
 var (
 	busesMu sync.Mutex
@@ -100,6 +109,9 @@ func acquire(s settings) *bus {
 				// The group pumps ack once a message is queued, so this
 				// only orders messages and applies backpressure.
 				BlockPublishUntilSubscriberAck: true,
+				// The pumps see the publish context, so a publish
+				// waiting for a full queue ends with its context.
+				PreserveContext: true,
 			}, watermill.NopLogger{}),
 			groups: map[groupKey]*group{},
 		}
@@ -121,17 +133,73 @@ func (b *bus) release() error {
 }
 
 type publisher struct {
-	bus  *bus
-	once sync.Once
+	bus    *bus
+	once   sync.Once
+	closed atomic.Bool
+	stop   context.Context // cancelled by Close
+	cancel context.CancelFunc
 }
 
+var _ adapters.ContextPublisher = (*publisher)(nil)
+
+// Publish is PublishContext with the first message's context.
 func (p *publisher) Publish(topic string, msgs ...*message.Message) error {
-	return p.bus.gc.Publish(topic, msgs...)
+	ctx := context.Background()
+	if len(msgs) > 0 {
+		ctx = msgs[0].Context()
+	}
+	return p.PublishContext(ctx, topic, msgs...)
+}
+
+// dropKey marks a publish context; a group pump that gives up queueing a
+// message because that context ended sets the flag.
+type dropKey struct{}
+
+// PublishContext queues msgs for every group of topic. It waits while a
+// group's queue is full, until ctx ends or the publisher closes; then the
+// message is not queued for that group and the error wraps ctx.Err().
+// The bus is in the process: it is never unreachable.
+func (p *publisher) PublishContext(ctx context.Context, topic string, msgs ...*message.Message) error {
+	if p.closed.Load() {
+		return closedError(opPublish, topic)
+	}
+	if topic == "" {
+		return opError(opPublish, topic, errors.New("topic is empty"))
+	}
+	if err := ctx.Err(); err != nil {
+		return opError(opPublish, topic, err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(p.stop, cancel)
+	defer stop()
+	dropped := new(atomic.Bool)
+	ctx = context.WithValue(ctx, dropKey{}, dropped)
+	copies := make([]*message.Message, len(msgs))
+	for i, m := range msgs {
+		c := m.Copy()
+		c.SetContext(ctx)
+		copies[i] = c
+	}
+	if err := p.bus.gc.Publish(topic, copies...); err != nil {
+		return opError(opPublish, topic, err)
+	}
+	if dropped.Load() {
+		if p.closed.Load() {
+			return closedError(opPublish, topic)
+		}
+		return opError(opPublish, topic, fmt.Errorf("a group's queue stayed full: %w", context.Cause(ctx)))
+	}
+	return nil
 }
 
 func (p *publisher) Close() error {
 	var err error
-	p.once.Do(func() { err = p.bus.release() })
+	p.once.Do(func() {
+		p.closed.Store(true)
+		p.cancel()
+		err = p.bus.release()
+	})
 	return err
 }
 

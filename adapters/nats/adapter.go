@@ -2,6 +2,7 @@ package nats
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -47,9 +48,9 @@ func (Adapter) Publisher(ctx context.Context, cfg herald.Config) (message.Publis
 	}
 	var p message.Publisher
 	if s.core {
-		p, err = newCorePublisher(nc, s)
+		p, err = newCorePublisher(nc, s, adapters.Logger(ctx))
 	} else {
-		p, err = natsx.NewPublisher(nc, s.js, natsx.Options{Logger: adapters.Logger(ctx)})
+		p, err = natsx.NewPublisher(nc, s.js, natsx.Options{Scheme: Scheme, Logger: adapters.Logger(ctx)})
 	}
 	if err != nil {
 		nc.Close()
@@ -71,9 +72,9 @@ func (Adapter) Subscriber(ctx context.Context, cfg herald.Config) (message.Subsc
 	}
 	var sub message.Subscriber
 	if s.core {
-		sub, err = newCoreSubscriber(nc, s, cfg.Group)
+		sub, err = newCoreSubscriber(nc, s, cfg.Group, adapters.Logger(ctx))
 	} else {
-		sub, err = natsx.NewSubscriber(nc, s.js, cfg.Group, natsx.Options{Logger: adapters.Logger(ctx)})
+		sub, err = natsx.NewSubscriber(nc, s.js, cfg.Group, natsx.Options{Scheme: Scheme, Logger: adapters.Logger(ctx)})
 	}
 	if err != nil {
 		nc.Close()
@@ -82,15 +83,25 @@ func (Adapter) Subscriber(ctx context.Context, cfg herald.Config) (message.Subsc
 	return sub, nil
 }
 
-// connect dials the servers. Once connected, the client reconnects by
-// itself (max_reconnects, reconnect_wait).
+// connect dials the servers, giving up when ctx ends. Once connected,
+// the client reconnects by itself (max_reconnects, reconnect_wait).
 func connect(ctx context.Context, s *settings) (*nats.Conn, error) {
+	servers := strings.Join(s.servers, ",")
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("herald/nats: connect to %s: %w", servers, err)
 	}
-	nc, err := nats.Connect(strings.Join(s.servers, ","), s.opts...)
+	d := newDialer(ctx, s.connectTimeout)
+	opts := append(append([]nats.Option(nil), s.opts...), nats.SetCustomDialer(d), nats.SkipHostLookup())
+	nc, err := nats.Connect(servers, opts...)
+	d.opened()
 	if err != nil {
-		return nil, fmt.Errorf("herald/nats: connect to %s: %w", strings.Join(s.servers, ","), err)
+		if cerr := ctx.Err(); cerr != nil {
+			return nil, fmt.Errorf("herald/nats: connect to %s: %w (%w)", servers, cerr, err)
+		}
+		if errors.Is(err, nats.ErrNoServers) {
+			err = fmt.Errorf("%w: %w", herald.ErrUnreachable, err)
+		}
+		return nil, fmt.Errorf("herald/nats: connect to %s: %w", servers, err)
 	}
 	return nc, nil
 }

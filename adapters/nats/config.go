@@ -20,8 +20,10 @@ const DefaultHost = "127.0.0.1:4222"
 type settings struct {
 	servers []string
 	opts    []nats.Option
-	core    bool
-	js      natsx.Settings
+	// connectTimeout bounds each dial (the handshake too, through nats.Timeout).
+	connectTimeout time.Duration
+	core           bool
+	js             natsx.Settings
 }
 
 // parse validates cfg without connecting; every problem is a
@@ -38,11 +40,15 @@ func parse(cfg herald.Config) (*settings, error) {
 	connectTimeout := r.Duration("connect_timeout", 5*time.Second, 100*time.Millisecond, 5*time.Minute)
 	reconnectWait := r.Duration("reconnect_wait", 2*time.Second, 10*time.Millisecond, 5*time.Minute)
 	maxReconnects := r.Int("max_reconnects", -1, -1, 1_000_000)
+	s.connectTimeout = connectTimeout
 	s.opts = append(s.opts,
 		nats.Name(name),
 		nats.Timeout(connectTimeout),
 		nats.ReconnectWait(reconnectWait),
 		nats.MaxReconnects(maxReconnects),
+		// A refused authorization while reconnecting (credentials revoked,
+		// then restored) is retried like any other failure, not fatal.
+		nats.IgnoreAuthErrorAbort(),
 	)
 	s.opts = append(s.opts, readAuth(r, cfg)...)
 	tlsOpt, useTLS := readTLS(r)
@@ -50,6 +56,9 @@ func parse(cfg herald.Config) (*settings, error) {
 		s.opts = append(s.opts, tlsOpt)
 	}
 
+	if s.core && strings.ContainsFunc(cfg.Group, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		r.Fail("group", cfg.Group, "contains whitespace or a control character, which a NATS queue group cannot hold", "a group name without blanks")
+	}
 	if s.core {
 		for _, k := range natsx.SettingKeys {
 			if k != "publish_timeout" && k != "close_timeout" && r.Has(k) {

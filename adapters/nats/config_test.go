@@ -34,6 +34,7 @@ func TestConfigErrors(t *testing.T) {
 		{"nats://localhost:4222?subjects=a.>", "subjects", "needs the stream option"},
 		{"nats://localhost:4222?mode=core&ack_wait=5s", "ack_wait", "only to JetStream"},
 		{"nats://localhost:4222?deliver=first", "deliver", "all, new"},
+		{"nats://localhost:4222?mode=core&group=a%20b", "group", "queue group"},
 		{"nats://localhost:4222/vhost", "path", "not used"},
 		{"nats://user@localhost:4222", "password", "is missing"},
 		{"nats://localhost:4222?creds=" + missing, "creds", "cannot be read"},

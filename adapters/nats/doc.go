@@ -17,9 +17,7 @@
 //
 // Streams: the stream that already captures a topic's subject is used,
 // whatever its name. When none does, Herald creates one named after the
-// topic (characters other than letters, digits, '-' and '_' become '_':
-// orders.created -> orders_created) with file storage, limits retention
-// and a max age of 7 days; with stream=NAME, every topic goes to that one
+// topic with file storage, limits retention and a max age of 7 days; with stream=NAME, every topic goes to that one
 // stream and is added to its subjects on first use. A publisher or
 // subscriber looks a topic's stream up once and remembers it (watermill-nats'
 // AutoProvision looks it up on every publish); it looks again only if the
@@ -28,16 +26,30 @@
 // Publishing: Publish(topic, msgs...) sends all the messages without
 // waiting, then waits for every PubAck, so batches are fast (see
 // BenchmarkNATS); it returns nil only when the stream has stored them all.
-// Messages not acknowledged (a disconnect, a broker restart, a timeout) are
-// sent again until publish_timeout; the message ID travels as Nats-Msg-Id,
-// so the stream de-duplicates such resends (and any republish of the same
-// message ID within the duplicates window, 2m by default; with one shared
-// stream that includes the same ID published to two topics). Order within
-// a call is kept unless a resend happens.
+// The publisher implements adapters.ContextPublisher: PublishContext
+// honours its context (the publisher package uses it; Publish uses the
+// first message's context), without a goroutine per call and without
+// changing the messages. Messages not acknowledged (a disconnect, a broker
+// restart, a timeout) are sent again; while the server is unreachable the
+// publish waits for it, until its context ends or publish_timeout passed,
+// then fails with an error wrapping herald.ErrUnreachable and the
+// context's error. Errors waiting cannot fix (no stream and
+// provision=false, a message over the server's limit, a refused
+// permission) return at once. The stream de-duplicates on the Nats-Msg-Id
+// header, which holds the message ID and the subject ("<id> <subject>"):
+// a resend, or a republish of the same message to the same topic within
+// the duplicates window (2m by default), is stored once, while the same
+// message published to two topics of one shared stream (a dead-letter
+// copy to {topic}.dlq, for instance) is stored under each. A PubAck
+// marked Duplicate therefore means the message is stored under that
+// topic, and counts as success. Order within a call is kept unless a
+// resend happens.
 //
 // Consuming: a group is a durable pull consumer named after the group (the
 // group and topic with a shared stream); every Subscribe call, in any
-// process, pulls from it, so they share the messages. A new group starts
+// process, pulls from it, so they share the messages. Subscribe honours
+// its context while it creates the stream and consumer, and Close
+// interrupts it. A new group starts
 // with every message the stream retains (deliver=new: only messages
 // published after its creation). Without a group, a Watermill subscriber
 // has a consumer of its own per topic, shared by its Subscribe calls,
@@ -46,7 +58,9 @@
 // process dies. Subscribe returns once the consumer exists.
 //
 // A message is acked when its handler acks; a nack is a NAK, redelivered
-// after nak_delay (or the backoff delays). While a handler runs the message
+// after the delay the handler or middleware asked for
+// (adapters.SetNackDelay, herald.RetryAfter; JetStream's NakWithDelay),
+// else after nak_delay (or the backoff delays). While a handler runs the message
 // is kept from redelivery (in-progress signals every ack_wait/2), so slow
 // handlers do not get duplicates; messages of a process that dies are
 // redelivered after ack_wait. When Subscribe's context ends or the
@@ -55,26 +69,74 @@
 // close_timeout) and be acked. Per-key order holds for a single Subscribe
 // call of a group, until a message is nacked or redelivered.
 //
+// # Names
+//
+// Stream and consumer names are derived from topics and groups with an
+// injective encoding into the characters NATS allows in names (letters,
+// digits, '-' and '_'): letters, digits and '-' stay, '.' becomes "__",
+// any other byte, '_' included, becomes '_' and two hex digits. So topic
+// orders.created gets stream orders__created, group eu_billing the
+// consumer eu_5Fbilling, and on a shared stream the consumer of group
+// billing for topic orders.created is billing_-orders__created. Two
+// different topics never share a stream Herald creates and two different
+// (group, topic) pairs never share a consumer, whatever separators they
+// hold. A consumer is named after the group alone only on a stream named
+// after its topic that captures that one subject. Names longer than 200
+// bytes are cut and end with "_x" and a hash of the whole name.
+//
+// # Failures
+//
 // After a broker restart the client reconnects by itself (max_reconnects,
-// reconnect_wait), Publish retries until publish_timeout, and pull
-// consumers resume; a consumer deleted meanwhile is created again.
+// reconnect_wait), publishes wait and resend, and pull consumers resume;
+// a consumer or stream deleted meanwhile is created again. Nothing of this
+// is silent: the adapter logs through the logger of the Open context
+// (adapters.Logger: the publisher's or subscriber's WithLogger, else
+// slog.Default) a lost connection at warn level with its cause, once per
+// outage, and the reconnect at info level; asynchronous errors such as a
+// permission violation at warn level. A subscription that stops receiving
+// (connection lost, consumer or stream deleted, permission refused,
+// re-creating the consumer failing) is logged at warn level once per
+// outage and reported with adapters.ReportStatus on its Subscribe context
+// (an error wrapping herald.ErrSubscriptionLost and the cause); the
+// adapter creates the consumer again with delays growing from 100ms to
+// 30s, and reports the recovery with nil (and an info line). A refused
+// authorization while reconnecting is retried like any other failure. If
+// the client gives up reconnecting (max_reconnects reached), the loss is
+// reported and the subscription's channel closes.
+//
+// Opening honours its context: a server that accepts connections and never
+// answers holds Open only until the context ends. An unreachable server
+// at Open is an error wrapping herald.ErrUnreachable.
+//
+// Errors read herald/nats: <op> "<topic>": <cause>, for instance
+// herald/nats: publish to "orders": ..., and every method called after
+// Close returns an error wrapping herald.ErrClosed.
 //
 // # Core NATS (mode=core)
 //
-// At most once: no stream, no durability, no redelivery; a nack does
-// nothing. Messages reach only the subscriptions that exist when they are
-// published. Publish returns once the server has read the messages (a
-// flush). Groups are queue groups; the Subscribe calls of a subscriber
-// without a group join a queue group private to it. The publisher is
-// watermill-nats' pkg/nats publisher with JetStream disabled; the
-// subscriber is Herald's own (pkg/nats closes its output channel while a
-// message callback may still send on it, a race that can panic).
+// At most once: no stream, no durability, no redelivery; a nack, with or
+// without a delay (adapters.NackDelay), does nothing but move on to the
+// next message: the message is gone. Messages reach only the subscriptions
+// that exist when they are published; while the connection is down, a
+// subscription is reported lost (what is published meanwhile does not
+// reach it) and reported again once nats.go restored it. Publish returns
+// once the server has read the messages (a flush); while the connection
+// is down it waits for it until its context ends or publish_timeout
+// passed, then fails with herald.ErrUnreachable; messages written just
+// before a connection broke can be lost. Groups are queue groups (a group
+// name cannot hold blanks); the Subscribe calls of a subscriber without a
+// group join a queue group private to it. Publisher and subscriber are
+// Herald's own over nats.go, with Herald's header mapping (watermill-nats'
+// pkg/nats subscriber closes its output channel while a message callback
+// may still send on it, a race that can panic).
 //
 // # Messages and headers
 //
 // Metadata travels as NATS headers, so the nats CLI shows it; the Herald
-// key is the herald-key header; the ID is Nats-Msg-Id (and
-// _watermill_message_uuid, which stock watermill-nats reads). A metadata
+// key is the herald-key header; the ID is _watermill_message_uuid (which
+// stock watermill-nats reads), and Nats-Msg-Id holds "<id> <subject>"
+// for de-duplication (a message from another publisher whose only ID is
+// its Nats-Msg-Id gets that as its ID). A metadata
 // entry whose key is not a plain header token or whose value has CR, LF or
 // other control characters, invalid UTF-8 or leading/trailing blanks travels
 // as the header Herald-Enc-<base64url(key)> with a base64 value and is
@@ -136,10 +198,11 @@
 // # Escape hatch
 //
 // The publisher and subscriber returned by the adapter have an
-// As(target any) bool method: **nats.Conn, *jetstream.JetStream (JetStream
-// mode), the Watermill publisher or subscriber (*message.Publisher,
-// *message.Subscriber), and in core mode **wmnats.Publisher, watermill-nats'
-// pkg/nats publisher.
+// As(target any) bool method filling a pointer to an exported type:
+// **nats.Conn, *jetstream.JetStream (JetStream mode), the Watermill
+// publisher or subscriber (*message.Publisher, *message.Subscriber), and
+// in core mode **wmnats.Publisher, watermill-nats' pkg/nats publisher on
+// the same connection. Their concrete types are internal.
 //
 // # Why not watermill-nats for JetStream
 //

@@ -66,8 +66,9 @@ func TestInteropFromNATSClient(t *testing.T) {
 }
 
 // TestInteropToNATSClient: what Herald publishes is readable with plain
-// nats.go: metadata as headers, the ID as Nats-Msg-Id, the key as
-// herald-key, awkward values encoded.
+// nats.go: metadata as headers, the ID as _watermill_message_uuid and in
+// Nats-Msg-Id with the subject, the key as herald-key, awkward values
+// encoded.
 func TestInteropToNATSClient(t *testing.T) {
 	_, js := rawConn(t)
 	tp := topic(t)
@@ -83,8 +84,8 @@ func TestInteropToNATSClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if name != natsx.Name(tp) {
-		t.Errorf("stream %q, want %q", name, natsx.Name(tp))
+	if name != natsx.StreamName(tp) {
+		t.Errorf("stream %q, want %q", name, natsx.StreamName(tp))
 	}
 	st, err := js.Stream(context.Background(), name)
 	if err != nil {
@@ -95,7 +96,7 @@ func TestInteropToNATSClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := raw.Header
-	if h.Get(nats.MsgIdHdr) != m.UUID || h.Get(herald.KeyHeader) != "order-7" || h.Get("tenant") != "acme" || string(raw.Data) != "to the cli" {
+	if h.Get(nats.MsgIdHdr) != m.UUID+" "+tp || h.Get("_watermill_message_uuid") != m.UUID || h.Get(herald.KeyHeader) != "order-7" || h.Get("tenant") != "acme" || string(raw.Data) != "to the cli" {
 		t.Errorf("headers %v data %q", h, raw.Data)
 	}
 	if h.Get("note") != "" || h.Get(natsx.EncodedPrefix+"bm90ZQ") != "dHdvCmxpbmVz" {

@@ -3,90 +3,217 @@ package natsx
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldkit/herald/adapters"
 )
 
-// run feeds out from the iterator until ctx ends or the subscriber closes.
-// If the iterator ends by itself (its consumer was deleted, for example by
-// an operator or a broker that lost its state), the consumer is created
-// again and consuming resumes.
-func (s *Subscriber) run(ctx context.Context, topic string, it jetstream.MessagesContext, out chan<- *message.Message) {
+// Delays between attempts to create a consumer again; the delay doubles
+// after each failure and starts again from minRetry once a consumer ran
+// for stableAfter.
+const (
+	minRetry    = 100 * time.Millisecond
+	maxRetry    = 30 * time.Second
+	stableAfter = 30 * time.Second
+	probeWait   = 5 * time.Second
+)
+
+// subscription is one Subscribe call.
+type subscription struct {
+	s     *Subscriber
+	ctx   context.Context // Subscribe's
+	topic string
+	out   chan *message.Message
+	h     *Health
+	wake  chan struct{} // the connection changed: check the consumer
+}
+
+// errIteratorEnded is the cause when the iterator ended without saying why.
+var errIteratorEnded = errors.New("the pull subscription ended")
+
+// run feeds out until ctx ends or the subscriber closes. If consuming
+// stops by itself (the consumer was deleted, for example by an operator or
+// a broker that lost its state), the break is reported, the consumer is
+// created again with growing delays and consuming resumes.
+func (sub *subscription) run(c jetstream.Consumer, it jetstream.MessagesContext) {
+	s := sub.s
 	defer s.wg.Done()
-	defer close(out)
+	defer close(sub.out)
+	unlisten := s.watch.Listen(func(err error) {
+		if err != nil {
+			sub.h.Lost(err)
+		}
+		select {
+		case sub.wake <- struct{}{}:
+		default:
+		}
+	})
+	defer unlisten()
+	delay := minRetry
 	for {
-		err := s.consume(ctx, it, out)
-		if s.stopping(ctx) || s.nc.IsClosed() {
+		started := time.Now()
+		cause := sub.consume(c, it)
+		if sub.stopping() {
 			return
 		}
-		s.log.Warn("herald/nats: consuming stopped; re-creating the consumer", "topic", topic, "group", s.group, "err", err)
+		if time.Since(started) >= stableAfter {
+			delay = minRetry
+		}
+		if s.nc.IsClosed() {
+			// nats.go gave up reconnecting: nothing can recover.
+			sub.h.Lost(errors.Join(nats.ErrConnectionClosed, cause))
+			return
+		}
+		sub.h.Lost(cause)
 		for {
-			select {
-			case <-ctx.Done():
+			if !sub.sleep(delay) {
 				return
-			case <-s.closing:
-				return
-			case <-time.After(time.Second):
 			}
-			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			it, err = s.iterator(cctx, topic, true)
+			delay = min(2*delay, maxRetry)
+			ctx, cancel := s.opContext(sub.ctx)
+			ctx, cancel2 := context.WithTimeout(ctx, 10*time.Second)
+			var err error
+			c, it, err = s.iterator(ctx, sub.topic, true)
+			cancel2()
 			cancel()
 			if err == nil {
 				break
 			}
-			s.log.Warn("herald/nats: re-creating the consumer failed; retrying", "topic", topic, "group", s.group, "err", err)
+			if sub.stopping() {
+				return
+			}
+			sub.h.Lost(err)
 		}
+		sub.h.OK()
 	}
 }
 
-// consume delivers the iterator's messages until it closes; it returns the
-// last error the iterator reported.
-func (s *Subscriber) consume(ctx context.Context, it jetstream.MessagesContext, out chan<- *message.Message) error {
-	finished := make(chan struct{})
-	defer close(finished)
-	go func() {
-		select {
-		case <-ctx.Done():
-		case <-s.closing:
-		case <-finished:
-		}
-		it.Drain() // stop pulling; what is buffered comes out of Next, then it ends
-	}()
-	var last error
-	for {
-		raw, err := it.Next()
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-			return last
-		}
-		if err != nil {
-			last = err
-			continue
-		}
-		if s.stopping(ctx) {
-			_ = raw.Nak() // back to the consumer at once, for another subscriber
-			continue
-		}
-		s.deliver(ctx, raw, out)
-	}
-}
-
-func (s *Subscriber) stopping(ctx context.Context) bool {
+// sleep waits d, and while the connection is down until it is back; it
+// returns false when the subscription stops.
+func (sub *subscription) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
 	select {
-	case <-ctx.Done():
+	case <-t.C:
+	case <-sub.ctx.Done():
+		return false
+	case <-sub.s.stop.Done():
+		return false
+	}
+	select {
+	case <-sub.s.watch.Up():
 		return true
-	case <-s.closing:
-		return true
-	default:
+	case <-sub.ctx.Done():
+		return false
+	case <-sub.s.stop.Done():
 		return false
 	}
 }
 
+// consume delivers the iterator's messages until it closes; it returns
+// why it closed.
+func (sub *subscription) consume(c jetstream.Consumer, it jetstream.MessagesContext) error {
+	var (
+		mu    sync.Mutex
+		cause error
+	)
+	setCause := func(err error) {
+		mu.Lock()
+		cause = err
+		mu.Unlock()
+	}
+	finished := make(chan struct{})
+	defer close(finished)
+	go func() {
+		for {
+			select {
+			case <-sub.ctx.Done():
+			case <-sub.s.stop.Done():
+			case <-finished:
+			case <-sub.wake:
+				if gone := sub.probe(c); gone != nil {
+					setCause(gone)
+					it.Stop() // the consumer is gone: create it again
+					return
+				}
+				continue
+			}
+			it.Drain() // stop pulling; what is buffered comes out of Next, then it ends
+			return
+		}
+	}()
+	for {
+		raw, err := it.Next()
+		if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+			mu.Lock()
+			defer mu.Unlock()
+			if cause == nil {
+				cause = errIteratorEnded
+				if errors.Is(err, jetstream.ErrConnectionClosed) {
+					cause = err
+				}
+			}
+			return cause
+		}
+		if errors.Is(err, jetstream.ErrNoHeartbeat) {
+			// The server stopped answering the pull requests: check why.
+			select {
+			case sub.wake <- struct{}{}:
+			default:
+			}
+			continue
+		}
+		if err != nil {
+			setCause(err) // ErrConsumerDeleted and the like end the iterator
+			continue
+		}
+		if sub.stopping() {
+			_ = raw.Nak() // back to the consumer at once, for another subscriber
+			continue
+		}
+		sub.h.OK()
+		sub.deliver(raw)
+	}
+}
+
+// probe checks, while the connection is up, that the consumer still
+// exists: it returns the cause when it is gone, nil otherwise, and
+// reports the subscription healthy when the server answers.
+func (sub *subscription) probe(c jetstream.Consumer) error {
+	if !sub.s.nc.IsConnected() {
+		return nil // lost was reported; the reconnect wakes us again
+	}
+	ctx, cancel := sub.s.opContext(sub.ctx)
+	defer cancel()
+	ctx, cancel2 := context.WithTimeout(ctx, probeWait)
+	defer cancel2()
+	_, err := c.Info(ctx)
+	switch {
+	case err == nil:
+		sub.h.OK()
+		return nil
+	case errors.Is(err, jetstream.ErrConsumerNotFound), errors.Is(err, jetstream.ErrStreamNotFound):
+		return err
+	case ctx.Err() != nil && sub.stopping():
+		return nil
+	default:
+		sub.h.Lost(err)
+		return nil
+	}
+}
+
+func (sub *subscription) stopping() bool {
+	return sub.ctx.Err() != nil || sub.s.stop.Err() != nil
+}
+
 // deliver hands one message to the Watermill consumer and settles it.
-func (s *Subscriber) deliver(ctx context.Context, raw jetstream.Msg, out chan<- *message.Message) {
+func (sub *subscription) deliver(raw jetstream.Msg) {
+	s := sub.s
 	md, _ := raw.Metadata()
 	fallback := ""
 	if md != nil {
@@ -95,7 +222,7 @@ func (s *Subscriber) deliver(ctx context.Context, raw jetstream.Msg, out chan<- 
 	msg := s.m.decode(raw.Headers(), raw.Data(), fallback)
 	// The handler's context outlives Subscribe's, so a handler running when
 	// the subscription stops can finish and be acked (drain).
-	mctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	mctx, cancel := context.WithCancel(context.WithoutCancel(sub.ctx))
 	defer cancel()
 	msg.SetContext(mctx)
 	if md != nil {
@@ -103,24 +230,24 @@ func (s *Subscriber) deliver(ctx context.Context, raw jetstream.Msg, out chan<- 
 	}
 
 	select {
-	case out <- msg:
-	case <-ctx.Done():
+	case sub.out <- msg:
+	case <-sub.ctx.Done():
 		_ = raw.Nak()
 		return
-	case <-s.closing:
+	case <-s.stop.Done():
 		_ = raw.Nak()
 		return
 	}
 
 	progress := time.NewTicker(s.progressInterval())
 	defer progress.Stop()
-	closing := s.closing
+	closing := s.stop.Done()
 	var giveUp <-chan time.Time
 	for {
 		select {
 		case <-msg.Acked():
 			if err := raw.Ack(); err != nil {
-				s.log.Debug("herald/nats: ack failed; the message will be redelivered", "id", msg.UUID, "err", err)
+				s.log.Debug("herald/"+s.scheme+": ack failed; the message will be redelivered", "topic", sub.topic, "id", msg.UUID, "err", err)
 			}
 			return
 		case <-msg.Nacked():
@@ -141,7 +268,8 @@ func (s *Subscriber) deliver(ctx context.Context, raw jetstream.Msg, out chan<- 
 }
 
 // nak asks for redelivery: after the delay the handler asked for
-// (herald.RetryAfter), else after the configured nak_delay or backoff step.
+// (adapters.NackDelay), else after the configured nak_delay or backoff
+// step.
 func (s *Subscriber) nak(msg *message.Message, raw jetstream.Msg, md *jetstream.MsgMetadata) {
 	if d, ok := adapters.NackDelay(msg); ok && d > 0 {
 		_ = raw.NakWithDelay(d)

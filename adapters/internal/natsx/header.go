@@ -24,9 +24,19 @@ import (
 const EncodedPrefix = "Herald-Enc-"
 
 // Marshaler maps Watermill messages to NATS messages and back. Metadata
-// becomes NATS headers (see EncodedPrefix), the message ID travels as
-// Nats-Msg-Id (which also enables JetStream de-duplication) and as
-// Watermill's own UUID header, so stock watermill-nats consumers read it.
+// becomes NATS headers (see EncodedPrefix) and the message ID travels as
+// Watermill's own UUID header (_watermill_message_uuid), so stock
+// watermill-nats consumers read it.
+//
+// JetStream de-duplicates on the Nats-Msg-Id header, within the stream's
+// duplicates window. Herald sets it to DedupID(subject, id): the message
+// ID and the subject. So a resend of a message whose PubAck was lost is
+// stored once, while the same message published to two subjects of one
+// stream (a dead-letter copy on a stream that captures both the topic and
+// its .dlq subject, for example) is stored twice: a PubAck that says
+// Duplicate therefore always means that this message was already stored
+// under this subject, and counts as stored.
+//
 // It implements watermill-nats' Marshaler and Unmarshaler.
 type Marshaler struct{}
 
@@ -46,19 +56,33 @@ func (Marshaler) Marshal(subject string, msg *message.Message) (*nats.Msg, error
 		h[EncodedPrefix+base64.RawURLEncoding.EncodeToString([]byte(k))] = []string{base64.StdEncoding.EncodeToString([]byte(v))}
 	}
 	if id := msg.UUID; id != "" {
-		if plainValue(id) && !strings.HasPrefix(id, EncodedPrefix) {
-			h[nats.MsgIdHdr] = []string{id}
-			h[wmnats.WatermillUUIDHdr] = []string{id}
-		} else {
-			h[wmnats.WatermillUUIDHdr] = []string{EncodedPrefix + base64.StdEncoding.EncodeToString([]byte(id))}
-		}
+		h[wmnats.WatermillUUIDHdr] = []string{headerID(id)}
+		h[nats.MsgIdHdr] = []string{DedupID(subject, id)}
 	}
 	return &nats.Msg{Subject: subject, Data: msg.Payload, Header: h}, nil
 }
 
+// headerID is id as a header value: itself when it travels unchanged,
+// else EncodedPrefix and its base64.
+func headerID(id string) string {
+	if plainValue(id) && !strings.HasPrefix(id, EncodedPrefix) {
+		return id
+	}
+	return EncodedPrefix + base64.StdEncoding.EncodeToString([]byte(id))
+}
+
+// DedupID is the Nats-Msg-Id Herald sends for message id on subject:
+// "<id> <subject>" (the ID encoded as in the UUID header when it is not a
+// plain header value). A subject holds no blanks, so two different
+// (subject, id) pairs never give the same value.
+func DedupID(subject, id string) string {
+	return headerID(id) + " " + subject
+}
+
 // Unmarshal builds a Watermill message from a NATS message. The ID is
-// Nats-Msg-Id, else Watermill's UUID header, else a new unique ID (a
-// message published without one, e.g. by the nats CLI on core NATS).
+// Watermill's UUID header, else Nats-Msg-Id (a message from another
+// publisher), else a new unique ID (a message published without one, e.g.
+// by the nats CLI on core NATS).
 func (m Marshaler) Unmarshal(nm *nats.Msg) (*message.Message, error) {
 	return m.decode(nm.Header, nm.Data, ""), nil
 }
@@ -67,7 +91,7 @@ func (m Marshaler) Unmarshal(nm *nats.Msg) (*message.Message, error) {
 // ID ("" means a new unique ID).
 func (Marshaler) decode(h nats.Header, data []byte, fallbackID string) *message.Message {
 	md := make(message.Metadata, len(h))
-	id := ""
+	msgID := ""
 	for k, vs := range h {
 		if len(vs) == 0 {
 			continue
@@ -78,7 +102,7 @@ func (Marshaler) decode(h nats.Header, data []byte, fallbackID string) *message.
 		}
 		switch {
 		case k == nats.MsgIdHdr:
-			id = v
+			msgID = v
 			continue
 		case k == wmnats.WatermillUUIDHdr:
 			continue
@@ -94,13 +118,14 @@ func (Marshaler) decode(h nats.Header, data []byte, fallbackID string) *message.
 		}
 		md[k] = v
 	}
-	if id == "" {
-		id = h.Get(wmnats.WatermillUUIDHdr)
-		if enc, ok := strings.CutPrefix(id, EncodedPrefix); ok {
-			if b, err := base64.StdEncoding.DecodeString(enc); err == nil {
-				id = string(b)
-			}
+	id := h.Get(wmnats.WatermillUUIDHdr)
+	if enc, ok := strings.CutPrefix(id, EncodedPrefix); ok {
+		if b, err := base64.StdEncoding.DecodeString(enc); err == nil {
+			id = string(b)
 		}
+	}
+	if id == "" {
+		id = msgID
 	}
 	if id == "" {
 		id = fallbackID

@@ -99,32 +99,6 @@ func FuzzHeaderRoundTrip(f *testing.F) {
 	})
 }
 
-func TestNames(t *testing.T) {
-	for in, want := range map[string]string{
-		"orders.created": "orders_created",
-		"a-b_C9":         "a-b_C9",
-		"ü.x/y z":        "__x_y_z",
-	} {
-		if got := Name(in); got != want {
-			t.Errorf("Name(%q) = %q, want %q", in, got, want)
-		}
-	}
-	long := Name(string(make([]byte, 500)))
-	if len(long) != maxName {
-		t.Errorf("long name has %d bytes, want %d", len(long), maxName)
-	}
-	for _, bad := range []string{"", "a..b", ".a", "a.", "a.*", "a.>", "a b", "a\tb"} {
-		if CheckTopic(bad) == nil {
-			t.Errorf("CheckTopic(%q) = nil", bad)
-		}
-	}
-	for _, good := range []string{"a", "orders.created", "ünï.cødé", "a-b_c.d"} {
-		if err := CheckTopic(good); err != nil {
-			t.Errorf("CheckTopic(%q) = %v", good, err)
-		}
-	}
-}
-
 func TestSubjectMatches(t *testing.T) {
 	for _, tc := range []struct {
 		pattern, subject string
@@ -142,5 +116,35 @@ func TestSubjectMatches(t *testing.T) {
 		if got := subjectMatches(tc.pattern, tc.subject); got != tc.want {
 			t.Errorf("subjectMatches(%q, %q) = %v", tc.pattern, tc.subject, got)
 		}
+	}
+}
+
+// The de-duplication ID differs for the same message on two subjects and
+// for (subject, id) pairs that share their concatenation.
+func TestDedupIDInjective(t *testing.T) {
+	seen := map[string][2]string{}
+	for _, p := range [][2]string{
+		{"a", "x"}, {"a.dlq", "x"}, {"a", "x a"}, {"a x", "a"}, {"x", "a a"},
+		{"a", EncodedPrefix + "eA"}, {"a", "\nx"}, {"a", ""}, {"a.b", "c"}, {"a", "b.c"},
+	} {
+		if p[0] == "a x" {
+			continue // not a valid subject
+		}
+		d := DedupID(p[0], p[1])
+		if q, dup := seen[d]; dup {
+			t.Errorf("DedupID(%q, %q) = DedupID(%q, %q) = %q", p[0], p[1], q[0], q[1], d)
+		}
+		seen[d] = p
+	}
+}
+
+// The ID comes from the UUID header even though Nats-Msg-Id also names
+// the subject; a foreign message's Nats-Msg-Id is its ID.
+func TestIDFromHeaders(t *testing.T) {
+	send := loopback(t)
+	roundTrip(t, send, "id-1", nil)
+	got, _ := Marshaler{}.Unmarshal(send(&nats.Msg{Subject: "loop", Header: nats.Header{nats.MsgIdHdr: {"foreign"}}, Data: []byte("x")}))
+	if got.UUID != "foreign" {
+		t.Errorf("id %q, want the Nats-Msg-Id %q", got.UUID, "foreign")
 	}
 }

@@ -1,6 +1,7 @@
 package natsx
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
@@ -14,30 +15,101 @@ const maxName = 200
 // characters, no wildcards.
 func CheckTopic(topic string) error {
 	if topic == "" {
-		return fmt.Errorf("herald/nats: topic is empty")
+		return errors.New("topic is empty")
 	}
 	for _, tok := range strings.Split(topic, ".") {
 		if tok == "" {
-			return fmt.Errorf("herald/nats: topic %q has an empty token (leading, trailing or double '.')", topic)
+			return errors.New("topic has an empty token (leading, trailing or double '.')")
 		}
 		if tok == "*" || tok == ">" {
-			return fmt.Errorf("herald/nats: topic %q contains a wildcard token; publish and subscribe to concrete subjects", topic)
+			return errors.New("topic contains a wildcard token (* or >); publish and subscribe to concrete subjects")
 		}
 	}
 	for _, r := range topic {
 		if r <= ' ' || r == 0x7f {
-			return fmt.Errorf("herald/nats: topic %q contains whitespace or a control character", topic)
+			return errors.New("topic contains whitespace or a control character")
 		}
 	}
 	return nil
 }
 
-// Name turns s into a valid stream or consumer name: characters other than
-// letters, digits, '-' and '_' become '_'; a name that would be too long
-// is shortened and suffixed with a hash of s.
-func Name(s string) string {
+// Names of streams and consumers. Herald derives them from topics and
+// groups with an injective encoding into the characters NATS accepts in
+// names (letters, digits, '-' and '_'), so two different topics never
+// share a stream and two different (group, topic) pairs never share a
+// consumer, whatever characters they hold:
+//
+//   - letters, digits and '-' stay as they are;
+//   - '.' becomes "__";
+//   - every other byte ('_' included) becomes '_' and two upper-case hex
+//     digits: '_' is "_5F", '/' is "_2F".
+//
+// So orders.created -> orders__created, eu_billing -> eu_5Fbilling. A
+// group's consumer on a stream shared by several topics is named
+// "<group>_-<topic>", both encoded ("_-" never occurs inside an encoded
+// name); a private consumer is "herald_p<random>", with "_-<topic>" on a
+// shared stream. A name longer than 200 bytes is cut and ends with "_x"
+// and a 64-bit hash of the whole name.
+const (
+	pairSep       = "_-"
+	privatePrefix = "herald_p"
+	hashMarker    = "_x"
+)
+
+// encodeName is the injective encoding described above.
+func encodeName(s string) string {
 	var b strings.Builder
-	for _, r := range s {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-':
+			b.WriteByte(c)
+		case c == '.':
+			b.WriteString("__")
+		default:
+			fmt.Fprintf(&b, "_%02X", c)
+		}
+	}
+	return b.String()
+}
+
+// fit shortens a name over maxName bytes: it keeps whole escapes, then
+// appends hashMarker and the hash of the full name.
+func fit(n string) string {
+	if len(n) <= maxName {
+		return n
+	}
+	limit := maxName - len(hashMarker) - 16
+	cut := 0
+	for cut < len(n) {
+		step := 1
+		if n[cut] == '_' {
+			step = 2 // "__", "_-" or "_p"
+			if cut+1 < len(n) && isHex(n[cut+1]) {
+				step = 3
+			}
+		}
+		if cut+step > limit {
+			break
+		}
+		cut += step
+	}
+	h := fnv.New64a()
+	h.Write([]byte(n))
+	return fmt.Sprintf("%s%s%016x", n[:cut], hashMarker, h.Sum64())
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'F' }
+
+// StreamName is the name of the stream Herald creates for topic alone.
+func StreamName(topic string) string { return fit(encodeName(topic)) }
+
+// legacyStreamName is the name earlier versions gave a topic's stream
+// (every character but letters, digits, '-' and '_' became '_'); such a
+// stream is still recognised as the topic's own.
+func legacyStreamName(topic string) string {
+	var b strings.Builder
+	for _, r := range topic {
 		switch {
 		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_':
 			b.WriteRune(r)
@@ -45,13 +117,40 @@ func Name(s string) string {
 			b.WriteByte('_')
 		}
 	}
-	n := b.String()
-	if len(n) > maxName {
-		h := fnv.New64a()
-		h.Write([]byte(s))
-		n = fmt.Sprintf("%s_%016x", n[:maxName-17], h.Sum64())
+	return b.String()
+}
+
+// GroupConsumerName is the durable consumer of group for topic: the group
+// alone on the topic's own stream (dedicated), the pair on a shared one.
+func GroupConsumerName(group, topic string, dedicated bool) string {
+	if dedicated {
+		return fit(encodeName(group))
 	}
-	return n
+	return fit(encodeName(group) + pairSep + encodeName(topic))
+}
+
+// PrivateConsumerName is the consumer private to the subscriber with the
+// given id (letters and digits) for topic.
+func PrivateConsumerName(id, topic string, dedicated bool) string {
+	if dedicated {
+		return fit(privatePrefix + id)
+	}
+	return fit(privatePrefix + id + pairSep + encodeName(topic))
+}
+
+// ValidName reports whether s can be used as a stream name as it is:
+// letters, digits, '-' and '_', at most 200 bytes.
+func ValidName(s string) bool {
+	if s == "" || len(s) > maxName {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // subjectMatches reports whether subject is matched by pattern, which may

@@ -38,27 +38,34 @@ func newProvisioner(js jetstream.JetStream, set *Settings) *provisioner {
 }
 
 // ensure returns the topic's target, provisioning it on first use.
-// Concurrent callers for one topic share one provisioning.
+// Concurrent callers for one topic share one provisioning; a caller whose
+// context ends stops waiting, and if it was the one provisioning, the
+// others try again with their own context.
 func (p *provisioner) ensure(ctx context.Context, topic string) (target, error) {
-	p.mu.Lock()
-	e, ok := p.m[topic]
-	if !ok {
-		e = &provision{done: make(chan struct{})}
-		p.m[topic] = e
-		p.mu.Unlock()
-		e.t, e.err = p.provision(ctx, topic)
-		if e.err != nil {
-			p.forget(topic)
+	for {
+		p.mu.Lock()
+		e, ok := p.m[topic]
+		if !ok {
+			e = &provision{done: make(chan struct{})}
+			p.m[topic] = e
+			p.mu.Unlock()
+			e.t, e.err = p.provision(ctx, topic)
+			if e.err != nil {
+				p.forget(topic)
+			}
+			close(e.done)
+			return e.t, e.err
 		}
-		close(e.done)
-	} else {
 		p.mu.Unlock()
-	}
-	select {
-	case <-e.done:
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+			return target{}, ctx.Err()
+		}
+		if e.err != nil && ctx.Err() == nil && (errors.Is(e.err, context.Canceled) || errors.Is(e.err, context.DeadlineExceeded)) {
+			continue // another caller's context ended
+		}
 		return e.t, e.err
-	case <-ctx.Done():
-		return target{}, ctx.Err()
 	}
 }
 
@@ -76,15 +83,15 @@ func (p *provisioner) provision(ctx context.Context, topic string) (target, erro
 	for attempt := 0; ; attempt++ {
 		name, err := p.js.StreamNameBySubject(ctx, topic)
 		if err == nil {
-			return target{stream: name, dedicated: name == Name(topic)}, nil
+			return p.found(ctx, topic, name)
 		}
 		if !errors.Is(err, jetstream.ErrStreamNotFound) {
-			return target{}, fmt.Errorf("herald/nats: looking up the stream of topic %q: %w", topic, err)
+			return target{}, fmt.Errorf("looking up the stream of the topic: %w", err)
 		}
 		if !p.set.Provision {
-			return target{}, fmt.Errorf("herald/nats: no stream captures topic %q and provision=false: create one (nats stream add) or allow provisioning", topic)
+			return target{}, errors.New("no stream captures the topic and provision=false: create one (nats stream add) or allow provisioning")
 		}
-		name = Name(topic)
+		name = StreamName(topic)
 		_, err = p.js.CreateStream(ctx, p.streamConfig(name, []string{topic}))
 		if err == nil {
 			return target{stream: name, dedicated: true}, nil
@@ -93,10 +100,28 @@ func (p *provisioner) provision(ctx context.Context, topic string) (target, erro
 			continue // created concurrently with another configuration: look again
 		}
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-			return target{}, fmt.Errorf("herald/nats: topic %q maps to stream %q, which exists for other subjects; set the stream option to share one stream: %w", topic, name, err)
+			return target{}, fmt.Errorf("the topic maps to stream %q, which exists for other subjects; set the stream option to share one stream: %w", name, err)
 		}
-		return target{}, fmt.Errorf("herald/nats: creating stream %q for topic %q: %w", name, topic, err)
+		return target{}, fmt.Errorf("creating stream %q: %w", name, err)
 	}
+}
+
+// found returns the target for the existing stream name that captures
+// topic. The stream is the topic's own (consumer names need not mention
+// the topic) only if it bears the name Herald gives the topic's stream
+// and captures that one subject alone.
+func (p *provisioner) found(ctx context.Context, topic, name string) (target, error) {
+	t := target{stream: name}
+	if name != StreamName(topic) && name != legacyStreamName(topic) {
+		return t, nil
+	}
+	st, err := p.js.Stream(ctx, name)
+	if err != nil {
+		return t, fmt.Errorf("looking up stream %q: %w", name, err)
+	}
+	subj := st.CachedInfo().Config.Subjects
+	t.dedicated = len(subj) == 1 && subj[0] == topic
+	return t, nil
 }
 
 // shared provisions topic in the configured stream, creating the stream
@@ -108,14 +133,14 @@ func (p *provisioner) shared(ctx context.Context, topic string) (target, error) 
 		st, err := p.js.Stream(ctx, name)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			if !p.set.Provision {
-				return t, fmt.Errorf("herald/nats: stream %q does not exist and provision=false", name)
+				return t, fmt.Errorf("stream %q does not exist and provision=false", name)
 			}
 			subjects := p.set.Subjects
 			if len(subjects) == 0 {
 				subjects = []string{topic}
 			}
 			if !covers(subjects, topic) {
-				return t, fmt.Errorf("herald/nats: topic %q is not in the subjects option %v of stream %q", topic, subjects, name)
+				return t, fmt.Errorf("the topic is not in the subjects option %v of stream %q", subjects, name)
 			}
 			_, err = p.js.CreateStream(ctx, p.streamConfig(name, subjects))
 			if err == nil {
@@ -124,25 +149,25 @@ func (p *provisioner) shared(ctx context.Context, topic string) (target, error) 
 			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 				continue
 			}
-			return t, fmt.Errorf("herald/nats: creating stream %q: %w", name, err)
+			return t, fmt.Errorf("creating stream %q: %w", name, err)
 		}
 		if err != nil {
-			return t, fmt.Errorf("herald/nats: looking up stream %q: %w", name, err)
+			return t, fmt.Errorf("looking up stream %q: %w", name, err)
 		}
 		cfg := st.CachedInfo().Config
 		if covers(cfg.Subjects, topic) {
 			return t, nil
 		}
 		if !p.set.Provision {
-			return t, fmt.Errorf("herald/nats: stream %q does not capture topic %q (subjects %v) and provision=false", name, topic, cfg.Subjects)
+			return t, fmt.Errorf("stream %q does not capture the topic (subjects %v) and provision=false", name, cfg.Subjects)
 		}
 		cfg.Subjects = append(cfg.Subjects, topic)
 		if _, err := p.js.UpdateStream(ctx, cfg); err != nil {
-			return t, fmt.Errorf("herald/nats: adding subject %q to stream %q: %w", topic, name, err)
+			return t, fmt.Errorf("adding the subject to stream %q: %w", name, err)
 		}
 		// Loop to verify: a concurrent update may have replaced the subjects.
 	}
-	return t, fmt.Errorf("herald/nats: stream %q kept changing while adding subject %q", name, topic)
+	return t, fmt.Errorf("stream %q kept changing while adding the subject", name)
 }
 
 func (p *provisioner) streamConfig(name string, subjects []string) jetstream.StreamConfig {

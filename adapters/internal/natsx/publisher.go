@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 )
 
 // attemptTimeout bounds the wait for one PubAck before the message is sent
@@ -24,112 +25,172 @@ const attemptTimeout = 5 * time.Second
 // message of a call without waiting, then waits for all the PubAcks; it
 // returns nil only when the stream has stored every message. Messages whose
 // ack does not come (disconnect, timeout, JetStream not ready after a
-// restart) are sent again until PublishTimeout; the message ID travels as
-// Nats-Msg-Id, so a resend within the stream's duplicates window is stored
-// once.
+// restart) are sent again until the context ends or PublishTimeout passed;
+// the Nats-Msg-Id header (see Marshaler) makes the stream keep one copy of
+// a resend within its duplicates window.
 type Publisher struct {
 	nc      *nats.Conn
 	js      jetstream.JetStream
 	set     Settings
+	scheme  string
 	prov    *provisioner
 	m       Marshaler
+	watch   *ConnWatch
 	closed  atomic.Bool
+	stop    context.Context // cancelled by Close, after the final flush
+	cancel  context.CancelFunc
 	once    sync.Once
 	onClose func()
 	as      func(any) bool
 }
 
-var _ message.Publisher = (*Publisher)(nil)
+var (
+	_ message.Publisher         = (*Publisher)(nil)
+	_ adapters.ContextPublisher = (*Publisher)(nil)
+)
 
 // Options configure what NewPublisher and NewSubscriber attach to the
 // objects they return.
 type Options struct {
+	// Scheme names the backend in errors and logs ("nats", "embedded";
+	// default "nats").
+	Scheme string
 	// OnClose runs after the connection is closed (once).
 	OnClose func()
 	// As answers escape-hatch requests the natsx objects do not know.
 	As func(target any) bool
-	// Logger receives what the subscriber reports on its own (nil:
+	// Logger receives what the publisher and subscriber report on their
+	// own: lost and restored connections and subscriptions (nil:
 	// slog.Default()).
 	Logger *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Scheme == "" {
+		o.Scheme = "nats"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
 }
 
 // NewPublisher returns a JetStream publisher over nc, which it owns: Close
 // closes nc.
 func NewPublisher(nc *nats.Conn, set Settings, o Options) (*Publisher, error) {
+	o.defaults()
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(set.MaxPending),
 		jetstream.WithPublishAsyncTimeout(attemptTimeout))
 	if err != nil {
-		return nil, fmt.Errorf("herald/nats: jetstream: %w", err)
+		return nil, fmt.Errorf("herald/%s: jetstream: %w", o.Scheme, err)
 	}
-	p := &Publisher{nc: nc, js: js, set: set, onClose: o.OnClose, as: o.As}
+	p := &Publisher{nc: nc, js: js, set: set, scheme: o.Scheme, onClose: o.OnClose, as: o.As}
+	p.stop, p.cancel = context.WithCancel(context.Background())
+	p.watch = NewConnWatch(nc, o.Logger, o.Scheme, "publisher")
 	p.prov = newProvisioner(js, &p.set)
 	return p, nil
 }
 
-// Publish stores msgs in the topic's stream, in order, and returns once
-// every message is acknowledged by JetStream. The first message's context
-// can cancel the wait.
+// Publish is PublishContext with the first message's context.
 func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
+	ctx := context.Background()
+	if len(msgs) > 0 {
+		ctx = msgs[0].Context()
+	}
+	return p.PublishContext(ctx, topic, msgs...)
+}
+
+// PublishContext stores msgs in the topic's stream, in order, and returns
+// once every message is acknowledged by JetStream. It waits for the
+// connection and resends unacknowledged messages until ctx ends or
+// PublishTimeout passed; then it returns an error wrapping
+// herald.ErrUnreachable and the context's error. Close interrupts it. It
+// does not start goroutines or change the messages.
+func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*message.Message) error {
 	if p.closed.Load() {
-		return fmt.Errorf("herald/nats: publish to %q: %w", topic, herald.ErrClosed)
+		return closedError(p.scheme, opPublish, topic)
 	}
 	if err := CheckTopic(topic); err != nil {
-		return err
+		return opError(p.scheme, opPublish, topic, err)
 	}
 	if len(msgs) == 0 {
 		return nil
 	}
-	ctx := msgs[0].Context()
+	if err := ctx.Err(); err != nil {
+		return opError(p.scheme, opPublish, topic, err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.set.PublishTimeout)
 	defer cancel()
+	stop := context.AfterFunc(p.stop, cancel)
+	defer stop()
 
 	out := make([]*nats.Msg, len(msgs))
 	for i, m := range msgs {
 		nm, err := p.m.Marshal(topic, m)
 		if err != nil {
-			return fmt.Errorf("herald/nats: marshal message %q: %w", m.UUID, err)
+			return opError(p.scheme, opPublish, topic, fmt.Errorf("marshal message %q: %w", m.UUID, err))
 		}
 		out[i] = nm
 	}
 	pending := out
 	var lastErr error
 	for attempt := 0; ; attempt++ {
+		if err := p.waitConnected(ctx); err != nil {
+			return p.fail(ctx, topic, len(pending), len(msgs), lastErr)
+		}
 		if _, err := p.prov.ensure(ctx, topic); err != nil {
-			return p.fail(topic, len(pending), len(msgs), lastErr, err)
+			if ctx.Err() != nil {
+				return p.fail(ctx, topic, len(pending), len(msgs), lastErr)
+			}
+			if !Retryable(err) {
+				return opError(p.scheme, opPublish, topic, err)
+			}
+			lastErr = err
+		} else {
+			failed, err := p.round(ctx, pending)
+			if len(failed) == 0 {
+				return nil
+			}
+			pending = failed
+			if ctx.Err() != nil {
+				return p.fail(ctx, topic, len(pending), len(msgs), lastErr)
+			}
+			if !Retryable(err) {
+				return opError(p.scheme, opPublish, topic, fmt.Errorf("%d of %d messages not stored: %w", len(failed), len(msgs), err))
+			}
+			lastErr = err
+			if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
+				p.prov.forget(topic) // the stream may be gone: look it up again
+			}
 		}
-		failed, err := p.round(ctx, pending)
-		if len(failed) == 0 {
-			return nil
-		}
-		lastErr = err
-		if !retryable(err) {
-			return p.fail(topic, len(failed), len(msgs), nil, err)
-		}
-		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
-			p.prov.forget(topic) // the stream may be gone: look it up again
-		}
-		pending = failed
-		wait := time.Duration(attempt+1) * 100 * time.Millisecond
-		if wait > time.Second {
-			wait = time.Second
-		}
+		wait := min(time.Duration(attempt+1)*100*time.Millisecond, time.Second)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-			return p.fail(topic, len(pending), len(msgs), lastErr, ctx.Err())
-		case <-time.After(wait):
+			t.Stop()
+			return p.fail(ctx, topic, len(pending), len(msgs), lastErr)
+		case <-t.C:
 		}
 	}
 }
 
-func (p *Publisher) fail(topic string, n, total int, last, err error) error {
-	if p.closed.Load() {
-		err = errors.Join(herald.ErrClosed, err)
+// fail is the error of a publish whose context ended (or whose publisher
+// closed) before every message was acknowledged.
+func (p *Publisher) fail(ctx context.Context, topic string, n, total int, last error) error {
+	var cause error
+	switch {
+	case p.closed.Load():
+		cause = herald.ErrClosed
+	case !p.nc.IsConnected() || last != nil || errors.Is(ctx.Err(), context.DeadlineExceeded):
+		// Not connected, or the broker did not answer in time.
+		cause = fmt.Errorf("%w: %w", herald.ErrUnreachable, ctx.Err())
+	default:
+		cause = ctx.Err()
 	}
-	if last != nil && !errors.Is(err, last) {
-		err = fmt.Errorf("%w (last broker error: %w)", err, last)
+	if last != nil {
+		cause = fmt.Errorf("%w (last broker error: %w)", cause, last)
 	}
-	return fmt.Errorf("herald/nats: publish to %q: %d of %d messages not acknowledged: %w", topic, n, total, err)
+	return opError(p.scheme, opPublish, topic, fmt.Errorf("%d of %d messages not acknowledged: %w", n, total, cause))
 }
 
 // round sends msgs asynchronously and waits for their acks; it returns the
@@ -137,9 +198,6 @@ func (p *Publisher) fail(topic string, n, total int, last, err error) error {
 // that fails stops the round: the rest is returned for the next round, so a
 // resend keeps the order unless an ack itself was lost.
 func (p *Publisher) round(ctx context.Context, msgs []*nats.Msg) ([]*nats.Msg, error) {
-	if err := p.waitConnected(ctx); err != nil {
-		return msgs, err
-	}
 	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
 	var unsent []*nats.Msg
 	var lastErr error
@@ -166,33 +224,35 @@ func (p *Publisher) round(ctx context.Context, msgs []*nats.Msg) ([]*nats.Msg, e
 	return append(failed, unsent...), lastErr
 }
 
+// waitConnected waits until the connection is up or ctx ends.
 func (p *Publisher) waitConnected(ctx context.Context) error {
-	for !p.nc.IsConnected() {
-		if p.nc.IsClosed() {
-			return nats.ErrConnectionClosed
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w: %w", nats.ErrDisconnected, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
+	if p.nc.IsConnected() {
+		return nil
 	}
-	return nil
+	select {
+	case <-p.watch.Up():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
-// retryable reports whether sending again may succeed.
-func retryable(err error) bool {
+// Retryable reports whether sending again may succeed.
+func Retryable(err error) bool {
 	return errors.Is(err, nats.ErrDisconnected) ||
 		errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, nats.ErrNoResponders) ||
 		errors.Is(err, nats.ErrReconnectBufExceeded) ||
 		errors.Is(err, nats.ErrConnectionReconnecting) ||
 		errors.Is(err, jetstream.ErrNoStreamResponse) ||
 		errors.Is(err, jetstream.ErrAsyncPublishTimeout) ||
-		errors.Is(err, jetstream.ErrTooManyStalledMsgs)
+		errors.Is(err, jetstream.ErrTooManyStalledMsgs) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled)
 }
 
-// Close closes the connection after flushing. It is idempotent.
+// Close flushes, interrupts the publishes still waiting and closes the
+// connection. It is idempotent.
 func (p *Publisher) Close() error {
 	var err error
 	p.once.Do(func() {
@@ -200,28 +260,28 @@ func (p *Publisher) Close() error {
 		if p.nc.IsConnected() {
 			err = p.nc.FlushTimeout(2 * time.Second)
 		}
+		p.cancel()
+		p.watch.Closing()
 		p.nc.Close()
 		if p.onClose != nil {
 			p.onClose()
 		}
 	})
 	if err != nil {
-		return fmt.Errorf("herald/nats: close publisher: %w", err)
+		return fmt.Errorf("herald/%s: close publisher: %w", p.scheme, err)
 	}
 	return nil
 }
 
 // As gives access to the underlying objects: **nats.Conn,
-// *jetstream.JetStream, **Publisher, *message.Publisher, and what the
-// adapter adds (e.g. **server.Server for embedded).
+// *jetstream.JetStream, *message.Publisher, and what the adapter adds
+// (e.g. **server.Server for embedded).
 func (p *Publisher) As(target any) bool {
 	switch t := target.(type) {
 	case **nats.Conn:
 		*t = p.nc
 	case *jetstream.JetStream:
 		*t = p.js
-	case **Publisher:
-		*t = p
 	case *message.Publisher:
 		*t = p
 	default:

@@ -98,7 +98,7 @@ func ReadSettings(r *herald.OptionReader) Settings {
 	s := DefaultSettings()
 	const day = 24 * time.Hour
 	s.Stream = r.String("stream", "")
-	if s.Stream != "" && Name(s.Stream) != s.Stream {
+	if s.Stream != "" && !ValidName(s.Stream) {
 		r.Fail("stream", s.Stream, "is not a valid stream name", "letters, digits, '-' and '_', at most 200 characters")
 	}
 	if subj := r.String("subjects", ""); subj != "" {

@@ -2,6 +2,7 @@ package natsx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -26,29 +27,40 @@ import (
 // returned and is deleted on Close (or after InactiveThreshold if the
 // process dies).
 //
-// Acks are sent when the handler acks; a nack is a NAK (with NakDelay or
-// BackOff); while a handler runs, the message is kept from redelivery with
-// progress signals. When Subscribe's context ends or the subscriber closes,
+// Acks are sent when the handler acks; a nack is a NAK (after the delay
+// recorded with adapters.SetNackDelay, else NakDelay or BackOff); while a
+// handler runs, the message is kept from redelivery with progress
+// signals. When Subscribe's context ends or the subscriber closes,
 // fetching stops, buffered messages are returned to the consumer at once
-// (NAK) and in-flight messages are acked or nacked as their handlers finish
-// (on Close, for at most CloseTimeout).
+// (NAK) and in-flight messages are acked or nacked as their handlers
+// finish (on Close, for at most CloseTimeout).
+//
+// A subscription that breaks (connection lost, consumer or stream
+// deleted, permission refused) is logged at warn level once per outage
+// and reported with adapters.ReportStatus on the Subscribe context (an
+// error wrapping herald.ErrSubscriptionLost and the cause); the consumer
+// is created again with growing delays (100ms to 30s) until that works,
+// and the recovery is logged at info level and reported with nil.
 type Subscriber struct {
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	set   Settings
-	group string
-	id    string
-	prov  *provisioner
-	m     Marshaler
-	log   *slog.Logger
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	set    Settings
+	scheme string
+	group  string
+	id     string
+	prov   *provisioner
+	m      Marshaler
+	log    *slog.Logger
+	watch  *ConnWatch
+	stop   context.Context // cancelled by Close
+	cancel context.CancelFunc
 
 	mu        sync.Mutex
 	closed    bool
-	closing   chan struct{}
 	consumers map[string]*consumerRef
 	wg        sync.WaitGroup
 
-	cmu     sync.Mutex // serialises consumer creation
+	sem     chan struct{} // serialises consumer creation
 	once    sync.Once
 	onClose func()
 	as      func(any) bool
@@ -64,77 +76,128 @@ var _ message.Subscriber = (*Subscriber)(nil)
 // NewSubscriber returns a subscriber over nc, which it owns: Close closes
 // nc. group "" makes a private consumer per topic.
 func NewSubscriber(nc *nats.Conn, set Settings, group string, o Options) (*Subscriber, error) {
+	o.defaults()
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return nil, fmt.Errorf("herald/nats: jetstream: %w", err)
+		return nil, fmt.Errorf("herald/%s: jetstream: %w", o.Scheme, err)
 	}
 	s := &Subscriber{
-		nc: nc, js: js, set: set, group: group, id: nuid.Next(),
-		closing: make(chan struct{}), consumers: map[string]*consumerRef{},
+		nc: nc, js: js, set: set, scheme: o.Scheme, group: group, id: nuid.Next(),
+		consumers: map[string]*consumerRef{}, sem: make(chan struct{}, 1),
 		onClose: o.OnClose, as: o.As, log: o.Logger,
 	}
-	if s.log == nil {
-		s.log = slog.Default()
-	}
+	s.stop, s.cancel = context.WithCancel(context.Background())
+	s.watch = NewConnWatch(nc, s.log, s.scheme, "subscriber")
 	s.prov = newProvisioner(js, &s.set)
 	return s, nil
 }
 
 // Subscribe returns the messages of topic. It returns once the consumer
-// exists, so a message published after it returns is delivered. The
-// channel closes when ctx ends or the subscriber closes.
+// exists, so a message published after it returns is delivered; it gives
+// up when ctx ends or the subscriber closes. The channel closes when ctx
+// ends, the subscriber closes, or the connection is closed for good.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	if err := CheckTopic(topic); err != nil {
-		return nil, err
+		return nil, opError(s.scheme, opSubscribe, topic, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, opError(s.scheme, opSubscribe, topic, err)
 	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		return nil, fmt.Errorf("herald/nats: subscribe to %q: %w", topic, herald.ErrClosed)
+		return nil, closedError(s.scheme, opSubscribe, topic)
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	it, err := s.iterator(ctx, topic, false)
+	octx, cancel := s.opContext(ctx)
+	c, it, err := s.iterator(octx, topic, false)
+	cancel()
 	if err != nil {
 		s.wg.Done()
-		return nil, err
+		return nil, s.opFailed(opSubscribe, topic, err)
 	}
-	out := make(chan *message.Message)
-	go s.run(ctx, topic, it, out)
-	return out, nil
+	sub := &subscription{
+		s: s, ctx: ctx, topic: topic, out: make(chan *message.Message), wake: make(chan struct{}, 1),
+		h: NewHealth(ctx, s.log, s.scheme, topic, s.group),
+	}
+	go sub.run(c, it)
+	return sub.out, nil
 }
 
 // SubscribeInitialize provisions the topic's stream and consumer without
-// consuming (Watermill's SubscribeInitializer).
+// consuming (Watermill's SubscribeInitializer), waiting at most 30s.
 func (s *Subscriber) SubscribeInitialize(topic string) error {
-	if err := CheckTopic(topic); err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_, err := s.consumer(ctx, topic, false)
-	return err
+	return s.SubscribeInitializeContext(ctx, topic)
+}
+
+// SubscribeInitializeContext is SubscribeInitialize bounded by ctx (and
+// interrupted by Close).
+func (s *Subscriber) SubscribeInitializeContext(ctx context.Context, topic string) error {
+	if err := CheckTopic(topic); err != nil {
+		return opError(s.scheme, opPrepare, topic, err)
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return closedError(s.scheme, opPrepare, topic)
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+	octx, cancel := s.opContext(ctx)
+	defer cancel()
+	if _, err := s.consumer(octx, topic, false); err != nil {
+		return s.opFailed(opPrepare, topic, err)
+	}
+	return nil
+}
+
+// opContext is ctx, also cancelled when the subscriber closes.
+func (s *Subscriber) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.stop, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// opFailed is the error of op on topic: it wraps ErrClosed if Close
+// interrupted it, ErrUnreachable if the server could not be reached or
+// did not answer in time.
+func (s *Subscriber) opFailed(op, topic string, err error) error {
+	switch {
+	case s.stop.Err() != nil:
+		err = fmt.Errorf("%w (interrupted: %w)", herald.ErrClosed, err)
+	case !s.nc.IsConnected() || errors.Is(err, context.DeadlineExceeded) || Retryable(err):
+		err = fmt.Errorf("%w: %w", herald.ErrUnreachable, err)
+	}
+	return opError(s.scheme, op, topic, err)
 }
 
 // iterator creates (or, with refresh, re-creates) the topic's consumer and
 // starts pulling from it.
-func (s *Subscriber) iterator(ctx context.Context, topic string, refresh bool) (jetstream.MessagesContext, error) {
+func (s *Subscriber) iterator(ctx context.Context, topic string, refresh bool) (jetstream.Consumer, jetstream.MessagesContext, error) {
 	c, err := s.consumer(ctx, topic, refresh)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	it, err := c.Messages(jetstream.PullMaxMessages(s.set.Prefetch))
+	it, err := c.Messages(jetstream.PullMaxMessages(s.set.Prefetch), jetstream.WithMessagesErrOnMissingHeartbeat(true))
 	if err != nil {
-		return nil, fmt.Errorf("herald/nats: consume %q: %w", topic, err)
+		return nil, nil, fmt.Errorf("pulling from consumer %q: %w", c.CachedInfo().Name, err)
 	}
-	return it, nil
+	return c, it, nil
 }
 
 // consumer returns the consumer for topic, creating it on first use (or
 // again with refresh, e.g. after it was deleted).
 func (s *Subscriber) consumer(ctx context.Context, topic string, refresh bool) (jetstream.Consumer, error) {
-	s.cmu.Lock()
-	defer s.cmu.Unlock()
+	select {
+	case s.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.sem }()
 	if refresh {
 		s.prov.forget(topic)
 	}
@@ -145,11 +208,11 @@ func (s *Subscriber) consumer(ctx context.Context, topic string, refresh bool) (
 	cfg := s.consumerConfig(topic, t)
 	c, err := s.js.CreateOrUpdateConsumer(ctx, t.stream, cfg)
 	if err != nil {
-		what := "group " + fmt.Sprintf("%q", s.group)
+		what := fmt.Sprintf("the consumer of group %q", s.group)
 		if s.group == "" {
-			what = "private consumer"
+			what = "a private consumer"
 		}
-		return nil, fmt.Errorf("herald/nats: creating the %s for topic %q on stream %q: %w", what, topic, t.stream, err)
+		return nil, fmt.Errorf("creating %s on stream %q: %w", what, t.stream, err)
 	}
 	s.mu.Lock()
 	s.consumers[topic] = &consumerRef{stream: t.stream, name: c.CachedInfo().Name, private: s.group == ""}
@@ -166,19 +229,15 @@ func (s *Subscriber) consumerConfig(topic string, t target) jetstream.ConsumerCo
 		FilterSubject: topic,
 		MaxAckPending: s.set.MaxAckPending,
 	}
-	suffix := ""
-	if !t.dedicated {
-		suffix = "_" + Name(topic)
-	}
 	if s.group != "" {
-		cfg.Durable = Name(s.group + suffix)
+		cfg.Durable = GroupConsumerName(s.group, topic, t.dedicated)
 		cfg.Description = "Herald group " + s.group
 		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
 		if s.set.DeliverNew {
 			cfg.DeliverPolicy = jetstream.DeliverNewPolicy
 		}
 	} else {
-		cfg.Name = Name("herald_" + s.id + suffix)
+		cfg.Name = PrivateConsumerName(s.id, topic, t.dedicated)
 		cfg.Description = "Herald private consumer"
 		cfg.DeliverPolicy = jetstream.DeliverNewPolicy
 		cfg.InactiveThreshold = s.set.InactiveThreshold
@@ -186,24 +245,28 @@ func (s *Subscriber) consumerConfig(topic string, t target) jetstream.ConsumerCo
 	return cfg
 }
 
-// Close stops every subscription, waits up to CloseTimeout for in-flight
-// messages to be acked or nacked, deletes private consumers and closes the
-// connection. It is idempotent.
+// Close stops every subscription and interrupts Subscribe calls still
+// waiting, waits up to CloseTimeout for in-flight messages to be acked or
+// nacked, deletes private consumers and closes the connection. It is
+// idempotent.
 func (s *Subscriber) Close() error {
 	var err error
 	s.once.Do(func() {
 		s.mu.Lock()
 		s.closed = true
-		close(s.closing)
+		s.cancel()
 		s.mu.Unlock()
 
 		done := make(chan struct{})
 		go func() { s.wg.Wait(); close(done) }()
+		limit := s.set.CloseTimeout + 2*time.Second
+		t := time.NewTimer(limit)
 		select {
 		case <-done:
-		case <-time.After(s.set.CloseTimeout + 2*time.Second):
-			err = fmt.Errorf("herald/nats: close: subscriptions did not stop within %v", s.set.CloseTimeout+2*time.Second)
+		case <-t.C:
+			err = fmt.Errorf("herald/%s: close subscriber: subscriptions did not stop within %v", s.scheme, limit)
 		}
+		t.Stop()
 		if s.nc.IsConnected() {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			s.mu.Lock()
@@ -217,6 +280,7 @@ func (s *Subscriber) Close() error {
 			cancel()
 			_ = s.nc.FlushTimeout(2 * time.Second)
 		}
+		s.watch.Closing()
 		s.nc.Close()
 		if s.onClose != nil {
 			s.onClose()
@@ -226,16 +290,14 @@ func (s *Subscriber) Close() error {
 }
 
 // As gives access to the underlying objects: **nats.Conn,
-// *jetstream.JetStream, **Subscriber, *message.Subscriber, and what the
-// adapter adds (e.g. **server.Server for embedded).
+// *jetstream.JetStream, *message.Subscriber, and what the adapter adds
+// (e.g. **server.Server for embedded).
 func (s *Subscriber) As(target any) bool {
 	switch t := target.(type) {
 	case **nats.Conn:
 		*t = s.nc
 	case *jetstream.JetStream:
 		*t = s.js
-	case **Subscriber:
-		*t = s
 	case *message.Subscriber:
 		*t = s
 	default:
