@@ -164,12 +164,13 @@ func runHerald(ctx context.Context, o HeraldOptions, r *Run) (err error) {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	// Warm up outside the timed part: topic creation, metadata, producer
-	// IDs. The warm-up message's sequence number is past N, so the
-	// consumer ignores it.
-	warm := r.Payload(r.N)
-	if err := pub.Publish(ctx, topic, herald.NewMessage(warm)); err != nil {
-		return fmt.Errorf("warm-up publish: %w", err)
+	// Warm up outside the timed part (topic creation, metadata, producer
+	// IDs, group assignment): the warm-up message's sequence number is N,
+	// which the consumer recognises and does not count.
+	if err := r.WarmUp(ctx, func(ctx context.Context, p []byte) error {
+		return pub.Publish(ctx, topic, herald.NewMessage(p))
+	}); err != nil {
+		return err
 	}
 	if o.Async {
 		err = AsyncPublish(ctx, pub, topic, r)

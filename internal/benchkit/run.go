@@ -22,13 +22,15 @@ type Run struct {
 	// N is how many messages the case publishes, Size their payload size.
 	N, Size int
 
-	epoch   time.Time // for monotonic send stamps
-	seen    []uint32  // bitmap of received sequence numbers
-	lat     []int64   // latency in ns per sequence number, preallocated
-	got     atomic.Int64
-	dups    atomic.Int64
-	done    chan struct{}
-	endOnce sync.Once
+	epoch    time.Time // for monotonic send stamps
+	seen     []uint32  // bitmap of received sequence numbers
+	lat      []int64   // latency in ns per sequence number, preallocated
+	got      atomic.Int64
+	dups     atomic.Int64
+	done     chan struct{}
+	endOnce  sync.Once
+	warm     chan struct{}
+	warmOnce sync.Once
 
 	mu       sync.Mutex
 	started  bool
@@ -50,6 +52,7 @@ func NewRun(n, size int) *Run {
 		seen:  make([]uint32, (n+31)/32),
 		lat:   make([]int64, n),
 		done:  make(chan struct{}),
+		warm:  make(chan struct{}),
 	}
 }
 
@@ -74,6 +77,38 @@ func (r *Run) Stamp(p []byte, seq int) {
 	binary.LittleEndian.PutUint64(p[0:8], uint64(r.now()))
 	binary.LittleEndian.PutUint64(p[8:16], uint64(seq))
 }
+
+// WarmUp publishes warm-up payloads with send (outside the timed part)
+// until the consumer received one, resending every second: that proves
+// the subscription is live (a group joined, a consumer created) before
+// Start. Received recognises the warm-up payloads and does not count them.
+//
+// Payloads shorter than HeaderSize carry no sequence number, so there is
+// no warm-up for them: WarmUp returns nil at once.
+func (r *Run) WarmUp(ctx context.Context, send func(ctx context.Context, payload []byte) error) error {
+	if r.Size < HeaderSize {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, WarmUpTimeout)
+	defer cancel()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		if err := send(ctx, r.Payload(r.N)); err != nil {
+			return fmt.Errorf("warm-up publish: %w", err)
+		}
+		select {
+		case <-r.warm:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("warm-up: no message consumed within %v: %w", WarmUpTimeout, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// WarmUpTimeout bounds Run.WarmUp.
+var WarmUpTimeout = 90 * time.Second
 
 // Start marks the beginning of the timed part: call it right before the
 // first publish, after every connection, topic and subscription is ready.
@@ -106,6 +141,9 @@ func (r *Run) Received(p []byte) bool {
 	}
 	seq := binary.LittleEndian.Uint64(p[8:16])
 	if seq >= uint64(r.N) {
+		if seq == uint64(r.N) {
+			r.warmOnce.Do(func() { close(r.warm) })
+		}
 		return false
 	}
 	bit := uint32(1) << (seq % 32)

@@ -106,3 +106,18 @@ func TestRunnerRecordsFailures(t *testing.T) {
 		t.Error("a case given twice was accepted")
 	}
 }
+
+func TestRunnerTinyPayloads(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := HeraldCase(HeraldOptions{Broker: "mem", Target: "mem://benchkit-tiny", Publishers: 2})
+	rep, err := (&Runner{Sizes: []int{0, 8}, N: func(int) int { return 100 }}).Run(ctx, []Case{c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rep.Results {
+		if len(r.Samples) != 1 || r.Summary.E2ERate.Median <= 0 || r.Summary.P50.Median != 0 {
+			t.Errorf("%d B: %+v; want a rate and no latency", r.Size, r.Summary)
+		}
+	}
+}
