@@ -1,0 +1,220 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+
+	"github.com/IBM/sarama"
+	wmkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/heraldkit/herald/internal/benchkit"
+)
+
+// kafkaPartitions is the partition count of the native cases' topics:
+// Herald's default, so that both spread over the same number of
+// partitions.
+const kafkaPartitions = 6
+
+func kafkaCases(target string) ([]benchkit.Case, error) {
+	seeds, err := kafkaSeeds(target)
+	if err != nil {
+		return nil, err
+	}
+	k := kafkaBench{seeds: seeds}
+	cases := []benchkit.Case{
+		{Broker: "kafka", Name: benchkit.NameNative, Run: k.native(false),
+			Desc: fmt.Sprintf("franz-go: Produce with promises, up to %d records in flight, acks=all, idempotent (defaults); group consumer (%d partitions), MarkCommitRecords after handling, autocommit of marks", window, kafkaPartitions)},
+		{Broker: "kafka", Name: benchkit.NameNativeSync16, Run: k.native(true),
+			Desc: fmt.Sprintf("franz-go: %d goroutines each calling ProduceSync with one record; the same consumer", syncPublishers)},
+		watermillCase("kafka", "watermill-kafka: NewPublisher with its default (DefaultSaramaSyncPublisherConfig), NewSubscriber with DefaultSaramaSubscriberConfig and Offsets.Initial = OffsetOldest (its docs); topic auto-created by the broker",
+			k.watermill, k.cleanupTopic),
+	}
+	cases = append(cases, benchkit.HeraldCases("kafka", target, func(ctx context.Context, topic, group string) error {
+		return k.cleanup(ctx, topic, group)
+	})...)
+	return cases, nil
+}
+
+// kafkaSeeds reads the broker addresses of a kafka:// URL.
+func kafkaSeeds(target string) ([]string, error) {
+	u, err := url.Parse(target)
+	if err != nil || u.Scheme != "kafka" || u.Host == "" {
+		return nil, fmt.Errorf("HERALD_TEST_KAFKA: %q is not a kafka://host:port[,host:port] URL", target)
+	}
+	if u.User != nil || u.Query().Get("tls") != "" || u.Query().Get("sasl") != "" {
+		return nil, errors.New("HERALD_TEST_KAFKA: the benchmark's native clients support plain brokers only (no TLS, no SASL)")
+	}
+	return strings.Split(u.Host, ","), nil
+}
+
+type kafkaBench struct{ seeds []string }
+
+func (k kafkaBench) admin() (*kadm.Client, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.seeds...))
+	if err != nil {
+		return nil, err
+	}
+	return kadm.NewClient(cl), nil
+}
+
+// cleanup deletes a topic and, when given, a group.
+func (k kafkaBench) cleanup(ctx context.Context, topic, group string) error {
+	adm, err := k.admin()
+	if err != nil {
+		return err
+	}
+	defer adm.Close()
+	var errs []error
+	if group != "" {
+		if _, err := adm.DeleteGroups(ctx, group); err != nil {
+			errs = append(errs, fmt.Errorf("deleting group %q: %w", group, err))
+		}
+	}
+	resp, err := adm.DeleteTopics(ctx, topic)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("deleting topic %q: %w", topic, err))
+	}
+	return errors.Join(errs...)
+}
+
+func (k kafkaBench) cleanupTopic(ctx context.Context, topic string) error {
+	return k.cleanup(ctx, topic, "")
+}
+
+// native runs franz-go: 256 records in flight through Produce, or 16
+// goroutines of ProduceSync; a group consumer marking records for commit
+// after handling them.
+func (k kafkaBench) native(sync16 bool) func(ctx context.Context, r *benchkit.Run) error {
+	return func(ctx context.Context, r *benchkit.Run) (err error) {
+		topic, group := freshName("native-bench"), freshName("native-bench")
+		adm, err := k.admin()
+		if err != nil {
+			return err
+		}
+		defer adm.Close()
+		if _, err := adm.CreateTopic(ctx, kafkaPartitions, -1, nil, topic); err != nil {
+			return fmt.Errorf("creating topic %q: %w", topic, err)
+		}
+		defer func() {
+			cctx, cancel := cleanupCtx()
+			defer cancel()
+			if cerr := k.cleanup(cctx, topic, group); cerr != nil && err == nil {
+				err = fmt.Errorf("cleanup: %w", cerr)
+			}
+		}()
+		prod, err := kgo.NewClient(kgo.SeedBrokers(k.seeds...), kgo.DefaultProduceTopic(topic),
+			kgo.RequiredAcks(kgo.AllISRAcks())) // the default, said out loud; idempotence is on by default
+		if err != nil {
+			return err
+		}
+		defer prod.Close()
+		cons, err := kgo.NewClient(kgo.SeedBrokers(k.seeds...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitMarks(), kgo.BlockRebalanceOnPoll())
+		if err != nil {
+			return err
+		}
+		consumeCtx, stopConsume := context.WithCancel(ctx)
+		var consuming sync.WaitGroup
+		defer func() {
+			stopConsume()
+			consuming.Wait()
+			cctx, cancel := cleanupCtx()
+			defer cancel()
+			_ = cons.CommitMarkedOffsets(cctx)
+			cons.Close()
+		}()
+		consuming.Add(1)
+		go func() {
+			defer consuming.Done()
+			for consumeCtx.Err() == nil {
+				fs := cons.PollFetches(consumeCtx)
+				if fs.IsClientClosed() {
+					return
+				}
+				fs.EachRecord(func(rec *kgo.Record) { r.Received(rec.Value) })
+				cons.MarkCommitRecords(fs.Records()...)
+				cons.AllowRebalance()
+			}
+		}()
+		if err := r.WarmUp(ctx, func(ctx context.Context, p []byte) error {
+			return prod.ProduceSync(ctx, &kgo.Record{Value: p}).FirstErr()
+		}); err != nil {
+			return err
+		}
+		if sync16 {
+			err = r.Publish(ctx, syncPublishers, 1, func(ctx context.Context, from, _ int) error {
+				return prod.ProduceSync(ctx, &kgo.Record{Value: r.Payload(from)}).FirstErr()
+			})
+		} else {
+			err = produceWindowed(ctx, prod, r)
+		}
+		if err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		return r.Wait(ctx)
+	}
+}
+
+// produceWindowed keeps up to window records in flight through Produce
+// and its promises, then flushes.
+func produceWindowed(ctx context.Context, prod *kgo.Client, r *benchkit.Run) error {
+	sem := make(chan struct{}, window)
+	var mu sync.Mutex
+	var first error
+	promise := func(_ *kgo.Record, err error) {
+		if err != nil {
+			mu.Lock()
+			if first == nil {
+				first = err
+			}
+			mu.Unlock()
+		}
+		<-sem
+	}
+	r.Start()
+	for seq := 0; seq < r.N; seq++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		prod.Produce(ctx, &kgo.Record{Value: r.Payload(seq)}, promise)
+	}
+	if err := prod.Flush(ctx); err != nil {
+		return err
+	}
+	r.Published()
+	mu.Lock()
+	defer mu.Unlock()
+	return first
+}
+
+func (k kafkaBench) watermill(context.Context) (message.Publisher, message.Subscriber, error) {
+	pub, err := wmkafka.NewPublisher(wmkafka.PublisherConfig{Brokers: k.seeds, Marshaler: wmkafka.DefaultMarshaler{}}, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	conf := wmkafka.DefaultSaramaSubscriberConfig()
+	conf.Consumer.Offsets.Initial = sarama.OffsetOldest
+	sub, err := wmkafka.NewSubscriber(wmkafka.SubscriberConfig{
+		Brokers:               k.seeds,
+		Unmarshaler:           wmkafka.DefaultMarshaler{},
+		ConsumerGroup:         freshName("wm-bench"),
+		OverwriteSaramaConfig: conf,
+	}, nil)
+	if err != nil {
+		_ = pub.Close()
+		return nil, nil, err
+	}
+	return pub, sub, nil
+}
