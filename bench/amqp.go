@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"sync"
 
-	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill"
+	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -22,7 +22,7 @@ func amqpCases(target string) ([]benchkit.Case, error) {
 		{Broker: "amqp", Name: benchkit.NameNativeSync16, Run: a.native(true),
 			Desc: fmt.Sprintf("amqp091-go: %d goroutines each publishing and waiting for its confirm, on one shared confirm-mode channel; the same consumer", syncPublishers)},
 		watermillCase("amqp", "watermill-amqp: NewDurableQueueConfig with Publish.ConfirmDelivery = true (confirms; otherwise as shipped: a channel per publish, prefetch 1)",
-			a.watermill, func(ctx context.Context, topic string) error { return a.delete(topic, "") }),
+			a.watermill, false, func(ctx context.Context, topic string) error { return a.delete(topic, "") }),
 	}
 	cases = append(cases, benchkit.HeraldCases("amqp", target, func(_ context.Context, topic, group string) error {
 		// Herald's topology: a fanout exchange named after the topic, a

@@ -33,9 +33,12 @@ func cleanupCtx() (context.Context, context.CancelFunc) {
 
 // watermillCase runs Watermill's stock adapter: syncPublishers goroutines
 // each calling Publish with one message, one Subscribe call acking each
-// message after recording it.
+// message after recording it. When initialize is set, Run calls the
+// subscriber's SubscribeInitialize (Watermill's message.SubscribeInitializer)
+// before subscribing, for adapters that need it (watermill-nats
+// pkg/jetstream creates the stream there).
 func watermillCase(broker, desc string, open func(ctx context.Context) (message.Publisher, message.Subscriber, error),
-	cleanup func(ctx context.Context, topic string) error) benchkit.Case {
+	initialize bool, cleanup func(ctx context.Context, topic string) error) benchkit.Case {
 	return benchkit.Case{Broker: broker, Name: benchkit.NameWatermill, Desc: desc, Run: func(ctx context.Context, r *benchkit.Run) (err error) {
 		topic := freshName("wm-bench")
 		pub, sub, err := open(ctx)
@@ -59,6 +62,11 @@ func watermillCase(broker, desc string, open func(ctx context.Context) (message.
 				}
 			}
 		}()
+		if si, ok := sub.(message.SubscribeInitializer); ok && initialize {
+			if err := si.SubscribeInitialize(topic); err != nil {
+				return fmt.Errorf("subscribe initialize: %w", err)
+			}
+		}
 		ch, err := sub.Subscribe(subCtx, topic)
 		if err != nil {
 			return fmt.Errorf("subscribe: %w", err)

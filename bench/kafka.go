@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/IBM/sarama"
 	wmkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
@@ -34,7 +36,7 @@ func kafkaCases(target string) ([]benchkit.Case, error) {
 		{Broker: "kafka", Name: benchkit.NameNativeSync16, Run: k.native(true),
 			Desc: fmt.Sprintf("franz-go: %d goroutines each calling ProduceSync with one record; the same consumer", syncPublishers)},
 		watermillCase("kafka", "watermill-kafka: NewPublisher with its default (DefaultSaramaSyncPublisherConfig), NewSubscriber with DefaultSaramaSubscriberConfig and Offsets.Initial = OffsetOldest (its docs); topic auto-created by the broker",
-			k.watermill, k.cleanupTopic),
+			k.watermill, false, k.cleanupTopic),
 	}
 	cases = append(cases, benchkit.HeraldCases("kafka", target, func(ctx context.Context, topic, group string) error {
 		return k.cleanup(ctx, topic, group)
@@ -105,6 +107,9 @@ func (k kafkaBench) native(sync16 bool) func(ctx context.Context, r *benchkit.Ru
 		if _, err := adm.CreateTopic(ctx, kafkaPartitions, -1, nil, topic); err != nil {
 			return fmt.Errorf("creating topic %q: %w", topic, err)
 		}
+		if err := waitTopicReady(ctx, adm, topic, kafkaPartitions); err != nil {
+			return err
+		}
 		defer func() {
 			cctx, cancel := cleanupCtx()
 			defer cancel()
@@ -112,13 +117,13 @@ func (k kafkaBench) native(sync16 bool) func(ctx context.Context, r *benchkit.Ru
 				err = fmt.Errorf("cleanup: %w", cerr)
 			}
 		}()
-		prod, err := kgo.NewClient(kgo.SeedBrokers(k.seeds...), kgo.DefaultProduceTopic(topic),
+		prod, err := kgo.NewClient(kgo.SeedBrokers(k.seeds...), kgo.DefaultProduceTopic(topic), debugLog("producer"),
 			kgo.RequiredAcks(kgo.AllISRAcks())) // the default, said out loud; idempotence is on by default
 		if err != nil {
 			return err
 		}
 		defer prod.Close()
-		cons, err := kgo.NewClient(kgo.SeedBrokers(k.seeds...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+		cons, err := kgo.NewClient(kgo.SeedBrokers(k.seeds...), debugLog("consumer"), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.AutoCommitMarks(), kgo.BlockRebalanceOnPoll())
 		if err != nil {
 			return err
@@ -162,6 +167,48 @@ func (k kafkaBench) native(sync16 bool) func(ctx context.Context, r *benchkit.Ru
 			return fmt.Errorf("publish: %w", err)
 		}
 		return r.Wait(ctx)
+	}
+}
+
+// waitTopicReady waits until every partition of a new topic has a leader
+// that serves it (ListOffsets answers for it), so that the clients created
+// next see the whole topic at once. Otherwise the consumer can get
+// UNKNOWN_TOPIC_OR_PARTITION for a partition whose log the broker has not
+// created yet, reload its offset a second later, and leave that partition
+// out of the fetch then in flight, which the broker holds for
+// FetchMaxWait (5 s): a stall that has nothing to do with throughput.
+func waitTopicReady(ctx context.Context, adm *kadm.Client, topic string, partitions int) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		td, err := adm.ListTopics(ctx, topic)
+		ready := err == nil && td[topic].Err == nil && len(td[topic].Partitions) == partitions
+		if ready {
+			for _, p := range td[topic].Partitions {
+				ready = ready && p.Err == nil && p.Leader >= 0
+			}
+		}
+		if ready {
+			offs, err := adm.ListStartOffsets(ctx, topic)
+			n := 0
+			ready = err == nil
+			if ready {
+				offs.Each(func(o kadm.ListedOffset) {
+					if o.Err == nil {
+						n++
+					}
+				})
+				ready = n == partitions
+			}
+		}
+		if ready {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("topic %q: not every partition served after 30s: %w", topic, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 }
 
@@ -217,4 +264,20 @@ func (k kafkaBench) watermill(context.Context) (message.Publisher, message.Subsc
 		return nil, nil, err
 	}
 	return pub, sub, nil
+}
+
+// debugLog logs the native Kafka clients at info level to stderr when
+// HERALD_BENCH_KAFKA_DEBUG=1.
+func debugLog(who string) kgo.Opt {
+	if os.Getenv("HERALD_BENCH_KAFKA_DEBUG") != "1" {
+		return kgo.WithLogger(nil)
+	}
+	return kgo.WithLogger(kgo.BasicLogger(os.Stderr, logLevel(), func() string { return time.Now().Format("15:04:05.000 ") + who + " " }))
+}
+
+func logLevel() kgo.LogLevel {
+	if os.Getenv("HERALD_BENCH_KAFKA_DEBUG_LEVEL") == "debug" {
+		return kgo.LogLevelDebug
+	}
+	return kgo.LogLevelInfo
 }

@@ -115,8 +115,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	rn := benchkit.Runner{
-		Rounds:   *rounds,
-		Sizes:    sizes,
+		Rounds: *rounds,
+		Sizes:  sizes,
 		N: func(size int) int {
 			if size > 8<<10 {
 				return *nLarge

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"sync"
 
-	wmjs "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/jetstream"
 	"github.com/ThreeDotsLabs/watermill"
+	wmjs "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/jetstream"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -22,8 +22,8 @@ func natsCases(target string) ([]benchkit.Case, error) {
 			Desc: fmt.Sprintf("nats.go jetstream: PublishAsync with at most %d pending, then PublishAsyncComplete; file-storage stream; durable pull consumer (Consume, explicit ack), Ack each after handling", window)},
 		{Broker: "nats", Name: benchkit.NameNativeSync16, Run: nb.native(true),
 			Desc: fmt.Sprintf("nats.go jetstream: %d goroutines each calling Publish (waits for its PubAck); the same consumer", syncPublishers)},
-		watermillCase("nats", "watermill-nats pkg/jetstream: NewPublisher and NewSubscriber with their defaults (stream per topic, ephemeral consumer)",
-			nb.watermill, nb.deleteStream),
+		watermillCase("nats", "watermill-nats pkg/jetstream: NewPublisher and NewSubscriber with their defaults (stream per topic created by SubscribeInitialize, ephemeral consumer)",
+			nb.watermill, true, nb.deleteStream),
 	}
 	cases = append(cases, benchkit.HeraldCases("nats", target, func(ctx context.Context, topic, _ string) error {
 		return nb.deleteStreamOf(ctx, topic)

@@ -95,7 +95,7 @@ func TestReportText(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"kafka, 1 KiB", "herald-p16-c8", "100.0k (90.0k..120.0k)", "2.0ms", "64 MiB",
+	for _, want := range []string{"kafka, 1 KiB, n=1000, 3 round(s)", "herald-p16-c8", "100.0k (90.0k..120.0k)", "2.0ms", "64 MiB",
 		"Herald batch 100 / native", "0.55x", ">= 0.90x: NOT met", "error: kafka/herald-b100-c1, 1024 B, round 3: boom"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("text lacks %q:\n%s", want, out)

@@ -10,10 +10,16 @@ import (
 // WriteText writes the results as aligned tables, one per broker and size,
 // then the ratios.
 func (rep *Report) WriteText(w io.Writer) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for _, b := range rep.Brokers() {
 		for _, size := range rep.Sizes {
-			fmt.Fprintf(tw, "%s, %s\t\t\t\t\t\t\t\t\n", b, fmtSize(size))
+			n := 0
+			if r := rep.firstResult(b, size); r != nil {
+				n = r.N
+			}
+			if _, err := fmt.Fprintf(w, "%s, %s, n=%d, %d round(s)\n", b, fmtSize(size), n, rep.Rounds); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 			fmt.Fprintln(tw, "case\tpublish msg/s\tend-to-end msg/s\tp50\tp95\tp99\tallocs/msg\tpeak RSS\t")
 			for _, r := range rep.Results {
 				if r.Broker != b || r.Size != size {
@@ -29,14 +35,16 @@ func (rep *Report) WriteText(w io.Writer) error {
 					fmtLatency(s.P50.Median), fmtLatency(s.P95.Median), fmtLatency(s.P99.Median),
 					s.AllocsPerMsg.Median, fmtBytes(s.PeakRSS.Median))
 			}
-			fmt.Fprintln(tw, "\t\t\t\t\t\t\t\t")
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if _, err := fmt.Fprintln(w); err != nil {
+				return err
+			}
 		}
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
 	if len(rep.Ratios) > 0 {
-		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "ratio\tbroker\tsize\tvalue\ttarget\t")
 		for _, r := range rep.Ratios {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t\n", r.Label, r.Broker, fmtSize(r.Size), fmtRatio(r.Value), targetText(r))
