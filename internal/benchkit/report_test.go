@@ -136,25 +136,7 @@ func TestReportSVG(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Well-formed XML, one bar per throughput ratio.
-	dec := xml.NewDecoder(bytes.NewReader(b.Bytes()))
-	bars, root := 0, ""
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("SVG is not well-formed XML: %v\n%s", err, b.String())
-		}
-		if se, ok := tok.(xml.StartElement); ok {
-			if root == "" {
-				root = se.Name.Local
-			}
-			if se.Name.Local == "rect" {
-				bars++
-			}
-		}
-	}
+	root, bars := svgShape(t, b.Bytes())
 	want := 1 // background
 	for _, r := range rep.Ratios {
 		if r.Metric == MetricE2E {
@@ -174,6 +156,55 @@ func TestReportSVG(t *testing.T) {
 	}
 }
 
+// svgShape checks that data is well-formed XML and returns its root
+// element's name and the number of rect elements.
+func svgShape(t *testing.T, data []byte) (root string, rects int) {
+	t.Helper()
+	dec := xml.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return root, rects
+		}
+		if err != nil {
+			t.Fatalf("SVG is not well-formed XML: %v\n%s", err, data)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			if root == "" {
+				root = se.Name.Local
+			}
+			if se.Name.Local == "rect" {
+				rects++
+			}
+		}
+	}
+}
+
+func TestReportRatesSVG(t *testing.T) {
+	var b bytes.Buffer
+	rep := syntheticReport()
+	if err := rep.WriteRatesSVG(&b); err != nil {
+		t.Fatal(err)
+	}
+	root, rects := svgShape(t, b.Bytes())
+	if root != "svg" || rects != 1+len(rep.Results) {
+		t.Errorf("root %q, %d rects; want svg, %d", root, rects, 1+len(rep.Results))
+	}
+	for _, want := range []string{"kafka, 1 KiB", "herald-p16-c8", "100.0k msg/s"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("rates SVG lacks %q", want)
+		}
+	}
+}
+
+func TestNiceStep(t *testing.T) {
+	for _, tc := range []struct{ max, want float64 }{{1.2, 0.5}, {1, 0.2}, {120000, 50000}, {9, 2}, {0, 1}} {
+		if got := niceStep(tc.max); math.Abs(got-tc.want) > 1e-9 {
+			t.Errorf("niceStep(%v) = %v; want %v", tc.max, got, tc.want)
+		}
+	}
+}
+
 func TestReportJSON(t *testing.T) {
 	var b bytes.Buffer
 	if err := syntheticReport().WriteJSON(&b); err != nil {
@@ -185,5 +216,20 @@ func TestReportJSON(t *testing.T) {
 	}
 	if len(back.Results) != 10 || back.Results[0].Summary.E2ERate.Median != 100000 || len(back.Ratios) == 0 || back.Ratios[0].Label == "" {
 		t.Errorf("JSON round trip lost data: %d results, %+v", len(back.Results), back.Ratios)
+	}
+}
+
+func TestLogAxis(t *testing.T) {
+	ax := logAxis([]barGroup{{bars: []bar{{value: 0.02}, {value: 0.55}, {value: 3}}}})
+	p := ax.pos
+	if !(p(0.02) > 0 && p(0.02) < p(0.55) && p(0.55) < p(1) && p(1) < p(3) && p(3) <= 1) {
+		t.Errorf("positions 0.02 %v, 0.55 %v, 1 %v, 3 %v: not increasing inside [0, 1]", p(0.02), p(0.55), p(1), p(3))
+	}
+	if ax.origin != 1 || ax.ticks[0] > 0.02 || ax.ticks[len(ax.ticks)-1] < 3 {
+		t.Errorf("origin %v, ticks %v; want bars from 1x and ticks around 0.02..3", ax.origin, ax.ticks)
+	}
+	lin := linearAxis([]barGroup{{bars: []bar{{value: 120000}}}})
+	if lin.origin != 0 || lin.pos(0) != 0 || lin.pos(120000) > 1 || lin.pos(120000) < 0.8 {
+		t.Errorf("linear axis: origin %v, pos(120000) %v", lin.origin, lin.pos(120000))
 	}
 }
