@@ -13,6 +13,12 @@
 // -brokers naming it, that is an error). Every case run uses a fresh
 // topic, queue or stream (and group) and deletes it afterwards.
 //
+// A part of the markdown file that follows the line
+//
+//	<!-- Hand-written from here on: make bench-compare keeps what follows. -->
+//
+// is kept when the report is written again (notes, tuning tables).
+//
 // Cases per broker (see -list):
 //
 //	native          the native client's fastest at-least-once path: 256

@@ -150,7 +150,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if *chart != "" {
 			rel = chartLink(*out, *chart)
 		}
-		if err := writeFile(*out, func(w io.Writer) error { return rep.WriteMarkdown(w, rel) }); err != nil {
+		tail, err := handWrittenTail(*out)
+		if err != nil {
+			return err
+		}
+		if err := writeFile(*out, func(w io.Writer) error {
+			if err := rep.WriteMarkdown(w, rel); err != nil {
+				return err
+			}
+			_, err := io.WriteString(w, tail)
+			return err
+		}); err != nil {
 			return err
 		}
 	}
@@ -216,6 +226,27 @@ func chartLink(md, chart string) string {
 		return chart
 	}
 	return filepath.ToSlash(rel)
+}
+
+// keepMarker starts the hand-written part of the markdown report, which
+// a new run keeps.
+const keepMarker = "<!-- Hand-written from here on: make bench-compare keeps what follows. -->"
+
+// handWrittenTail returns the part of an existing report from keepMarker
+// on ("" when the file or the marker is missing).
+func handWrittenTail(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	_, tail, ok := strings.Cut(string(b), keepMarker)
+	if !ok {
+		return "", nil
+	}
+	return keepMarker + tail, nil
 }
 
 // writeFile writes through a temporary file, so a failed run does not
