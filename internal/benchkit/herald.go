@@ -192,7 +192,7 @@ func runHerald(ctx context.Context, o HeraldOptions, r *Run) (err error) {
 		select {
 		case e := <-subErr:
 			if e == nil {
-				e = errors.New("Subscribe returned early")
+				e = errors.New("the subscription ended before every message arrived")
 			}
 			subErr <- e
 			cancel()
