@@ -14,7 +14,9 @@ import (
 	"github.com/heraldkit/herald/internal/benchkit"
 )
 
-func amqpCases(target string) ([]benchkit.Case, error) {
+// amqpCases returns the native and Watermill cases, and the cleanup of
+// Herald's exchanges and queues.
+func amqpCases(target string) ([]benchkit.Case, func(ctx context.Context, topic, group string) error, error) {
 	a := amqpBench{url: target}
 	cases := []benchkit.Case{
 		{Broker: "amqp", Name: benchkit.NameNative, Run: a.native(false),
@@ -24,12 +26,11 @@ func amqpCases(target string) ([]benchkit.Case, error) {
 		watermillCase("amqp", "watermill-amqp: NewDurableQueueConfig with Publish.ConfirmDelivery = true (confirms; otherwise as shipped: a channel per publish, prefetch 1)",
 			a.watermill, false, func(ctx context.Context, topic string) error { return a.delete(topic, "") }),
 	}
-	cases = append(cases, benchkit.HeraldCases("amqp", target, func(_ context.Context, topic, group string) error {
+	return cases, func(_ context.Context, topic, group string) error {
 		// Herald's topology: a fanout exchange named after the topic, a
 		// queue <topic>.<group> (adapters/rabbitmq/topology.go).
 		return a.delete(topic+"."+group, topic)
-	})...)
-	return cases, nil
+	}, nil
 }
 
 type amqpBench struct{ url string }

@@ -30,4 +30,15 @@
 //	herald-*        Herald through publisher.Open / subscriber.Open with
 //	                defaults: 1 and 16 synchronous publishers, Publish of
 //	                100 messages per call, subscriber concurrency 1 and 8
+//	herald-b100-c1-x10
+//	                herald-b100-c1 with ten times the messages, for the
+//	                peak RSS growth ratio (-rss-growth, sizes up to 8 KiB)
+//	herald-keyed-c1, herald-keyed-c8
+//	                Kafka only: one partition, 16 keys, a 5 ms handler, 1
+//	                and 8 workers, for the per-key concurrency speed-up
+//	                (-keyed, -keyed-n messages)
+//
+// Herald's asynchronous publish does not exist yet: the engine's hook for
+// it is benchkit.AsyncPublish, and the case herald-async-c1 appears once
+// it is set.
 package main

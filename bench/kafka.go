@@ -24,10 +24,12 @@ import (
 // partitions.
 const kafkaPartitions = 6
 
-func kafkaCases(target string) ([]benchkit.Case, error) {
+// kafkaCases returns the native and Watermill cases, and the cleanup of
+// Herald's topics and groups.
+func kafkaCases(target string) ([]benchkit.Case, func(ctx context.Context, topic, group string) error, error) {
 	seeds, err := kafkaSeeds(target)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	k := kafkaBench{seeds: seeds}
 	cases := []benchkit.Case{
@@ -38,10 +40,7 @@ func kafkaCases(target string) ([]benchkit.Case, error) {
 		watermillCase("kafka", "watermill-kafka: NewPublisher with its default (DefaultSaramaSyncPublisherConfig), NewSubscriber with DefaultSaramaSubscriberConfig and Offsets.Initial = OffsetOldest (its docs); topic auto-created by the broker",
 			k.watermill, false, k.cleanupTopic),
 	}
-	cases = append(cases, benchkit.HeraldCases("kafka", target, func(ctx context.Context, topic, group string) error {
-		return k.cleanup(ctx, topic, group)
-	})...)
-	return cases, nil
+	return cases, k.cleanup, nil
 }
 
 // kafkaSeeds reads the broker addresses of a kafka:// URL.

@@ -50,14 +50,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	jsonOut := fs.Bool("json", false, "print the results as JSON instead of the text table")
 	list := fs.Bool("list", false, "list the cases and exit")
 	timeout := fs.Duration("timeout", 10*time.Minute, "limit for one run of one case")
+	rssGrowth := fs.Bool("rss-growth", true, "add "+benchkit.NameHeraldB100C1x10+" (10x n, sizes up to 8 KiB) for the peak RSS growth ratio")
+	keyed := fs.Bool("keyed", true, "add the Kafka cases "+benchkit.NameHeraldKeyedC1+" and "+benchkit.NameHeraldKeyedC8+" (one partition, 16 keys, 5 ms handler)")
+	keyedN := fs.Int("keyed-n", 2000, "messages of the keyed cases (at 1 KiB, or the first size without 1 KiB)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *n < 1 || *nLarge < 1 || *rounds < 1 {
-		return fmt.Errorf("-n, -n-large and -rounds must be at least 1")
+	if *n < 1 || *nLarge < 1 || *rounds < 1 || *keyedN < 1 {
+		return fmt.Errorf("-n, -n-large, -rounds and -keyed-n must be at least 1")
 	}
 	sizes, err := parseSizes(*sizesFlag)
 	if err != nil {
@@ -91,9 +94,30 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			brokers = append(brokers, broker{name: e.name, url: placeholderURL(e.name)})
 		}
 	}
+	nFor := func(size int) int {
+		if size > 8<<10 {
+			return *nLarge
+		}
+		return *n
+	}
+	extra := extras{keyedSize: sizes[0]}
+	if slices.Contains(sizes, 1024) {
+		extra.keyedSize = 1024
+	}
+	if *rssGrowth {
+		extra.growthN = func(size int) int {
+			if size > 8<<10 {
+				return 0
+			}
+			return 10 * nFor(size)
+		}
+	}
+	if *keyed {
+		extra.keyedN = *keyedN
+	}
 	var cases []benchkit.Case
 	for _, b := range brokers {
-		cs, err := casesFor(b)
+		cs, err := casesFor(b, extra)
 		if err != nil {
 			return err
 		}
@@ -109,20 +133,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *list {
 		for _, c := range cases {
-			fmt.Fprintf(stdout, "%-6s %-16s %s\n", c.Broker, c.Name, c.Desc)
+			fmt.Fprintf(stdout, "%-6s %-20s %s\n", c.Broker, c.Name, c.Desc)
 		}
 		return nil
 	}
 
 	rn := benchkit.Runner{
-		Rounds: *rounds,
-		Sizes:  sizes,
-		N: func(size int) int {
-			if size > 8<<10 {
-				return *nLarge
-			}
-			return *n
-		},
+		Rounds:   *rounds,
+		Sizes:    sizes,
+		N:        nFor,
 		Timeout:  *timeout,
 		Progress: progressPrinter(stderr),
 	}
@@ -173,17 +192,65 @@ func placeholderURL(name string) string {
 	return map[string]string{"kafka": "kafka://127.0.0.1:9092", "amqp": "amqp://guest:guest@127.0.0.1:5672/", "nats": "nats://127.0.0.1:4222"}[name]
 }
 
+// extras configure the optional cases.
+type extras struct {
+	growthN   func(size int) int // nil: no RSS growth case
+	keyedN    int                // 0: no keyed cases
+	keyedSize int
+}
+
 // casesFor returns every case of a broker, in run order.
-func casesFor(b broker) ([]benchkit.Case, error) {
+func casesFor(b broker, x extras) ([]benchkit.Case, error) {
+	var cases []benchkit.Case
+	var err error
+	var cleanup func(ctx context.Context, topic, group string) error
 	switch b.name {
 	case "kafka":
-		return kafkaCases(b.url)
+		cases, cleanup, err = kafkaCases(b.url)
 	case "amqp":
-		return amqpCases(b.url)
+		cases, cleanup, err = amqpCases(b.url)
 	case "nats":
-		return natsCases(b.url)
+		cases, cleanup, err = natsCases(b.url)
+	default:
+		return nil, fmt.Errorf("unknown broker %q", b.name)
 	}
-	return nil, fmt.Errorf("unknown broker %q", b.name)
+	if err != nil {
+		return nil, err
+	}
+	cases = append(cases, benchkit.HeraldCases(b.name, b.url, cleanup)...)
+	if x.growthN != nil {
+		cases = append(cases, benchkit.HeraldCase(benchkit.HeraldOptions{
+			Broker: b.name, Name: benchkit.NameHeraldB100C1x10, Target: b.url, Batch: 100, Cleanup: cleanup, N: x.growthN,
+			Desc: "as " + benchkit.NameHeraldB100C1 + " with ten times the messages (peak RSS growth)",
+		}))
+	}
+	if x.keyedN > 0 && b.name == "kafka" {
+		keyedN := func(size int) int {
+			if size == x.keyedSize {
+				return x.keyedN
+			}
+			return 0
+		}
+		for _, c := range []struct {
+			name string
+			conc int
+		}{{benchkit.NameHeraldKeyedC1, 1}, {benchkit.NameHeraldKeyedC8, 8}} {
+			cases = append(cases, benchkit.HeraldCase(benchkit.HeraldOptions{
+				Broker: b.name, Name: c.name, Target: withQuery(b.url, "partitions=1"), Batch: 100, Concurrency: c.conc,
+				Keys: 16, HandlerDelay: 5 * time.Millisecond, Cleanup: cleanup, N: keyedN,
+				Desc: fmt.Sprintf("Herald on a topic of one partition (partitions=1): Publish of 100 messages with 16 keys per call; subscriber.WithConcurrency(%d); the handler takes 5 ms", c.conc),
+			}))
+		}
+	}
+	return cases, nil
+}
+
+// withQuery adds a query parameter to a URL.
+func withQuery(target, kv string) string {
+	if strings.Contains(target, "?") {
+		return target + "&" + kv
+	}
+	return target + "?" + kv
 }
 
 func splitList(s string) []string {

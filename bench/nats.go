@@ -15,7 +15,9 @@ import (
 	"github.com/heraldkit/herald/internal/benchkit"
 )
 
-func natsCases(target string) ([]benchkit.Case, error) {
+// natsCases returns the native and Watermill cases, and the cleanup of
+// Herald's streams.
+func natsCases(target string) ([]benchkit.Case, func(ctx context.Context, topic, group string) error, error) {
 	nb := natsBench{url: target}
 	cases := []benchkit.Case{
 		{Broker: "nats", Name: benchkit.NameNative, Run: nb.native(false),
@@ -25,10 +27,9 @@ func natsCases(target string) ([]benchkit.Case, error) {
 		watermillCase("nats", "watermill-nats pkg/jetstream: NewPublisher and NewSubscriber with their defaults (stream per topic created by SubscribeInitialize, ephemeral consumer)",
 			nb.watermill, true, nb.deleteStream),
 	}
-	cases = append(cases, benchkit.HeraldCases("nats", target, func(ctx context.Context, topic, _ string) error {
+	return cases, func(ctx context.Context, topic, _ string) error {
 		return nb.deleteStreamOf(ctx, topic)
-	})...)
-	return cases, nil
+	}, nil
 }
 
 type natsBench struct{ url string }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/internal/benchkit"
 )
 
@@ -39,9 +40,13 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if target == "" {
 		target = os.Getenv("HERALD_URL")
 	}
-	label := "herald"
+	label, backend := "embedded", "the embedded broker (no -url, no $HERALD_URL)"
 	if target != "" {
 		label, _, _ = strings.Cut(target, ":")
+		backend = label
+		if cfg, err := herald.ParseURL(target); err == nil {
+			backend = cfg.String() // passwords redacted
+		}
 	}
 	c := benchkit.HeraldCase(benchkit.HeraldOptions{
 		Broker: label, Target: *url, Topic: *topic,
@@ -63,7 +68,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if *jsonOut {
 		err = rep.WriteJSON(stdout)
 	} else {
-		err = writeBenchText(stdout, rep, c, *publishers, *batch, *concurrency)
+		err = writeBenchText(stdout, rep, c, backend, *publishers, *batch, *concurrency)
 	}
 	if err != nil {
 		return err
@@ -85,7 +90,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // writeBenchText prints the one case's figures.
-func writeBenchText(w io.Writer, rep *benchkit.Report, c benchkit.Case, publishers, batch, concurrency int) error {
+func writeBenchText(w io.Writer, rep *benchkit.Report, c benchkit.Case, backend string, publishers, batch, concurrency int) error {
 	r := rep.Result(c.Broker, c.Name, rep.Sizes[0])
 	s := r.Summary
 	rate := func(st benchkit.Stat) string {
@@ -101,7 +106,7 @@ func writeBenchText(w io.Writer, rep *benchkit.Report, c benchkit.Case, publishe
 		return time.Duration(ns).Round(time.Microsecond).String()
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "backend     %s\n", c.Broker)
+	fmt.Fprintf(&b, "backend     %s\n", backend)
 	fmt.Fprintf(&b, "messages    %d x %d B, %d publishers, batch %d, subscriber concurrency %d\n", r.N, r.Size, publishers, batch, concurrency)
 	fmt.Fprintf(&b, "publish     %s\n", rate(s.PublishRate))
 	fmt.Fprintf(&b, "end-to-end  %s\n", rate(s.E2ERate))

@@ -23,7 +23,7 @@ func TestBenchText(t *testing.T) {
 	if err != nil {
 		t.Fatalf("bench: %v", err)
 	}
-	for _, want := range []string{"backend     mem", "300 x 1024 B, 2 publishers, batch 10, subscriber concurrency 2",
+	for _, want := range []string{"backend     mem://cli-bench-text", "300 x 1024 B, 2 publishers, batch 10, subscriber concurrency 2",
 		"publish ", "end-to-end ", "over 2 rounds", "latency     p50 ", " p95 ", " p99 ", "allocs "} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("bench printed %q; want %q in it", out.String(), want)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/heraldkit/herald"
@@ -47,6 +48,15 @@ type HeraldOptions struct {
 	Cleanup func(ctx context.Context, topic, group string) error
 	// Logger for the publisher and subscriber (default: theirs).
 	Logger *slog.Logger
+	// Keys, when above 0, gives message i the key "k<i mod Keys>"
+	// (herald.SetKey).
+	Keys int
+	// HandlerDelay is how long the handler works on each message.
+	HandlerDelay time.Duration
+	// Desc overrides the generated description.
+	Desc string
+	// N overrides the Runner's message count (see Case.N).
+	N func(size int) int
 }
 
 // HeraldCases returns the standard Herald cases of a broker: 1 and 16
@@ -96,7 +106,16 @@ func HeraldCase(o HeraldOptions) Case {
 			o.Name = fmt.Sprintf("herald-b%d-c%d", o.Batch, o.Concurrency)
 		}
 	}
-	return Case{Broker: o.Broker, Name: o.Name, Desc: desc, Run: func(ctx context.Context, r *Run) error { return runHerald(ctx, o, r) }}
+	if o.Keys > 0 {
+		desc += fmt.Sprintf("; %d keys", o.Keys)
+	}
+	if o.HandlerDelay > 0 {
+		desc += fmt.Sprintf("; the handler takes %v", o.HandlerDelay)
+	}
+	if o.Desc != "" {
+		desc = o.Desc
+	}
+	return Case{Broker: o.Broker, Name: o.Name, Desc: desc, N: o.N, Run: func(ctx context.Context, r *Run) error { return runHerald(ctx, o, r) }}
 }
 
 func runHerald(ctx context.Context, o HeraldOptions, r *Run) (err error) {
@@ -153,6 +172,9 @@ func runHerald(ctx context.Context, o HeraldOptions, r *Run) (err error) {
 	}()
 	go func() {
 		subErr <- sub.Subscribe(subCtx, topic, func(_ context.Context, m *herald.Message) error {
+			if o.HandlerDelay > 0 {
+				time.Sleep(o.HandlerDelay)
+			}
 			r.Received(m.Payload)
 			return nil
 		})
@@ -179,6 +201,9 @@ func runHerald(ctx context.Context, o HeraldOptions, r *Run) (err error) {
 			msgs := make([]*herald.Message, to-from)
 			for i := range msgs {
 				msgs[i] = herald.NewMessage(r.Payload(from + i))
+				if o.Keys > 0 {
+					herald.SetKey(msgs[i], "k"+strconv.Itoa((from+i)%o.Keys))
+				}
 			}
 			return pub.Publish(ctx, topic, msgs...)
 		})

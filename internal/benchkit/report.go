@@ -22,6 +22,13 @@ const (
 	NameHeraldB100C1 = "herald-b100-c1"  // Herald, Publish of 100 messages per call, concurrency 1
 	NameHeraldB100C8 = "herald-b100-c8"  // Herald, Publish of 100 messages per call, concurrency 8
 	NameHeraldAsync  = "herald-async-c1" // Herald's asynchronous publish (see AsyncPublish), concurrency 1
+	// NameHeraldB100C1x10 is NameHeraldB100C1 with ten times the messages,
+	// for the peak RSS growth.
+	NameHeraldB100C1x10 = "herald-b100-c1-x10"
+	// NameHeraldKeyedC1 and NameHeraldKeyedC8 consume keyed messages on one
+	// Kafka partition with a 5 ms handler, 1 and 8 workers.
+	NameHeraldKeyedC1 = "herald-keyed-c1"
+	NameHeraldKeyedC8 = "herald-keyed-c8"
 )
 
 // Metric names a figure a ratio compares.
@@ -56,6 +63,8 @@ var DefaultRatios = []RatioSpec{
 	{Label: "Herald 1 publisher / native", Num: NameHeraldP1, Den: NameNative, Metric: MetricE2E},
 	{Label: "Herald 16 sync / Watermill 16", Num: NameHeraldP16C1, Den: NameWatermill, Metric: MetricE2E},
 	{Label: "allocs/msg Herald batch 100 / native", Num: NameHeraldB100C1, Den: NameNative, Metric: MetricAllocs, Target: 2, AtMost: true},
+	{Label: "peak RSS Herald batch 100, 10x n / n", Num: NameHeraldB100C1x10, Den: NameHeraldB100C1, Metric: MetricRSS, Target: 1.2, AtMost: true},
+	{Label: "Herald keyed, 8 workers / 1 (1 partition, 5 ms handler)", Num: NameHeraldKeyedC8, Den: NameHeraldKeyedC1, Metric: MetricE2E, Target: 6},
 }
 
 // Report is the outcome of one Runner.Run.

@@ -23,7 +23,10 @@ type Case struct {
 	Name string
 	// Desc says in a few words what the case runs, for the reports.
 	Desc string
-	Run  func(ctx context.Context, r *Run) error
+	// N, when set, says how many messages this case sends at a size,
+	// instead of Runner.N; 0 leaves the case out at that size.
+	N   func(size int) int
+	Run func(ctx context.Context, r *Run) error
 }
 
 // Progress is what a Runner reports while it runs.
@@ -87,7 +90,14 @@ func (rn *Runner) Run(ctx context.Context, cases []Case) (*Report, error) {
 		}
 		results[key] = map[int]*Result{}
 		for _, size := range sizes {
-			res := &Result{Broker: c.Broker, Case: c.Name, Desc: c.Desc, Size: size, N: nFor(size)}
+			n := nFor(size)
+			if c.N != nil {
+				n = c.N(size)
+			}
+			if n <= 0 {
+				continue
+			}
+			res := &Result{Broker: c.Broker, Case: c.Name, Desc: c.Desc, Size: size, N: n}
 			results[key][size] = res
 			rep.Results = append(rep.Results, res)
 		}
@@ -102,6 +112,9 @@ func (rn *Runner) Run(ctx context.Context, cases []Case) (*Report, error) {
 					return rep, errors.Join(errs...)
 				}
 				res := results[[2]string{c.Broker, c.Name}][size]
+				if res == nil {
+					continue // not at this size
+				}
 				s, err := rn.runOne(ctx, c, size, res.N, round, rounds, timeout)
 				if err != nil {
 					err = fmt.Errorf("%s/%s, %d B, round %d: %w", c.Broker, c.Name, size, round, err)

@@ -121,3 +121,38 @@ func TestRunnerTinyPayloads(t *testing.T) {
 		}
 	}
 }
+
+func TestRunnerCaseN(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	base := HeraldCase(HeraldOptions{Broker: "mem", Name: NameHeraldB100C1, Target: "mem://benchkit-n", Batch: 100})
+	big := HeraldCase(HeraldOptions{Broker: "mem", Name: NameHeraldB100C1x10, Target: "mem://benchkit-n", Batch: 100, Keys: 4,
+		N: func(size int) int {
+			if size > 1024 {
+				return 0 // not at this size
+			}
+			return 1000
+		}})
+	rep, err := (&Runner{Sizes: []int{1024, 4096}, N: func(int) int { return 100 }}).Run(ctx, []Case{base, big})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rep.Result("mem", NameHeraldB100C1x10, 1024); r == nil || r.N != 1000 || len(r.Samples) != 1 {
+		t.Errorf("the x10 case at 1 KiB: %+v; want 1000 messages, measured", r)
+	}
+	if r := rep.Result("mem", NameHeraldB100C1x10, 4096); r != nil {
+		t.Errorf("the x10 case ran at 4 KiB: %+v", r)
+	}
+	if r := rep.Result("mem", NameHeraldB100C1, 4096); r == nil || r.N != 100 {
+		t.Errorf("the base case at 4 KiB: %+v", r)
+	}
+	found := false
+	for _, ra := range rep.Ratios {
+		if ra.Metric == MetricRSS && ra.Size == 1024 && ra.Value > 0 {
+			found = true
+		}
+	}
+	if _, ok := readRSS(); ok && !found {
+		t.Errorf("no peak RSS growth ratio at 1 KiB: %+v", rep.Ratios)
+	}
+}
