@@ -190,7 +190,7 @@ func publishWindowed(ctx context.Context, r *benchkit.Run,
 	return pubErr
 }
 
-func (a amqpBench) watermill(context.Context) (message.Publisher, message.Subscriber, error) {
+func (a amqpBench) watermill(context.Context, string) (message.Publisher, message.Subscriber, error) {
 	cfg := wamqp.NewDurableQueueConfig(a.url)
 	cfg.Publish.ConfirmDelivery = true
 	pub, err := wamqp.NewPublisher(cfg, watermill.NopLogger{})

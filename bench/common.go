@@ -37,11 +37,11 @@ func cleanupCtx() (context.Context, context.CancelFunc) {
 // subscriber's SubscribeInitialize (Watermill's message.SubscribeInitializer)
 // before subscribing, for adapters that need it (watermill-nats
 // pkg/jetstream creates the stream there).
-func watermillCase(broker, desc string, open func(ctx context.Context) (message.Publisher, message.Subscriber, error),
+func watermillCase(broker, desc string, open func(ctx context.Context, topic string) (message.Publisher, message.Subscriber, error),
 	initialize bool, cleanup func(ctx context.Context, topic string) error) benchkit.Case {
 	return benchkit.Case{Broker: broker, Name: benchkit.NameWatermill, Desc: desc, Run: func(ctx context.Context, r *benchkit.Run) (err error) {
 		topic := freshName("wm-bench")
-		pub, sub, err := open(ctx)
+		pub, sub, err := open(ctx, topic)
 		if err != nil {
 			return err
 		}

@@ -38,7 +38,7 @@ func kafkaCases(target string) ([]benchkit.Case, func(ctx context.Context, topic
 		{Broker: "kafka", Name: benchkit.NameNativeSync16, Run: k.native(true),
 			Desc: fmt.Sprintf("franz-go: %d goroutines each calling ProduceSync with one record; the same consumer", syncPublishers)},
 		watermillCase("kafka", "watermill-kafka: NewPublisher with its default (DefaultSaramaSyncPublisherConfig), NewSubscriber with DefaultSaramaSubscriberConfig and Offsets.Initial = OffsetOldest (its docs); topic auto-created by the broker",
-			k.watermill, false, k.cleanupTopic),
+			k.watermill, false, k.cleanupWatermill),
 	}
 	return cases, k.cleanup, nil
 }
@@ -88,9 +88,13 @@ func (k kafkaBench) cleanup(ctx context.Context, topic, group string) error {
 	return errors.Join(errs...)
 }
 
-func (k kafkaBench) cleanupTopic(ctx context.Context, topic string) error {
-	return k.cleanup(ctx, topic, "")
+// cleanupWatermill deletes the topic of a Watermill case and its group.
+func (k kafkaBench) cleanupWatermill(ctx context.Context, topic string) error {
+	return k.cleanup(ctx, topic, watermillGroup(topic))
 }
+
+// watermillGroup is the consumer group of a Watermill case's topic.
+func watermillGroup(topic string) string { return topic + "-group" }
 
 // native runs franz-go: 256 records in flight through Produce, or 16
 // goroutines of ProduceSync; a group consumer marking records for commit
@@ -245,7 +249,7 @@ func produceWindowed(ctx context.Context, prod *kgo.Client, r *benchkit.Run) err
 	return first
 }
 
-func (k kafkaBench) watermill(context.Context) (message.Publisher, message.Subscriber, error) {
+func (k kafkaBench) watermill(_ context.Context, topic string) (message.Publisher, message.Subscriber, error) {
 	pub, err := wmkafka.NewPublisher(wmkafka.PublisherConfig{Brokers: k.seeds, Marshaler: wmkafka.DefaultMarshaler{}}, nil)
 	if err != nil {
 		return nil, nil, err
@@ -255,7 +259,7 @@ func (k kafkaBench) watermill(context.Context) (message.Publisher, message.Subsc
 	sub, err := wmkafka.NewSubscriber(wmkafka.SubscriberConfig{
 		Brokers:               k.seeds,
 		Unmarshaler:           wmkafka.DefaultMarshaler{},
-		ConsumerGroup:         freshName("wm-bench"),
+		ConsumerGroup:         watermillGroup(topic),
 		OverwriteSaramaConfig: conf,
 	}, nil)
 	if err != nil {

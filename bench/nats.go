@@ -173,7 +173,7 @@ func (nb natsBench) native(sync16 bool) func(ctx context.Context, r *benchkit.Ru
 	}
 }
 
-func (nb natsBench) watermill(context.Context) (message.Publisher, message.Subscriber, error) {
+func (nb natsBench) watermill(context.Context, string) (message.Publisher, message.Subscriber, error) {
 	pub, err := wmjs.NewPublisher(wmjs.PublisherConfig{URL: nb.url, Logger: watermill.NopLogger{}})
 	if err != nil {
 		return nil, nil, err

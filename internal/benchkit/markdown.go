@@ -3,6 +3,7 @@ package benchkit
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -45,6 +46,7 @@ func (rep *Report) WriteMarkdown(w io.Writer, chart string) error {
 		}
 		b.WriteString("\n")
 	}
+	rep.writeTargets(&b)
 	for _, br := range rep.Brokers() {
 		fmt.Fprintf(&b, "## %s\n\n", br)
 		b.WriteString("| case | what it runs |\n|---|---|\n")
@@ -94,6 +96,42 @@ func (rep *Report) WriteMarkdown(w io.Writer, chart string) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeTargets lists the ratios that have a target, at 1 KiB when the run
+// has that size (the targets are for 1 KiB), with how far each
+// one is from its target.
+func (rep *Report) writeTargets(b *strings.Builder) {
+	size := 0
+	if slices.Contains(rep.Sizes, 1024) {
+		size = 1024
+	}
+	var rows []Ratio
+	for _, r := range rep.Ratios {
+		if r.Target != 0 && (size == 0 || r.Size == size) {
+			rows = append(rows, r)
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("## Targets\n\n")
+	if size != 0 {
+		b.WriteString("At 1 KiB, from this run. A target not met needs a note (what limits it, from a profile) below.\n\n")
+	}
+	b.WriteString("| target | broker | size | value | verdict |\n|---|---|---|---:|---|\n")
+	for _, r := range rows {
+		op := ">="
+		if r.AtMost {
+			op = "<="
+		}
+		verdict := "met"
+		if !r.Met() {
+			verdict = fmt.Sprintf("**not met**: %s of the target", fmtRatio(r.Value/r.Target))
+		}
+		fmt.Fprintf(b, "| %s %s %s | %s | %s | %s | %s |\n", r.Label, op, fmtRatio(r.Target), r.Broker, fmtSize(r.Size), fmtRatio(r.Value), verdict)
+	}
+	b.WriteString("\n")
 }
 
 func (rep *Report) firstResult(broker string, size int) *Result {

@@ -122,6 +122,9 @@ func TestReportMarkdown(t *testing.T) {
 		`| native | native \| desc |`,
 		"## nats",
 		"## Errors",
+		"## Targets",
+		"| Herald batch 100 / native >= 0.90x | kafka | 1 KiB | 0.55x | **not met**: 0.61x of the target |",
+		"| Herald 16 sync / native 16 sync >= 0.90x | kafka | 1 KiB | 0.95x | met |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, out)
