@@ -43,6 +43,8 @@ func syntheticReport() *Report {
 	add("nats", NameNative, 80000, 80000, 80000)
 	add("nats", NameHeraldB100C1, 40000, 40000, 40000)
 	add("nats", NameHeraldP1, 8000, 8000, 8000)
+	add("nats", NameHeraldKeyedC1, 200, 200, 200)
+	add("nats", NameHeraldKeyedC8, 1200, 1200, 1200)
 	rep.finish(nil)
 	return rep
 }
@@ -69,6 +71,7 @@ func TestReportRatios(t *testing.T) {
 		{"kafka", "Herald 16 sync / Watermill 16", 15000.0 / 5000, true},
 		{"kafka", "allocs/msg Herald batch 100 / native", 55.0 / 100, true},
 		{"nats", "Herald batch 100 / native", 0.5, false},
+		{"nats", "Herald keyed, 8 workers / 1 (1 partition, 5 ms handler)", 6, true},
 	} {
 		r, ok := findRatio(rep, tc.broker, tc.label)
 		if !ok {
@@ -142,9 +145,12 @@ func TestReportSVG(t *testing.T) {
 	root, bars := svgShape(t, b.Bytes())
 	want := 1 // background
 	for _, r := range rep.Ratios {
-		if r.Metric == MetricE2E {
+		if r.Metric == MetricE2E && r.Den != NameHeraldKeyedC1 {
 			want++
 		}
+	}
+	if strings.Contains(b.String(), "keyed") {
+		t.Error("the SVG charts the keyed speed-up, which compares Herald with itself")
 	}
 	if root != "svg" || bars != want {
 		t.Errorf("root %q, %d rects; want svg, %d", root, bars, want)
@@ -217,7 +223,7 @@ func TestReportJSON(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &back); err != nil {
 		t.Fatal(err)
 	}
-	if len(back.Results) != 10 || back.Results[0].Summary.E2ERate.Median != 100000 || len(back.Ratios) == 0 || back.Ratios[0].Label == "" {
+	if len(back.Results) != 12 || back.Results[0].Summary.E2ERate.Median != 100000 || len(back.Ratios) == 0 || back.Ratios[0].Label == "" {
 		t.Errorf("JSON round trip lost data: %d results, %+v", len(back.Results), back.Ratios)
 	}
 }

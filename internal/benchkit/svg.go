@@ -32,8 +32,9 @@ type refLine struct {
 	dashed       bool
 }
 
-// WriteSVG draws the throughput ratios (end-to-end and publish; the
-// allocation ratios stay in the tables) as a horizontal bar chart: one
+// WriteSVG draws the throughput ratios of Herald to the native clients and
+// to Watermill (end-to-end and publish; the allocation, RSS and speed-up
+// ratios stay in the tables) as a horizontal bar chart: one
 // group per ratio, one bar per broker and size, with lines at 1x and at
 // 0.9x (the targets). It is plain SVG 1.1, no scripts or fonts to load.
 func (rep *Report) WriteSVG(w io.Writer) error {
@@ -42,6 +43,9 @@ func (rep *Report) WriteSVG(w io.Writer) error {
 	for _, r := range rep.Ratios {
 		if r.Metric != MetricE2E && r.Metric != MetricPublish && r.Metric != "" {
 			continue
+		}
+		if r.Den != NameNative && r.Den != NameNativeSync16 && r.Den != NameWatermill {
+			continue // e.g. the keyed speed-up: not a comparison with another client
 		}
 		i, ok := index[r.Label]
 		if !ok {
