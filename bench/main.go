@@ -149,6 +149,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if rep == nil {
 		return runErr
 	}
+	if ctx.Err() != nil {
+		// Interrupted: print what was measured, but do not overwrite the
+		// report files with a partial run.
+		_ = rep.WriteText(stdout)
+		return fmt.Errorf("interrupted; %s and %s left as they were: %w", orNone(*out), orNone(*chart), runErr)
+	}
 	rep.Command = commandLine(args)
 	rep.Notes = notes(*n, *nLarge)
 	if *jsonOut {
@@ -187,6 +193,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 type broker struct{ name, url string }
+
+func orNone(path string) string {
+	if path == "" {
+		return "(no -out)"
+	}
+	return path
+}
 
 func placeholderURL(name string) string {
 	return map[string]string{"kafka": "kafka://127.0.0.1:9092", "amqp": "amqp://guest:guest@127.0.0.1:5672/", "nats": "nats://127.0.0.1:4222"}[name]
