@@ -153,7 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// Interrupted: print what was measured, but do not overwrite the
 		// report files with a partial run.
 		_ = rep.WriteText(stdout)
-		return fmt.Errorf("interrupted; %s and %s left as they were: %w", orNone(*out), orNone(*chart), runErr)
+		return fmt.Errorf("interrupted; %s and %s left as they were: %w", orNone(*out, "-out"), orNone(*chart, "-chart"), runErr)
 	}
 	rep.Command = commandLine(args)
 	rep.Notes = notes(*n, *nLarge)
@@ -194,9 +194,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 type broker struct{ name, url string }
 
-func orNone(path string) string {
+// orNone names a file flag's value for a message.
+func orNone(path, flag string) string {
 	if path == "" {
-		return "(no -out)"
+		return "(no " + flag + ")"
 	}
 	return path
 }
