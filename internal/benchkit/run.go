@@ -22,15 +22,14 @@ type Run struct {
 	// N is how many messages the case publishes, Size their payload size.
 	N, Size int
 
-	epoch    time.Time // for monotonic send stamps
-	seen     []uint32  // bitmap of received sequence numbers
-	lat      []int64   // latency in ns per sequence number, preallocated
-	got      atomic.Int64
-	dups     atomic.Int64
-	done     chan struct{}
-	endOnce  sync.Once
-	warm     chan struct{}
-	warmOnce sync.Once
+	epoch   time.Time // for monotonic send stamps
+	seen    []uint32  // bitmap of received sequence numbers
+	lat     []int64   // latency in ns per sequence number, preallocated
+	got     atomic.Int64
+	dups    atomic.Int64
+	done    chan struct{}
+	endOnce sync.Once
+	warm    chan struct{} // a warm-up message arrived (buffered 1)
 
 	mu       sync.Mutex
 	started  bool
@@ -52,7 +51,7 @@ func NewRun(n, size int) *Run {
 		seen:  make([]uint32, (n+31)/32),
 		lat:   make([]int64, n),
 		done:  make(chan struct{}),
-		warm:  make(chan struct{}),
+		warm:  make(chan struct{}, 1),
 	}
 }
 
@@ -78,10 +77,12 @@ func (r *Run) Stamp(p []byte, seq int) {
 	binary.LittleEndian.PutUint64(p[8:16], uint64(seq))
 }
 
-// WarmUp publishes warm-up payloads with send (outside the timed part)
-// until the consumer received one, resending every second: that proves
-// the subscription is live (a group joined, a consumer created) before
-// Start. Received recognises the warm-up payloads and does not count them.
+// WarmUp publishes warm-up payloads with send, outside the timed part,
+// one at a time, until WarmUpStreak in a row came back within
+// WarmUpRoundTrip each (resending after a second without one): that proves
+// the subscription is live and settled (a group joined and done
+// rebalancing, a consumer created) before Start. Received recognises the
+// warm-up payloads and does not count them.
 //
 // Payloads shorter than HeaderSize carry no sequence number, so there is
 // no warm-up for them: WarmUp returns nil at once.
@@ -91,21 +92,41 @@ func (r *Run) WarmUp(ctx context.Context, send func(ctx context.Context, payload
 	}
 	ctx, cancel := context.WithTimeout(ctx, WarmUpTimeout)
 	defer cancel()
-	t := time.NewTicker(time.Second)
+	t := time.NewTimer(time.Second)
 	defer t.Stop()
-	for {
+	streak := 0
+	for streak < WarmUpStreak {
+		select { // drop a late arrival of an earlier warm-up message
+		case <-r.warm:
+		default:
+		}
+		sent := time.Now()
 		if err := send(ctx, r.Payload(r.N)); err != nil {
 			return fmt.Errorf("warm-up publish: %w", err)
 		}
+		t.Reset(time.Second)
 		select {
 		case <-r.warm:
-			return nil
-		case <-ctx.Done():
-			return fmt.Errorf("warm-up: no message consumed within %v: %w", WarmUpTimeout, ctx.Err())
+			if time.Since(sent) <= WarmUpRoundTrip {
+				streak++
+			} else {
+				streak = 0
+			}
 		case <-t.C:
+			streak = 0
+		case <-ctx.Done():
+			return fmt.Errorf("warm-up: no %d quick round trips in a row within %v: %w", WarmUpStreak, WarmUpTimeout, ctx.Err())
 		}
 	}
+	return nil
 }
+
+// WarmUpStreak and WarmUpRoundTrip say when Run.WarmUp considers a
+// subscription settled.
+var (
+	WarmUpStreak    = 3
+	WarmUpRoundTrip = 250 * time.Millisecond
+)
 
 // WarmUpTimeout bounds Run.WarmUp.
 var WarmUpTimeout = 90 * time.Second
@@ -142,7 +163,10 @@ func (r *Run) Received(p []byte) bool {
 	seq := binary.LittleEndian.Uint64(p[8:16])
 	if seq >= uint64(r.N) {
 		if seq == uint64(r.N) {
-			r.warmOnce.Do(func() { close(r.warm) })
+			select {
+			case r.warm <- struct{}{}:
+			default:
+			}
 		}
 		return false
 	}

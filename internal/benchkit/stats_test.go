@@ -1,6 +1,7 @@
 package benchkit
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -86,5 +87,31 @@ func TestRunCountsDistinctAndLatency(t *testing.T) {
 	}
 	if _, ok := readRSS(); ok && s.PeakRSS == 0 {
 		t.Error("PeakRSS 0 where /proc/self/status is readable")
+	}
+}
+
+func TestWarmUpWaitsForQuickRoundTrips(t *testing.T) {
+	old := WarmUpRoundTrip
+	WarmUpRoundTrip = 50 * time.Millisecond
+	defer func() { WarmUpRoundTrip = old }()
+	r := NewRun(10, 64)
+	sends := 0
+	err := r.WarmUp(context.Background(), func(_ context.Context, p []byte) error {
+		sends++
+		delay := time.Duration(0)
+		if sends <= 2 || sends == 4 { // settling: slow round trips reset the streak
+			delay = 100 * time.Millisecond
+		}
+		time.AfterFunc(delay, func() { r.Received(p) })
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sends != 7 {
+		t.Errorf("%d warm-up sends; want 7 (2 slow, 1 quick, 1 slow, then 3 quick)", sends)
+	}
+	if r.Got() != 0 {
+		t.Errorf("warm-up messages counted: Got = %d", r.Got())
 	}
 }
