@@ -19,6 +19,9 @@ import (
 	"github.com/heraldkit/herald/internal/benchkit"
 )
 
+// kafkaLinger is the franz-go ProducerLinger of the native cases (-kafka-linger).
+var kafkaLinger time.Duration
+
 // kafkaPartitions is the partition count of the native cases' topics:
 // Herald's default, so that both spread over the same number of
 // partitions.
@@ -31,12 +34,12 @@ func kafkaCases(target string) ([]benchkit.Case, func(ctx context.Context, topic
 	if err != nil {
 		return nil, nil, err
 	}
-	k := kafkaBench{seeds: seeds}
+	k := kafkaBench{seeds: seeds, linger: kafkaLinger}
 	cases := []benchkit.Case{
 		{Broker: "kafka", Name: benchkit.NameNative, Run: k.native(false),
-			Desc: fmt.Sprintf("franz-go: Produce with promises, up to %d records in flight, acks=all, idempotent (defaults); group consumer (%d partitions), MarkCommitRecords after handling, autocommit of marks", window, kafkaPartitions)},
+			Desc: fmt.Sprintf("franz-go: Produce with promises, up to %d records in flight, acks=all, idempotent (defaults), ProducerLinger %v; group consumer (%d partitions), MarkCommitRecords after handling, autocommit of marks", window, kafkaLinger, kafkaPartitions)},
 		{Broker: "kafka", Name: benchkit.NameNativeSync16, Run: k.native(true),
-			Desc: fmt.Sprintf("franz-go: %d goroutines each calling ProduceSync with one record; the same consumer", syncPublishers)},
+			Desc: fmt.Sprintf("franz-go: %d goroutines each calling ProduceSync with one record (ProduceSync does not linger); the same consumer", syncPublishers)},
 		watermillCase("kafka", "watermill-kafka: NewPublisher with its default (DefaultSaramaSyncPublisherConfig), NewSubscriber with DefaultSaramaSubscriberConfig and Offsets.Initial = OffsetOldest (its docs); topic auto-created by the broker",
 			k.watermill, false, k.cleanupWatermill),
 	}
@@ -55,7 +58,10 @@ func kafkaSeeds(target string) ([]string, error) {
 	return strings.Split(u.Host, ","), nil
 }
 
-type kafkaBench struct{ seeds []string }
+type kafkaBench struct {
+	seeds  []string
+	linger time.Duration // franz-go ProducerLinger of the native cases
+}
 
 func (k kafkaBench) admin() (*kadm.Client, error) {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(k.seeds...))
@@ -120,7 +126,7 @@ func (k kafkaBench) native(sync16 bool) func(ctx context.Context, r *benchkit.Ru
 				err = fmt.Errorf("cleanup: %w", cerr)
 			}
 		}()
-		prod, err := kgo.NewClient(kgo.SeedBrokers(k.seeds...), kgo.DefaultProduceTopic(topic), debugLog("producer"),
+		prod, err := kgo.NewClient(kgo.SeedBrokers(k.seeds...), kgo.DefaultProduceTopic(topic), debugLog("producer"), kgo.ProducerLinger(k.linger),
 			kgo.RequiredAcks(kgo.AllISRAcks())) // the default, said out loud; idempotence is on by default
 		if err != nil {
 			return err

@@ -52,6 +52,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	timeout := fs.Duration("timeout", 10*time.Minute, "limit for one run of one case")
 	rssGrowth := fs.Bool("rss-growth", true, "add "+benchkit.NameHeraldB100C1x10+" (10x n, sizes up to 8 KiB) for the peak RSS growth ratio")
 	keyed := fs.Bool("keyed", true, "add the Kafka cases "+benchkit.NameHeraldKeyedC1+" and "+benchkit.NameHeraldKeyedC8+" (one partition, 16 keys, 5 ms handler)")
+	fs.DurationVar(&kafkaLinger, "kafka-linger", 0, "franz-go ProducerLinger of the native Kafka cases (franz-go's default is 10ms, which caps a 256-record window at about 25k msg/s)")
 	keyedN := fs.Int("keyed-n", 2000, "messages of the keyed cases (at 1 KiB, or the first size without 1 KiB)")
 	if err := fs.Parse(args); err != nil {
 		return err
