@@ -48,7 +48,7 @@ func (rep *Report) WriteMarkdown(w io.Writer, chart string) error {
 	}
 	rep.writeTargets(&b)
 	for _, br := range rep.Brokers() {
-		fmt.Fprintf(&b, "## %s\n\n", br)
+		fmt.Fprintf(&b, "## %s\n\n", brokerTitle(br))
 		b.WriteString("| case | what it runs |\n|---|---|\n")
 		seen := map[string]bool{}
 		for _, r := range rep.Results {
@@ -141,6 +141,21 @@ func (rep *Report) firstResult(broker string, size int) *Result {
 		}
 	}
 	return nil
+}
+
+// brokerTitle names a broker for a heading.
+func brokerTitle(b string) string {
+	switch b {
+	case "kafka":
+		return "Kafka (kafka)"
+	case "amqp":
+		return "RabbitMQ (amqp)"
+	case "nats":
+		return "NATS JetStream (nats)"
+	case "mem":
+		return "In-memory (mem)"
+	}
+	return b
 }
 
 // mdEscape keeps text inside one table cell.

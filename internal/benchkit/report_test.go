@@ -123,7 +123,7 @@ func TestReportMarkdown(t *testing.T) {
 		"### kafka, 1 KiB, n=1000",
 		"| native | 110.0k (99.0k..132.0k) | 100.0k (90.0k..120.0k) | 2.0ms | 5.0ms | 9.0ms | 100.0 | 64 MiB |",
 		`| native | native \| desc |`,
-		"## nats",
+		"## NATS JetStream (nats)",
 		"## Errors",
 		"## Targets",
 		"| Herald batch 100 / native >= 0.90x | kafka | 1 KiB | 0.55x | **not met**: 0.61x of the target |",
