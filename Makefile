@@ -5,7 +5,7 @@ STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME ?= 3x
 COUNT     ?= 1
 
-.PHONY: test test-short lint fmt bench fuzz stress brokers brokers-down brokers-status quickstart
+.PHONY: test test-short lint fmt bench bench-compare fuzz stress brokers brokers-down brokers-status quickstart
 
 ## test: lint-free build, then every test; brings up Kafka, RabbitMQ and NATS
 ## via scripts/brokers.sh unless HERALD_TEST_* are already set.
@@ -30,6 +30,26 @@ fmt:
 ## bench: adapter benchmarks beside raw Watermill, same run (needs brokers).
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -count $(COUNT) ./adapters/... ./middleware/...
+
+## bench-compare: Herald beside the native clients (franz-go, amqp091-go,
+## nats.go) and Watermill's stock adapters on Kafka, RabbitMQ and NATS
+## JetStream, in one run (bench/, its own module); writes docs/performance.md
+## and docs/performance-ratios.svg. Brokers come from HERALD_TEST_*, else
+## scripts/brokers.sh up. Takes a long while: run it alone on the machine.
+## BENCH_FLAGS adds flags, e.g. BENCH_FLAGS='-brokers nats -sizes 1024'.
+BENCH_N       ?= 50000
+BENCH_N_LARGE ?= 5000
+BENCH_ROUNDS  ?= 3
+BENCH_FLAGS   ?=
+bench-compare:
+	@set -eu; \
+	if [ -z "$${HERALD_TEST_KAFKA:-}" ] || [ -z "$${HERALD_TEST_AMQP:-}" ] || [ -z "$${HERALD_TEST_NATS:-}" ]; then \
+		out=$$(scripts/brokers.sh up) || { echo "bench-compare: brokers could not be started (see above)" >&2; exit 1; }; \
+		eval "$$(printf '%s\n' "$$out" | grep '^export ')"; \
+	fi; \
+	args="-n $(BENCH_N) -n-large $(BENCH_N_LARGE) -rounds $(BENCH_ROUNDS) $(BENCH_FLAGS)"; \
+	cd bench && HERALD_BENCH_COMMAND="make bench-compare (go run ./bench $$args)" \
+		$(GO) run . $$args -out ../docs/performance.md -chart ../docs/performance-ratios.svg
 
 ## stress: the whole suite, broker restarts included, 10 times over (~25 min).
 stress:

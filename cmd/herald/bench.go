@@ -4,106 +4,147 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/heraldkit/herald"
-	"github.com/heraldkit/herald/publisher"
-	"github.com/heraldkit/herald/subscriber"
+	"github.com/heraldkit/herald/internal/benchkit"
 )
 
+// benchCmd measures publish and end-to-end throughput, latency,
+// allocations and peak RSS of one Herald configuration through the public
+// API, with the engine of bench/ (internal/benchkit).
 func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs, url := newFlags("bench")
-	topic := fs.String("topic", "", "topic (default: a fresh herald.bench.<id>)")
+	topic := fs.String("topic", "", "topic (default: a fresh herald.bench.<id> per round)")
 	n := fs.Int("n", 10000, "messages to send")
-	size := fs.Int("size", 1024, "payload bytes")
+	size := fs.Int("size", 1024, "payload bytes (latency is measured from 16 bytes up)")
 	publishers := fs.Int("publishers", 4, "concurrent publishers")
 	batch := fs.Int("batch", 1, "messages per Publish call")
 	concurrency := fs.Int("concurrency", 4, "subscriber concurrency")
+	rounds := fs.Int("rounds", 1, "runs; figures are medians, with min..max")
+	jsonOut := fs.Bool("json", false, "print the results as JSON")
+	chart := fs.String("chart", "", "write an SVG chart of the end-to-end rate to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *n < 1 || *size < 0 || *publishers < 1 || *batch < 1 || *concurrency < 1 {
-		return fmt.Errorf("bench: -n, -publishers, -batch and -concurrency must be at least 1, -size at least 0")
+	if fs.NArg() > 0 {
+		return fmt.Errorf("bench: unexpected arguments %q", fs.Args())
 	}
-	if *topic == "" {
-		*topic = "herald.bench." + herald.NewID()
+	if *n < 1 || *size < 0 || *publishers < 1 || *batch < 1 || *concurrency < 1 || *rounds < 1 {
+		return fmt.Errorf("bench: -n, -publishers, -batch, -concurrency and -rounds must be at least 1, -size at least 0")
 	}
-	ready := make(chan string, 1)
-	sub, err := subscriber.Open(ctx, *url, subscriber.WithGroup("herald-bench"), subscriber.WithConcurrency(*concurrency),
-		subscriber.WithReady(func(t string) { ready <- t }))
+	target := *url
+	if target == "" {
+		target = os.Getenv("HERALD_URL")
+	}
+	label, backend := "embedded", "the embedded broker (no -url, no $HERALD_URL)"
+	if target != "" {
+		label, _, _ = strings.Cut(target, ":")
+		backend = label
+		if cfg, err := herald.ParseURL(target); err == nil {
+			backend = cfg.String() // passwords redacted
+		}
+	}
+	c := benchkit.HeraldCase(benchkit.HeraldOptions{
+		Broker: label, Target: *url, Topic: *topic,
+		Publishers: *publishers, Batch: *batch, Concurrency: *concurrency,
+	})
+	rn := benchkit.Runner{
+		Rounds:   *rounds,
+		Sizes:    []int{*size},
+		N:        func(int) int { return *n },
+		Timeout:  24 * time.Hour, // bounded by ctx (Ctrl-C)
+		Ratios:   []benchkit.RatioSpec{},
+		Progress: progress(os.Stderr, isTerminal(stdout)),
+	}
+	rep, err := rn.Run(ctx, []benchkit.Case{c})
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	rep.Command = "herald bench " + strings.Join(args, " ")
+	if *jsonOut {
+		err = rep.WriteJSON(stdout)
+	} else {
+		err = writeBenchText(stdout, rep, c, backend, *publishers, *batch, *concurrency)
+	}
 	if err != nil {
 		return err
 	}
-	defer sub.Close()
-	pub, err := publisher.Open(ctx, *url)
-	if err != nil {
-		return err
+	if *chart != "" {
+		f, err := os.Create(*chart)
+		if err != nil {
+			return fmt.Errorf("bench: -chart: %w", err)
+		}
+		if err := rep.WriteRatesSVG(f); err != nil {
+			f.Close()
+			return fmt.Errorf("bench: -chart: %w", err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("bench: -chart: %w", err)
+		}
 	}
-	defer pub.Close()
-
-	var got atomic.Int64
-	done := make(chan struct{})
-	subCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	subErr := make(chan error, 1)
-	go func() {
-		subErr <- sub.Subscribe(subCtx, *topic, func(context.Context, *herald.Message) error {
-			if got.Add(1) == int64(*n) {
-				close(done)
-			}
-			return nil
-		})
-	}()
-	select {
-	case <-ready:
-	case err := <-subErr:
-		return err
-	}
-
-	payload := make([]byte, *size)
-	start := time.Now()
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	errs := make(chan error, *publishers)
-	for p := 0; p < *publishers; p++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				from := next.Add(int64(*batch)) - int64(*batch)
-				if from >= int64(*n) {
-					return
-				}
-				k := min(int64(*batch), int64(*n)-from)
-				msgs := make([]*herald.Message, k)
-				for i := range msgs {
-					msgs[i] = herald.NewMessage(payload)
-				}
-				if err := pub.Publish(ctx, *topic, msgs...); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	published := time.Since(start)
-	select {
-	case err := <-errs:
-		return err
-	default:
-	}
-	select {
-	case <-done:
-	case <-ctx.Done():
-		return fmt.Errorf("bench: interrupted after %d of %d messages consumed", got.Load(), *n)
-	}
-	total := time.Since(start)
-	fmt.Fprintf(stdout, "backend     %s\n", pub.Config())
-	fmt.Fprintf(stdout, "messages    %d x %d B, %d publishers, batch %d, subscriber concurrency %d\n", *n, *size, *publishers, *batch, *concurrency)
-	fmt.Fprintf(stdout, "publish     %8.0f msg/s  (%v)\n", float64(*n)/published.Seconds(), published.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "end-to-end  %8.0f msg/s  (%v)\n", float64(*n)/total.Seconds(), total.Round(time.Millisecond))
 	return nil
+}
+
+// writeBenchText prints the one case's figures.
+func writeBenchText(w io.Writer, rep *benchkit.Report, c benchkit.Case, backend string, publishers, batch, concurrency int) error {
+	r := rep.Result(c.Broker, c.Name, rep.Sizes[0])
+	s := r.Summary
+	rate := func(st benchkit.Stat) string {
+		if len(r.Samples) < 2 {
+			return fmt.Sprintf("%8.0f msg/s", st.Median)
+		}
+		return fmt.Sprintf("%8.0f msg/s  (%.0f..%.0f over %d rounds)", st.Median, st.Min, st.Max, len(r.Samples))
+	}
+	lat := func(ns float64) string {
+		if ns <= 0 {
+			return "-"
+		}
+		return time.Duration(ns).Round(time.Microsecond).String()
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "backend     %s\n", backend)
+	fmt.Fprintf(&b, "messages    %d x %d B, %d publishers, batch %d, subscriber concurrency %d\n", r.N, r.Size, publishers, batch, concurrency)
+	fmt.Fprintf(&b, "publish     %s\n", rate(s.PublishRate))
+	fmt.Fprintf(&b, "end-to-end  %s\n", rate(s.E2ERate))
+	fmt.Fprintf(&b, "latency     p50 %s  p95 %s  p99 %s\n", lat(s.P50.Median), lat(s.P95.Median), lat(s.P99.Median))
+	fmt.Fprintf(&b, "allocs      %.1f per message (whole process)\n", s.AllocsPerMsg.Median)
+	if s.PeakRSS.Median > 0 {
+		fmt.Fprintf(&b, "peak RSS    %.1f MiB\n", s.PeakRSS.Median/(1<<20))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// progress reports on w: a line rewritten in place on a terminal, else a
+// plain line per finished round.
+func progress(w io.Writer, live bool) func(benchkit.Progress) {
+	var mu sync.Mutex
+	return func(p benchkit.Progress) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case live && !p.Finished:
+			fmt.Fprintf(w, "\r\033[Kround %d/%d  %d/%d messages", p.Round, p.Rounds, p.Got, p.N)
+		case live && p.Err == nil:
+			fmt.Fprintf(w, "\r\033[Kround %d/%d  end-to-end %.0f msg/s\n", p.Round, p.Rounds, p.Sample.E2ERate)
+		case live:
+			fmt.Fprintf(w, "\r\033[K")
+		case p.Finished && p.Err == nil:
+			fmt.Fprintf(w, "round %d/%d  %d messages  end-to-end %.0f msg/s\n", p.Round, p.Rounds, p.N, p.Sample.E2ERate)
+		}
+	}
 }

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wmjs "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/jetstream"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/heraldkit/herald/internal/benchkit"
+)
+
+// natsCases returns the native and Watermill cases, and the cleanup of
+// Herald's streams.
+func natsCases(target string) ([]benchkit.Case, func(ctx context.Context, topic, group string) error, error) {
+	nb := natsBench{url: target}
+	cases := []benchkit.Case{
+		{Broker: "nats", Name: benchkit.NameNative, Run: nb.native(false),
+			Desc: fmt.Sprintf("nats.go jetstream: PublishAsync with at most %d pending, then PublishAsyncComplete; file-storage stream; durable pull consumer (Consume, explicit ack), Ack each after handling", window)},
+		{Broker: "nats", Name: benchkit.NameNativeSync16, Run: nb.native(true),
+			Desc: fmt.Sprintf("nats.go jetstream: %d goroutines each calling Publish (waits for its PubAck); the same consumer", syncPublishers)},
+		watermillCase("nats", "watermill-nats pkg/jetstream: NewPublisher and NewSubscriber with their defaults (stream per topic created by SubscribeInitialize, ephemeral consumer)",
+			nb.watermill, true, nb.deleteStream),
+	}
+	return cases, func(ctx context.Context, topic, _ string) error {
+		return nb.deleteStreamOf(ctx, topic)
+	}, nil
+}
+
+type natsBench struct{ url string }
+
+func (nb natsBench) js(opts ...jetstream.JetStreamOpt) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := nats.Connect(nb.url)
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc, opts...)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+// deleteStream deletes a stream by name.
+func (nb natsBench) deleteStream(ctx context.Context, name string) error {
+	nc, js, err := nb.js()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	if err := js.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("deleting stream %q: %w", name, err)
+	}
+	return nil
+}
+
+// deleteStreamOf deletes the stream that captures subject.
+func (nb natsBench) deleteStreamOf(ctx context.Context, subject string) error {
+	nc, js, err := nb.js()
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	name, err := js.StreamNameBySubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("looking up the stream of %q: %w", subject, err)
+	}
+	if err := js.DeleteStream(ctx, name); err != nil {
+		return fmt.Errorf("deleting stream %q: %w", name, err)
+	}
+	return nil
+}
+
+// native runs nats.go's jetstream package: a file-storage stream per run,
+// PublishAsync with a bounded pending window (or 16 goroutines of
+// Publish), a durable pull consumer acking each message.
+func (nb natsBench) native(sync16 bool) func(ctx context.Context, r *benchkit.Run) error {
+	return func(ctx context.Context, r *benchkit.Run) (err error) {
+		name := freshName("native-bench")
+		var mu sync.Mutex
+		var asyncErr error
+		pubConn, js, err := nb.js(jetstream.WithPublishAsyncMaxPending(window),
+			jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, _ *nats.Msg, err error) {
+				mu.Lock()
+				if asyncErr == nil {
+					asyncErr = err
+				}
+				mu.Unlock()
+			}))
+		if err != nil {
+			return err
+		}
+		defer pubConn.Close()
+		_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{name}, Storage: jetstream.FileStorage})
+		if err != nil {
+			return fmt.Errorf("creating stream %q: %w", name, err)
+		}
+		defer func() {
+			cctx, cancel := cleanupCtx()
+			defer cancel()
+			if cerr := nb.deleteStream(cctx, name); cerr != nil && err == nil {
+				err = fmt.Errorf("cleanup: %w", cerr)
+			}
+		}()
+		subConn, subJS, err := nb.js()
+		if err != nil {
+			return err
+		}
+		defer subConn.Close()
+		cons, err := subJS.CreateConsumer(ctx, name, jetstream.ConsumerConfig{Durable: "bench", AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy})
+		if err != nil {
+			return fmt.Errorf("creating consumer: %w", err)
+		}
+		cc, err := cons.Consume(func(m jetstream.Msg) {
+			r.Received(m.Data())
+			_ = m.Ack()
+		})
+		if err != nil {
+			return fmt.Errorf("consume: %w", err)
+		}
+		defer cc.Stop()
+		if err := r.WarmUp(ctx, func(ctx context.Context, p []byte) error {
+			_, err := js.Publish(ctx, name, p)
+			return err
+		}); err != nil {
+			return err
+		}
+		if sync16 {
+			err = r.Publish(ctx, syncPublishers, 1, func(ctx context.Context, from, _ int) error {
+				_, err := js.Publish(ctx, name, r.Payload(from))
+				return err
+			})
+		} else {
+			r.Start()
+			for seq := 0; seq < r.N && err == nil; seq++ {
+				p := r.Payload(seq)
+				// PublishAsync waits while the window is full, up to its
+				// stall wait (200 ms), then fails: try again then.
+				for {
+					_, err = js.PublishAsync(name, p)
+					if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) || ctx.Err() != nil {
+						break
+					}
+				}
+			}
+			if err == nil {
+				select {
+				case <-js.PublishAsyncComplete():
+				case <-ctx.Done():
+					err = ctx.Err()
+				}
+			}
+			r.Published()
+			mu.Lock()
+			if err == nil {
+				err = asyncErr
+			}
+			mu.Unlock()
+		}
+		if err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		return r.Wait(ctx)
+	}
+}
+
+func (nb natsBench) watermill(context.Context, string) (message.Publisher, message.Subscriber, error) {
+	pub, err := wmjs.NewPublisher(wmjs.PublisherConfig{URL: nb.url, Logger: watermill.NopLogger{}})
+	if err != nil {
+		return nil, nil, err
+	}
+	sub, err := wmjs.NewSubscriber(wmjs.SubscriberConfig{URL: nb.url, Logger: watermill.NopLogger{}})
+	if err != nil {
+		_ = pub.Close()
+		return nil, nil, err
+	}
+	return pub, sub, nil
+}
