@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/heraldkit/herald"
 	_ "github.com/heraldkit/herald/adapters/memory"
@@ -50,4 +51,32 @@ func ExampleSubscriber_Subscribe() {
 	// Output:
 	// subscribed to orders.created
 	// charged order-1 after 3 attempts
+}
+
+// Health feeds a health endpoint; Shutdown bounds the stop by the
+// deadline an orchestrator gives (e.g. the grace period after SIGTERM).
+func ExampleSubscriber_Shutdown() {
+	ctx := context.Background()
+	ready := make(chan string, 1)
+	sub, err := subscriber.Open(ctx, "mem://example-shutdown",
+		subscriber.WithReady(func(topic string) { ready <- topic }),
+		subscriber.WithErrorHook(func(err error) { fmt.Println("alert:", err) }))
+	if err != nil {
+		panic(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- sub.Subscribe(ctx, "orders.created", func(context.Context, *herald.Message) error { return nil })
+	}()
+	<-ready
+	fmt.Println("healthy:", sub.Health() == nil) // e.g. in a /healthz handler
+
+	stop, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	fmt.Println("shutdown:", sub.Shutdown(stop))
+	fmt.Println("subscribe returned:", <-done)
+	// Output:
+	// healthy: true
+	// shutdown: <nil>
+	// subscribe returned: <nil>
 }
