@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,6 +115,8 @@ func (st *stream) lastError() error {
 	return st.last
 }
 
+var digits = regexp.MustCompile(`[0-9]+`)
+
 // benign reports errors that a consumer group meets in a normal rebalance
 // (a commit racing with it): logged, but not a lost subscription.
 func benign(err error) bool {
@@ -138,6 +141,7 @@ func benign(err error) bool {
 func (st *stream) fail(what string, err error) {
 	log := st.sub.log.With("topic", st.topic, "group", st.sub.set.group)
 	cause := fmt.Errorf("%s: %w", what, err)
+	key := digits.ReplaceAllString(cause.Error(), "#") // one line for all partitions, ports, ...
 	st.mu.Lock()
 	if st.stopped || st.ctx.Err() != nil {
 		st.mu.Unlock()
@@ -146,11 +150,11 @@ func (st *stream) fail(what string, err error) {
 	}
 	st.last = cause
 	if !st.isReady() || benign(err) {
-		_, dup := st.seen[cause.Error()]
+		_, dup := st.seen[key]
 		if st.seen == nil {
 			st.seen = map[string]struct{}{}
 		}
-		st.seen[cause.Error()] = struct{}{}
+		st.seen[key] = struct{}{}
 		st.mu.Unlock()
 		if !dup {
 			log.Warn("herald/kafka: consumer error", "error", cause)
@@ -164,8 +168,8 @@ func (st *stream) fail(what string, err error) {
 		go st.probe()
 	}
 	st.failures++
-	_, dup := st.seen[cause.Error()]
-	st.seen[cause.Error()] = struct{}{}
+	_, dup := st.seen[key]
+	st.seen[key] = struct{}{}
 	watchers := st.watchersLocked()
 	st.mu.Unlock()
 	switch {

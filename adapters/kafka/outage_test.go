@@ -1,0 +1,137 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
+)
+
+// waitStatus waits until sl's latest report satisfies ok.
+func waitStatus(t *testing.T, sl *statusLog, what string, d time.Duration, ok func(error) bool) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		if r := sl.all(); len(r) > 0 && ok(r[len(r)-1]) {
+			return
+		}
+		select {
+		case <-sl.changed:
+		case <-deadline:
+			t.Fatalf("no status report %s within %v; reports: %v", what, d, sl.all())
+		}
+	}
+}
+
+// TestBrokerDown kills a private broker under a publisher and a group
+// member, then starts it again: a publish while it is down waits until its
+// context ends and then fails with ErrUnreachable and the context's error;
+// the subscription reports itself lost (ErrSubscriptionLost), logs that
+// once at warn level, and reports and logs its recovery; a publish made
+// while the broker is down succeeds once it is back.
+func TestBrokerDown(t *testing.T) {
+	t.Parallel()
+	b := startPrivateBroker(t)
+	logs := &logCapture{}
+	openCtx := adapters.ContextWithLogger(context.Background(), slog.New(logs))
+	topic, group := uniqueName("down"), uniqueName("g")
+	pub, err := adapters.OpenPublisher(openCtx, b.url())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pub.Close() })
+	sub, err := adapters.OpenSubscriber(openCtx, b.url()+"?group="+group+"&session_timeout=6s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Close() })
+	status := newStatusLog()
+	subCtx, cancel := context.WithCancel(adapters.ContextWithStatus(context.Background(), status.report))
+	defer cancel()
+	ch, err := sub.Subscribe(subCtx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := pub.(adapters.ContextPublisher)
+	publish(t, pub, topic, herald.NewMessage([]byte("before")))
+	receive(t, ch, 1, 30*time.Second)
+
+	b.kill()
+	ctx, cancelPub := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancelPub()
+	start := time.Now()
+	err = cp.PublishContext(ctx, topic, herald.NewMessage([]byte("lost")))
+	took := time.Since(start)
+	if !errors.Is(err, herald.ErrUnreachable) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("publish while the broker is down: %v; want ErrUnreachable and DeadlineExceeded", err)
+	}
+	if took < 2500*time.Millisecond || took > 5*time.Second {
+		t.Errorf("publish while the broker is down returned after %v; want about its 3s context", took)
+	}
+	if !strings.Contains(err.Error(), `herald/kafka: publish to "`+topic+`"`) {
+		t.Errorf("error %q does not name the backend, operation and topic", err)
+	}
+	waitStatus(t, status, "wrapping ErrSubscriptionLost", 30*time.Second, func(err error) bool {
+		return errors.Is(err, herald.ErrSubscriptionLost) && strings.Contains(err.Error(), topic)
+	})
+	if n := logs.count(slog.LevelWarn, "subscription lost"); n != 1 {
+		t.Errorf("%d warn lines \"subscription lost\"; want 1 per outage. Log:\n%s", n, logs)
+	}
+
+	// A publish made while the broker is down waits for it.
+	waiting := make(chan error, 1)
+	late := herald.NewMessage([]byte("late"))
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		waiting <- cp.PublishContext(ctx, topic, late)
+	}()
+	b.start()
+	select {
+	case err := <-waiting:
+		if err != nil {
+			t.Fatalf("publish across the restart: %v", err)
+		}
+	case <-time.After(70 * time.Second):
+		t.Fatal("publish across the restart did not return")
+	}
+	waitStatus(t, status, "nil (recovered)", 60*time.Second, func(err error) bool { return err == nil })
+	got := receiveUntil(t, ch, late.UUID, 60*time.Second)
+	if got == nil {
+		t.Fatal("the message published across the restart was not delivered")
+	}
+	if n := logs.count(slog.LevelWarn, "subscription lost"); n != 1 {
+		t.Errorf("%d warn lines \"subscription lost\"; want 1 per outage. Log:\n%s", n, logs)
+	}
+	if logs.count(slog.LevelInfo, "subscription recovered") != 1 {
+		t.Errorf("no info line \"subscription recovered\". Log:\n%s", logs)
+	}
+	t.Logf("log:\n%s", logs)
+}
+
+// receiveUntil acks messages from ch until the one with id arrives.
+func receiveUntil(t *testing.T, ch <-chan *message.Message, id string, d time.Duration) *message.Message {
+	t.Helper()
+	timeout := time.After(d)
+	for {
+		select {
+		case m, ok := <-ch:
+			if !ok {
+				t.Fatal("channel closed")
+			}
+			m.Ack()
+			if m.UUID == id {
+				return m
+			}
+		case <-timeout:
+			return nil
+		}
+	}
+}
