@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/heraldkit/herald"
@@ -133,5 +134,49 @@ func receiveUntil(t *testing.T, ch <-chan *message.Message, id string, d time.Du
 		case <-timeout:
 			return nil
 		}
+	}
+}
+
+// TestTopicDeletedReported: deleting the topic under a subscription
+// (group member or private consumer) reports it lost, wrapping
+// ErrSubscriptionLost, and logs that at warn level.
+func TestTopicDeletedReported(t *testing.T) {
+	t.Parallel()
+	target := brokerURL(t)
+	for _, group := range []string{"", uniqueName("g")} {
+		t.Run("group="+group, func(t *testing.T) {
+			t.Parallel()
+			topic := uniqueName("deleted")
+			logs := &logCapture{}
+			openCtx := adapters.ContextWithLogger(context.Background(), slog.New(logs))
+			q := ""
+			if group != "" {
+				q = "group=" + group
+			}
+			sub, err := adapters.OpenSubscriber(openCtx, withQuery(target, q))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = sub.Close() })
+			status := newStatusLog()
+			ctx, cancel := context.WithCancel(adapters.ContextWithStatus(context.Background(), status.report))
+			defer cancel()
+			if _, err := sub.Subscribe(ctx, topic); err != nil {
+				t.Fatal(err)
+			}
+			admin, err := sarama.NewClusterAdminFromClient(saramaClient(t, target))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := admin.DeleteTopic(topic); err != nil {
+				t.Fatal(err)
+			}
+			waitStatus(t, status, "wrapping ErrSubscriptionLost", 30*time.Second, func(err error) bool {
+				return errors.Is(err, herald.ErrSubscriptionLost)
+			})
+			if logs.count(slog.LevelWarn, "subscription lost") != 1 {
+				t.Errorf("want one warn line \"subscription lost\". Log:\n%s", logs)
+			}
+		})
 	}
 }
