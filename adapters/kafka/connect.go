@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -86,12 +87,12 @@ func explain(ctx context.Context, s settings, g *netGuard, err error) error {
 	cause := probeBroker(ctx, s)
 	var kerr sarama.KError
 	switch {
-	case cause == nil:
-		return fmt.Errorf("%w: %w", herald.ErrUnreachable, err)
-	case errors.As(cause, &kerr):
+	case cause != nil && errors.As(cause, &kerr):
 		// The broker answered with an error (a failed SASL
 		// authentication, for one): not a reachability problem.
 		return fmt.Errorf("%w: %s: %w", err, addr, cause)
+	case cause == nil || strings.Contains(err.Error(), cause.Error()):
+		return fmt.Errorf("%w: %w", herald.ErrUnreachable, err)
 	default:
 		return fmt.Errorf("%w: %w: %s: %w", herald.ErrUnreachable, err, addr, cause)
 	}

@@ -165,6 +165,8 @@ func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 				pending--
 				switch {
 				case r.err == nil:
+				case p.isClosed():
+					return opError("publish to", topic, p.stopped(ctx, herald.ErrClosed, r.err))
 				case transient(r.err):
 					todo, last = append(todo, r.i), r.err
 				default:
