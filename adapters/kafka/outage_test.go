@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -65,19 +66,33 @@ func TestBrokerDown(t *testing.T) {
 	receive(t, ch, 1, 30*time.Second)
 
 	b.kill()
+	// Concurrent publishes while the broker is down: each waits for its
+	// context, then fails with ErrUnreachable and the context's error, and
+	// leaves no goroutine behind.
+	const calls = 20
+	before := runtime.NumGoroutine()
 	ctx, cancelPub := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancelPub()
 	start := time.Now()
-	err = cp.PublishContext(ctx, topic, herald.NewMessage([]byte("lost")))
-	took := time.Since(start)
-	if !errors.Is(err, herald.ErrUnreachable) || !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("publish while the broker is down: %v; want ErrUnreachable and DeadlineExceeded", err)
+	errs := make(chan error, calls)
+	for i := 0; i < calls; i++ {
+		go func() { errs <- cp.PublishContext(ctx, topic, herald.NewMessage([]byte("lost"))) }()
 	}
-	if took < 2500*time.Millisecond || took > 5*time.Second {
-		t.Errorf("publish while the broker is down returned after %v; want about its 3s context", took)
+	for i := 0; i < calls; i++ {
+		err := <-errs
+		if !errors.Is(err, herald.ErrUnreachable) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("publish while the broker is down: %v; want ErrUnreachable and DeadlineExceeded", err)
+		}
+		if !strings.Contains(err.Error(), `herald/kafka: publish to "`+topic+`"`) {
+			t.Errorf("error %q does not name the backend, operation and topic", err)
+		}
 	}
-	if !strings.Contains(err.Error(), `herald/kafka: publish to "`+topic+`"`) {
-		t.Errorf("error %q does not name the backend, operation and topic", err)
+	if took := time.Since(start); took < 2500*time.Millisecond || took > 5*time.Second {
+		t.Errorf("publishes while the broker is down returned after %v; want about their 3s context", took)
+	}
+	time.Sleep(100 * time.Millisecond) // the callers' goroutines exit
+	if after := runtime.NumGoroutine(); after > before+calls/2 {
+		t.Errorf("%d goroutines before %d timed-out publishes, %d after", before, calls, after)
 	}
 	waitStatus(t, status, "wrapping ErrSubscriptionLost", 30*time.Second, func(err error) bool {
 		return errors.Is(err, herald.ErrSubscriptionLost) && strings.Contains(err.Error(), topic)
@@ -114,7 +129,6 @@ func TestBrokerDown(t *testing.T) {
 	if logs.count(slog.LevelInfo, "subscription recovered") != 1 {
 		t.Errorf("no info line \"subscription recovered\". Log:\n%s", logs)
 	}
-	t.Logf("log:\n%s", logs)
 }
 
 // receiveUntil acks messages from ch until the one with id arrives.

@@ -34,6 +34,9 @@ type privateBroker struct {
 func startPrivateBroker(t *testing.T) *privateBroker {
 	t.Helper()
 	brokerURL(t)
+	if testing.Short() {
+		t.Skip("starts a Kafka broker of its own (about 30 s): not with -short")
+	}
 	fail := func(format string, args ...any) {
 		t.Helper()
 		msg := fmt.Sprintf("private Kafka broker: "+format, args...)
