@@ -192,10 +192,10 @@ func (p *Publisher) ensure(ctx context.Context, topic string) error {
 	wait := 250 * time.Millisecond
 	for {
 		err := p.admin.ensure(ctx, topic)
+		if err != nil && (errors.Is(err, herald.ErrClosed) || p.isClosed()) {
+			return herald.ErrClosed // Close cut the attempt off
+		}
 		if err == nil || !transient(err) || ctx.Err() != nil {
-			if errors.Is(err, herald.ErrClosed) {
-				return herald.ErrClosed
-			}
 			return err
 		}
 		if perr := p.pause(ctx, wait); perr != nil {

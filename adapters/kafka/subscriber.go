@@ -123,7 +123,7 @@ func (s *Subscriber) SubscribeInitializeContext(ctx context.Context, topic strin
 		return closedError("prepare", topic)
 	}
 	if err := s.admin.ensure(ctx, topic); err != nil {
-		if errors.Is(err, herald.ErrClosed) {
+		if errors.Is(err, herald.ErrClosed) || s.isClosed() {
 			return closedError("prepare", topic)
 		}
 		return opError("prepare", topic, err)
@@ -132,7 +132,7 @@ func (s *Subscriber) SubscribeInitializeContext(ctx context.Context, topic strin
 }
 
 func (s *Subscriber) subscribeError(topic string, err error) error {
-	if errors.Is(err, herald.ErrClosed) {
+	if errors.Is(err, herald.ErrClosed) || s.isClosed() {
 		return closedError("subscribe to", topic)
 	}
 	return opError("subscribe to", topic, err)
