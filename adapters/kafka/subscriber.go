@@ -317,10 +317,10 @@ func (s *Subscriber) release(st *stream) {
 // and commits what was acked (for up to closeFlushTimeout); a stream that
 // is not ready yet (still joining its group) is cut off at once.
 func (s *Subscriber) stopStream(st *stream) {
+	st.stop()
 	if !st.isReady() {
 		st.guard.abort()
 	}
-	st.stop()
 	st.cancel()
 	t := time.AfterFunc(closeFlushTimeout, st.guard.abort)
 	_ = st.wm.Close()
@@ -466,6 +466,7 @@ func (s *Subscriber) Close() error {
 	close(s.closing)
 	for st := range s.live {
 		if !st.isReady() {
+			st.stop()
 			st.guard.abort() // a stream still starting or joining: cut it off
 		}
 	}
