@@ -68,8 +68,6 @@ func explain(ctx context.Context, s settings, g *netGuard, err error) error {
 		}
 		if !withTLS {
 			p.tls = nil
-		} else if p.tls == nil {
-			p.tls = &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true} //nolint:gosec // a probe, no data sent
 		}
 		return probeBroker(ctx, p)
 	}
@@ -80,7 +78,7 @@ func explain(ctx context.Context, s settings, g *netGuard, err error) error {
 	case s.tls != nil && without(s.sasl != "", false) == nil:
 		return fmt.Errorf("TLS handshake failed: the listener at %s answers in plaintext, so it does not use TLS: "+
 			"remove the tls options, or use the port of the broker's SSL or SASL_SSL listener: %w", addr, err)
-	case s.tls == nil && (g.sawTLS.Load() || without(s.sasl != "", true) == nil):
+	case s.tls == nil && (g.sawTLS.Load() || speaksTLS(ctx, addr)):
 		return fmt.Errorf("the listener at %s answers with TLS: add tls=true (and tls_ca when its certificate is not "+
 			"signed by a system CA): %w", addr, err)
 	}
@@ -122,4 +120,18 @@ func probeBroker(ctx context.Context, s settings) error {
 	}
 	_, err := b.GetMetadata(sarama.NewMetadataRequest(conf.Version, nil))
 	return err
+}
+
+// speaksTLS reports whether addr completes a TLS handshake (certificate
+// not checked: only the protocol matters), within ctx and probeTimeout.
+func speaksTLS(ctx context.Context, addr string) bool {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	d := tls.Dialer{Config: &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: true}} //nolint:gosec // a probe: nothing is sent
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	_ = c.Close()
+	return true
 }

@@ -2,7 +2,14 @@ package kafka_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
+	"io"
+	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -307,5 +314,53 @@ func TestSecurityMismatchExplained(t *testing.T) {
 				t.Errorf("error %q: not an unreachable broker, and no password", err)
 			}
 		})
+	}
+}
+
+// tlsListener is a TLS server with a self-signed certificate that
+// completes handshakes and says nothing else, as a Kafka SSL listener
+// looks to a plaintext client.
+func tlsListener(t *testing.T) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+				_, _ = io.Copy(io.Discard, c) // handshakes, then reads until the client gives up
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestPlaintextToTLSListenerExplained: a plaintext client of a TLS
+// listener is told to turn TLS on.
+func TestPlaintextToTLSListenerExplained(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	_, err := adapters.OpenPublisher(ctx, "kafka://"+tlsListener(t))
+	if err == nil || !strings.Contains(err.Error(), "answers with TLS: add tls=true") {
+		t.Fatalf("plaintext to a TLS listener: %v; want it to say so", err)
 	}
 }
