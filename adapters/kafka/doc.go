@@ -97,8 +97,9 @@
 //
 // # Contexts and closing
 //
-// Opening a publisher or subscriber, Subscribe, SubscribeInitialize and
-// PublishContext honour their context at every wait (connecting, the
+// Opening a publisher or subscriber, Subscribe,
+// SubscribeInitializeContext (SubscribeInitialize waits up to a minute)
+// and PublishContext honour their context at every wait (connecting, the
 // Kafka handshake, metadata, topic creation, joining the group): when it
 // ends they return at once with an error wrapping ctx.Err(). Sarama's own
 // calls take no context, so every connection goes through a dialer of the
@@ -181,8 +182,9 @@
 // (acks=leader, no idempotence, topics auto-created with one partition) in
 // the same run; BenchmarkKafkaConsume measures the consuming side alone.
 // The figures below were measured when the publisher used a Sarama
-// SyncProducer through watermill-kafka (the AsyncProducer now used sends
-// the same requests with the same settings; not measured again).
+// SyncProducer through watermill-kafka; Sarama's SyncProducer is a
+// wrapper around an AsyncProducer, which the publisher now uses directly
+// with the same settings (not measured again).
 // 1 KiB messages, one local Kafka 4.4 broker, 2 cores shared with the
 // broker, median of 3 of one run of
 //
