@@ -69,7 +69,10 @@
 // existing topic is used as it is; without the right to create topics, an
 // existing topic is enough). Herald turns broker-side automatic creation
 // off for its own metadata requests, so the partition count is always
-// Herald's.
+// Herald's. The subscriber's SubscribeInitialize (what the subscriber
+// package's Prepare calls) creates a topic ahead of the first Subscribe; a
+// group that starts at the oldest record (the default) then keeps what is
+// published before it subscribes.
 //
 // The default of 6 partitions lets up to 6 handlers of one group member
 // (subscriber.WithConcurrency) and up to 6 group members work on a topic
