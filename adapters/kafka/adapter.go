@@ -28,27 +28,24 @@ func (Adapter) Validate(cfg herald.Config) error {
 	return err
 }
 
-// Publisher connects to the brokers and returns a *Publisher.
+// Publisher connects to the brokers and returns a *Publisher. It returns
+// when ctx ends, with an error wrapping ctx.Err().
 func (Adapter) Publisher(ctx context.Context, cfg herald.Config) (message.Publisher, error) {
 	s, err := parse(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return newPublisher(s)
+	return newPublisher(ctx, s)
 }
 
 // Subscriber connects to the brokers and returns a *Subscriber for
-// cfg.Group ("" for a private consumer).
+// cfg.Group ("" for a private consumer). It returns when ctx ends, with an
+// error wrapping ctx.Err(). What the subscriber logs goes to
+// adapters.Logger(ctx).
 func (Adapter) Subscriber(ctx context.Context, cfg herald.Config) (message.Subscriber, error) {
 	s, err := parse(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return newSubscriber(s)
+	return newSubscriber(ctx, s)
 }

@@ -47,7 +47,7 @@ func TestConfigDefaults(t *testing.T) {
 		s.clientID != "herald" || s.version != sarama.V3_6_0_0 || s.tls != nil || s.sasl != "" {
 		t.Errorf("defaults: %+v", s)
 	}
-	if err := s.saramaConfig().Validate(); err != nil {
+	if err := s.saramaConfig(newNetGuard(time.Second, 0)).Validate(); err != nil {
 		t.Errorf("default Sarama config invalid: %v", err)
 	}
 
@@ -73,7 +73,7 @@ func TestConfigOptions(t *testing.T) {
 		s.sasl != sarama.SASLTypeSCRAMSHA512 || s.tls == nil || !s.tls.InsecureSkipVerify {
 		t.Errorf("options: %+v", s)
 	}
-	c := s.saramaConfig()
+	c := s.saramaConfig(newNetGuard(time.Second, 0))
 	if err := c.Validate(); err != nil {
 		t.Fatalf("Sarama config invalid: %v", err)
 	}
@@ -90,7 +90,7 @@ func TestConfigOptions(t *testing.T) {
 			t.Errorf("%s: %v", q, err)
 			continue
 		}
-		if err := s.saramaConfig().Validate(); err != nil {
+		if err := s.saramaConfig(newNetGuard(time.Second, 0)).Validate(); err != nil {
 			t.Errorf("%s: Sarama config invalid: %v", q, err)
 		}
 	}
@@ -189,7 +189,7 @@ func TestConfigTLSFiles(t *testing.T) {
 	if s.tls == nil || s.tls.RootCAs == nil || len(s.tls.Certificates) != 1 || s.tls.InsecureSkipVerify {
 		t.Fatalf("tls: %+v", s.tls)
 	}
-	if err := s.saramaConfig().Validate(); err != nil {
+	if err := s.saramaConfig(newNetGuard(time.Second, 0)).Validate(); err != nil {
 		t.Fatal(err)
 	}
 	_, err = parse(mustParse(t, "kafka://k1?tls_cert="+certFile+"&tls_key="+otherKey))

@@ -14,15 +14,21 @@ import (
 // broker outage of about 30 seconds is ridden out: a Publish waits for the
 // broker to come back (and returns an error only when the outage outlasts
 // the producer's retries), and consumers reconnect by themselves.
-func (s settings) saramaConfig() *sarama.Config {
+//
+// Every connection is made by g, so aborting g interrupts whatever the
+// configuration's user is waiting for; the retry backoffs drop to zero
+// once g is aborted, so Sarama's retries then end at once.
+func (s settings) saramaConfig(g *netGuard) *sarama.Config {
 	c := sarama.NewConfig()
 	c.ClientID = s.clientID
 	c.Version = s.version
 
 	c.Net.DialTimeout = 10 * time.Second
+	c.Net.Proxy.Enable = true // not a proxy: the guarded dialer
+	c.Net.Proxy.Dialer = g
 	c.Metadata.AllowAutoTopicCreation = false // topics are created with the configured partitions
 	c.Metadata.Retry.Max = 6
-	c.Metadata.Retry.BackoffFunc = backoff(250*time.Millisecond, 3*time.Second)
+	c.Metadata.Retry.BackoffFunc = g.backoff(250*time.Millisecond, 3*time.Second)
 	c.Admin.Timeout = 15 * time.Second
 	c.Admin.Retry.Max = 6
 	c.Admin.Retry.Backoff = 500 * time.Millisecond
@@ -35,7 +41,7 @@ func (s settings) saramaConfig() *sarama.Config {
 	c.Producer.Return.Successes = true
 	c.Producer.Return.Errors = true
 	c.Producer.Retry.Max = 16 // ~35 s of backoff in total
-	c.Producer.Retry.BackoffFunc = backoff(100*time.Millisecond, 2500*time.Millisecond)
+	c.Producer.Retry.BackoffFunc = g.backoff(100*time.Millisecond, 2500*time.Millisecond)
 	c.Producer.Compression = s.compression
 	c.Producer.MaxMessageBytes = s.maxMessageBytes
 	c.Producer.Partitioner = NewKeyPartitioner
@@ -45,7 +51,7 @@ func (s settings) saramaConfig() *sarama.Config {
 	c.Consumer.Offsets.AutoCommit.Enable = true
 	c.Consumer.Offsets.AutoCommit.Interval = time.Second
 	c.Consumer.Retry.BackoffFunc = func(retries int) time.Duration {
-		return backoff(250*time.Millisecond, 2*time.Second)(retries, 0)
+		return g.backoff(250*time.Millisecond, 2*time.Second)(retries, 0)
 	}
 	c.Consumer.Group.Session.Timeout = s.sessionTimeout
 	// A session outlives a broker restart of up to session_timeout, so the
@@ -77,9 +83,13 @@ func (s settings) saramaConfig() *sarama.Config {
 }
 
 // backoff returns an exponential backoff: first for the first retry,
-// doubling with each retry (Sarama counts them up), capped at max.
-func backoff(first, max time.Duration) func(retries, maxRetries int) time.Duration {
+// doubling with each retry (Sarama counts them up), capped at max; zero
+// once g is aborted.
+func (g *netGuard) backoff(first, max time.Duration) func(retries, maxRetries int) time.Duration {
 	return func(retries, _ int) time.Duration {
+		if g.aborted() {
+			return 0
+		}
 		d := first
 		for i := 1; i < retries && d < max; i++ {
 			d *= 2

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -25,7 +25,7 @@ const readyTimeout = 75 * time.Second
 const subscribeAttempts = 4
 
 // Subscriber is the Watermill subscriber the kafka adapter returns, built
-// on a watermill-kafka subscriber.
+// on watermill-kafka subscribers (one per topic).
 //
 // The Subscribe calls made on one Subscriber for the same topic share one
 // Kafka consumer (one group member, or one private consumer) and compete
@@ -35,64 +35,57 @@ const subscribeAttempts = 4
 // committed (every second, and on Close); nacked ones are delivered again.
 type Subscriber struct {
 	set   settings
-	wm    *wmkafka.Subscriber
+	log   *slog.Logger
+	guard *netGuard // the admin client's connections
 	admin *admin
-	log   *errorLog
 
-	mu       sync.Mutex
-	streams  map[string]*stream   // running streams by topic, shared by Subscribe calls
-	live     map[*stream]struct{} // streams not stopped yet
-	closed   bool                 // Close has begun
-	finished bool                 // Close has stopped the live streams
-	closing  chan struct{}
-	wg       sync.WaitGroup // dispatchers, ack watchers, stream shutdowns
+	mu      sync.Mutex
+	streams map[string]*stream   // running streams by topic, shared by Subscribe calls
+	live    map[*stream]struct{} // streams not stopped yet
+	closed  bool                 // Close has begun
+	closing chan struct{}
+	wg      sync.WaitGroup // stream starts, dispatchers, ack watchers, stream shutdowns
 }
 
-var _ message.Subscriber = (*Subscriber)(nil)
+var (
+	_ message.Subscriber           = (*Subscriber)(nil)
+	_ message.SubscribeInitializer = (*Subscriber)(nil)
+)
 
-func newSubscriber(s settings) (*Subscriber, error) {
-	conf := s.saramaConfig()
-	if s.group == "" {
-		// Private consumers read partitions directly and nothing drains
-		// their error channels: Sarama logs and retries instead.
-		conf.Consumer.Return.Errors = false
+func newSubscriber(ctx context.Context, s settings) (*Subscriber, error) {
+	g := newNetGuard(10*time.Second, 0)
+	client, err := connect(ctx, s, g, s.saramaConfig(g))
+	if err != nil {
+		g.abort()
+		return nil, openError("subscriber", s, err)
 	}
 	sub := &Subscriber{
 		set:     s,
-		log:     &errorLog{},
+		log:     adapters.Logger(ctx),
+		guard:   g,
 		streams: map[string]*stream{},
 		live:    map[*stream]struct{}{},
 		closing: make(chan struct{}),
 	}
-	wm, err := wmkafka.NewSubscriber(wmkafka.SubscriberConfig{
-		Brokers:               s.brokers,
-		Unmarshaler:           Marshaler{},
-		OverwriteSaramaConfig: conf,
-		ConsumerGroup:         s.group,
-		NackResendSleep:       100 * time.Millisecond,
-		ReconnectRetrySleep:   time.Second,
-		Tracer:                hooks{sub: sub},
-	}, sub.log)
-	if err != nil {
-		return nil, fmt.Errorf("herald/kafka: open subscriber on %v: %w", s.brokers, err)
-	}
-	sub.wm = wm
-	if sub.admin, err = newAdmin(s.brokers, s.saramaConfig(), s); err != nil {
-		_ = wm.Close()
-		return nil, err
+	if sub.admin, err = newAdmin(g.ctx, client, s); err != nil {
+		_ = client.Close()
+		g.abort()
+		return nil, openError("subscriber", s, err)
 	}
 	return sub, nil
 }
 
 // Subscribe returns the messages of topic, creating the topic when
-// missing. It returns once the consumer is ready (see Subscriber); the
-// channel is closed when ctx is cancelled or the Subscriber is closed.
+// missing. It returns once the consumer is ready (see Subscriber), or when
+// ctx ends or Close begins, whichever comes first; the channel is closed
+// when ctx is cancelled or the Subscriber is closed. A subscription that
+// breaks later is reported with adapters.ReportStatus on ctx.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	if s.isClosed() {
-		return nil, herald.ErrClosed
+		return nil, closedError("subscribe to", topic)
 	}
 	if err := s.admin.ensure(ctx, topic); err != nil {
-		return nil, err
+		return nil, s.subscribeError(topic, err)
 	}
 	st, err := s.acquire(ctx, topic)
 	if err != nil {
@@ -107,12 +100,42 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	if s.closed {
 		s.mu.Unlock()
 		s.release(st)
-		return nil, herald.ErrClosed
+		return nil, closedError("subscribe to", topic)
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	go s.dispatch(ctx, st, out)
+	unwatch := st.watch(ctx)
+	go s.dispatch(ctx, st, out, unwatch)
 	return out, nil
+}
+
+// SubscribeInitialize creates topic when missing (Watermill's
+// SubscribeInitializer), waiting up to a minute for the broker.
+func (s *Subscriber) SubscribeInitialize(topic string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), publishTimeout)
+	defer cancel()
+	return s.SubscribeInitializeContext(ctx, topic)
+}
+
+// SubscribeInitializeContext is SubscribeInitialize bounded by ctx.
+func (s *Subscriber) SubscribeInitializeContext(ctx context.Context, topic string) error {
+	if s.isClosed() {
+		return closedError("prepare", topic)
+	}
+	if err := s.admin.ensure(ctx, topic); err != nil {
+		if errors.Is(err, herald.ErrClosed) || s.isClosed() {
+			return closedError("prepare", topic)
+		}
+		return opError("prepare", topic, err)
+	}
+	return nil
+}
+
+func (s *Subscriber) subscribeError(topic string, err error) error {
+	if errors.Is(err, herald.ErrClosed) || s.isClosed() {
+		return closedError("subscribe to", topic)
+	}
+	return opError("subscribe to", topic, err)
 }
 
 func (s *Subscriber) isClosed() bool {
@@ -124,50 +147,130 @@ func (s *Subscriber) isClosed() bool {
 // acquire returns the topic's running stream, starting it if needed, and
 // takes a reference on it.
 func (s *Subscriber) acquire(ctx context.Context, topic string) (*stream, error) {
-	s.mu.Lock()
-	if s.closed {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, closedError("subscribe to", topic)
+		}
+		if st := s.streams[topic]; st != nil {
+			st.refs++
+			s.mu.Unlock()
+			select {
+			case <-st.started:
+			case <-ctx.Done():
+				s.release(st)
+				return nil, opError("subscribe to", topic, context.Cause(ctx))
+			case <-s.closing:
+				s.release(st)
+				return nil, closedError("subscribe to", topic)
+			}
+			if st.err == nil {
+				return st, nil
+			}
+			s.release(st)
+			if st.abandoned && ctx.Err() == nil {
+				continue // the Subscribe call that started it gave up: start another
+			}
+			return nil, st.err
+		}
+		st, err := s.newStream(ctx, topic)
+		if err != nil {
+			s.mu.Unlock()
+			return nil, opError("subscribe to", topic, err)
+		}
+		s.streams[topic] = st
+		s.live[st] = struct{}{}
+		s.wg.Add(1)
 		s.mu.Unlock()
-		return nil, herald.ErrClosed
-	}
-	if st := s.streams[topic]; st != nil {
-		st.refs++
-		s.mu.Unlock()
-		<-st.started
+		s.start(ctx, st)
 		if st.err != nil {
 			s.release(st)
 			return nil, st.err
 		}
 		return st, nil
 	}
-	st := &stream{topic: topic, refs: 1, started: make(chan struct{}), ready: make(chan struct{})}
-	s.live[st] = struct{}{}
+}
+
+// newStream builds a stream for topic: its own watermill-kafka subscriber
+// on its own guarded connections. Called with s.mu held; no I/O.
+func (s *Subscriber) newStream(ctx context.Context, topic string) (*stream, error) {
+	g := newNetGuard(10*time.Second, 0)
+	st := &stream{
+		topic:    topic,
+		sub:      s,
+		refs:     1,
+		guard:    g,
+		started:  make(chan struct{}),
+		ready:    make(chan struct{}),
+		watchers: map[int]context.Context{},
+	}
+	conf := s.set.saramaConfig(g)
+	wm, err := wmkafka.NewSubscriber(wmkafka.SubscriberConfig{
+		Brokers:               s.set.brokers,
+		Unmarshaler:           Marshaler{},
+		OverwriteSaramaConfig: conf,
+		ConsumerGroup:         s.set.group,
+		NackResendSleep:       100 * time.Millisecond,
+		ReconnectRetrySleep:   time.Second,
+		Tracer:                hooks{st: st},
+	}, wmLogger{st: st})
+	if err != nil {
+		return nil, err
+	}
+	st.wm = wm
 	// The stream outlives the Subscribe call that started it: it keeps
 	// ctx's values, not its cancellation.
-	sctx, cancel := context.WithCancel(context.WithValue(context.WithoutCancel(ctx), streamKey{}, st))
-	st.cancel = cancel
-	s.streams[topic] = st
-	s.mu.Unlock()
+	st.ctx, st.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	return st, nil
+}
 
-	out, err := s.wm.Subscribe(sctx, topic)
-	for attempt := 1; err != nil && attempt < subscribeAttempts && ctx.Err() == nil && !s.isClosed(); attempt++ {
+// start starts st's consumer, honouring ctx and Close: either aborts the
+// stream's connections, which ends Sarama's waits at once.
+func (s *Subscriber) start(ctx context.Context, st *stream) {
+	defer s.wg.Done()
+	stop := st.guard.abortOn(ctx)
+	out, err := st.wm.Subscribe(st.ctx, st.topic)
+	for attempt := 1; err != nil && attempt < subscribeAttempts && !st.guard.aborted(); attempt++ {
 		// Partition leadership moves after topic creation or a broker
 		// restart; such errors pass within a second or two.
-		time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
-		out, err = s.wm.Subscribe(sctx, topic)
+		t := time.NewTimer(time.Duration(attempt) * 500 * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		case <-s.closing:
+		}
+		t.Stop()
+		if ctx.Err() != nil || s.isClosed() {
+			break
+		}
+		out, err = st.wm.Subscribe(st.ctx, st.topic)
 	}
-	if err != nil {
-		st.err = fmt.Errorf("herald/kafka: subscribe to %q: %w", topic, err)
+	if !stop() && err == nil {
+		err = context.Cause(ctx) // aborted by ctx just after it started
+	}
+	switch {
+	case err == nil:
+	case s.isClosed():
+		st.err = closedError("subscribe to", st.topic)
+	case ctx.Err() != nil:
+		st.err = opError("subscribe to", st.topic, ctxError(ctx, err))
+		st.abandoned = true
+	default:
+		st.err = opError("subscribe to", st.topic, err)
 	}
 	st.out = out
-	if err == nil && s.set.group == "" {
+	if st.err == nil && s.set.group == "" {
 		st.markReady() // partition consumers have resolved their offsets
 	}
-	close(st.started)
 	if st.err != nil {
-		s.release(st)
-		return nil, st.err
+		s.mu.Lock()
+		if s.streams[st.topic] == st {
+			delete(s.streams, st.topic) // later Subscribe calls start afresh
+		}
+		s.mu.Unlock()
 	}
-	return st, nil
+	close(st.started)
 }
 
 // release drops a reference; the last one stops the stream once the
@@ -184,13 +287,7 @@ func (s *Subscriber) release(st *stream) {
 	if s.streams[st.topic] == st {
 		delete(s.streams, st.topic)
 	}
-	switch {
-	case s.finished:
-		delete(s.live, st)
-		s.mu.Unlock()
-		st.cancel()
-		return
-	case s.closed:
+	if s.closed {
 		s.mu.Unlock()
 		return
 	}
@@ -206,10 +303,30 @@ func (s *Subscriber) release(st *stream) {
 			return
 		}
 		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
 		delete(s.live, st)
 		s.mu.Unlock()
-		st.cancel()
+		s.stopStream(st)
 	}()
+}
+
+// stopStream stops st's consumer. A ready group member leaves its group
+// and commits what was acked (for up to closeFlushTimeout); a stream that
+// is not ready yet (still joining its group) is cut off at once.
+func (s *Subscriber) stopStream(st *stream) {
+	st.stop()
+	if !st.isReady() {
+		st.guard.abort()
+	}
+	st.cancel()
+	t := time.AfterFunc(closeFlushTimeout, st.guard.abort)
+	_ = st.wm.Close()
+	t.Stop()
+	st.bg.Wait()
+	st.guard.abort()
 }
 
 func (s *Subscriber) waitReady(ctx context.Context, st *stream) error {
@@ -219,25 +336,30 @@ func (s *Subscriber) waitReady(ctx context.Context, st *stream) error {
 	case <-st.ready:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("herald/kafka: subscribe to %q: %w", st.topic, context.Cause(ctx))
-	case <-s.closing:
-		return herald.ErrClosed
-	case <-timer.C:
-		err := fmt.Errorf("herald/kafka: subscribe to %q: group %q assigned no partitions within %v", st.topic, s.set.group, readyTimeout)
-		if last := s.log.lastError(); last != nil {
+		err := fmt.Errorf("waiting for the group to assign partitions: %w", context.Cause(ctx))
+		if last := st.lastError(); last != nil {
 			err = fmt.Errorf("%w (last error: %w)", err, last)
 		}
-		return err
+		return opError("subscribe to", st.topic, err)
+	case <-s.closing:
+		return closedError("subscribe to", st.topic)
+	case <-timer.C:
+		err := fmt.Errorf("group %q assigned no partitions within %v", s.set.group, readyTimeout)
+		if last := st.lastError(); last != nil {
+			err = fmt.Errorf("%w (last error: %w)", err, last)
+		}
+		return opError("subscribe to", st.topic, err)
 	}
 }
 
 // dispatch hands the stream's messages to one Subscribe call's channel.
 // Several dispatchers read one stream, so Subscribe calls compete. Each
 // message is handed out as a copy whose Ack or Nack is relayed by watch.
-func (s *Subscriber) dispatch(ctx context.Context, st *stream, out chan<- *message.Message) {
+func (s *Subscriber) dispatch(ctx context.Context, st *stream, out chan<- *message.Message, unwatch func()) {
 	defer s.wg.Done()
 	defer close(out)
 	defer s.release(st)
+	defer unwatch()
 	for {
 		var in *message.Message
 		select {
@@ -330,7 +452,10 @@ func (s *Subscriber) pinNewest(sess sarama.ConsumerGroupSession) {
 
 // Close stops every subscription, commits the offsets of acked messages
 // and closes the connections. Messages handed out but not acked are
-// delivered again later (to the group). Close is idempotent.
+// delivered again later (to the group). A Subscribe still waiting for its
+// consumer returns at once with an error wrapping herald.ErrClosed, and
+// Close does not wait for it. Close is idempotent; every method called
+// after it returns an error wrapping herald.ErrClosed.
 func (s *Subscriber) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -339,24 +464,34 @@ func (s *Subscriber) Close() error {
 	}
 	s.closed = true
 	close(s.closing)
+	for st := range s.live {
+		if !st.isReady() {
+			st.stop()
+			st.guard.abort() // a stream still starting or joining: cut it off
+		}
+	}
 	s.mu.Unlock()
 
 	s.wg.Wait()
-	err := s.wm.Close()
 	s.mu.Lock()
-	s.finished = true
-	for st := range s.live {
-		st.cancel()
-	}
-	clear(s.live)
+	live := s.live
+	s.live = map[*stream]struct{}{}
+	clear(s.streams)
 	s.mu.Unlock()
-	return errors.Join(err, s.admin.close())
+	for st := range live {
+		s.stopStream(st)
+	}
+	s.guard.abort()
+	err := s.admin.close()
+	if errors.Is(err, sarama.ErrClosedClient) {
+		err = nil
+	}
+	return err
 }
 
 // As gives access to the objects underneath, in the style of Go CDK. It
 // returns true and sets *target when target is one of:
 //
-//   - **kafka.Subscriber (watermill-kafka's subscriber)
 //   - *sarama.Client (the subscriber's metadata and admin client; each
 //     consumer has its own client inside watermill-kafka)
 //   - *sarama.ClusterAdmin (the admin used to create topics)
@@ -364,8 +499,6 @@ func (s *Subscriber) Close() error {
 // Closing them is the Subscriber's job.
 func (s *Subscriber) As(target any) bool {
 	switch t := target.(type) {
-	case **wmkafka.Subscriber:
-		*t = s.wm
 	case *sarama.Client:
 		*t = s.admin.client
 	case *sarama.ClusterAdmin:
@@ -374,40 +507,4 @@ func (s *Subscriber) As(target any) bool {
 		return false
 	}
 	return true
-}
-
-type streamKey struct{}
-
-// stream is one topic's consumer inside a Subscriber, shared by the
-// Subscribe calls for that topic.
-type stream struct {
-	topic   string
-	refs    int // guarded by Subscriber.mu
-	cancel  context.CancelFunc
-	started chan struct{} // closed once out and err are set
-	out     <-chan *message.Message
-	err     error
-
-	ready     chan struct{}
-	readyOnce sync.Once
-	sess      atomic.Pointer[sessionRef]
-	inflight  sync.WaitGroup // messages handed out, not yet settled
-}
-
-type sessionRef struct{ sarama.ConsumerGroupSession }
-
-func (st *stream) markReady() { st.readyOnce.Do(func() { close(st.ready) }) }
-
-func (st *stream) setSession(sess sarama.ConsumerGroupSession) {
-	st.sess.Store(&sessionRef{sess})
-}
-
-// mark records offset as processed in the current group session, unless
-// that session has ended (a rebalance): the record is then delivered again.
-func (st *stream) mark(partition int32, offset int64) {
-	ref := st.sess.Load()
-	if ref == nil || ref.Context().Err() != nil {
-		return
-	}
-	ref.MarkOffset(st.topic, partition, offset+1, "")
 }

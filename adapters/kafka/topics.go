@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+
+	"github.com/heraldkit/herald"
 )
 
 // topicWait bounds how long a new topic may take to get partition leaders.
@@ -21,30 +23,34 @@ type admin struct {
 	client sarama.Client
 	ca     sarama.ClusterAdmin
 	detail sarama.TopicDetail
+	ctx    context.Context // done when the owner closes
+	wg     sync.WaitGroup  // running attempts
 
 	mu     sync.Mutex
 	topics map[string]*topicState
 }
 
+// topicState is what admin knows of one topic. At most one attempt to
+// create it runs at a time; callers wait for it as long as their context
+// allows, and a later call starts a new attempt after a failure.
 type topicState struct {
-	mu    sync.Mutex
-	ready bool
+	ready   bool
+	attempt chan struct{} // non-nil while an attempt runs; closed when it ends
+	err     error         // the last attempt's error
 }
 
-func newAdmin(brokers []string, conf *sarama.Config, s settings) (*admin, error) {
-	client, err := sarama.NewClient(brokers, conf)
-	if err != nil {
-		return nil, fmt.Errorf("herald/kafka: connect to %v: %w", brokers, err)
-	}
+// newAdmin builds the admin on client; closing it closes client. ctx ends
+// when the owner closes.
+func newAdmin(ctx context.Context, client sarama.Client, s settings) (*admin, error) {
 	ca, err := sarama.NewClusterAdminFromClient(client)
 	if err != nil {
-		_ = client.Close()
-		return nil, fmt.Errorf("herald/kafka: admin client for %v: %w", brokers, err)
+		return nil, err
 	}
 	maxBytes := strconv.Itoa(s.maxMessageBytes)
 	return &admin{
 		client: client,
 		ca:     ca,
+		ctx:    ctx,
 		detail: sarama.TopicDetail{
 			NumPartitions:     s.partitions,
 			ReplicationFactor: s.replicationFactor,
@@ -54,30 +60,76 @@ func newAdmin(brokers []string, conf *sarama.Config, s settings) (*admin, error)
 	}, nil
 }
 
-// close closes the admin client and its connection.
-func (a *admin) close() error { return a.ca.Close() }
+// close waits for the running attempts (they end once the owner's guard
+// is aborted) and closes the admin client and its connection.
+func (a *admin) close() error {
+	a.wg.Wait()
+	return a.ca.Close()
+}
 
 // ensure makes sure topic exists and every partition has a leader,
-// creating it when missing. Success is remembered; failures are retried by
-// the next call.
+// creating it when missing. It returns when ctx ends (the attempt goes on
+// in the background, for the next call). Success is remembered; a failure
+// is retried by the next call.
 func (a *admin) ensure(ctx context.Context, topic string) error {
+	if err := validTopic(topic); err != nil {
+		return err
+	}
 	a.mu.Lock()
 	st := a.topics[topic]
 	if st == nil {
 		st = &topicState{}
 		a.topics[topic] = st
 	}
+	if st.ready {
+		a.mu.Unlock()
+		return nil
+	}
+	if st.attempt == nil {
+		if a.ctx.Err() != nil {
+			a.mu.Unlock()
+			return herald.ErrClosed
+		}
+		st.attempt = make(chan struct{})
+		a.wg.Add(1)
+		go a.run(topic, st, st.attempt)
+	}
+	done := st.attempt
 	a.mu.Unlock()
-
-	st.mu.Lock()
-	defer st.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctxError(ctx, nil)
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if st.ready {
 		return nil
 	}
-	if err := a.create(ctx, topic); err != nil {
-		return err
+	return st.err
+}
+
+func (a *admin) run(topic string, st *topicState, done chan struct{}) {
+	defer a.wg.Done()
+	err := a.create(a.ctx, topic)
+	a.mu.Lock()
+	st.err, st.ready, st.attempt = err, err == nil, nil
+	a.mu.Unlock()
+	close(done)
+}
+
+// validTopic checks a topic name against Kafka's rules, so that a bad name
+// fails at once instead of after the broker's retries.
+func validTopic(topic string) error {
+	const allowed = "1 to 249 characters: letters, digits, '.', '_', '-' (not \".\" or \"..\")"
+	if topic == "" || len(topic) > 249 || topic == "." || topic == ".." {
+		return fmt.Errorf("%w: not a valid Kafka topic name (allowed: %s)", sarama.ErrInvalidTopic, allowed)
 	}
-	st.ready = true
+	for _, c := range topic {
+		if !(c == '.' || c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return fmt.Errorf("%w: not a valid Kafka topic name: %q is not allowed (allowed: %s)", sarama.ErrInvalidTopic, c, allowed)
+		}
+	}
 	return nil
 }
 
@@ -91,11 +143,11 @@ func (a *admin) create(ctx context.Context, topic string) error {
 		// Not allowed to create topics (or to set max.message.bytes): fine
 		// if the topic exists already, which waitLeaders finds out.
 		if werr := a.waitLeaders(ctx, topic, 0); werr != nil {
-			return fmt.Errorf("herald/kafka: create topic %q: %w (and it does not exist: %v)", topic, err, werr)
+			return fmt.Errorf("create topic: %w (and it does not exist: %v)", err, werr)
 		}
 		return nil
 	default:
-		return fmt.Errorf("herald/kafka: create topic %q: %w", topic, err)
+		return fmt.Errorf("create topic: %w", err)
 	}
 	return a.waitLeaders(ctx, topic, topicWait)
 }
@@ -110,13 +162,15 @@ func (a *admin) waitLeaders(ctx context.Context, topic string, d time.Duration) 
 		if err == nil {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("herald/kafka: topic %q not ready: %w", topic, err)
+		if time.Now().After(deadline) || a.ctx.Err() != nil {
+			return fmt.Errorf("topic not ready after %v: %w", d, err)
 		}
+		t := time.NewTimer(100 * time.Millisecond)
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("herald/kafka: waiting for topic %q: %w", topic, context.Cause(ctx))
-		case <-time.After(100 * time.Millisecond):
+			t.Stop()
+			return fmt.Errorf("waiting for the topic's partition leaders: %w", ctxError(ctx, err))
+		case <-t.C:
 		}
 	}
 }
