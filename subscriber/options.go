@@ -19,6 +19,7 @@ type options struct {
 	logger      *slog.Logger
 	drain       time.Duration
 	recovery    time.Duration
+	window      int
 	ready       func(topic string)
 	onError     func(error)
 }
@@ -148,6 +149,24 @@ func WithRecoveryTimeout(d time.Duration) Option {
 func WithErrorHook(fn func(error)) Option {
 	return func(o *options) error {
 		o.onError = fn
+		return nil
+	}
+}
+
+// MaxWindow is the largest value WithWindow accepts.
+const MaxWindow = 1 << 16
+
+// WithWindow sets how many messages a Subscribe call keeps unsettled at
+// once on backends with a windowed consume path (all built-in brokers):
+// the prefetch (RabbitMQ), pull batch and MaxAckPending (JetStream) or
+// fetch window (Kafka) that feeds the handlers. The default, 0, is the
+// backend's own setting (see each adapter's prefetch option).
+func WithWindow(n int) Option {
+	return func(o *options) error {
+		if n < 0 || n > MaxWindow {
+			return &herald.ConfigError{Key: "window", Value: fmt.Sprint(n), Problem: "is out of range", Allowed: fmt.Sprintf("0 (the backend's default) to %d", MaxWindow)}
+		}
+		o.window = n
 		return nil
 	}
 }

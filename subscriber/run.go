@@ -71,37 +71,44 @@ func (r *run) serve(ctx context.Context) error {
 	hctx, cancelHandlers := context.WithCancel(r.base)
 	defer cancelHandlers()
 
-	subCtxs := make([]context.Context, o.concurrency)
-	chans := make([]<-chan *message.Message, o.concurrency)
-	unwatch := context.AfterFunc(stopped, stopWM)
-	for i := range chans {
-		subCtxs[i] = adapters.ContextWithStatus(wmCtx, r.status.reporter(i))
-		ch, err := r.sub.wm.Subscribe(subCtxs[i], r.topic)
-		if err != nil {
-			unwatch()
-			if stopped.Err() != nil {
-				return r.stopErr()
-			}
-			return errstyle.Wrap(err, r.sub.cfg.Scheme, "subscribe to", r.topic)
-		}
-		chans[i] = ch
-	}
-	if !unwatch() {
-		// Stopped while subscribing: nothing was handled yet.
-		return r.stopErr()
-	}
-	if o.ready != nil {
-		o.ready(r.topic)
-	}
-
 	stop := make(chan struct{})
 	var workers sync.WaitGroup
-	for i, ch := range chans {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
-			r.worker(hctx, subCtxs[i], i, ch, stop)
-		}()
+	var finish func()
+	unwatch := context.AfterFunc(stopped, stopWM)
+	if ss, ok := r.sub.wm.(adapters.StreamSubscriber); ok {
+		sr, err := r.openStream(ss, adapters.ContextWithStatus(wmCtx, r.status.reporter(0)))
+		if !unwatch() {
+			if err == nil {
+				sr.finish()
+			}
+			return r.stopErr() // stopped while subscribing: nothing was handled
+		}
+		if err != nil {
+			return errstyle.Wrap(err, r.sub.cfg.Scheme, "subscribe to", r.topic)
+		}
+		if o.ready != nil {
+			o.ready(r.topic)
+		}
+		sr.start(hctx, stop, &workers)
+		finish = sr.finish
+	} else {
+		chans, subCtxs, err := r.subscribeAll(wmCtx)
+		if !unwatch() {
+			return r.stopErr()
+		}
+		if err != nil {
+			return errstyle.Wrap(err, r.sub.cfg.Scheme, "subscribe to", r.topic)
+		}
+		if o.ready != nil {
+			o.ready(r.topic)
+		}
+		for i, ch := range chans {
+			workers.Add(1)
+			go func() {
+				defer workers.Done()
+				r.worker(hctx, subCtxs[i], i, ch, stop)
+			}()
+		}
 	}
 
 	var err error
@@ -113,7 +120,27 @@ func (r *run) serve(ctx context.Context) error {
 	}
 	close(stop)
 	r.drain(&workers, cancelHandlers)
+	if finish != nil {
+		finish()
+	}
 	return err
+}
+
+// subscribeAll makes one Watermill subscription per worker (the fallback
+// for adapters without a stream): they compete for the topic's messages.
+func (r *run) subscribeAll(wmCtx context.Context) ([]<-chan *message.Message, []context.Context, error) {
+	n := r.sub.opts.concurrency
+	subCtxs := make([]context.Context, n)
+	chans := make([]<-chan *message.Message, n)
+	for i := range chans {
+		subCtxs[i] = adapters.ContextWithStatus(wmCtx, r.status.reporter(i))
+		ch, err := r.sub.wm.Subscribe(subCtxs[i], r.topic)
+		if err != nil {
+			return nil, nil, err
+		}
+		chans[i] = ch
+	}
+	return chans, subCtxs, nil
 }
 
 // stopErr is what Subscribe returns when it was stopped before it

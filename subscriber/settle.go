@@ -27,28 +27,19 @@ const (
 	permanentMax  = 5 * time.Minute
 )
 
-// handle runs the handler on a view of msg and settles msg by the
-// handler's return value.
+// handle runs the handler on a message from a Watermill subscription
+// and settles it by the handler's return value.
 //
 // The handler gets its own *herald.Message sharing msg's ID, payload and
 // metadata: its Ack and Nack settle nothing, so a handler that acks by
-// hand and then fails still has its message redelivered. A contradiction
-// is logged.
+// hand and then fails still has its message redelivered. (On the stream
+// path the handler gets the delivery's message itself, whose Ack and Nack
+// nobody listens to.)
 func (r *run) handle(ctx context.Context, msg *message.Message) {
-	r.inflight.Add(1)
-	defer r.inflight.Add(-1)
 	attempt, counted := adapters.DeliveryCount(msg)
-	if counted {
-		d, _ := herald.DeliveryFromContext(ctx)
-		d.Attempt = attempt
-		ctx = herald.ContextWithDelivery(ctx, d)
-	}
 	view := message.NewMessage(msg.UUID, msg.Payload)
 	view.Metadata = msg.Metadata
-	view.SetContext(ctx)
-
-	err := r.call(ctx, view)
-	r.checkManual(view, err)
+	err := r.process(ctx, view, attempt, counted)
 
 	r.settleMu.RLock()
 	defer r.settleMu.RUnlock()
@@ -60,12 +51,33 @@ func (r *run) handle(ctx context.Context, msg *message.Message) {
 		msg.Ack()
 		return
 	}
+	adapters.SetNackDelay(msg, r.nackDelay(msg, err, attempt, counted))
+	msg.Nack()
+}
+
+// process runs the handler chain on msg and returns its result; a
+// contradicting Ack or Nack by hand is logged.
+func (r *run) process(ctx context.Context, msg *message.Message, attempt int, counted bool) error {
+	r.inflight.Add(1)
+	defer r.inflight.Add(-1)
+	if counted {
+		d, _ := herald.DeliveryFromContext(ctx)
+		d.Attempt = attempt
+		ctx = herald.ContextWithDelivery(ctx, d)
+	}
+	msg.SetContext(ctx)
+	err := r.call(ctx, msg)
+	r.checkManual(msg, err)
+	return err
+}
+
+// nackDelay counts a failure of msg and returns its redelivery delay.
+func (r *run) nackDelay(msg *message.Message, err error, attempt int, counted bool) time.Duration {
 	n := r.fails.add(msg.UUID)
 	if counted && attempt > n {
 		n = attempt
 	}
-	adapters.SetNackDelay(msg, r.failed(msg, err, n))
-	msg.Nack()
+	return r.failed(msg, err, n)
 }
 
 // failed logs a failed handler and returns the redelivery delay for the
