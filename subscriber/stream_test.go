@@ -69,7 +69,7 @@ func (s *fakeStream) settle(d adapters.Delivery, m map[string]int) {
 	s.f.settled <- d.Msg.UUID
 }
 
-func (s *fakeStream) Ack(d adapters.Delivery)                  { s.settle(d, s.f.acked) }
+func (s *fakeStream) Ack(d adapters.Delivery)                   { s.settle(d, s.f.acked) }
 func (s *fakeStream) Nack(d adapters.Delivery, _ time.Duration) { s.settle(d, s.f.nacked) }
 func (s *fakeStream) Close(context.Context) error {
 	s.closed.Store(true)
