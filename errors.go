@@ -135,3 +135,42 @@ func RetryDelay(err error) (time.Duration, bool) {
 	}
 	return 0, false
 }
+
+// BatchError is the error of a Publish of several messages of which some
+// were not published: Errs[i] is the error of the i-th message, nil when
+// the broker acknowledged it. errors.Is and errors.As look into every
+// message's error.
+type BatchError struct {
+	Errs []error
+}
+
+// Error says how many failed and why the first did.
+func (e *BatchError) Error() string {
+	failed := e.Failed()
+	if len(failed) == 0 {
+		return "herald: batch: no message failed"
+	}
+	return fmt.Sprintf("%d of %d messages not published; message %d: %v", len(failed), len(e.Errs), failed[0], e.Errs[failed[0]])
+}
+
+// Failed returns the indexes of the messages that were not published.
+func (e *BatchError) Failed() []int {
+	var idx []int
+	for i, err := range e.Errs {
+		if err != nil {
+			idx = append(idx, i)
+		}
+	}
+	return idx
+}
+
+// Unwrap returns the messages' errors.
+func (e *BatchError) Unwrap() []error {
+	var errs []error
+	for _, err := range e.Errs {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}

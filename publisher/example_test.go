@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/heraldkit/herald"
 	_ "github.com/heraldkit/herald/adapters/memory"
@@ -46,4 +47,33 @@ func ExampleWithMiddleware() {
 	_ = pub.Publish(context.Background(), "audit", msg)
 	fmt.Println(msg.Metadata.Get("source"))
 	// Output: checkout
+}
+
+// One producer goroutine keeps many messages in flight with PublishAsync;
+// each gets its own answer, and Flush waits for all of them.
+func ExamplePublisher_PublishAsync() {
+	ctx := context.Background()
+	pub, err := publisher.Open(ctx, "mem://example-async")
+	if err != nil {
+		panic(err)
+	}
+	defer pub.Close()
+	var failed atomic.Int32
+	for i := 0; i < 1000; i++ {
+		msg := herald.NewMessage([]byte(fmt.Sprintf(`{"n":%d}`, i)))
+		err := pub.PublishAsync(ctx, "readings", msg, func(m *herald.Message, err error) {
+			if err != nil {
+				failed.Add(1) // e.g. log m.UUID and publish it again
+			}
+		})
+		if err != nil {
+			panic(err) // not taken: closed publisher or ctx ended
+		}
+	}
+	if err := pub.Flush(ctx); err != nil {
+		panic(err)
+	}
+	fmt.Println("failed:", failed.Load())
+	// Output:
+	// failed: 0
 }

@@ -159,3 +159,5 @@ func TestPublisherShutdownBounded(t *testing.T) {
 		t.Errorf("Publish after Shutdown = %v; want ErrClosed", err)
 	}
 }
+
+func registerAsync() { adapters.Register("async-test", asyncAdapter{}) }

@@ -2,6 +2,7 @@ package publisher
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -15,6 +16,7 @@ type options struct {
 	middleware []herald.PublishMiddleware
 	logger     *slog.Logger
 	timeout    time.Duration
+	window     int
 }
 
 // DefaultPublishTimeout bounds a Publish whose context has no deadline:
@@ -23,7 +25,7 @@ type options struct {
 const DefaultPublishTimeout = 30 * time.Second
 
 func apply(opts []Option) (options, error) {
-	o := options{logger: herald.DefaultLogger(), timeout: DefaultPublishTimeout}
+	o := options{logger: herald.DefaultLogger(), timeout: DefaultPublishTimeout, window: DefaultAsyncWindow}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -71,6 +73,22 @@ func WithPublishTimeout(d time.Duration) Option {
 			return &herald.ConfigError{Key: "publish timeout", Value: d.String(), Problem: "must be positive", Allowed: "a duration > 0, e.g. 30s"}
 		}
 		o.timeout = d
+		return nil
+	}
+}
+
+// MaxAsyncWindow is the largest value WithAsyncWindow accepts.
+const MaxAsyncWindow = 1 << 20
+
+// WithAsyncWindow bounds how many messages given to PublishAsync may wait
+// for the broker's answer at once (default DefaultAsyncWindow); when the
+// window is full, PublishAsync waits (back-pressure).
+func WithAsyncWindow(n int) Option {
+	return func(o *options) error {
+		if n < 1 || n > MaxAsyncWindow {
+			return &herald.ConfigError{Key: "async window", Value: fmt.Sprint(n), Problem: "is out of range", Allowed: fmt.Sprintf("1 to %d", MaxAsyncWindow)}
+		}
+		o.window = n
 		return nil
 	}
 }

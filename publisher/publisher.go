@@ -22,6 +22,7 @@ type Publisher struct {
 	publish herald.PublishFunc
 	logger  *slog.Logger
 	timeout time.Duration
+	async   *pending
 
 	mu       sync.RWMutex // held for reading by publishes in flight
 	closed   bool
@@ -53,7 +54,7 @@ func OpenConfig(ctx context.Context, cfg herald.Config, opts ...Option) (*Publis
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{cfg: cfg, wm: wm, logger: o.logger, timeout: o.timeout}
+	p := &Publisher{cfg: cfg, wm: wm, logger: o.logger, timeout: o.timeout, async: newPending(o.window)}
 	p.publish = herald.ChainPublish(p.send, o.middleware...)
 	return p, nil
 }
@@ -94,8 +95,22 @@ func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*herald.M
 }
 
 // send is the innermost PublishFunc: it hands the messages to the
-// backend, with ctx when the adapter takes one (adapters.ContextPublisher).
+// backend. PublishAsync's message goes to the adapter's pipelined path;
+// several messages go there too when the adapter has one (each is
+// answered on its own: the error says which failed); one message goes
+// with ctx when the adapter takes one (adapters.ContextPublisher).
 func (p *Publisher) send(ctx context.Context, topic string, msgs ...*herald.Message) error {
+	if done, ok := ctx.Value(asyncDoneKey{}).(func(error)); ok && len(msgs) == 1 {
+		return p.sendAsync(ctx, topic, msgs[0], done)
+	}
+	if ap, ok := p.wm.(adapters.AsyncPublisher); ok && len(msgs) > 1 {
+		return p.sendBatch(ctx, ap, topic, msgs)
+	}
+	return p.sendSync(ctx, topic, msgs...)
+}
+
+// sendSync publishes and waits for the broker's answer.
+func (p *Publisher) sendSync(ctx context.Context, topic string, msgs ...*herald.Message) error {
 	if cp, ok := p.wm.(adapters.ContextPublisher); ok {
 		return cp.PublishContext(ctx, topic, msgs...)
 	}
@@ -103,7 +118,7 @@ func (p *Publisher) send(ctx context.Context, topic string, msgs ...*herald.Mess
 }
 
 // Close waits for publishes in flight (each bounded by its context or the
-// publish timeout), then closes the backend connection. It is idempotent;
+// publish timeout) and for PublishAsync's messages, then closes the backend connection. It is idempotent;
 // later Publish calls return herald.ErrClosed.
 func (p *Publisher) Close() error { return p.Shutdown(context.Background()) }
 
@@ -120,6 +135,7 @@ func (p *Publisher) Shutdown(ctx context.Context) error {
 		done := make(chan error, 1)
 		go func() {
 			p.inflight.Wait()
+			_ = p.async.wait(ctx) // PublishAsync's messages, within ctx
 			done <- closeBackend()
 		}()
 		select {
