@@ -156,8 +156,8 @@ func (p *Publisher) sendBatch(ctx context.Context, ap adapters.AsyncPublisher, t
 		errs     = make([]error, len(msgs))
 		answered = make([]bool, len(msgs))
 		failed   bool
-		left   atomic.Int64
-		all    = make(chan struct{})
+		left     atomic.Int64
+		all      = make(chan struct{})
 	)
 	left.Store(int64(len(msgs)))
 	settle := func(i int, err error) {
