@@ -117,8 +117,8 @@ func notes(n, nLarge int) []string {
 			v("github.com/ThreeDotsLabs/watermill-amqp/v3"), v("github.com/ThreeDotsLabs/watermill-nats/v2")),
 		"Every case is at-least-once on both sides: publishes count once the broker acknowledged them (Kafka acks=all with the idempotent producer, " +
 			"RabbitMQ publisher confirms on durable queues with persistent messages, JetStream PubAck on file storage), and each message is acked or " +
-			"committed only after it was handled. The Herald cases use publisher.Open and subscriber.Open with their defaults, nothing else. " +
-			"Herald's asynchronous publish path (issue 8 item 2) does not exist yet; its case and ratio appear once benchkit.AsyncPublish is wired.",
+			"committed only after it was handled. The Herald cases use publisher.Open and subscriber.Open with their defaults, nothing else; " +
+			"herald-async-c1 publishes from one goroutine with Publisher.PublishAsync and Flush.",
 		"Reproduce: brokers from scripts/brokers.sh, then `make bench-compare` (the command above).",
 	}
 }

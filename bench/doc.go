@@ -38,7 +38,6 @@
 //	                and 8 workers, for the per-key concurrency speed-up
 //	                (-keyed, -keyed-n messages)
 //
-// Herald's asynchronous publish does not exist yet: the engine's hook for
-// it is benchkit.AsyncPublish, and the case herald-async-c1 appears once
-// it is set.
+// herald-async-c1 publishes from one goroutine with Publisher.PublishAsync
+// and Flush (benchkit.AsyncPublish).
 package main

@@ -13,16 +13,12 @@ import (
 	"github.com/heraldkit/herald/subscriber"
 )
 
-// AsyncPublish is the hook for Herald's asynchronous publish path (issue 8
-// item 2), which does not exist yet. While it is nil, HeraldCases has no
-// NameHeraldAsync case and the "Herald async / native" ratio is left out.
-//
-// Once the API exists, set it (in an init function of this package) to a
-// function that publishes messages 0 to r.N-1 to topic through pub's
-// asynchronous API, one producer goroutine, with payloads from
-// r.Payload(seq): it calls r.Start before the first publish and
-// r.Published after the final Flush returned, and returns the first
-// failure of any message.
+// AsyncPublish publishes messages 0 to r.N-1 to topic through pub's
+// asynchronous API (Publisher.PublishAsync and Flush, async.go), from one
+// producer goroutine, with payloads from r.Payload(seq): it calls r.Start
+// before the first publish and r.Published after the final Flush
+// returned, and returns the first failure of any message. While it is
+// nil, HeraldCases has no NameHeraldAsync case.
 var AsyncPublish func(ctx context.Context, pub *publisher.Publisher, topic string, r *Run) error
 
 // HeraldOptions configure a Herald case, run through the public API only
