@@ -30,6 +30,7 @@ func Run(t *testing.T, s Suite) {
 			{"NoGroupEveryoneGetsAll", testNoGroup},
 			{"ConcurrencyBounded", testConcurrency},
 			{"OrderPerKey", testOrderPerKey},
+			{"OrderPerKeyConcurrent", testOrderPerKeyConcurrent},
 			{"ConcurrentPublishers", testConcurrentPublishers},
 			{"CloseDuringProcessingLosesNothing", testCloseDuringProcessing},
 			{"CancelEndsSubscribe", testCancelEndsSubscribe},
