@@ -31,6 +31,12 @@ type subscription struct {
 	out   chan *message.Message
 	h     *Health
 	wake  chan struct{} // the connection changed: check the consumer
+	// window is the pull buffer (PullMaxMessages).
+	window int
+	// handle takes one message (nil: deliver, the Watermill path); end
+	// runs when the subscription stops for good (nil: close out).
+	handle func(raw jetstream.Msg)
+	end    func()
 }
 
 // errIteratorEnded is the cause when the iterator ended without saying why.
@@ -43,7 +49,11 @@ var errIteratorEnded = errors.New("the pull subscription ended")
 func (sub *subscription) run(c jetstream.Consumer, it jetstream.MessagesContext) {
 	s := sub.s
 	defer s.wg.Done()
-	defer close(sub.out)
+	if sub.end != nil {
+		defer sub.end()
+	} else {
+		defer close(sub.out)
+	}
 	unlisten := s.watch.Listen(func(err error) {
 		if err != nil {
 			sub.h.Lost(err)
@@ -78,7 +88,7 @@ func (sub *subscription) run(c jetstream.Consumer, it jetstream.MessagesContext)
 			ctx, cancel := s.opContext(sub.ctx)
 			ctx, cancel2 := context.WithTimeout(ctx, 10*time.Second)
 			var err error
-			c, it, err = s.iterator(ctx, sub.topic, true)
+			c, it, err = s.iterator(ctx, sub.topic, sub.window, true)
 			cancel2()
 			cancel()
 			if err == nil {
@@ -177,7 +187,11 @@ func (sub *subscription) consume(c jetstream.Consumer, it jetstream.MessagesCont
 			continue
 		}
 		sub.h.OK()
-		sub.deliver(raw)
+		if sub.handle != nil {
+			sub.handle(raw)
+		} else {
+			sub.deliver(raw)
+		}
 	}
 }
 
@@ -275,22 +289,26 @@ func (s *Subscriber) nak(msg *message.Message, raw jetstream.Msg, md *jetstream.
 		_ = raw.NakWithDelay(d)
 		return
 	}
-	delay := s.set.NakDelay
-	if n := len(s.set.BackOff); n > 0 && md != nil {
-		i := int(md.NumDelivered) - 1
-		if i >= n {
-			i = n - 1
-		}
-		if i < 0 {
-			i = 0
-		}
-		delay = s.set.BackOff[i]
+	attempt := 0
+	if md != nil {
+		attempt = int(md.NumDelivered)
 	}
-	if delay > 0 {
+	if delay := s.defaultNakDelay(attempt); delay > 0 {
 		_ = raw.NakWithDelay(delay)
 		return
 	}
 	_ = raw.Nak()
+}
+
+// defaultNakDelay is the redelivery delay after a nack of the given
+// delivery attempt (1 for the first) without a delay of its own: the
+// backoff step, else nak_delay.
+func (s *Subscriber) defaultNakDelay(attempt int) time.Duration {
+	if n := len(s.set.BackOff); n > 0 {
+		i := min(max(attempt-1, 0), n-1)
+		return s.set.BackOff[i]
+	}
+	return s.set.NakDelay
 }
 
 // progressInterval is how often a running handler's message is marked in

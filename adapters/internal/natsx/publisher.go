@@ -42,6 +42,16 @@ type Publisher struct {
 	once    sync.Once
 	onClose func()
 	as      func(any) bool
+
+	// PublishAsync: the window's slots, the taken messages in order, and
+	// the goroutine waiting for their PubAcks (started on first use).
+	slots     chan struct{}
+	queue     chan pendingPub
+	asyncOnce sync.Once
+	asyncDone chan struct{}
+	amu       sync.Mutex
+	takers    int           // PublishAsync calls between the closed check and the queue
+	untaken   chan struct{} // closed when takers drops to 0 (set by Close)
 }
 
 var (
@@ -84,7 +94,11 @@ func NewPublisher(nc *nats.Conn, set Settings, o Options) (*Publisher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("herald/%s: jetstream: %w", o.Scheme, err)
 	}
-	p := &Publisher{nc: nc, js: js, set: set, scheme: o.Scheme, onClose: o.OnClose, as: o.As}
+	p := &Publisher{
+		nc: nc, js: js, set: set, scheme: o.Scheme, onClose: o.OnClose, as: o.As,
+		slots: make(chan struct{}, set.MaxPending), queue: make(chan pendingPub, set.MaxPending),
+		asyncDone: make(chan struct{}),
+	}
 	p.stop, p.cancel = context.WithCancel(context.Background())
 	p.watch = NewConnWatch(nc, o.Logger, o.Scheme, "publisher")
 	p.prov = newProvisioner(js, &p.set)
@@ -256,11 +270,18 @@ func Retryable(err error) bool {
 func (p *Publisher) Close() error {
 	var err error
 	p.once.Do(func() {
+		p.amu.Lock()
 		p.closed.Store(true)
+		p.amu.Unlock()
+		p.closeAsync()
 		if p.nc.IsConnected() {
 			err = p.nc.FlushTimeout(2 * time.Second)
 		}
 		p.cancel()
+		// Without PublishAsync calls this marks the waiter as never to run.
+		started := true
+		p.asyncOnce.Do(func() { started = false })
+		p.failAsync(started) // done called for every taken message
 		p.watch.Closing()
 		p.nc.Close()
 		if p.onClose != nil {
