@@ -1,10 +1,13 @@
 package embedded_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/adapters/embedded"
 	"github.com/heraldkit/herald/adapters/internal/natsx/natsxtest"
 )
@@ -26,4 +29,36 @@ func TestStreamNack(t *testing.T)      { natsxtest.StreamNack(t, embeddedFixture
 func TestPublishAsyncAll(t *testing.T) { natsxtest.PublishAsyncAll(t, embeddedFixture(t)) }
 func TestPublishAsyncTooLarge(t *testing.T) {
 	natsxtest.PublishAsyncTooLarge(t, embeddedFixture(t), embedded.MaxPayload)
+}
+
+// A delivery whose handler runs longer than the AckWait is kept from
+// redelivery (progress signals from the stream's ticker): another member
+// of the group gets nothing while it is held, and nothing once it is
+// acked.
+func TestStreamKeepsLongHandlersInProgress(t *testing.T) {
+	dir := t.TempDir()
+	u := target(dir, "group=g&ack_wait=1s")
+	pub := openPub(t, target(dir, ""))
+	tp := topic()
+	subA, subB := openSub(t, u), openSub(t, u)
+	a := streamOf(t, subA, tp, 4)
+	if err := pub.Publish(tp, natsxtest.Numbered(1)...); err != nil {
+		t.Fatal(err)
+	}
+	d := natsxtest.ReceiveN(t, a, 1, 10*time.Second)[0]
+	b := streamOf(t, subB, tp, 4)
+	natsxtest.NoDelivery(t, b, 2500*time.Millisecond) // 2.5 AckWaits
+	a.Ack(d)
+	natsxtest.NoDelivery(t, b, 1500*time.Millisecond)
+	natsxtest.NoDelivery(t, a, 10*time.Millisecond)
+}
+
+func streamOf(t *testing.T, s message.Subscriber, topic string, window int) adapters.Stream {
+	t.Helper()
+	st, err := s.(adapters.StreamSubscriber).Stream(context.Background(), topic, window)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close(context.Background()) })
+	return st
 }
