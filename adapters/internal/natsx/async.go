@@ -82,7 +82,11 @@ func (p *Publisher) PublishAsync(ctx context.Context, topic string, msg *message
 	select {
 	case p.slots <- struct{}{}:
 	case <-ctx.Done():
-		return p.fail(ctx, topic, 1, 1, nil)
+		cause := ctx.Err()
+		if !p.nc.IsConnected() {
+			cause = fmt.Errorf("%w: %w", herald.ErrUnreachable, cause)
+		}
+		return opError(p.scheme, opPublish, topic, fmt.Errorf("%d messages still await their acknowledgement (max_pending): %w", cap(p.slots), cause))
 	case <-p.stop.Done():
 		return closedError(p.scheme, opPublish, topic)
 	}

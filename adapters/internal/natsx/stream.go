@@ -132,6 +132,11 @@ func (st *stream) take(raw jetstream.Msg) {
 	st.mu.Unlock()
 	d := st.s.delivery(raw)
 	st.mu.Lock()
+	if st.closed { // closed while decoding
+		st.mu.Unlock()
+		_ = raw.Nak()
+		return
+	}
 	st.seq++
 	d.Seq = st.seq
 	st.inflight[d.Seq] = inflight{msg: raw, gen: st.gen}
