@@ -170,3 +170,42 @@ func TestStreamReportsLostAndRecovers(t *testing.T) {
 	d := natsxtest.ReceiveN(t, st, 1, 20*time.Second)[0]
 	st.Ack(d)
 }
+
+// A message taken by PublishAsync while the broker is unreachable fails
+// in its done once publish_timeout passed, with an error wrapping
+// herald.ErrUnreachable and the deadline, naming the topic: refused
+// connections and a network partition (where the connection looks up and
+// no PubAck comes) alike.
+func TestPublishAsyncUnreachable(t *testing.T) {
+	t.Run("down", func(t *testing.T) { publishAsyncUnreachable(t, (*adaptertest.Proxy).Down) })
+	t.Run("blackhole", func(t *testing.T) { publishAsyncUnreachable(t, (*adaptertest.Proxy).Blackhole) })
+}
+
+func publishAsyncUnreachable(t *testing.T, cut func(*adaptertest.Proxy)) {
+	px, u := proxied(t, "publish_timeout=500ms&reconnect_wait=50ms")
+	pub := openPub(t, u)
+	ap := pub.(adapters.AsyncPublisher)
+	tp := topic(t)
+	if err := pub.Publish(tp, natsxtest.Numbered(1)...); err != nil {
+		t.Fatal(err)
+	}
+	cut(px)
+	res := make(chan error, 2)
+	if err := ap.PublishAsync(context.Background(), tp, herald.NewMessage([]byte("x")), func(err error) { res <- err }); err != nil {
+		t.Fatalf("PublishAsync: %v", err)
+	}
+	select {
+	case err := <-res:
+		if !errors.Is(err, herald.ErrUnreachable) || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), tp) {
+			t.Fatalf("done: %v, want ErrUnreachable and the deadline, naming the topic", err)
+		}
+	case <-time.After(4 * time.Second): // well before nats.go's own 5s ack timeout
+		t.Fatal("done not called after publish_timeout")
+	}
+	px.Up()
+	select {
+	case err := <-res:
+		t.Fatalf("done called twice: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+}

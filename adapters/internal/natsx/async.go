@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -16,14 +17,81 @@ import (
 
 var _ adapters.AsyncPublisher = (*Publisher)(nil)
 
-// pendingPub is one message taken by PublishAsync.
+// pendingPub is one message taken by PublishAsync, in the window's ring.
 type pendingPub struct {
 	topic    string
-	nm       *nats.Msg // as marshalled; resends copy it
-	f        jetstream.PubAckFuture
-	sendErr  error // the send failed before a future existed
+	nm       *nats.Msg // as sent; the key of its PubAck callbacks
 	deadline time.Time
 	done     func(error)
+	state    uint8 // pubPending, pubOK or pubFailed
+	err      error // pubFailed: why
+}
+
+const (
+	pubPending uint8 = iota
+	pubOK
+	pubFailed
+)
+
+// asyncWindow holds the messages PublishAsync took, in order, and their
+// results as nats.go's PubAck callbacks report them (no future channels
+// per message).
+type asyncWindow struct {
+	mu     sync.Mutex
+	ring   []pendingPub
+	head   int
+	n      int
+	byMsg  map[*nats.Msg]int // ring index of the message sent as that *nats.Msg
+	notify chan struct{}     // a result arrived (capacity 1)
+}
+
+func newAsyncWindow(size int) *asyncWindow {
+	return &asyncWindow{ring: make([]pendingPub, size), byMsg: make(map[*nats.Msg]int, size), notify: make(chan struct{}, 1)}
+}
+
+// push appends e (the caller holds a slot, so there is room).
+func (w *asyncWindow) push(e pendingPub) {
+	w.mu.Lock()
+	i := (w.head + w.n) % len(w.ring)
+	w.n++
+	w.ring[i] = e
+	w.byMsg[e.nm] = i
+	w.mu.Unlock()
+}
+
+// result records the outcome of the send of m; results for messages not
+// in the window (PublishContext's) are ignored.
+func (w *asyncWindow) result(m *nats.Msg, err error) {
+	w.mu.Lock()
+	i, ok := w.byMsg[m]
+	if ok {
+		delete(w.byMsg, m)
+		if err == nil {
+			w.ring[i].state = pubOK
+		} else {
+			w.ring[i].state, w.ring[i].err = pubFailed, err
+		}
+	}
+	w.mu.Unlock()
+	if ok {
+		select {
+		case w.notify <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// onAck and onErr are nats.go's PubAck callbacks (they may run with
+// nats.go's publisher lock held: they only take the window's lock).
+func (p *Publisher) onAck(_ jetstream.JetStream, m *nats.Msg, _ *jetstream.PubAck) {
+	p.win.result(m, nil)
+}
+
+func (p *Publisher) onErr(_ jetstream.JetStream, m *nats.Msg, err error) {
+	if err == nil {
+		err = errors.New("publish failed without a cause")
+	}
+	p.win.result(m, err)
 }
 
 // PublishAsync implements adapters.AsyncPublisher on JetStream's
@@ -90,9 +158,10 @@ func (p *Publisher) PublishAsync(ctx context.Context, topic string, msg *message
 	case <-p.stop.Done():
 		return closedError(p.scheme, opPublish, topic)
 	}
-	e := pendingPub{topic: topic, nm: nm, deadline: time.Now().Add(p.set.PublishTimeout), done: done}
-	e.f, e.sendErr = p.js.PublishMsgAsync(nm)
-	p.queue <- e // never blocks: the queue holds as many as the window
+	p.win.push(pendingPub{topic: topic, nm: nm, deadline: time.Now().Add(p.set.PublishTimeout), done: done})
+	if _, err := p.js.PublishMsgAsync(nm); err != nil {
+		p.win.result(nm, err)
+	}
 	return nil
 }
 
@@ -112,54 +181,106 @@ func (p *Publisher) startAsync() { go p.waitAcks() }
 // waitAcks settles the taken messages in publish order until Close.
 func (p *Publisher) waitAcks() {
 	defer close(p.asyncDone)
+	w := p.win
+	// One timer for the head's publish timeout.
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
 	for {
-		select {
-		case e := <-p.queue:
-			e.done(p.settle(&e))
-			<-p.slots
-		case <-p.stop.Done():
-			return // Close fails the rest
+		w.mu.Lock()
+		if w.n == 0 || w.ring[w.head].state == pubPending {
+			var expiry <-chan time.Time
+			if w.n > 0 {
+				e := &w.ring[w.head]
+				wait := time.Until(e.deadline)
+				if wait <= 0 {
+					// No PubAck within the publish timeout: a late one is
+					// ignored.
+					delete(w.byMsg, e.nm)
+					e.state, e.err = pubFailed, p.timedOut(e.topic)
+					w.mu.Unlock()
+					continue
+				}
+				timer.Reset(wait)
+				expiry = timer.C
+			}
+			w.mu.Unlock()
+			select {
+			case <-w.notify:
+			case <-expiry:
+			case <-p.stop.Done():
+				return // Close fails the rest
+			}
+			continue
 		}
+		e := &w.ring[w.head]
+		if e.state == pubFailed && Retryable(e.err) && !final(e.err) {
+			if p.stop.Err() != nil {
+				e.err = closedError(p.scheme, opPublish, e.topic)
+				w.mu.Unlock()
+				continue
+			}
+			// Send again, unless the publish timeout passes meanwhile.
+			nm, topic, deadline, last := e.nm, e.topic, e.deadline, e.err
+			e.state, e.err = pubPending, nil
+			w.byMsg[nm] = w.head
+			w.mu.Unlock()
+			if err := p.resend(nm, topic, deadline, last); err != nil {
+				w.result(nm, err)
+			}
+			continue
+		}
+		done, err := e.done, error(nil)
+		if e.state == pubFailed {
+			err = p.asyncError(e.topic, e.err)
+		}
+		*e = pendingPub{}
+		w.head = (w.head + 1) % len(w.ring)
+		w.n--
+		w.mu.Unlock()
+		done(err)
+		<-p.slots
 	}
 }
 
-// settle waits for e's PubAck, resending while that may help, and
-// returns done's error.
-func (p *Publisher) settle(e *pendingPub) error {
-	var last error
-	for {
-		err := e.sendErr
-		if e.f != nil {
-			select {
-			case <-e.f.Ok():
-				return nil
-			case err = <-e.f.Err():
-			case <-p.stop.Done():
-				return closedError(p.scheme, opPublish, e.topic)
-			}
-		}
-		if !Retryable(err) {
-			return opError(p.scheme, opPublish, e.topic, err)
-		}
-		last = err
-		if errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders) {
-			p.prov.forget(e.topic)
-		}
-		// Wait for the connection (and a little, not to spin) within the
-		// message's publish timeout, then send again.
-		ctx, cancel := context.WithDeadline(p.stop, e.deadline)
-		err = p.resendWait(ctx, e.topic)
-		if err == nil {
-			e.f, e.sendErr = p.js.PublishMsgAsync(&nats.Msg{Subject: e.nm.Subject, Header: e.nm.Header, Data: e.nm.Data})
-		}
-		cancel()
-		if err != nil {
-			if p.stop.Err() != nil {
-				return closedError(p.scheme, opPublish, e.topic)
-			}
-			return opError(p.scheme, opPublish, e.topic, fmt.Errorf("%w: %w (last broker error: %w)", herald.ErrUnreachable, context.DeadlineExceeded, last))
-		}
+// timedOut is done's error for a message without a PubAck within the
+// publish timeout.
+func (p *Publisher) timedOut(topic string) error {
+	return opError(p.scheme, opPublish, topic, fmt.Errorf("%w: no acknowledgement within publish_timeout (%v): %w", herald.ErrUnreachable, p.set.PublishTimeout, context.DeadlineExceeded))
+}
+
+// final reports whether err was made by resend or Close: reported as it
+// is, never retried.
+func final(err error) bool {
+	return errors.Is(err, herald.ErrClosed) || errors.Is(err, herald.ErrUnreachable)
+}
+
+// asyncError is done's error for a message the broker refused or that
+// waited past its publish timeout.
+func (p *Publisher) asyncError(topic string, err error) error {
+	if final(err) {
+		return err
 	}
+	return opError(p.scheme, opPublish, topic, err)
+}
+
+// resend waits for the connection (and a little, not to spin) within the
+// message's publish timeout, then sends nm again; it returns the error to
+// report when that cannot be done.
+func (p *Publisher) resend(nm *nats.Msg, topic string, deadline time.Time, last error) error {
+	if errors.Is(last, jetstream.ErrNoStreamResponse) || errors.Is(last, nats.ErrNoResponders) {
+		p.prov.forget(topic)
+	}
+	ctx, cancel := context.WithDeadline(p.stop, deadline)
+	defer cancel()
+	if err := p.resendWait(ctx, topic); err != nil {
+		if p.stop.Err() != nil {
+			return closedError(p.scheme, opPublish, topic)
+		}
+		return opError(p.scheme, opPublish, topic, fmt.Errorf("%w: %w (last broker error: %w)", herald.ErrUnreachable, context.DeadlineExceeded, last))
+	}
+	_, err := p.js.PublishMsgAsync(nm)
+	return err
 }
 
 // resendWait waits before a resend: until the connection is up and the
@@ -198,14 +319,23 @@ func (p *Publisher) failAsync(started bool) {
 	if started {
 		<-p.asyncDone
 	}
-	for {
-		select {
-		case e := <-p.queue:
+	w := p.win
+	w.mu.Lock()
+	var left []pendingPub
+	for ; w.n > 0; w.n-- {
+		left = append(left, w.ring[w.head])
+		w.ring[w.head] = pendingPub{}
+		w.head = (w.head + 1) % len(w.ring)
+	}
+	clear(w.byMsg)
+	w.mu.Unlock()
+	for _, e := range left {
+		if e.state == pubOK {
+			e.done(nil)
+		} else {
 			e.done(closedError(p.scheme, opPublish, e.topic))
-			<-p.slots
-		default:
-			return
 		}
+		<-p.slots
 	}
 }
 

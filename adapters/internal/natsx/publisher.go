@@ -43,10 +43,11 @@ type Publisher struct {
 	onClose func()
 	as      func(any) bool
 
-	// PublishAsync: the window's slots, the taken messages in order, and
-	// the goroutine waiting for their PubAcks (started on first use).
+	// PublishAsync: the window's slots, the taken messages in order with
+	// their results, and the goroutine that calls done (started on first
+	// use).
 	slots     chan struct{}
-	queue     chan pendingPub
+	win       *asyncWindow
 	asyncOnce sync.Once
 	asyncDone chan struct{}
 	amu       sync.Mutex
@@ -88,17 +89,20 @@ func (o *Options) defaults() {
 // closes nc.
 func NewPublisher(nc *nats.Conn, set Settings, o Options) (*Publisher, error) {
 	o.defaults()
+	p := &Publisher{
+		nc: nc, set: set, scheme: o.Scheme, onClose: o.OnClose, as: o.As,
+		slots: make(chan struct{}, set.MaxPending), win: newAsyncWindow(set.MaxPending),
+		asyncDone: make(chan struct{}),
+	}
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(set.MaxPending),
-		jetstream.WithPublishAsyncTimeout(attemptTimeout))
+		jetstream.WithPublishAsyncTimeout(attemptTimeout),
+		jetstream.WithPublishAsyncAckHandler(p.onAck),
+		jetstream.WithPublishAsyncErrHandler(p.onErr))
 	if err != nil {
 		return nil, fmt.Errorf("herald/%s: jetstream: %w", o.Scheme, err)
 	}
-	p := &Publisher{
-		nc: nc, js: js, set: set, scheme: o.Scheme, onClose: o.OnClose, as: o.As,
-		slots: make(chan struct{}, set.MaxPending), queue: make(chan pendingPub, set.MaxPending),
-		asyncDone: make(chan struct{}),
-	}
+	p.js = js
 	p.stop, p.cancel = context.WithCancel(context.Background())
 	p.watch = NewConnWatch(nc, o.Logger, o.Scheme, "publisher")
 	p.prov = newProvisioner(js, &p.set)
