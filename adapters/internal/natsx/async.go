@@ -36,17 +36,55 @@ const (
 // asyncWindow holds the messages PublishAsync took, in order, and their
 // results as nats.go's PubAck callbacks report them (no future channels
 // per message).
+//
+// It also routes the results of PublishContext's messages to their
+// callers (waiters).
 type asyncWindow struct {
-	mu     sync.Mutex
-	ring   []pendingPub
-	head   int
-	n      int
-	byMsg  map[*nats.Msg]int // ring index of the message sent as that *nats.Msg
-	notify chan struct{}     // a result arrived (capacity 1)
+	mu      sync.Mutex
+	ring    []pendingPub
+	head    int
+	n       int
+	byMsg   map[*nats.Msg]int // ring index of the message sent as that *nats.Msg
+	notify  chan struct{}     // a result arrived (capacity 1)
+	waiters map[*nats.Msg]syncWaiter
+}
+
+// syncWaiter is where the result of a PublishContext message goes: its
+// caller's channel (with room for every result) and its index.
+type syncWaiter struct {
+	ch chan<- pubResult
+	i  int
+}
+
+// pubResult is the outcome of the i-th message of a PublishContext round.
+type pubResult struct {
+	i   int
+	err error
 }
 
 func newAsyncWindow(size int) *asyncWindow {
-	return &asyncWindow{ring: make([]pendingPub, size), byMsg: make(map[*nats.Msg]int, size), notify: make(chan struct{}, 1)}
+	return &asyncWindow{
+		ring: make([]pendingPub, size), byMsg: make(map[*nats.Msg]int, size), notify: make(chan struct{}, 1),
+		waiters: make(map[*nats.Msg]syncWaiter),
+	}
+}
+
+// wait routes the results of msgs to ch (capacity len(msgs)).
+func (w *asyncWindow) wait(msgs []*nats.Msg, ch chan<- pubResult) {
+	w.mu.Lock()
+	for i, m := range msgs {
+		w.waiters[m] = syncWaiter{ch: ch, i: i}
+	}
+	w.mu.Unlock()
+}
+
+// unwait stops routing the results of msgs.
+func (w *asyncWindow) unwait(msgs []*nats.Msg) {
+	w.mu.Lock()
+	for _, m := range msgs {
+		delete(w.waiters, m)
+	}
+	w.mu.Unlock()
 }
 
 // push appends e (the caller holds a slot, so there is room).
@@ -63,6 +101,12 @@ func (w *asyncWindow) push(e pendingPub) {
 // in the window (PublishContext's) are ignored.
 func (w *asyncWindow) result(m *nats.Msg, err error) {
 	w.mu.Lock()
+	if sw, ok := w.waiters[m]; ok {
+		delete(w.waiters, m)
+		sw.ch <- pubResult{i: sw.i, err: err} // never blocks: room for every result
+		w.mu.Unlock()
+		return
+	}
 	i, ok := w.byMsg[m]
 	if ok {
 		delete(w.byMsg, m)
@@ -126,8 +170,8 @@ func (p *Publisher) PublishAsync(ctx context.Context, topic string, msg *message
 	if err != nil {
 		return opError(p.scheme, opPublish, topic, fmt.Errorf("marshal message %q: %w", msg.UUID, err))
 	}
-	if _, err := p.prov.ensure(ctx, topic); err != nil {
-		if ctx.Err() != nil {
+	if _, err := p.ensure(ctx, topic); err != nil {
+		if p.ended(ctx) {
 			return p.fail(ctx, topic, 1, 1, err)
 		}
 		if !Retryable(err) {
