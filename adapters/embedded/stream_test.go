@@ -11,7 +11,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldkit/herald"
-
 	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/adapters/embedded"
 	"github.com/heraldkit/herald/adapters/internal/natsx/natsxtest"
