@@ -209,3 +209,39 @@ func publishAsyncUnreachable(t *testing.T, cut func(*adaptertest.Proxy)) {
 	case <-time.After(300 * time.Millisecond):
 	}
 }
+
+// Close fails the messages PublishAsync took and the broker did not
+// acknowledge within close_timeout: done gets herald.ErrClosed, once each.
+func TestPublishAsyncClose(t *testing.T) {
+	px, u := proxied(t, "close_timeout=200ms&reconnect_wait=50ms")
+	pub := openPub(t, u)
+	ap := pub.(adapters.AsyncPublisher)
+	tp := topic(t)
+	if err := pub.Publish(tp, natsxtest.Numbered(1)...); err != nil {
+		t.Fatal(err)
+	}
+	px.Blackhole()
+	res := make(chan error, 4)
+	for _, m := range natsxtest.Numbered(2) {
+		if err := ap.PublishAsync(context.Background(), tp, m, func(err error) { res <- err }); err != nil {
+			t.Fatalf("PublishAsync: %v", err)
+		}
+	}
+	_ = pub.Close()
+	for range 2 {
+		select {
+		case err := <-res:
+			if !errors.Is(err, herald.ErrClosed) || !strings.Contains(err.Error(), tp) {
+				t.Errorf("done: %v, want ErrClosed naming the topic", err)
+			}
+		default:
+			t.Fatal("Close returned before done was called for every taken message")
+		}
+	}
+	px.Up()
+	select {
+	case err := <-res:
+		t.Fatalf("done called again: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
