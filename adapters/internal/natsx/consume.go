@@ -37,6 +37,9 @@ type subscription struct {
 	// runs when the subscription stops for good (nil: close out).
 	handle func(raw jetstream.Msg)
 	end    func()
+	// deliver's, reused from message to message.
+	msgCtx   context.Context
+	progress *time.Ticker
 }
 
 // errIteratorEnded is the cause when the iterator ended without saying why.
@@ -228,19 +231,16 @@ func (sub *subscription) stopping() bool {
 // deliver hands one message to the Watermill consumer and settles it.
 func (sub *subscription) deliver(raw jetstream.Msg) {
 	s := sub.s
-	md, _ := raw.Metadata()
-	fallback := ""
-	if md != nil {
-		fallback = jsFallbackID(md.Stream, md.Sequence.Stream)
-	}
-	msg := s.m.decode(raw.Headers(), raw.Data(), fallback)
+	d := s.delivery(raw)
+	msg := d.Msg
 	// The handler's context outlives Subscribe's, so a handler running when
 	// the subscription stops can finish and be acked (drain).
-	mctx, cancel := context.WithCancel(context.WithoutCancel(sub.ctx))
-	defer cancel()
-	msg.SetContext(mctx)
-	if md != nil {
-		adapters.SetDeliveryCount(msg, int(md.NumDelivered))
+	if sub.msgCtx == nil {
+		sub.msgCtx = context.WithoutCancel(sub.ctx)
+	}
+	msg.SetContext(sub.msgCtx)
+	if d.Attempt > 0 {
+		adapters.SetDeliveryCount(msg, d.Attempt)
 	}
 
 	select {
@@ -253,7 +253,13 @@ func (sub *subscription) deliver(raw jetstream.Msg) {
 		return
 	}
 
-	progress := time.NewTicker(s.progressInterval())
+	// One ticker per subscription (it hands out one message at a time).
+	if sub.progress == nil {
+		sub.progress = time.NewTicker(s.progressInterval())
+	} else {
+		sub.progress.Reset(s.progressInterval())
+	}
+	progress := sub.progress
 	defer progress.Stop()
 	closing := s.stop.Done()
 	var giveUp <-chan time.Time
@@ -265,7 +271,7 @@ func (sub *subscription) deliver(raw jetstream.Msg) {
 			}
 			return
 		case <-msg.Nacked():
-			s.nak(msg, raw, md)
+			s.nak(msg, raw, d.Attempt)
 			return
 		case <-progress.C:
 			_ = raw.InProgress()
@@ -284,14 +290,10 @@ func (sub *subscription) deliver(raw jetstream.Msg) {
 // nak asks for redelivery: after the delay the handler asked for
 // (adapters.NackDelay), else after the configured nak_delay or backoff
 // step.
-func (s *Subscriber) nak(msg *message.Message, raw jetstream.Msg, md *jetstream.MsgMetadata) {
+func (s *Subscriber) nak(msg *message.Message, raw jetstream.Msg, attempt int) {
 	if d, ok := adapters.NackDelay(msg); ok && d > 0 {
 		_ = raw.NakWithDelay(d)
 		return
-	}
-	attempt := 0
-	if md != nil {
-		attempt = int(md.NumDelivered)
 	}
 	if delay := s.defaultNakDelay(attempt); delay > 0 {
 		_ = raw.NakWithDelay(delay)
