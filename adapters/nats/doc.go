@@ -79,7 +79,10 @@
 // fire-and-forget ack (no round trip per message), Nack a NAK with the
 // delay given (0: nak_delay or the backoff step). Deliveries unsettled
 // for half the ack_wait are marked in progress by one ticker per stream
-// (no timer per message). Close stops pulling, NAKs what was received and
+// (no timer per message); the messages nats.go buffered ahead (up to
+// window more) are not, so handlers that keep the whole window busy for
+// longer than ack_wait get some of those redelivered: raise ack_wait for
+// such handlers. Close stops pulling, NAKs what was received and
 // not settled (redelivered at once to the group's other members) and
 // flushes the connection. Delivery.Attempt is JetStream's delivery count,
 // Delivery.Key the herald-key header. A broken stream is reported and
