@@ -55,7 +55,8 @@
 //
 // # Behaviour shared with the nats adapter
 //
-// Publishing, de-duplication (Nats-Msg-Id holds the message ID and the
+// Publishing (PublishAsync included), consuming (Stream included),
+// de-duplication (Nats-Msg-Id holds the message ID and the
 // subject, so a dead-letter copy on a stream that also captures
 // {topic}.dlq is stored), stream and consumer names (an injective
 // encoding of topics and groups), nack delays (NakWithDelay), failure

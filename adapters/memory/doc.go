@@ -31,6 +31,16 @@
 // its context (the message is then not queued for that group). The bus is
 // in the process, so it is never unreachable.
 //
+// The bus implements the fast paths with the same semantics as the
+// brokers, as the reference for the facade's tests. A Stream
+// (adapters.StreamSubscriber) is a member of the group that takes up to
+// its window of messages before any is settled; a nack puts the message
+// back at the end of the queue (after its delay, held by a timer), Close
+// puts back the unsettled ones in delivery order, and Attempt is 0 (the
+// bus does not count deliveries). PublishAsync (adapters.AsyncPublisher)
+// takes up to 256 messages; one goroutine per publisher queues them in
+// order and calls done (after Close, with herald.ErrClosed).
+//
 // # Errors
 //
 // Errors read herald/mem: <op> "<topic>": <cause>, and every method called

@@ -32,11 +32,12 @@ type subscriber struct {
 	group   string
 	private bool
 
-	mu     sync.Mutex
-	closed bool
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	once   sync.Once
+	mu      sync.Mutex
+	closed  bool
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+	streams map[*memStream]struct{}
 }
 
 // join adds a member to the group k, starting the group's pump on the
@@ -115,6 +116,17 @@ func (g *group) requeue(msg *message.Message) {
 	select {
 	case g.queue <- msg.Copy():
 	case <-g.done:
+	}
+}
+
+// requeueNow puts a nacked message back at the end of the queue, from a
+// goroutine only when the queue is full.
+func (g *group) requeueNow(msg *message.Message) {
+	c := msg.Copy()
+	select {
+	case g.queue <- c:
+	default:
+		go g.requeue(msg)
 	}
 }
 
@@ -244,7 +256,14 @@ func (s *subscriber) Close() error {
 		if s.stop != nil {
 			close(s.stop)
 		}
+		streams := make([]*memStream, 0, len(s.streams))
+		for st := range s.streams {
+			streams = append(streams, st)
+		}
 		s.mu.Unlock()
+		for _, st := range streams {
+			_ = st.Close(context.Background())
+		}
 		s.wg.Wait()
 		_ = s.bus.release()
 	})

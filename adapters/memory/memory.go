@@ -138,6 +138,12 @@ type publisher struct {
 	closed atomic.Bool
 	stop   context.Context // cancelled by Close
 	cancel context.CancelFunc
+
+	// PublishAsync (async.go).
+	amu       sync.RWMutex // held for reading by PublishAsync calls
+	asyncOnce sync.Once
+	aq        chan asyncReq
+	asyncDone chan struct{}
 }
 
 var _ adapters.ContextPublisher = (*publisher)(nil)
@@ -198,6 +204,7 @@ func (p *publisher) Close() error {
 	p.once.Do(func() {
 		p.closed.Store(true)
 		p.cancel()
+		p.closeAsync()
 		err = p.bus.release()
 	})
 	return err

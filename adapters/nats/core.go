@@ -200,6 +200,7 @@ type coreSubscriber struct {
 	wg      sync.WaitGroup
 	timeout time.Duration
 	group   string
+	streams map[*coreStream]struct{}
 }
 
 func newCoreSubscriber(nc *nats.Conn, s *settings, group string, log *slog.Logger) (*coreSubscriber, error) {
@@ -332,7 +333,14 @@ func (s *coreSubscriber) Close() error {
 	}
 	s.closed = true
 	s.cancel()
+	streams := make([]*coreStream, 0, len(s.streams))
+	for st := range s.streams {
+		streams = append(streams, st)
+	}
 	s.mu.Unlock()
+	for _, st := range streams {
+		_ = st.Close(context.Background())
+	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	var err error

@@ -69,6 +69,46 @@
 // close_timeout) and be acked. Per-key order holds for a single Subscribe
 // call of a group, until a message is nacked or redelivered.
 //
+// # The fast paths: Stream and PublishAsync
+//
+// The subscriber implements adapters.StreamSubscriber (the subscriber
+// package's windowed consume): Stream(ctx, topic, window) is one pull
+// subscription (PullMaxMessages window) on the same consumer as Subscribe,
+// whose max_ack_pending is raised to window when lower. Up to window
+// deliveries are handed out before any is settled; Ack is JetStream's
+// fire-and-forget ack (no round trip per message), Nack a NAK with the
+// delay given (0: nak_delay or the backoff step). Deliveries unsettled
+// for half the ack_wait are marked in progress by one ticker per stream
+// (no timer per message); the messages nats.go buffered ahead (up to
+// window more) are not, so handlers that keep the whole window busy for
+// longer than ack_wait get some of those redelivered: raise ack_wait for
+// such handlers. Close stops pulling, NAKs what was received and
+// not settled (redelivered at once to the group's other members) and
+// flushes the connection. Delivery.Attempt is JetStream's delivery count,
+// Delivery.Key the herald-key header. A broken stream is reported and
+// re-created like a Subscribe call; if the connection is closed for good,
+// Receive returns an error wrapping herald.ErrSubscriptionLost.
+//
+// The publisher implements adapters.AsyncPublisher: PublishAsync sends
+// with JetStream's asynchronous publish; at most max_pending messages are
+// unacknowledged (the call blocks while the window is full, until its
+// context ends) and one goroutine per publisher waits for the PubAcks in
+// order and calls done. When the connection drops, nats.go fails every
+// pending PubAck with ErrDisconnected: Herald sends those messages again
+// (same Nats-Msg-Id, so a message the server had stored is not stored
+// twice) once the connection is back, until publish_timeout passed since
+// the message was taken; then done gets an error wrapping
+// herald.ErrUnreachable. Resending rather than reporting keeps the
+// contract of a synchronous publish (wait for an unreachable broker until
+// the timeout) and loses nothing. A message the server refuses (over the
+// size limit, no stream) fails in its own done; Close waits up to
+// close_timeout for the acknowledgements, then done gets herald.ErrClosed.
+// Concurrent PublishContext calls share the connection the same way: each
+// waits only for its own PubAcks.
+//
+// In core mode the subscriber implements Stream too, at most once: Ack
+// and Nack only free the window.
+//
 // # Names
 //
 // Stream and consumer names are derived from topics and groups with an
@@ -188,8 +228,10 @@
 //	deliver            where a new group starts: all | new       all
 //	max_ack_pending    unacked messages per consumer, 0 server   0 (1000)
 //	prefetch           messages buffered per Subscribe call      64
+//	                   (a Stream buffers its window)
 //	inactive_threshold private consumers removed after idle      5m
-//	max_pending        outstanding asynchronous publishes        256
+//	max_pending        unacknowledged publishes (PublishAsync    256
+//	                   window; PubAcks pending per connection)
 //
 // Stream settings apply when Herald creates a stream; existing streams are
 // used as they are. Consumer settings are applied to the group's consumer

@@ -31,6 +31,15 @@ type subscription struct {
 	out   chan *message.Message
 	h     *Health
 	wake  chan struct{} // the connection changed: check the consumer
+	// window is the pull buffer (PullMaxMessages).
+	window int
+	// handle takes one message (nil: deliver, the Watermill path); end
+	// runs when the subscription stops for good (nil: close out).
+	handle func(raw jetstream.Msg)
+	end    func()
+	// deliver's, reused from message to message.
+	msgCtx   context.Context
+	progress *time.Ticker
 }
 
 // errIteratorEnded is the cause when the iterator ended without saying why.
@@ -43,7 +52,11 @@ var errIteratorEnded = errors.New("the pull subscription ended")
 func (sub *subscription) run(c jetstream.Consumer, it jetstream.MessagesContext) {
 	s := sub.s
 	defer s.wg.Done()
-	defer close(sub.out)
+	if sub.end != nil {
+		defer sub.end()
+	} else {
+		defer close(sub.out)
+	}
 	unlisten := s.watch.Listen(func(err error) {
 		if err != nil {
 			sub.h.Lost(err)
@@ -78,7 +91,7 @@ func (sub *subscription) run(c jetstream.Consumer, it jetstream.MessagesContext)
 			ctx, cancel := s.opContext(sub.ctx)
 			ctx, cancel2 := context.WithTimeout(ctx, 10*time.Second)
 			var err error
-			c, it, err = s.iterator(ctx, sub.topic, true)
+			c, it, err = s.iterator(ctx, sub.topic, sub.window, true)
 			cancel2()
 			cancel()
 			if err == nil {
@@ -177,7 +190,11 @@ func (sub *subscription) consume(c jetstream.Consumer, it jetstream.MessagesCont
 			continue
 		}
 		sub.h.OK()
-		sub.deliver(raw)
+		if sub.handle != nil {
+			sub.handle(raw)
+		} else {
+			sub.deliver(raw)
+		}
 	}
 }
 
@@ -214,19 +231,16 @@ func (sub *subscription) stopping() bool {
 // deliver hands one message to the Watermill consumer and settles it.
 func (sub *subscription) deliver(raw jetstream.Msg) {
 	s := sub.s
-	md, _ := raw.Metadata()
-	fallback := ""
-	if md != nil {
-		fallback = jsFallbackID(md.Stream, md.Sequence.Stream)
-	}
-	msg := s.m.decode(raw.Headers(), raw.Data(), fallback)
+	d := s.delivery(raw)
+	msg := d.Msg
 	// The handler's context outlives Subscribe's, so a handler running when
 	// the subscription stops can finish and be acked (drain).
-	mctx, cancel := context.WithCancel(context.WithoutCancel(sub.ctx))
-	defer cancel()
-	msg.SetContext(mctx)
-	if md != nil {
-		adapters.SetDeliveryCount(msg, int(md.NumDelivered))
+	if sub.msgCtx == nil {
+		sub.msgCtx = context.WithoutCancel(sub.ctx)
+	}
+	msg.SetContext(sub.msgCtx)
+	if d.Attempt > 0 {
+		adapters.SetDeliveryCount(msg, d.Attempt)
 	}
 
 	select {
@@ -239,7 +253,13 @@ func (sub *subscription) deliver(raw jetstream.Msg) {
 		return
 	}
 
-	progress := time.NewTicker(s.progressInterval())
+	// One ticker per subscription (it hands out one message at a time).
+	if sub.progress == nil {
+		sub.progress = time.NewTicker(s.progressInterval())
+	} else {
+		sub.progress.Reset(s.progressInterval())
+	}
+	progress := sub.progress
 	defer progress.Stop()
 	closing := s.stop.Done()
 	var giveUp <-chan time.Time
@@ -251,7 +271,7 @@ func (sub *subscription) deliver(raw jetstream.Msg) {
 			}
 			return
 		case <-msg.Nacked():
-			s.nak(msg, raw, md)
+			s.nak(msg, raw, d.Attempt)
 			return
 		case <-progress.C:
 			_ = raw.InProgress()
@@ -270,27 +290,27 @@ func (sub *subscription) deliver(raw jetstream.Msg) {
 // nak asks for redelivery: after the delay the handler asked for
 // (adapters.NackDelay), else after the configured nak_delay or backoff
 // step.
-func (s *Subscriber) nak(msg *message.Message, raw jetstream.Msg, md *jetstream.MsgMetadata) {
+func (s *Subscriber) nak(msg *message.Message, raw jetstream.Msg, attempt int) {
 	if d, ok := adapters.NackDelay(msg); ok && d > 0 {
 		_ = raw.NakWithDelay(d)
 		return
 	}
-	delay := s.set.NakDelay
-	if n := len(s.set.BackOff); n > 0 && md != nil {
-		i := int(md.NumDelivered) - 1
-		if i >= n {
-			i = n - 1
-		}
-		if i < 0 {
-			i = 0
-		}
-		delay = s.set.BackOff[i]
-	}
-	if delay > 0 {
+	if delay := s.defaultNakDelay(attempt); delay > 0 {
 		_ = raw.NakWithDelay(delay)
 		return
 	}
 	_ = raw.Nak()
+}
+
+// defaultNakDelay is the redelivery delay after a nack of the given
+// delivery attempt (1 for the first) without a delay of its own: the
+// backoff step, else nak_delay.
+func (s *Subscriber) defaultNakDelay(attempt int) time.Duration {
+	if n := len(s.set.BackOff); n > 0 {
+		i := min(max(attempt-1, 0), n-1)
+		return s.set.BackOff[i]
+	}
+	return s.set.NakDelay
 }
 
 // progressInterval is how often a running handler's message is marked in

@@ -1,6 +1,8 @@
 // Package natsx is the JetStream engine shared by Herald's nats and
 // embedded adapters: settings, header mapping, stream provisioning, a
-// publisher that pipelines PubAcks and a pull-consumer subscriber.
+// publisher that pipelines PubAcks (PublishContext, PublishAsync) and a
+// pull-consumer subscriber (Subscribe for Watermill, Stream for Herald's
+// windowed consume; see stream.go and async.go).
 //
 // It is internal: its API may change at any time. Users configure it
 // through the options documented in the adapters/nats package, and reach

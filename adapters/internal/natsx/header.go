@@ -48,16 +48,24 @@ var (
 // Marshal builds the NATS message for msg on subject.
 func (Marshaler) Marshal(subject string, msg *message.Message) (*nats.Msg, error) {
 	h := make(nats.Header, len(msg.Metadata)+2)
+	// One backing array for every header's one value.
+	vals := make([]string, len(msg.Metadata)+2)
+	one := func(v string) []string {
+		vals[0] = v
+		s := vals[:1:1]
+		vals = vals[1:]
+		return s
+	}
 	for k, v := range msg.Metadata {
 		if plainKey(k) && plainValue(v) {
-			h[k] = []string{v}
+			h[k] = one(v)
 			continue
 		}
-		h[EncodedPrefix+base64.RawURLEncoding.EncodeToString([]byte(k))] = []string{base64.StdEncoding.EncodeToString([]byte(v))}
+		h[EncodedPrefix+base64.RawURLEncoding.EncodeToString([]byte(k))] = one(base64.StdEncoding.EncodeToString([]byte(v)))
 	}
 	if id := msg.UUID; id != "" {
-		h[wmnats.WatermillUUIDHdr] = []string{headerID(id)}
-		h[nats.MsgIdHdr] = []string{DedupID(subject, id)}
+		h[wmnats.WatermillUUIDHdr] = one(headerID(id))
+		h[nats.MsgIdHdr] = one(DedupID(subject, id))
 	}
 	return &nats.Msg{Subject: subject, Data: msg.Payload, Header: h}, nil
 }
@@ -90,8 +98,23 @@ func (m Marshaler) Unmarshal(nm *nats.Msg) (*message.Message, error) {
 // decode builds the message; fallbackID is used when the headers carry no
 // ID ("" means a new unique ID).
 func (Marshaler) decode(h nats.Header, data []byte, fallbackID string) *message.Message {
-	md := make(message.Metadata, len(h))
-	msgID := ""
+	id := h.Get(wmnats.WatermillUUIDHdr)
+	if enc, ok := strings.CutPrefix(id, EncodedPrefix); ok {
+		if b, err := base64.StdEncoding.DecodeString(enc); err == nil {
+			id = string(b)
+		}
+	}
+	if id == "" {
+		id = h.Get(nats.MsgIdHdr)
+	}
+	if id == "" {
+		id = fallbackID
+	}
+	if id == "" {
+		id = herald.NewID()
+	}
+	msg := message.NewMessage(id, data)
+	md := msg.Metadata
 	for k, vs := range h {
 		if len(vs) == 0 {
 			continue
@@ -101,10 +124,7 @@ func (Marshaler) decode(h nats.Header, data []byte, fallbackID string) *message.
 			v = strings.Join(vs, ", ")
 		}
 		switch {
-		case k == nats.MsgIdHdr:
-			msgID = v
-			continue
-		case k == wmnats.WatermillUUIDHdr:
+		case k == nats.MsgIdHdr, k == wmnats.WatermillUUIDHdr:
 			continue
 		case strings.HasPrefix(k, "Nats-Expected-"):
 			continue
@@ -118,23 +138,6 @@ func (Marshaler) decode(h nats.Header, data []byte, fallbackID string) *message.
 		}
 		md[k] = v
 	}
-	id := h.Get(wmnats.WatermillUUIDHdr)
-	if enc, ok := strings.CutPrefix(id, EncodedPrefix); ok {
-		if b, err := base64.StdEncoding.DecodeString(enc); err == nil {
-			id = string(b)
-		}
-	}
-	if id == "" {
-		id = msgID
-	}
-	if id == "" {
-		id = fallbackID
-	}
-	if id == "" {
-		id = herald.NewID()
-	}
-	msg := message.NewMessage(id, data)
-	msg.Metadata = md
 	return msg
 }
 

@@ -17,13 +17,20 @@ func CheckTopic(topic string) error {
 	if topic == "" {
 		return errors.New("topic is empty")
 	}
-	for _, tok := range strings.Split(topic, ".") {
+	// Token by token, without allocating (it runs on every publish).
+	start := 0
+	for i := 0; i <= len(topic); i++ {
+		if i < len(topic) && topic[i] != '.' {
+			continue
+		}
+		tok := topic[start:i]
 		if tok == "" {
 			return errors.New("topic has an empty token (leading, trailing or double '.')")
 		}
 		if tok == "*" || tok == ">" {
 			return errors.New("topic contains a wildcard token (* or >); publish and subscribe to concrete subjects")
 		}
+		start = i + 1
 	}
 	for _, r := range topic {
 		if r <= ' ' || r == 0x7f {

@@ -69,6 +69,22 @@ func (p *provisioner) ensure(ctx context.Context, topic string) (target, error) 
 	}
 }
 
+// known returns the topic's target when it was provisioned already.
+func (p *provisioner) known(topic string) (target, bool) {
+	p.mu.Lock()
+	e, ok := p.m[topic]
+	p.mu.Unlock()
+	if !ok {
+		return target{}, false
+	}
+	select {
+	case <-e.done:
+		return e.t, e.err == nil
+	default:
+		return target{}, false
+	}
+}
+
 // forget makes the next ensure for topic look the stream up again.
 func (p *provisioner) forget(topic string) {
 	p.mu.Lock()

@@ -42,6 +42,17 @@ type Publisher struct {
 	once    sync.Once
 	onClose func()
 	as      func(any) bool
+
+	// PublishAsync: the window's slots, the taken messages in order with
+	// their results, and the goroutine that calls done (started on first
+	// use).
+	slots     chan struct{}
+	win       *asyncWindow
+	asyncOnce sync.Once
+	asyncDone chan struct{}
+	amu       sync.Mutex
+	takers    int           // PublishAsync calls between the closed check and the queue
+	untaken   chan struct{} // closed when takers drops to 0 (set by Close)
 }
 
 var (
@@ -78,13 +89,20 @@ func (o *Options) defaults() {
 // closes nc.
 func NewPublisher(nc *nats.Conn, set Settings, o Options) (*Publisher, error) {
 	o.defaults()
+	p := &Publisher{
+		nc: nc, set: set, scheme: o.Scheme, onClose: o.OnClose, as: o.As,
+		slots: make(chan struct{}, set.MaxPending), win: newAsyncWindow(set.MaxPending),
+		asyncDone: make(chan struct{}),
+	}
 	js, err := jetstream.New(nc,
 		jetstream.WithPublishAsyncMaxPending(set.MaxPending),
-		jetstream.WithPublishAsyncTimeout(attemptTimeout))
+		jetstream.WithPublishAsyncTimeout(attemptTimeout),
+		jetstream.WithPublishAsyncAckHandler(p.onAck),
+		jetstream.WithPublishAsyncErrHandler(p.onErr))
 	if err != nil {
 		return nil, fmt.Errorf("herald/%s: jetstream: %w", o.Scheme, err)
 	}
-	p := &Publisher{nc: nc, js: js, set: set, scheme: o.Scheme, onClose: o.OnClose, as: o.As}
+	p.js = js
 	p.stop, p.cancel = context.WithCancel(context.Background())
 	p.watch = NewConnWatch(nc, o.Logger, o.Scheme, "publisher")
 	p.prov = newProvisioner(js, &p.set)
@@ -119,10 +137,8 @@ func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 	if err := ctx.Err(); err != nil {
 		return opError(p.scheme, opPublish, topic, err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.set.PublishTimeout)
+	ctx, cancel := p.bound(ctx)
 	defer cancel()
-	stop := context.AfterFunc(p.stop, cancel)
-	defer stop()
 
 	out := make([]*nats.Msg, len(msgs))
 	for i, m := range msgs {
@@ -138,8 +154,8 @@ func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 		if err := p.waitConnected(ctx); err != nil {
 			return p.fail(ctx, topic, len(pending), len(msgs), lastErr)
 		}
-		if _, err := p.prov.ensure(ctx, topic); err != nil {
-			if ctx.Err() != nil {
+		if _, err := p.ensure(ctx, topic); err != nil {
+			if p.ended(ctx) {
 				return p.fail(ctx, topic, len(pending), len(msgs), lastErr)
 			}
 			if !Retryable(err) {
@@ -152,7 +168,7 @@ func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 				return nil
 			}
 			pending = failed
-			if ctx.Err() != nil {
+			if p.ended(ctx) {
 				return p.fail(ctx, topic, len(pending), len(msgs), lastErr)
 			}
 			if !Retryable(err) {
@@ -167,6 +183,9 @@ func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
+			t.Stop()
+			return p.fail(ctx, topic, len(pending), len(msgs), lastErr)
+		case <-p.stop.Done():
 			t.Stop()
 			return p.fail(ctx, topic, len(pending), len(msgs), lastErr)
 		case <-t.C:
@@ -196,32 +215,80 @@ func (p *Publisher) fail(ctx context.Context, topic string, n, total int, last e
 // round sends msgs asynchronously and waits for their acks; it returns the
 // messages not acknowledged, in publish order, and the last error. A send
 // that fails stops the round: the rest is returned for the next round, so a
-// resend keeps the order unless an ack itself was lost.
+// resend keeps the order unless an ack itself was lost. The results come
+// from nats.go's PubAck callbacks (see asyncWindow), not from futures.
 func (p *Publisher) round(ctx context.Context, msgs []*nats.Msg) ([]*nats.Msg, error) {
-	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
-	var unsent []*nats.Msg
+	ch := make(chan pubResult, len(msgs))
+	w := p.win
+	w.wait(msgs, ch)
+	defer w.unwait(msgs)
+	sent := len(msgs)
 	var lastErr error
 	for i, m := range msgs {
-		// A fresh nats.Msg each time: nats.go keeps a reference in the future.
-		f, err := p.js.PublishMsgAsync(&nats.Msg{Subject: m.Subject, Header: m.Header, Data: m.Data})
-		if err != nil {
-			lastErr, unsent = err, msgs[i:]
+		// nats.go sends a copy and keeps m, unchanged.
+		if _, err := p.js.PublishMsgAsync(m); err != nil {
+			lastErr, sent = err, i
 			break
 		}
-		futures = append(futures, f)
 	}
-	var failed []*nats.Msg
-	for i, f := range futures {
+	var (
+		errs []error // by index, when one failed
+		got  int
+	)
+	for got < sent {
 		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			lastErr = err
-			failed = append(failed, msgs[i])
+		case r := <-ch:
+			if r.i >= sent {
+				continue // a send that failed at once: not counted
+			}
+			got++
+			if r.err != nil {
+				if errs == nil {
+					errs = make([]error, len(msgs))
+				}
+				errs[r.i], lastErr = r.err, r.err
+			}
 		case <-ctx.Done():
-			return append(append(failed, msgs[i:len(futures)]...), unsent...), ctx.Err()
+			return p.unacked(msgs, errs, sent, ch), ctx.Err()
+		case <-p.stop.Done():
+			return p.unacked(msgs, errs, sent, ch), herald.ErrClosed
 		}
 	}
-	return append(failed, unsent...), lastErr
+	if errs == nil && sent == len(msgs) {
+		return nil, nil
+	}
+	var failed []*nats.Msg
+	for i, m := range msgs[:sent] {
+		if errs != nil && errs[i] != nil {
+			failed = append(failed, m)
+		}
+	}
+	return append(failed, msgs[sent:]...), lastErr
+}
+
+// unacked is every message of a round cut short that was not
+// acknowledged, in order: the failed, those without a result yet and the
+// unsent.
+func (p *Publisher) unacked(msgs []*nats.Msg, errs []error, sent int, ch chan pubResult) []*nats.Msg {
+	ok := make([]bool, len(msgs))
+	for {
+		select {
+		case r := <-ch:
+			if r.i < sent && r.err == nil {
+				ok[r.i] = true
+			}
+			continue
+		default:
+		}
+		break
+	}
+	var out []*nats.Msg
+	for i, m := range msgs {
+		if i >= sent || !ok[i] || (errs != nil && errs[i] != nil) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // waitConnected waits until the connection is up or ctx ends.
@@ -234,7 +301,37 @@ func (p *Publisher) waitConnected(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-p.stop.Done():
+		return herald.ErrClosed
 	}
+}
+
+// bound is ctx limited to PublishTimeout (ctx itself when its deadline
+// is sooner: no allocation).
+func (p *Publisher) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= p.set.PublishTimeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, p.set.PublishTimeout)
+}
+
+// ended reports whether a publish with ctx must stop: ctx ended or the
+// publisher closed.
+func (p *Publisher) ended(ctx context.Context) bool {
+	return ctx.Err() != nil || p.stop.Err() != nil
+}
+
+// ensure is prov.ensure, interrupted by Close when the topic's stream is
+// not known yet.
+func (p *Publisher) ensure(ctx context.Context, topic string) (target, error) {
+	if t, ok := p.prov.known(topic); ok {
+		return t, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(p.stop, cancel)
+	defer stop()
+	return p.prov.ensure(ctx, topic)
 }
 
 // Retryable reports whether sending again may succeed.
@@ -256,11 +353,18 @@ func Retryable(err error) bool {
 func (p *Publisher) Close() error {
 	var err error
 	p.once.Do(func() {
+		p.amu.Lock()
 		p.closed.Store(true)
+		p.amu.Unlock()
+		p.closeAsync()
 		if p.nc.IsConnected() {
 			err = p.nc.FlushTimeout(2 * time.Second)
 		}
 		p.cancel()
+		// Without PublishAsync calls this marks the waiter as never to run.
+		started := true
+		p.asyncOnce.Do(func() { started = false })
+		p.failAsync(started) // done called for every taken message
 		p.watch.Closing()
 		p.nc.Close()
 		if p.onClose != nil {

@@ -58,6 +58,7 @@ type Subscriber struct {
 	mu        sync.Mutex
 	closed    bool
 	consumers map[string]*consumerRef
+	streams   map[*stream]struct{}
 	wg        sync.WaitGroup
 
 	sem     chan struct{} // serialises consumer creation
@@ -111,7 +112,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	s.wg.Add(1)
 	s.mu.Unlock()
 	octx, cancel := s.opContext(ctx)
-	c, it, err := s.iterator(octx, topic, false)
+	c, it, err := s.iterator(octx, topic, s.set.Prefetch, false)
 	cancel()
 	if err != nil {
 		s.wg.Done()
@@ -119,7 +120,7 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	}
 	sub := &subscription{
 		s: s, ctx: ctx, topic: topic, out: make(chan *message.Message), wake: make(chan struct{}, 1),
-		h: NewHealth(ctx, s.log, s.scheme, topic, s.group),
+		h: NewHealth(ctx, s.log, s.scheme, topic, s.group), window: s.set.Prefetch,
 	}
 	go sub.run(c, it)
 	return sub.out, nil
@@ -149,7 +150,7 @@ func (s *Subscriber) SubscribeInitializeContext(ctx context.Context, topic strin
 	defer s.wg.Done()
 	octx, cancel := s.opContext(ctx)
 	defer cancel()
-	if _, err := s.consumer(octx, topic, false); err != nil {
+	if _, err := s.consumer(octx, topic, s.set.Prefetch, false); err != nil {
 		return s.opFailed(opPrepare, topic, err)
 	}
 	return nil
@@ -177,12 +178,12 @@ func (s *Subscriber) opFailed(op, topic string, err error) error {
 
 // iterator creates (or, with refresh, re-creates) the topic's consumer and
 // starts pulling from it.
-func (s *Subscriber) iterator(ctx context.Context, topic string, refresh bool) (jetstream.Consumer, jetstream.MessagesContext, error) {
-	c, err := s.consumer(ctx, topic, refresh)
+func (s *Subscriber) iterator(ctx context.Context, topic string, window int, refresh bool) (jetstream.Consumer, jetstream.MessagesContext, error) {
+	c, err := s.consumer(ctx, topic, window, refresh)
 	if err != nil {
 		return nil, nil, err
 	}
-	it, err := c.Messages(jetstream.PullMaxMessages(s.set.Prefetch), jetstream.WithMessagesErrOnMissingHeartbeat(true))
+	it, err := c.Messages(jetstream.PullMaxMessages(window), jetstream.WithMessagesErrOnMissingHeartbeat(true))
 	if err != nil {
 		return nil, nil, fmt.Errorf("pulling from consumer %q: %w", c.CachedInfo().Name, err)
 	}
@@ -191,7 +192,10 @@ func (s *Subscriber) iterator(ctx context.Context, topic string, refresh bool) (
 
 // consumer returns the consumer for topic, creating it on first use (or
 // again with refresh, e.g. after it was deleted).
-func (s *Subscriber) consumer(ctx context.Context, topic string, refresh bool) (jetstream.Consumer, error) {
+//
+// window is the number of messages the caller keeps unacknowledged: the
+// consumer's MaxAckPending is raised to it when lower.
+func (s *Subscriber) consumer(ctx context.Context, topic string, window int, refresh bool) (jetstream.Consumer, error) {
 	select {
 	case s.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -205,7 +209,7 @@ func (s *Subscriber) consumer(ctx context.Context, topic string, refresh bool) (
 	if err != nil {
 		return nil, err
 	}
-	cfg := s.consumerConfig(topic, t)
+	cfg := s.consumerConfig(topic, t, window)
 	c, err := s.js.CreateOrUpdateConsumer(ctx, t.stream, cfg)
 	if err != nil {
 		what := fmt.Sprintf("the consumer of group %q", s.group)
@@ -220,14 +224,14 @@ func (s *Subscriber) consumer(ctx context.Context, topic string, refresh bool) (
 	return c, nil
 }
 
-func (s *Subscriber) consumerConfig(topic string, t target) jetstream.ConsumerConfig {
+func (s *Subscriber) consumerConfig(topic string, t target, window int) jetstream.ConsumerConfig {
 	cfg := jetstream.ConsumerConfig{
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       s.set.AckWait,
 		MaxDeliver:    s.set.MaxDeliver,
 		BackOff:       s.set.BackOff,
 		FilterSubject: topic,
-		MaxAckPending: s.set.MaxAckPending,
+		MaxAckPending: maxAckPending(s.set.MaxAckPending, window),
 	}
 	if s.group != "" {
 		cfg.Durable = GroupConsumerName(s.group, topic, t.dedicated)
@@ -245,6 +249,27 @@ func (s *Subscriber) consumerConfig(topic string, t target) jetstream.ConsumerCo
 	return cfg
 }
 
+// serverMaxAckPending is the server's default MaxAckPending, used when
+// the setting is 0.
+const serverMaxAckPending = 1000
+
+// maxAckPending is the consumer's MaxAckPending: the setting (0: the
+// server's default), raised to window when lower, so that a stream's
+// window is not throttled by the server.
+func maxAckPending(set, window int) int {
+	if set < 0 {
+		return set // unlimited
+	}
+	eff := set
+	if eff == 0 {
+		eff = serverMaxAckPending
+	}
+	if window > eff {
+		return window
+	}
+	return set
+}
+
 // Close stops every subscription and interrupts Subscribe calls still
 // waiting, waits up to CloseTimeout for in-flight messages to be acked or
 // nacked, deletes private consumers and closes the connection. It is
@@ -255,7 +280,17 @@ func (s *Subscriber) Close() error {
 		s.mu.Lock()
 		s.closed = true
 		s.cancel()
+		streams := make([]*stream, 0, len(s.streams))
+		for st := range s.streams {
+			streams = append(streams, st)
+		}
 		s.mu.Unlock()
+		// Streams return their unsettled deliveries at once.
+		sctx, scancel := context.WithTimeout(context.Background(), s.set.CloseTimeout+time.Second)
+		for _, st := range streams {
+			_ = st.Close(sctx)
+		}
+		scancel()
 
 		done := make(chan struct{})
 		go func() { s.wg.Wait(); close(done) }()

@@ -1,7 +1,9 @@
 // Package natsxtest holds the benchmarks the nats and embedded adapters
-// share: publish and end-to-end throughput of 1 KiB messages through any
+// share (publish and end-to-end throughput of 1 KiB messages through any
 // Watermill publisher and subscriber, so Herald and stock watermill-nats
-// are measured the same way in the same run.
+// are measured the same way in the same run), and the checks of the fast
+// paths (adapters.Stream, adapters.AsyncPublisher) that the nats,
+// embedded and memory adapters run against their backends.
 package natsxtest
 
 import (
