@@ -15,7 +15,8 @@ import (
 // flight each).
 type StreamSubscriber interface {
 	// Stream starts consuming topic with at most window unsettled
-	// deliveries at a time (prefetch, MaxAckPending, Kafka fetch). It
+	// deliveries at a time (prefetch, MaxAckPending, Kafka fetch); window
+	// 0 means the adapter's default (its prefetch or window option). It
 	// returns once the subscription exists, so a message published after
 	// it returned is delivered (as Subscribe). ctx bounds the setup and
 	// carries ReportStatus for the stream's lifetime; the stream itself

@@ -3,7 +3,6 @@ package memory
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -27,7 +26,7 @@ func (s *subscriber) Stream(ctx context.Context, topic string, window int) (adap
 		return nil, opError(opSubscribe, topic, errors.New("topic is empty"))
 	}
 	if window < 1 {
-		return nil, opError(opSubscribe, topic, fmt.Errorf("window %d is not positive", window))
+		window = defaultWindow
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, opError(opSubscribe, topic, err)
@@ -207,3 +206,6 @@ func (st *memStream) Close(context.Context) error {
 	})
 	return nil
 }
+
+// defaultWindow is the window of a Stream opened with window 0.
+const defaultWindow = 256

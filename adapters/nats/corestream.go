@@ -29,7 +29,7 @@ func (s *coreSubscriber) Stream(ctx context.Context, topic string, window int) (
 		return nil, errorf(op, topic, err)
 	}
 	if window < 1 {
-		return nil, errorf(op, topic, fmt.Errorf("window %d is not positive", window))
+		window = defaultCoreWindow
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, errorf(op, topic, err)
@@ -204,3 +204,6 @@ func (st *coreStream) Close(context.Context) error {
 	})
 	return nil
 }
+
+// defaultCoreWindow is the window of a core Stream opened with window 0.
+const defaultCoreWindow = 256

@@ -227,8 +227,8 @@
 //	nak_delay          delay of redelivery after a nack          0
 //	deliver            where a new group starts: all | new       all
 //	max_ack_pending    unacked messages per consumer, 0 server   0 (1000)
-//	prefetch           messages buffered per Subscribe call      64
-//	                   (a Stream buffers its window)
+//	prefetch           messages buffered per subscription        256
+//	                   (and a Stream's window by default)
 //	inactive_threshold private consumers removed after idle      5m
 //	max_pending        unacknowledged publishes (PublishAsync    256
 //	                   window; PubAcks pending per connection)

@@ -60,7 +60,7 @@ const (
 	DefaultAckWait           = 30 * time.Second
 	DefaultMaxAge            = 7 * 24 * time.Hour
 	DefaultDuplicates        = 2 * time.Minute
-	DefaultPrefetch          = 64
+	DefaultPrefetch          = 256
 	DefaultInactiveThreshold = 5 * time.Minute
 	DefaultPublishTimeout    = 30 * time.Second
 	DefaultMaxPending        = 256

@@ -33,7 +33,7 @@ func (s *Subscriber) Stream(ctx context.Context, topic string, window int) (adap
 		return nil, opError(s.scheme, opSubscribe, topic, err)
 	}
 	if window < 1 {
-		return nil, opError(s.scheme, opSubscribe, topic, fmt.Errorf("window %d is not positive", window))
+		window = s.set.Prefetch // the backend's default (adapters.StreamSubscriber)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, opError(s.scheme, opSubscribe, topic, err)
