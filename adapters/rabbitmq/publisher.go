@@ -35,8 +35,8 @@ type publisher struct {
 
 	mu          sync.Mutex // guards closed and wg.Add
 	closed      bool
-	stopWaiting chan struct{} // closed by Close: waits for the broker end
-	closing     chan struct{} // closed by Close after closeWait: waits for confirms end
+	stopWaiting chan struct{}  // closed by Close: waits for the broker end
+	closing     chan struct{}  // closed by Close after closeWait: waits for confirms end
 	wg          sync.WaitGroup // calls in progress and PublishAsync messages not done
 	once        sync.Once
 
