@@ -113,8 +113,11 @@ func (p *publisher) sendAsync(ctx context.Context, m *asyncMsg) error {
 		}
 		pc := p.channels[int(p.next.Add(1))%len(p.channels)]
 		err := p.sendOn(ctx, pc, m, p.stopWaiting)
-		var r *retryable
-		if err == nil || !errors.As(err, &r) {
+		if err == nil {
+			return nil
+		}
+		r := asRetryable(err)
+		if r == nil {
 			return err
 		}
 		if !r.connection {
@@ -229,8 +232,8 @@ func (p *publisher) await(pc *pubChannel, m *asyncMsg, t *time.Timer) {
 		return
 	}
 	err := p.channelError(m.oc, fmt.Errorf("message %s unconfirmed", m.msg.UUID), len(m.pub.Body))
-	var r *retryable
-	if !errors.As(err, &r) {
+	r := asRetryable(err)
+	if r == nil {
 		p.finish(m, err)
 		return
 	}
@@ -272,7 +275,7 @@ func (p *publisher) resend(pc *pubChannel, m *asyncMsg, r *retryable) {
 		if err == nil {
 			return
 		}
-		if !errors.As(err, &r) {
+		if r = asRetryable(err); r == nil {
 			p.finish(m, err)
 			return
 		}

@@ -158,6 +158,16 @@ type retryable struct {
 }
 
 func (r *retryable) Error() string { return r.err.Error() }
+
+// asRetryable returns err's *retryable, or nil. (A helper, called only on
+// errors: errors.As on a local variable would allocate it on every call.)
+func asRetryable(err error) *retryable {
+	var r *retryable
+	if errors.As(err, &r) {
+		return r
+	}
+	return nil
+}
 func (r *retryable) Unwrap() error { return r.err }
 
 // maxChannelRetries bounds how often one call resends after the broker
@@ -178,8 +188,11 @@ func (p *publisher) publish(ctx context.Context, topic string, items []item) err
 		}
 		pc := p.channels[int(p.next.Add(1))%len(p.channels)]
 		err := p.attempt(ctx, pc, topic, items)
-		var r *retryable
-		if err == nil || !errors.As(err, &r) {
+		if err == nil {
+			return nil
+		}
+		r := asRetryable(err)
+		if r == nil {
 			return err
 		}
 		if !r.connection {

@@ -59,6 +59,7 @@ func (sub *subscriber) Stream(ctx context.Context, topic string, window int) (ad
 		topic:    topic,
 		prefetch: prefetch,
 		quorum:   sub.s.queueType == "quorum" && sub.s.group != "",
+		ackBatch: uint64(max(1, prefetch/8)),
 		kick:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
@@ -77,6 +78,7 @@ type stream struct {
 	topic    string
 	prefetch int
 	quorum   bool
+	ackBatch uint64 // send a multiple-ack at once from this many tags on
 
 	ctx    context.Context // status reports; cancelled by Close
 	cancel context.CancelFunc
@@ -100,6 +102,7 @@ type generation struct {
 	wm      flow.Watermark      // tags handed out and settled
 	mark    uint64              // the settled prefix reaches it
 	ackTo   uint64              // multiple-ack to send (0: none)
+	sent    uint64              // the last multiple-ack sent
 	singles []uint64            // single acks to send (while nacks are held)
 	gone    map[uint64]struct{} // settled at the broker already (nacked, single-acked), above mark
 	held    map[*heldNack]struct{}
@@ -184,12 +187,31 @@ func (s *stream) run(g *generation) {
 	}
 }
 
+// ackDelay bounds how long a settled prefix shorter than ackBatch waits
+// for more before its multiple-ack is sent.
+const ackDelay = 2 * time.Millisecond
+
 // serve sends g's settlements until g is lost (it returns the cause) or
-// the stream stops (nil).
+// the stream stops (nil). A multiple-ack goes out at once when it covers
+// ackBatch tags (an eighth of the window: the rest of the window keeps
+// flowing meanwhile) or single acks wait; otherwise after ackDelay, so
+// that one frame acks what several settlements advanced.
 func (s *stream) serve(g *generation) error {
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	defer t.Stop()
+	armed := false
 	for {
 		select {
 		case <-s.kick:
+			if s.due(g) {
+				s.flush(g)
+			} else if !armed {
+				t.Reset(ackDelay)
+				armed = true
+			}
+		case <-t.C:
+			armed = false
 			s.flush(g)
 		case e, ok := <-g.c.closes:
 			return closedCause(e, ok)
@@ -228,6 +250,13 @@ func (s *stream) stopping() bool {
 	}
 }
 
+// due reports whether g's pending acks should go out now.
+func (s *stream) due(g *generation) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(g.singles) > 0 || (g.ackTo > 0 && g.ackTo-g.sent >= s.ackBatch)
+}
+
 // flush sends g's pending acks: single ones first, then the multiple-ack
 // (a single ack after a multiple one covering its tag would be an
 // unknown tag to the broker, which closes the channel over it).
@@ -235,6 +264,9 @@ func (s *stream) flush(g *generation) {
 	s.mu.Lock()
 	to, singles := g.ackTo, g.singles
 	g.ackTo, g.singles = 0, nil
+	if to > 0 {
+		g.sent = to
+	}
 	dead := g.dead
 	s.mu.Unlock()
 	if dead {
