@@ -321,3 +321,32 @@ func TestStreamClosed(t *testing.T) {
 		t.Errorf("Stream after Close: %v; want herald/amqp: subscribe to ... wrapping herald.ErrClosed", err)
 	}
 }
+
+// TestStreamQueueDeletedIsReported: deleting the queue under a stream
+// (the broker cancels its consumer) is reported as a lost subscription
+// naming the cause; the stream declares the queue again and receives.
+func TestStreamQueueDeletedIsReported(t *testing.T) {
+	url := brokerURL(t)
+	topic := freshTopic(t)
+	queue := queueName(topic, "sdel", "")
+	t.Cleanup(func() { deleteTopology(t, topic, queue) })
+	sub := openSub(t, withQuery(url, "group=sdel"))
+	rec := newStatusRecorder()
+	st := openStream(t, sub, rec.ctx(t.Context()), topic, 8)
+	if _, err := rawChannel(t).QueueDelete(queue, false, false, false); err != nil {
+		t.Fatal(err)
+	}
+	err := rec.next(t, 10*time.Second)
+	if !errors.Is(err, herald.ErrSubscriptionLost) || !strings.Contains(err.Error(), "deleted") {
+		t.Fatalf("report %v; want herald.ErrSubscriptionLost naming the deleted queue", err)
+	}
+	for err != nil {
+		err = rec.next(t, 10*time.Second)
+	}
+	publishN(t, openPub(t, url), topic, 1)
+	d := receiveN(t, st, 1, 10*time.Second)[0]
+	st.Ack(d)
+	if string(d.Msg.Payload) != "0" {
+		t.Errorf("got %q", d.Msg.Payload)
+	}
+}
