@@ -2,6 +2,7 @@ package rabbitmq
 
 import (
 	"context"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -110,4 +111,39 @@ func publishAsyncN(b *testing.B, ap adapters.AsyncPublisher, topic string, n int
 	if err, _ := failed.Load().(error); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// BenchmarkPublishContextPath publishes b.N messages with PublishContext
+// from 16 goroutines, one message per call (Herald's synchronous Publish).
+func BenchmarkPublishContextPath(b *testing.B) {
+	url := brokerURL(b)
+	topic := freshTopic(b)
+	b.Cleanup(func() { deleteTopology(b, topic, queueName(topic, "bench", "")) })
+	pub := openPub(b, url)
+	sub := openSub(b, withQuery(url, "group=bench"))
+	if err := sub.(interface{ SubscribeInitialize(string) error }).SubscribeInitialize(topic); err != nil {
+		b.Fatal(err)
+	}
+	cp := pub.(adapters.ContextPublisher)
+	payload := make([]byte, 1024)
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				if err := cp.PublishContext(b.Context(), topic, herald.NewMessage(payload)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 }
