@@ -261,6 +261,22 @@
 // give 8.8k-9.8k/s and 8 channels 5.8k; 2 keeps the best figures and does
 // not put every publish on one channel.
 //
+// The fast paths, adapter only (they bypass the publisher and subscriber
+// packages), 1 KiB, RabbitMQ 3.10 on the same machine, smoke runs of
+// 5000 messages (BenchmarkStreamPath, BenchmarkPublishAsyncPath,
+// BenchmarkPublishContextPath; allocations count amqp091's own):
+//
+//	path                                   msgs/s   allocs/msg
+//	PublishAsync, window 256                ~21k      51
+//	PublishContext, 16 goroutines           ~9.5k     54
+//	Stream, window 256, ack each            ~37k      49
+//
+// against amqp091-go alone in the bench module (deferred confirms 256,
+// prefetch 256): ~20k end to end, ~65 allocations per message for both
+// sides. Most of the allocations are the client's own encoding and
+// decoding of each message's properties and headers; the message itself
+// (message.NewMessage) is 4-6.
+//
 // # Escape hatch
 //
 // The publisher and subscriber returned by Open have a method

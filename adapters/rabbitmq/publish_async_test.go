@@ -268,3 +268,31 @@ func TestPublishContextPipelines(t *testing.T) {
 	cancel()
 	wg.Wait()
 }
+
+// TestPublishAsyncRefusesInvalidAtOnce: a message the broker would
+// refuse by closing the connection (a header name over 255 bytes) is
+// refused before sending, without taking it.
+func TestPublishAsyncRefusesInvalidAtOnce(t *testing.T) {
+	url := brokerURL(t)
+	topic := freshTopic(t)
+	t.Cleanup(func() { deleteTopology(t, topic) })
+	_, ap := asyncPub(t, url)
+	m := newMsg("x")
+	m.Metadata.Set(strings.Repeat("k", 300), "v")
+	err := ap.PublishAsync(t.Context(), topic, m, func(error) { t.Error("done called for a refused message") })
+	if err == nil || !strings.Contains(err.Error(), "header name") || !strings.HasPrefix(err.Error(), `herald/amqp: publish to "`+topic+`"`) {
+		t.Errorf("PublishAsync: %v; want the header name refused", err)
+	}
+	ok := make(chan error, 1)
+	if err := ap.PublishAsync(t.Context(), topic, newMsg("fine"), func(err error) { ok <- err }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-ok:
+		if err != nil {
+			t.Errorf("the next message: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no confirm for the next message")
+	}
+}
