@@ -350,3 +350,31 @@ func TestStreamQueueDeletedIsReported(t *testing.T) {
 		t.Errorf("got %q", d.Msg.Payload)
 	}
 }
+
+// TestStreamCloseFlushesAcks: acks settled right before Close (fewer
+// than a multiple-ack waits for) reach the broker; the rest comes back.
+func TestStreamCloseFlushesAcks(t *testing.T) {
+	url := brokerURL(t)
+	topic := freshTopic(t)
+	t.Cleanup(func() { deleteTopology(t, topic, queueName(topic, "flush", "")) })
+	pub := openPub(t, url)
+	sub := openSub(t, withQuery(url, "group=flush"))
+	st := openStream(t, sub, t.Context(), topic, 256)
+	publishN(t, pub, topic, 5)
+	got := receiveN(t, st, 5, 10*time.Second)
+	for _, d := range got[:3] {
+		st.Ack(d)
+	}
+	if err := st.Close(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	again := openStream(t, sub, t.Context(), topic, 256)
+	back := receiveN(t, again, 2, 10*time.Second)
+	for _, d := range back {
+		again.Ack(d)
+	}
+	if p := payloads(back); strings.Join(p, ",") != "3,4" {
+		t.Errorf("after Close got back %v; want 3,4", p)
+	}
+	receiveNone(t, again, 300*time.Millisecond)
+}
