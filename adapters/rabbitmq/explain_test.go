@@ -137,13 +137,13 @@ func TestSizeRefusalExplained(t *testing.T) {
 	p := &publisher{}
 	e := &amqp.Error{Code: amqp.PreconditionFailed, Server: true, Recover: true,
 		Reason: "PRECONDITION_FAILED - message size 2000 is larger than configured max size 1000"}
-	big := &item{pub: amqp.Publishing{Body: make([]byte, 2000)}}
+	big := 2000
 	err := p.classify(e, errors.New("message m1 unconfirmed"), big)
 	var r *retryable
 	if err == nil || errors.As(err, &r) || !strings.Contains(err.Error(), "2000 bytes") || !strings.Contains(err.Error(), "max_message_size of 1000") {
 		t.Errorf("the large message: %v; want a final error naming 2000 bytes and max_message_size 1000", err)
 	}
-	small := &item{pub: amqp.Publishing{Body: make([]byte, 10)}}
+	small := 10
 	if err := p.classify(e, errors.New("message m2 unconfirmed"), small); !errors.As(err, &r) {
 		t.Errorf("another message on the channel: %v; want a retry", err)
 	}

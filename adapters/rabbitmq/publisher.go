@@ -35,10 +35,13 @@ type publisher struct {
 
 	mu          sync.Mutex // guards closed and wg.Add
 	closed      bool
-	stopWaiting chan struct{} // closed by Close: waits for the broker end
-	closing     chan struct{} // closed by Close after closeWait: waits for confirms end
-	wg          sync.WaitGroup
+	stopWaiting chan struct{}  // closed by Close: waits for the broker end
+	closing     chan struct{}  // closed by Close after closeWait: waits for confirms end
+	wg          sync.WaitGroup // calls in progress and PublishAsync messages not done
 	once        sync.Once
+
+	slots     chan struct{}  // PublishAsync messages taken and not done (cap: window)
+	listeners sync.WaitGroup // confirm listeners
 
 	declared sync.Map     // topic -> struct{}: exchange declared
 	maxSize  atomic.Int64 // the broker's max_message_size, once a refusal told it
@@ -49,6 +52,11 @@ type publisher struct {
 type pubChannel struct {
 	sem chan struct{} // a lock that can be waited for within a ctx
 	oc  *openChannel
+	// PublishAsync: messages sent on the channel, waiting for their
+	// confirm (nil until the first; its listener starts with it), and
+	// whether the listener stopped at Close. Set under the lock.
+	queue   chan asyncMsg
+	stopped bool
 }
 
 // openChannel is one opened AMQP channel and why it closed.
@@ -83,7 +91,7 @@ func newPublisher(ctx context.Context, s *settings) (*publisher, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &publisher{s: s, cfg: cfg, conn: conn, stopWaiting: make(chan struct{}), closing: make(chan struct{})}
+	p := &publisher{s: s, cfg: cfg, conn: conn, stopWaiting: make(chan struct{}), closing: make(chan struct{}), slots: make(chan struct{}, s.window)}
 	for range s.pool {
 		p.channels = append(p.channels, &pubChannel{sem: make(chan struct{}, 1)})
 	}
@@ -111,13 +119,9 @@ func (p *publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 	if err := ctx.Err(); err != nil {
 		return opError(p.s.scheme, opPublish, topic, err)
 	}
-	p.mu.Lock()
-	if p.closed {
-		p.mu.Unlock()
+	if !p.enter() {
 		return opError(p.s.scheme, opPublish, topic, herald.ErrClosed)
 	}
-	p.wg.Add(1)
-	p.mu.Unlock()
 	defer p.wg.Done()
 
 	items := make([]item, len(msgs))
@@ -154,6 +158,16 @@ type retryable struct {
 }
 
 func (r *retryable) Error() string { return r.err.Error() }
+
+// asRetryable returns err's *retryable, or nil. (A helper, called only on
+// errors: errors.As on a local variable would allocate it on every call.)
+func asRetryable(err error) *retryable {
+	var r *retryable
+	if errors.As(err, &r) {
+		return r
+	}
+	return nil
+}
 func (r *retryable) Unwrap() error { return r.err }
 
 // maxChannelRetries bounds how often one call resends after the broker
@@ -174,8 +188,11 @@ func (p *publisher) publish(ctx context.Context, topic string, items []item) err
 		}
 		pc := p.channels[int(p.next.Add(1))%len(p.channels)]
 		err := p.attempt(ctx, pc, topic, items)
-		var r *retryable
-		if err == nil || !errors.As(err, &r) {
+		if err == nil {
+			return nil
+		}
+		r := asRetryable(err)
+		if r == nil {
 			return err
 		}
 		if !r.connection {
@@ -273,7 +290,7 @@ func (p *publisher) publishOne(ctx context.Context, pc *pubChannel, want *openCh
 	}
 	dc, err := oc.ch.PublishWithDeferredConfirm(topic, "", false, false, it.pub)
 	if err != nil {
-		return nil, nil, p.channelError(oc, fmt.Errorf("message %s: %w", it.msg.UUID, err), it)
+		return nil, nil, p.channelError(oc, fmt.Errorf("message %s: %w", it.msg.UUID, err), len(it.pub.Body))
 	}
 	return oc, dc, nil
 }
@@ -329,7 +346,7 @@ func (p *publisher) ready(ctx context.Context, pc *pubChannel, topic string) (*o
 		}
 		if !declared {
 			if err := declareExchange(o.ch, p.cfg, topic); err != nil {
-				res <- result{o, p.channelError(o, fmt.Errorf("declare exchange %q: %w", topic, err), nil)}
+				res <- result{o, p.channelError(o, fmt.Errorf("declare exchange %q: %w", topic, err), -1)}
 				return
 			}
 		}
@@ -394,7 +411,7 @@ func (p *publisher) confirmed(ctx context.Context, oc *openChannel, topic string
 	if !oc.ch.IsClosed() {
 		return fmt.Errorf("the broker refused message %s (a nack: it could not store it, e.g. a queue at its length limit with overflow=reject-publish)", it.msg.UUID)
 	}
-	return p.channelError(oc, fmt.Errorf("message %s unconfirmed", it.msg.UUID), it)
+	return p.channelError(oc, fmt.Errorf("message %s unconfirmed", it.msg.UUID), len(it.pub.Body))
 }
 
 // noConfirm is the error when ctx ended before a confirm came: from the
@@ -408,21 +425,21 @@ func (p *publisher) noConfirm(ctx context.Context, it *item) error {
 	return fmt.Errorf("message %s unconfirmed: %w", it.msg.UUID, unreachable(ctx, cause))
 }
 
-// channelError classifies what closed oc while it carried it (nil while
-// declaring): a lost connection or a message someone else made the
-// broker refuse can be resent; a refusal of this message or of the
-// topic cannot.
-func (p *publisher) channelError(oc *openChannel, err error, it *item) error {
+// channelError classifies what closed oc while it carried a message of
+// size bytes (-1 while declaring): a lost connection or a message someone
+// else made the broker refuse can be resent; a refusal of this message or
+// of the topic cannot.
+func (p *publisher) channelError(oc *openChannel, err error, size int) error {
 	if !oc.ch.IsClosed() {
 		// The socket failed before the client noticed the loss.
 		return &retryable{err: err, connection: true}
 	}
-	return p.classify(oc.reason(), err, it)
+	return p.classify(oc.reason(), err, size)
 }
 
 // classify is channelError's verdict for the error e the channel closed
 // with.
-func (p *publisher) classify(e *amqp.Error, err error, it *item) error {
+func (p *publisher) classify(e *amqp.Error, err error, size int) error {
 	if isConnectionError(e) {
 		if e == nil {
 			return &retryable{err: fmt.Errorf("%w: the channel closed", err), connection: true}
@@ -437,12 +454,12 @@ func (p *publisher) classify(e *amqp.Error, err error, it *item) error {
 	case e.Code == amqp.AccessRefused:
 		return fmt.Errorf("%w: the broker refused access (the user may not write to or configure this exchange): %w", err, e)
 	}
-	if size, limit, ok := refusedSize(e); ok {
+	if _, limit, ok := refusedSize(e); ok {
 		p.maxSize.Store(limit)
-		if it != nil && int64(len(it.pub.Body)) > limit {
-			return fmt.Errorf("%w: %w: %w", err, sizeError(int64(len(it.pub.Body)), limit), e)
+		if int64(size) > limit {
+			return fmt.Errorf("%w: %w: %w", err, sizeError(int64(size), limit), e)
 		}
-		_ = size // another message on the channel was too large
+		// Another message on the channel was too large.
 		return &retryable{err: fmt.Errorf("%w: %w", err, e)}
 	}
 	return fmt.Errorf("%w: the broker closed the channel: %w", err, e)
@@ -467,6 +484,7 @@ func (p *publisher) Close() error {
 		t.Stop()
 		close(p.closing)
 		<-done
+		p.listeners.Wait()
 		// Closing the connection closes its channels, without waiting for
 		// each channel's close-ok from a broker that may not answer.
 		_ = p.conn.Close()

@@ -133,6 +133,11 @@ type consumer struct {
 // awaited in a goroutine so that ctx and Close interrupt the wait; a
 // setup that completes after that is undone.
 func (sub *subscriber) consume(ctx context.Context, topic string, register bool) (*consumer, error) {
+	return sub.consumeWith(ctx, topic, register, sub.s.prefetch)
+}
+
+// consumeWith is consume with the given prefetch (a Stream's window).
+func (sub *subscriber) consumeWith(ctx context.Context, topic string, register bool, prefetch int) (*consumer, error) {
 	conn, err := sub.conn.get()
 	if err != nil {
 		return nil, err
@@ -143,7 +148,7 @@ func (sub *subscriber) consume(ctx context.Context, topic string, register bool)
 	}
 	res := make(chan result, 1)
 	go func() {
-		c, err := sub.setup(conn, topic, register)
+		c, err := sub.setup(conn, topic, register, prefetch)
 		res <- result{c, err}
 	}()
 	sub.addWaiting(1)
@@ -174,7 +179,7 @@ func (sub *subscriber) addWaiting(n int) {
 }
 
 // setup does consume's work on conn, waiting for each answer.
-func (sub *subscriber) setup(conn *amqp.Connection, topic string, register bool) (*consumer, error) {
+func (sub *subscriber) setup(conn *amqp.Connection, topic string, register bool, prefetch int) (*consumer, error) {
 	ch, err := conn.Channel()
 	if err != nil {
 		return nil, fmt.Errorf("open channel: %w", err)
@@ -184,7 +189,7 @@ func (sub *subscriber) setup(conn *amqp.Connection, topic string, register bool)
 		closes:  ch.NotifyClose(make(chan *amqp.Error, 1)),
 		cancels: ch.NotifyCancel(make(chan string, 1)),
 	}
-	if err := ch.Qos(sub.s.prefetch, 0, false); err != nil {
+	if err := ch.Qos(prefetch, 0, false); err != nil {
 		c.close()
 		return nil, fmt.Errorf("set prefetch: %w", err)
 	}
@@ -236,20 +241,26 @@ func (c *consumer) close() {
 
 // lostCause says why c's deliveries stopped.
 func (c *consumer) lostCause() error {
+	// The client closes cancels, too, when the channel closes: only a
+	// value on it is a cancel.
 	select {
-	case <-c.cancels:
-		return fmt.Errorf("the broker cancelled the consumer of queue %q (the queue was deleted?)", c.queue)
+	case _, ok := <-c.cancels:
+		if ok {
+			return fmt.Errorf("the broker cancelled the consumer of queue %q (the queue was deleted?)", c.queue)
+		}
 	default:
 	}
 	t := time.NewTimer(closeTimeout)
 	defer t.Stop()
 	select {
 	case e, ok := <-c.closes:
-		if ok && e != nil {
-			return fmt.Errorf("channel closed: %w", e)
+		return closedCause(e, ok)
+	case _, ok := <-c.cancels:
+		if ok {
+			return fmt.Errorf("the broker cancelled the consumer of queue %q (the queue was deleted?)", c.queue)
 		}
-	case <-c.cancels:
-		return fmt.Errorf("the broker cancelled the consumer of queue %q (the queue was deleted?)", c.queue)
+		e, ok := <-c.closes
+		return closedCause(e, ok)
 	case <-t.C:
 	}
 	return fmt.Errorf("channel closed")
