@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
@@ -41,21 +41,21 @@ func TestConfigDefaults(t *testing.T) {
 	if got := strings.Join(s.brokers, " "); got != "k1:9092 k2:9093 [::1]:9092" {
 		t.Errorf("brokers %q", got)
 	}
-	if s.group != "payments" || s.acks != sarama.WaitForAll || !s.idempotent || s.compression != sarama.CompressionNone ||
+	if s.group != "payments" || s.acks != "all" || !s.idempotent || s.compression != kgo.NoCompression() ||
 		s.partitions != defaultPartitions || s.replicationFactor != -1 || s.maxMessageBytes != defaultMaxMessageBytes ||
-		s.initialOffset != sarama.OffsetOldest || s.sessionTimeout != defaultSessionTimeout ||
-		s.clientID != "herald" || s.version != sarama.V3_6_0_0 || s.tls != nil || s.sasl != "" {
+		s.initialOffset != offsetOldest || s.sessionTimeout != defaultSessionTimeout ||
+		s.clientID != "herald" || s.version != "3.6.0" || s.tls != nil || s.sasl != "" {
 		t.Errorf("defaults: %+v", s)
 	}
-	if err := s.saramaConfig(newNetGuard(time.Second, 0)).Validate(); err != nil {
-		t.Errorf("default Sarama config invalid: %v", err)
+	if err := validClientOpts(s); err != nil {
+		t.Errorf("default franz-go options invalid: %v", err)
 	}
 
 	private, err := parse(mustParse(t, "kafka://k1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if private.initialOffset != sarama.OffsetNewest {
+	if private.initialOffset != offsetNewest {
 		t.Errorf("a private consumer starts at %d; want newest", private.initialOffset)
 	}
 }
@@ -67,18 +67,17 @@ func TestConfigOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.acks != sarama.WaitForLocal || s.idempotent || s.compression != sarama.CompressionZSTD || s.partitions != 12 ||
-		s.replicationFactor != 3 || s.maxMessageBytes != 4096 || s.initialOffset != sarama.OffsetNewest ||
-		s.sessionTimeout != 20*time.Second || s.clientID != "billing-1" || s.version != sarama.V4_0_0_0 ||
-		s.sasl != sarama.SASLTypeSCRAMSHA512 || s.tls == nil || !s.tls.InsecureSkipVerify {
+	if s.acks != "leader" || s.idempotent || s.compression != kgo.ZstdCompression() || s.partitions != 12 ||
+		s.replicationFactor != 3 || s.maxMessageBytes != 4096 || s.initialOffset != offsetNewest ||
+		s.sessionTimeout != 20*time.Second || s.clientID != "billing-1" || s.version != "4.0.0" ||
+		s.sasl != saslSCRAMSHA512 || s.tls == nil || !s.tls.InsecureSkipVerify {
 		t.Errorf("options: %+v", s)
 	}
-	c := s.saramaConfig(newNetGuard(time.Second, 0))
-	if err := c.Validate(); err != nil {
-		t.Fatalf("Sarama config invalid: %v", err)
+	if err := validClientOpts(s); err != nil {
+		t.Fatalf("franz-go options invalid: %v", err)
 	}
-	if !c.Net.SASL.Enable || c.Net.SASL.User != "u" || c.Net.SASL.Password != secretPassword || c.Net.SASL.SCRAMClientGeneratorFunc == nil || !c.Net.TLS.Enable {
-		t.Errorf("SASL/TLS not configured: %+v", c.Net)
+	if m := s.saslMechanism(); m == nil || m.Name() != "SCRAM-SHA-512" {
+		t.Errorf("SASL not configured: %v", m)
 	}
 	for _, q := range []string{"acks=none", "acks=all&idempotent=false", "sasl=plain", "sasl=scram-sha-256", "compression=gzip"} {
 		target := "kafka://u:p@k1?" + q
@@ -90,8 +89,8 @@ func TestConfigOptions(t *testing.T) {
 			t.Errorf("%s: %v", q, err)
 			continue
 		}
-		if err := s.saramaConfig(newNetGuard(time.Second, 0)).Validate(); err != nil {
-			t.Errorf("%s: Sarama config invalid: %v", q, err)
+		if err := validClientOpts(s); err != nil {
+			t.Errorf("%s: franz-go options invalid: %v", q, err)
 		}
 	}
 }
@@ -189,7 +188,7 @@ func TestConfigTLSFiles(t *testing.T) {
 	if s.tls == nil || s.tls.RootCAs == nil || len(s.tls.Certificates) != 1 || s.tls.InsecureSkipVerify {
 		t.Fatalf("tls: %+v", s.tls)
 	}
-	if err := s.saramaConfig(newNetGuard(time.Second, 0)).Validate(); err != nil {
+	if err := validClientOpts(s); err != nil {
 		t.Fatal(err)
 	}
 	_, err = parse(mustParse(t, "kafka://k1?tls_cert="+certFile+"&tls_key="+otherKey))
@@ -226,4 +225,15 @@ func writeCert(t *testing.T, dir, name string) (certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
+}
+
+// validClientOpts builds (without connecting) a franz-go client with s's
+// options: franz-go validates them.
+func validClientOpts(s settings) error {
+	cl, err := kgo.NewClient(s.clientOpts(newNetGuard(time.Second, 0))...)
+	if err != nil {
+		return err
+	}
+	cl.Close()
+	return nil
 }

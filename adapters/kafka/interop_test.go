@@ -9,6 +9,8 @@ import (
 	"github.com/IBM/sarama"
 	wmkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters/kafka"
@@ -138,21 +140,20 @@ func TestInteropHeraldRecord(t *testing.T) {
 	}
 }
 
-// TestAs: the escape hatch reaches the Sarama objects it documents, and
-// only those.
+// TestAs: the escape hatch reaches the franz-go objects it documents,
+// and only those.
 func TestAs(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
 	type aser interface{ As(any) bool }
 	pub := openPub(t, target).(aser)
-	var producer sarama.AsyncProducer
-	var client sarama.Client
-	var admin sarama.ClusterAdmin
-	if !pub.As(&producer) || producer == nil || !pub.As(&client) || client == nil || !pub.As(&admin) || admin == nil {
-		t.Errorf("publisher As: %v %v %v", producer, client, admin)
+	var client *kgo.Client
+	var admin *kadm.Client
+	if !pub.As(&client) || client == nil || !pub.As(&admin) || admin == nil {
+		t.Errorf("publisher As: %v %v", client, admin)
 	}
-	if _, err := client.Topics(); err != nil {
-		t.Errorf("client from As: %v", err)
+	if _, err := admin.ListTopics(context.Background()); err != nil {
+		t.Errorf("admin from As: %v", err)
 	}
 	sub := openSub(t, target).(aser)
 	client, admin = nil, nil
@@ -162,7 +163,7 @@ func TestAs(t *testing.T) {
 	var other *message.Router
 	var wp *wmkafka.Publisher
 	var sync sarama.SyncProducer
-	if pub.As(&other) || sub.As(&other) || sub.As(&producer) || pub.As(&wp) || pub.As(&sync) {
+	if pub.As(&other) || sub.As(&other) || pub.As(&wp) || pub.As(&sync) {
 		t.Error("As accepted a target it cannot set")
 	}
 }
