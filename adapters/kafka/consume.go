@@ -309,8 +309,21 @@ func (c *consumer) signal(ch chan struct{}) {
 // Receive; it marks settled offsets for the group's commits.
 func (c *consumer) loop() {
 	defer close(c.done)
-	tick := time.NewTicker(markInterval)
-	defer tick.Stop()
+	marker := make(chan struct{})
+	go func() { // marks while the loop waits in a poll
+		defer close(marker)
+		tick := time.NewTicker(markInterval)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				c.markSettled()
+			case <-c.ctx.Done():
+				return
+			}
+		}
+	}()
+	defer func() { <-marker }()
 	for {
 		c.mu.Lock()
 		room := c.window - c.unsettled
@@ -319,17 +332,9 @@ func (c *consumer) loop() {
 			select {
 			case <-c.space:
 				continue
-			case <-tick.C:
-				c.markSettled()
-				continue
 			case <-c.ctx.Done():
 				return
 			}
-		}
-		select {
-		case <-tick.C:
-			c.markSettled()
-		default:
 		}
 		fetches := c.cl.PollRecords(c.ctx, room)
 		if c.ctx.Err() != nil {
