@@ -62,6 +62,7 @@ type consumer struct {
 	closing   bool // Close is leaving the group: revokes do not wait
 	broken    error
 	assigned  bool
+	unwatch   func() // stops status reports to the Stream's context
 }
 
 var _ adapters.Stream = (*consumer)(nil)
@@ -85,6 +86,7 @@ func (s *Subscriber) Stream(ctx context.Context, topic string, window int) (adap
 	if err != nil {
 		return nil, err
 	}
+	c.unwatch = c.h.watch(ctx)
 	return c, nil
 }
 
@@ -547,8 +549,23 @@ func (c *consumer) Close(ctx context.Context) error {
 	c.guard.abort()
 	c.cl.Close()
 	c.h.bg.Wait()
+	if c.unwatch != nil {
+		c.unwatch()
+	}
 	c.sub.untrack(c)
 	return err
+}
+
+// gone reports whether d's partition was revoked or lost: its record
+// belongs to the partition's next owner.
+func (c *consumer) gone(d adapters.Delivery) bool {
+	pt, ok := d.Ref.(*part)
+	if !ok {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return pt.gone || pt.revoking
 }
 
 // markSettledClosed marks the settled offsets once the stream is closed

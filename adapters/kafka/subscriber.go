@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -91,15 +92,123 @@ func (s *Subscriber) untrack(c *consumer) {
 	s.mu.Unlock()
 }
 
-// shared is the consumer behind the Subscribe calls for one topic.
+// shared is the consumer behind the Subscribe calls for one topic. It
+// hands out one record per partition at a time, in order, as
+// watermill-kafka does: the next record of a partition goes out once the
+// previous one was acked, and a nacked record goes out again (after its
+// delay) before the later ones.
 type shared struct {
 	c        *consumer
 	refs     int           // guarded by Subscriber.mu
 	started  chan struct{} // closed once c or err is set
 	err      error
-	out      chan adapters.Delivery // the pump's deliveries, taken by dispatchers
-	inflight sync.WaitGroup         // messages handed out, not settled
+	inflight sync.WaitGroup // messages handed out, not settled
 	pumpDone chan struct{}
+
+	mu      sync.Mutex
+	queues  map[int32][]adapters.Delivery // received, not acked, per partition
+	busy    map[int32]bool                // the partition's head is handed out
+	order   []int32                       // partitions in the order first seen
+	next    int                           // round-robin position in order
+	changed chan struct{}                 // closed and replaced when a head may be free
+}
+
+func newShared() *shared {
+	return &shared{
+		refs: 1, started: make(chan struct{}), pumpDone: make(chan struct{}),
+		queues: map[int32][]adapters.Delivery{}, busy: map[int32]bool{}, changed: make(chan struct{}),
+	}
+}
+
+// notifyLocked wakes the dispatchers waiting for a record.
+func (sh *shared) notifyLocked() {
+	close(sh.changed)
+	sh.changed = make(chan struct{})
+}
+
+// pump receives the consumer's records into the partition queues.
+func (sh *shared) pump() {
+	defer close(sh.pumpDone)
+	buf := make([]adapters.Delivery, 64)
+	for {
+		n, err := sh.c.Receive(sh.c.ctx, buf)
+		if err != nil {
+			return
+		}
+		sh.mu.Lock()
+		for _, d := range buf[:n] {
+			q, seen := sh.queues[d.Part]
+			if !seen {
+				sh.order = append(sh.order, d.Part)
+			}
+			sh.queues[d.Part] = append(q, d)
+		}
+		sh.notifyLocked()
+		sh.mu.Unlock()
+		clear(buf[:n])
+	}
+}
+
+// take returns the head of a partition that is not busy, marking it busy,
+// or waits for one until ctx ends, Close begins or the pump stops. Heads
+// of revoked partitions are dropped on the way (the next owner has them).
+func (sh *shared) take(ctx context.Context, closing <-chan struct{}) (adapters.Delivery, bool) {
+	for {
+		sh.mu.Lock()
+		for i := range sh.order {
+			k := (sh.next + i) % len(sh.order)
+			p := sh.order[k]
+			q := sh.queues[p]
+			for len(q) > 0 && !sh.busy[p] && sh.c.gone(q[0]) {
+				sh.c.Nack(q[0], 0) // only frees its place in the window
+				q[0] = adapters.Delivery{}
+				q = q[1:]
+			}
+			sh.queues[p] = q
+			if len(q) > 0 && !sh.busy[p] {
+				sh.busy[p] = true
+				sh.next = k + 1
+				sh.mu.Unlock()
+				return q[0], true
+			}
+		}
+		changed := sh.changed
+		sh.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return adapters.Delivery{}, false
+		case <-closing:
+			return adapters.Delivery{}, false
+		case <-sh.pumpDone:
+			return adapters.Delivery{}, false
+		}
+	}
+}
+
+// acked removes d, its partition's head, and frees the partition.
+func (sh *shared) acked(d adapters.Delivery) {
+	sh.mu.Lock()
+	if q := sh.queues[d.Part]; len(q) > 0 && q[0].Seq == d.Seq {
+		q[0] = adapters.Delivery{}
+		sh.queues[d.Part] = q[1:]
+	}
+	sh.busy[d.Part] = false
+	sh.notifyLocked()
+	sh.mu.Unlock()
+	sh.c.Ack(d)
+}
+
+// again frees d's partition with d still its head, to be handed out
+// again (a nack, or a Subscribe call that could not hand it out).
+func (sh *shared) again(d adapters.Delivery, redelivery bool) {
+	sh.mu.Lock()
+	if q := sh.queues[d.Part]; redelivery && len(q) > 0 && q[0].Seq == d.Seq {
+		q[0].Attempt++
+	}
+	sh.busy[d.Part] = false
+	sh.notifyLocked()
+	sh.mu.Unlock()
 }
 
 // Subscribe returns the messages of topic, creating the topic when
@@ -162,7 +271,7 @@ func (s *Subscriber) acquire(ctx context.Context, topic string) (*shared, error)
 			}
 			return nil, sh.err
 		}
-		sh := &shared{refs: 1, started: make(chan struct{}), out: make(chan adapters.Delivery), pumpDone: make(chan struct{})}
+		sh := newShared()
 		s.shared[topic] = sh
 		s.mu.Unlock()
 		c, err := s.startConsumer(ctx, topic, subscribeWindow)
@@ -181,26 +290,6 @@ func (s *Subscriber) acquire(ctx context.Context, topic string) (*shared, error)
 		go sh.pump()
 		close(sh.started)
 		return sh, nil
-	}
-}
-
-// pump hands the consumer's deliveries to the dispatchers.
-func (sh *shared) pump() {
-	defer close(sh.pumpDone)
-	buf := make([]adapters.Delivery, 16)
-	for {
-		n, err := sh.c.Receive(sh.c.ctx, buf)
-		if err != nil {
-			return
-		}
-		for i := range buf[:n] {
-			select {
-			case sh.out <- buf[i]:
-			case <-sh.c.ctx.Done():
-				return
-			}
-			buf[i] = adapters.Delivery{}
-		}
 	}
 }
 
@@ -238,25 +327,20 @@ func (s *Subscriber) release(topic string, sh *shared) {
 }
 
 // dispatch hands the shared consumer's messages to one Subscribe call's
-// channel, each as a message of its own whose Ack or Nack is relayed to
-// the consumer by watch.
+// channel, each as a message of its own whose Ack or Nack is relayed by
+// watch.
 func (s *Subscriber) dispatch(ctx context.Context, topic string, sh *shared, out chan<- *message.Message, unwatch func()) {
 	defer s.wg.Done()
 	defer close(out)
 	defer s.release(topic, sh)
 	defer unwatch()
 	for {
-		var d adapters.Delivery
-		select {
-		case d = <-sh.out:
-		case <-sh.pumpDone:
-			return
-		case <-ctx.Done():
-			return
-		case <-s.closing:
+		d, ok := sh.take(ctx, s.closing)
+		if !ok {
 			return
 		}
-		m := d.Msg.Copy()
+		m := message.NewMessage(d.Msg.UUID, d.Msg.Payload)
+		m.Metadata = maps.Clone(d.Msg.Metadata)
 		m.SetContext(d.Msg.Context())
 		if d.Attempt > 0 {
 			adapters.SetDeliveryCount(m, d.Attempt)
@@ -268,7 +352,7 @@ func (s *Subscriber) dispatch(ctx context.Context, topic string, sh *shared, out
 			go s.watch(sh, d, m)
 		case <-ctx.Done():
 			sh.inflight.Done()
-			sh.c.Nack(d, 0) // for another Subscribe call
+			sh.again(d, false) // for another Subscribe call
 			return
 		case <-s.closing:
 			sh.inflight.Done()
@@ -278,24 +362,30 @@ func (s *Subscriber) dispatch(ctx context.Context, topic string, sh *shared, out
 }
 
 // watch relays the settlement of m, handed out for d: an ack settles the
-// record, a nack delivers it again after the delay the handler asked for
-// (adapters.NackDelay), or after 100 ms.
+// record, a nack hands it out again after the delay the handler asked for
+// (adapters.NackDelay), or after 100 ms, holding its partition meanwhile.
 func (s *Subscriber) watch(sh *shared, d adapters.Delivery, m *message.Message) {
 	defer s.wg.Done()
 	defer sh.inflight.Done()
 	select {
 	case <-m.Acked():
-		sh.c.Ack(d)
+		sh.acked(d)
 	case <-m.Nacked():
 		delay := nackResend
 		if nd, ok := adapters.NackDelay(m); ok && nd > 0 {
 			delay = nd
 		}
-		sh.c.Nack(d, delay)
+		t := time.NewTimer(delay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			sh.again(d, true)
+		case <-s.closing:
+		}
 	case <-s.closing:
 		select {
 		case <-m.Acked():
-			sh.c.Ack(d)
+			sh.acked(d)
 		default:
 		}
 	}
