@@ -49,7 +49,7 @@ func (s settings) clientOpts(g *netGuard) []kgo.Opt {
 	if m := s.saslMechanism(); m != nil {
 		opts = append(opts, kgo.SASL(m))
 	}
-	return opts
+	return append(opts, s.extra...)
 }
 
 // saslMechanism returns franz-go's mechanism for s.sasl, nil without SASL.

@@ -60,6 +60,7 @@ type settings struct {
 	sasl              string      // "" or saslPlain, saslSCRAMSHA256, saslSCRAMSHA512
 	username          string
 	password          string
+	extra             []kgo.Opt // added to every client (tests)
 }
 
 // parse validates cfg and returns its settings. Every problem is reported,

@@ -181,11 +181,11 @@ func (p *Publisher) PublishAsync(ctx context.Context, topic string, msg *message
 		}
 	}
 	p.cl.Produce(p.ctx, newRecord(topic, msg), func(_ *kgo.Record, err error) {
-		<-p.window
 		if err != nil {
 			err = p.asyncError(topic, err)
 		}
 		done(err)
+		<-p.window // after done: the window covers the callback
 	})
 	return nil
 }
