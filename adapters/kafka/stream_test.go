@@ -3,11 +3,14 @@ package kafka_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
 )
 
@@ -141,4 +144,39 @@ func TestStreamNack(t *testing.T) {
 		t.Errorf("Close took %v with a delivery held for an hour", took)
 	}
 	st.Ack(again) // after Close: ignored
+}
+
+// TestStreamRevokeWaitsForInFlight: when a second member joins, the first
+// waits for the records it handed out of the partitions it gives up,
+// settled during that wait, and commits them before handing the
+// partitions over: the new member gets none of them again.
+func TestStreamRevokeWaitsForInFlight(t *testing.T) {
+	t.Parallel()
+	target := brokerURL(t)
+	topic, group := uniqueName("revoke"), uniqueName("g")
+	pub := openPub(t, withQuery(target, "partitions=2"))
+	before := newMessages(20, "before")
+	for i, m := range before {
+		herald.SetKey(m, fmt.Sprintf("key-%d", i))
+	}
+	publish(t, pub, topic, before...)
+	a := openStream(t, openSub(t, withQuery(target, "group="+group)), topic, 64)
+	held := receiveN(t, a, len(before), 30*time.Second)
+
+	b := openStream(t, openSub(t, withQuery(target, "group="+group)), topic, 64)
+	// Settle while the first member's revoke waits for them (it waits up
+	// to 10 s); a revoke that did not wait would commit nothing of them.
+	time.Sleep(time.Second)
+	for _, d := range held {
+		a.Ack(d)
+	}
+	after := newMessages(20, "after")
+	for i, m := range after {
+		herald.SetKey(m, fmt.Sprintf("key-%d", i))
+	}
+	publish(t, pub, topic, after...)
+	first := receiveN(t, b, 1, 60*time.Second)[0]
+	if !strings.HasPrefix(string(first.Msg.Payload), "after") {
+		t.Fatalf("the new member's first record is %q, settled by the old member before the hand-over; want an \"after\" record", first.Msg.Payload)
+	}
 }
