@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill"
 	wmkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -138,6 +139,51 @@ func TestInteropHeraldRecord(t *testing.T) {
 	if got.UUID != m.UUID || got.Metadata.Get("tenant") != "acme" {
 		t.Errorf("watermill-kafka read ID %q metadata %v; want ID %q", got.UUID, got.Metadata, m.UUID)
 	}
+}
+
+// TestInteropWatermillPublisher: what a plain watermill-kafka publisher
+// (v3, on Sarama) writes reaches a Herald subscriber, through Subscribe
+// and through Stream, with its ID, metadata and partition key (the record
+// key is the Herald key).
+func TestInteropWatermillPublisher(t *testing.T) {
+	t.Parallel()
+	target := brokerURL(t)
+	topic := uniqueName("wmpub")
+	sub := openSub(t, withQuery(target, "group="+uniqueName("g")))
+	ch := subscribe(t, sub, topic)
+	st := openStream(t, openSub(t, withQuery(target, "group="+uniqueName("g"))), topic, 8)
+
+	wp, err := wmkafka.NewPublisher(wmkafka.PublisherConfig{
+		Brokers: brokers(t, target),
+		Marshaler: wmkafka.NewWithPartitioningMarshaler(func(_ string, m *message.Message) (string, error) {
+			return m.Metadata.Get("customer"), nil
+		}),
+		OverwriteSaramaConfig: wmkafka.DefaultSaramaSyncPublisherConfig(),
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wp.Close()
+	m := message.NewMessage(watermill.NewUUID(), []byte("from watermill"))
+	m.Metadata.Set("customer", "cust-9")
+	m.Metadata.Set("tenant", "acme")
+	if err := wp.Publish(topic, m); err != nil {
+		t.Fatal(err)
+	}
+	check := func(how string, got *message.Message) {
+		t.Helper()
+		if got.UUID != m.UUID || string(got.Payload) != "from watermill" || got.Metadata.Get("tenant") != "acme" ||
+			got.Metadata.Get("customer") != "cust-9" || herald.Key(got) != "cust-9" {
+			t.Errorf("%s: ID %q payload %q metadata %v; want ID %q, the metadata and herald key cust-9", how, got.UUID, got.Payload, got.Metadata, m.UUID)
+		}
+	}
+	check("Subscribe", receive(t, ch, 1, 30*time.Second)[0])
+	d := receiveN(t, st, 1, 30*time.Second)[0]
+	check("Stream", d.Msg)
+	if d.Key != "cust-9" {
+		t.Errorf("Stream delivery key %q; want the record key cust-9", d.Key)
+	}
+	st.Ack(d)
 }
 
 // TestAs: the escape hatch reaches the franz-go objects it documents,
