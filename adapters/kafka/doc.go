@@ -83,7 +83,8 @@
 // # Subscribing
 //
 // With a group, the Subscribe calls of one subscriber for one topic share
-// one Kafka consumer-group member and compete for its records; subscribers
+// one Kafka consumer-group member and compete for its records (each Stream
+// call is a member of its own); subscribers
 // in the same group, in any process, share the topic's partitions, and
 // each group gets every record. A new group starts at the oldest record
 // (initial_offset=newest to start at the end), so records published before
@@ -95,9 +96,15 @@
 // commits nothing and leaves no state on the brokers; its position lives
 // in the process. Partitions added to the topic later are not read.
 //
-// Subscribe returns once the consumer is ready: partitions assigned and
-// starting offsets known (it waits for a rebalance, up to 75 s). It
-// returns earlier when its context ends or the subscriber is closed.
+// Subscribe and Stream return once the consumer is ready: the member
+// joined its group (it waits for the join, up to 75 s) and, with
+// initial_offset=newest, the starting offsets of its partitions are
+// pinned. With the cooperative balancer a member that joins a busy group
+// may be ready before it owns partitions: they come in the next
+// rebalance, once the other members committed what they settled. A
+// record published after Subscribe returned is delivered to the group.
+// They return earlier when their context ends or the subscriber is
+// closed.
 //
 // # Contexts and closing
 //

@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -111,6 +112,11 @@ func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 	if len(msgs) == 0 {
 		return nil
 	}
+	for i, m := range msgs {
+		if m == nil {
+			return opError("publish to", topic, fmt.Errorf("message %d is nil", i))
+		}
+	}
 	if err := p.ensure(ctx, topic); err != nil {
 		return opError("publish to", topic, err)
 	}
@@ -162,6 +168,9 @@ func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 func (p *Publisher) PublishAsync(ctx context.Context, topic string, msg *message.Message, done func(error)) error {
 	if p.closed.Load() {
 		return closedError("publish to", topic)
+	}
+	if msg == nil || done == nil {
+		return opError("publish to", topic, errors.New("PublishAsync needs a message and a done func"))
 	}
 	if err := validTopic(topic); err != nil {
 		return opError("publish to", topic, err)
