@@ -327,8 +327,10 @@ func (s *Subscriber) release(topic string, sh *shared) {
 }
 
 // dispatch hands the shared consumer's messages to one Subscribe call's
-// channel, each as a message of its own whose Ack or Nack is relayed by
-// watch.
+// channel, each as a message of its own, one at a time: it takes the next
+// record once the previous one was acked or nacked (as watermill-kafka's
+// partitions do), so a Subscribe call never holds a partition its reader
+// is not working on.
 func (s *Subscriber) dispatch(ctx context.Context, topic string, sh *shared, out chan<- *message.Message, unwatch func()) {
 	defer s.wg.Done()
 	defer close(out)
@@ -348,8 +350,6 @@ func (s *Subscriber) dispatch(ctx context.Context, topic string, sh *shared, out
 		sh.inflight.Add(1)
 		select {
 		case out <- m:
-			s.wg.Add(1)
-			go s.watch(sh, d, m)
 		case <-ctx.Done():
 			sh.inflight.Done()
 			sh.again(d, false) // for another Subscribe call
@@ -358,36 +358,77 @@ func (s *Subscriber) dispatch(ctx context.Context, topic string, sh *shared, out
 			sh.inflight.Done()
 			return // not acked: delivered again later
 		}
+		if !s.settle(ctx, sh, d, m) {
+			return
+		}
 	}
 }
 
-// watch relays the settlement of m, handed out for d: an ack settles the
-// record, a nack hands it out again after the delay the handler asked for
-// (adapters.NackDelay), or after 100 ms, holding its partition meanwhile.
-func (s *Subscriber) watch(sh *shared, d adapters.Delivery, m *message.Message) {
-	defer s.wg.Done()
-	defer sh.inflight.Done()
+// settle waits for m, handed out for d, to be acked or nacked and relays
+// that: an ack settles the record, a nack hands it out again after the
+// delay the handler asked for (adapters.NackDelay), or after 100 ms,
+// holding its partition meanwhile. When ctx ends or Close begins first it
+// returns false, and a goroutine goes on waiting for the settlement.
+func (s *Subscriber) settle(ctx context.Context, sh *shared, d adapters.Delivery, m *message.Message) bool {
 	select {
 	case <-m.Acked():
 		sh.acked(d)
+		sh.inflight.Done()
+		return true
 	case <-m.Nacked():
-		delay := nackResend
-		if nd, ok := adapters.NackDelay(m); ok && nd > 0 {
-			delay = nd
-		}
-		t := time.NewTimer(delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			sh.again(d, true)
-		case <-s.closing:
-		}
+		s.wg.Add(1)
+		go s.redeliver(sh, d, m)
+		return true
+	case <-ctx.Done():
+		s.wg.Add(1)
+		go s.watch(sh, d, m)
+		return false
 	case <-s.closing:
 		select {
 		case <-m.Acked():
 			sh.acked(d)
 		default:
 		}
+		sh.inflight.Done()
+		return false
+	}
+}
+
+// redeliver hands d out again after the nack delay of m.
+func (s *Subscriber) redeliver(sh *shared, d adapters.Delivery, m *message.Message) {
+	defer s.wg.Done()
+	defer sh.inflight.Done()
+	delay := nackResend
+	if nd, ok := adapters.NackDelay(m); ok && nd > 0 {
+		delay = nd
+	}
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		sh.again(d, true)
+	case <-s.closing:
+	}
+}
+
+// watch relays the settlement of m, handed out for d, after its Subscribe
+// call ended.
+func (s *Subscriber) watch(sh *shared, d adapters.Delivery, m *message.Message) {
+	select {
+	case <-m.Acked():
+		sh.acked(d)
+		sh.inflight.Done()
+		s.wg.Done()
+	case <-m.Nacked():
+		s.redeliver(sh, d, m)
+	case <-s.closing:
+		select {
+		case <-m.Acked():
+			sh.acked(d)
+		default:
+		}
+		sh.inflight.Done()
+		s.wg.Done()
 	}
 }
 
