@@ -214,16 +214,22 @@
 //	native franz-go, 16 sync callers                       3.09k         31.5
 //	Herald on Sarama, 16 sync publishers                   4.31k         85.8
 //	Herald on Sarama, Publish of 100 per call              11.5k         57.9
-//	(same command, later, this backend on franz-go:)
-//	native franz-go, 256 in flight                         36.4k          3.5
-//	native franz-go, 16 sync callers                       3.50k         37.4
-//	Herald on franz-go, 16 sync publishers                 2.97k         62.6
-//	Herald on franz-go, Publish of 100 per call            21.2k         31.6
+//	(same command, final code, this backend on franz-go, all cases:)
+//	native franz-go, 256 in flight                         76.4k          3.1
+//	native franz-go, 16 sync callers                       12.1k         26.3
+//	watermill-kafka stock, 16 publishers                   16.1k         60.7
+//	Herald on franz-go, 1 sync publisher                   2.48k        130.5
+//	Herald on franz-go, 16 sync publishers, 1 handler      10.6k         64.4
+//	Herald on franz-go, 16 sync publishers, 8 handlers     14.6k         62.1
+//	Herald on franz-go, Publish of 100 per call            65.0k         32.6
 //
-// The broker's load varied between the two runs (native 15.7k vs 36.4k),
-// so compare within a run: the batch path went from 0.73x to 0.58x of
-// native while nearly doubling in msg/s, with the facade not yet using
-// PublishAsync and Stream.
+// The broker's load varied between runs (native 15.7k in the first), so
+// compare within a run: Herald's batch path went from 0.73x of native on
+// Sarama to 0.85x on franz-go, and 16 synchronous publishers from 1.4x
+// to 1.2x of franz-go's own 16 synchronous callers, with Herald's
+// publisher and subscriber packages still on PublishContext and
+// Watermill's Subscribe (not yet on PublishAsync and Stream); most of the
+// allocations are the facade's and Watermill's.
 //
 // The adapter alone (adapterbench_test.go: Publisher and Stream called
 // directly; -benchtime 5000x, 1 KiB, same machine):
