@@ -21,6 +21,7 @@ import (
 const (
 	defaultPort            = "9092"
 	defaultPartitions      = 6
+	defaultWindow          = 256
 	defaultMaxMessageBytes = 2 << 20 // 2 MiB: a 1 MiB payload plus headers fits
 	defaultSessionTimeout  = 45 * time.Second
 	defaultClientID        = "herald"
@@ -53,6 +54,7 @@ type settings struct {
 	replicationFactor int16 // -1: the broker's default.replication.factor
 	maxMessageBytes   int
 	initialOffset     int64 // offsetOldest or offsetNewest
+	window            int   // records a consumer keeps unsettled when the caller gives no window
 	sessionTimeout    time.Duration
 	clientID          string
 	version           string      // highest Kafka version whose protocol is spoken
@@ -115,6 +117,7 @@ func parse(cfg herald.Config) (settings, error) {
 	} else {
 		s.initialOffset = offsetNewest
 	}
+	s.window = r.Int("window", defaultWindow, 1, 65536)
 	s.sessionTimeout = r.Duration("session_timeout", defaultSessionTimeout, 6*time.Second, 5*time.Minute)
 	s.clientID = r.String("client_id", defaultClientID)
 	if !validClientID(s.clientID) {

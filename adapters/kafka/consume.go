@@ -69,7 +69,8 @@ var _ adapters.Stream = (*consumer)(nil)
 
 // Stream starts consuming topic (adapters.StreamSubscriber): a group
 // member of its own (or a private consumer reading every partition), with
-// at most window records polled and not settled. It returns once the
+// at most window records polled and not settled (0: the window option,
+// 256 by default). It returns once the
 // consumer is ready: partitions assigned and their starting offsets
 // known.
 func (s *Subscriber) Stream(ctx context.Context, topic string, window int) (adapters.Stream, error) {
@@ -77,7 +78,7 @@ func (s *Subscriber) Stream(ctx context.Context, topic string, window int) (adap
 		return nil, closedError("subscribe to", topic)
 	}
 	if window < 1 {
-		window = 1
+		window = s.set.window // the caller's default: the window option
 	}
 	if err := s.admin.ensure(ctx, topic); err != nil {
 		return nil, s.subscribeError(topic, err)

@@ -34,6 +34,8 @@
 //	initial_offset            oldest with a group, newest without
 //	                                         oldest | newest: where a group, or a private consumer, starts
 //	                                         when it has no committed offset
+//	window                    256            records a consumer keeps polled and not settled (1 to 65536), when
+//	                                         the subscriber does not set it (subscriber.WithWindow)
 //	session_timeout           45s            consumer group session timeout (6s to 5m)
 //	client_id                 herald         Kafka client id (letters, digits, '.', '_', '-')
 //	version                   3.6.0          highest Kafka protocol version spoken (2.4.0 to 4.4.0)

@@ -21,10 +21,6 @@ import (
 // partitions; a rebalance waits for the other members.
 const readyTimeout = 75 * time.Second
 
-// subscribeWindow is the window of the stream behind Watermill's
-// Subscribe.
-const subscribeWindow = 256
-
 // nackResend is how soon a nacked message without a delay comes again.
 const nackResend = 100 * time.Millisecond
 
@@ -274,7 +270,7 @@ func (s *Subscriber) acquire(ctx context.Context, topic string) (*shared, error)
 		sh := newShared()
 		s.shared[topic] = sh
 		s.mu.Unlock()
-		c, err := s.startConsumer(ctx, topic, subscribeWindow)
+		c, err := s.startConsumer(ctx, topic, s.set.window)
 		sh.c, sh.err = c, err
 		if err != nil {
 			s.mu.Lock()
