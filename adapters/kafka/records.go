@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"strconv"
+	"unsafe"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -16,19 +17,29 @@ import (
 func newRecord(topic string, msg *message.Message) *kgo.Record {
 	rec := &kgo.Record{Topic: topic, Value: msg.Payload}
 	rec.Headers = make([]kgo.RecordHeader, 1, len(msg.Metadata)+1)
-	rec.Headers[0] = kgo.RecordHeader{Key: IDHeader, Value: []byte(msg.UUID)}
+	rec.Headers[0] = kgo.RecordHeader{Key: IDHeader, Value: stringBytes(msg.UUID)}
 	for k, v := range msg.Metadata {
 		switch k {
 		case herald.KeyHeader:
 			if v != "" {
-				rec.Key = []byte(v)
+				rec.Key = stringBytes(v)
 			}
 		case IDHeader:
 		default:
-			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)})
+			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: stringBytes(v)})
 		}
 	}
 	return rec
+}
+
+// stringBytes returns the bytes of s without copying them. The producer
+// only reads a record's key and header values (to encode and to hash the
+// key), never writes them, so they may share the strings' memory.
+func stringBytes(s string) []byte {
+	if s == "" {
+		return []byte{} // empty, not null, as []byte("") would be
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // newMessage turns a consumed record into a message, as Marshaler's
