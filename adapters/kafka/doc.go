@@ -160,8 +160,16 @@
 // out to be settled, commits and forgets them (later settlements are
 // ignored: the next owner gets them again); Close commits what was
 // settled and leaves the group at once, so its partitions move without
-// waiting for the session timeout. Watermill's Subscribe is built on a
-// Stream shared by the Subscribe calls of a topic.
+// waiting for the session timeout.
+//
+// Watermill's Subscribe is built on one such consumer per topic, shared by
+// the Subscribe calls for it, with watermill-kafka's order: a partition's
+// records go out one at a time, the next once the previous one was acked,
+// and a nacked record goes out again (after its delay, 100 ms without
+// one) before the later ones of its partition, other partitions going on
+// meanwhile. Each Subscribe call holds at most one message at a time (it
+// takes the next once the previous one was acked or nacked), so N calls
+// work on up to N partitions at once.
 //
 // A consumer-group session survives a broker outage shorter than
 // session_timeout; longer outages, and crashed members, cost a rebalance.
