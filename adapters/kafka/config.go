@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/heraldkit/herald"
 )
@@ -19,32 +21,48 @@ import (
 const (
 	defaultPort            = "9092"
 	defaultPartitions      = 6
+	defaultWindow          = 256
 	defaultMaxMessageBytes = 2 << 20 // 2 MiB: a 1 MiB payload plus headers fits
 	defaultSessionTimeout  = 45 * time.Second
 	defaultClientID        = "herald"
 	defaultVersion         = "3.6.0"
 	minVersion             = "2.4.0"
+	maxVersion             = "4.4.0"
 )
 
-// settings is a validated Config, ready to build Sarama and Watermill
-// configurations from.
+// Where a consumer starts without a committed offset (settings.initialOffset).
+const (
+	offsetNewest int64 = -1
+	offsetOldest int64 = -2
+)
+
+// SASL mechanisms (settings.sasl).
+const (
+	saslPlain       = "PLAIN"
+	saslSCRAMSHA256 = "SCRAM-SHA-256"
+	saslSCRAMSHA512 = "SCRAM-SHA-512"
+)
+
+// settings is a validated Config, ready to build franz-go options from.
 type settings struct {
 	brokers           []string
 	group             string
-	acks              sarama.RequiredAcks
+	acks              string // all, leader, none
 	idempotent        bool
-	compression       sarama.CompressionCodec
+	compression       kgo.CompressionCodec
 	partitions        int32
 	replicationFactor int16 // -1: the broker's default.replication.factor
 	maxMessageBytes   int
-	initialOffset     int64
+	initialOffset     int64 // offsetOldest or offsetNewest
+	window            int   // records a consumer keeps unsettled when the caller gives no window
 	sessionTimeout    time.Duration
 	clientID          string
-	version           sarama.KafkaVersion
+	version           string      // highest Kafka version whose protocol is spoken
 	tls               *tls.Config // nil: plaintext
-	sasl              sarama.SASLMechanism
+	sasl              string      // "" or saslPlain, saslSCRAMSHA256, saslSCRAMSHA512
 	username          string
 	password          string
+	extra             []kgo.Opt // added to every client (tests)
 }
 
 // parse validates cfg and returns its settings. Every problem is reported,
@@ -73,16 +91,16 @@ func parse(cfg herald.Config) (settings, error) {
 
 	r := cfg.OptionReader()
 	acks := r.Enum("acks", "all", "all", "leader", "none")
-	s.acks = map[string]sarama.RequiredAcks{"all": sarama.WaitForAll, "leader": sarama.WaitForLocal, "none": sarama.NoResponse}[acks]
+	s.acks = acks
 	idempotentSet := r.Has("idempotent")
 	s.idempotent = r.Bool("idempotent", acks == "all")
 	if idempotentSet && s.idempotent && acks != "all" {
 		r.Fail("idempotent", "true", "requires acks=all", "false, or set acks=all")
 	}
 	codec := r.Enum("compression", "none", "none", "gzip", "snappy", "lz4", "zstd")
-	s.compression = map[string]sarama.CompressionCodec{
-		"none": sarama.CompressionNone, "gzip": sarama.CompressionGZIP, "snappy": sarama.CompressionSnappy,
-		"lz4": sarama.CompressionLZ4, "zstd": sarama.CompressionZSTD,
+	s.compression = map[string]kgo.CompressionCodec{
+		"none": kgo.NoCompression(), "gzip": kgo.GzipCompression(), "snappy": kgo.SnappyCompression(),
+		"lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression(),
 	}[codec]
 	s.partitions = int32(r.Int("partitions", defaultPartitions, 1, 10000))
 	s.replicationFactor = int16(r.Int("replication_factor", -1, -1, 32767))
@@ -95,10 +113,11 @@ func parse(cfg herald.Config) (settings, error) {
 		offsetDefault = "oldest"
 	}
 	if r.Enum("initial_offset", offsetDefault, "oldest", "newest") == "oldest" {
-		s.initialOffset = sarama.OffsetOldest
+		s.initialOffset = offsetOldest
 	} else {
-		s.initialOffset = sarama.OffsetNewest
+		s.initialOffset = offsetNewest
 	}
+	s.window = r.Int("window", defaultWindow, 1, 65536)
 	s.sessionTimeout = r.Duration("session_timeout", defaultSessionTimeout, 6*time.Second, 5*time.Minute)
 	s.clientID = r.String("client_id", defaultClientID)
 	if !validClientID(s.clientID) {
@@ -141,19 +160,46 @@ func validClientID(id string) bool {
 	return true
 }
 
-func parseVersion(r *herald.OptionReader) sarama.KafkaVersion {
-	allowed := fmt.Sprintf("a Kafka version from %s to %s, e.g. 3.6.0", minVersion, sarama.MaxVersion)
+func parseVersion(r *herald.OptionReader) string {
+	allowed := fmt.Sprintf("a Kafka version from %s to %s, e.g. 3.6.0", minVersion, maxVersion)
 	raw := r.String("version", defaultVersion)
-	v, err := sarama.ParseKafkaVersion(raw)
-	if err != nil {
+	v, ok := versionNumber(raw)
+	if !ok || kversion.FromString(raw) == nil {
 		r.Fail("version", raw, "is not a Kafka version", allowed)
-		return sarama.V3_6_0_0
+		return defaultVersion
 	}
-	if !v.IsAtLeast(sarama.V2_4_0_0) || !sarama.MaxVersion.IsAtLeast(v) {
+	lo, _ := versionNumber(minVersion)
+	hi, _ := versionNumber(maxVersion)
+	if v < lo || v > hi {
 		r.Fail("version", raw, "is out of range", allowed)
-		return sarama.V3_6_0_0
+		return defaultVersion
 	}
-	return v
+	return raw
+}
+
+// versionNumber turns "a.b.c" (or "a.b.c.d", or "a.b") into a comparable number.
+func versionNumber(raw string) (int, bool) {
+	parts := strings.Split(raw, ".")
+	if len(parts) < 2 || len(parts) > 4 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < 3; i++ {
+		d := 0
+		if i < len(parts) {
+			var err error
+			if d, err = strconv.Atoi(parts[i]); err != nil || d < 0 || d > 999 {
+				return 0, false
+			}
+		}
+		n = n*1000 + d
+	}
+	return n, true
+}
+
+// kafkaVersions is the protocol range for settings.version.
+func (s settings) kafkaVersions() *kversion.Versions {
+	return kversion.FromString(s.version)
 }
 
 // parseTLS returns the TLS configuration, or nil for plaintext. Any tls_*
@@ -212,7 +258,7 @@ func errText(err error) string {
 	return err.Error()
 }
 
-func parseSASL(r *herald.OptionReader, cfg herald.Config, fail func(key, value, problem, allowed string)) sarama.SASLMechanism {
+func parseSASL(r *herald.OptionReader, cfg herald.Config, fail func(key, value, problem, allowed string)) string {
 	const allowed = "plain, scram-sha-256, scram-sha-512"
 	mech := r.Enum("sasl", "", "plain", "scram-sha-256", "scram-sha-512")
 	if mech == "" {
@@ -230,9 +276,9 @@ func parseSASL(r *herald.OptionReader, cfg herald.Config, fail func(key, value, 
 	if cfg.Password == "" {
 		fail("password", "", "is missing", "a password in the URL, e.g. kafka://user:password@host:9092?sasl="+mech)
 	}
-	return map[string]sarama.SASLMechanism{
-		"plain":         sarama.SASLTypePlaintext,
-		"scram-sha-256": sarama.SASLTypeSCRAMSHA256,
-		"scram-sha-512": sarama.SASLTypeSCRAMSHA512,
+	return map[string]string{
+		"plain":         saslPlain,
+		"scram-sha-256": saslSCRAMSHA256,
+		"scram-sha-512": saslSCRAMSHA512,
 	}[mech]
 }

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
@@ -41,21 +41,21 @@ func TestConfigDefaults(t *testing.T) {
 	if got := strings.Join(s.brokers, " "); got != "k1:9092 k2:9093 [::1]:9092" {
 		t.Errorf("brokers %q", got)
 	}
-	if s.group != "payments" || s.acks != sarama.WaitForAll || !s.idempotent || s.compression != sarama.CompressionNone ||
+	if s.group != "payments" || s.acks != "all" || !s.idempotent || s.compression != kgo.NoCompression() ||
 		s.partitions != defaultPartitions || s.replicationFactor != -1 || s.maxMessageBytes != defaultMaxMessageBytes ||
-		s.initialOffset != sarama.OffsetOldest || s.sessionTimeout != defaultSessionTimeout ||
-		s.clientID != "herald" || s.version != sarama.V3_6_0_0 || s.tls != nil || s.sasl != "" {
+		s.initialOffset != offsetOldest || s.sessionTimeout != defaultSessionTimeout ||
+		s.clientID != "herald" || s.version != "3.6.0" || s.tls != nil || s.sasl != "" || s.window != defaultWindow {
 		t.Errorf("defaults: %+v", s)
 	}
-	if err := s.saramaConfig(newNetGuard(time.Second, 0)).Validate(); err != nil {
-		t.Errorf("default Sarama config invalid: %v", err)
+	if err := validClientOpts(s); err != nil {
+		t.Errorf("default franz-go options invalid: %v", err)
 	}
 
 	private, err := parse(mustParse(t, "kafka://k1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if private.initialOffset != sarama.OffsetNewest {
+	if private.initialOffset != offsetNewest {
 		t.Errorf("a private consumer starts at %d; want newest", private.initialOffset)
 	}
 }
@@ -63,22 +63,21 @@ func TestConfigDefaults(t *testing.T) {
 func TestConfigOptions(t *testing.T) {
 	s, err := parse(mustParse(t, "kafka://u:"+secretPassword+"@k1?acks=leader&compression=zstd&partitions=12"+
 		"&replication_factor=3&max_message_bytes=4096&initial_offset=newest&session_timeout=20s&client_id=billing-1"+
-		"&version=4.0.0&sasl=scram-sha-512&tls=true&tls_insecure_skip_verify=true&group=g"))
+		"&version=4.0.0&sasl=scram-sha-512&tls=true&tls_insecure_skip_verify=true&group=g&window=64"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.acks != sarama.WaitForLocal || s.idempotent || s.compression != sarama.CompressionZSTD || s.partitions != 12 ||
-		s.replicationFactor != 3 || s.maxMessageBytes != 4096 || s.initialOffset != sarama.OffsetNewest ||
-		s.sessionTimeout != 20*time.Second || s.clientID != "billing-1" || s.version != sarama.V4_0_0_0 ||
-		s.sasl != sarama.SASLTypeSCRAMSHA512 || s.tls == nil || !s.tls.InsecureSkipVerify {
+	if s.acks != "leader" || s.idempotent || s.compression != kgo.ZstdCompression() || s.partitions != 12 ||
+		s.replicationFactor != 3 || s.maxMessageBytes != 4096 || s.initialOffset != offsetNewest ||
+		s.sessionTimeout != 20*time.Second || s.clientID != "billing-1" || s.version != "4.0.0" ||
+		s.sasl != saslSCRAMSHA512 || s.tls == nil || !s.tls.InsecureSkipVerify || s.window != 64 {
 		t.Errorf("options: %+v", s)
 	}
-	c := s.saramaConfig(newNetGuard(time.Second, 0))
-	if err := c.Validate(); err != nil {
-		t.Fatalf("Sarama config invalid: %v", err)
+	if err := validClientOpts(s); err != nil {
+		t.Fatalf("franz-go options invalid: %v", err)
 	}
-	if !c.Net.SASL.Enable || c.Net.SASL.User != "u" || c.Net.SASL.Password != secretPassword || c.Net.SASL.SCRAMClientGeneratorFunc == nil || !c.Net.TLS.Enable {
-		t.Errorf("SASL/TLS not configured: %+v", c.Net)
+	if m := s.saslMechanism(); m == nil || m.Name() != "SCRAM-SHA-512" {
+		t.Errorf("SASL not configured: %v", m)
 	}
 	for _, q := range []string{"acks=none", "acks=all&idempotent=false", "sasl=plain", "sasl=scram-sha-256", "compression=gzip"} {
 		target := "kafka://u:p@k1?" + q
@@ -90,8 +89,8 @@ func TestConfigOptions(t *testing.T) {
 			t.Errorf("%s: %v", q, err)
 			continue
 		}
-		if err := s.saramaConfig(newNetGuard(time.Second, 0)).Validate(); err != nil {
-			t.Errorf("%s: Sarama config invalid: %v", q, err)
+		if err := validClientOpts(s); err != nil {
+			t.Errorf("%s: franz-go options invalid: %v", q, err)
 		}
 	}
 }
@@ -120,6 +119,7 @@ func TestConfigErrors(t *testing.T) {
 		{"kafka://k1?max_message_bytes=10", "max_message_bytes"},
 		{"kafka://k1?initial_offset=latest", "initial_offset"},
 		{"kafka://k1?session_timeout=1s", "session_timeout"},
+		{"kafka://k1?window=0", "window"},
 		{"kafka://k1?session_timeout=soon", "session_timeout"},
 		{"kafka://k1?client_id=has%20space", "client_id"},
 		{"kafka://k1?version=0.10.2", "version"},
@@ -189,7 +189,7 @@ func TestConfigTLSFiles(t *testing.T) {
 	if s.tls == nil || s.tls.RootCAs == nil || len(s.tls.Certificates) != 1 || s.tls.InsecureSkipVerify {
 		t.Fatalf("tls: %+v", s.tls)
 	}
-	if err := s.saramaConfig(newNetGuard(time.Second, 0)).Validate(); err != nil {
+	if err := validClientOpts(s); err != nil {
 		t.Fatal(err)
 	}
 	_, err = parse(mustParse(t, "kafka://k1?tls_cert="+certFile+"&tls_key="+otherKey))
@@ -226,4 +226,15 @@ func writeCert(t *testing.T, dir, name string) (certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
+}
+
+// validClientOpts builds (without connecting) a franz-go client with s's
+// options: franz-go validates them.
+func validClientOpts(s settings) error {
+	cl, err := kgo.NewClient(s.clientOpts(newNetGuard(time.Second, 0))...)
+	if err != nil {
+		return err
+	}
+	cl.Close()
+	return nil
 }

@@ -5,41 +5,32 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heraldkit/herald"
 )
 
-// connect opens a Sarama client to the brokers through g and conf (built
-// on g). It honours ctx: when ctx ends first, g is aborted, which makes
-// Sarama give up at once, and the error wraps ctx.Err(). A failure is
-// explained where possible (see explain).
-func connect(ctx context.Context, s settings, g *netGuard, conf *sarama.Config) (sarama.Client, error) {
-	type result struct {
-		client sarama.Client
-		err    error
+// connect opens a franz-go client to the brokers through g, with opts
+// added to the shared ones, and checks that a broker answers (the
+// handshake, TLS and SASL included). It honours ctx: when ctx ends first
+// the error wraps ctx.Err(). A failure is explained where possible (see
+// explain).
+func connect(ctx context.Context, s settings, g *netGuard, opts ...kgo.Opt) (*kgo.Client, error) {
+	cl, err := kgo.NewClient(append(s.clientOpts(g), opts...)...)
+	if err != nil {
+		return nil, err
 	}
-	ch := make(chan result, 1)
-	go func() {
-		c, err := sarama.NewClient(s.brokers, conf)
-		ch <- result{c, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			return nil, explain(ctx, s, g, r.err)
+	if err := cl.Ping(ctx); err != nil {
+		cl.Close()
+		if ctx.Err() != nil {
+			return nil, ctxError(ctx, nil)
 		}
-		return r.client, nil
-	case <-ctx.Done():
-		g.abort() // Sarama's dials fail and its backoffs are zero: NewClient returns at once
-		if r := <-ch; r.client != nil {
-			_ = r.client.Close()
-		}
-		return nil, ctxError(ctx, nil)
+		return nil, explain(ctx, s, g, err)
 	}
+	return cl, nil
 }
 
 // openError formats a failed Open.
@@ -50,16 +41,12 @@ func openError(what string, s settings, err error) error {
 // probeTimeout bounds each connection attempt explain makes.
 const probeTimeout = 5 * time.Second
 
-// explain turns Sarama's "run out of available brokers" into the likely
-// cause: SASL, or TLS, that the listener does not speak. It connects to
-// the first broker again, with the settings and without the suspect one,
-// to find out, and adds the broker's own error. Without a better
-// explanation the brokers are unreachable: the error then wraps
-// herald.ErrUnreachable.
+// explain turns a failed connection into the likely cause: SASL, or TLS,
+// that the listener does not speak. It connects to the first broker again,
+// without the suspect setting, to find out, and adds the broker's own
+// error. Without a better explanation the brokers are unreachable: the
+// error then wraps herald.ErrUnreachable.
 func explain(ctx context.Context, s settings, g *netGuard, err error) error {
-	if !errors.Is(err, sarama.ErrOutOfBrokers) {
-		return err
-	}
 	addr := s.brokers[0]
 	without := func(withSASL, withTLS bool) error {
 		p := s
@@ -71,6 +58,7 @@ func explain(ctx context.Context, s settings, g *netGuard, err error) error {
 		}
 		return probeBroker(ctx, p)
 	}
+	var ke *kerr.Error
 	switch {
 	case s.sasl != "" && without(false, s.tls != nil) == nil:
 		return fmt.Errorf("SASL (%s) failed: the listener at %s answers without SASL, so it probably does not use SASL: "+
@@ -81,45 +69,31 @@ func explain(ctx context.Context, s settings, g *netGuard, err error) error {
 	case s.tls == nil && (g.sawTLS.Load() || speaksTLS(ctx, addr)):
 		return fmt.Errorf("the listener at %s answers with TLS: add tls=true (and tls_ca when its certificate is not "+
 			"signed by a system CA): %w", addr, err)
-	}
-	cause := probeBroker(ctx, s)
-	var kerr sarama.KError
-	switch {
-	case cause != nil && errors.As(cause, &kerr):
+	case errors.As(err, &ke):
 		// The broker answered with an error (a failed SASL
 		// authentication, for one): not a reachability problem.
-		return fmt.Errorf("%w: %s: %w", err, addr, cause)
-	case cause == nil || strings.Contains(err.Error(), cause.Error()):
-		return fmt.Errorf("%w: %w", herald.ErrUnreachable, err)
+		return fmt.Errorf("%s: %w", addr, err)
 	default:
-		return fmt.Errorf("%w: %w: %s: %w", herald.ErrUnreachable, err, addr, cause)
+		return fmt.Errorf("%w: %w", herald.ErrUnreachable, err)
 	}
 }
 
-// probeBroker connects to the first broker with s and asks for metadata,
-// within ctx and probeTimeout. It returns the broker's error, nil when it
-// answered.
+// probeBroker connects to the first broker with s and checks that it
+// answers, within ctx and probeTimeout. It returns the broker's error, nil
+// when it answered.
 func probeBroker(ctx context.Context, s settings) error {
 	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
 	g := newNetGuard(probeTimeout, 0)
 	defer g.abort()
-	defer g.abortOn(ctx)()
-	conf := s.saramaConfig(g)
-	conf.Net.ReadTimeout = probeTimeout
-	b := sarama.NewBroker(s.brokers[0])
-	if err := b.Open(conf); err != nil {
+	p := s
+	p.brokers = s.brokers[:1]
+	cl, err := kgo.NewClient(p.clientOpts(g)...)
+	if err != nil {
 		return err
 	}
-	defer func() { _ = b.Close() }()
-	if ok, err := b.Connected(); !ok {
-		if err == nil {
-			err = sarama.ErrNotConnected
-		}
-		return err
-	}
-	_, err := b.GetMetadata(sarama.NewMetadataRequest(conf.Version, nil))
-	return err
+	defer cl.Close()
+	return cl.Ping(ctx)
 }
 
 // speaksTLS reports whether addr completes a TLS handshake (certificate

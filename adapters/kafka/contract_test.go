@@ -139,7 +139,10 @@ func TestSubscribeHonoursContextAndClose(t *testing.T) {
 			_, err := b.Subscribe(context.Background(), topic)
 			done <- err
 		}()
-		time.Sleep(500 * time.Millisecond) // let it start joining; Close must work at any point
+		// Let it start joining (a cooperative join takes a few hundred
+		// milliseconds: the other member rejoins at its next heartbeat);
+		// Close must work at any point.
+		time.Sleep(50 * time.Millisecond)
 		start := time.Now()
 		if err := b.Close(); err != nil {
 			t.Errorf("Close: %v", err)

@@ -1,10 +1,11 @@
-// Package kafka is Herald's Apache Kafka backend, built on Sarama
-// (github.com/IBM/sarama) and watermill-kafka
-// (github.com/ThreeDotsLabs/watermill-kafka/v3): publishing uses a Sarama
-// AsyncProducer directly, writing the records watermill-kafka writes;
-// consuming uses watermill-kafka's subscriber (one per topic), with
-// Herald's readiness, offset marking, nack delay and failure reporting
-// around it. Importing it registers the "kafka" scheme:
+// Package kafka is Herald's Apache Kafka backend, built on franz-go
+// (github.com/twmb/franz-go, pkg/kgo and pkg/kadm). It implements
+// Watermill's Publisher and Subscriber on the franz-go client, as the
+// RabbitMQ and NATS backends do on theirs, writes and reads the records
+// watermill-kafka writes (so plain watermill-kafka applications and Herald
+// interoperate in both directions), and adds Herald's fast paths:
+// PublishAsync (adapters.AsyncPublisher) and a windowed Stream
+// (adapters.StreamSubscriber). Importing it registers the "kafka" scheme:
 //
 //	import _ "github.com/heraldkit/herald/adapters/kafka"
 //
@@ -33,9 +34,11 @@
 //	initial_offset            oldest with a group, newest without
 //	                                         oldest | newest: where a group, or a private consumer, starts
 //	                                         when it has no committed offset
+//	window                    256            records a consumer keeps polled and not settled (1 to 65536), when
+//	                                         the subscriber does not set it (subscriber.WithWindow)
 //	session_timeout           45s            consumer group session timeout (6s to 5m)
 //	client_id                 herald         Kafka client id (letters, digits, '.', '_', '-')
-//	version                   3.6.0          Kafka protocol version Sarama speaks (2.4.0 or newer)
+//	version                   3.6.0          highest Kafka protocol version spoken (2.4.0 to 4.4.0)
 //	tls                       false          TLS to the brokers (implied by any tls_* option)
 //	tls_ca                    (system)       PEM file of CA certificates
 //	tls_cert, tls_key         (none)         PEM files of a client certificate and its key
@@ -82,7 +85,8 @@
 // # Subscribing
 //
 // With a group, the Subscribe calls of one subscriber for one topic share
-// one Kafka consumer-group member and compete for its records; subscribers
+// one Kafka consumer-group member and compete for its records (each Stream
+// call is a member of its own); subscribers
 // in the same group, in any process, share the topic's partitions, and
 // each group gets every record. A new group starts at the oldest record
 // (initial_offset=newest to start at the end), so records published before
@@ -94,9 +98,15 @@
 // commits nothing and leaves no state on the brokers; its position lives
 // in the process. Partitions added to the topic later are not read.
 //
-// Subscribe returns once the consumer is ready: partitions assigned and
-// starting offsets known (it waits for a rebalance, up to 75 s). It
-// returns earlier when its context ends or the subscriber is closed.
+// Subscribe and Stream return once the consumer is ready: the member
+// joined its group (it waits for the join, up to 75 s) and, with
+// initial_offset=newest, the starting offsets of its partitions are
+// pinned. With the cooperative balancer a member that joins a busy group
+// may be ready before it owns partitions: they come in the next
+// rebalance, once the other members committed what they settled. A
+// record published after Subscribe returned is delivered to the group.
+// They return earlier when their context ends or the subscriber is
+// closed.
 //
 // # Contexts and closing
 //
@@ -104,66 +114,86 @@
 // SubscribeInitializeContext (SubscribeInitialize waits up to a minute)
 // and PublishContext honour their context at every wait (connecting, the
 // Kafka handshake, metadata, topic creation, joining the group): when it
-// ends they return at once with an error wrapping ctx.Err(). Sarama's own
-// calls take no context, so every connection goes through a dialer of the
-// adapter's that closes them all (and turns Sarama's retry backoffs to
-// zero) when the wait is abandoned. Close interrupts a Subscribe still
+// ends they return at once with an error wrapping ctx.Err(). Every
+// connection goes through a dialer of the adapter's that can close them
+// all (and turn franz-go's retry backoffs to zero) when a wait is
+// abandoned. Close interrupts a Subscribe still
 // joining its group and does not wait for it. Every method called after
 // Close returns an error wrapping herald.ErrClosed.
 //
 // # Delivery
 //
-// The publisher implements adapters.ContextPublisher. PublishContext
-// returns nil once the broker acknowledged the record (acks); several
-// messages in one call are sent as one batch. It starts no goroutine (one
-// long-lived goroutine per publisher hands the producer's results to the
-// calls) and never changes the messages or their context.
+// The publisher implements adapters.ContextPublisher and
+// adapters.AsyncPublisher on franz-go's Produce with promises (acks=all
+// and the idempotent producer by default, no linger). Concurrent
+// PublishContext calls pipeline: their records share the producer's
+// batches and requests (up to 4 in flight per broker with idempotence),
+// and each call returns once the broker acknowledged its own records. No
+// goroutine is started per call, and the messages and their context are
+// not changed. PublishAsync takes up to 8192 records awaiting their
+// acknowledgement and blocks while that window is full.
 //
-// While the broker is down or a partition has no leader, a publish waits:
-// Sarama retries, then Herald resends what failed, with backoff, until the
-// context ends; then it returns an error wrapping herald.ErrUnreachable
-// and ctx.Err() (and the last failure). A broker restart thus delays a
-// publish rather than failing it; a resend may duplicate a record the
-// broker had stored (at-least-once). Errors that waiting cannot fix are
-// returned at once: a message over max_message_bytes, a refused
-// authorization, a topic name Kafka does not allow. Watermill's Publish
-// is PublishContext with a one-minute timeout. Close flushes what was
+// While the broker is down or a partition has no leader, a publish waits
+// (franz-go retries) until its context ends; then it returns an error
+// wrapping herald.ErrUnreachable and ctx.Err() (and the last connection
+// failure). A broker restart thus delays a publish rather than failing
+// it. Errors that waiting cannot fix are returned at once: a message over
+// max_message_bytes, a refused authorization, a topic name Kafka does not
+// allow. Watermill's Publish is PublishContext with a one-minute timeout;
+// a PublishAsync record waits up to a minute. Close flushes what was
 // handed to the producer for up to 5 s.
 //
-// Consumption is at-least-once. An acked message's offset is committed
-// within a second and on Close; a nacked one is delivered again, before
-// the later records of its partition, after the delay the handler asked
-// for (adapters.NackDelay, set by the subscriber package for
-// herald.RetryAfter and its growing nack delay) or 100 ms. A partition is
-// ordered, so holding a nacked message holds its partition (other
-// partitions go on); Close does not wait for the delay (the message was
-// not acked: it is delivered again). Messages that were not acked when a
-// member stopped go to the group's next member. A rebalance or a broker
-// restart can deliver again the messages acked in the last second.
+// Consumption is at-least-once. Stream keeps up to window records polled
+// and not settled (Receive blocks the poll while the window is full);
+// acks and nacks come in any order. Each partition's commit offset is its
+// watermark: the offset after the highest record below which every
+// record was acked (internal/flow.Watermark), marked every 200 ms and
+// committed every second, when a partition is revoked and on Close, never
+// past a record not yet acked (a member killed with later records done
+// and earlier ones not gets the earlier ones again). A nacked record is
+// held in the process for its delay (adapters.NackDelay; Watermill's
+// Subscribe uses 100 ms without one) and delivered again by the same
+// stream; the watermark stays behind it. Other records, of its partition
+// too, go on meanwhile: Herald's subscriber orders deliveries by key
+// (Delivery.Key is the record key). On a revoke the stream drops the
+// revoked partitions' queued records, waits up to 10 s for those handed
+// out to be settled, commits and forgets them (later settlements are
+// ignored: the next owner gets them again); Close commits what was
+// settled and leaves the group at once, so its partitions move without
+// waiting for the session timeout.
+//
+// Watermill's Subscribe is built on one such consumer per topic, shared by
+// the Subscribe calls for it, with watermill-kafka's order: a partition's
+// records go out one at a time, the next once the previous one was acked,
+// and a nacked record goes out again (after its delay, 100 ms without
+// one) before the later ones of its partition, other partitions going on
+// meanwhile. Each Subscribe call holds at most one message at a time (it
+// takes the next once the previous one was acked or nacked), so N calls
+// work on up to N partitions at once.
 //
 // A consumer-group session survives a broker outage shorter than
 // session_timeout; longer outages, and crashed members, cost a rebalance.
-// Sarama reconnects by itself; watermill-kafka restarts a consumer whose
-// session ended.
+// franz-go reconnects and rejoins by itself. Groups use franz-go's
+// cooperative-sticky balancer: a joining member does not stop the others.
 //
 // # Failures and errors
 //
-// Every error the Kafka stack reports for a subscription (watermill-kafka's
-// log, the consumer group's and partition consumers' error channels) is
+// Every error the Kafka stack reports for a subscription (a failed
+// connection to a broker, a fetch error, partitions lost by the group) is
 // logged at warn level on the logger of the Open context
 // (adapters.Logger), each distinct error once per outage. The first one
 // of an outage (broker gone, topic deleted, authorization refused, ...)
 // is logged as "subscription lost" and reported with adapters.ReportStatus
 // on the Subscribe context, wrapping herald.ErrSubscriptionLost and the
 // cause; the subscription keeps retrying with backoff, and once it works
-// again (partitions assigned again, or the topic's leaders answer and the
-// group session is live) that is logged at info level and reported with
+// again (records fetched, partitions assigned again, or the topic's
+// leaders answer and the member holds its assignment) that is logged at info level and reported with
 // nil. Errors of a normal rebalance (a commit racing with it) are logged
 // but are not an outage.
 //
 // Errors read "herald/kafka: <operation> "<topic>": <cause>" (operations:
 // publish to, subscribe to, prepare), or "herald/kafka: open publisher on
-// [brokers]: <cause>", and wrap Sarama's errors and Herald's sentinels.
+// [brokers]: <cause>", and wrap franz-go's errors (kerr) and Herald's sentinels.
 // When the brokers cannot be reached the cause names the likely reason
 // where it can tell: SASL against a listener without SASL, TLS to a
 // plaintext listener, plaintext to a TLS listener (the adapter connects
@@ -179,44 +209,56 @@
 //
 // # Performance
 //
-// The defaults favour safety: acks=all with the idempotent producer (Sarama
-// then keeps one request in flight per broker) and 6 partitions.
-// BenchmarkKafka runs Herald beside watermill-kafka's stock configuration
-// (acks=leader, no idempotence, topics auto-created with one partition) in
-// the same run; BenchmarkKafkaConsume measures the consuming side alone.
-// The figures below were measured when the publisher used a Sarama
-// SyncProducer through watermill-kafka; Sarama's SyncProducer is a
-// wrapper around an AsyncProducer, which the publisher now uses directly
-// with the same settings (not measured again).
-// 1 KiB messages, one local Kafka 4.4 broker, 2 cores shared with the
-// broker, median of 3 of one run of
+// Why franz-go (issue 8): Sarama's idempotent producer requires
+// Net.MaxOpenRequests = 1, one produce request in flight per broker, so a
+// publisher is bound by round trips; franz-go keeps 4 in flight with
+// idempotence, batches concurrent Produce calls, and its consumer hands
+// out polled records without a goroutine or channel per message. Smoke
+// figures of the bench module (one round, n=5000, 1 KiB, one local Kafka
+// 4.4 broker, 2 cores shared with other work, so only indicative):
 //
-//	go test ./adapters/kafka -run '^$' -bench Kafka -benchtime 5000x -count 3
+//	cd bench && go run . -brokers kafka -sizes 1024 -n 5000 -rounds 1
 //
-//	case                                   herald   herald,partitions=1   watermill stock
-//	publish, 1 goroutine       msg/s        4,742                4,861             4,976
-//	publish, 8 goroutines      msg/s       17,241               16,887            17,500
-//	end-to-end, 8 publishers   msg/s        9,973               10,868            11,893
-//	drain a backlog, 1 handler msg/s      172,900              144,701           198,186
-//	6 handlers of 5 ms each    msg/s        1,040                  189
+//	case                                       end-to-end msg/s   allocs/msg
+//	native franz-go, 256 in flight                         15.7k          4.0
+//	native franz-go, 16 sync callers                       3.09k         31.5
+//	Herald on Sarama, 16 sync publishers                   4.31k         85.8
+//	Herald on Sarama, Publish of 100 per call              11.5k         57.9
+//	(same command, final code, this backend on franz-go, all cases:)
+//	native franz-go, 256 in flight                         76.4k          3.1
+//	native franz-go, 16 sync callers                       12.1k         26.3
+//	watermill-kafka stock, 16 publishers                   16.1k         60.7
+//	Herald on franz-go, 1 sync publisher                   2.48k        130.5
+//	Herald on franz-go, 16 sync publishers, 1 handler      10.6k         64.4
+//	Herald on franz-go, 16 sync publishers, 8 handlers     14.6k         62.1
+//	Herald on franz-go, Publish of 100 per call            65.0k         32.6
 //
-// Publishing is bound by the broker's round trips, not by the adapter:
-// the benchmark process uses about a sixth of a core, a bare Sarama
-// producer with Herald's configuration is as fast, and idempotent=false or
-// acks=leader do not change the 8-goroutine figures beyond the noise. End
-// to end is the publish rate with the broker also serving the consumer
-// (the subscriber keeps up: it drains a backlog more than ten times
-// faster). Run to run, one case varies by ±20% (8k to 13k end to end), so
-// differences of that size between the columns are noise.
+// The broker's load varied between runs (native 15.7k in the first), so
+// compare within a run: Herald's batch path went from 0.73x of native on
+// Sarama to 0.85x on franz-go, and 16 synchronous publishers from 1.4x
+// to 1.2x of franz-go's own 16 synchronous callers, with Herald's
+// publisher and subscriber packages still on PublishContext and
+// Watermill's Subscribe (not yet on PublishAsync and Stream); most of the
+// allocations are the facade's and Watermill's.
 //
-// Partitions: one fast handler drains 6 partitions at least as fast as 1,
-// and handlers that take time get one message per partition at a time, so
-// 6 slow handlers get 5 times the throughput from 6 partitions. Use
-// partitions=1 only for a topic-wide order.
+// The adapter alone (adapterbench_test.go: Publisher and Stream called
+// directly; -benchtime 5000x, 1 KiB, same machine):
 //
-// Keyless records stick to one partition per ~16 KiB (see
-// NewKeyPartitioner) so that concurrent publishes share batches (a
-// stickiness of 256 KiB measured the same).
+//	BenchmarkAdapterPublishAsync          14.4 µs/msg   10 allocs/msg
+//	BenchmarkAdapterPublishContext16      62-80 µs/msg  24 allocs/msg  (16 sync callers, linger 0)
+//	  with franz-go's 10 ms linger        52-65 µs/msg  24 allocs/msg
+//	BenchmarkAdapterStream (drain, ack)    7.5 µs/msg    8 allocs/msg
+//
+// Linger makes no difference beyond the noise for 16 synchronous callers
+// (their records share requests either way: 64 concurrent calls wrote 2
+// produce requests in TestPublishContextPipelines), but it would delay a
+// lone caller by 10 ms per publish, so the publisher does not linger.
+// Publishing is bound by the broker's round trips; end to end is the
+// publish rate with the broker also serving the consumer.
+//
+// Keyless records stick to one partition per ~16 KiB (franz-go's
+// UniformBytesPartitioner) so that concurrent publishes share batches;
+// keyed records go where the Java client puts them (murmur2).
 //
 // # Escape hatch
 //
@@ -224,17 +266,20 @@
 // the style of Go CDK, reached through herald's publisher and subscriber
 // As methods:
 //
-//	var client sarama.Client
+//	var client *kgo.Client
 //	if pub.As(&client) { ... }
 //
-// Targets (all exported Sarama types):
+// Targets:
 //
-//	*Publisher   *sarama.AsyncProducer  the producer (do not read its Successes or Errors: the publisher does)
-//	             *sarama.Client         the publisher's metadata and admin client (the producer's too)
-//	             *sarama.ClusterAdmin   the admin that creates topics
-//	*Subscriber  *sarama.Client         the subscriber's metadata and admin client
-//	             *sarama.ClusterAdmin   the admin that creates topics
+//	*Publisher   **kgo.Client    the franz-go client that produces
+//	             **kadm.Client   an admin client on it (creates topics)
+//	*Subscriber  **kgo.Client    the subscriber's metadata and admin client
+//	             **kadm.Client   the admin client that creates topics
 //
-// Each consumer has its own Sarama client inside watermill-kafka, not
-// reachable through As. Do not close what As returns.
+// Each consumer (Stream, or the Subscribe calls of a topic) has a client
+// of its own, not reachable through As. Do not close what As returns.
+//
+// Marshaler and NewKeyPartitioner remain for applications that use
+// watermill-kafka or Sarama next to Herald: they write the same records
+// to the same partitions.
 package kafka

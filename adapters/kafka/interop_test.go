@@ -7,8 +7,11 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill"
 	wmkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters/kafka"
@@ -138,21 +141,65 @@ func TestInteropHeraldRecord(t *testing.T) {
 	}
 }
 
-// TestAs: the escape hatch reaches the Sarama objects it documents, and
-// only those.
+// TestInteropWatermillPublisher: what a plain watermill-kafka publisher
+// (v3, on Sarama) writes reaches a Herald subscriber, through Subscribe
+// and through Stream, with its ID, metadata and partition key (the record
+// key is the Herald key).
+func TestInteropWatermillPublisher(t *testing.T) {
+	t.Parallel()
+	target := brokerURL(t)
+	topic := uniqueName("wmpub")
+	sub := openSub(t, withQuery(target, "group="+uniqueName("g")))
+	ch := subscribe(t, sub, topic)
+	st := openStream(t, openSub(t, withQuery(target, "group="+uniqueName("g"))), topic, 8)
+
+	wp, err := wmkafka.NewPublisher(wmkafka.PublisherConfig{
+		Brokers: brokers(t, target),
+		Marshaler: wmkafka.NewWithPartitioningMarshaler(func(_ string, m *message.Message) (string, error) {
+			return m.Metadata.Get("customer"), nil
+		}),
+		OverwriteSaramaConfig: wmkafka.DefaultSaramaSyncPublisherConfig(),
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wp.Close()
+	m := message.NewMessage(watermill.NewUUID(), []byte("from watermill"))
+	m.Metadata.Set("customer", "cust-9")
+	m.Metadata.Set("tenant", "acme")
+	if err := wp.Publish(topic, m); err != nil {
+		t.Fatal(err)
+	}
+	check := func(how string, got *message.Message) {
+		t.Helper()
+		if got.UUID != m.UUID || string(got.Payload) != "from watermill" || got.Metadata.Get("tenant") != "acme" ||
+			got.Metadata.Get("customer") != "cust-9" || herald.Key(got) != "cust-9" {
+			t.Errorf("%s: ID %q payload %q metadata %v; want ID %q, the metadata and herald key cust-9", how, got.UUID, got.Payload, got.Metadata, m.UUID)
+		}
+	}
+	check("Subscribe", receive(t, ch, 1, 30*time.Second)[0])
+	d := receiveN(t, st, 1, 30*time.Second)[0]
+	check("Stream", d.Msg)
+	if d.Key != "cust-9" {
+		t.Errorf("Stream delivery key %q; want the record key cust-9", d.Key)
+	}
+	st.Ack(d)
+}
+
+// TestAs: the escape hatch reaches the franz-go objects it documents,
+// and only those.
 func TestAs(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
 	type aser interface{ As(any) bool }
 	pub := openPub(t, target).(aser)
-	var producer sarama.AsyncProducer
-	var client sarama.Client
-	var admin sarama.ClusterAdmin
-	if !pub.As(&producer) || producer == nil || !pub.As(&client) || client == nil || !pub.As(&admin) || admin == nil {
-		t.Errorf("publisher As: %v %v %v", producer, client, admin)
+	var client *kgo.Client
+	var admin *kadm.Client
+	if !pub.As(&client) || client == nil || !pub.As(&admin) || admin == nil {
+		t.Errorf("publisher As: %v %v", client, admin)
 	}
-	if _, err := client.Topics(); err != nil {
-		t.Errorf("client from As: %v", err)
+	if _, err := admin.ListTopics(context.Background()); err != nil {
+		t.Errorf("admin from As: %v", err)
 	}
 	sub := openSub(t, target).(aser)
 	client, admin = nil, nil
@@ -162,7 +209,7 @@ func TestAs(t *testing.T) {
 	var other *message.Router
 	var wp *wmkafka.Publisher
 	var sync sarama.SyncProducer
-	if pub.As(&other) || sub.As(&other) || sub.As(&producer) || pub.As(&wp) || pub.As(&sync) {
+	if pub.As(&other) || sub.As(&other) || pub.As(&wp) || pub.As(&sync) {
 		t.Error("As accepted a target it cannot set")
 	}
 }

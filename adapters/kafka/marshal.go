@@ -13,7 +13,7 @@ import (
 // IDHeader is the record header that carries the message ID. It is
 // Watermill's own (watermill-kafka's UUIDHeaderKey), so plain Watermill
 // applications and Herald read each other's IDs.
-const IDHeader = wmkafka.UUIDHeaderKey
+const IDHeader = "_watermill_message_uuid"
 
 // Marshaler maps Herald messages to Kafka records and back:
 //

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net"
 	"sync"
@@ -12,12 +13,10 @@ import (
 // errAborted is what a guarded dial returns once its guard was aborted.
 var errAborted = errors.New("connection attempt stopped (closed or context done)")
 
-// netGuard is the dialer Sarama uses for one publisher, subscriber or
-// stream (through Net.Proxy). Sarama's blocking calls (connecting,
-// metadata, joining a group) take no context; aborting the guard closes
-// every connection it made and refuses new ones, so each of those calls
-// fails at once, and the backoffs of Sarama's retries (see backoff) drop
-// to zero. That is how Open, Subscribe and Close honour their context.
+// netGuard is the dialer franz-go uses for one publisher, subscriber or
+// stream (kgo.Dialer). Aborting the guard closes every connection it made
+// and refuses new ones, so whatever the client waits for fails at once,
+// and its retry backoffs drop to zero: Close uses it to cut a client off.
 //
 // It also remembers what the first bytes a broker sent on each connection
 // looked like, so a failed connection can be explained (a TLS listener
@@ -33,6 +32,28 @@ type netGuard struct {
 	conns map[*guardedConn]struct{}
 
 	sawTLS atomic.Bool // a broker answered with what looks like a TLS record
+	tls    *tls.Config // nil: plaintext; set before the first dial
+
+	lastDial    atomic.Pointer[dialError] // the last dial's failure; nil after a success
+	onDialError func(error)               // set before the first dial
+}
+
+type dialError struct{ err error }
+
+// lastDialError returns the last dial's failure, nil when it succeeded.
+func (g *netGuard) lastDialError() error {
+	if e := g.lastDial.Load(); e != nil {
+		return e.err
+	}
+	return nil
+}
+
+// withTLS makes g dial with TLS when c is not nil.
+func (g *netGuard) withTLS(c *tls.Config) *netGuard {
+	g.mu.Lock()
+	g.tls = c
+	g.mu.Unlock()
+	return g
 }
 
 func newNetGuard(timeout, keepAlive time.Duration) *netGuard {
@@ -40,16 +61,25 @@ func newNetGuard(timeout, keepAlive time.Duration) *netGuard {
 	return &netGuard{timeout: timeout, keepAlive: keepAlive, ctx: ctx, cancel: cancel, conns: map[*guardedConn]struct{}{}}
 }
 
-// Dial implements golang.org/x/net/proxy.Dialer for Sarama.
-func (g *netGuard) Dial(network, addr string) (net.Conn, error) {
+// DialContext is the kgo.Dialer of the clients using g.
+func (g *netGuard) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	if g.aborted() {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: errAborted}
 	}
+	ctx, stop := mergeCancel(ctx, g.ctx)
+	defer stop()
 	d := net.Dialer{Timeout: g.timeout, KeepAlive: g.keepAlive}
-	c, err := d.DialContext(g.ctx, network, addr)
+	c, err := d.DialContext(ctx, network, addr)
 	if err != nil {
+		if !g.aborted() {
+			g.lastDial.Store(&dialError{err})
+			if g.onDialError != nil {
+				g.onDialError(err)
+			}
+		}
 		return nil, err
 	}
+	g.lastDial.Store(nil)
 	gc := &guardedConn{Conn: c, g: g}
 	g.mu.Lock()
 	if g.aborted() {
@@ -58,8 +88,23 @@ func (g *netGuard) Dial(network, addr string) (net.Conn, error) {
 		return nil, &net.OpError{Op: "dial", Net: network, Err: errAborted}
 	}
 	g.conns[gc] = struct{}{}
+	tlsConf := g.tls
 	g.mu.Unlock()
-	return gc, nil
+	if tlsConf == nil {
+		return gc, nil
+	}
+	conf := tlsConf.Clone()
+	if conf.ServerName == "" {
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			conf.ServerName = host
+		}
+	}
+	tc := tls.Client(gc, conf)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		_ = gc.Close()
+		return nil, err
+	}
+	return tc, nil
 }
 
 // abort closes every connection and refuses new ones. It is idempotent.
@@ -106,4 +151,11 @@ func (c *guardedConn) Close() error {
 	delete(c.g.conns, c)
 	c.g.mu.Unlock()
 	return c.Conn.Close()
+}
+
+// mergeCancel returns a context that ends with a or b.
+func mergeCancel(a, b context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(a)
+	stop := context.AfterFunc(b, cancel)
+	return ctx, func() { stop(); cancel() }
 }

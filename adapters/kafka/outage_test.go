@@ -157,8 +157,9 @@ func receiveUntil(t *testing.T, ch <-chan *message.Message, id string, d time.Du
 func TestTopicDeletedReported(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
-	for _, group := range []string{"", uniqueName("g")} {
-		t.Run("group="+group, func(t *testing.T) {
+	for _, c := range []struct{ group, mode string }{{"", "Subscribe"}, {uniqueName("g"), "Subscribe"}, {"", "Stream"}, {uniqueName("g"), "Stream"}} {
+		group := c.group
+		t.Run(c.mode+"/group="+group, func(t *testing.T) {
 			t.Parallel()
 			topic := uniqueName("deleted")
 			logs := &logCapture{}
@@ -175,7 +176,13 @@ func TestTopicDeletedReported(t *testing.T) {
 			status := newStatusLog()
 			ctx, cancel := context.WithCancel(adapters.ContextWithStatus(context.Background(), status.report))
 			defer cancel()
-			if _, err := sub.Subscribe(ctx, topic); err != nil {
+			if c.mode == "Stream" {
+				st, err := sub.(adapters.StreamSubscriber).Stream(ctx, topic, 16)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = st.Close(context.Background()) })
+			} else if _, err := sub.Subscribe(ctx, topic); err != nil {
 				t.Fatal(err)
 			}
 			admin, err := sarama.NewClusterAdminFromClient(saramaClient(t, target))

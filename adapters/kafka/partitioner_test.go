@@ -1,10 +1,12 @@
 package kafka
 
 import (
-	"crypto/sha512"
+	"context"
+	"fmt"
 	"testing"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/xdg-go/scram"
 )
 
@@ -64,20 +66,38 @@ func TestSCRAMClient(t *testing.T) {
 	}
 	for _, password := range []string{secretPassword, "wrong"} {
 		conv := server.NewConversation()
-		c := &scramClient{hash: sha512.New}
-		if err := c.Begin("alice", password, ""); err != nil {
+		set := settings{sasl: saslSCRAMSHA512, username: "alice", password: password}
+		sess, first, err := set.saslMechanism().Authenticate(context.Background(), "k1:9092")
+		if err != nil {
 			t.Fatal(err)
 		}
-		msg, err := c.Step("")
-		for !c.Done() && err == nil {
+		msg, done := string(first), false
+		for !done && err == nil {
 			var challenge string
 			if challenge, err = conv.Step(msg); err != nil {
 				break
 			}
-			msg, err = c.Step(challenge)
+			var next []byte
+			done, next, err = sess.Challenge([]byte(challenge))
+			msg = string(next)
 		}
 		if ok := err == nil && conv.Valid(); ok != (password == secretPassword) {
 			t.Errorf("password %q: authenticated %v (err %v)", password, ok, err)
+		}
+	}
+}
+
+// TestFranzPartitionerMatchesMurmur2: the producer's partitioner puts a
+// keyed record where Kafka's Java client (and NewKeyPartitioner) does.
+func TestFranzPartitionerMatchesMurmur2(t *testing.T) {
+	tp := newPartitioner().ForTopic("t").(kgo.TopicBackupPartitioner)
+	for i := 0; i < 200; i++ {
+		key := []byte(fmt.Sprintf("key-%d", i))
+		for _, n := range []int{1, 3, 6, 12} {
+			want := int(murmur2(key)&0x7fffffff) % n
+			if got := tp.PartitionByBackup(&kgo.Record{Key: key}, n, nil); got != want {
+				t.Fatalf("key %q, %d partitions: partition %d; want %d", key, n, got, want)
+			}
 		}
 	}
 }

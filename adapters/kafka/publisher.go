@@ -3,113 +3,74 @@ package kafka
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/IBM/sarama"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
 )
 
-// publishTimeout bounds a Watermill Publish (which has no context) while
-// the broker cannot be reached. PublishContext is bounded by its context.
+// publishTimeout bounds a Watermill Publish (which has no context), and
+// a PublishAsync, while the broker cannot be reached. PublishContext is
+// bounded by its context.
 const publishTimeout = 60 * time.Second
 
 // closeFlushTimeout bounds how long Close waits for the records already
 // handed to the producer before it drops the connections.
 const closeFlushTimeout = 5 * time.Second
 
-// Publisher is the Watermill publisher the kafka adapter returns: a Sarama
-// AsyncProducer, with the records watermill-kafka would write (see
-// Marshaler), plus topic auto-creation. PublishContext and Publish return
-// nil only once the broker acknowledged every message (as set by acks).
-// It is safe for concurrent use.
-type Publisher struct {
-	guard    *netGuard
-	client   sarama.Client
-	producer sarama.AsyncProducer
-	admin    *admin
-	results  chan struct{} // closed when readResults has returned
+// asyncWindow is how many PublishAsync records may wait for their
+// acknowledgement at once; PublishAsync blocks while it is full.
+const asyncWindow = 8192
 
-	mu        sync.RWMutex // held shared while handing records to the producer, exclusively by Close
-	closed    bool
-	closing   chan struct{} // closed when Close begins: waits and retries stop
+// Publisher is the Watermill publisher the kafka adapter returns: a
+// franz-go producer (acks=all and idempotent by default) writing the
+// records watermill-kafka writes (see Marshaler), plus topic
+// auto-creation. It is safe for concurrent use: concurrent publishes share
+// the producer's batches and requests, each caller waiting only for its
+// own records.
+type Publisher struct {
+	guard  *netGuard
+	cl     *kgo.Client
+	admin  *admin
+	ctx    context.Context // records of PublishAsync; cancelled when Close gives up flushing
+	cancel context.CancelFunc
+	window chan struct{} // one token per PublishAsync record in flight
+
+	closed    atomic.Bool
+	closing   chan struct{} // closed when Close begins: waits stop
 	closeOnce sync.Once
-	closeErr  error
 }
 
 var (
 	_ message.Publisher         = (*Publisher)(nil)
 	_ adapters.ContextPublisher = (*Publisher)(nil)
+	_ adapters.AsyncPublisher   = (*Publisher)(nil)
 )
 
 func newPublisher(ctx context.Context, s settings) (*Publisher, error) {
 	g := newNetGuard(10*time.Second, 0)
-	client, err := connect(ctx, s, g, s.saramaConfig(g))
+	cl, err := connect(ctx, s, g,
+		// Sync callers wait for their own record: lingering would only
+		// delay them; batches still form while requests are in flight.
+		kgo.ProducerLinger(0),
+		kgo.RecordDeliveryTimeout(publishTimeout),
+		kgo.MaxBufferedRecords(4*asyncWindow),
+	)
 	if err != nil {
 		g.abort()
 		return nil, openError("publisher", s, err)
 	}
-	producer, err := sarama.NewAsyncProducerFromClient(client)
-	if err != nil {
-		_ = client.Close()
-		g.abort()
-		return nil, openError("publisher", s, err)
-	}
-	p := &Publisher{guard: g, client: client, producer: producer, results: make(chan struct{}), closing: make(chan struct{})}
-	if p.admin, err = newAdmin(g.ctx, client, s); err != nil {
-		_ = producer.Close()
-		_ = client.Close()
-		g.abort()
-		return nil, openError("publisher", s, err)
-	}
-	go p.readResults()
+	pctx, cancel := context.WithCancel(context.Background())
+	p := &Publisher{guard: g, cl: cl, ctx: pctx, cancel: cancel, window: make(chan struct{}, asyncWindow), closing: make(chan struct{})}
+	p.admin = newAdmin(g.ctx, cl, s)
 	return p, nil
-}
-
-// delivery collects the results of one PublishContext call. Each record
-// handed to the producer carries a *slot (ProducerMessage.Metadata); the
-// result reader sends exactly one result per record to the buffered
-// channel, so it never blocks, even after the caller gave up.
-type delivery struct{ results chan result }
-
-type slot struct {
-	d *delivery
-	i int // index of the message in the call
-}
-
-type result struct {
-	i   int
-	err error
-}
-
-// readResults is the producer's one reader: it hands every record's
-// outcome to the call that sent it.
-func (p *Publisher) readResults() {
-	defer close(p.results)
-	successes, errs := p.producer.Successes(), p.producer.Errors()
-	for successes != nil || errs != nil {
-		select {
-		case m, ok := <-successes:
-			if !ok {
-				successes = nil
-				continue
-			}
-			if s, ok := m.Metadata.(*slot); ok {
-				s.d.results <- result{i: s.i}
-			}
-		case e, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			if s, ok := e.Msg.Metadata.(*slot); ok {
-				s.d.results <- result{i: s.i, err: e.Err}
-			}
-		}
-	}
 }
 
 // Publish implements Watermill's Publisher: PublishContext bounded by
@@ -120,19 +81,29 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 	return p.PublishContext(ctx, topic, msgs...)
 }
 
+// callResults collects the outcomes of one PublishContext call's records.
+// The channel holds one result per record, so a promise never blocks,
+// even after the caller gave up.
+type callResults chan produced
+
+type produced struct {
+	rec *kgo.Record
+	err error
+}
+
 // PublishContext sends msgs to topic, creating the topic on first use, and
-// returns once the broker acknowledged them all. The messages are sent
-// together (Sarama batches them); only the ones that failed are sent again.
+// returns once the broker acknowledged them all. Concurrent calls pipeline:
+// their records share the producer's batches, and each call waits only
+// for its own.
 //
 // While the broker cannot be reached (down, no partition leader) it waits
-// and retries with backoff until ctx ends, then returns an error wrapping
-// herald.ErrUnreachable and ctx.Err(). Errors that retrying cannot fix (a
+// until ctx ends (the producer retries), then returns an error wrapping
+// herald.ErrUnreachable and ctx.Err(). Errors that waiting cannot fix (a
 // message over max_message_bytes, a refused authorization, a bad topic
-// name) are returned at once. A retry may duplicate a record the broker
-// had stored (at-least-once). It neither changes msgs nor starts a
+// name) are returned at once. It neither changes msgs nor starts a
 // goroutine. After Close it returns an error wrapping herald.ErrClosed.
 func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*message.Message) error {
-	if p.isClosed() {
+	if p.closed.Load() {
 		return closedError("publish to", topic)
 	}
 	if err := validTopic(topic); err != nil {
@@ -141,122 +112,152 @@ func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 	if len(msgs) == 0 {
 		return nil
 	}
+	for i, m := range msgs {
+		if m == nil {
+			return opError("publish to", topic, fmt.Errorf("message %d is nil", i))
+		}
+	}
 	if err := p.ensure(ctx, topic); err != nil {
 		return opError("publish to", topic, err)
 	}
-	d := &delivery{results: make(chan result, len(msgs))}
-	todo := make([]int, len(msgs))
-	for i := range todo {
-		todo[i] = i
+	results := make(callResults, len(msgs))
+	promise := func(r *kgo.Record, err error) { results <- produced{r, err} }
+	for _, m := range msgs {
+		p.cl.Produce(ctx, newRecord(topic, m), promise)
 	}
-	wait := 250 * time.Millisecond
 	var last error // the last transient failure
-	for {
-		for _, i := range todo {
-			if err := p.send(ctx, topic, msgs[i], &slot{d: d, i: i}); err != nil {
-				return opError("publish to", topic, p.stopped(ctx, err, last))
-			}
-		}
-		pending := len(todo)
-		todo = todo[:0]
-		for pending > 0 {
-			select {
-			case r := <-d.results:
-				pending--
-				switch {
-				case r.err == nil:
-				case p.isClosed():
-					return opError("publish to", topic, p.stopped(ctx, herald.ErrClosed, r.err))
-				case transient(r.err):
-					todo, last = append(todo, r.i), r.err
-				default:
-					return opError("publish to", topic, r.err)
+	wait := 250 * time.Millisecond
+	for pending := len(msgs); pending > 0; {
+		select {
+		case r := <-results:
+			pending--
+			switch {
+			case r.err == nil:
+			case p.closed.Load() || errors.Is(r.err, kgo.ErrClientClosed):
+				return opError("publish to", topic, p.stopped(ctx, herald.ErrClosed, r.err))
+			case ctx.Err() != nil:
+				return opError("publish to", topic, ctxError(ctx, p.cause(r.err)))
+			case transient(r.err):
+				// The record's delivery timeout passed: send it again.
+				last = r.err
+				if !sleep(ctx, wait, p.closing) {
+					return opError("publish to", topic, p.stopped(ctx, ctx.Err(), last))
 				}
-			case <-ctx.Done():
-				return opError("publish to", topic, ctxError(ctx, last))
+				wait = min(2*wait, 2*time.Second)
+				pending++
+				r.rec.Partition, r.rec.Offset = 0, 0
+				p.cl.Produce(ctx, r.rec, promise)
+			default:
+				return opError("publish to", topic, r.err)
 			}
+		case <-ctx.Done():
+			return opError("publish to", topic, ctxError(ctx, p.cause(last)))
+		case <-p.closing:
+			return opError("publish to", topic, p.stopped(ctx, herald.ErrClosed, last))
 		}
-		if len(todo) == 0 {
-			return nil
-		}
-		if err := p.pause(ctx, wait); err != nil {
-			return opError("publish to", topic, p.stopped(ctx, err, last))
-		}
-		wait = min(2*wait, 2*time.Second)
 	}
+	return nil
+}
+
+// PublishAsync hands msg to the producer and returns; done is called with
+// the outcome once the broker acknowledged it or it failed (see
+// adapters.AsyncPublisher). It blocks while 8192 records wait for their
+// acknowledgement, until ctx ends. A record waits for an unreachable
+// broker for up to a minute; done then gets an error wrapping
+// herald.ErrUnreachable.
+func (p *Publisher) PublishAsync(ctx context.Context, topic string, msg *message.Message, done func(error)) error {
+	if p.closed.Load() {
+		return closedError("publish to", topic)
+	}
+	if msg == nil || done == nil {
+		return opError("publish to", topic, errors.New("PublishAsync needs a message and a done func"))
+	}
+	if err := validTopic(topic); err != nil {
+		return opError("publish to", topic, err)
+	}
+	if err := p.ensure(ctx, topic); err != nil {
+		return opError("publish to", topic, err)
+	}
+	select {
+	case p.window <- struct{}{}:
+	default:
+		select {
+		case p.window <- struct{}{}:
+		case <-ctx.Done():
+			return opError("publish to", topic, ctxError(ctx, nil))
+		case <-p.closing:
+			return closedError("publish to", topic)
+		}
+	}
+	p.cl.Produce(p.ctx, newRecord(topic, msg), func(_ *kgo.Record, err error) {
+		if err != nil {
+			err = p.asyncError(topic, err)
+		}
+		done(err)
+		<-p.window // after done: the window covers the callback
+	})
+	return nil
+}
+
+// asyncError is the error given to a PublishAsync callback.
+func (p *Publisher) asyncError(topic string, err error) error {
+	switch {
+	case p.closed.Load() || errors.Is(err, kgo.ErrClientClosed) || errors.Is(err, context.Canceled):
+		return opError("publish to", topic, p.stopped(p.ctx, herald.ErrClosed, err))
+	case transient(err):
+		return opError("publish to", topic, errors.Join(herald.ErrUnreachable, p.cause(err)))
+	default:
+		return opError("publish to", topic, err)
+	}
+}
+
+// cause is the best explanation of a wait for the broker: err, or the
+// last connection failure when err says nothing more.
+func (p *Publisher) cause(err error) error {
+	if dial := p.guard.lastDialError(); dial != nil && (err == nil || errors.Is(err, kgo.ErrRecordTimeout) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)) {
+		return dial
+	}
+	return err
 }
 
 // ensure creates topic if needed, waiting and retrying while the broker
 // cannot be reached, until ctx ends.
 func (p *Publisher) ensure(ctx context.Context, topic string) error {
+	if p.admin.known(topic) {
+		return nil
+	}
 	wait := 250 * time.Millisecond
 	for {
 		err := p.admin.ensure(ctx, topic)
-		if err != nil && (errors.Is(err, herald.ErrClosed) || p.isClosed()) {
+		if err != nil && (errors.Is(err, herald.ErrClosed) || p.closed.Load()) {
 			return herald.ErrClosed // Close cut the attempt off
 		}
 		if err == nil || !transient(err) || ctx.Err() != nil {
+			if err != nil && ctx.Err() != nil && !errors.Is(err, herald.ErrUnreachable) {
+				return ctxError(ctx, p.cause(err))
+			}
 			return err
 		}
-		if perr := p.pause(ctx, wait); perr != nil {
-			return p.stopped(ctx, perr, err)
+		if !sleep(ctx, wait, p.closing) {
+			return p.stopped(ctx, ctx.Err(), err)
 		}
 		wait = min(2*wait, 2*time.Second)
-	}
-}
-
-// send hands one record to the producer.
-func (p *Publisher) send(ctx context.Context, topic string, m *message.Message, s *slot) error {
-	rec, _ := Marshaler{}.Marshal(topic, m)
-	rec.Metadata = s
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	if p.closed {
-		return herald.ErrClosed
-	}
-	select {
-	case p.producer.Input() <- rec:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-p.closing:
-		return herald.ErrClosed
-	}
-}
-
-// pause waits d, unless ctx ends or Close begins.
-func (p *Publisher) pause(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-p.closing:
-		return herald.ErrClosed
 	}
 }
 
 // stopped is the error of a wait that ctx or Close ended (err), after the
 // transient failure last.
 func (p *Publisher) stopped(ctx context.Context, err, last error) error {
-	if errors.Is(err, herald.ErrClosed) {
-		if last != nil {
+	if errors.Is(err, herald.ErrClosed) || p.closed.Load() {
+		if last != nil && !errors.Is(last, kgo.ErrClientClosed) {
 			return errors.Join(herald.ErrClosed, last)
 		}
 		return herald.ErrClosed
 	}
 	if ctx.Err() != nil {
-		return ctxError(ctx, last)
+		return ctxError(ctx, p.cause(last))
 	}
 	return err
-}
-
-func (p *Publisher) isClosed() bool {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	return p.closed
 }
 
 // Close flushes the records already handed to the producer (for up to 5
@@ -265,45 +266,33 @@ func (p *Publisher) isClosed() bool {
 // broker stop waiting. Close is idempotent.
 func (p *Publisher) Close() error {
 	p.closeOnce.Do(func() {
+		p.closed.Store(true)
 		close(p.closing)
-		p.mu.Lock()
-		p.closed = true
-		p.mu.Unlock()
-		p.producer.AsyncClose()
-		t := time.NewTimer(closeFlushTimeout)
-		select {
-		case <-p.results:
-		case <-t.C:
-			p.guard.abort() // Sarama's retries now fail at once
-			<-p.results
+		ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
+		if err := p.cl.Flush(ctx); err != nil {
+			p.cancel() // unsent PublishAsync records fail
+			p.guard.abort()
 		}
-		t.Stop()
+		cancel()
 		p.guard.abort()
-		p.closeErr = p.admin.close() // also closes the client
-		if errors.Is(p.closeErr, sarama.ErrClosedClient) {
-			p.closeErr = nil
-		}
+		p.admin.close()
+		p.cl.Close()
+		p.cancel()
 	})
-	return p.closeErr
+	return nil
 }
 
 // As gives access to the objects underneath, in the style of Go CDK. It
 // returns true and sets *target when target is one of:
 //
-//   - *sarama.AsyncProducer (the producer PublishContext uses; its
-//     Successes and Errors channels are the Publisher's: do not read them)
-//   - *sarama.Client (the publisher's metadata and admin client)
-//   - *sarama.ClusterAdmin (the admin used to create topics)
-//
-// Closing them is the Publisher's job.
+//   - **kgo.Client (the franz-go client that produces; do not close it)
+//   - **kadm.Client (an admin client on it, which creates topics)
 func (p *Publisher) As(target any) bool {
 	switch t := target.(type) {
-	case *sarama.AsyncProducer:
-		*t = p.producer
-	case *sarama.Client:
-		*t = p.client
-	case *sarama.ClusterAdmin:
-		*t = p.admin.ca
+	case **kgo.Client:
+		*t = p.cl
+	case **kadm.Client:
+		*t = p.admin.adm
 	default:
 		return false
 	}

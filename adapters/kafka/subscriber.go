@@ -5,74 +5,206 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
-	"github.com/IBM/sarama"
-	wmkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
 )
 
 // readyTimeout bounds how long Subscribe waits for the group to assign
-// partitions; a rebalance waits for the other members, up to Sarama's
-// rebalance timeout of 60s.
+// partitions; a rebalance waits for the other members.
 const readyTimeout = 75 * time.Second
 
-// subscribeAttempts is how many times Subscribe tries to start a consumer.
-const subscribeAttempts = 4
+// nackResend is how soon a nacked message without a delay comes again.
+const nackResend = 100 * time.Millisecond
 
 // Subscriber is the Watermill subscriber the kafka adapter returns, built
-// on watermill-kafka subscribers (one per topic).
-//
-// The Subscribe calls made on one Subscriber for the same topic share one
-// Kafka consumer (one group member, or one private consumer) and compete
-// for its messages. Subscribe returns once that consumer is ready: group
+// on franz-go. Stream (adapters.StreamSubscriber) opens a consumer of its
+// own per call; the Subscribe calls made on one Subscriber for the same
+// topic share one consumer (one group member, or one private consumer) and
+// compete for its messages. Both return once the consumer is ready: group
 // partitions assigned and starting offsets known, so a message published
-// after Subscribe returned is delivered. Acked messages have their offsets
-// committed (every second, and on Close); nacked ones are delivered again.
+// after they returned is delivered.
 type Subscriber struct {
 	set   settings
 	log   *slog.Logger
 	guard *netGuard // the admin client's connections
+	cl    *kgo.Client
 	admin *admin
 
-	mu      sync.Mutex
-	streams map[string]*stream   // running streams by topic, shared by Subscribe calls
-	live    map[*stream]struct{} // streams not stopped yet
-	closed  bool                 // Close has begun
-	closing chan struct{}
-	wg      sync.WaitGroup // stream starts, dispatchers, ack watchers, stream shutdowns
+	mu        sync.Mutex
+	shared    map[string]*shared // Subscribe consumers by topic
+	consumers map[*consumer]struct{}
+	closed    bool // Close has begun
+	closing   chan struct{}
+	wg        sync.WaitGroup // dispatchers, watchers, releases
 }
 
 var (
 	_ message.Subscriber           = (*Subscriber)(nil)
 	_ message.SubscribeInitializer = (*Subscriber)(nil)
+	_ adapters.StreamSubscriber    = (*Subscriber)(nil)
 )
 
 func newSubscriber(ctx context.Context, s settings) (*Subscriber, error) {
 	g := newNetGuard(10*time.Second, 0)
-	client, err := connect(ctx, s, g, s.saramaConfig(g))
+	cl, err := connect(ctx, s, g)
 	if err != nil {
 		g.abort()
 		return nil, openError("subscriber", s, err)
 	}
-	sub := &Subscriber{
-		set:     s,
-		log:     adapters.Logger(ctx),
-		guard:   g,
-		streams: map[string]*stream{},
-		live:    map[*stream]struct{}{},
-		closing: make(chan struct{}),
+	return &Subscriber{
+		set:       s,
+		log:       adapters.Logger(ctx),
+		guard:     g,
+		cl:        cl,
+		admin:     newAdmin(g.ctx, cl, s),
+		shared:    map[string]*shared{},
+		consumers: map[*consumer]struct{}{},
+		closing:   make(chan struct{}),
+	}, nil
+}
+
+// track registers a consumer for Close; false once closed.
+func (s *Subscriber) track(c *consumer) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
 	}
-	if sub.admin, err = newAdmin(g.ctx, client, s); err != nil {
-		_ = client.Close()
-		g.abort()
-		return nil, openError("subscriber", s, err)
+	s.consumers[c] = struct{}{}
+	return true
+}
+
+func (s *Subscriber) untrack(c *consumer) {
+	s.mu.Lock()
+	delete(s.consumers, c)
+	s.mu.Unlock()
+}
+
+// shared is the consumer behind the Subscribe calls for one topic. It
+// hands out one record per partition at a time, in order, as
+// watermill-kafka does: the next record of a partition goes out once the
+// previous one was acked, and a nacked record goes out again (after its
+// delay) before the later ones.
+type shared struct {
+	c        *consumer
+	refs     int           // guarded by Subscriber.mu
+	started  chan struct{} // closed once c or err is set
+	err      error
+	inflight sync.WaitGroup // messages handed out, not settled
+	pumpDone chan struct{}
+
+	mu      sync.Mutex
+	queues  map[int32][]adapters.Delivery // received, not acked, per partition
+	busy    map[int32]bool                // the partition's head is handed out
+	order   []int32                       // partitions in the order first seen
+	next    int                           // round-robin position in order
+	changed chan struct{}                 // closed and replaced when a head may be free
+}
+
+func newShared() *shared {
+	return &shared{
+		refs: 1, started: make(chan struct{}), pumpDone: make(chan struct{}),
+		queues: map[int32][]adapters.Delivery{}, busy: map[int32]bool{}, changed: make(chan struct{}),
 	}
-	return sub, nil
+}
+
+// notifyLocked wakes the dispatchers waiting for a record.
+func (sh *shared) notifyLocked() {
+	close(sh.changed)
+	sh.changed = make(chan struct{})
+}
+
+// pump receives the consumer's records into the partition queues.
+func (sh *shared) pump() {
+	defer close(sh.pumpDone)
+	buf := make([]adapters.Delivery, 64)
+	for {
+		n, err := sh.c.Receive(sh.c.ctx, buf)
+		if err != nil {
+			return
+		}
+		sh.mu.Lock()
+		for _, d := range buf[:n] {
+			q, seen := sh.queues[d.Part]
+			if !seen {
+				sh.order = append(sh.order, d.Part)
+			}
+			sh.queues[d.Part] = append(q, d)
+		}
+		sh.notifyLocked()
+		sh.mu.Unlock()
+		clear(buf[:n])
+	}
+}
+
+// take returns the head of a partition that is not busy, marking it busy,
+// or waits for one until ctx ends, Close begins or the pump stops. Heads
+// of revoked partitions are dropped on the way (the next owner has them).
+func (sh *shared) take(ctx context.Context, closing <-chan struct{}) (adapters.Delivery, bool) {
+	for {
+		sh.mu.Lock()
+		for i := range sh.order {
+			k := (sh.next + i) % len(sh.order)
+			p := sh.order[k]
+			q := sh.queues[p]
+			for len(q) > 0 && !sh.busy[p] && sh.c.gone(q[0]) {
+				sh.c.Nack(q[0], 0) // only frees its place in the window
+				q[0] = adapters.Delivery{}
+				q = q[1:]
+			}
+			sh.queues[p] = q
+			if len(q) > 0 && !sh.busy[p] {
+				sh.busy[p] = true
+				sh.next = k + 1
+				sh.mu.Unlock()
+				return q[0], true
+			}
+		}
+		changed := sh.changed
+		sh.mu.Unlock()
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return adapters.Delivery{}, false
+		case <-closing:
+			return adapters.Delivery{}, false
+		case <-sh.pumpDone:
+			return adapters.Delivery{}, false
+		}
+	}
+}
+
+// acked removes d, its partition's head, and frees the partition.
+func (sh *shared) acked(d adapters.Delivery) {
+	sh.mu.Lock()
+	if q := sh.queues[d.Part]; len(q) > 0 && q[0].Seq == d.Seq {
+		q[0] = adapters.Delivery{}
+		sh.queues[d.Part] = q[1:]
+	}
+	sh.busy[d.Part] = false
+	sh.notifyLocked()
+	sh.mu.Unlock()
+	sh.c.Ack(d)
+}
+
+// again frees d's partition with d still its head, to be handed out
+// again (a nack, or a Subscribe call that could not hand it out).
+func (sh *shared) again(d adapters.Delivery, redelivery bool) {
+	sh.mu.Lock()
+	if q := sh.queues[d.Part]; redelivery && len(q) > 0 && q[0].Seq == d.Seq {
+		q[0].Attempt++
+	}
+	sh.busy[d.Part] = false
+	sh.notifyLocked()
+	sh.mu.Unlock()
 }
 
 // Subscribe returns the messages of topic, creating the topic when
@@ -87,26 +219,213 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	if err := s.admin.ensure(ctx, topic); err != nil {
 		return nil, s.subscribeError(topic, err)
 	}
-	st, err := s.acquire(ctx, topic)
+	sh, err := s.acquire(ctx, topic)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.waitReady(ctx, st); err != nil {
-		s.release(st)
 		return nil, err
 	}
 	out := make(chan *message.Message)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		s.release(st)
+		s.release(topic, sh)
 		return nil, closedError("subscribe to", topic)
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	unwatch := st.watch(ctx)
-	go s.dispatch(ctx, st, out, unwatch)
+	unwatch := sh.c.h.watch(ctx)
+	go s.dispatch(ctx, topic, sh, out, unwatch)
 	return out, nil
+}
+
+// acquire returns the topic's shared consumer, starting it if needed, and
+// takes a reference on it.
+func (s *Subscriber) acquire(ctx context.Context, topic string) (*shared, error) {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, closedError("subscribe to", topic)
+		}
+		if sh := s.shared[topic]; sh != nil {
+			sh.refs++
+			s.mu.Unlock()
+			select {
+			case <-sh.started:
+			case <-ctx.Done():
+				s.release(topic, sh)
+				return nil, opError("subscribe to", topic, context.Cause(ctx))
+			case <-s.closing:
+				s.release(topic, sh)
+				return nil, closedError("subscribe to", topic)
+			}
+			if sh.err == nil {
+				return sh, nil
+			}
+			s.release(topic, sh)
+			if ctx.Err() == nil && !s.isClosed() {
+				continue // the call that started it gave up: start another
+			}
+			return nil, sh.err
+		}
+		sh := newShared()
+		s.shared[topic] = sh
+		s.mu.Unlock()
+		c, err := s.startConsumer(ctx, topic, s.set.window)
+		sh.c, sh.err = c, err
+		if err != nil {
+			s.mu.Lock()
+			if s.shared[topic] == sh {
+				delete(s.shared, topic)
+			}
+			s.mu.Unlock()
+			close(sh.pumpDone)
+			close(sh.started)
+			s.release(topic, sh)
+			return nil, err
+		}
+		go sh.pump()
+		close(sh.started)
+		return sh, nil
+	}
+}
+
+// release drops a reference; the last one closes the consumer once the
+// messages handed out have been settled (Close does it when closing).
+func (s *Subscriber) release(topic string, sh *shared) {
+	s.mu.Lock()
+	sh.refs--
+	if sh.refs > 0 {
+		s.mu.Unlock()
+		return
+	}
+	if s.shared[topic] == sh {
+		delete(s.shared, topic)
+	}
+	if s.closed || sh.c == nil {
+		s.mu.Unlock()
+		return
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		settled := make(chan struct{})
+		go func() { sh.inflight.Wait(); close(settled) }()
+		select {
+		case <-settled:
+		case <-s.closing:
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
+		_ = sh.c.Close(ctx)
+		cancel()
+	}()
+}
+
+// dispatch hands the shared consumer's messages to one Subscribe call's
+// channel, each as a message of its own, one at a time: it takes the next
+// record once the previous one was acked or nacked (as watermill-kafka's
+// partitions do), so a Subscribe call never holds a partition its reader
+// is not working on.
+func (s *Subscriber) dispatch(ctx context.Context, topic string, sh *shared, out chan<- *message.Message, unwatch func()) {
+	defer s.wg.Done()
+	defer close(out)
+	defer s.release(topic, sh)
+	defer unwatch()
+	for {
+		d, ok := sh.take(ctx, s.closing)
+		if !ok {
+			return
+		}
+		m := message.NewMessage(d.Msg.UUID, d.Msg.Payload)
+		m.Metadata = maps.Clone(d.Msg.Metadata)
+		m.SetContext(d.Msg.Context())
+		if d.Attempt > 0 {
+			adapters.SetDeliveryCount(m, d.Attempt)
+		}
+		sh.inflight.Add(1)
+		select {
+		case out <- m:
+		case <-ctx.Done():
+			sh.inflight.Done()
+			sh.again(d, false) // for another Subscribe call
+			return
+		case <-s.closing:
+			sh.inflight.Done()
+			return // not acked: delivered again later
+		}
+		if !s.settle(ctx, sh, d, m) {
+			return
+		}
+	}
+}
+
+// settle waits for m, handed out for d, to be acked or nacked and relays
+// that: an ack settles the record, a nack hands it out again after the
+// delay the handler asked for (adapters.NackDelay), or after 100 ms,
+// holding its partition meanwhile. When ctx ends or Close begins first it
+// returns false, and a goroutine goes on waiting for the settlement.
+func (s *Subscriber) settle(ctx context.Context, sh *shared, d adapters.Delivery, m *message.Message) bool {
+	select {
+	case <-m.Acked():
+		sh.acked(d)
+		sh.inflight.Done()
+		return true
+	case <-m.Nacked():
+		s.wg.Add(1)
+		go s.redeliver(sh, d, m)
+		return true
+	case <-ctx.Done():
+		s.wg.Add(1)
+		go s.watch(sh, d, m)
+		return false
+	case <-s.closing:
+		select {
+		case <-m.Acked():
+			sh.acked(d)
+		default:
+		}
+		sh.inflight.Done()
+		return false
+	}
+}
+
+// redeliver hands d out again after the nack delay of m.
+func (s *Subscriber) redeliver(sh *shared, d adapters.Delivery, m *message.Message) {
+	defer s.wg.Done()
+	defer sh.inflight.Done()
+	delay := nackResend
+	if nd, ok := adapters.NackDelay(m); ok && nd > 0 {
+		delay = nd
+	}
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		sh.again(d, true)
+	case <-s.closing:
+	}
+}
+
+// watch relays the settlement of m, handed out for d, after its Subscribe
+// call ended.
+func (s *Subscriber) watch(sh *shared, d adapters.Delivery, m *message.Message) {
+	select {
+	case <-m.Acked():
+		sh.acked(d)
+		sh.inflight.Done()
+		s.wg.Done()
+	case <-m.Nacked():
+		s.redeliver(sh, d, m)
+	case <-s.closing:
+		select {
+		case <-m.Acked():
+			sh.acked(d)
+		default:
+		}
+		sh.inflight.Done()
+		s.wg.Done()
+	}
 }
 
 // SubscribeInitialize creates topic when missing (Watermill's
@@ -144,318 +463,35 @@ func (s *Subscriber) isClosed() bool {
 	return s.closed
 }
 
-// acquire returns the topic's running stream, starting it if needed, and
-// takes a reference on it.
-func (s *Subscriber) acquire(ctx context.Context, topic string) (*stream, error) {
-	for {
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return nil, closedError("subscribe to", topic)
-		}
-		if st := s.streams[topic]; st != nil {
-			st.refs++
-			s.mu.Unlock()
-			select {
-			case <-st.started:
-			case <-ctx.Done():
-				s.release(st)
-				return nil, opError("subscribe to", topic, context.Cause(ctx))
-			case <-s.closing:
-				s.release(st)
-				return nil, closedError("subscribe to", topic)
-			}
-			if st.err == nil {
-				return st, nil
-			}
-			s.release(st)
-			if st.abandoned && ctx.Err() == nil {
-				continue // the Subscribe call that started it gave up: start another
-			}
-			return nil, st.err
-		}
-		st, err := s.newStream(ctx, topic)
-		if err != nil {
-			s.mu.Unlock()
-			return nil, opError("subscribe to", topic, err)
-		}
-		s.streams[topic] = st
-		s.live[st] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		s.start(ctx, st)
-		if st.err != nil {
-			s.release(st)
-			return nil, st.err
-		}
-		return st, nil
-	}
-}
-
-// newStream builds a stream for topic: its own watermill-kafka subscriber
-// on its own guarded connections. Called with s.mu held; no I/O.
-func (s *Subscriber) newStream(ctx context.Context, topic string) (*stream, error) {
-	g := newNetGuard(10*time.Second, 0)
-	st := &stream{
-		topic:    topic,
-		sub:      s,
-		refs:     1,
-		guard:    g,
-		started:  make(chan struct{}),
-		ready:    make(chan struct{}),
-		watchers: map[int]context.Context{},
-	}
-	conf := s.set.saramaConfig(g)
-	wm, err := wmkafka.NewSubscriber(wmkafka.SubscriberConfig{
-		Brokers:               s.set.brokers,
-		Unmarshaler:           Marshaler{},
-		OverwriteSaramaConfig: conf,
-		ConsumerGroup:         s.set.group,
-		NackResendSleep:       100 * time.Millisecond,
-		ReconnectRetrySleep:   time.Second,
-		Tracer:                hooks{st: st},
-	}, wmLogger{st: st})
-	if err != nil {
-		return nil, err
-	}
-	st.wm = wm
-	// The stream outlives the Subscribe call that started it: it keeps
-	// ctx's values, not its cancellation.
-	st.ctx, st.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	return st, nil
-}
-
-// start starts st's consumer, honouring ctx and Close: either aborts the
-// stream's connections, which ends Sarama's waits at once.
-func (s *Subscriber) start(ctx context.Context, st *stream) {
-	defer s.wg.Done()
-	stop := st.guard.abortOn(ctx)
-	out, err := st.wm.Subscribe(st.ctx, st.topic)
-	for attempt := 1; err != nil && attempt < subscribeAttempts && !st.guard.aborted(); attempt++ {
-		// Partition leadership moves after topic creation or a broker
-		// restart; such errors pass within a second or two.
-		t := time.NewTimer(time.Duration(attempt) * 500 * time.Millisecond)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-		case <-s.closing:
-		}
-		t.Stop()
-		if ctx.Err() != nil || s.isClosed() {
-			break
-		}
-		out, err = st.wm.Subscribe(st.ctx, st.topic)
-	}
-	if !stop() && err == nil {
-		err = context.Cause(ctx) // aborted by ctx just after it started
-	}
-	switch {
-	case err == nil:
-	case s.isClosed():
-		st.err = closedError("subscribe to", st.topic)
-	case ctx.Err() != nil:
-		st.err = opError("subscribe to", st.topic, ctxError(ctx, err))
-		st.abandoned = true
-	default:
-		st.err = opError("subscribe to", st.topic, err)
-	}
-	st.out = out
-	if st.err == nil && s.set.group == "" {
-		st.markReady() // partition consumers have resolved their offsets
-	}
-	if st.err != nil {
-		s.mu.Lock()
-		if s.streams[st.topic] == st {
-			delete(s.streams, st.topic) // later Subscribe calls start afresh
-		}
-		s.mu.Unlock()
-	}
-	close(st.started)
-}
-
-// release drops a reference; the last one stops the stream once the
-// messages handed out have been settled. When the Subscriber is closing,
-// Close stops the stream instead, after watermill-kafka committed what was
-// acked: stopping it earlier would end the group session first.
-func (s *Subscriber) release(st *stream) {
-	s.mu.Lock()
-	st.refs--
-	if st.refs > 0 {
-		s.mu.Unlock()
-		return
-	}
-	if s.streams[st.topic] == st {
-		delete(s.streams, st.topic)
-	}
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		settled := make(chan struct{})
-		go func() { st.inflight.Wait(); close(settled) }()
-		select {
-		case <-settled:
-		case <-s.closing:
-			return
-		}
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			return
-		}
-		delete(s.live, st)
-		s.mu.Unlock()
-		s.stopStream(st)
-	}()
-}
-
-// stopStream stops st's consumer. A ready group member leaves its group
-// and commits what was acked (for up to closeFlushTimeout); a stream that
-// is not ready yet (still joining its group) is cut off at once.
-func (s *Subscriber) stopStream(st *stream) {
-	st.stop()
-	if !st.isReady() {
-		st.guard.abort()
-	}
-	st.cancel()
-	t := time.AfterFunc(closeFlushTimeout, st.guard.abort)
-	_ = st.wm.Close()
-	t.Stop()
-	st.bg.Wait()
-	st.guard.abort()
-}
-
-func (s *Subscriber) waitReady(ctx context.Context, st *stream) error {
+func (s *Subscriber) waitReady(ctx context.Context, h *health) error {
 	timer := time.NewTimer(readyTimeout)
 	defer timer.Stop()
 	select {
-	case <-st.ready:
+	case <-h.ready:
 		return nil
 	case <-ctx.Done():
 		err := fmt.Errorf("waiting for the group to assign partitions: %w", context.Cause(ctx))
-		if last := st.lastError(); last != nil {
+		if last := h.lastError(); last != nil {
 			err = fmt.Errorf("%w (last error: %w)", err, last)
 		}
-		return opError("subscribe to", st.topic, err)
+		return opError("subscribe to", h.topic, err)
 	case <-s.closing:
-		return closedError("subscribe to", st.topic)
+		return closedError("subscribe to", h.topic)
 	case <-timer.C:
 		err := fmt.Errorf("group %q assigned no partitions within %v", s.set.group, readyTimeout)
-		if last := st.lastError(); last != nil {
+		if last := h.lastError(); last != nil {
 			err = fmt.Errorf("%w (last error: %w)", err, last)
 		}
-		return opError("subscribe to", st.topic, err)
+		return opError("subscribe to", h.topic, err)
 	}
 }
 
-// dispatch hands the stream's messages to one Subscribe call's channel.
-// Several dispatchers read one stream, so Subscribe calls compete. Each
-// message is handed out as a copy whose Ack or Nack is relayed by watch.
-func (s *Subscriber) dispatch(ctx context.Context, st *stream, out chan<- *message.Message, unwatch func()) {
-	defer s.wg.Done()
-	defer close(out)
-	defer s.release(st)
-	defer unwatch()
-	for {
-		var in *message.Message
-		select {
-		case msg, ok := <-st.out:
-			if !ok {
-				return
-			}
-			in = msg
-		case <-ctx.Done():
-			return
-		case <-s.closing:
-			return
-		}
-		p, _ := wmkafka.MessagePartitionFromCtx(in.Context())
-		off, _ := wmkafka.MessagePartitionOffsetFromCtx(in.Context())
-		m := in.Copy()
-		m.SetContext(in.Context())
-		st.inflight.Add(1)
-		select {
-		case out <- m:
-			s.wg.Add(1)
-			go s.watch(st, in, m, p, off)
-		case <-ctx.Done():
-			st.inflight.Done()
-			in.Nack() // back to the stream, for another Subscribe call
-			return
-		case <-s.closing:
-			st.inflight.Done()
-			return // not acked: delivered again (to the group) later
-		}
-	}
-}
-
-// watch relays the settlement of the copy m handed out to in, the message
-// watermill-kafka waits on. An ack first marks the offset in the group
-// session, so Close (which commits marked offsets) cannot race with
-// watermill-kafka noticing the ack; a nack honours the delay the handler
-// asked for (adapters.NackDelay), holding the partition meanwhile.
-func (s *Subscriber) watch(st *stream, in, m *message.Message, partition int32, offset int64) {
-	defer s.wg.Done()
-	defer st.inflight.Done()
-	select {
-	case <-m.Acked():
-		st.mark(partition, offset)
-		in.Ack()
-	case <-m.Nacked():
-		if d, ok := adapters.NackDelay(m); ok && d > 0 {
-			t := time.NewTimer(d)
-			defer t.Stop()
-			select {
-			case <-t.C:
-			case <-s.closing:
-				return
-			}
-		}
-		in.Nack()
-	case <-s.closing:
-		select {
-		case <-m.Acked():
-			st.mark(partition, offset)
-			in.Ack()
-		default:
-		}
-	}
-}
-
-// pinNewest starts the partitions the group has no committed offset for at
-// their current end (initial_offset=newest), before consumption begins,
-// so records produced after Subscribe returned are not skipped.
-func (s *Subscriber) pinNewest(sess sarama.ConsumerGroupSession) {
-	claims := sess.Claims()
-	if len(claims) == 0 {
-		return
-	}
-	resp, err := s.admin.ca.ListConsumerGroupOffsets(s.set.group, claims)
-	if err != nil {
-		return // best effort: Sarama then resolves "newest" itself
-	}
-	for topic, parts := range claims {
-		for _, p := range parts {
-			if b := resp.GetBlock(topic, p); b == nil || b.Offset >= 0 {
-				continue
-			}
-			if off, err := s.admin.client.GetOffset(topic, p, sarama.OffsetNewest); err == nil {
-				sess.MarkOffset(topic, p, off, "")
-			}
-		}
-	}
-}
-
-// Close stops every subscription, commits the offsets of acked messages
-// and closes the connections. Messages handed out but not acked are
-// delivered again later (to the group). A Subscribe still waiting for its
-// consumer returns at once with an error wrapping herald.ErrClosed, and
-// Close does not wait for it. Close is idempotent; every method called
-// after it returns an error wrapping herald.ErrClosed.
+// Close stops every subscription and stream, commits the offsets of
+// settled messages and closes the connections. Messages handed out but
+// not acked are delivered again later (to the group). A Subscribe still
+// waiting for its consumer returns at once with an error wrapping
+// herald.ErrClosed, and Close does not wait for it. Close is idempotent;
+// every method called after it returns an error wrapping herald.ErrClosed.
 func (s *Subscriber) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -464,45 +500,48 @@ func (s *Subscriber) Close() error {
 	}
 	s.closed = true
 	close(s.closing)
-	for st := range s.live {
-		if !st.isReady() {
-			st.stop()
-			st.guard.abort() // a stream still starting or joining: cut it off
+	var ready []*consumer
+	for c := range s.consumers {
+		if !c.h.isReady() {
+			c.h.stop()
+			c.guard.abort() // still joining its group: cut it off
+			continue
 		}
+		ready = append(ready, c)
 	}
 	s.mu.Unlock()
-
 	s.wg.Wait()
-	s.mu.Lock()
-	live := s.live
-	s.live = map[*stream]struct{}{}
-	clear(s.streams)
-	s.mu.Unlock()
-	for st := range live {
-		s.stopStream(st)
+	var wg sync.WaitGroup
+	for _, c := range ready {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), closeFlushTimeout)
+			defer cancel()
+			_ = c.Close(ctx)
+		}()
 	}
+	wg.Wait()
 	s.guard.abort()
-	err := s.admin.close()
-	if errors.Is(err, sarama.ErrClosedClient) {
-		err = nil
-	}
-	return err
+	s.admin.close()
+	s.cl.Close()
+	return nil
 }
 
 // As gives access to the objects underneath, in the style of Go CDK. It
 // returns true and sets *target when target is one of:
 //
-//   - *sarama.Client (the subscriber's metadata and admin client; each
-//     consumer has its own client inside watermill-kafka)
-//   - *sarama.ClusterAdmin (the admin used to create topics)
+//   - **kgo.Client (the subscriber's metadata and admin client; each
+//     consumer has a client of its own)
+//   - **kadm.Client (the admin client that creates topics)
 //
 // Closing them is the Subscriber's job.
 func (s *Subscriber) As(target any) bool {
 	switch t := target.(type) {
-	case *sarama.Client:
-		*t = s.admin.client
-	case *sarama.ClusterAdmin:
-		*t = s.admin.ca
+	case **kgo.Client:
+		*t = s.cl
+	case **kadm.Client:
+		*t = s.admin.adm
 	default:
 		return false
 	}

@@ -8,7 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heraldkit/herald"
 )
@@ -16,15 +18,22 @@ import (
 // topicWait bounds how long a new topic may take to get partition leaders.
 const topicWait = 30 * time.Second
 
+// requestTimeout bounds one admin request.
+const requestTimeout = 15 * time.Second
+
+// errInvalidTopic is the cause of a topic name Kafka does not allow.
+var errInvalidTopic = kerr.InvalidTopicException
+
 // admin is the metadata/admin connection of one publisher or subscriber.
 // It creates each topic once, with the configured partition count, and
 // remembers the topics it has seen.
 type admin struct {
-	client sarama.Client
-	ca     sarama.ClusterAdmin
-	detail sarama.TopicDetail
-	ctx    context.Context // done when the owner closes
-	wg     sync.WaitGroup  // running attempts
+	cl      *kgo.Client
+	adm     *kadm.Client
+	set     settings
+	configs map[string]*string
+	ctx     context.Context // done when the owner closes
+	wg      sync.WaitGroup  // running attempts
 
 	mu     sync.Mutex
 	topics map[string]*topicState
@@ -39,32 +48,30 @@ type topicState struct {
 	err     error         // the last attempt's error
 }
 
-// newAdmin builds the admin on client; closing it closes client. ctx ends
+// newAdmin builds the admin on cl (which its owner closes). ctx ends
 // when the owner closes.
-func newAdmin(ctx context.Context, client sarama.Client, s settings) (*admin, error) {
-	ca, err := sarama.NewClusterAdminFromClient(client)
-	if err != nil {
-		return nil, err
-	}
+func newAdmin(ctx context.Context, cl *kgo.Client, s settings) *admin {
 	maxBytes := strconv.Itoa(s.maxMessageBytes)
 	return &admin{
-		client: client,
-		ca:     ca,
-		ctx:    ctx,
-		detail: sarama.TopicDetail{
-			NumPartitions:     s.partitions,
-			ReplicationFactor: s.replicationFactor,
-			ConfigEntries:     map[string]*string{"max.message.bytes": &maxBytes},
-		},
-		topics: map[string]*topicState{},
-	}, nil
+		cl:      cl,
+		adm:     kadm.NewClient(cl),
+		set:     s,
+		ctx:     ctx,
+		configs: map[string]*string{"max.message.bytes": &maxBytes},
+		topics:  map[string]*topicState{},
+	}
 }
 
-// close waits for the running attempts (they end once the owner's guard
-// is aborted) and closes the admin client and its connection.
-func (a *admin) close() error {
-	a.wg.Wait()
-	return a.ca.Close()
+// close waits for the running attempts (they end once the owner's
+// context is done).
+func (a *admin) close() { a.wg.Wait() }
+
+// known reports whether topic is known to exist (no I/O).
+func (a *admin) known(topic string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	st := a.topics[topic]
+	return st != nil && st.ready
 }
 
 // ensure makes sure topic exists and every partition has a leader,
@@ -123,23 +130,24 @@ func (a *admin) run(topic string, st *topicState, done chan struct{}) {
 func validTopic(topic string) error {
 	const allowed = "1 to 249 characters: letters, digits, '.', '_', '-' (not \".\" or \"..\")"
 	if topic == "" || len(topic) > 249 || topic == "." || topic == ".." {
-		return fmt.Errorf("%w: not a valid Kafka topic name (allowed: %s)", sarama.ErrInvalidTopic, allowed)
+		return fmt.Errorf("%w: not a valid Kafka topic name (allowed: %s)", errInvalidTopic, allowed)
 	}
 	for _, c := range topic {
 		if !(c == '.' || c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
-			return fmt.Errorf("%w: not a valid Kafka topic name: %q is not allowed (allowed: %s)", sarama.ErrInvalidTopic, c, allowed)
+			return fmt.Errorf("%w: not a valid Kafka topic name: %q is not allowed (allowed: %s)", errInvalidTopic, c, allowed)
 		}
 	}
 	return nil
 }
 
 func (a *admin) create(ctx context.Context, topic string) error {
-	detail := a.detail
-	err := a.ca.CreateTopic(topic, &detail, false)
+	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	_, err := a.adm.CreateTopic(rctx, a.set.partitions, a.set.replicationFactor, a.configs, topic)
+	cancel()
 	switch {
-	case err == nil, errors.Is(err, sarama.ErrTopicAlreadyExists):
-	case errors.Is(err, sarama.ErrTopicAuthorizationFailed), errors.Is(err, sarama.ErrClusterAuthorizationFailed),
-		errors.Is(err, sarama.ErrPolicyViolation), errors.Is(err, sarama.ErrInvalidConfig):
+	case err == nil, errors.Is(err, kerr.TopicAlreadyExists):
+	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
+		errors.Is(err, kerr.PolicyViolation), errors.Is(err, kerr.InvalidConfig):
 		// Not allowed to create topics (or to set max.message.bytes): fine
 		// if the topic exists already, which waitLeaders finds out.
 		if werr := a.waitLeaders(ctx, topic, 0); werr != nil {
@@ -158,7 +166,7 @@ func (a *admin) create(ctx context.Context, topic string) error {
 func (a *admin) waitLeaders(ctx context.Context, topic string, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for {
-		err := a.leadersReady(topic)
+		err := a.leadersReady(ctx, topic)
 		if err == nil {
 			return nil
 		}
@@ -175,24 +183,55 @@ func (a *admin) waitLeaders(ctx context.Context, topic string, d time.Duration) 
 	}
 }
 
-func (a *admin) leadersReady(topic string) error {
-	if err := a.client.RefreshMetadata(topic); err != nil {
-		return err
-	}
-	parts, err := a.client.Partitions(topic)
+// leadersReady checks that topic has partitions, each with a leader that
+// answers an offset request.
+func (a *admin) leadersReady(ctx context.Context, topic string) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	ends, err := a.endOffsets(ctx, topic)
 	if err != nil {
 		return err
 	}
-	if len(parts) == 0 {
-		return sarama.ErrLeaderNotAvailable
-	}
-	for _, p := range parts {
-		if _, err := a.client.Leader(topic, p); err != nil {
-			return err
-		}
-		if _, err := a.client.GetOffset(topic, p, sarama.OffsetNewest); err != nil {
-			return err
-		}
+	if len(ends) == 0 {
+		return kerr.LeaderNotAvailable
 	}
 	return nil
+}
+
+// endOffsets returns the end offset of every partition of topic.
+func (a *admin) endOffsets(ctx context.Context, topic string) (map[int32]int64, error) {
+	md, err := a.adm.Metadata(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	td, ok := md.Topics[topic]
+	switch {
+	case !ok:
+		return nil, kerr.UnknownTopicOrPartition
+	case td.Err != nil:
+		return nil, td.Err
+	case len(td.Partitions) == 0:
+		return nil, kerr.LeaderNotAvailable
+	}
+	for _, p := range td.Partitions {
+		if p.Err != nil {
+			return nil, p.Err
+		}
+		if p.Leader < 0 {
+			return nil, kerr.LeaderNotAvailable
+		}
+	}
+	listed, err := a.adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	if err := listed.Error(); err != nil {
+		return nil, err
+	}
+	ends := map[int32]int64{}
+	listed.Each(func(o kadm.ListedOffset) { ends[o.Partition] = o.Offset })
+	if len(ends) != len(td.Partitions) {
+		return nil, kerr.LeaderNotAvailable
+	}
+	return ends, nil
 }

@@ -5,31 +5,31 @@ import (
 	"io"
 	"net"
 
-	"github.com/IBM/sarama"
-	"github.com/eapache/go-resiliency/breaker"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // transient reports whether err is a broker or connection condition that
 // passes: leadership moving, a broker restarting or unreachable, a
-// timeout. PublishContext waits and sends again after such errors; it
-// returns any other error at once.
+// timeout. Waits go on after such errors; any other error is returned at
+// once.
 func transient(err error) bool {
-	var kerr sarama.KError
-	if errors.As(err, &kerr) {
-		switch kerr {
-		case sarama.ErrNotLeaderForPartition, sarama.ErrLeaderNotAvailable, sarama.ErrUnknownTopicOrPartition,
-			sarama.ErrRequestTimedOut, sarama.ErrNotEnoughReplicas, sarama.ErrNotEnoughReplicasAfterAppend,
-			sarama.ErrNetworkException, sarama.ErrBrokerNotAvailable, sarama.ErrFencedLeaderEpoch,
-			sarama.ErrUnknownLeaderEpoch, sarama.ErrKafkaStorageError, sarama.ErrReplicaNotAvailable,
-			sarama.ErrNotController:
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		switch ke {
+		case kerr.NotLeaderForPartition, kerr.LeaderNotAvailable, kerr.UnknownTopicOrPartition,
+			kerr.RequestTimedOut, kerr.NotEnoughReplicas, kerr.NotEnoughReplicasAfterAppend,
+			kerr.NetworkException, kerr.BrokerNotAvailable, kerr.FencedLeaderEpoch,
+			kerr.UnknownLeaderEpoch, kerr.KafkaStorageError, kerr.ReplicaNotAvailable,
+			kerr.NotController, kerr.CoordinatorNotAvailable, kerr.CoordinatorLoadInProgress,
+			kerr.NotCoordinator:
 			return true
 		}
-		return false
+		return ke.Retriable
 	}
 	switch {
-	case errors.Is(err, sarama.ErrOutOfBrokers), errors.Is(err, sarama.ErrNotConnected),
-		errors.Is(err, sarama.ErrControllerNotAvailable), errors.Is(err, breaker.ErrBreakerOpen),
-		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, kgo.ErrRecordTimeout), errors.Is(err, kgo.ErrRecordRetries),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, errAborted):
 		return true
 	}
 	var nerr net.Error

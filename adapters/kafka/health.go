@@ -6,38 +6,25 @@ import (
 	"fmt"
 	"regexp"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/IBM/sarama"
-	wmkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
-	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
 )
 
-// stream is one topic's consumer inside a Subscriber, shared by the
-// Subscribe calls for that topic: a watermill-kafka subscriber of its own,
-// on connections of its own (guard), so that it can be stopped alone.
-type stream struct {
+// health tracks the failures of one consumer stream: it logs them once
+// per outage, reports them to the Subscribe and Stream contexts watching
+// the stream (adapters.ReportStatus), and probes for the recovery.
+type health struct {
 	topic  string
 	sub    *Subscriber
-	wm     *wmkafka.Subscriber
-	guard  *netGuard
-	ctx    context.Context // the consumer's; cancelled when the stream stops
-	cancel context.CancelFunc
-
-	refs      int           // guarded by Subscriber.mu
-	started   chan struct{} // closed once out and err are set
-	out       <-chan *message.Message
-	err       error
-	abandoned bool // err is the context error of the Subscribe call that started it
+	ctx    context.Context // ends when the stream stops
+	inSync func() bool     // with a group: the member has a live assignment
 
 	ready     chan struct{}
 	readyOnce sync.Once
-	sess      atomic.Pointer[sessionRef]
-	inflight  sync.WaitGroup // messages handed out, not yet settled
 	bg        sync.WaitGroup // recovery probe
 
 	mu       sync.Mutex
@@ -51,11 +38,13 @@ type stream struct {
 	nextID   int
 }
 
-type sessionRef struct{ sarama.ConsumerGroupSession }
+func newHealth(ctx context.Context, sub *Subscriber, topic string, inSync func() bool) *health {
+	return &health{topic: topic, sub: sub, ctx: ctx, inSync: inSync, ready: make(chan struct{}), watchers: map[int]context.Context{}}
+}
 
-func (st *stream) markReady() { st.readyOnce.Do(func() { close(st.ready) }) }
+func (st *health) markReady() { st.readyOnce.Do(func() { close(st.ready) }) }
 
-func (st *stream) isReady() bool {
+func (st *health) isReady() bool {
 	select {
 	case <-st.ready:
 		return true
@@ -64,22 +53,8 @@ func (st *stream) isReady() bool {
 	}
 }
 
-func (st *stream) setSession(sess sarama.ConsumerGroupSession) {
-	st.sess.Store(&sessionRef{sess})
-}
-
-// mark records offset as processed in the current group session, unless
-// that session has ended (a rebalance): the record is then delivered again.
-func (st *stream) mark(partition int32, offset int64) {
-	ref := st.sess.Load()
-	if ref == nil || ref.Context().Err() != nil {
-		return
-	}
-	ref.MarkOffset(st.topic, partition, offset+1, "")
-}
-
 // stop marks the stream stopped: errors from now on are its own shutdown.
-func (st *stream) stop() {
+func (st *health) stop() {
 	st.mu.Lock()
 	st.stopped = true
 	st.mu.Unlock()
@@ -87,7 +62,7 @@ func (st *stream) stop() {
 
 // watch registers the context of a Subscribe call reading the stream, for
 // status reports, and tells it at once if the stream is failing.
-func (st *stream) watch(ctx context.Context) (unwatch func()) {
+func (st *health) watch(ctx context.Context) (unwatch func()) {
 	st.mu.Lock()
 	id := st.nextID
 	st.nextID++
@@ -104,12 +79,12 @@ func (st *stream) watch(ctx context.Context) (unwatch func()) {
 	}
 }
 
-func (st *stream) lostError(cause error) error {
+func (st *health) lostError(cause error) error {
 	return fmt.Errorf("herald/kafka: subscribe to %q: %w: %w", st.topic, herald.ErrSubscriptionLost, cause)
 }
 
 // lastError returns the last error the Kafka stack reported, or nil.
-func (st *stream) lastError() error {
+func (st *health) lastError() error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.last
@@ -120,11 +95,11 @@ var digits = regexp.MustCompile(`[0-9]+`)
 // benign reports errors that a consumer group meets in a normal rebalance
 // (a commit racing with it): logged, but not a lost subscription.
 func benign(err error) bool {
-	var kerr sarama.KError
-	if errors.As(err, &kerr) {
-		switch kerr {
-		case sarama.ErrRebalanceInProgress, sarama.ErrIllegalGeneration, sarama.ErrUnknownMemberId,
-			sarama.ErrNotCoordinatorForConsumer, sarama.ErrConsumerCoordinatorNotAvailable, sarama.ErrOffsetsLoadInProgress:
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		switch ke {
+		case kerr.RebalanceInProgress, kerr.IllegalGeneration, kerr.UnknownMemberID,
+			kerr.NotCoordinator, kerr.CoordinatorNotAvailable, kerr.CoordinatorLoadInProgress:
 			return true
 		}
 	}
@@ -132,13 +107,13 @@ func benign(err error) bool {
 }
 
 // fail is called with every error the Kafka stack reports for the stream
-// (watermill-kafka's log, the group's and partition consumers' error
-// channels). Each distinct error is logged at warn level once per outage;
+// (failed connections, fetch errors, a lost group assignment). Each
+// distinct error is logged at warn level once per outage;
 // the first one of an outage reports the subscription lost (wrapping
 // herald.ErrSubscriptionLost) to the Subscribe calls reading it, and a
 // probe then watches for its recovery. Errors of the stream's own
 // shutdown are logged at debug level.
-func (st *stream) fail(what string, err error) {
+func (st *health) fail(what string, err error) {
 	log := st.sub.log.With("topic", st.topic, "group", st.sub.set.group)
 	cause := fmt.Errorf("%s: %w", what, err)
 	key := digits.ReplaceAllString(cause.Error(), "#") // one line for all partitions, ports, ...
@@ -186,7 +161,7 @@ func (st *stream) fail(what string, err error) {
 	}
 }
 
-func (st *stream) watchersLocked() []context.Context {
+func (st *health) watchersLocked() []context.Context {
 	w := make([]context.Context, 0, len(st.watchers))
 	for _, ctx := range st.watchers {
 		w = append(w, ctx)
@@ -195,7 +170,7 @@ func (st *stream) watchersLocked() []context.Context {
 }
 
 // recovered ends an outage: logged at info level, reported with nil.
-func (st *stream) recovered() {
+func (st *health) recovered() {
 	st.mu.Lock()
 	if !st.lost || st.stopped {
 		st.mu.Unlock()
@@ -217,7 +192,7 @@ func (st *stream) recovered() {
 // every partition of the topic has a leader that answers and, with a
 // group, the member is in a live session. A group member also recovers
 // when it is assigned partitions again (see groupHandler.Setup).
-func (st *stream) probe() {
+func (st *health) probe() {
 	defer st.bg.Done()
 	wait := 500 * time.Millisecond
 	for {
@@ -242,13 +217,9 @@ func (st *stream) probe() {
 	}
 }
 
-func (st *stream) healthy() bool {
-	if st.sub.admin.leadersReady(st.topic) != nil {
+func (st *health) healthy() bool {
+	if st.sub.admin.leadersReady(st.ctx, st.topic) != nil {
 		return false
 	}
-	if st.sub.set.group == "" {
-		return true
-	}
-	ref := st.sess.Load()
-	return ref != nil && ref.Context().Err() == nil
+	return st.sub.set.group == "" || st.inSync == nil || st.inSync()
 }

@@ -1,0 +1,100 @@
+package kafka
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+// clientOpts builds the franz-go options shared by the producer, the
+// consumers and the admin client. Every connection is made by g, so
+// aborting g interrupts whatever a client is waiting for.
+func (s settings) clientOpts(g *netGuard) []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(s.brokers...),
+		kgo.ClientID(s.clientID),
+		kgo.MaxVersions(s.kafkaVersions()),
+		kgo.Dialer(g.withTLS(s.tls).DialContext),
+		kgo.RetryBackoffFn(func(tries int) time.Duration {
+			if g.aborted() {
+				return 0
+			}
+			return backoff(tries, 100*time.Millisecond, 2*time.Second)
+		}),
+		kgo.MetadataMinAge(500 * time.Millisecond),
+		// The broker enforces max.message.bytes per topic; the producer
+		// batches up to the configured size.
+		kgo.ProducerBatchMaxBytes(int32(min(s.maxMessageBytes, 1<<30))),
+		kgo.ProducerBatchCompression(s.compression),
+		kgo.RecordPartitioner(newPartitioner()),
+		// Records wait for a broker that is down until their publish's
+		// context ends (the publisher honours it), not for a retry count.
+		kgo.RecordRetries(1 << 30),
+		kgo.UnknownTopicRetries(1 << 30),
+		kgo.WithLogger(nil),
+	}
+	switch s.acks {
+	case "leader":
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()))
+	case "none":
+		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()))
+	}
+	if !s.idempotent {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
+	if m := s.saslMechanism(); m != nil {
+		opts = append(opts, kgo.SASL(m))
+	}
+	return append(opts, s.extra...)
+}
+
+// saslMechanism returns franz-go's mechanism for s.sasl, nil without SASL.
+func (s settings) saslMechanism() sasl.Mechanism {
+	switch s.sasl {
+	case saslPlain:
+		return plain.Auth{User: s.username, Pass: s.password}.AsMechanism()
+	case saslSCRAMSHA256:
+		return scram.Auth{User: s.username, Pass: s.password}.AsSha256Mechanism()
+	case saslSCRAMSHA512:
+		return scram.Auth{User: s.username, Pass: s.password}.AsSha512Mechanism()
+	}
+	return nil
+}
+
+// newPartitioner is the producer's partitioner: franz-go's
+// UniformBytesPartitioner with keys hashed by Kafka's murmur2, the Java
+// client's default (a key's partition is (murmur2(key) & 0x7fffffff) %
+// partitions, as with NewKeyPartitioner); keyless records stick to one
+// partition per 16 KiB.
+func newPartitioner() kgo.Partitioner {
+	return kgo.UniformBytesPartitioner(stickyBytes, true, true, nil)
+}
+
+// backoff is an exponential backoff: first for the first try, doubling,
+// capped at max.
+func backoff(tries int, first, max time.Duration) time.Duration {
+	d := first
+	for i := 1; i < tries && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
+}
+
+// sleep waits d, unless one of the channels is closed or ctx ends first;
+// it reports whether the wait was complete.
+func sleep(ctx context.Context, d time.Duration, stop <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-stop:
+		return false
+	}
+}
