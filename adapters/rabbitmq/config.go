@@ -17,7 +17,7 @@ import (
 const (
 	defaultPort         = "5672"
 	defaultTLSPort      = "5671"
-	defaultPrefetch     = 128
+	defaultPrefetch     = 256
 	defaultPool         = 2
 	defaultWindow       = 256
 	defaultHeartbeat    = 10 * time.Second

@@ -211,7 +211,8 @@
 // # Options
 //
 //	prefetch         unacked messages the broker sends ahead to each Subscribe consumer
-//	                 (1..65535, default 128; a Stream uses its window instead)
+//	                 (1..65535, default 256); a Stream's window, unless the subscriber
+//	                 sets one (subscriber.WithWindow)
 //	pool             publish channels shared by concurrent Publish calls (1..1024, default 2)
 //	window           unconfirmed messages per Publish call before waiting, and PublishAsync
 //	                 messages per publisher not yet done (1..65536, default 256)
@@ -255,8 +256,9 @@
 // Prefetch matters once there is network latency: through a proxy giving
 // a 2.4ms round trip, one consumer drains 0.4k/s with prefetch 1, 5.0k
 // with 16, 15.4k with 64, 20.1k with 128 and 22.0k with 256 (on loopback
-// all are 24-29k). 128 gets most of it while bounding what a consumer
-// holds (prefetch times the message size: lower it for large messages).
+// all are 24-29k). The default is 256, the window the native client gets
+// in the benchmarks; it bounds what a consumer holds (prefetch times the
+// message size: lower it for large messages).
 // Publish channels: with 16 concurrent publishers 1, 2 and 4 channels
 // give 8.8k-9.8k/s and 8 channels 5.8k; 2 keeps the best figures and does
 // not put every publish on one channel.

@@ -40,7 +40,7 @@ func (sub *subscriber) Stream(ctx context.Context, topic string, window int) (ad
 		return nil, opError(sub.s.scheme, opSubscribe, topic, err)
 	}
 	if window < 1 {
-		return nil, opError(sub.s.scheme, opSubscribe, topic, fmt.Errorf("window is %d, want at least 1", window))
+		window = sub.s.prefetch // the backend's default (adapters.StreamSubscriber)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, opError(sub.s.scheme, opSubscribe, topic, err)
