@@ -17,6 +17,11 @@ import (
 // 1 KiB messages; msg/s is the figure to read.
 //
 //	go test ./adapters/embedded -run '^$' -bench Embedded -benchtime 5000x
+//
+// Adapter-only: it drives the adapter's Watermill publisher and
+// subscriber directly, bypassing the publisher and subscriber packages;
+// Herald as users run it, beside the native clients, is measured by
+// bench/ (make bench-compare).
 func BenchmarkEmbedded(b *testing.B) {
 	u := target(b.TempDir(), "")
 	keep := openPub(b, u) // keeps the server up between sub-benchmarks

@@ -33,6 +33,11 @@ import (
 //
 //	HERALD_TEST_KAFKA=kafka://127.0.0.1:9092 \
 //	  go test ./adapters/kafka -run '^$' -bench 'Kafka$' -benchtime 5000x -count 3
+//
+// Adapter-only: it drives the adapter's Watermill publisher and
+// subscriber directly, bypassing the publisher and subscriber packages;
+// Herald as users run it, beside the native clients, is measured by
+// bench/ (make bench-compare).
 func BenchmarkKafka(b *testing.B) {
 	target := brokerURL(b)
 	type impl struct {
@@ -170,6 +175,11 @@ func BenchmarkKafka(b *testing.B) {
 //
 //	HERALD_TEST_KAFKA=kafka://127.0.0.1:9092 \
 //	  go test ./adapters/kafka -run '^$' -bench KafkaConsume -benchtime 5000x -count 3
+//
+// Adapter-only: it drives the adapter's Watermill publisher and
+// subscriber directly, bypassing the publisher and subscriber packages;
+// Herald as users run it, beside the native clients, is measured by
+// bench/ (make bench-compare).
 func BenchmarkKafkaConsume(b *testing.B) {
 	target := brokerURL(b)
 	payload := make([]byte, 1024)

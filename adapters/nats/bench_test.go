@@ -19,6 +19,11 @@ import (
 // defaults. 1 KiB messages; msg/s is the figure to read.
 //
 //	HERALD_TEST_NATS=nats://127.0.0.1:4222 go test ./adapters/nats -run '^$' -bench NATS -benchtime 5000x
+//
+// Adapter-only: it drives the adapter's Watermill publisher and
+// subscriber directly, bypassing the publisher and subscriber packages;
+// Herald as users run it, beside the native clients, is measured by
+// bench/ (make bench-compare).
 func BenchmarkNATS(b *testing.B) {
 	u := brokerURL(b)
 	herald := natsxtest.Target{

@@ -30,6 +30,11 @@ import (
 //
 //	HERALD_TEST_AMQP=amqp://guest:guest@127.0.0.1:5672/ \
 //	  go test ./adapters/rabbitmq -run '^$' -bench RabbitMQ -benchtime 4000x
+//
+// Adapter-only: it drives the adapter's Watermill publisher and
+// subscriber directly, bypassing the publisher and subscriber packages;
+// Herald as users run it, beside the native clients, is measured by
+// bench/ (make bench-compare).
 func BenchmarkRabbitMQ(b *testing.B) {
 	url := brokerURL(b)
 	payload := make([]byte, 1024)
