@@ -3,10 +3,8 @@ package embedded_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,85 +12,15 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/adapters/adaptertest"
 )
-
-// logSink is a slog.Handler keeping every record.
-type logSink struct {
-	mu   sync.Mutex
-	recs []string
-}
-
-func (l *logSink) Enabled(context.Context, slog.Level) bool { return true }
-func (l *logSink) WithAttrs([]slog.Attr) slog.Handler       { return l }
-func (l *logSink) WithGroup(string) slog.Handler            { return l }
-func (l *logSink) Handle(_ context.Context, r slog.Record) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s", r.Level, r.Message)
-	r.Attrs(func(a slog.Attr) bool {
-		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
-		return true
-	})
-	l.mu.Lock()
-	l.recs = append(l.recs, b.String())
-	l.mu.Unlock()
-	return nil
-}
-
-// count returns how many records start with level and contain all of words.
-func (l *logSink) count(level slog.Level, words ...string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-next:
-	for _, r := range l.recs {
-		if !strings.HasPrefix(r, level.String()+" ") {
-			continue
-		}
-		for _, w := range words {
-			if !strings.Contains(r, w) {
-				continue next
-			}
-		}
-		n++
-	}
-	return n
-}
-
-func (l *logSink) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.recs, "\n")
-}
-
-// statusLog records what a subscription reports with adapters.ReportStatus.
-type statusLog struct {
-	ch chan error
-}
-
-func newStatusLog() *statusLog { return &statusLog{ch: make(chan error, 100)} }
-
-func (s *statusLog) ctx(parent context.Context) context.Context {
-	return adapters.ContextWithStatus(parent, func(err error) { s.ch <- err })
-}
-
-// next returns the next report, failing after wait.
-func (s *statusLog) next(t *testing.T, wait time.Duration) error {
-	t.Helper()
-	select {
-	case err := <-s.ch:
-		return err
-	case <-time.After(wait):
-		t.Fatalf("no status report within %v", wait)
-		return nil
-	}
-}
 
 // A group consumer deleted while subscribed is reported lost (warn log,
 // ReportStatus with ErrSubscriptionLost naming the cause), created again,
 // reported recovered (info log, ReportStatus nil), and consuming resumes.
 func TestConsumerDeletedIsReportedAndRecovered(t *testing.T) {
 	u := target(t.TempDir(), "group=g")
-	sink := &logSink{}
+	sink := &adaptertest.LogSink{}
 	lctx := adapters.ContextWithLogger(context.Background(), slog.New(sink))
 	sub, err := adapters.OpenSubscriber(lctx, u)
 	if err != nil {
@@ -100,10 +28,10 @@ func TestConsumerDeletedIsReportedAndRecovered(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = sub.Close() })
 	tp := topic()
-	status := newStatusLog()
+	status := adaptertest.NewStatusLog()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	ch, err := sub.Subscribe(status.ctx(ctx), tp)
+	ch, err := sub.Subscribe(status.Context(ctx), tp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +51,7 @@ func TestConsumerDeletedIsReportedAndRecovered(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	lost := status.next(t, 10*time.Second)
+	lost := status.Next(t, 10*time.Second)
 	if !errors.Is(lost, herald.ErrSubscriptionLost) || !strings.Contains(lost.Error(), tp) {
 		t.Fatalf("first report %v, want an error wrapping ErrSubscriptionLost naming the topic", lost)
 	}
@@ -131,7 +59,7 @@ func TestConsumerDeletedIsReportedAndRecovered(t *testing.T) {
 		t.Errorf("report %v does not carry the cause (consumer deleted)", lost)
 	}
 	for {
-		err := status.next(t, 10*time.Second)
+		err := status.Next(t, 10*time.Second)
 		if err == nil {
 			break
 		}
@@ -139,10 +67,10 @@ func TestConsumerDeletedIsReportedAndRecovered(t *testing.T) {
 			t.Fatalf("report %v", err)
 		}
 	}
-	if n := sink.count(slog.LevelWarn, "subscription lost", tp, "consumer deleted"); n != 1 {
+	if n := sink.Count(slog.LevelWarn, "subscription lost", tp, "consumer deleted"); n != 1 {
 		t.Errorf("%d warn lines for the lost subscription, want 1:\n%s", n, sink)
 	}
-	if n := sink.count(slog.LevelInfo, "receives again", tp); n != 1 {
+	if n := sink.Count(slog.LevelInfo, "receives again", tp); n != 1 {
 		t.Errorf("%d info lines for the recovery, want 1:\n%s", n, sink)
 	}
 	// The new consumer starts again with every retained message (the
@@ -166,16 +94,16 @@ func TestStreamDeletedRetriesWithBackoff(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := target(dir, "group=g&provision=false")
-	sink := &logSink{}
+	sink := &adaptertest.LogSink{}
 	sub, err := adapters.OpenSubscriber(adapters.ContextWithLogger(context.Background(), slog.New(sink)), u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Close() })
-	status := newStatusLog()
+	status := adaptertest.NewStatusLog()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ch, err := sub.Subscribe(status.ctx(ctx), tp)
+	ch, err := sub.Subscribe(status.Context(ctx), tp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,13 +125,14 @@ func TestStreamDeletedRetriesWithBackoff(t *testing.T) {
 	if err := js.DeleteStream(context.Background(), stream); err != nil {
 		t.Fatal(err)
 	}
-	if err := status.next(t, 10*time.Second); !errors.Is(err, herald.ErrSubscriptionLost) {
+	if err := status.Next(t, 10*time.Second); !errors.Is(err, herald.ErrSubscriptionLost) {
 		t.Fatalf("report %v, want ErrSubscriptionLost", err)
 	}
+	// Nothing to wait on: count the reports over a window (backoff bounds them).
 	time.Sleep(1500 * time.Millisecond)
 	reports := 0
-	for len(status.ch) > 0 {
-		err := <-status.ch
+	for len(status.C) > 0 {
+		err := <-status.C
 		reports++
 		if !errors.Is(err, herald.ErrSubscriptionLost) {
 			t.Fatalf("report %v while the stream is gone", err)
@@ -212,22 +141,22 @@ func TestStreamDeletedRetriesWithBackoff(t *testing.T) {
 	if reports > 3 {
 		t.Errorf("%d reports in 1.5s while the stream is gone: they should only follow a change of cause", reports)
 	}
-	if n := sink.count(slog.LevelWarn, "subscription lost", tp); n != 1 {
+	if n := sink.Count(slog.LevelWarn, "subscription lost", tp); n != 1 {
 		t.Errorf("%d warn lines for one outage, want 1:\n%s", n, sink)
 	}
-	if n := sink.count(slog.LevelDebug, "still lost", "provision=false"); n != 1 {
+	if n := sink.Count(slog.LevelDebug, "still lost", "provision=false"); n != 1 {
 		t.Errorf("%d debug lines naming the re-creation failure, want 1:\n%s", n, sink)
 	}
 	if _, err := js.CreateStream(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
 	for {
-		err := status.next(t, 40*time.Second)
+		err := status.Next(t, 40*time.Second)
 		if err == nil {
 			break
 		}
 	}
-	if n := sink.count(slog.LevelInfo, "receives again", tp); n != 1 {
+	if n := sink.Count(slog.LevelInfo, "receives again", tp); n != 1 {
 		t.Errorf("%d info lines for the recovery, want 1:\n%s", n, sink)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/adapters/adaptertest"
 	"github.com/heraldkit/herald/adapters/embedded"
 	"github.com/heraldkit/herald/adapters/internal/natsx/natsxtest"
 )
@@ -75,8 +76,8 @@ func TestStreamConsumerDeletedRecovers(t *testing.T) {
 	sub := openSub(t, u)
 	pub := openPub(t, u)
 	tp := topic()
-	status := newStatusLog()
-	st, err := sub.(adapters.StreamSubscriber).Stream(status.ctx(context.Background()), tp, 8)
+	status := adaptertest.NewStatusLog()
+	st, err := sub.(adapters.StreamSubscriber).Stream(status.Context(context.Background()), tp, 8)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,12 +97,12 @@ func TestStreamConsumerDeletedRecovers(t *testing.T) {
 	if err := js.DeleteConsumer(context.Background(), stream, "g"); err != nil {
 		t.Fatal(err)
 	}
-	lost := status.next(t, 10*time.Second)
+	lost := status.Next(t, 10*time.Second)
 	if !errors.Is(lost, herald.ErrSubscriptionLost) || !strings.Contains(lost.Error(), tp) {
 		t.Fatalf("report %v, want ErrSubscriptionLost naming the topic", lost)
 	}
 	for {
-		err := status.next(t, 10*time.Second)
+		err := status.Next(t, 10*time.Second)
 		if err == nil {
 			break
 		}

@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/adapters/adaptertest"
 )
 
 // The benchmarks in this file are adapter-only: they call the Publisher
@@ -22,10 +22,7 @@ import (
 //	  -run '^$' -bench 'Adapter' -benchtime 5000x -benchmem
 
 func benchSettings(b *testing.B, opts ...kgo.Opt) settings {
-	target := os.Getenv("HERALD_TEST_KAFKA")
-	if target == "" {
-		b.Skip("HERALD_TEST_KAFKA is not set")
-	}
+	target := adaptertest.BrokerURL(b, "HERALD_TEST_KAFKA")
 	cfg, err := herald.ParseURL(target)
 	if err != nil {
 		b.Fatal(err)

@@ -2,7 +2,6 @@ package kafka
 
 import (
 	"context"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters/adaptertest"
 )
 
 // produceCounter counts the produce requests a client writes.
@@ -27,13 +27,7 @@ func (c *produceCounter) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, _ int, _
 // before sending the next would write one request per call), and each
 // returns nil once its own record was acknowledged.
 func TestPublishContextPipelines(t *testing.T) {
-	target := os.Getenv("HERALD_TEST_KAFKA")
-	if target == "" {
-		if os.Getenv("HERALD_REQUIRE_BROKERS") == "1" {
-			t.Fatal("HERALD_TEST_KAFKA is not set (HERALD_REQUIRE_BROKERS=1)")
-		}
-		t.Skip("HERALD_TEST_KAFKA is not set")
-	}
+	target := adaptertest.BrokerURL(t, "HERALD_TEST_KAFKA")
 	t.Parallel()
 	s, err := parse(mustParse(t, target))
 	if err != nil {

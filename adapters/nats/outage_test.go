@@ -14,6 +14,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/adapters/adaptertest"
 )
 
 // privateServer is a nats-server with JetStream of the test's own, on a
@@ -69,17 +70,17 @@ func (p *privateServer) Stop() {
 func TestServerOutageIsReportedOnce(t *testing.T) {
 	ps := newPrivateServer(t)
 	u := ps.URL("group=g&reconnect_wait=50ms")
-	sink := &logSink{}
+	sink := &adaptertest.LogSink{}
 	sub, err := adapters.OpenSubscriber(adapters.ContextWithLogger(context.Background(), slog.New(sink)), u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Close() })
 	tp := topic(t)
-	status := newStatusLog()
+	status := adaptertest.NewStatusLog()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ch, err := sub.Subscribe(status.ctx(ctx), tp)
+	ch, err := sub.Subscribe(status.Context(ctx), tp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,21 +91,21 @@ func TestServerOutageIsReportedOnce(t *testing.T) {
 	receive(t, ch, 1, 10*time.Second)
 
 	ps.Stop()
-	lost := status.next(t, 10*time.Second)
+	lost := status.Next(t, 10*time.Second)
 	if !errors.Is(lost, herald.ErrSubscriptionLost) || !strings.Contains(lost.Error(), tp) {
 		t.Fatalf("report %v, want an error wrapping ErrSubscriptionLost naming the topic", lost)
 	}
 	time.Sleep(time.Second) // ~20 reconnect attempts
-	if n := sink.count(slog.LevelWarn, "connection lost"); n != 1 {
+	if n := sink.Count(slog.LevelWarn, "connection lost"); n != 1 {
 		t.Errorf("%d warn lines for the lost connection, want 1:\n%s", n, sink)
 	}
-	if n := sink.count(slog.LevelWarn, "subscription lost", tp); n != 1 {
+	if n := sink.Count(slog.LevelWarn, "subscription lost", tp); n != 1 {
 		t.Errorf("%d warn lines for the lost subscription, want 1:\n%s", n, sink)
 	}
 
 	ps.Start()
 	for {
-		err := status.next(t, 15*time.Second)
+		err := status.Next(t, 15*time.Second)
 		if err == nil {
 			break
 		}
@@ -112,10 +113,10 @@ func TestServerOutageIsReportedOnce(t *testing.T) {
 			t.Fatalf("report %v", err)
 		}
 	}
-	if n := sink.count(slog.LevelInfo, "reconnected"); n != 1 {
+	if n := sink.Count(slog.LevelInfo, "reconnected"); n != 1 {
 		t.Errorf("%d info lines for the reconnect, want 1:\n%s", n, sink)
 	}
-	if n := sink.count(slog.LevelInfo, "receives again", tp); n != 1 {
+	if n := sink.Count(slog.LevelInfo, "receives again", tp); n != 1 {
 		t.Errorf("%d info lines for the recovery, want 1:\n%s", n, sink)
 	}
 	if err := pub.Publish(tp, newMsgs(1, "after")...); err != nil {
@@ -176,7 +177,7 @@ func TestPublishWaitsForUnreachableServer(t *testing.T) {
 // server that never answers; Close interrupts a waiting Subscribe.
 func TestContextEndsWaits(t *testing.T) {
 	ps := newPrivateServer(t)
-	proxy := adaptertestProxy(t, fmt.Sprintf("127.0.0.1:%d", ps.port))
+	proxy := adaptertest.NewProxy(t, fmt.Sprintf("127.0.0.1:%d", ps.port))
 	u := withQuery("nats://"+proxy.Addr(), "group=g")
 
 	t.Run("open", func(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/adapters/adaptertest"
 )
 
 // A permission revoked while subscribed (the server refuses the pull
@@ -35,17 +36,17 @@ func TestRevokedPermissionIsReported(t *testing.T) {
 		t.Fatal("server not ready")
 	}
 	u := "nats://u:p@" + srv.Addr().(*net.TCPAddr).String() + "?group=g"
-	sink := &logSink{}
+	sink := &adaptertest.LogSink{}
 	sub, err := adapters.OpenSubscriber(adapters.ContextWithLogger(context.Background(), slog.New(sink)), u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Close() })
 	tp := topic(t)
-	status := newStatusLog()
+	status := adaptertest.NewStatusLog()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ch, err := sub.Subscribe(status.ctx(ctx), tp)
+	ch, err := sub.Subscribe(status.Context(ctx), tp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,14 +67,14 @@ func TestRevokedPermissionIsReported(t *testing.T) {
 		select {
 		case m := <-ch:
 			m.Ack()
-		case err := <-status.ch:
+		case err := <-status.C:
 			if !errors.Is(err, herald.ErrSubscriptionLost) || !errors.Is(err, nats.ErrPermissionViolation) {
 				t.Fatalf("report %v, want ErrSubscriptionLost caused by a permission violation", err)
 			}
-			if n := sink.count(slog.LevelWarn, "Permissions Violation"); n < 1 {
+			if n := sink.Count(slog.LevelWarn, "Permissions Violation"); n < 1 {
 				t.Errorf("no warn line naming the permission violation:\n%s", sink)
 			}
-			if n := sink.count(slog.LevelWarn, "subscription lost", tp); n != 1 {
+			if n := sink.Count(slog.LevelWarn, "subscription lost", tp); n != 1 {
 				t.Errorf("%d warn lines for the lost subscription, want 1:\n%s", n, sink)
 			}
 			return

@@ -140,17 +140,17 @@ func TestPublishContextPipelines(t *testing.T) {
 func TestStreamReportsLostAndRecovers(t *testing.T) {
 	px, u := proxied(t, "group=g&reconnect_wait=50ms")
 	sub := openSub(t, u)
-	status := newStatusLog()
+	status := adaptertest.NewStatusLog()
 	tp := topic(t)
 	ss := sub.(adapters.StreamSubscriber)
-	st, err := ss.Stream(status.ctx(context.Background()), tp, 16)
+	st, err := ss.Stream(status.Context(context.Background()), tp, 16)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close(context.Background())
 	pub := openPub(t, brokerURL(t))
 	px.Down()
-	lost := status.next(t, 10*time.Second)
+	lost := status.Next(t, 10*time.Second)
 	if !errors.Is(lost, herald.ErrSubscriptionLost) || !strings.Contains(lost.Error(), tp) {
 		t.Fatalf("report %v, want ErrSubscriptionLost naming the topic", lost)
 	}
@@ -159,7 +159,7 @@ func TestStreamReportsLostAndRecovers(t *testing.T) {
 	}
 	px.Up()
 	for {
-		err := status.next(t, 15*time.Second)
+		err := status.Next(t, 15*time.Second)
 		if err == nil {
 			break
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/adapters/adaptertest"
 )
 
 // logBuffer is a goroutine-safe slog sink for tests.
@@ -40,27 +41,6 @@ func loggingCtx(t *testing.T) (context.Context, *logBuffer) {
 	return adapters.ContextWithLogger(t.Context(), l), b
 }
 
-// statusRecorder collects what a subscription reports.
-type statusRecorder struct{ ch chan error }
-
-func newStatusRecorder() *statusRecorder { return &statusRecorder{ch: make(chan error, 100)} }
-
-func (r *statusRecorder) ctx(parent context.Context) context.Context {
-	return adapters.ContextWithStatus(parent, func(err error) { r.ch <- err })
-}
-
-// next returns the next report within d.
-func (r *statusRecorder) next(t *testing.T, d time.Duration) error {
-	t.Helper()
-	select {
-	case err := <-r.ch:
-		return err
-	case <-time.After(d):
-		t.Fatalf("no status report within %v", d)
-	}
-	return nil
-}
-
 // TestQueueDeletedIsReported: deleting a group's queue under its
 // subscriber is logged at warn level and reported as a lost
 // subscription; the subscriber declares the queue again, reports the
@@ -76,15 +56,15 @@ func TestQueueDeletedIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Close() })
-	rec := newStatusRecorder()
-	ch, err := sub.Subscribe(rec.ctx(t.Context()), topic)
+	rec := adaptertest.NewStatusLog()
+	ch, err := sub.Subscribe(rec.Context(t.Context()), topic)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := rawChannel(t).QueueDelete(queue, false, false, false); err != nil {
 		t.Fatal(err)
 	}
-	err = rec.next(t, 10*time.Second)
+	err = rec.Next(t, 10*time.Second)
 	if !errors.Is(err, herald.ErrSubscriptionLost) || !strings.Contains(err.Error(), "deleted") ||
 		!strings.Contains(err.Error(), `herald/amqp: subscribe to "`+topic+`"`) {
 		t.Fatalf("report %v; want herald.ErrSubscriptionLost naming the topic and the deleted queue", err)
@@ -94,7 +74,7 @@ func TestQueueDeletedIsReported(t *testing.T) {
 		t.Errorf("log %q; want a warn line with the cause", line)
 	}
 	for err != nil {
-		err = rec.next(t, 10*time.Second)
+		err = rec.Next(t, 10*time.Second)
 	}
 	if err := openPub(t, url).Publish(topic, newMsg("after")); err != nil {
 		t.Fatal(err)
@@ -121,17 +101,17 @@ func TestConnectionLossIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Close() })
-	rec := newStatusRecorder()
-	if _, err := sub.Subscribe(rec.ctx(t.Context()), topic); err != nil {
+	rec := adaptertest.NewStatusLog()
+	if _, err := sub.Subscribe(rec.Context(t.Context()), topic); err != nil {
 		t.Fatal(err)
 	}
 	proxy.Down()
-	if err := rec.next(t, 10*time.Second); !errors.Is(err, herald.ErrSubscriptionLost) {
+	if err := rec.Next(t, 10*time.Second); !errors.Is(err, herald.ErrSubscriptionLost) {
 		t.Fatalf("report %v; want herald.ErrSubscriptionLost", err)
 	}
 	proxy.Up()
 	for {
-		if err := rec.next(t, 20*time.Second); err == nil {
+		if err := rec.Next(t, 20*time.Second); err == nil {
 			break
 		}
 	}

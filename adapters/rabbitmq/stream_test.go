@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/adapters/adaptertest"
 )
 
 // openStream opens a Stream of topic on sub, closed with the test.
@@ -135,8 +136,8 @@ func TestStreamNackRequeuesOne(t *testing.T) {
 	t.Cleanup(func() { deleteTopology(t, topic, queueName(topic, "nack1", "")) })
 	pub := openPub(t, url)
 	sub := openSub(t, withQuery(url, "group=nack1"))
-	rec := newStatusRecorder()
-	st := openStream(t, sub, rec.ctx(t.Context()), topic, 32)
+	rec := adaptertest.NewStatusLog()
+	st := openStream(t, sub, rec.Context(t.Context()), topic, 32)
 	publishN(t, pub, topic, 12)
 	got := receiveN(t, st, 12, 10*time.Second)
 	// 0..7 acked (prefix 8 tags), 11 nacked before 8..10 are acked:
@@ -156,7 +157,7 @@ func TestStreamNackRequeuesOne(t *testing.T) {
 	st.Ack(d)
 	receiveNone(t, st, 300*time.Millisecond)
 	select {
-	case err := <-rec.ch:
+	case err := <-rec.C:
 		t.Fatalf("stream reported %v; want no loss", err)
 	default:
 	}
@@ -256,21 +257,21 @@ func TestStreamReportsLossAndResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = sub.Close() })
-	rec := newStatusRecorder()
-	st := openStream(t, sub, rec.ctx(t.Context()), topic, 16)
+	rec := adaptertest.NewStatusLog()
+	st := openStream(t, sub, rec.Context(t.Context()), topic, 16)
 	pub := openPub(t, url)
 	publishN(t, pub, topic, 1)
 	old := receiveN(t, st, 1, 10*time.Second)[0]
 
 	proxy.Down()
-	if err := rec.next(t, 10*time.Second); !errors.Is(err, herald.ErrSubscriptionLost) ||
+	if err := rec.Next(t, 10*time.Second); !errors.Is(err, herald.ErrSubscriptionLost) ||
 		!strings.HasPrefix(err.Error(), `herald/amqp: subscribe to "`+topic+`"`) {
 		t.Fatalf("report %v; want herald.ErrSubscriptionLost", err)
 	}
 	st.Ack(old) // the lost channel's: dropped
 	proxy.Up()
 	for {
-		if err := rec.next(t, 20*time.Second); err == nil {
+		if err := rec.Next(t, 20*time.Second); err == nil {
 			break
 		}
 	}
@@ -331,17 +332,17 @@ func TestStreamQueueDeletedIsReported(t *testing.T) {
 	queue := queueName(topic, "sdel", "")
 	t.Cleanup(func() { deleteTopology(t, topic, queue) })
 	sub := openSub(t, withQuery(url, "group=sdel"))
-	rec := newStatusRecorder()
-	st := openStream(t, sub, rec.ctx(t.Context()), topic, 8)
+	rec := adaptertest.NewStatusLog()
+	st := openStream(t, sub, rec.Context(t.Context()), topic, 8)
 	if _, err := rawChannel(t).QueueDelete(queue, false, false, false); err != nil {
 		t.Fatal(err)
 	}
-	err := rec.next(t, 10*time.Second)
+	err := rec.Next(t, 10*time.Second)
 	if !errors.Is(err, herald.ErrSubscriptionLost) || !strings.Contains(err.Error(), "deleted") {
 		t.Fatalf("report %v; want herald.ErrSubscriptionLost naming the deleted queue", err)
 	}
 	for err != nil {
-		err = rec.next(t, 10*time.Second)
+		err = rec.Next(t, 10*time.Second)
 	}
 	publishN(t, openPub(t, url), topic, 1)
 	d := receiveN(t, st, 1, 10*time.Second)[0]
