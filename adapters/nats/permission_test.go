@@ -35,7 +35,7 @@ func TestRevokedPermissionIsReported(t *testing.T) {
 	if !srv.ReadyForConnections(10 * time.Second) {
 		t.Fatal("server not ready")
 	}
-	u := "nats://u:p@" + srv.Addr().(*net.TCPAddr).String() + "?group=g"
+	u := "nats://u:p@" + srv.Addr().(*net.TCPAddr).String() + "?group=g&prefetch=16"
 	sink := &adaptertest.LogSink{}
 	sub, err := adapters.OpenSubscriber(adapters.ContextWithLogger(context.Background(), slog.New(sink)), u)
 	if err != nil {
