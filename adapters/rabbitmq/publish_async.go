@@ -105,38 +105,7 @@ func (p *publisher) enter() bool {
 // connection, until it is sent, an error that waiting cannot fix, or ctx
 // ends.
 func (p *publisher) sendAsync(ctx context.Context, m *asyncMsg) error {
-	delay := 20 * time.Millisecond
-	channelRetries := 0
-	for {
-		if _, err := p.conn.wait(ctx, p.stopWaiting); err != nil {
-			return err
-		}
-		pc := p.channels[int(p.next.Add(1))%len(p.channels)]
-		err := p.sendOn(ctx, pc, m, p.stopWaiting)
-		if err == nil {
-			return nil
-		}
-		r := asRetryable(err)
-		if r == nil {
-			return err
-		}
-		if !r.connection {
-			if channelRetries++; channelRetries > maxChannelRetries {
-				return r.err
-			}
-		}
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return unreachable(ctx, r.err)
-		case <-p.stopWaiting:
-			t.Stop()
-			return herald.ErrClosed
-		}
-		delay = min(2*delay, time.Second)
-	}
+	return p.onChannel(ctx, func(pc *pubChannel) error { return p.sendOn(ctx, pc, m, p.stopWaiting) })
 }
 
 // sendOn publishes m on pc and queues it for pc's confirm listener.

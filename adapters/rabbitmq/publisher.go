@@ -177,17 +177,26 @@ const maxChannelRetries = 3
 // publish sends items, again after a lost channel or connection, until
 // all are confirmed, an error that waiting cannot fix, or ctx ends.
 func (p *publisher) publish(ctx context.Context, topic string, items []item) error {
-	delay := 20 * time.Millisecond
-	channelRetries := 0
-	for {
+	return p.onChannel(ctx, func(pc *pubChannel) error {
 		if err := ctx.Err(); err != nil {
 			return unreachable(ctx, errors.New("gave up before the broker confirmed"))
 		}
+		return p.attempt(ctx, pc, topic, items)
+	})
+}
+
+// onChannel runs send on a channel of the pool, and again on the next one
+// after a lost channel or connection (waiting for the connection, with
+// backoff), until it succeeds, fails with an error that waiting cannot
+// fix, or ctx ends.
+func (p *publisher) onChannel(ctx context.Context, send func(*pubChannel) error) error {
+	delay := 20 * time.Millisecond
+	channelRetries := 0
+	for {
 		if _, err := p.conn.wait(ctx, p.stopWaiting); err != nil {
 			return err
 		}
-		pc := p.channels[int(p.next.Add(1))%len(p.channels)]
-		err := p.attempt(ctx, pc, topic, items)
+		err := send(p.channels[int(p.next.Add(1))%len(p.channels)])
 		if err == nil {
 			return nil
 		}
