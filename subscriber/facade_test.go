@@ -84,11 +84,7 @@ func TestCloseInterruptsSubscribing(t *testing.T) {
 func TestReturnValueSettles(t *testing.T) {
 	logs := captureDefault(t)
 	f := newFake()
-	ready := make(chan string, 1)
-	sub, err := subscriber.Open(context.Background(), useFake(t, f), subscriber.WithReady(func(s string) { ready <- s }))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub, ready := openFake(t, f)
 	defer sub.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -119,14 +115,9 @@ func TestReturnValueSettles(t *testing.T) {
 func TestFailedMessageDelayGrows(t *testing.T) {
 	logs := captureDefault(t)
 	f := newFake()
-	ready := make(chan string, 1)
 	var hooked []error
 	var mu sync.Mutex
-	sub, err := subscriber.Open(context.Background(), useFake(t, f), subscriber.WithReady(func(s string) { ready <- s }),
-		subscriber.WithErrorHook(func(err error) { mu.Lock(); hooked = append(hooked, err); mu.Unlock() }))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub, ready := openFake(t, f, subscriber.WithErrorHook(func(err error) { mu.Lock(); hooked = append(hooked, err); mu.Unlock() }))
 	defer sub.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -194,13 +185,8 @@ func equal(a, b []time.Duration) bool {
 func TestDrainDetachesLateHandlers(t *testing.T) {
 	logs := captureDefault(t)
 	f := newFake()
-	ready := make(chan string, 1)
 	hooked := make(chan error, 4)
-	sub, err := subscriber.Open(context.Background(), useFake(t, f), subscriber.WithReady(func(s string) { ready <- s }),
-		subscriber.WithDrainTimeout(50*time.Millisecond), subscriber.WithErrorHook(func(err error) { hooked <- err }))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub, ready := openFake(t, f, subscriber.WithDrainTimeout(50*time.Millisecond), subscriber.WithErrorHook(func(err error) { hooked <- err }))
 	started, release, returned := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	go sub.Subscribe(context.Background(), "t", func(ctx context.Context, m *herald.Message) error {
 		close(started)
@@ -240,13 +226,8 @@ func TestDrainDetachesLateHandlers(t *testing.T) {
 func TestBrokenSubscriptionIsVisibleAndGivenUp(t *testing.T) {
 	logs := captureDefault(t)
 	f := newFake()
-	ready := make(chan string, 1)
 	hooked := make(chan error, 8)
-	sub, err := subscriber.Open(context.Background(), useFake(t, f), subscriber.WithReady(func(s string) { ready <- s }),
-		subscriber.WithRecoveryTimeout(300*time.Millisecond), subscriber.WithErrorHook(func(err error) { hooked <- err }))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub, ready := openFake(t, f, subscriber.WithRecoveryTimeout(300*time.Millisecond), subscriber.WithErrorHook(func(err error) { hooked <- err }))
 	defer sub.Close()
 	done := make(chan error, 1)
 	go func() { done <- sub.Subscribe(context.Background(), "t", nop) }()
@@ -292,11 +273,7 @@ func TestBrokenSubscriptionIsVisibleAndGivenUp(t *testing.T) {
 func TestPanicVisibleWithoutLogger(t *testing.T) {
 	logs := captureDefault(t)
 	f := newFake()
-	ready := make(chan string, 1)
-	sub, err := subscriber.Open(context.Background(), useFake(t, f), subscriber.WithReady(func(s string) { ready <- s }))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub, ready := openFake(t, f)
 	defer sub.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -314,12 +291,7 @@ func TestPanicVisibleWithoutLogger(t *testing.T) {
 // Shutdown is bounded by its ctx even when the drain timeout is long.
 func TestShutdownBoundedByContext(t *testing.T) {
 	f := newFake()
-	ready := make(chan string, 1)
-	sub, err := subscriber.Open(context.Background(), useFake(t, f), subscriber.WithReady(func(s string) { ready <- s }),
-		subscriber.WithLogger(slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	sub, ready := openFake(t, f, subscriber.WithLogger(slog.New(slog.DiscardHandler)))
 	started, release := make(chan struct{}), make(chan struct{})
 	defer close(release)
 	go sub.Subscribe(context.Background(), "t", func(context.Context, *herald.Message) error {
@@ -348,4 +320,16 @@ func TestShutdownBoundedByContext(t *testing.T) {
 	if err := sub.Prepare(context.Background(), "t"); !errors.Is(err, herald.ErrClosed) {
 		t.Errorf("Prepare after Shutdown = %v; want ErrClosed", err)
 	}
+}
+
+// openFake opens a subscriber on f; ready receives each Subscribe's topic
+// once its subscription is made.
+func openFake(t *testing.T, f *fake, opts ...subscriber.Option) (*subscriber.Subscriber, <-chan string) {
+	t.Helper()
+	ready := make(chan string, 1)
+	sub, err := subscriber.Open(context.Background(), useFake(t, f), append(opts, subscriber.WithReady(func(s string) { ready <- s }))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sub, ready
 }
