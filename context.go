@@ -17,13 +17,31 @@ type Delivery struct {
 
 type deliveryKey struct{}
 
+// deliveryCtx carries a Delivery in one allocation (context.WithValue
+// would box the Delivery as well: two per message handled).
+type deliveryCtx struct {
+	context.Context
+	d Delivery
+}
+
+// Value answers deliveryKey with the context itself and asks the parent
+// for everything else.
+func (c *deliveryCtx) Value(key any) any {
+	if _, ok := key.(deliveryKey); ok {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
 // ContextWithDelivery returns a context carrying d.
 func ContextWithDelivery(ctx context.Context, d Delivery) context.Context {
-	return context.WithValue(ctx, deliveryKey{}, d)
+	return &deliveryCtx{Context: ctx, d: d}
 }
 
 // DeliveryFromContext returns the Delivery carried by ctx, if any.
 func DeliveryFromContext(ctx context.Context) (Delivery, bool) {
-	d, ok := ctx.Value(deliveryKey{}).(Delivery)
-	return d, ok
+	if c, ok := ctx.Value(deliveryKey{}).(*deliveryCtx); ok {
+		return c.d, true
+	}
+	return Delivery{}, false
 }

@@ -1,7 +1,6 @@
 package herald
 
 import (
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 )
 
@@ -24,10 +23,6 @@ func NewMessage(payload []byte) *Message {
 	return message.NewMessage(NewID(), payload)
 }
 
-// NewID returns a new unique message ID.
-func NewID() string {
-	return watermill.NewULID()
-}
 
 // SetKey sets the message's ordering key. Messages with the same key keep
 // their relative order where the backend can guarantee it (see
