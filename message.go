@@ -23,7 +23,6 @@ func NewMessage(payload []byte) *Message {
 	return message.NewMessage(NewID(), payload)
 }
 
-
 // SetKey sets the message's ordering key. Messages with the same key keep
 // their relative order where the backend can guarantee it (see
 // docs/guarantees.md); on Kafka the key is the record key and picks the
