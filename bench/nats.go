@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/internal/benchkit"
 )
 
@@ -20,9 +21,11 @@ import (
 func natsCases(target string) ([]benchkit.Case, func(ctx context.Context, topic, group string) error, error) {
 	nb := natsBench{url: target}
 	cases := []benchkit.Case{
-		{Broker: "nats", Name: benchkit.NameNative, Run: nb.native(false),
+		{Broker: "nats", Name: benchkit.NameNative, Run: nb.native(false, false),
 			Desc: fmt.Sprintf("nats.go jetstream: PublishAsync with at most %d pending, then PublishAsyncComplete; file-storage stream; durable pull consumer (Consume, explicit ack), Ack each after handling", window)},
-		{Broker: "nats", Name: benchkit.NameNativeSync16, Run: nb.native(true),
+		{Broker: "nats", Name: benchkit.NameNativeHeaders, Run: nb.native(false, true),
+			Desc: "as native, each message with the two headers Herald sends: Nats-Msg-Id (\"<ID> <subject>\": the stream drops a resent duplicate) and Watermill's _watermill_message_uuid (what watermill-nats reads)"},
+		{Broker: "nats", Name: benchkit.NameNativeSync16, Run: nb.native(true, false),
 			Desc: fmt.Sprintf("nats.go jetstream: %d goroutines each calling Publish (waits for its PubAck); the same consumer", syncPublishers)},
 		watermillCase("nats", "watermill-nats pkg/jetstream: NewPublisher and NewSubscriber with their defaults (stream per topic created by SubscribeInitialize, ephemeral consumer)",
 			nb.watermill, true, nb.deleteStream),
@@ -82,8 +85,9 @@ func (nb natsBench) deleteStreamOf(ctx context.Context, subject string) error {
 
 // native runs nats.go's jetstream package: a file-storage stream per run,
 // PublishAsync with a bounded pending window (or 16 goroutines of
-// Publish), a durable pull consumer acking each message.
-func (nb natsBench) native(sync16 bool) func(ctx context.Context, r *benchkit.Run) error {
+// Publish), a durable pull consumer acking each message. With headers,
+// each message carries the headers Herald's publisher sets.
+func (nb natsBench) native(sync16, headers bool) func(ctx context.Context, r *benchkit.Run) error {
 	return func(ctx context.Context, r *benchkit.Run) (err error) {
 		name := freshName("native-bench")
 		var mu sync.Mutex
@@ -142,11 +146,15 @@ func (nb natsBench) native(sync16 bool) func(ctx context.Context, r *benchkit.Ru
 		} else {
 			r.Start()
 			for seq := 0; seq < r.N && err == nil; seq++ {
-				p := r.Payload(seq)
+				m := &nats.Msg{Subject: name, Data: r.Payload(seq)}
+				if headers {
+					id := herald.NewID()
+					m.Header = nats.Header{"Nats-Msg-Id": {id + " " + name}, "_watermill_message_uuid": {id}}
+				}
 				// PublishAsync waits while the window is full, up to its
 				// stall wait (200 ms), then fails: try again then.
 				for {
-					_, err = js.PublishAsync(name, p)
+					_, err = js.PublishMsgAsync(m)
 					if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) || ctx.Err() != nil {
 						break
 					}
