@@ -27,6 +27,8 @@ func natsCases(target string) ([]benchkit.Case, func(ctx context.Context, topic,
 			Desc: "as native, each message with the two headers Herald sends: Nats-Msg-Id (\"<ID> <subject>\": the stream drops a resent duplicate) and Watermill's _watermill_message_uuid (what watermill-nats reads)"},
 		{Broker: "nats", Name: benchkit.NameNativeSync16, Run: nb.native(true, false),
 			Desc: fmt.Sprintf("nats.go jetstream: %d goroutines each calling Publish (waits for its PubAck); the same consumer", syncPublishers)},
+		{Broker: "nats", Name: benchkit.NameNativeSync16Headers, Run: nb.native(true, true),
+			Desc: "as native-sync16, each message with the headers Herald sends (see native-headers)"},
 		watermillCase("nats", "watermill-nats pkg/jetstream: NewPublisher and NewSubscriber with their defaults (stream per topic created by SubscribeInitialize, ephemeral consumer)",
 			nb.watermill, true, nb.deleteStream),
 	}
@@ -140,17 +142,13 @@ func (nb natsBench) native(sync16, headers bool) func(ctx context.Context, r *be
 		}
 		if sync16 {
 			err = r.Publish(ctx, syncPublishers, 1, func(ctx context.Context, from, _ int) error {
-				_, err := js.Publish(ctx, name, r.Payload(from))
+				_, err := js.PublishMsg(ctx, nb.msg(name, r.Payload(from), headers))
 				return err
 			})
 		} else {
 			r.Start()
 			for seq := 0; seq < r.N && err == nil; seq++ {
-				m := &nats.Msg{Subject: name, Data: r.Payload(seq)}
-				if headers {
-					id := herald.NewID()
-					m.Header = nats.Header{"Nats-Msg-Id": {id + " " + name}, "_watermill_message_uuid": {id}}
-				}
+				m := nb.msg(name, r.Payload(seq), headers)
 				// PublishAsync waits while the window is full, up to its
 				// stall wait (200 ms), then fails: try again then.
 				for {
@@ -179,6 +177,17 @@ func (nb natsBench) native(sync16, headers bool) func(ctx context.Context, r *be
 		}
 		return r.Wait(ctx)
 	}
+}
+
+// msg is a message of the native cases: the payload alone, or with the
+// headers Herald's publisher sets.
+func (natsBench) msg(subject string, payload []byte, headers bool) *nats.Msg {
+	m := &nats.Msg{Subject: subject, Data: payload}
+	if headers {
+		id := herald.NewID()
+		m.Header = nats.Header{"Nats-Msg-Id": {id + " " + subject}, "_watermill_message_uuid": {id}}
+	}
+	return m
 }
 
 func (nb natsBench) watermill(context.Context, string) (message.Publisher, message.Subscriber, error) {

@@ -13,16 +13,18 @@ import (
 // Names of the cases the default ratios compare. The bench module and
 // HeraldCases use them.
 const (
-	NameNative        = "native"          // the native client's fastest at-least-once path
-	NameNativeHeaders = "native-headers"  // the same, with the headers Herald sends (NATS)
-	NameNativeSync16  = "native-sync16"   // the native client, 16 goroutines publishing synchronously
-	NameWatermill     = "watermill-p16"   // Watermill's stock adapter, 16 publishing goroutines
-	NameHeraldP1      = "herald-p1-c1"    // Herald, 1 synchronous publisher, concurrency 1
-	NameHeraldP16C1   = "herald-p16-c1"   // Herald, 16 synchronous publishers, concurrency 1
-	NameHeraldP16C8   = "herald-p16-c8"   // Herald, 16 synchronous publishers, concurrency 8
-	NameHeraldB100C1  = "herald-b100-c1"  // Herald, Publish of 100 messages per call, concurrency 1
-	NameHeraldB100C8  = "herald-b100-c8"  // Herald, Publish of 100 messages per call, concurrency 8
-	NameHeraldAsync   = "herald-async-c1" // Herald's asynchronous publish (see AsyncPublish), concurrency 1
+	NameNative        = "native"         // the native client's fastest at-least-once path
+	NameNativeHeaders = "native-headers" // the same, with the headers Herald sends (NATS)
+	NameNativeSync16  = "native-sync16"  // the native client, 16 goroutines publishing synchronously
+	// NameNativeSync16Headers is NameNativeSync16 with Herald's headers (NATS).
+	NameNativeSync16Headers = "native-sync16-headers"
+	NameWatermill           = "watermill-p16"   // Watermill's stock adapter, 16 publishing goroutines
+	NameHeraldP1            = "herald-p1-c1"    // Herald, 1 synchronous publisher, concurrency 1
+	NameHeraldP16C1         = "herald-p16-c1"   // Herald, 16 synchronous publishers, concurrency 1
+	NameHeraldP16C8         = "herald-p16-c8"   // Herald, 16 synchronous publishers, concurrency 8
+	NameHeraldB100C1        = "herald-b100-c1"  // Herald, Publish of 100 messages per call, concurrency 1
+	NameHeraldB100C8        = "herald-b100-c8"  // Herald, Publish of 100 messages per call, concurrency 8
+	NameHeraldAsync         = "herald-async-c1" // Herald's asynchronous publish (see AsyncPublish), concurrency 1
 	// NameHeraldB100C1x10 is NameHeraldB100C1 with ten times the messages,
 	// for the peak RSS growth.
 	NameHeraldB100C1x10 = "herald-b100-c1-x10"
@@ -62,6 +64,7 @@ var DefaultRatios = []RatioSpec{
 	{Label: "Herald batch 100 / native", Num: NameHeraldB100C1, Den: NameNative, Metric: MetricE2E, Target: 0.9},
 	{Label: "Herald 16 sync / native 16 sync", Num: NameHeraldP16C8, Den: NameNativeSync16, Metric: MetricE2E, Target: 0.9},
 	{Label: "Herald async / native with Herald's headers", Num: NameHeraldAsync, Den: NameNativeHeaders, Metric: MetricE2E},
+	{Label: "Herald 16 sync / native 16 sync with Herald's headers", Num: NameHeraldP16C8, Den: NameNativeSync16Headers, Metric: MetricE2E},
 	{Label: "Herald 1 publisher / native", Num: NameHeraldP1, Den: NameNative, Metric: MetricE2E},
 	{Label: "Herald 16 sync / Watermill 16", Num: NameHeraldP16C1, Den: NameWatermill, Metric: MetricE2E},
 	{Label: "allocs/msg Herald batch 100 / native", Num: NameHeraldB100C1, Den: NameNative, Metric: MetricAllocs, Target: 2, AtMost: true},
