@@ -28,7 +28,7 @@ type fieldError struct {
 func (e *fieldError) Error() string { return e.Field + ": " + e.Problem }
 
 var (
-	idPattern       = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	idPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	currencyPattern = regexp.MustCompile(`^[A-Z]{3}$`)
 )
 
@@ -41,7 +41,7 @@ func (o Order) validate() *fieldError {
 	case o.ID == "":
 		return &fieldError{"id", "required"}
 	case !idPattern.MatchString(o.ID):
-		return &fieldError{"id", "must be 1 to 64 letters, digits, '.', '_' or '-'"}
+		return &fieldError{"id", "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"}
 	case strings.TrimSpace(o.Customer) == "":
 		return &fieldError{"customer", "required"}
 	case len(o.Customer) > 200:
