@@ -218,11 +218,14 @@ func TestAccepted(t *testing.T) {
 				"httpproducer_orders_published_total 51\n", // not the health probe
 				`httpproducer_http_requests_total{code="202",handler="orders"} 1`,
 				`httpproducer_http_requests_total{code="202",handler="orders_bulk"} 1`,
-				"httpproducer_publish_duration_seconds_count 51\n",
 			} {
 				if !strings.Contains(metrics, want) {
 					t.Errorf("/metrics lacks %q", want)
 				}
+			}
+			// One observation per try and order: more if a try timed out (a slow topic creation).
+			if n := sum(metrics, "httpproducer_publish_duration_seconds_count"); n < 51 {
+				t.Errorf("publish latency observed %v times, want at least 51", n)
 			}
 		})
 	}
