@@ -1,0 +1,112 @@
+// Command payment charges the orders published to orders.created. Run
+// several: the processes of group "payments" share the topic's partitions
+// (Kafka) or queue (RabbitMQ, NATS), and when one dies the others get its
+// unfinished orders. Paying is idempotent by order ID (see shop.Ledger),
+// so an order delivered twice is paid once.
+//
+//	go run ./examples/orders/cmd/payment -name payment-1
+//
+// The broker is HERALD_URL's (or -target's); see the example's README.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/heraldkit/herald"
+	_ "github.com/heraldkit/herald/adapters/all"
+	"github.com/heraldkit/herald/examples/orders/internal/shop"
+	"github.com/heraldkit/herald/middleware"
+	"github.com/heraldkit/herald/publisher"
+	"github.com/heraldkit/herald/subscriber"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "payment:", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+// run pays orders until ctx ends, then finishes the payments in flight.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("payment", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("name", fmt.Sprintf("payment-%d", os.Getpid()), "name of this process in the output and the ledger")
+	target := fs.String("target", "", "Herald target URL (empty: HERALD_URL, else the embedded broker)")
+	group := fs.String("group", "payments", "consumer group the payment processes share")
+	topic := fs.String("topic", shop.Topic, "topic of the orders")
+	ledgerDir := fs.String("ledger", filepath.Join(os.TempDir(), "herald-orders-ledger"), "directory of the payment ledger, shared by the payment processes")
+	concurrency := fs.Int("concurrency", 4, "orders paid at once by this process")
+	work := fs.Duration("work", 20*time.Millisecond, "how long charging one order takes (the payment provider's call)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ledger, err := shop.OpenLedger(*ledgerDir)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	say := shop.NewPrinter(stdout)
+
+	// Orders that can never be paid (not JSON, no valid ID, no amount) go
+	// to orders.created.dlq after Retry gave up or at once (Permanent).
+	pub, err := publisher.Open(ctx, *target, publisher.WithLogger(logger))
+	if err != nil {
+		return err
+	}
+	defer pub.Close()
+	sub, err := subscriber.Open(ctx, *target,
+		subscriber.WithGroup(*group),
+		subscriber.WithConcurrency(*concurrency),
+		subscriber.WithLogger(logger),
+		subscriber.WithMiddleware(
+			middleware.DeadLetter(pub, middleware.TopicPlaceholder+".dlq"),
+			middleware.Retry(middleware.MaxAttempts(5)),
+			middleware.Recover()),
+		subscriber.WithReady(func(string) { say.Printf("%s: ready in group %s (pid %d)", *name, *group, os.Getpid()) }))
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+
+	pay := func(ctx context.Context, o shop.Order, m *herald.Message) error {
+		if err := o.Validate(); err != nil {
+			return herald.Permanent(err)
+		}
+		select { // charge the customer: a call that takes a while
+		case <-time.After(*work):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		paid, prev, err := ledger.Pay(shop.Payment{OrderID: o.ID, AmountCents: o.AmountCents, Currency: o.Currency,
+			PaidBy: *name, MessageID: m.UUID, PaidAt: time.Now().UTC()})
+		switch {
+		case err != nil:
+			return err // retried, then redelivered
+		case paid:
+			say.Printf("%s: paid %s %d.%02d %s", *name, o.ID, o.AmountCents/100, o.AmountCents%100, o.Currency)
+		default:
+			say.Printf("%s: %s already paid by %s, not charged again", *name, o.ID, prev.PaidBy)
+		}
+		return nil
+	}
+	err = sub.Subscribe(ctx, *topic, herald.JSON(pay)) // until SIGTERM, then drains
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	say.Printf("%s: stopped", *name)
+	return nil
+}
