@@ -51,6 +51,7 @@ var roles = []string{"all", "orders", "inventory", "payments"}
 
 type options struct {
 	role, target, prefix, metricsAddr string
+	orderPrefix                       string
 	orders, declineEvery, stock       int
 	failOnce, scrape                  bool
 	timeout                           time.Duration
@@ -64,6 +65,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.target, "target", "", "Herald target URL (empty: HERALD_URL, else the embedded broker)")
 	fs.StringVar(&o.prefix, "prefix", "saga", "topic prefix: topics are <prefix>.order.placed and so on")
 	fs.StringVar(&o.metricsAddr, "metrics", "127.0.0.1:9466", "loopback address of /metrics (empty: none)")
+	fs.StringVar(&o.orderPrefix, "order-prefix", "", "order IDs are <order-prefix>-1, -2, ... (empty: order-<random>, so that a rerun against running services places new orders)")
 	fs.IntVar(&o.orders, "orders", 12, "orders to place (roles all and orders)")
 	fs.IntVar(&o.declineEvery, "decline-every", 4, "every n-th order's card is declined, which cancels it (0: none)")
 	fs.IntVar(&o.stock, "stock", 1000, "widgets in stock at the start (roles all and inventory)")
@@ -175,7 +177,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return stopAll()
 	}
 
-	ids, err := s.placeOrders(ctx, o.orders, o.declineEvery)
+	if o.orderPrefix == "" {
+		id := herald.NewID()
+		o.orderPrefix = "order-" + strings.ToLower(id[len(id)-5:])
+	}
+	ids, err := s.placeOrders(ctx, o.orderPrefix, o.orders, o.declineEvery)
 	if err == nil {
 		wctx, wcancel := context.WithTimeout(ctx, o.timeout)
 		err = s.waitFinal(wctx, ids)

@@ -28,7 +28,7 @@ func testSaga(t *testing.T, target string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var out, errOut bytes.Buffer
-	args := []string{"-target", target, "-prefix", "saga-" + herald.NewID(), "-orders", "12", "-decline-every", "4",
+	args := []string{"-target", target, "-prefix", "saga-" + herald.NewID(), "-orders", "12", "-order-prefix", "order", "-decline-every", "4",
 		"-fail-once", "-metrics", "127.0.0.1:0", "-scrape", "-timeout", "45s"}
 	if err := run(ctx, args, &out, &errOut); err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())

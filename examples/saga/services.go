@@ -252,9 +252,9 @@ func (s *saga) serve(ctx context.Context, group string, routes func(herald.Publi
 	return nil
 }
 
-// placeOrders publishes n orders; every declineEvery-th pays with a card
-// that is declined (0: none).
-func (s *saga) placeOrders(ctx context.Context, n, declineEvery int) ([]string, error) {
+// placeOrders publishes n orders, with IDs idPrefix-1 ... idPrefix-n;
+// every declineEvery-th pays with a card that is declined (0: none).
+func (s *saga) placeOrders(ctx context.Context, idPrefix string, n, declineEvery int) ([]string, error) {
 	pub, err := publisher.Open(ctx, s.target, publisher.WithMiddleware(middleware.RecommendedPublish(middleware.Config{Logger: s.logger, MeterProvider: s.metrics.meters})...))
 	if err != nil {
 		return nil, err
@@ -262,7 +262,7 @@ func (s *saga) placeOrders(ctx context.Context, n, declineEvery int) ([]string, 
 	defer pub.Close()
 	ids := make([]string, 0, n)
 	for i := 1; i <= n; i++ {
-		o := OrderPlaced{OrderID: fmt.Sprintf("order-%d", i), SKU: "sku-widget", Qty: i, Amount: float64(i) * 9.5, Card: "visa"}
+		o := OrderPlaced{OrderID: fmt.Sprintf("%s-%d", idPrefix, i), SKU: "sku-widget", Qty: i, Amount: float64(i) * 9.5, Card: "visa"}
 		if declineEvery > 0 && i%declineEvery == 0 {
 			o.Card = "declined"
 		}
