@@ -84,7 +84,11 @@ func (b *bus) service(name string) service {
 			for _, topic := range e.Topics() {
 				rs = append(rs, Route{Topic: topic + ".dlq", Handler: func(_ context.Context, m *herald.Message) error {
 					h := m.Metadata.Get
-					b.out.say("dlq: %s %s from group %s on %s (%s): %s\n", h(EventTypeHeader), h(middleware.DLQOriginalIDHeader),
+					typ, ok := e.Type(h(middleware.DLQTopicHeader)) // the registry: topic -> event type
+					if !ok {
+						typ = "unknown event"
+					}
+					b.out.say("dlq: %s %s from group %s on %s (%s): %s\n", typ, h(middleware.DLQOriginalIDHeader),
 						h(middleware.DLQGroupHeader), h(middleware.DLQTopicHeader), h(middleware.DLQReasonHeader), h(middleware.DLQErrorHeader))
 					return nil
 				}})
