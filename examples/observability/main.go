@@ -159,7 +159,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, exp sdktr
 		pub:      pub,
 		topics:   topics{placed: o.prefix + ".orders.placed", paid: o.prefix + ".payments.completed"},
 		http:     newHTTPMetrics(reg),
-		notified: make(chan string, max(o.demo, 1)),
+		notified: make(chan string, 2*o.demo+8), // room for redeliveries: notify never blocks
 	}
 
 	// The consumers: payments and notifications, each its own group.
