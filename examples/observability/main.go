@@ -220,6 +220,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, exp sdktr
 
 	if o.demo == 0 {
 		<-ctx.Done()
+		logger.Info("stopping: no new requests; the consumers finish the messages they hold")
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		return srv.Shutdown(sctx) // then the subscribers drain (deferred)
