@@ -10,7 +10,6 @@
 //	go run ./examples/observability -demo 2      # two orders, spans on stdout, logs on stderr, then exit
 //	go run ./examples/observability              # serve on 127.0.0.1:8080 until Ctrl-C
 //	curl -si -X POST -H 'X-Correlation-ID: my-1' -d '{"id":"o-1","amount":12.5}' 127.0.0.1:8080/orders
-//	OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 go run ./examples/observability -demo 1   # to Jaeger, Tempo, ...
 package main
 
 import (
@@ -82,7 +81,7 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.target, "target", "", "Herald target URL (empty: HERALD_URL, else the embedded broker)")
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:8080", "loopback address of the HTTP API (POST /orders, /metrics, /healthz)")
 	fs.StringVar(&o.prefix, "prefix", "shop", "topic prefix: <prefix>.orders.placed and <prefix>.payments.completed")
-	fs.StringVar(&o.traces, "traces", tracesAuto, "where spans go: auto (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is set, else stdout), stdout, otlp, none")
+	fs.StringVar(&o.traces, "traces", tracesStdout, "where spans go: stdout (JSON) or none")
 	fs.IntVar(&o.demo, "demo", 0, "post this many orders to the server, wait until each is handled end to end, then exit (0: serve until interrupted)")
 	fs.BoolVar(&o.scrape, "scrape", false, "with -demo: print the http_server_ and herald_ series of /metrics before exiting")
 	if err := fs.Parse(args); err != nil {

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -18,17 +16,16 @@ import (
 )
 
 // Where spans go: the values of -traces.
+//
+// To send them to Jaeger, Tempo or a Collector instead, use the OTLP
+// exporter (go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp):
+// otlptracehttp.New(ctx) reads the standard OTEL_EXPORTER_OTLP_* variables.
+// It is left out here because it brings gRPC and protobuf modules into
+// Herald's go.mod for every user of the library.
 const (
-	tracesAuto   = "auto"   // OTLP when an OTLP endpoint is set in the environment, else stdout
 	tracesStdout = "stdout" // JSON on stdout
-	tracesOTLP   = "otlp"   // OTLP over HTTP, configured by the OTEL_EXPORTER_OTLP_* variables
 	tracesNone   = "none"
 )
-
-// otlpConfigured reports whether the standard OTLP endpoint variables are set.
-func otlpConfigured() bool {
-	return os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
-}
 
 // newTracerProvider returns the SDK tracer provider exporting as mode
 // says, or to exp when it is not nil (the tests' in-memory exporter).
@@ -39,24 +36,14 @@ func newTracerProvider(ctx context.Context, mode string, exp sdktrace.SpanExport
 	if exp != nil {
 		return sdktrace.NewTracerProvider(append(base, sdktrace.WithSyncer(exp))...), "given exporter", nil
 	}
-	if mode == tracesAuto {
-		mode = tracesStdout
-		if otlpConfigured() {
-			mode = tracesOTLP
-		}
-	}
 	var err error
 	switch mode {
 	case tracesStdout:
 		exp, err = stdouttrace.New(stdouttrace.WithWriter(stdout))
-	case tracesOTLP:
-		// Endpoint, headers, TLS and timeout come from the standard
-		// OTEL_EXPORTER_OTLP_* variables (default http://localhost:4318).
-		exp, err = otlptracehttp.New(ctx)
 	case tracesNone:
 		return sdktrace.NewTracerProvider(base...), mode, nil
 	default:
-		return nil, "", fmt.Errorf("-traces %q: unknown; allowed: %s, %s, %s, %s", mode, tracesAuto, tracesStdout, tracesOTLP, tracesNone)
+		return nil, "", fmt.Errorf("-traces %q: unknown; allowed: %s, %s", mode, tracesStdout, tracesNone)
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("-traces %s: %w", mode, err)
