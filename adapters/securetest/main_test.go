@@ -274,3 +274,52 @@ func containsAny(s string, subs ...string) bool {
 	}
 	return false
 }
+
+// publishDenied publishes as a user without write permission on topic:
+// Publish and PublishAsync must each fail within 5s (a refused permission
+// is not transient) with an error holding every one of want.
+func publishDenied(t *testing.T, target, topic string, want ...string) {
+	t.Helper()
+	l := newLogs()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	pub, err := publisher.Open(ctx, target, publisher.WithLogger(l.log), publisher.WithPublishTimeout(20*time.Second))
+	if err != nil {
+		t.Fatalf("publisher.Open: %v", err)
+	}
+	defer pub.Close()
+	start := time.Now()
+	err = pub.Publish(ctx, topic, herald.NewMessage([]byte("not allowed")))
+	took := time.Since(start)
+	if err == nil {
+		t.Fatalf("Publish to %s succeeded; the user may not write there", topic)
+	}
+	t.Logf("Publish: error after %v: %v", took.Round(time.Millisecond), err)
+	checkError(t, err, want...)
+	if took > 5*time.Second {
+		t.Errorf("Publish: the error took %v, want under 5s (a refused permission is not transient)", took)
+	}
+
+	start = time.Now()
+	done := make(chan error, 1)
+	if err := pub.PublishAsync(ctx, topic, herald.NewMessage([]byte("not allowed either")), func(_ *herald.Message, err error) { done <- err }); err != nil {
+		t.Logf("PublishAsync: refused at once: %v", err)
+		checkError(t, err, want...)
+	} else {
+		select {
+		case err := <-done:
+			took = time.Since(start)
+			if err == nil {
+				t.Fatalf("PublishAsync to %s succeeded; the user may not write there", topic)
+			}
+			t.Logf("PublishAsync: error after %v: %v", took.Round(time.Millisecond), err)
+			checkError(t, err, want...)
+			if took > 5*time.Second {
+				t.Errorf("PublishAsync: the error took %v, want under 5s", took)
+			}
+		case <-ctx.Done():
+			t.Fatal("PublishAsync: done not called within 30s")
+		}
+	}
+	l.check(t)
+}
