@@ -41,6 +41,21 @@ func ctxError(ctx context.Context, cause error) error {
 	}
 }
 
+// authorizationFailed reports whether err is the broker refusing an
+// operation to the user (an ACL missing): waiting does not fix it.
+func authorizationFailed(err error) bool {
+	var ke *kerr.Error
+	if !errors.As(err, &ke) {
+		return false
+	}
+	switch ke {
+	case kerr.TopicAuthorizationFailed, kerr.ClusterAuthorizationFailed, kerr.GroupAuthorizationFailed,
+		kerr.TransactionalIDAuthorizationFailed:
+		return true
+	}
+	return false
+}
+
 // denied explains an authorization the broker refused (an ACL missing):
 // which user, and which ACL the operation needs. Other errors are
 // returned unchanged.

@@ -469,6 +469,8 @@ func (s *Subscriber) waitReady(ctx context.Context, h *health) error {
 	select {
 	case <-h.ready:
 		return nil
+	case err := <-h.refused:
+		return opError("subscribe to", h.topic, denied(s.set.username, err))
 	case <-ctx.Done():
 		err := fmt.Errorf("waiting for the group to assign partitions: %w", context.Cause(ctx))
 		if last := h.lastError(); last != nil {

@@ -15,6 +15,9 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/subscriber"
 )
 
 // kafkaDeniedTopic exists on the private broker; user ro may describe
@@ -66,8 +69,12 @@ func startKafka() (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", portKafka)
-	internal := fmt.Sprintf("127.0.0.1:%d", portKafkaInt)
+	ports, err := freePorts(3) // SASL_SSL, internal PLAINTEXT, controller
+	if err != nil {
+		return "", err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	internal := fmt.Sprintf("127.0.0.1:%d", ports[1])
 	props := fmt.Sprintf(`process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:%[3]d
@@ -101,7 +108,7 @@ transaction.state.log.num.partitions=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
-`, addr, internal, portKafkaCtrl, dir, tlsFiles.ServerBundle, tlsFiles.CA, appUser)
+`, addr, internal, ports[2], dir, tlsFiles.ServerBundle, tlsFiles.CA, appUser)
 	log4j := fmt.Sprintf(`status = warn
 appender.file.type = File
 appender.file.name = FILE
@@ -243,4 +250,38 @@ func TestKafkaMissingPermission(t *testing.T) {
 	addr := secureKafka(t)
 	publishDenied(t, kafkaURL(roUser, roPassword, addr, clientTLS(tlsFiles.CA)), kafkaDeniedTopic,
 		`herald/kafka: publish to "orders"`, "permission denied", `user "ro"`)
+}
+
+// Without the idempotent producer (no cluster ACL involved) the refusal is
+// the topic's.
+func TestKafkaMissingTopicPermission(t *testing.T) {
+	addr := secureKafka(t)
+	publishDenied(t, kafkaURL(roUser, roPassword, addr, clientTLS(tlsFiles.CA)+"&idempotent=false"), kafkaDeniedTopic,
+		`herald/kafka: publish to "orders"`, "permission denied", `user "ro"`, "WRITE")
+}
+
+// A group the user may not join: Subscribe fails at once, naming it.
+func TestKafkaMissingGroupPermission(t *testing.T) {
+	addr := secureKafka(t)
+	l := newLogs()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sub, err := subscriber.Open(ctx, kafkaURL(roUser, roPassword, addr, clientTLS(tlsFiles.CA)),
+		subscriber.WithLogger(l.log), subscriber.WithGroup("not-allowed"))
+	if err != nil {
+		t.Fatalf("subscriber.Open: %v", err)
+	}
+	defer sub.Close()
+	start := time.Now()
+	err = sub.Subscribe(ctx, kafkaDeniedTopic, func(context.Context, *herald.Message) error { return nil })
+	took := time.Since(start)
+	if err == nil {
+		t.Fatalf("Subscribe returned nil, want a permission error; log:\n%s", l.sink)
+	}
+	t.Logf("Subscribe: error after %v: %v", took.Round(time.Millisecond), err)
+	checkError(t, err, `subscribe to "orders"`, "permission denied", `user "ro"`, "group")
+	if took > 5*time.Second {
+		t.Errorf("Subscribe: the error took %v, want under 5s", took)
+	}
+	l.check(t)
 }

@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -21,16 +23,53 @@ import (
 	"github.com/heraldkit/herald/subscriber"
 )
 
-// Ports of this package's brokers (the security range, 17000-17999).
+// The brokers of this package listen on 127.0.0.1, on ports from this
+// range (free ones, picked at start: two runs at once do not collide).
 const (
-	portNATS      = 17222 // TLS, users, nkey
-	portNATSMTLS  = 17223 // TLS with client certificates required
-	portAMQPS     = 17671
-	portAMQPDist  = 17672 // Erlang distribution of the private RabbitMQ node
-	portKafka     = 17092 // SASL_SSL
-	portKafkaInt  = 17093 // PLAINTEXT, inter-broker and admin only
-	portKafkaCtrl = 17094
+	portMin = 17000
+	portMax = 17999
 )
+
+var (
+	portMu   sync.Mutex
+	portUsed = map[int]bool{}
+)
+
+// freePort returns a port of the range that nothing listens on, not
+// handed out before in this run.
+func freePort() (int, error) {
+	portMu.Lock()
+	defer portMu.Unlock()
+	n := portMax - portMin + 1
+	start := rand.IntN(n)
+	for i := range n {
+		p := portMin + (start+i)%n
+		if portUsed[p] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		_ = ln.Close()
+		portUsed[p] = true
+		return p, nil
+	}
+	return 0, fmt.Errorf("no free port in 127.0.0.1:%d-%d", portMin, portMax)
+}
+
+// freePorts returns n ports of freePort.
+func freePorts(n int) ([]int, error) {
+	out := make([]int, n)
+	for i := range out {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
+}
 
 // Credentials of the test users. They are secrets as far as the tests
 // are concerned: none may appear in an error or a log line.
@@ -230,8 +269,9 @@ func roundTrip(t *testing.T, target, topic string, l *logs) {
 	}
 }
 
-// openFails opens a publisher on target, which must fail within limit
-// with an error holding every one of want (and no secret).
+// openFails opens a publisher, then a subscriber, on target: each must
+// fail within limit with an error holding every one of want (and no
+// secret). It returns the publisher's error.
 func openFails(t *testing.T, target string, limit time.Duration, l *logs, want ...string) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -243,10 +283,22 @@ func openFails(t *testing.T, target string, limit time.Duration, l *logs, want .
 		_ = pub.Close()
 		t.Fatalf("publisher.Open succeeded, want an error naming %q", want)
 	}
-	t.Logf("error after %v: %v", took.Round(time.Millisecond), err)
+	t.Logf("publisher.Open: error after %v: %v", took.Round(time.Millisecond), err)
 	checkError(t, err, want...)
 	if took > limit {
-		t.Errorf("the error took %v, want under %v (not a transient failure: no waiting)", took, limit)
+		t.Errorf("publisher.Open: the error took %v, want under %v (not a transient failure: no waiting)", took, limit)
+	}
+
+	start = time.Now()
+	sub, serr := subscriber.Open(ctx, target, subscriber.WithLogger(l.log), subscriber.WithGroup("secure"))
+	took = time.Since(start)
+	if serr == nil {
+		_ = sub.Close()
+		t.Fatalf("subscriber.Open succeeded, want an error naming %q", want)
+	}
+	checkError(t, serr, want...)
+	if took > limit {
+		t.Errorf("subscriber.Open: the error took %v, want under %v", took, limit)
 	}
 	return err
 }

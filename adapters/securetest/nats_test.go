@@ -91,10 +91,14 @@ func startNATS() (*natsEnv, error) {
 		}
 		return fmt.Sprintf("127.0.0.1:%d", port), nil
 	}
-	if env.addr, err = start(portNATS, false); err != nil {
+	ports, err := freePorts(2)
+	if err != nil {
 		return nil, err
 	}
-	if env.mtlsAddr, err = start(portNATSMTLS, true); err != nil {
+	if env.addr, err = start(ports[0], false); err != nil {
+		return nil, err
+	}
+	if env.mtlsAddr, err = start(ports[1], true); err != nil {
 		return nil, err
 	}
 	return env, nil

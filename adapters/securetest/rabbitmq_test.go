@@ -61,7 +61,11 @@ func startRabbitMQ() (string, error) {
 			return "", err
 		}
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", portAMQPS)
+	ports, err := freePorts(2) // amqps, Erlang distribution
+	if err != nil {
+		return "", err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
 	user := func(name, password string) map[string]any {
 		return map[string]any{"name": name, "password_hash": passwordHash(password),
 			"hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []string{}}
@@ -98,7 +102,7 @@ load_definitions = %s
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
 		"HOME="+filepath.Join(dir, "home"),
-		"RABBITMQ_NODENAME=herald-tls@localhost",
+		fmt.Sprintf("RABBITMQ_NODENAME=herald-tls-%d@localhost", ports[0]), // unique: runs at once share epmd
 		"RABBITMQ_CONF_ENV_FILE="+filepath.Join(dir, "rabbitmq-env.conf"),
 		"RABBITMQ_CONFIG_FILE="+filepath.Join(dir, "rabbitmq.conf"),
 		"RABBITMQ_ADVANCED_CONFIG_FILE="+filepath.Join(dir, "advanced.config"),
@@ -108,7 +112,7 @@ load_definitions = %s
 		"RABBITMQ_ENABLED_PLUGINS_FILE="+filepath.Join(dir, "enabled_plugins"),
 		"RABBITMQ_ENABLED_PLUGINS=",
 		"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
-		fmt.Sprintf("RABBITMQ_DIST_PORT=%d", portAMQPDist),
+		fmt.Sprintf("RABBITMQ_DIST_PORT=%d", ports[1]),
 		"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-kernel inet_dist_use_interface {127,0,0,1}",
 		"ERL_EPMD_ADDRESS=127.0.0.1",
 	)
