@@ -2,6 +2,7 @@ package rabbitmq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -209,7 +210,8 @@ func (sub *subscriber) setup(conn *amqp.Connection, topic string, register bool,
 
 // explainAccess names the likely cause of an ACCESS_REFUSED.
 func explainAccess(s *settings, err error) error {
-	if e, ok := err.(*amqp.Error); ok && e.Code == amqp.AccessRefused {
+	var e *amqp.Error
+	if errors.As(err, &e) && e.Code == amqp.AccessRefused {
 		return accessRefused(s, "subscribe (declare, bind or read the queue)", err)
 	}
 	return err

@@ -175,7 +175,7 @@ func newLogs() *logs {
 // passwords, the nkey seed and the lines of every private key PEM.
 func secrets(t *testing.T) []string {
 	t.Helper()
-	out := []string{appPassword, roPassword, badPassword}
+	out := []string{appPassword, roPassword, badPassword, noReadPassword}
 	if nkeySeed != "" {
 		out = append(out, nkeySeed)
 	}

@@ -1,6 +1,7 @@
 package securetest_test
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -13,11 +14,20 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/subscriber"
 )
 
 // amqpVhost is the private node's vhost: app may do anything in it, ro
-// may configure and read but not write (publish).
+// may configure and read but not write (publish), noread may not read
+// (bind a queue to an exchange, consume).
 const amqpVhost = "herald-secure"
+
+const (
+	noReadUser     = "noread"
+	noReadPassword = "s3cr3t-noread-Pa55word"
+)
 
 var rabbitNode once[string]
 
@@ -71,11 +81,12 @@ func startRabbitMQ() (string, error) {
 			"hashing_algorithm": "rabbit_password_hashing_sha256", "tags": []string{}}
 	}
 	defs, err := json.Marshal(map[string]any{
-		"users":  []any{user(appUser, appPassword), user(roUser, roPassword)},
+		"users":  []any{user(appUser, appPassword), user(roUser, roPassword), user(noReadUser, noReadPassword)},
 		"vhosts": []any{map[string]any{"name": amqpVhost}},
 		"permissions": []any{
 			map[string]any{"user": appUser, "vhost": amqpVhost, "configure": ".*", "write": ".*", "read": ".*"},
 			map[string]any{"user": roUser, "vhost": amqpVhost, "configure": ".*", "write": "^$", "read": ".*"},
+			map[string]any{"user": noReadUser, "vhost": amqpVhost, "configure": ".*", "write": ".*", "read": "^$"},
 		},
 	})
 	if err != nil {
@@ -204,4 +215,29 @@ func TestRabbitMQMissingPermission(t *testing.T) {
 	addr := secureRabbitMQ(t)
 	publishDenied(t, amqpsURL(roUser, roPassword, addr, "tls_ca="+tlsFiles.CA), "orders",
 		`herald/amqps: publish to "orders"`, "permission denied", `user "ro"`)
+}
+
+func TestRabbitMQMissingReadPermission(t *testing.T) {
+	addr := secureRabbitMQ(t)
+	l := newLogs()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	sub, err := subscriber.Open(ctx, amqpsURL(noReadUser, noReadPassword, addr, "tls_ca="+tlsFiles.CA),
+		subscriber.WithLogger(l.log), subscriber.WithGroup("secure"))
+	if err != nil {
+		t.Fatalf("subscriber.Open: %v", err)
+	}
+	defer sub.Close()
+	start := time.Now()
+	err = sub.Subscribe(ctx, "orders", func(context.Context, *herald.Message) error { return nil })
+	took := time.Since(start)
+	if err == nil {
+		t.Fatalf("Subscribe returned nil, want a permission error; log:\n%s", l.sink)
+	}
+	t.Logf("Subscribe: error after %v: %v", took.Round(time.Millisecond), err)
+	checkError(t, err, `subscribe to "orders"`, "permission denied", `user "noread"`)
+	if took > 5*time.Second {
+		t.Errorf("Subscribe: the error took %v, want under 5s", took)
+	}
+	l.check(t)
 }
