@@ -25,7 +25,7 @@ type health struct {
 
 	ready     chan struct{}
 	readyOnce sync.Once
-	refused   chan error // an authorization refused before ready (capacity 1)
+	refused   chan error     // an authorization refused before ready (capacity 1)
 	bg        sync.WaitGroup // recovery probe
 
 	mu       sync.Mutex
