@@ -71,8 +71,11 @@ func startRabbitMQ() (string, error) {
 			return "", err
 		}
 	}
-	ports, err := freePorts(2) // amqps, Erlang distribution
+	ports, err := freePorts(3) // amqps, Erlang distribution, epmd
 	if err != nil {
+		return "", err
+	}
+	if err := startEpmd(dir, ports[2]); err != nil {
 		return "", err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
@@ -126,6 +129,7 @@ load_definitions = %s
 		fmt.Sprintf("RABBITMQ_DIST_PORT=%d", ports[1]),
 		"RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS=-kernel inet_dist_use_interface {127,0,0,1}",
 		"ERL_EPMD_ADDRESS=127.0.0.1",
+		fmt.Sprintf("ERL_EPMD_PORT=%d", ports[2]),
 	)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := os.Create(filepath.Join(dir, "startup.log"))
@@ -164,6 +168,50 @@ load_definitions = %s
 		case <-deadline:
 			return "", fmt.Errorf("rabbitmq-server: %s not open after 90s (logs in %s)", addr, dir)
 		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// startEpmd starts an epmd of the node's own on port, stopped by its PID
+// at the end: the node registers there, not with the shared broker's
+// epmd, and the Erlang VM does not start a daemon that would outlive the
+// tests.
+func startEpmd(dir string, port int) error {
+	bin, err := exec.LookPath("epmd")
+	if err != nil {
+		matches, _ := filepath.Glob("/usr/lib/erlang/erts-*/bin/epmd")
+		if len(matches) == 0 {
+			return fmt.Errorf("epmd not found (package erlang-base): %w", err)
+		}
+		bin = matches[0]
+	}
+	out, err := os.Create(filepath.Join(dir, "epmd.log"))
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(bin, "-address", "127.0.0.1", "-port", fmt.Sprint(port))
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return fmt.Errorf("epmd: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); _ = out.Close(); close(exited) }()
+	proc := cmd.Process
+	atEnd(func() { _ = proc.Kill(); <-exited })
+	deadline := time.After(10 * time.Second)
+	for {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err == nil {
+			_ = c.Close()
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("epmd exited at startup: %s", tailFile(filepath.Join(dir, "epmd.log")))
+		case <-deadline:
+			return fmt.Errorf("epmd: 127.0.0.1:%d not open after 10s", port)
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
