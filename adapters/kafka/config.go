@@ -59,6 +59,7 @@ type settings struct {
 	clientID          string
 	version           string      // highest Kafka version whose protocol is spoken
 	tls               *tls.Config // nil: plaintext
+	tlsCA, tlsCert    string      // the files, named in TLS errors
 	sasl              string      // "" or saslPlain, saslSCRAMSHA256, saslSCRAMSHA512
 	username          string
 	password          string
@@ -125,6 +126,7 @@ func parse(cfg herald.Config) (settings, error) {
 	}
 	s.version = parseVersion(r)
 	s.tls = parseTLS(r)
+	s.tlsCA, s.tlsCert = r.String("tls_ca", ""), r.String("tls_cert", "")
 	s.sasl = parseSASL(r, cfg, fail)
 
 	if err := r.Err(); err != nil {

@@ -3,8 +3,10 @@ package kafka
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -60,6 +62,11 @@ func explain(ctx context.Context, s settings, g *netGuard, err error) error {
 	}
 	var ke *kerr.Error
 	switch {
+	case s.tls != nil && isTLSError(err):
+		// Certificates, not reachability: no probe can do better.
+		return explainTLS(s, addr, err)
+	case s.sasl != "" && errors.Is(err, kerr.SaslAuthenticationFailed):
+		return fmt.Errorf("%s: authentication failed for user %q (check the password; sasl=%s): %w", addr, s.username, s.sasl, err)
 	case s.sasl != "" && without(false, s.tls != nil) == nil:
 		return fmt.Errorf("SASL (%s) failed: the listener at %s answers without SASL, so it probably does not use SASL: "+
 			"remove the sasl option, or use the port of the broker's SASL_PLAINTEXT or SASL_SSL listener: %w", s.sasl, addr, err)
@@ -75,6 +82,43 @@ func explain(ctx context.Context, s settings, g *netGuard, err error) error {
 		return fmt.Errorf("%s: %w", addr, err)
 	default:
 		return fmt.Errorf("%w: %w", herald.ErrUnreachable, err)
+	}
+}
+
+// isTLSError reports whether err comes from verifying a certificate or
+// from an alert the broker sent during the TLS handshake.
+func isTLSError(err error) bool {
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var verify *tls.CertificateVerificationError
+	return errors.As(err, &unknownCA) || errors.As(err, &hostErr) || errors.As(err, &invalid) ||
+		errors.As(err, &verify) || strings.Contains(err.Error(), "remote error: tls:")
+}
+
+// explainTLS names what failed in a TLS handshake with the broker at
+// addr: its certificate (and the tls_ca it was checked against) or the
+// client's.
+func explainTLS(s settings, addr string, err error) error {
+	var unknownCA x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	ca := "tls_ca=" + s.tlsCA + " did not sign it"
+	if s.tlsCA == "" {
+		ca = "checked against the system roots: set tls_ca to the PEM file of the CA that signed it"
+	}
+	switch {
+	case errors.As(err, &unknownCA):
+		return fmt.Errorf("%s: TLS: broker certificate signed by unknown authority (%s): %w", addr, ca, err)
+	case errors.As(err, &hostErr):
+		return fmt.Errorf("%s: TLS: the broker certificate is not valid for this host: %w", addr, err)
+	case strings.Contains(err.Error(), "remote error: tls:"):
+		cert := "no client certificate given: the listener probably requires one (ssl.client.auth=required; set tls_cert and tls_key)"
+		if s.tlsCert != "" {
+			cert = "the listener probably does not accept the client certificate tls_cert=" + s.tlsCert + " (not signed by a CA in its trust store)"
+		}
+		return fmt.Errorf("%s: TLS: the broker refused the handshake (%s): %w", addr, cert, err)
+	default:
+		return fmt.Errorf("%s: TLS: the broker certificate is invalid (%s): %w", addr, ca, err)
 	}
 }
 

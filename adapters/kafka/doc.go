@@ -207,6 +207,39 @@
 // and refuses a topic whose name differs from an existing one only by '.'
 // versus '_'.
 //
+// # TLS and authentication
+//
+// TLS is on with tls=true or any tls_* option. The brokers' certificates
+// are verified against tls_ca (else the system roots); tls_cert and
+// tls_key give the client certificate a listener with
+// ssl.client.auth=required (or requested) asks for. Credentials are sent
+// only with SASL: sasl=scram-sha-512 (or scram-sha-256, or plain, which
+// sends the password as is: only over TLS), user and password in the URL:
+//
+//	kafka://app:secret@b1:9094,b2:9094?sasl=scram-sha-512&tls_ca=/etc/herald/ca.pem&tls_cert=/etc/herald/client.pem&tls_key=/etc/herald/client-key.pem
+//
+// A certificate or a credential the broker refuses is not transient: Open
+// returns at once, without probing or waiting, with an error naming what
+// failed (and not wrapping herald.ErrUnreachable):
+//
+//	herald/kafka: open publisher on [b1:9094]: b1:9094: TLS: broker certificate signed by unknown authority (tls_ca=/etc/herald/ca.pem did not sign it): ...
+//	herald/kafka: open publisher on [b1:9094]: b1:9094: TLS: the broker refused the handshake (no client certificate given: the listener probably requires one ...): remote error: tls: bad certificate
+//	herald/kafka: open publisher on [b1:9094]: b1:9094: authentication failed for user "app" (check the password; sasl=SCRAM-SHA-512): SASL_AUTHENTICATION_FAILED: ...
+//
+// An operation the ACLs refuse fails at once too, naming the user and the
+// ACL it needs: Publish and PublishAsync on TOPIC_AUTHORIZATION_FAILED
+// (WRITE and DESCRIBE on the topic) or CLUSTER_AUTHORIZATION_FAILED (the
+// idempotent producer, on with acks=all, needs WRITE on the topic or
+// IDEMPOTENT_WRITE on the cluster; creating a topic needs CREATE),
+// Subscribe on GROUP_AUTHORIZATION_FAILED (READ on the group):
+//
+//	herald/kafka: publish to "orders": permission denied for user "ro" (the topic's ACLs do not allow it: ...): TOPIC_AUTHORIZATION_FAILED: ...
+//
+// Passwords and key material never appear in errors or logs (debug level
+// included). adapters/securetest proves all of this against a broker with
+// a SASL_SSL listener, SCRAM-SHA-512, required client certificates and
+// StandardAuthorizer ACLs; see docs/security.md.
+//
 // # Performance
 //
 // Why franz-go (issue 8): Sarama's idempotent producer requires

@@ -25,6 +25,7 @@ type health struct {
 
 	ready     chan struct{}
 	readyOnce sync.Once
+	refused   chan error     // an authorization refused before ready (capacity 1)
 	bg        sync.WaitGroup // recovery probe
 
 	mu       sync.Mutex
@@ -39,7 +40,7 @@ type health struct {
 }
 
 func newHealth(ctx context.Context, sub *Subscriber, topic string, inSync func() bool) *health {
-	return &health{topic: topic, sub: sub, ctx: ctx, inSync: inSync, ready: make(chan struct{}), watchers: map[int]context.Context{}}
+	return &health{topic: topic, sub: sub, ctx: ctx, inSync: inSync, ready: make(chan struct{}), refused: make(chan error, 1), watchers: map[int]context.Context{}}
 }
 
 func (st *health) markReady() { st.readyOnce.Do(func() { close(st.ready) }) }
@@ -124,6 +125,13 @@ func (st *health) fail(what string, err error) {
 		return
 	}
 	st.last = cause
+	if !st.isReady() && authorizationFailed(err) {
+		// Not transient: the Subscribe waiting for the group fails now.
+		select {
+		case st.refused <- cause:
+		default:
+		}
+	}
 	if !st.isReady() || benign(err) {
 		_, dup := st.seen[key]
 		if st.seen == nil {

@@ -42,6 +42,7 @@ type Publisher struct {
 	ctx    context.Context // records of PublishAsync; cancelled when Close gives up flushing
 	cancel context.CancelFunc
 	window chan struct{} // one token per PublishAsync record in flight
+	user   string        // the SASL user, named in permission errors
 
 	closed    atomic.Bool
 	closing   chan struct{} // closed when Close begins: waits stop
@@ -68,7 +69,7 @@ func newPublisher(ctx context.Context, s settings) (*Publisher, error) {
 		return nil, openError("publisher", s, err)
 	}
 	pctx, cancel := context.WithCancel(context.Background())
-	p := &Publisher{guard: g, cl: cl, ctx: pctx, cancel: cancel, window: make(chan struct{}, asyncWindow), closing: make(chan struct{})}
+	p := &Publisher{guard: g, cl: cl, ctx: pctx, cancel: cancel, window: make(chan struct{}, asyncWindow), closing: make(chan struct{}), user: s.username}
 	p.admin = newAdmin(g.ctx, cl, s)
 	return p, nil
 }
@@ -118,7 +119,7 @@ func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 		}
 	}
 	if err := p.ensure(ctx, topic); err != nil {
-		return opError("publish to", topic, err)
+		return opError("publish to", topic, denied(p.user, err))
 	}
 	results := make(callResults, len(msgs))
 	promise := func(r *kgo.Record, err error) { results <- produced{r, err} }
@@ -148,7 +149,7 @@ func (p *Publisher) PublishContext(ctx context.Context, topic string, msgs ...*m
 				r.rec.Partition, r.rec.Offset = 0, 0
 				p.cl.Produce(ctx, r.rec, promise)
 			default:
-				return opError("publish to", topic, r.err)
+				return opError("publish to", topic, denied(p.user, r.err))
 			}
 		case <-ctx.Done():
 			return opError("publish to", topic, ctxError(ctx, p.cause(last)))
@@ -176,7 +177,7 @@ func (p *Publisher) PublishAsync(ctx context.Context, topic string, msg *message
 		return opError("publish to", topic, err)
 	}
 	if err := p.ensure(ctx, topic); err != nil {
-		return opError("publish to", topic, err)
+		return opError("publish to", topic, denied(p.user, err))
 	}
 	select {
 	case p.window <- struct{}{}:
@@ -207,7 +208,7 @@ func (p *Publisher) asyncError(topic string, err error) error {
 	case transient(err):
 		return opError("publish to", topic, errors.Join(herald.ErrUnreachable, p.cause(err)))
 	default:
-		return opError("publish to", topic, err)
+		return opError("publish to", topic, denied(p.user, err))
 	}
 }
 

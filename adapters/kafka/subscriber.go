@@ -445,7 +445,7 @@ func (s *Subscriber) SubscribeInitializeContext(ctx context.Context, topic strin
 		if errors.Is(err, herald.ErrClosed) || s.isClosed() {
 			return closedError("prepare", topic)
 		}
-		return opError("prepare", topic, err)
+		return opError("prepare", topic, denied(s.set.username, err))
 	}
 	return nil
 }
@@ -454,7 +454,7 @@ func (s *Subscriber) subscribeError(topic string, err error) error {
 	if errors.Is(err, herald.ErrClosed) || s.isClosed() {
 		return closedError("subscribe to", topic)
 	}
-	return opError("subscribe to", topic, err)
+	return opError("subscribe to", topic, denied(s.set.username, err))
 }
 
 func (s *Subscriber) isClosed() bool {
@@ -469,6 +469,8 @@ func (s *Subscriber) waitReady(ctx context.Context, h *health) error {
 	select {
 	case <-h.ready:
 		return nil
+	case err := <-h.refused:
+		return opError("subscribe to", h.topic, denied(s.set.username, err))
 	case <-ctx.Done():
 		err := fmt.Errorf("waiting for the group to assign partitions: %w", context.Cause(ctx))
 		if last := h.lastError(); last != nil {

@@ -100,6 +100,8 @@ func connect(ctx context.Context, s *settings) (*nats.Conn, error) {
 		}
 		if errors.Is(err, nats.ErrNoServers) {
 			err = fmt.Errorf("%w: %w", herald.ErrUnreachable, err)
+		} else {
+			err = explainConnect(s.auth, err)
 		}
 		return nil, fmt.Errorf("herald/nats: connect to %s: %w", servers, err)
 	}

@@ -24,6 +24,8 @@ type settings struct {
 	connectTimeout time.Duration
 	core           bool
 	js             natsx.Settings
+	// auth names the credentials and TLS files in connect errors.
+	auth auth
 }
 
 // parse validates cfg without connecting; every problem is a
@@ -50,8 +52,11 @@ func parse(cfg herald.Config) (*settings, error) {
 		// then restored) is retried like any other failure, not fatal.
 		nats.IgnoreAuthErrorAbort(),
 	)
-	s.opts = append(s.opts, readAuth(r, cfg)...)
+	authOpts, a := readAuth(r, cfg)
+	s.opts = append(s.opts, authOpts...)
+	s.auth = a
 	tlsOpt, useTLS := readTLS(r)
+	s.auth.tls, s.auth.tlsCA, s.auth.tlsCert = useTLS, r.String("tls_ca", ""), r.String("tls_cert", "")
 	if tlsOpt != nil {
 		s.opts = append(s.opts, tlsOpt)
 	}
@@ -87,9 +92,10 @@ func parse(cfg herald.Config) (*settings, error) {
 
 // readAuth reads the credentials: user/password from the URL, or one of
 // the token, nkey and creds options.
-func readAuth(r *herald.OptionReader, cfg herald.Config) []nats.Option {
+func readAuth(r *herald.OptionReader, cfg herald.Config) ([]nats.Option, auth) {
 	var opts []nats.Option
 	var used []string
+	a := auth{user: cfg.Username}
 	if cfg.Username != "" || cfg.Password != "" {
 		used = append(used, "user:password")
 		switch {
@@ -110,6 +116,7 @@ func readAuth(r *herald.OptionReader, cfg herald.Config) []nats.Option {
 	}
 	if path := r.String("nkey", ""); r.Has("nkey") {
 		used = append(used, "nkey")
+		a.file = path
 		o, err := nats.NkeyOptionFromSeed(path)
 		if err != nil {
 			r.Fail("nkey", "", "cannot be read as an nkey seed file: "+noSecrets(err), "the path of a readable file holding an nkey seed (SU...)")
@@ -119,6 +126,7 @@ func readAuth(r *herald.OptionReader, cfg herald.Config) []nats.Option {
 	}
 	if path := r.String("creds", ""); r.Has("creds") {
 		used = append(used, "creds")
+		a.file = path
 		if f, err := os.Open(path); err != nil {
 			r.Fail("creds", "", "cannot be read: "+noSecrets(err), "the path of a readable .creds file (nsc generate creds)")
 		} else {
@@ -130,7 +138,10 @@ func readAuth(r *herald.OptionReader, cfg herald.Config) []nats.Option {
 		slices.Sort(used)
 		r.Fail("auth", strings.Join(used, ", "), "sets more than one authentication method", "one of user:password in the URL, token, nkey, creds")
 	}
-	return opts
+	if len(used) == 1 {
+		a.method = used[0]
+	}
+	return opts, a
 }
 
 // noSecrets describes err for a ConfigError: the kind of failure, never

@@ -237,6 +237,40 @@
 // used as they are. Consumer settings are applied to the group's consumer
 // each time a subscriber starts (the last one wins).
 //
+// # TLS and authentication
+//
+// TLS is on with tls=true or any tls_* option (the servers are dialled as
+// tls://). The server certificate is verified against tls_ca (else the
+// system roots); tls_cert and tls_key give the client certificate a
+// server with verify: true requires. One credential at most: user and
+// password in the URL, token, nkey (a seed file) or creds (a .creds
+// file, JWT and seed):
+//
+//	nats://app:secret@n1:4222,n2:4222?tls_ca=/etc/herald/ca.pem
+//	nats://n1:4222?nkey=/etc/herald/app.nk&tls_ca=/etc/herald/ca.pem&tls_cert=/etc/herald/client.pem&tls_key=/etc/herald/client-key.pem
+//
+// A failure at connect is returned at once, naming what failed (not
+// herald.ErrUnreachable):
+//
+//	herald/nats: connect to tls://n1:4222: TLS: server certificate signed by unknown authority (tls_ca=/etc/herald/ca.pem did not sign it): ...
+//	herald/nats: connect to tls://n1:4222: TLS: the server refused the handshake (no client certificate given: the server probably requires one (tls_cert and tls_key)): ...
+//	herald/nats: connect to tls://n1:4222: authentication failed for user "app" (check the password): nats: authorization violation
+//	herald/nats: connect to tls://n1:4222: authentication failed for the nkey in nkey=/etc/herald/app.nk (the server does not know its public key): ...
+//
+// Once connected, an authorization refused while reconnecting is retried
+// (credentials restored on the server are picked up). A publish outside
+// the user's publish permissions gets no PubAck, only an asynchronous
+// error from the server: Herald matches it to the messages waiting for
+// that subject, so Publish and PublishAsync fail at once with
+// "permission denied to publish to "orders.created" for user "ro" (...)"
+// instead of waiting for publish_timeout. Besides the topics' subjects, a
+// JetStream user needs publish permission on $JS.API.> (streams and
+// consumers) and subscribe permission on _INBOX.> (acknowledgements).
+// Passwords, tokens, nkey seeds and key material never appear in errors
+// or logs. adapters/securetest proves this against servers with TLS,
+// client certificates, users with permissions and an nkey user; see
+// docs/security.md.
+//
 // # Escape hatch
 //
 // The publisher and subscriber returned by the adapter have an

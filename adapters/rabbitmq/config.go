@@ -35,6 +35,9 @@ type settings struct {
 	uri        string // amqp[s]://host:port/ - no credentials, no vhost
 	amqpConfig amqp.Config
 	group      string
+	// user, tlsCA and tlsCert name the credentials and TLS files in
+	// errors (never the password).
+	user, tlsCA, tlsCert string
 
 	prefetch     int
 	pool         int
@@ -93,6 +96,7 @@ func parse(cfg herald.Config) (*settings, error) {
 		user = "guest"
 		cfg.Password = "guest"
 	}
+	s.user, s.tlsCA, s.tlsCert = user, tlsOpts.ca, tlsOpts.cert
 	s.amqpConfig = amqp.Config{
 		SASL:       []amqp.Authentication{&amqp.PlainAuth{Username: user, Password: cfg.Password.Value()}},
 		Vhost:      s.vhost,

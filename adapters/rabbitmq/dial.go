@@ -78,7 +78,9 @@ func explainDial(ctx context.Context, s *settings, err error) error {
 	var rec tls.RecordHeaderError
 	switch {
 	case errors.Is(err, amqp.ErrCredentials):
-		return fmt.Errorf("the broker refused the username or password: %w", err)
+		return fmt.Errorf("authentication failed for user %q (check the password): %w", s.user, err)
+	case s.scheme == "amqps" && isTLSError(err):
+		return explainTLS(s, err)
 	case errors.Is(err, amqp.ErrVhost):
 		return fmt.Errorf("vhost %q does not exist or the user may not access it: %w", s.vhost, err)
 	case errors.Is(err, amqp.ErrSASL):

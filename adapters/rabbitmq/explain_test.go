@@ -134,7 +134,7 @@ func TestHeaderTooLarge(t *testing.T) {
 // limit for that message, a retry for the other messages on the channel,
 // and the limit is checked before sending from then on.
 func TestSizeRefusalExplained(t *testing.T) {
-	p := &publisher{}
+	p := &publisher{s: &settings{user: "ro", vhost: "/"}}
 	e := &amqp.Error{Code: amqp.PreconditionFailed, Server: true, Recover: true,
 		Reason: "PRECONDITION_FAILED - message size 2000 is larger than configured max size 1000"}
 	big := 2000
@@ -156,7 +156,7 @@ func TestSizeRefusalExplained(t *testing.T) {
 		t.Errorf("RabbitMQ's wording at its absolute limit not recognised: %d %v", limit, ok)
 	}
 	denied := &amqp.Error{Code: amqp.AccessRefused, Server: true, Recover: true, Reason: "ACCESS_REFUSED - access to exchange 'x' refused"}
-	if err := p.classify(denied, errors.New("m3"), small); errors.As(err, &r) || !strings.Contains(err.Error(), "refused access") {
+	if err := p.classify(denied, errors.New("m3"), small); errors.As(err, &r) || !strings.Contains(err.Error(), `permission denied to publish (declare or write to the exchange) for user "ro"`) {
 		t.Errorf("a refused permission: %v; want a final error", err)
 	}
 	lost := &amqp.Error{Code: amqp.FrameError, Reason: "EOF"}

@@ -461,7 +461,7 @@ func (p *publisher) classify(e *amqp.Error, err error, size int) error {
 		p.declared.Range(func(k, _ any) bool { p.declared.Delete(k); return true })
 		return &retryable{err: fmt.Errorf("%w: %w", err, e)}
 	case e.Code == amqp.AccessRefused:
-		return fmt.Errorf("%w: the broker refused access (the user may not write to or configure this exchange): %w", err, e)
+		return fmt.Errorf("%w: %w", err, accessRefused(p.s, "publish (declare or write to the exchange)", e))
 	}
 	if _, limit, ok := refusedSize(e); ok {
 		p.maxSize.Store(limit)

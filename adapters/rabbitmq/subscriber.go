@@ -2,6 +2,7 @@ package rabbitmq
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -195,22 +196,23 @@ func (sub *subscriber) setup(conn *amqp.Connection, topic string, register bool,
 	}
 	if c.queue, err = declareQueue(ch, sub.cfg, topic); err != nil {
 		c.close()
-		return nil, explainAccess(err)
+		return nil, explainAccess(sub.s, err)
 	}
 	if !register {
 		return c, nil
 	}
 	if c.deliveries, err = ch.Consume(c.queue, "", false, false, false, false, nil); err != nil {
 		c.close()
-		return nil, fmt.Errorf("consume from queue %q: %w", c.queue, explainAccess(err))
+		return nil, fmt.Errorf("consume from queue %q: %w", c.queue, explainAccess(sub.s, err))
 	}
 	return c, nil
 }
 
 // explainAccess names the likely cause of an ACCESS_REFUSED.
-func explainAccess(err error) error {
-	if e, ok := err.(*amqp.Error); ok && e.Code == amqp.AccessRefused {
-		return fmt.Errorf("the broker refused access (check the user's configure, write and read permissions on the vhost): %w", err)
+func explainAccess(s *settings, err error) error {
+	var e *amqp.Error
+	if errors.As(err, &e) && e.Code == amqp.AccessRefused {
+		return accessRefused(s, "subscribe (declare, bind or read the queue)", err)
 	}
 	return err
 }

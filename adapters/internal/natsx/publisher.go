@@ -105,6 +105,13 @@ func NewPublisher(nc *nats.Conn, set Settings, o Options) (*Publisher, error) {
 	p.js = js
 	p.stop, p.cancel = context.WithCancel(context.Background())
 	p.watch = NewConnWatch(nc, o.Logger, o.Scheme, "publisher")
+	// A refused publish gets no PubAck: fail its messages now rather
+	// than wait for the publish timeout (waiting cannot fix it).
+	p.watch.Listen(func(err error) {
+		if subject, ok := deniedSubject(err); ok {
+			p.win.deny(subject, publishDenied(nc, subject, err))
+		}
+	})
 	p.prov = newProvisioner(js, &p.set)
 	return p, nil
 }

@@ -1,0 +1,67 @@
+package natsx
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/nats-io/nats.go"
+)
+
+// The server refuses a publish outside the user's permissions with an
+// asynchronous -ERR (no PubAck ever comes), which nats.go reports as
+// "nats: permissions violation: Permissions Violation for Publish to
+// "<subject>"".
+var deniedPublish = regexp.MustCompile(`(?i)for publish to "([^"]+)"`)
+
+// deniedSubject returns the subject of a refused publish reported by err.
+func deniedSubject(err error) (string, bool) {
+	if err == nil || !errors.Is(err, nats.ErrPermissionViolation) {
+		return "", false
+	}
+	m := deniedPublish.FindStringSubmatch(err.Error())
+	if m == nil {
+		return "", false
+	}
+	return m[1], true
+}
+
+// publishDenied is the cause given to the publishes to subject the
+// server refused: it names the subject and the user (never a secret).
+func publishDenied(nc *nats.Conn, subject string, err error) error {
+	who := "the connection's user (token, nkey or creds)"
+	if u := nc.Opts.User; u != "" {
+		who = fmt.Sprintf("user %q", u)
+	} else if nc.Opts.Nkey == "" && nc.Opts.Token == "" && nc.Opts.UserJWT == nil {
+		who = "the connection (no user)"
+	}
+	return fmt.Errorf("permission denied to publish to %q for %s (the server's publish permissions do not allow the subject): %w", subject, who, err)
+}
+
+// deny fails every message to subject waiting for its PubAck, with err:
+// PublishContext's (their round returns) and PublishAsync's (done is
+// called in order).
+func (w *asyncWindow) deny(subject string, err error) {
+	w.mu.Lock()
+	for m, sw := range w.waiters {
+		if m.Subject == subject {
+			delete(w.waiters, m)
+			sw.ch <- pubResult{i: sw.i, err: err} // never blocks: room for every result
+		}
+	}
+	failed := false
+	for m, i := range w.byMsg {
+		if m.Subject == subject && w.ring[i].state == pubPending {
+			delete(w.byMsg, m)
+			w.ring[i].state, w.ring[i].err = pubFailed, err
+			failed = true
+		}
+	}
+	w.mu.Unlock()
+	if failed {
+		select {
+		case w.notify <- struct{}{}:
+		default:
+		}
+	}
+}
