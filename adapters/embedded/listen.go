@@ -32,6 +32,16 @@ func Listen(ctx context.Context, dir, addr string) (*Listener, error) {
 	if host == "" {
 		return nil, fmt.Errorf("herald/embedded: listen address %q: the host is missing (allowed: 127.0.0.1:PORT for this machine only, 0.0.0.0:PORT for every interface)", addr)
 	}
+	// nats-server does not report a port it cannot bind (it waits for
+	// readiness in vain): try it first.
+	probe, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("herald/embedded: listen on %s: %w (choose another address)", addr, err)
+	}
+	if port == 0 {
+		port = probe.Addr().(*net.TCPAddr).Port
+	}
+	probe.Close()
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("herald/embedded: creating data directory: %w", err)
 	}

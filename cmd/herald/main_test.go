@@ -24,7 +24,7 @@ func TestCLIPublishConsumeBench(t *testing.T) {
 	if err := run(ctx, []string{"consume", "-url", url, "-topic", "cli.test", "-group", "g", "-n", "1"}, nil, &out); err != nil {
 		t.Fatalf("consume: %v", err)
 	}
-	for _, w := range []string{`herald-key="k1"`, `source="cli"`, `payload="hello"`} {
+	for _, w := range []string{`cli.test id=`, `key="k1"`, `source="cli"`, `payload="hello"`} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("consume printed %q; want %s", out.String(), w)
 		}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldkit/herald/adapters/embedded"
+)
+
+// served is a "herald serve" running in this process.
+type served struct {
+	url  string
+	stop func() error // cancels it and returns its error
+	out  *bytes.Buffer
+}
+
+// startServe runs serveCmd on dir and a free port and waits for the URL
+// it prints.
+func startServe(t *testing.T, dir string) *served {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := serveCmd(ctx, []string{"-dir", dir, "-listen", "127.0.0.1:0"}, pw)
+		pw.CloseWithError(io.EOF)
+		done <- err
+	}()
+	s := &served{out: &bytes.Buffer{}}
+	sc := bufio.NewScanner(pr)
+	for sc.Scan() {
+		line := sc.Text()
+		s.out.WriteString(line + "\n")
+		if u, ok := strings.CutPrefix(line, "export HERALD_URL="); ok {
+			s.url = u
+			break
+		}
+	}
+	if s.url == "" {
+		cancel()
+		t.Fatalf("serve printed %q and no export line; err %v", s.out.String(), <-done)
+	}
+	go func() { _, _ = io.Copy(s.out, pr) }()
+	var stopped bool
+	s.stop = func() error {
+		if stopped {
+			return nil
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(30 * time.Second):
+			return errors.New("serve did not stop within 30s")
+		}
+	}
+	t.Cleanup(func() { _ = s.stop() })
+	return s
+}
+
+func TestServeKeepsMessagesAcrossRestart(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	s := startServe(t, dir)
+	if !strings.HasPrefix(s.url, "nats://127.0.0.1:") || !strings.Contains(s.out.String(), "NATS with JetStream on "+s.url) {
+		t.Fatalf("serve printed %q", s.out.String())
+	}
+	// A second broker on the same directory is refused, naming the cause.
+	if _, err := embedded.Listen(ctx, dir, "127.0.0.1:0"); !errors.Is(err, embedded.ErrDirInUse) {
+		t.Fatalf("second Listen on the directory = %v; want ErrDirInUse", err)
+	}
+	var out bytes.Buffer
+	if err := run(ctx, []string{"publish", "-url", s.url, "-topic", "serve.t", "first"}, nil, &out); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	if err := run(ctx, []string{"publish", "-url", s.url, "-topic", "serve.t", "second"}, nil, &out); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	out.Reset()
+	if err := run(ctx, []string{"consume", "-url", s.url, "-topic", "serve.t", "-group", "g", "-n", "1"}, nil, &out); err != nil {
+		t.Fatalf("consume: %v", err)
+	}
+	if !strings.Contains(out.String(), `payload="first"`) {
+		t.Fatalf("consume printed %q; want the first message", out.String())
+	}
+	if err := s.stop(); err != nil {
+		t.Fatalf("stopping serve: %v", err)
+	}
+	if !strings.Contains(s.out.String(), "herald serve: stopped") {
+		t.Errorf("serve printed %q; want it to say it stopped", s.out.String())
+	}
+	s2 := startServe(t, dir)
+	out.Reset()
+	if err := run(ctx, []string{"consume", "-url", s2.url, "-topic", "serve.t", "-group", "g", "-n", "1"}, nil, &out); err != nil {
+		t.Fatalf("consume after restart: %v", err)
+	}
+	if !strings.Contains(out.String(), `payload="second"`) {
+		t.Fatalf("after restart consume printed %q; want the second message, kept on disk", out.String())
+	}
+}
+
+func TestServeErrors(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "-listen", "nohost"}, "missing port"},
+		{[]string{"serve", "-listen", ":4333"}, "the host is missing"},
+		{[]string{"serve", "-listen", "127.0.0.1:99999"}, "not a number from 0 to 65535"},
+		{[]string{"serve", "x"}, `unexpected arguments ["x"]`},
+	} {
+		err := run(ctx, append(tc.args, "-dir", t.TempDir()), nil, &bytes.Buffer{})
+		if tc.args[1] == "x" {
+			err = run(ctx, []string{"serve", "-dir", t.TempDir(), "x"}, nil, &bytes.Buffer{})
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("run(%q) = %v; want an error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
