@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 // served is a "herald serve" running in this process.
 type served struct {
 	url  string
+	dir  string
 	stop func() error // cancels it and returns its error
 	out  *bytes.Buffer
 }
@@ -32,7 +34,7 @@ func startServe(t *testing.T, dir string) *served {
 		pw.CloseWithError(io.EOF)
 		done <- err
 	}()
-	s := &served{out: &bytes.Buffer{}}
+	s := &served{out: &bytes.Buffer{}, dir: dir}
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
 		line := sc.Text()
@@ -125,5 +127,13 @@ func TestServeErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("run(%q) = %v; want an error containing %q", tc.args, err, tc.want)
 		}
+	}
+}
+
+// writeFile writes a test file.
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
