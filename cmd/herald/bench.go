@@ -58,7 +58,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		N:        func(int) int { return *n },
 		Timeout:  24 * time.Hour, // bounded by ctx (Ctrl-C)
 		Ratios:   []benchkit.RatioSpec{},
-		Progress: progress(os.Stderr, isTerminal(stdout)),
+		Progress: progress(os.Stderr, isTerminal(os.Stderr)), // progress goes to stderr: results stay pipeable
 	}
 	rep, err := rn.Run(ctx, []benchkit.Case{c})
 	if err != nil {
@@ -138,7 +138,7 @@ func progress(w io.Writer, live bool) func(benchkit.Progress) {
 		defer mu.Unlock()
 		switch {
 		case live && !p.Finished:
-			fmt.Fprintf(w, "\r\033[Kround %d/%d  %d/%d messages", p.Round, p.Rounds, p.Got, p.N)
+			fmt.Fprintf(w, "\r\033[Kround %d/%d  %s %d/%d messages", p.Round, p.Rounds, bar(p.Got, p.N), p.Got, p.N)
 		case live && p.Err == nil:
 			fmt.Fprintf(w, "\r\033[Kround %d/%d  end-to-end %.0f msg/s\n", p.Round, p.Rounds, p.Sample.E2ERate)
 		case live:
@@ -147,4 +147,16 @@ func progress(w io.Writer, live bool) func(benchkit.Progress) {
 			fmt.Fprintf(w, "round %d/%d  %d messages  end-to-end %.0f msg/s\n", p.Round, p.Rounds, p.N, p.Sample.E2ERate)
 		}
 	}
+}
+
+// barWidth is the number of cells of the progress bar.
+const barWidth = 24
+
+// bar draws done out of total as [#####.....].
+func bar(done, total int64) string {
+	n := 0
+	if total > 0 {
+		n = int(min(max(done*barWidth/total, 0), barWidth))
+	}
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", barWidth-n) + "]"
 }

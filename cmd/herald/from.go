@@ -54,11 +54,16 @@ func applyFrom(cfg *herald.Config, from string) error {
 			set("deliver", "new")
 		}
 		return nil
-	case "amqp", "amqps", "mem":
+	case "mem":
 		if from == fromBeginning {
-			return fmt.Errorf("-from beginning: %s keeps no history to replay: a group's queue holds the messages published since it was first declared (consume -group NAME reads them)", cfg.Scheme)
+			return fmt.Errorf("-from beginning: mem keeps no history to replay: a subscriber gets the messages published after it subscribed")
 		}
-		if cfg.Group != "" && cfg.Scheme != "mem" {
+		return nil
+	case "amqp", "amqps":
+		if from == fromBeginning {
+			return fmt.Errorf("-from beginning: RabbitMQ keeps no history to replay: a group's queue holds the messages published since it was first declared (consume -group NAME, without -from, reads them)")
+		}
+		if cfg.Group != "" {
 			return fmt.Errorf("-from new with -group: RabbitMQ delivers what the group's queue holds; drop -from, or drop -group for new messages only")
 		}
 		return nil // a private subscriber sees new messages only
