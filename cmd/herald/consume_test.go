@@ -76,7 +76,7 @@ func TestConsumeUsage(t *testing.T) {
 		{[]string{"consume", "-url", "mem://x", "-topic", "t", "-from", "beginning"}, "mem keeps no history"},
 	} {
 		err := run(context.Background(), tc.args, nil, &bytes.Buffer{})
-		if err == nil || !strings.Contains(err.Error(), tc.want) || exitCode(err, &bytes.Buffer{}) != 2 {
+		if err == nil || !strings.Contains(err.Error(), tc.want) || exitCode(err, nil, &bytes.Buffer{}) != 2 {
 			t.Errorf("run(%q) = %v; want a usage error containing %q", tc.args, err, tc.want)
 		}
 	}

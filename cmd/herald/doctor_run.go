@@ -7,9 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	neturl "net/url"
 	"os"
-	"regexp"
 	"strings"
 	"time"
 
@@ -30,7 +28,7 @@ type doctor struct {
 	topic   string
 
 	cfg     herald.Config
-	secrets []string // values that must not appear in the report
+	secrets secrets // values that must not appear in the report
 	rep     doctorReport
 	failed  bool
 	addrs   []string // host:port of each broker
@@ -113,12 +111,7 @@ func (d *doctor) skip(name, why string) {
 
 // scrub removes every secret of the configuration from s: errors of
 // clients and brokers are not trusted to have left them out.
-func (d *doctor) scrub(s string) string {
-	for _, v := range d.secrets {
-		s = strings.ReplaceAll(s, v, "REDACTED")
-	}
-	return s
-}
+func (d *doctor) scrub(s string) string { return d.secrets.scrub(s) }
 
 // config resolves the configuration as the library does and validates it
 // with the adapter's own rules, without connecting.
@@ -165,33 +158,10 @@ func (d *doctor) config(url, file string) (string, error) {
 	return detail, nil
 }
 
-// setSecrets collects the values to keep out of the report: the password
-// (as is and URL-escaped), secret options, and the raw -url's user info.
+// setSecrets collects the values to keep out of the report.
 func (d *doctor) setSecrets(cfg herald.Config, url string) {
-	add := func(v string) {
-		if v != "" {
-			d.secrets = append(d.secrets, v)
-		}
-	}
-	pw := cfg.Password.Value()
-	add(pw)
-	add(escapeUserinfo(pw))
-	for k, v := range cfg.Options {
-		if herald.IsSecretKey(k) {
-			add(v)
-		}
-	}
-	if m := userinfoPassword.FindStringSubmatch(url); m != nil {
-		add(m[1]) // the raw URL's password, even when the URL does not parse
-	}
-}
-
-// userinfoPassword finds the password of scheme://user:password@host.
-var userinfoPassword = regexp.MustCompile(`://[^/@:]*:([^/@]+)@`)
-
-// escapeUserinfo is the password as it may be written in a URL.
-func escapeUserinfo(pw string) string {
-	return neturl.UserPassword("u", pw).String()[len("u:"):]
+	d.secrets.addConfig(cfg)
+	d.secrets.addURL(url)
 }
 
 // envSource names where an empty -url takes the configuration from.

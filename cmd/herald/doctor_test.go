@@ -85,8 +85,8 @@ func wantBad(t *testing.T, url, step, code string) doctorOutput {
 			t.Errorf("failed step %s has no fix", s.Name)
 		}
 	}
-	if exitCode(err, &bytes.Buffer{}) != 1 || !strings.Contains(text, "verdict: FAIL ("+code+")") || !strings.Contains(text, "fix: ") {
-		t.Errorf("text report %q, exit %d; want a FAIL verdict, a fix and exit code 1", text, exitCode(err, &bytes.Buffer{}))
+	if exitCode(err, nil, &bytes.Buffer{}) != 1 || !strings.Contains(text, "verdict: FAIL ("+code+")") || !strings.Contains(text, "fix: ") {
+		t.Errorf("text report %q, exit %d; want a FAIL verdict, a fix and exit code 1", text, exitCode(err, nil, &bytes.Buffer{}))
 	}
 	return o
 }

@@ -55,11 +55,13 @@ func usagef(format string, args ...any) error { return usageError{fmt.Errorf(for
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(exitCode(run(ctx, os.Args[1:], os.Stdin, os.Stdout), os.Stderr))
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout)
+	os.Exit(exitCode(err, secretsOf(os.Args[1:]), os.Stderr))
 }
 
-// exitCode prints err to stderr and returns the process's exit code.
-func exitCode(err error, stderr io.Writer) int {
+// exitCode prints err to stderr, without the secrets, and returns the
+// process's exit code.
+func exitCode(err error, hide secrets, stderr io.Writer) int {
 	if err == nil {
 		return 0
 	}
@@ -67,7 +69,7 @@ func exitCode(err error, stderr io.Writer) int {
 	if errors.Is(err, flag.ErrHelp) {
 		return 2
 	}
-	msg := err.Error()
+	msg := hide.scrub(err.Error())
 	if !strings.HasPrefix(msg, "herald") {
 		msg = "herald: " + msg
 	}

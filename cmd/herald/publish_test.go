@@ -21,8 +21,8 @@ func TestPublishReportsFailedLines(t *testing.T) {
 		strings.Contains(err.Error(), "line 1") || strings.Contains(err.Error(), "line 3") {
 		t.Fatalf("publish = %v; want line 2, and only line 2, reported", err)
 	}
-	if exitCode(err, &bytes.Buffer{}) != 1 {
-		t.Errorf("a failed publish exits %d; want 1", exitCode(err, &bytes.Buffer{}))
+	if exitCode(err, nil, &bytes.Buffer{}) != 1 {
+		t.Errorf("a failed publish exits %d; want 1", exitCode(err, nil, &bytes.Buffer{}))
 	}
 	if !strings.HasPrefix(out.String(), "published 2 messages to big") {
 		t.Errorf("publish printed %q; want 2 published", out.String())
@@ -92,7 +92,7 @@ func TestPublishUsage(t *testing.T) {
 			continue
 		}
 		var stderr bytes.Buffer
-		if code := exitCode(err, &stderr); code != 2 || !strings.HasPrefix(stderr.String(), "herald") {
+		if code := exitCode(err, nil, &stderr); code != 2 || !strings.HasPrefix(stderr.String(), "herald") {
 			t.Errorf("run(%q): exit code %d, stderr %q; want 2 and the error", tc.args, code, stderr.String())
 		}
 	}
