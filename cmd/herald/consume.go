@@ -20,7 +20,7 @@ import (
 func consumeCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	fs, url := newFlags("consume")
 	topic := fs.String("topic", "", "topic to consume (required)")
-	group := fs.String("group", "", "consumer group (default: a private subscriber that sees new messages only)")
+	group := fs.String("group", "", "consumer group (default: a private subscriber, which sees new messages only unless -from says otherwise)")
 	n := fs.Int("n", 0, "exit after this many messages (0: run until interrupted)")
 	format := fs.String("format", "text", "output: text, or json (one object per line)")
 	from := fs.String("from", "", "where a new group or private subscriber starts: beginning or new (default: the backend's; see README)")

@@ -67,7 +67,7 @@ func exitCode(err error, hide secrets, stderr io.Writer) int {
 	}
 	var ue usageError
 	if errors.Is(err, flag.ErrHelp) {
-		return 2
+		return 0 // -h: the flags were printed
 	}
 	msg := hide.scrub(err.Error())
 	if !strings.HasPrefix(msg, "herald") {
@@ -83,7 +83,7 @@ func exitCode(err error, hide secrets, stderr io.Writer) int {
 func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, usage)
-		return flag.ErrHelp
+		return usagef("no command given")
 	}
 	switch args[0] {
 	case "serve":

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +59,23 @@ func TestCLIErrors(t *testing.T) {
 		err := run(ctx, tc.args, strings.NewReader(""), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("run(%q) = %v; want an error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestUsageListsEveryCommand(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"help"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"serve", "doctor", "publish", "consume", "bench", "schemes"} {
+		if !strings.Contains(out.String(), "\n  herald "+c+" ") {
+			t.Errorf("usage does not list %s:\n%s", c, out.String())
+		}
+		if c != "schemes" {
+			if err := run(context.Background(), []string{c, "-h"}, nil, &bytes.Buffer{}); !errors.Is(err, flag.ErrHelp) {
+				t.Errorf("herald %s -h = %v; want flag.ErrHelp", c, err)
+			}
 		}
 	}
 }

@@ -103,6 +103,8 @@ func TestExitCodesAndStderr(t *testing.T) {
 		{[]string{"consume", "-url", "amqp://u:Hidden-pw1@127.0.0.1:1/", "-topic", "t", "-format", "x"}, 2, `-format "x"`},
 		{[]string{"publish", "-url", "bogus://u:Hidden-pw2@h", "-topic", "t", "x"}, 1, "registered schemes"},
 		{[]string{"schemes"}, 0, ""},
+		{[]string{"publish", "-h"}, 0, "-topic"},
+		{[]string{}, 2, "no command given"},
 	} {
 		cmd := heraldCmd(ctx, tc.args...)
 		var stdout, stderr bytes.Buffer
