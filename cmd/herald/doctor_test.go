@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -105,13 +104,7 @@ func TestDoctorUnknownOption(t *testing.T) {
 }
 
 func TestDoctorStoppedBroker(t *testing.T) {
-	// A port nobody listens on: take a free one and close it.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeAddr(t) // a port nobody listens on
 	for _, scheme := range []string{"kafka://", "amqp://guest:guest@", "nats://"} {
 		wantBad(t, scheme+addr, "tcp", problemUnreachable)
 	}
@@ -133,7 +126,7 @@ func TestDoctorWrongPasswordAMQP(t *testing.T) {
 }
 
 func TestDoctorWrongPasswordNATS(t *testing.T) {
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true,
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: freePort(t), NoLog: true, NoSigs: true,
 		Username: "app", Password: "right-password"})
 	if err != nil {
 		t.Fatal(err)
@@ -232,4 +225,9 @@ func TestDoctorJSONFields(t *testing.T) {
 	if got := strings.Join(names, ","); got != "config,dns,tcp,tls,auth,consume,publish,roundtrip" {
 		t.Errorf("steps %s", got)
 	}
+}
+
+func TestDoctorUnknownHost(t *testing.T) {
+	// .invalid never resolves (RFC 2606).
+	wantBad(t, "kafka://no-such-host.invalid:9092", "dns", problemDNS)
 }

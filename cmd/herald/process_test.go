@@ -38,7 +38,7 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	dir := t.TempDir()
-	cmd := heraldCmd(ctx, "serve", "-dir", dir, "-listen", "127.0.0.1:0")
+	cmd := heraldCmd(ctx, "serve", "-dir", dir, "-listen", freeAddr(t))
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +77,7 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 		t.Errorf("serve printed %q after SIGTERM; want it to say it stopped", rest.String())
 	}
 	// The directory is free again and holds the message.
-	l, err := embedded.Listen(ctx, dir, "127.0.0.1:0")
+	l, err := embedded.Listen(ctx, dir, freeAddr(t))
 	if errors.Is(err, embedded.ErrDirInUse) || err != nil {
 		t.Fatalf("Listen after serve stopped: %v", err)
 	}

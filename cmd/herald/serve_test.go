@@ -29,8 +29,9 @@ func startServe(t *testing.T, dir string) *served {
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
+	addr := freeAddr(t)
 	go func() {
-		err := serveCmd(ctx, []string{"-dir", dir, "-listen", "127.0.0.1:0"}, pw)
+		err := serveCmd(ctx, []string{"-dir", dir, "-listen", addr}, pw)
 		pw.CloseWithError(io.EOF)
 		done <- err
 	}()
@@ -76,7 +77,7 @@ func TestServeKeepsMessagesAcrossRestart(t *testing.T) {
 		t.Fatalf("serve printed %q", s.out.String())
 	}
 	// A second broker on the same directory is refused, naming the cause.
-	if _, err := embedded.Listen(ctx, dir, "127.0.0.1:0"); !errors.Is(err, embedded.ErrDirInUse) {
+	if _, err := embedded.Listen(ctx, dir, freeAddr(t)); !errors.Is(err, embedded.ErrDirInUse) {
 		t.Fatalf("second Listen on the directory = %v; want ErrDirInUse", err)
 	}
 	var out bytes.Buffer
