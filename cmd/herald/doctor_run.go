@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heraldkit/herald"
@@ -265,7 +266,12 @@ func (d *doctor) probe(ctx context.Context) {
 		sub *subscriber.Subscriber
 	)
 	ready := make(chan struct{})
-	got := make(chan string, 16)
+	// Other runs may probe the same topic at the same time: only this
+	// run's probe counts.
+	msg := herald.NewMessage([]byte("herald doctor probe"))
+	msg.Metadata.Set("herald-doctor", "probe")
+	got := make(chan struct{})
+	var gotOnce sync.Once
 	d.step("auth", func() (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, d.timeout)
 		defer cancel()
@@ -300,9 +306,8 @@ func (d *doctor) probe(ctx context.Context) {
 	d.step("consume", func() (string, error) {
 		go func() {
 			subDone <- sub.Subscribe(subCtx, d.topic, func(_ context.Context, m *herald.Message) error {
-				select {
-				case got <- m.UUID:
-				default:
+				if m.UUID == msg.UUID {
+					gotOnce.Do(func() { close(got) })
 				}
 				return nil
 			})
@@ -322,8 +327,6 @@ func (d *doctor) probe(ctx context.Context) {
 			return "", fmt.Errorf("subscribing to %q took longer than %v: %w", d.topic, d.timeout, context.DeadlineExceeded)
 		}
 	})
-	msg := herald.NewMessage([]byte("herald doctor probe"))
-	msg.Metadata.Set("herald-doctor", "probe")
 	var sent time.Time
 	d.step("publish", func() (string, error) {
 		ctx, cancel := context.WithTimeout(ctx, d.timeout)
@@ -337,18 +340,17 @@ func (d *doctor) probe(ctx context.Context) {
 	d.step("roundtrip", func() (string, error) {
 		t := time.NewTimer(d.timeout)
 		defer t.Stop()
-		for {
-			select {
-			case id := <-got:
-				if id == msg.UUID {
-					return fmt.Sprintf("received probe %s %s after publishing it", id, time.Since(sent).Round(time.Microsecond)), nil
-				}
-			case err := <-subDone:
-				subDone <- err
-				return "", fmt.Errorf("the subscription stopped before the probe arrived: %w", err)
-			case <-t.C:
-				return "", fmt.Errorf("probe %s did not arrive within %v: %w", msg.UUID, d.timeout, errProbeLost)
+		select {
+		case <-got:
+			return fmt.Sprintf("received probe %s %s after publishing it", msg.UUID, time.Since(sent).Round(time.Microsecond)), nil
+		case err := <-subDone:
+			subDone <- err
+			if err == nil {
+				err = errors.New("it ended without an error")
 			}
+			return "", fmt.Errorf("the subscription stopped before the probe arrived: %w", err)
+		case <-t.C:
+			return "", fmt.Errorf("probe %s did not arrive within %v: %w", msg.UUID, d.timeout, errProbeLost)
 		}
 	})
 	stopSub()
