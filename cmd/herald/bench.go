@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,9 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected arguments %q", fs.Args())
+	}
+	if *chart != "" && !strings.EqualFold(filepath.Ext(*chart), ".svg") {
+		return usagef("bench: -chart %q: the chart is an SVG; name the file *.svg", *chart)
 	}
 	if *n < 1 || *size < 0 || *publishers < 1 || *batch < 1 || *concurrency < 1 || *rounds < 1 {
 		return fmt.Errorf("bench: -n, -publishers, -batch, -concurrency and -rounds must be at least 1, -size at least 0")

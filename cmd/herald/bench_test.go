@@ -73,6 +73,7 @@ func TestBenchErrors(t *testing.T) {
 		{[]string{"bench", "-rounds", "0"}, "must be at least 1"},
 		{[]string{"bench", "-size", "-1"}, "-size at least 0"},
 		{[]string{"bench", "extra"}, `unexpected arguments ["extra"]`},
+		{[]string{"bench", "-chart", "out.png"}, "name the file *.svg"},
 		{[]string{"bench", "-url", "bogus://h", "-n", "1"}, "registered schemes"},
 	} {
 		err := run(ctx, tc.args, nil, &bytes.Buffer{})

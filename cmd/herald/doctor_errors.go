@@ -81,7 +81,8 @@ func codeOf(step string, err error) string {
 		return problemDirInUse
 	case errors.As(err, &dnsErr):
 		return problemDNS
-	case errors.As(err, &recErr), errors.Is(err, errNoTLS), errors.As(err, &verErr), errors.As(err, &uaErr),
+	case errors.As(err, &recErr), errors.Is(err, errNoTLS),
+		errors.Is(err, nats.ErrSecureConnRequired), errors.Is(err, nats.ErrSecureConnWanted), errors.As(err, &verErr), errors.As(err, &uaErr),
 		errors.As(err, &hostErr), errors.As(err, &invErr):
 		return problemTLS
 	case errors.Is(err, amqp.ErrCredentials), errors.Is(err, amqp.ErrSASL),

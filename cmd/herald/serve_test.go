@@ -19,7 +19,8 @@ type served struct {
 	url  string
 	dir  string
 	stop func() error // cancels it and returns its error
-	out  *bytes.Buffer
+	head string        // what it printed up to the URL
+	rest *bytes.Buffer // what it printed after: read it after stop
 }
 
 // startServe runs serveCmd on dir and a free port and waits for the URL
@@ -35,11 +36,11 @@ func startServe(t *testing.T, dir string) *served {
 		pw.CloseWithError(io.EOF)
 		done <- err
 	}()
-	s := &served{out: &bytes.Buffer{}, dir: dir}
+	s := &served{rest: &bytes.Buffer{}, dir: dir}
 	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
 		line := sc.Text()
-		s.out.WriteString(line + "\n")
+		s.head += line + "\n"
 		if u, ok := strings.CutPrefix(line, "export HERALD_URL="); ok {
 			s.url = u
 			break
@@ -47,9 +48,15 @@ func startServe(t *testing.T, dir string) *served {
 	}
 	if s.url == "" {
 		cancel()
-		t.Fatalf("serve printed %q and no export line; err %v", s.out.String(), <-done)
+		t.Fatalf("serve printed %q and no export line; err %v", s.head, <-done)
 	}
-	go func() { _, _ = io.Copy(s.out, pr) }()
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		for sc.Scan() {
+			s.rest.WriteString(sc.Text() + "\n")
+		}
+	}()
 	var stopped bool
 	s.stop = func() error {
 		if stopped {
@@ -59,6 +66,7 @@ func startServe(t *testing.T, dir string) *served {
 		cancel()
 		select {
 		case err := <-done:
+			<-copied
 			return err
 		case <-time.After(30 * time.Second):
 			return errors.New("serve did not stop within 30s")
@@ -73,8 +81,8 @@ func TestServeKeepsMessagesAcrossRestart(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	s := startServe(t, dir)
-	if !strings.HasPrefix(s.url, "nats://127.0.0.1:") || !strings.Contains(s.out.String(), "NATS with JetStream on "+s.url) {
-		t.Fatalf("serve printed %q", s.out.String())
+	if !strings.HasPrefix(s.url, "nats://127.0.0.1:") || !strings.Contains(s.head, "NATS with JetStream on "+s.url) {
+		t.Fatalf("serve printed %q", s.head)
 	}
 	// A second broker on the same directory is refused, naming the cause.
 	if _, err := embedded.Listen(ctx, dir, freeAddr(t)); !errors.Is(err, embedded.ErrDirInUse) {
@@ -97,8 +105,8 @@ func TestServeKeepsMessagesAcrossRestart(t *testing.T) {
 	if err := s.stop(); err != nil {
 		t.Fatalf("stopping serve: %v", err)
 	}
-	if !strings.Contains(s.out.String(), "herald serve: stopped") {
-		t.Errorf("serve printed %q; want it to say it stopped", s.out.String())
+	if !strings.Contains(s.rest.String(), "herald serve: stopped") {
+		t.Errorf("serve printed %q after the URL; want it to say it stopped", s.rest.String())
 	}
 	s2 := startServe(t, dir)
 	out.Reset()
