@@ -18,7 +18,7 @@ import (
 type served struct {
 	url  string
 	dir  string
-	stop func() error // cancels it and returns its error
+	stop func() error  // cancels it and returns its error
 	head string        // what it printed up to the URL
 	rest *bytes.Buffer // what it printed after: read it after stop
 }
