@@ -123,8 +123,9 @@ func writeBenchText(w io.Writer, rep *benchkit.Report, c benchkit.Case, backend 
 	return err
 }
 
-// isTerminal reports whether w is a terminal (a character device).
-func isTerminal(w io.Writer) bool {
+// isTerminal reports whether w (an io.Writer or io.Reader) is a terminal
+// (a character device).
+func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -100,6 +101,9 @@ func publishCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		return p.one(ctx, b)
 	default:
 		p.unit = "line"
+		if isTerminal(stdin) {
+			fmt.Fprintln(os.Stderr, "herald publish: one message per line; end with Ctrl-D (Ctrl-Z Enter on Windows)")
+		}
 		err = p.many(ctx, func(yield func(int, []byte) bool) error {
 			sc := bufio.NewScanner(stdin)
 			sc.Buffer(make([]byte, 64<<10), maxLine)
