@@ -146,7 +146,7 @@ func verdictOf(code, step string) string {
 	case problemAuth:
 		return "the broker refused the credentials"
 	case problemPermission:
-		return "authenticated, but not allowed to " + map[string]string{"publish": "publish", "consume": "consume", "auth": "use this account"}[step] + " here"
+		return "authenticated, but not allowed to " + action(step)
 	case problemDirInUse:
 		return "another process holds the embedded broker's data directory"
 	case problemTimeout:
@@ -174,7 +174,7 @@ func fixOf(code, step string, err error, cfg herald.Config) string {
 		}
 		return fmt.Sprintf("check the password of user %q (in the URL, HERALD_PASSWORD or the config file); the user must exist on the broker", cfg.Username)
 	case problemPermission:
-		return fmt.Sprintf("grant user %q the right to %s topic %q (for RabbitMQ: the vhost and its configure/write/read permissions; Kafka: topic ACLs; NATS: the user's publish/subscribe permissions and JetStream access)", cfg.Username, map[string]string{"publish": "publish to", "consume": "consume from"}[step]+"", probeTopic)
+		return fmt.Sprintf("grant user %q the right to %s (RabbitMQ: the vhost's configure/write/read permissions; Kafka: topic ACLs; NATS: the user's publish/subscribe permissions and JetStream access)", cfg.Username, action(step))
 	case problemDirInUse:
 		return "stop the process named in the error, or share it: run \"herald serve\" once and set HERALD_URL=nats://127.0.0.1:4333 in every process"
 	case problemTimeout:
@@ -183,6 +183,17 @@ func fixOf(code, step string, err error, cfg herald.Config) string {
 		return "the subscription did not receive what the broker acknowledged: check for another consumer or a filter on the probe topic, then retry"
 	}
 	return "see the error above"
+}
+
+// action says what a step needed permission for.
+func action(step string) string {
+	switch step {
+	case "publish":
+		return "publish to the probe topic"
+	case "consume":
+		return "consume from the probe topic"
+	}
+	return "use this vhost or account"
 }
 
 // tlsFix tells the two TLS mismatches and an untrusted certificate apart.
