@@ -116,8 +116,12 @@ func codeOf(step string, err error) string {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || isTimeout(err) {
 			return problemTLS
 		}
-	case step == "tcp", errors.Is(err, herald.ErrUnreachable), errors.Is(err, syscall.ECONNREFUSED):
+	case step == "tcp", step == "auth" && (errors.Is(err, herald.ErrUnreachable) || errors.Is(err, syscall.ECONNREFUSED)):
 		return problemUnreachable
+	case errors.Is(err, herald.ErrUnreachable):
+		// Connected and logged in, and then no answer: not a stopped
+		// broker.
+		return problemTimeout
 	case errors.As(err, &kErr):
 		return problemOther
 	case errors.Is(err, context.DeadlineExceeded), isTimeout(err):
@@ -178,7 +182,10 @@ func fixOf(code, step string, err error, cfg herald.Config) string {
 	case problemDirInUse:
 		return "stop the process named in the error, or share it: run \"herald serve\" once and set HERALD_URL=nats://127.0.0.1:4333 in every process"
 	case problemTimeout:
-		return "the broker may be overloaded or a firewall drops packets; retry with a larger -timeout"
+		if step == "auth" {
+			return "the broker may be overloaded or a firewall drops packets; retry with a larger -timeout"
+		}
+		return "the connection and login worked but the broker did not answer: check that the user may " + action(step) + " (some brokers drop what a user may not do without a clear error), that the broker is not overloaded, or retry with a larger -timeout"
 	case problemProbeLost:
 		return "the subscription did not receive what the broker acknowledged: check for another consumer or a filter on the probe topic, then retry"
 	}
@@ -192,6 +199,8 @@ func action(step string) string {
 		return "publish to the probe topic"
 	case "consume":
 		return "consume from the probe topic"
+	case "roundtrip":
+		return "publish to and consume from the probe topic"
 	}
 	return "use this vhost or account"
 }

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/publisher"
@@ -316,15 +318,18 @@ func (d *doctor) probe(ctx context.Context) {
 		defer t.Stop()
 		select {
 		case <-ready:
+			if err := serverRefused(ctx, d.timeout, sub); err != nil {
+				return "", err
+			}
 			return fmt.Sprintf("subscribed to %q (a private consumer, no group)", d.topic), nil
 		case err := <-subDone:
 			subDone <- err
 			if err == nil {
 				err = errors.New("the subscription ended at once")
 			}
-			return "", err
+			return "", withServerError(err, pub, sub)
 		case <-t.C:
-			return "", fmt.Errorf("subscribing to %q took longer than %v: %w", d.topic, d.timeout, context.DeadlineExceeded)
+			return "", withServerError(fmt.Errorf("subscribing to %q took longer than %v: %w", d.topic, d.timeout, context.DeadlineExceeded), pub, sub)
 		}
 	})
 	var sent time.Time
@@ -333,7 +338,13 @@ func (d *doctor) probe(ctx context.Context) {
 		defer cancel()
 		sent = time.Now()
 		if err := pub.Publish(ctx, d.topic, msg); err != nil {
+			return "", withServerError(err, pub, sub)
+		}
+		if err := serverRefused(ctx, d.timeout, pub); err != nil {
 			return "", err
+		}
+		if cfg.Scheme == "nats" && cfg.Options["mode"] == "core" {
+			return fmt.Sprintf("handed probe %s to the server (core NATS does not acknowledge: the round trip tells)", msg.UUID), nil
 		}
 		return fmt.Sprintf("the broker acknowledged probe %s in %s", msg.UUID, time.Since(sent).Round(time.Microsecond)), nil
 	})
@@ -348,9 +359,9 @@ func (d *doctor) probe(ctx context.Context) {
 			if err == nil {
 				err = errors.New("it ended without an error")
 			}
-			return "", fmt.Errorf("the subscription stopped before the probe arrived: %w", err)
+			return "", withServerError(fmt.Errorf("the subscription stopped before the probe arrived: %w", err), pub, sub)
 		case <-t.C:
-			return "", fmt.Errorf("probe %s did not arrive within %v: %w", msg.UUID, d.timeout, errProbeLost)
+			return "", withServerError(fmt.Errorf("probe %s did not arrive within %v: %w", msg.UUID, d.timeout, errProbeLost), pub, sub)
 		}
 	})
 	stopSub()
@@ -358,3 +369,39 @@ func (d *doctor) probe(ctx context.Context) {
 
 // errProbeLost is the round trip's failure when the probe never arrived.
 var errProbeLost = errors.New("probe message lost")
+
+// withServerError adds what the server reported on the side, where the
+// client reports it (NATS sends a denied publish or subscription as an
+// asynchronous -ERR, so the call itself only times out).
+func withServerError(err error, sides ...interface{ As(any) bool }) error {
+	for _, side := range sides {
+		var nc *nats.Conn
+		if side == nil || !side.As(&nc) || nc == nil {
+			continue
+		}
+		if last := nc.LastError(); last != nil {
+			return fmt.Errorf("%w (the server reported: %w)", err, last)
+		}
+	}
+	return err
+}
+
+// serverRefused returns the error a NATS server reported on side's
+// connection, after a round trip to the server so that an -ERR sent for
+// what came before has arrived (core NATS publishes and subscribes
+// without waiting for an answer). Other backends answer nil.
+func serverRefused(ctx context.Context, timeout time.Duration, side interface{ As(any) bool }) error {
+	var nc *nats.Conn
+	if side == nil || !side.As(&nc) || nc == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if err := nc.FlushWithContext(ctx); err != nil {
+		return fmt.Errorf("round trip to the server: %w", err)
+	}
+	if last := nc.LastError(); last != nil {
+		return fmt.Errorf("the server refused: %w", last)
+	}
+	return nil
+}

@@ -22,7 +22,7 @@ type doctorOutput struct {
 
 // doctorRun runs "herald doctor -json" and "herald doctor" on url at the
 // same time (a refused RabbitMQ login takes 3 s) and returns both.
-func doctorRun(t *testing.T, url string) doctorOutput {
+func doctorRun(t *testing.T, url string, flags ...string) doctorOutput {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -31,9 +31,9 @@ func doctorRun(t *testing.T, url string) doctorOutput {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		terr = run(ctx, []string{"doctor", "-timeout", "10s", "-url", url}, nil, &text)
+		terr = run(ctx, append([]string{"doctor", "-timeout", "10s", "-url", url}, flags...), nil, &text)
 	}()
-	err := run(ctx, []string{"doctor", "-json", "-timeout", "10s", "-url", url}, nil, &js)
+	err := run(ctx, append([]string{"doctor", "-json", "-timeout", "10s", "-url", url}, flags...), nil, &js)
 	<-done
 	var rep doctorReport
 	if jerr := json.Unmarshal(js.Bytes(), &rep); jerr != nil {
@@ -72,9 +72,9 @@ func wantGood(t *testing.T, url string) {
 }
 
 // wantBad checks a report that fails at step with problem code.
-func wantBad(t *testing.T, url, step, code string) doctorOutput {
+func wantBad(t *testing.T, url, step, code string, flags ...string) doctorOutput {
 	t.Helper()
-	o := doctorRun(t, url)
+	o := doctorRun(t, url, flags...)
 	rep, err, text := o.rep, o.err, o.text
 	if err == nil || rep.OK || rep.Problem != code || stepStatus(rep, step) != statusFail {
 		t.Fatalf("doctor %s = %v, problem %q, step %s %s; want problem %q at step %s\n%s", url, err, rep.Problem, step, stepStatus(rep, step), code, step, text)
@@ -126,17 +126,7 @@ func TestDoctorWrongPasswordAMQP(t *testing.T) {
 }
 
 func TestDoctorWrongPasswordNATS(t *testing.T) {
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: freePort(t), NoLog: true, NoSigs: true,
-		Username: "app", Password: "right-password"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(srv.Shutdown)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	addr := srv.Addr().String()
+	addr := natsServer(t, nil)
 	const secret = "wr0ng-secret"
 	wantNoSecret(t, secret, wantBad(t, "nats://app:"+secret+"@"+addr, "auth", problemAuth))
 }
@@ -230,4 +220,37 @@ func TestDoctorJSONFields(t *testing.T) {
 func TestDoctorUnknownHost(t *testing.T) {
 	// .invalid never resolves (RFC 2606).
 	wantBad(t, "kafka://no-such-host.invalid:9092", "dns", problemDNS)
+}
+
+// natsServer starts a NATS server with JetStream and one user app:pw
+// with perm, and returns its address.
+func natsServer(t *testing.T, perm *server.Permissions) string {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: freePort(t), NoLog: true, NoSigs: true,
+		JetStream: true, StoreDir: t.TempDir(),
+		Users: []*server.User{{Username: "app", Password: "pw", Permissions: perm}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Start()
+	t.Cleanup(srv.Shutdown)
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	return srv.Addr().String()
+}
+
+func TestDoctorPermissionNATS(t *testing.T) {
+	denyPub := natsServer(t, &server.Permissions{Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: []string{probeTopic}}})
+	// JetStream: the denied publish is never acknowledged; the server's
+	// -ERR names the cause.
+	o := wantBad(t, "nats://app:pw@"+denyPub, "publish", problemPermission, "-timeout", "2s")
+	if !strings.Contains(o.text, "Permissions Violation for Publish") {
+		t.Errorf("report %s does not show the server's refusal", o.text)
+	}
+	// Core NATS does not answer a publish: the round trip after it brings
+	// the -ERR.
+	wantBad(t, "nats://app:pw@"+denyPub+"?mode=core", "publish", problemPermission, "-timeout", "2s")
+	denySub := natsServer(t, &server.Permissions{Subscribe: &server.SubjectPermission{Allow: []string{">"}, Deny: []string{probeTopic}}})
+	wantBad(t, "nats://app:pw@"+denySub+"?mode=core", "consume", problemPermission, "-timeout", "2s")
 }
