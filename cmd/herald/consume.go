@@ -66,7 +66,9 @@ func consumeCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if *n > 0 && count >= *n {
-			return fmt.Errorf("consume: already got %d messages", *n) // nack: leave it for others
+			// Nack it for the group's other members, quietly (a
+			// RetryAfter failure is logged at debug level only).
+			return herald.RetryAfter(fmt.Errorf("consume: already got %d messages", *n), 0)
 		}
 		if err := print(stdout, *topic, m); err != nil {
 			cancel()
