@@ -29,6 +29,8 @@ type serverOptions struct {
 	logs         bool
 	syncAlways   bool
 	syncInterval time.Duration // 0: nats-server's default (2m)
+	host         string        // with port: listen there (Listen); "": no listener
+	port         int
 }
 
 // instance is one in-process nats-server on a data directory, shared by
@@ -84,7 +86,9 @@ func acquire(ctx context.Context, dir string, o serverOptions) (*instance, error
 func (in *instance) start(ctx context.Context) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName:   "herald-embedded",
-		DontListen:   true,
+		DontListen:   in.opts.host == "",
+		Host:         in.opts.host,
+		Port:         in.opts.port,
 		NoSigs:       true,
 		NoLog:        !in.opts.logs,
 		MaxPayload:   MaxPayload,

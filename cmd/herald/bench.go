@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,9 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("bench: unexpected arguments %q", fs.Args())
 	}
+	if *chart != "" && !strings.EqualFold(filepath.Ext(*chart), ".svg") {
+		return usagef("bench: -chart %q: the chart is an SVG; name the file *.svg", *chart)
+	}
 	if *n < 1 || *size < 0 || *publishers < 1 || *batch < 1 || *concurrency < 1 || *rounds < 1 {
 		return fmt.Errorf("bench: -n, -publishers, -batch, -concurrency and -rounds must be at least 1, -size at least 0")
 	}
@@ -58,7 +62,7 @@ func benchCmd(ctx context.Context, args []string, stdout io.Writer) error {
 		N:        func(int) int { return *n },
 		Timeout:  24 * time.Hour, // bounded by ctx (Ctrl-C)
 		Ratios:   []benchkit.RatioSpec{},
-		Progress: progress(os.Stderr, isTerminal(stdout)),
+		Progress: progress(os.Stderr, isTerminal(os.Stderr)), // progress goes to stderr: results stay pipeable
 	}
 	rep, err := rn.Run(ctx, []benchkit.Case{c})
 	if err != nil {
@@ -119,8 +123,9 @@ func writeBenchText(w io.Writer, rep *benchkit.Report, c benchkit.Case, backend 
 	return err
 }
 
-// isTerminal reports whether w is a terminal (a character device).
-func isTerminal(w io.Writer) bool {
+// isTerminal reports whether w (an io.Writer or io.Reader) is a terminal
+// (a character device).
+func isTerminal(w any) bool {
 	f, ok := w.(*os.File)
 	if !ok {
 		return false
@@ -138,7 +143,7 @@ func progress(w io.Writer, live bool) func(benchkit.Progress) {
 		defer mu.Unlock()
 		switch {
 		case live && !p.Finished:
-			fmt.Fprintf(w, "\r\033[Kround %d/%d  %d/%d messages", p.Round, p.Rounds, p.Got, p.N)
+			fmt.Fprintf(w, "\r\033[Kround %d/%d  %s %d/%d messages", p.Round, p.Rounds, bar(p.Got, p.N), p.Got, p.N)
 		case live && p.Err == nil:
 			fmt.Fprintf(w, "\r\033[Kround %d/%d  end-to-end %.0f msg/s\n", p.Round, p.Rounds, p.Sample.E2ERate)
 		case live:
@@ -147,4 +152,16 @@ func progress(w io.Writer, live bool) func(benchkit.Progress) {
 			fmt.Fprintf(w, "round %d/%d  %d messages  end-to-end %.0f msg/s\n", p.Round, p.Rounds, p.N, p.Sample.E2ERate)
 		}
 	}
+}
+
+// barWidth is the number of cells of the progress bar.
+const barWidth = 24
+
+// bar draws done out of total as [#####.....].
+func bar(done, total int64) string {
+	n := 0
+	if total > 0 {
+		n = int(min(max(done*barWidth/total, 0), barWidth))
+	}
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", barWidth-n) + "]"
 }

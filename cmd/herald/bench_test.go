@@ -73,6 +73,7 @@ func TestBenchErrors(t *testing.T) {
 		{[]string{"bench", "-rounds", "0"}, "must be at least 1"},
 		{[]string{"bench", "-size", "-1"}, "-size at least 0"},
 		{[]string{"bench", "extra"}, `unexpected arguments ["extra"]`},
+		{[]string{"bench", "-chart", "out.png"}, "name the file *.svg"},
 		{[]string{"bench", "-url", "bogus://h", "-n", "1"}, "registered schemes"},
 	} {
 		err := run(ctx, tc.args, nil, &bytes.Buffer{})
@@ -98,7 +99,24 @@ func TestBenchProgress(t *testing.T) {
 	if plain.String() != "round 1/2  100 messages  end-to-end 1234 msg/s\n" {
 		t.Errorf("plain progress %q", plain.String())
 	}
-	if !strings.Contains(live.String(), "\r\033[Kround 1/2  10/100 messages") || !strings.HasSuffix(live.String(), "end-to-end 1234 msg/s\n") {
+	if !strings.Contains(live.String(), "\r\033[Kround 1/2  [##......................] 10/100 messages") || !strings.HasSuffix(live.String(), "end-to-end 1234 msg/s\n") {
 		t.Errorf("live progress %q", live.String())
+	}
+}
+
+func TestBenchBar(t *testing.T) {
+	for _, tc := range []struct {
+		done, total int64
+		want        string
+	}{
+		{0, 100, "[" + strings.Repeat(".", barWidth) + "]"},
+		{50, 100, "[" + strings.Repeat("#", barWidth/2) + strings.Repeat(".", barWidth/2) + "]"},
+		{100, 100, "[" + strings.Repeat("#", barWidth) + "]"},
+		{150, 100, "[" + strings.Repeat("#", barWidth) + "]"},
+		{1, 0, "[" + strings.Repeat(".", barWidth) + "]"},
+	} {
+		if got := bar(tc.done, tc.total); got != tc.want {
+			t.Errorf("bar(%d, %d) = %q; want %q", tc.done, tc.total, got, tc.want)
+		}
 	}
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
 	"strings"
 	"testing"
 	"time"
@@ -24,7 +26,7 @@ func TestCLIPublishConsumeBench(t *testing.T) {
 	if err := run(ctx, []string{"consume", "-url", url, "-topic", "cli.test", "-group", "g", "-n", "1"}, nil, &out); err != nil {
 		t.Fatalf("consume: %v", err)
 	}
-	for _, w := range []string{`herald-key="k1"`, `source="cli"`, `payload="hello"`} {
+	for _, w := range []string{`cli.test id=`, `key="k1"`, `source="cli"`, `payload="hello"`} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("consume printed %q; want %s", out.String(), w)
 		}
@@ -57,6 +59,23 @@ func TestCLIErrors(t *testing.T) {
 		err := run(ctx, tc.args, strings.NewReader(""), &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("run(%q) = %v; want an error containing %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+func TestUsageListsEveryCommand(t *testing.T) {
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"help"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"serve", "doctor", "publish", "consume", "bench", "schemes"} {
+		if !strings.Contains(out.String(), "\n  herald "+c+" ") {
+			t.Errorf("usage does not list %s:\n%s", c, out.String())
+		}
+		if c != "schemes" {
+			if err := run(context.Background(), []string{c, "-h"}, nil, &bytes.Buffer{}); !errors.Is(err, flag.ErrHelp) {
+				t.Errorf("herald %s -h = %v; want flag.ErrHelp", c, err)
+			}
 		}
 	}
 }
