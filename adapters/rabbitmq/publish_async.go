@@ -197,6 +197,7 @@ func (p *publisher) await(pc *pubChannel, m *asyncMsg, t *time.Timer) {
 		return
 	}
 	if !m.oc.ch.IsClosed() {
+		m.oc.retire()
 		p.finish(m, fmt.Errorf("the broker refused message %s (a nack: it could not store it, e.g. a queue at its length limit with overflow=reject-publish)", m.msg.UUID))
 		return
 	}

@@ -65,6 +65,22 @@ type openChannel struct {
 	closes chan *amqp.Error
 	once   sync.Once
 	why    *amqp.Error
+	// nacked: the broker nacked a message on this channel. It is not
+	// used again (see retire).
+	nacked atomic.Bool
+}
+
+// retire takes oc out of use after a nack: the next publish opens a new
+// channel, and oc is closed in the background (messages still awaiting
+// their confirm on it are sent again). A RabbitMQ 3.10 channel that
+// published to a quorum queue while the queue had no leader (its node
+// was just killed) went on nacking every later message to that queue
+// after a new leader was elected; a new channel works
+// (TestRabbitMQClusterFailover).
+func (oc *openChannel) retire() {
+	if oc.nacked.CompareAndSwap(false, true) {
+		go func() { _ = oc.ch.Close() }()
+	}
 }
 
 // reason returns the error the channel closed with (nil for a clean
@@ -325,7 +341,7 @@ func (pc *pubChannel) unlock() { <-pc.sem }
 // is dropped and closed once it comes.
 func (p *publisher) ready(ctx context.Context, pc *pubChannel, topic string) (*openChannel, error) {
 	oc := pc.oc
-	if oc != nil && oc.ch.IsClosed() {
+	if oc != nil && (oc.ch.IsClosed() || oc.nacked.Load()) {
 		oc, pc.oc = nil, nil
 	}
 	_, declared := p.declared.Load(topic)
@@ -418,6 +434,7 @@ func (p *publisher) confirmed(ctx context.Context, oc *openChannel, topic string
 		return nil
 	}
 	if !oc.ch.IsClosed() {
+		oc.retire()
 		return fmt.Errorf("the broker refused message %s (a nack: it could not store it, e.g. a queue at its length limit with overflow=reject-publish)", it.msg.UUID)
 	}
 	return p.channelError(oc, fmt.Errorf("message %s unconfirmed", it.msg.UUID), len(it.pub.Body))
