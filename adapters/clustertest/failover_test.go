@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -25,6 +27,10 @@ const (
 	progressAfter = 200
 	// resumeWithin bounds each of those waits.
 	resumeWithin = 90 * time.Second
+	// firstAckWithin bounds the time from a kill to the first publish
+	// acknowledged again: failover takes a few seconds on every broker
+	// (leader election, reconnect), not a publish timeout.
+	firstAckWithin = 20 * time.Second
 )
 
 func randomSuffix() string {
@@ -36,11 +42,34 @@ func randomSuffix() string {
 // victim picks the node to kill in one phase; why says what it is.
 type victim func(t *testing.T, c *Cluster, l *load) (node, why string)
 
+// settle waits until the restarted node has caught up (every replica
+// current again), so that the next kill is a single fault; nil: no wait.
+type settle func(ctx context.Context, t *testing.T, l *load)
+
+// poll calls check every 200 ms until it returns nil, failing the test
+// with its last error when ctx ends.
+func poll(ctx context.Context, t *testing.T, what string, check func(context.Context) error) {
+	t.Helper()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := check(ctx)
+		if err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: %v", what, err)
+		case <-tick.C:
+		}
+	}
+}
+
 // failover runs steady load through the cluster's multi-host URL and, for
 // each victim in turn, SIGKILLs that node, checks that publishing and
 // consuming go on while it is down, restarts it and checks again; at the
 // end no acknowledged message may be missing.
-func failover(t *testing.T, c *Cluster, victims ...victim) *load {
+func failover(t *testing.T, c *Cluster, settled settle, victims ...victim) *load {
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	t.Cleanup(cancel)
 	suffix := randomSuffix()
@@ -62,9 +91,17 @@ func failover(t *testing.T, c *Cluster, victims ...victim) *load {
 		killed = true
 		pub, got := l.progress(resumeWithin, progressAfter, "after killing "+node)
 		t.Logf("killed %s (%s): first ack after %v, first delivery after %v", node, why, pub.Round(time.Millisecond), got.Round(time.Millisecond))
+		if pub > firstAckWithin {
+			t.Errorf("after killing %s the first publish was acknowledged after %v, want within %v", node, pub.Round(time.Millisecond), firstAckWithin)
+		}
 		start := time.Now()
 		c.Restart(t, node)
-		t.Logf("restarted %s in %v", node, time.Since(start).Round(time.Millisecond))
+		if settled != nil {
+			sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			settled(sctx, t, l)
+			cancel()
+		}
+		t.Logf("restarted %s in %v (caught up)", node, time.Since(start).Round(time.Millisecond))
 		l.progress(resumeWithin, progressAfter, "after restarting "+node)
 	}
 	l.finish(2 * time.Minute)
@@ -94,7 +131,23 @@ func TestKafkaClusterFailover(t *testing.T) {
 		}
 		return "kafka" + strconv.Itoa(int(p.Leader)), "leader of partition 0"
 	}
-	failover(t, c, leaderOf0)
+	isrFull := func(ctx context.Context, t *testing.T, l *load) {
+		var adm *kadm.Client
+		l.pub.As(&adm)
+		poll(ctx, t, "in-sync replicas of "+l.topic, func(ctx context.Context) error {
+			md, err := adm.Metadata(ctx, l.topic)
+			if err != nil {
+				return err
+			}
+			for _, p := range md.Topics[l.topic].Partitions {
+				if len(p.ISR) != len(p.Replicas) {
+					return fmt.Errorf("partition %d: ISR %v of replicas %v", p.Partition, p.ISR, p.Replicas)
+				}
+			}
+			return nil
+		})
+	}
+	failover(t, c, isrFull, leaderOf0)
 }
 
 // checkKafkaReplication: a topic Herald created on a 3-broker cluster has
@@ -148,7 +201,7 @@ func TestRabbitMQClusterFailover(t *testing.T) {
 		q := l.topic + "." + l.group // no '.' or '%' in either: the queue name is plain
 		return c.Leader(t, q), "leader of quorum queue " + q
 	}
-	failover(t, c, connected, queueLeader)
+	failover(t, c, nil, connected, queueLeader)
 }
 
 // TestNATSClusterFailover: the server the publisher is connected to is
@@ -191,5 +244,32 @@ func TestNATSClusterFailover(t *testing.T) {
 		}
 		return c.Leader(t, name), "leader of stream " + name
 	}
-	failover(t, c, connected, streamLeader)
+	current := func(ctx context.Context, t *testing.T, l *load) {
+		var js jetstream.JetStream
+		l.pub.As(&js)
+		poll(ctx, t, "replicas of the stream of "+l.topic, func(ctx context.Context) error {
+			name, err := js.StreamNameBySubject(ctx, l.topic)
+			if err != nil {
+				return err
+			}
+			st, err := js.Stream(ctx, name)
+			if err != nil {
+				return err
+			}
+			ci := st.CachedInfo().Cluster
+			if ci == nil || ci.Leader == "" {
+				return errors.New("no leader")
+			}
+			if len(ci.Replicas) != 2 {
+				return fmt.Errorf("%d followers, want 2", len(ci.Replicas))
+			}
+			for _, r := range ci.Replicas {
+				if !r.Current || r.Offline {
+					return fmt.Errorf("replica %s not current (lag %d, offline %v)", r.Name, r.Lag, r.Offline)
+				}
+			}
+			return nil
+		})
+	}
+	failover(t, c, current, connected, streamLeader)
 }
