@@ -513,26 +513,53 @@ kind_nodes() {
   for ((n = 1; n <= NODES_PER_BROKER; n++)); do echo "$1$n"; done
 }
 
-kind_up() {
-  local kind=$1 node n t0
-  t0=$(now)
-  for node in $(kind_nodes "$kind"); do
-    parse_node "$node"
-    "${kind}_node_launch" "$node" "$NODE_N"
+# kinds_up KIND...: launch every node of every KIND, then wait for them
+# all (the brokers start side by side), then form the RabbitMQ cluster.
+kinds_up() {
+  local kind node n secs=0 t
+  local -a nodes=()
+  for kind in "$@"; do
+    for node in $(kind_nodes "$kind"); do
+      parse_node "$node"
+      "${kind}_node_launch" "$node" "$NODE_N"
+      nodes+=("$node")
+    done
+    t=$(kind_timeout "$kind")
+    ((t > secs)) && secs=$t
   done
-  # shellcheck disable=SC2046
-  wait_nodes "$(kind_timeout "$kind")" $(kind_nodes "$kind")
-  if [[ $kind == rabbit ]]; then
-    for ((n = 2; n <= NODES_PER_BROKER; n++)); do rabbit_join "rabbit$n"; done
-  fi
-  log "$kind: cluster up ($(($(now) - t0))s)"
+  wait_nodes "$secs" "${nodes[@]}"
+  for kind in "$@"; do
+    if [[ $kind == rabbit ]]; then
+      for ((n = 2; n <= NODES_PER_BROKER; n++)); do rabbit_join "rabbit$n"; done
+    fi
+  done
 }
 
+# kind_down KIND: stop its nodes side by side (stopped one after the
+# other, the last Kafka broker waits for a controller quorum that is gone
+# until it is SIGKILLed).
 kind_down() {
-  local kind=$1 node
-  for node in $(kind_nodes "$kind" | tac); do "${kind}_node_stop" "$node"; done
+  local kind=$1 node pid failed=0
+  local -a jobs=()
+  for node in $(kind_nodes "$kind"); do
+    ("${kind}_node_stop" "$node") &
+    jobs+=("$!")
+  done
+  for pid in "${jobs[@]}"; do wait "$pid" || failed=1; done
   [[ $kind == rabbit ]] && rabbit_stop_epmd
-  return 0
+  return "$failed"
+}
+
+# kinds_down KIND...: the kinds side by side.
+kinds_down() {
+  local kind pid failed=0
+  local -a jobs=()
+  for kind in "$@"; do
+    (kind_down "$kind") &
+    jobs+=("$!")
+  done
+  for pid in "${jobs[@]}"; do wait "$pid" || failed=1; done
+  ((failed == 0)) || die "some nodes did not stop (see above)"
 }
 
 env_lines() {
@@ -625,7 +652,7 @@ cluster_main() {
     done
     for pid in "${jobs[@]}"; do wait "$pid" || failed=1; done
     ((failed == 0)) || die "could not install everything needed (see above)"
-    for kind in "${KINDS[@]}"; do kind_up "$kind"; done
+    kinds_up "${KINDS[@]}"
     log "up: $(($(now) - t0))s"
     env_common
     for kind in "${KINDS[@]}"; do env_lines "$kind"; done
@@ -633,13 +660,14 @@ cluster_main() {
   down)
     select_kinds "$@"
     cluster_lock
-    local kind
-    for kind in "${KINDS[@]}"; do kind_down "$kind"; done
+    local t0
+    t0=$(now)
+    kinds_down "${KINDS[@]}"
+    log "down: $(($(now) - t0))s"
     ;;
   wipe)
     cluster_lock
-    local kind
-    for kind in kafka rabbit nats; do kind_down "$kind"; done
+    kinds_down kafka rabbit nats
     [[ $DIR == "$HOME"/* || -n ${HERALD_CLUSTER_DIR:-} ]] || die "not deleting $DIR"
     rm -rf "$DIR"
     log "deleted $DIR"
