@@ -28,6 +28,8 @@
 #   rabbitN  B+30+N AMQP, B+40+N Erlang distribution; B+49 our own epmd;
 #            B+50..B+59 rabbitmqctl's distribution ports
 #   natsN    B+60+N client, B+70+N cluster routes, B+80+N monitoring (HTTP)
+#   kafkaN   B+90+N a second client listener (PROXIED), only with
+#            HERALD_CLUSTER_KAFKA_PROXY_PORTS (see below)
 # With the default base: Kafka 15011-15013, AMQP 15031-15033, NATS 15061-15063.
 # Two clusters coexist when their bases differ by 100 or more and their
 # state dirs differ (the default dir includes the base).
@@ -36,6 +38,14 @@
 #   HERALD_CLUSTER_PORT_BASE   see above (default 15000)
 #   HERALD_CLUSTER_DIR         state: data, logs, pid files (default ~/.cache/herald/cluster-$BASE)
 #   HERALD_CLUSTER_KAFKA_HEAP  JVM heap options per Kafka node (default "-Xms128m -Xmx512m")
+#   HERALD_CLUSTER_KAFKA_PROXY_PORTS  "P1,P2,P3": kafkaN also listens on B+90+N and
+#                              advertises 127.0.0.1:PN there, so that a TCP proxy on PN
+#                              forwarding to B+90+N carries all of a client's traffic to
+#                              that broker (a Kafka client connects to the advertised
+#                              addresses, not to the bootstrap one). `env` then prints
+#                              HERALD_CLUSTER_KAFKA_PROXIED (kafka://127.0.0.1:P1,...) and
+#                              HERALD_CLUSTER_KAFKA_PROXY_UPSTREAMS (127.0.0.1:B+91,...).
+#                              Read at each node start: set it before `up` or `restart`.
 #   HERALD_CACHE, HERALD_KAFKA_VERSION, HERALD_NATS_VERSION: as in scripts/brokers.sh,
 #                              whose install steps (jars, nats-server build, apt) this script reuses.
 #
@@ -107,6 +117,20 @@ node_pid() {
 
 # ------------------------------------------------------------------ kafka
 
+kafka_proxied_port() { echo $((BASE + 90 + $1)); }
+
+# kafka_proxy_port N: the advertised port of kafkaN's PROXIED listener,
+# from HERALD_CLUSTER_KAFKA_PROXY_PORTS ("" when unset).
+kafka_proxy_port() {
+  local ports=${HERALD_CLUSTER_KAFKA_PROXY_PORTS:-}
+  [[ -n $ports ]] || return 0
+  local -a p
+  IFS=, read -r -a p <<<"$ports"
+  [[ ${#p[@]} -eq $NODES_PER_BROKER && ${p[$(($1 - 1))]} =~ ^[0-9]+$ ]] ||
+    die "HERALD_CLUSTER_KAFKA_PROXY_PORTS=$ports: want three ports, e.g. 15191,15192,15193"
+  echo "${p[$(($1 - 1))]}"
+}
+
 kafka_quorum_voters() {
   local n out=
   for ((n = 1; n <= NODES_PER_BROKER; n++)); do
@@ -128,18 +152,27 @@ kafka_cluster_id() {
 }
 
 kafka_node_config() {
-  local node=$1 n=$2 d=$DIR/$1
+  local node=$1 n=$2 d=$DIR/$1 proxy listeners advertised protocols
   mkdir -p "$d/data"
+  listeners="PLAINTEXT://$HOST:$(kafka_port "$n"),CONTROLLER://$HOST:$(kafka_ctl_port "$n")"
+  advertised="PLAINTEXT://$HOST:$(kafka_port "$n")"
+  protocols="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+  proxy=$(kafka_proxy_port "$n")
+  if [[ -n $proxy ]]; then
+    listeners+=",PROXIED://$HOST:$(kafka_proxied_port "$n")"
+    advertised+=",PROXIED://$HOST:$proxy"
+    protocols+=",PROXIED:PLAINTEXT"
+  fi
   cat >"$d/server.properties" <<EOF
 # written by scripts/cluster.sh; rewritten on every start
 process.roles=broker,controller
 node.id=$n
 controller.quorum.voters=$(kafka_quorum_voters)
-listeners=PLAINTEXT://$HOST:$(kafka_port "$n"),CONTROLLER://$HOST:$(kafka_ctl_port "$n")
-advertised.listeners=PLAINTEXT://$HOST:$(kafka_port "$n")
+listeners=$listeners
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=$protocols
 log.dirs=$d/data
 num.network.threads=2
 num.io.threads=2
@@ -568,7 +601,18 @@ env_lines() {
     hosts+="${hosts:+,}$HOST:$("${kind}_port" "$n")"
   done
   case $kind in
-  kafka) echo "export HERALD_CLUSTER_KAFKA=kafka://$hosts" ;;
+  kafka)
+    echo "export HERALD_CLUSTER_KAFKA=kafka://$hosts"
+    if [[ -n ${HERALD_CLUSTER_KAFKA_PROXY_PORTS:-} ]]; then
+      local proxied= upstreams=
+      for ((n = 1; n <= NODES_PER_BROKER; n++)); do
+        proxied+="${proxied:+,}$HOST:$(kafka_proxy_port "$n")"
+        upstreams+="${upstreams:+,}$HOST:$(kafka_proxied_port "$n")"
+      done
+      echo "export HERALD_CLUSTER_KAFKA_PROXIED=kafka://$proxied"
+      echo "export HERALD_CLUSTER_KAFKA_PROXY_UPSTREAMS=$upstreams"
+    fi
+    ;;
   rabbit) echo "export HERALD_CLUSTER_AMQP=amqp://guest:guest@$hosts/" ;;
   nats) echo "export HERALD_CLUSTER_NATS=nats://$hosts" ;;
   esac
