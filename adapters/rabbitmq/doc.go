@@ -318,7 +318,8 @@
 //	**amqp091.Connection  (github.com/rabbitmq/amqp091-go) the current connection;
 //	                      false while reconnecting or after Close; do not close it
 //	*amqp.Config          (github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp)
-//	                      the equivalent watermill-amqp Config
+//	                      the equivalent watermill-amqp Config (its AmqpURI names the
+//	                      first host only: watermill-amqp dials one address)
 //
 // As never dials. To use watermill-amqp's own Publisher or Subscriber,
 // build them from that Config (amqp.NewPublisher(cfg, logger)): each
