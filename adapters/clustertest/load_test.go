@@ -217,4 +217,9 @@ func (l *load) finish(d time.Duration) {
 	defer l.mu.Unlock()
 	l.t.Logf("published %d, acked %d, publish errors %d (last: %v), received %d distinct, %d duplicates",
 		l.next, l.nAcked, l.pubErrs, l.lastErr, l.nGot, l.dups)
+	// Failing over is the client's job: a publish waits through it (each
+	// has 30 s) rather than fail.
+	if l.pubErrs > 0 {
+		l.t.Errorf("%d publishes failed (last: %v); want none: the application should not see the failover", l.pubErrs, l.lastErr)
+	}
 }

@@ -95,8 +95,12 @@
 // connection is lost before the confirm, it is sent again after the
 // reconnection (and may be stored twice); without a confirm within the
 // timeout done gets an error wrapping herald.ErrUnreachable and
-// context.DeadlineExceeded. A nack from the broker, or a refusal of that
-// message (size, permission), fails that message alone. Close waits up to
+// context.DeadlineExceeded. A message the broker nacks is sent again, on
+// a new channel, up to 6 times over about 1.3s (a quorum queue nacks
+// while it elects a leader after a node was lost); a nack that lasts (a
+// queue at its length limit with overflow=reject-publish), or a refusal
+// of that message (size, permission), fails that message alone; the same
+// holds for Publish. Close waits up to
 // 5s for confirms, then calls done with herald.ErrClosed for the rest.
 //
 // Stream (adapters.StreamSubscriber, Herald's windowed consume path) is
