@@ -49,11 +49,14 @@
 #   HERALD_CACHE, HERALD_KAFKA_VERSION, HERALD_NATS_VERSION: as in scripts/brokers.sh,
 #                              whose install steps (jars, nats-server build, apt) this script reuses.
 #
-# Settings that differ from a production default, to make failover quick on
-# one machine: Kafka broker.session.timeout.ms=3000 (a dead broker is fenced
-# and its partitions get new leaders after ~3 s instead of ~9 s).
-# Everything else is each broker's default; Herald itself asks for replication
-# (Kafka RF 3 / min.insync.replicas 2, quorum queues, JetStream replicas 3).
+# Settings that differ from the brokers' defaults: Kafka's internal topics
+# (consumer offsets, transactions) and default.replication.factor are 3, and
+# broker.session.timeout.ms=3000 with 500 ms heartbeats (a dead broker is
+# fenced and its partitions get new leaders after ~3 s instead of ~9 s);
+# fewer threads and small heaps, for a 2-core machine. Durability settings
+# (fsync, min.insync.replicas, JetStream sync_interval) are the brokers'
+# defaults: Herald itself asks for replication (Kafka RF 3 and
+# min.insync.replicas 2, quorum queues, JetStream replicas 3).
 set -euo pipefail
 
 CLUSTER_SCRIPT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
