@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
+	amqp "github.com/rabbitmq/amqp091-go"
+
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters/adaptertest"
 )
@@ -166,4 +169,51 @@ func TestReconnectNextHost(t *testing.T) {
 		t.Fatalf("channel on the new connection: %v", err)
 	}
 	_ = ch.Close()
+}
+
+// TestPublishNackedByBroker: Publish sends a nacked message again (a
+// quorum queue nacks while it elects a leader) but a nack that lasts (a
+// queue at its length limit with overflow=reject-publish) fails that
+// publish with the broker's refusal, after the retries (~1.3 s), not
+// with a timeout; the next publish still goes out (on a new channel).
+func TestPublishNackedByBroker(t *testing.T) {
+	url := brokerURL(t)
+	topic := freshTopic(t)
+	queue := topic + ".limited"
+	t.Cleanup(func() { deleteTopology(t, topic, queue) })
+	raw := rawChannel(t)
+	if err := raw.ExchangeDeclare(topic, exchangeType, true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.QueueDeclare(queue, false, false, false, false, amqp.Table{"x-max-length": int32(1), "x-overflow": "reject-publish"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.QueueBind(queue, "", topic, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	pub := openPub(t, url)
+	cp := pub.(interface {
+		PublishContext(context.Context, string, ...*message.Message) error
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := cp.PublishContext(ctx, topic, newMsg("fits")); err != nil {
+		t.Fatalf("first publish: %v", err)
+	}
+	over := newMsg("over the limit")
+	start := time.Now()
+	err := cp.PublishContext(ctx, topic, over)
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "refused message "+over.UUID) || errors.Is(err, herald.ErrUnreachable) {
+		t.Fatalf("publish over the limit: %v; want the broker's refusal of %s", err, over.UUID)
+	}
+	if took < time.Second || took > 10*time.Second {
+		t.Errorf("the refusal came after %v; want the retries' ~1.3 s", took)
+	}
+	if _, err := raw.QueuePurge(queue, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := cp.PublishContext(ctx, topic, newMsg("fits again")); err != nil {
+		t.Fatalf("publish after the purge: %v", err)
+	}
 }
