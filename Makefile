@@ -69,3 +69,27 @@ brokers-status:
 
 quickstart:
 	$(GO) run ./examples/quickstart
+
+.PHONY: cluster-up cluster-down cluster-test
+
+## cluster-up, cluster-down: three-node Kafka (KRaft), RabbitMQ and NATS
+## clusters on 127.0.0.1 (scripts/cluster.sh; ports from
+## HERALD_CLUSTER_PORT_BASE, default 15000; data kept in the state dir).
+cluster-up:
+	scripts/cluster.sh up
+
+cluster-down:
+	scripts/cluster.sh down
+
+## cluster-test: cluster up, then the failover tests (adapters/clustertest):
+## each broker's leader / connected node SIGKILLed under load and restarted,
+## counting by message ID (a missing cluster fails). CLUSTER_BROKERS picks
+## brokers, e.g. CLUSTER_BROKERS='nats amqp'.
+CLUSTER_BROKERS ?=
+cluster-test:
+	@set -eu; \
+	out=$$(scripts/cluster.sh up $(CLUSTER_BROKERS)) || { echo "cluster-test: the cluster could not be started (see above)" >&2; exit 1; }; \
+	eval "$$(printf '%s\n' "$$out" | grep '^export ')"; \
+	run=''; for b in $(CLUSTER_BROKERS); do case $$b in kafka) run="$$run|Kafka";; amqp|rabbitmq) run="$$run|RabbitMQ";; nats) run="$$run|NATS";; esac; done; \
+	run=$${run#|}; \
+	HERALD_REQUIRE_CLUSTER=1 $(GO) test -count=1 -v -run "^Test($${run:-Kafka|RabbitMQ|NATS})" ./adapters/clustertest/

@@ -741,4 +741,7 @@ main() {
   esac
 }
 
-main "$@"
+# Sourced (by scripts/cluster.sh) for its functions: do not run main.
+if [[ ${BASH_SOURCE[0]} == "$0" ]]; then
+  main "$@"
+fi

@@ -87,6 +87,9 @@ func parse(cfg herald.Config) (*settings, error) {
 		s.server.syncInterval = d
 	}
 	s.js = natsx.ReadSettings(r)
+	if s.js.Replicas == natsx.ReplicasAuto {
+		s.js.Replicas = 1 // one server
+	}
 	if s.js.Replicas != 1 {
 		r.Fail("replicas", fmt.Sprint(s.js.Replicas), "is more than the single embedded server can hold", "1")
 	}

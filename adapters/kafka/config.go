@@ -51,7 +51,8 @@ type settings struct {
 	idempotent        bool
 	compression       kgo.CompressionCodec
 	partitions        int32
-	replicationFactor int16 // -1: the broker's default.replication.factor
+	replicationFactor int16 // replicationAuto, replicationBroker (-1) or a count
+	minInsyncReplicas int   // replicationAuto, replicationBroker (-1) or a count
 	maxMessageBytes   int
 	initialOffset     int64 // offsetOldest or offsetNewest
 	window            int   // records a consumer keeps unsettled when the caller gives no window
@@ -104,9 +105,11 @@ func parse(cfg herald.Config) (settings, error) {
 		"lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression(),
 	}[codec]
 	s.partitions = int32(r.Int("partitions", defaultPartitions, 1, 10000))
-	s.replicationFactor = int16(r.Int("replication_factor", -1, -1, 32767))
-	if s.replicationFactor == 0 {
-		r.Fail("replication_factor", "0", "is out of range", "-1 (the broker's default.replication.factor) or an integer from 1 to 32767")
+	s.replicationFactor = int16(replicationOption(r, "replication_factor", "default.replication.factor"))
+	s.minInsyncReplicas = replicationOption(r, "min_insync_replicas", "min.insync.replicas")
+	if s.minInsyncReplicas > 0 && s.replicationFactor > 0 && s.minInsyncReplicas > int(s.replicationFactor) {
+		r.Fail("min_insync_replicas", strconv.Itoa(s.minInsyncReplicas), "is more than replication_factor "+strconv.Itoa(int(s.replicationFactor))+" (no write could succeed)",
+			"at most replication_factor, typically replication_factor-1")
 	}
 	s.maxMessageBytes = r.Int("max_message_bytes", defaultMaxMessageBytes, 1024, 1<<30)
 	offsetDefault := "newest"

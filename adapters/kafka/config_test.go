@@ -42,7 +42,7 @@ func TestConfigDefaults(t *testing.T) {
 		t.Errorf("brokers %q", got)
 	}
 	if s.group != "payments" || s.acks != "all" || !s.idempotent || s.compression != kgo.NoCompression() ||
-		s.partitions != defaultPartitions || s.replicationFactor != -1 || s.maxMessageBytes != defaultMaxMessageBytes ||
+		s.partitions != defaultPartitions || s.replicationFactor != replicationAuto || s.minInsyncReplicas != replicationAuto || s.maxMessageBytes != defaultMaxMessageBytes ||
 		s.initialOffset != offsetOldest || s.sessionTimeout != defaultSessionTimeout ||
 		s.clientID != "herald" || s.version != "3.6.0" || s.tls != nil || s.sasl != "" || s.window != defaultWindow {
 		t.Errorf("defaults: %+v", s)
@@ -62,13 +62,13 @@ func TestConfigDefaults(t *testing.T) {
 
 func TestConfigOptions(t *testing.T) {
 	s, err := parse(mustParse(t, "kafka://u:"+secretPassword+"@k1?acks=leader&compression=zstd&partitions=12"+
-		"&replication_factor=3&max_message_bytes=4096&initial_offset=newest&session_timeout=20s&client_id=billing-1"+
+		"&replication_factor=3&min_insync_replicas=-1&max_message_bytes=4096&initial_offset=newest&session_timeout=20s&client_id=billing-1"+
 		"&version=4.0.0&sasl=scram-sha-512&tls=true&tls_insecure_skip_verify=true&group=g&window=64"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.acks != "leader" || s.idempotent || s.compression != kgo.ZstdCompression() || s.partitions != 12 ||
-		s.replicationFactor != 3 || s.maxMessageBytes != 4096 || s.initialOffset != offsetNewest ||
+		s.replicationFactor != 3 || s.minInsyncReplicas != replicationBroker || s.maxMessageBytes != 4096 || s.initialOffset != offsetNewest ||
 		s.sessionTimeout != 20*time.Second || s.clientID != "billing-1" || s.version != "4.0.0" ||
 		s.sasl != saslSCRAMSHA512 || s.tls == nil || !s.tls.InsecureSkipVerify || s.window != 64 {
 		t.Errorf("options: %+v", s)
@@ -116,6 +116,10 @@ func TestConfigErrors(t *testing.T) {
 		{"kafka://k1?partitions=many", "partitions"},
 		{"kafka://k1?replication_factor=0", "replication_factor"},
 		{"kafka://k1?replication_factor=-2", "replication_factor"},
+		{"kafka://k1?replication_factor=three", "replication_factor"},
+		{"kafka://k1?min_insync_replicas=0", "min_insync_replicas"},
+		{"kafka://k1?min_insync_replicas=x", "min_insync_replicas"},
+		{"kafka://k1?replication_factor=2&min_insync_replicas=3", "min_insync_replicas"},
 		{"kafka://k1?max_message_bytes=10", "max_message_bytes"},
 		{"kafka://k1?initial_offset=latest", "initial_offset"},
 		{"kafka://k1?session_timeout=1s", "session_timeout"},

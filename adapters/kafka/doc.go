@@ -28,7 +28,12 @@
 //	idempotent                true if acks=all  idempotent producer: no duplicates or reordering from producer retries
 //	compression               none           none | gzip | snappy | lz4 | zstd
 //	partitions                6              partitions of topics Herald creates
-//	replication_factor        -1             replicas of topics Herald creates; -1: the broker's default.replication.factor
+//	replication_factor        auto           replicas of topics Herald creates; auto: 3 when the cluster lists 3 or
+//	                                         more brokers, else the broker's default.replication.factor;
+//	                                         -1: always the broker's default; or a count
+//	min_insync_replicas       auto           min.insync.replicas of topics Herald creates; auto: 2 when the topic
+//	                                         gets 3 or more replicas, else the broker's min.insync.replicas
+//	                                         (1 unless configured); -1: always the broker's; or a count
 //	max_message_bytes         2097152        largest record (payload, key, headers) the producer sends; also
 //	                                         max.message.bytes of topics Herald creates
 //	initial_offset            oldest with a group, newest without
@@ -76,6 +81,15 @@
 // package's Prepare calls) creates a topic ahead of the first Subscribe; a
 // group that starts at the oldest record (the default) then keeps what is
 // published before it subscribes.
+//
+// On a cluster of 3 or more brokers (counted in the metadata, which lists
+// the live ones) a topic Herald creates gets replication factor 3 and
+// min.insync.replicas 2: with acks=all (the default) a publish returns
+// only once the record is on at least two brokers, and the topic keeps
+// taking writes and serving reads while any one broker is down (with two
+// down, publishes wait: NOT_ENOUGH_REPLICAS is retried until the context
+// ends). A smaller cluster, or a single broker, gets the broker's
+// defaults. See docs/guarantees.md, "Durability".
 //
 // The default of 6 partitions lets up to 6 handlers of one group member
 // (subscriber.WithConcurrency) and up to 6 group members work on a topic

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"sync"
 	"time"
@@ -142,7 +143,15 @@ func validTopic(topic string) error {
 
 func (a *admin) create(ctx context.Context, topic string) error {
 	rctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	_, err := a.adm.CreateTopic(rctx, a.set.partitions, a.set.replicationFactor, a.configs, topic)
+	rf, minISR, err := a.topicReplication(rctx)
+	if err == nil {
+		configs := a.configs
+		if minISR != nil {
+			configs = maps.Clone(a.configs)
+			configs["min.insync.replicas"] = minISR
+		}
+		_, err = a.adm.CreateTopic(rctx, a.set.partitions, rf, configs, topic)
+	}
 	cancel()
 	switch {
 	case err == nil, errors.Is(err, kerr.TopicAlreadyExists):

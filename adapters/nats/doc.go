@@ -218,7 +218,9 @@
 //	subjects           subjects of that stream when created      the topics
 //	provision          create streams and add subjects           true
 //	storage            file | memory, for created streams        file
-//	replicas           replicas of created streams (1-5)         1
+//	replicas           replicas of created streams: auto or 1-5  auto
+//	                   (auto: 1 on a server outside a cluster,
+//	                   min(3, servers known) in a cluster)
 //	max_age            retention of created streams, 0 forever   168h
 //	duplicates         de-duplication window of created streams  2m
 //	ack_wait           redelivery after this long without ack    30s
@@ -234,7 +236,13 @@
 //	                   window; PubAcks pending per connection)
 //
 // Stream settings apply when Herald creates a stream; existing streams are
-// used as they are. Consumer settings are applied to the group's consumer
+// used as they are. With replicas=auto a stream created through a server
+// that belongs to a cluster (nats://n1,n2,n3, or one host whose cluster
+// advertises the others) gets min(3, servers) replicas: with 3, an
+// acknowledged publish is stored on two servers and the stream keeps
+// working while one server is down; outside a cluster it gets 1. The
+// servers' sync_interval decides when a stored message reaches the disk
+// (docs/guarantees.md, "Durability"). Consumer settings are applied to the group's consumer
 // each time a subscriber starts (the last one wins).
 //
 // # TLS and authentication

@@ -2,6 +2,7 @@ package rabbitmq
 
 import (
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,7 +31,8 @@ const (
 // only inside amqpConfig.SASL, never in uri.
 type settings struct {
 	scheme     string
-	host       string // host:port
+	host       string   // host:port, or the hosts joined by ',' (for errors and logs)
+	hosts      []string // host:port of each broker, in the URL's order
 	vhost      string
 	uri        string // amqp[s]://host:port/ - no credentials, no vhost
 	amqpConfig amqp.Config
@@ -39,13 +41,16 @@ type settings struct {
 	// errors (never the password).
 	user, tlsCA, tlsCert string
 
-	prefetch     int
-	pool         int
-	window       int
-	confirm      bool
-	queueType    string
-	reconnectMax time.Duration
-	dialTimeout  time.Duration
+	prefetch  int
+	pool      int
+	window    int
+	confirm   bool
+	queueType string
+	// serverNamePerHost: amqps to several hosts without tls_server_name:
+	// verify each host's certificate against that host's name.
+	serverNamePerHost bool
+	reconnectMax      time.Duration
+	dialTimeout       time.Duration
 }
 
 // parse validates cfg and turns it into settings. Every problem is a
@@ -59,7 +64,7 @@ func parse(cfg herald.Config) (*settings, error) {
 		pool:         r.Int("pool", defaultPool, 1, 1024),
 		window:       r.Int("window", defaultWindow, 1, 65536),
 		confirm:      r.Bool("confirm", true),
-		queueType:    r.Enum("queue_type", "classic", "classic", "quorum"),
+		queueType:    r.Enum("queue_type", "auto", "auto", "classic", "quorum"),
 		reconnectMax: r.Duration("reconnect_max", defaultReconnectMax, 100*time.Millisecond, 10*time.Minute),
 	}
 	heartbeat := r.Duration("heartbeat", defaultHeartbeat, time.Second, 10*time.Minute)
@@ -74,16 +79,27 @@ func parse(cfg herald.Config) (*settings, error) {
 	if s.scheme != "amqp" && s.scheme != "amqps" {
 		return nil, &herald.ConfigError{Key: "scheme", Value: s.scheme, Problem: "is not handled by the rabbitmq adapter", Allowed: "amqp, amqps"}
 	}
-	host, err := parseHost(cfg.Hosts, s.scheme)
+	hosts, err := parseHosts(cfg.Hosts, s.scheme)
 	if err != nil {
 		return nil, err
 	}
-	s.host = host
+	s.hosts, s.host = hosts, strings.Join(hosts, ",")
+	host := hosts[0]
 	if s.vhost, err = parseVhost(cfg.Path); err != nil {
 		return nil, err
 	}
 	if err := checkName("group", s.group, 200); err != nil {
 		return nil, err
+	}
+	if s.queueType == "auto" {
+		// Several hosts are a cluster: a quorum queue is replicated to a
+		// majority of its nodes before the confirm and survives the loss
+		// of a minority; a classic queue lives on one node. One host
+		// keeps classic (see the package documentation for why).
+		s.queueType = "classic"
+		if len(s.hosts) > 1 {
+			s.queueType = "quorum"
+		}
 	}
 	if s.group == "" && s.queueType == "quorum" {
 		// Quorum queues cannot be exclusive; a private queue stays classic.
@@ -111,6 +127,9 @@ func parse(cfg herald.Config) (*settings, error) {
 			return nil, err
 		}
 		s.amqpConfig.TLSClientConfig = tc
+		// Each node of a cluster is verified against its own name,
+		// unless tls_server_name names one for all.
+		s.serverNamePerHost = len(s.hosts) > 1 && tlsOpts.serverName == ""
 	} else if key := tlsOpts.firstSet(); key != "" {
 		return nil, &herald.ConfigError{Key: key, Problem: "needs TLS", Allowed: "the amqps:// scheme"}
 	}
@@ -120,26 +139,30 @@ func parse(cfg herald.Config) (*settings, error) {
 	return s, nil
 }
 
-// parseHost checks that there is exactly one host and adds the default
-// port.
-func parseHost(hosts []string, scheme string) (string, error) {
-	const allowed = "one host[:port], e.g. amqp://guest:guest@localhost:5672/"
-	switch len(hosts) {
-	case 0:
-		return "", &herald.ConfigError{Key: "hosts", Problem: "is missing", Allowed: allowed}
-	case 1:
-	default:
-		return "", &herald.ConfigError{Key: "hosts", Value: strings.Join(hosts, ","), Problem: "names more than one host", Allowed: allowed + " (put a load balancer in front of a cluster)"}
-	}
-	h := hosts[0]
-	if _, _, err := net.SplitHostPort(h); err == nil {
-		return h, nil
+// parseHosts checks that there is at least one host and adds the default
+// port to those without one. Several hosts are the nodes of one cluster:
+// the connection goes to the first that answers, and after a loss to the
+// next ones first.
+func parseHosts(hosts []string, scheme string) ([]string, error) {
+	const allowed = "host[:port][,host[:port]...], e.g. amqp://guest:guest@localhost:5672/ or amqp://u:p@rmq1,rmq2,rmq3/"
+	if len(hosts) == 0 {
+		return nil, &herald.ConfigError{Key: "hosts", Problem: "is missing", Allowed: allowed}
 	}
 	port := defaultPort
 	if scheme == "amqps" {
 		port = defaultTLSPort
 	}
-	return net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), port), nil
+	out := make([]string, 0, len(hosts))
+	for _, h := range hosts {
+		if _, _, err := net.SplitHostPort(h); err != nil {
+			h = net.JoinHostPort(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"), port)
+		}
+		if slices.Contains(out, h) {
+			return nil, &herald.ConfigError{Key: "hosts", Value: h, Problem: "is named twice", Allowed: allowed}
+		}
+		out = append(out, h)
+	}
+	return out, nil
 }
 
 func hostOnly(hostport string) string {

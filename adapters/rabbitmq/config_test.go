@@ -118,7 +118,7 @@ func TestConfigErrors(t *testing.T) {
 		{tlsBase + "?tls_cert=" + notPEM + "&tls_key=" + notPEM, "tls_cert"},
 		{tlsBase + "?tls_skip_verify=sometimes", "tls_skip_verify"},
 		{"amqp://user:" + secretPassword + "@/vhost", "hosts"},
-		{"amqp://user:" + secretPassword + "@a:1,b:2/", "hosts"},
+		{"amqp://user:" + secretPassword + "@a:5672,b,a/", "hosts"},
 		{base + "?group=" + strings.Repeat("g", 300), "group"},
 		{"amqp://user:" + secretPassword + "@h/" + strings.Repeat("v", 300), "path"},
 	}

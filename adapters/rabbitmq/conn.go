@@ -37,6 +37,7 @@ type connection struct {
 	changed  chan struct{}    // closed (and replaced) whenever conn changes
 	lastErr  error            // why conn is nil
 	frameMax int              // negotiated frame_max of the last connection
+	hostIdx  int              // index in s.hosts of the host conn goes to (written by watch)
 	closed   bool
 	waiters  int // calls blocked in wait (for tests)
 
@@ -48,7 +49,7 @@ type connection struct {
 // dial connects within ctx, failing if the broker cannot be reached, and
 // starts the reconnect loop. Losses are logged to adapters.Logger(ctx).
 func dial(ctx context.Context, s *settings) (*connection, error) {
-	conn, err := dialContext(ctx, s)
+	conn, idx, err := dialFrom(ctx, s, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -58,6 +59,7 @@ func dial(ctx context.Context, s *settings) (*connection, error) {
 		conn:     conn,
 		changed:  make(chan struct{}),
 		frameMax: conn.Config.FrameSize,
+		hostIdx:  idx,
 		done:     make(chan struct{}),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -161,8 +163,9 @@ func (c *connection) watch(conn *amqp.Connection) {
 			return
 		}
 		lostAt := time.Now()
-		c.log.Warn(fmt.Sprintf("herald/%s: connection to %s lost; reconnecting", c.s.scheme, c.s.host),
-			"host", c.s.host, "vhost", c.s.vhost, "cause", cause.Error())
+		lost := c.s.hosts[c.hostIdx]
+		c.log.Warn(fmt.Sprintf("herald/%s: connection to %s lost; reconnecting", c.s.scheme, lost),
+			"host", lost, "vhost", c.s.vhost, "cause", cause.Error())
 		delay := 100 * time.Millisecond
 		for {
 			// Full jitter in [delay/2, delay) keeps many clients from
@@ -174,9 +177,14 @@ func (c *connection) watch(conn *amqp.Connection) {
 				t.Stop()
 				return
 			}
-			next, err := dialContext(c.ctx, c.s)
+			// With several hosts (a cluster), the next one first: the
+			// lost node may be down for a while.
+			next, idx, err := dialFrom(c.ctx, c.s, (c.hostIdx+1)%len(c.s.hosts))
 			if err == nil {
 				conn = next
+				c.mu.Lock()
+				c.hostIdx = idx
+				c.mu.Unlock()
 				break
 			}
 			c.mu.Lock()
@@ -189,8 +197,9 @@ func (c *connection) watch(conn *amqp.Connection) {
 			_ = conn.CloseDeadline(time.Now().Add(closeTimeout))
 			return
 		}
-		c.log.Info(fmt.Sprintf("herald/%s: reconnected to %s", c.s.scheme, c.s.host),
-			"host", c.s.host, "vhost", c.s.vhost, "down", time.Since(lostAt).Round(time.Millisecond).String())
+		now := c.s.hosts[c.hostIdx]
+		c.log.Info(fmt.Sprintf("herald/%s: reconnected to %s", c.s.scheme, now),
+			"host", now, "vhost", c.s.vhost, "down", time.Since(lostAt).Round(time.Millisecond).String())
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"strings"
 	"syscall"
 	"time"
 
@@ -16,51 +17,86 @@ import (
 	"github.com/heraldkit/herald"
 )
 
-// dialContext connects and performs the TLS and AMQP handshakes, each
-// bounded by dial_timeout and by ctx: when ctx ends the socket is closed,
-// which interrupts whichever handshake is waiting. Errors name the likely
-// cause where the client's own error does not.
+// dialContext connects to the first host of the URL that answers (see
+// dialFrom).
 func dialContext(ctx context.Context, s *settings) (*amqp.Connection, error) {
+	conn, _, err := dialFrom(ctx, s, 0)
+	return conn, err
+}
+
+// dialFrom tries the hosts in order, starting at index start and wrapping
+// around, and returns the first connection made and its host's index.
+// With one host its error is that host's; with several it names each
+// host's failure.
+func dialFrom(ctx context.Context, s *settings, start int) (*amqp.Connection, int, error) {
+	var errs []error
+	for i := range s.hosts {
+		idx := (start + i) % len(s.hosts)
+		conn, err := dialHost(ctx, s, s.hosts[idx])
+		if err == nil {
+			return conn, idx, nil
+		}
+		if len(s.hosts) == 1 {
+			return nil, 0, connectError(s, err)
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", s.hosts[idx], err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, 0, connectError(s, errors.Join(errs...))
+}
+
+// dialHost connects to host and performs the TLS and AMQP handshakes,
+// each bounded by dial_timeout and by ctx: when ctx ends the socket is
+// closed, which interrupts whichever handshake is waiting. Errors name
+// the likely cause where the client's own error does not.
+func dialHost(ctx context.Context, s *settings, host string) (*amqp.Connection, error) {
 	d := net.Dialer{Timeout: s.dialTimeout}
-	raw, err := d.DialContext(ctx, "tcp", s.host)
+	raw, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, connectError(s, unreachable(ctx, err))
+			return nil, unreachable(ctx, err)
 		}
-		return nil, connectError(s, fmt.Errorf("%w: %w", herald.ErrUnreachable, err))
+		return nil, fmt.Errorf("%w: %w", herald.ErrUnreachable, err)
 	}
 	// dial_timeout bounds the handshakes (amqp.Open clears the deadline
 	// once connected); ctx ending closes the socket.
 	_ = raw.SetDeadline(time.Now().Add(s.dialTimeout))
 	stop := context.AfterFunc(ctx, func() { _ = raw.Close() })
 
-	conn, err := handshake(ctx, s, raw)
+	conn, err := handshake(ctx, s, raw, host)
 	if !stop() || ctx.Err() != nil {
 		// ctx ended: the socket is closed or about to be.
 		if err == nil {
 			_ = conn.Close()
 		}
-		return nil, connectError(s, unreachable(ctx, err))
+		return nil, unreachable(ctx, err)
 	}
 	if err != nil {
 		_ = raw.Close()
-		return nil, connectError(s, explainDial(ctx, s, err))
+		return nil, explainDial(ctx, s, host, err)
 	}
 	return conn, nil
 }
 
-// handshake runs TLS (amqps) and the AMQP handshake on raw.
-func handshake(ctx context.Context, s *settings, raw net.Conn) (*amqp.Connection, error) {
+// handshake runs TLS (amqps) and the AMQP handshake on raw, connected to
+// host.
+func handshake(ctx context.Context, s *settings, raw net.Conn, host string) (*amqp.Connection, error) {
 	cfg := s.amqpConfig
 	// amqp091 adds to the properties table while it opens: one copy each.
 	cfg.Properties = maps.Clone(s.amqpConfig.Properties)
 	var nc net.Conn = raw
 	if s.scheme == "amqps" {
-		tc := tls.Client(raw, cfg.TLSClientConfig.Clone())
-		if err := tc.HandshakeContext(ctx); err != nil {
+		tc := cfg.TLSClientConfig.Clone()
+		if s.serverNamePerHost {
+			tc.ServerName = strings.TrimSuffix(strings.TrimPrefix(hostOnly(host), "["), "]")
+		}
+		tconn := tls.Client(raw, tc)
+		if err := tconn.HandshakeContext(ctx); err != nil {
 			return nil, err
 		}
-		nc = tc
+		nc = tconn
 	}
 	conn, err := amqp.Open(nc, cfg)
 	if err != nil {
@@ -74,7 +110,7 @@ func handshake(ctx context.Context, s *settings, raw net.Conn) (*amqp.Connection
 
 // explainDial adds the likely cause to a failed handshake: TLS on one
 // side only, the credentials, the vhost, or a broker that is not there.
-func explainDial(ctx context.Context, s *settings, err error) error {
+func explainDial(ctx context.Context, s *settings, host string, err error) error {
 	var rec tls.RecordHeaderError
 	switch {
 	case errors.Is(err, amqp.ErrCredentials):
@@ -87,7 +123,7 @@ func explainDial(ctx context.Context, s *settings, err error) error {
 		return fmt.Errorf("the broker offers no PLAIN authentication: %w", err)
 	case s.scheme == "amqps" && errors.As(err, &rec):
 		return fmt.Errorf("the server does not speak TLS on this port (use amqp://, or the broker's TLS port, 5671 by default): %w", err)
-	case s.scheme == "amqp" && !isTimeout(err) && speaksTLS(ctx, s):
+	case s.scheme == "amqp" && !isTimeout(err) && speaksTLS(ctx, s, host):
 		return fmt.Errorf("the server expects TLS on this port (use amqps://): %w", err)
 	case isNetworkError(err):
 		return fmt.Errorf("%w: %w", herald.ErrUnreachable, err)
@@ -95,20 +131,20 @@ func explainDial(ctx context.Context, s *settings, err error) error {
 	return err
 }
 
-// speaksTLS reports whether the server at s.host answers a TLS
+// speaksTLS reports whether the server at host answers a TLS
 // ClientHello (a certificate is not checked: it only tells a TLS port
 // from an AMQP one). It costs a connection, made only after a failed
 // amqp:// handshake.
-func speaksTLS(ctx context.Context, s *settings) bool {
+func speaksTLS(ctx context.Context, s *settings, host string) bool {
 	ctx, cancel := context.WithTimeout(ctx, min(s.dialTimeout, 2*time.Second))
 	defer cancel()
 	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", s.host)
+	raw, err := d.DialContext(ctx, "tcp", host)
 	if err != nil {
 		return false
 	}
 	defer raw.Close()
-	tc := tls.Client(raw, &tls.Config{InsecureSkipVerify: true, ServerName: hostOnly(s.host)}) //nolint:gosec // probe only, nothing is sent
+	tc := tls.Client(raw, &tls.Config{InsecureSkipVerify: true, ServerName: hostOnly(host)}) //nolint:gosec // probe only, nothing is sent
 	err = tc.HandshakeContext(ctx)
 	var alert tls.AlertError
 	return err == nil || errors.As(err, &alert)

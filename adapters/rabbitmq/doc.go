@@ -9,8 +9,13 @@
 //
 // # URL
 //
-// One host is required (the port defaults to 5672, 5671 for amqps; put a
-// load balancer in front of a cluster). Without userinfo the credentials
+// One host or more is required (the port defaults to 5672, 5671 for
+// amqps). Several hosts, amqp://u:p@rmq1,rmq2,rmq3/, are the nodes of one
+// cluster: a connection goes to the first that answers, in the URL's
+// order; when it is lost, the reconnect tries the next hosts first, so a
+// publisher or subscriber moves to another node without the application
+// doing anything (with amqps each node's certificate is checked against
+// its own host name unless tls_server_name is set). Without userinfo the credentials
 // are guest/guest. The path is the virtual host, following the AMQP URI
 // rules: no path or "/" is the default vhost "/", "/payments" is
 // "payments", and "/%2F" is "/" again. The credentials travel to the
@@ -90,8 +95,12 @@
 // connection is lost before the confirm, it is sent again after the
 // reconnection (and may be stored twice); without a confirm within the
 // timeout done gets an error wrapping herald.ErrUnreachable and
-// context.DeadlineExceeded. A nack from the broker, or a refusal of that
-// message (size, permission), fails that message alone. Close waits up to
+// context.DeadlineExceeded. A message the broker nacks is sent again, on
+// a new channel, up to 6 times over about 1.3s (a quorum queue nacks
+// while it elects a leader after a node was lost); a nack that lasts (a
+// queue at its length limit with overflow=reject-publish), or a refusal
+// of that message (size, permission), fails that message alone; the same
+// holds for Publish. Close waits up to
 // 5s for confirms, then calls done with herald.ErrClosed for the rest.
 //
 // Stream (adapters.StreamSubscriber, Herald's windowed consume path) is
@@ -252,7 +261,8 @@
 //	window           unconfirmed messages per Publish call before waiting, and PublishAsync
 //	                 messages per publisher not yet done (1..65536, default 256)
 //	confirm          wait for publisher confirms (bool, default true)
-//	queue_type       group queue type: classic or quorum (default classic; private queues are always classic)
+//	queue_type       group queue type: auto, classic or quorum (default auto: quorum when the URL names
+//	                 several hosts, classic with one; private queues are always classic)
 //	heartbeat        AMQP heartbeat interval (1s..10m, default 10s)
 //	dial_timeout     TCP connect and handshake timeout (100ms..10m, default 10s)
 //	reconnect_max    longest wait between reconnect attempts (100ms..10m, default 5s)
@@ -266,6 +276,28 @@
 // The TLS options are errors with the amqp scheme. With queue_type=quorum
 // note that RabbitMQ 4 quorum queues drop a message after 20 redeliveries
 // by default (a delivery limit), where classic queues redeliver forever.
+//
+// # Queue type
+//
+// A classic queue lives on one node: in a cluster, losing that node stops
+// its consumers and takes its messages away until the node is back (and
+// loses them with its disk); classic mirrored queues, the old remedy, are
+// gone in RabbitMQ 4. A quorum queue is replicated (Raft) to the cluster's
+// nodes, confirms a publish once a majority has written it to disk, and
+// keeps serving while a minority of its nodes is down. So group queues
+// are quorum queues when the URL names several hosts (a cluster), which is
+// the default queue_type=auto.
+//
+// With one host the default stays classic: there is nothing to replicate
+// to (a confirmed persistent message is on disk either way); the type of
+// an existing queue cannot change (declaring it with another type fails
+// with PRECONDITION_FAILED), so groups that already have classic queues
+// keep working after an upgrade; and classic queues have no delivery
+// limit. Behind a load balancer (one host name for a cluster) set
+// queue_type=quorum. To move an existing group to quorum, drain and
+// delete its queue (rabbitmqctl delete_queue) and let the subscriber
+// declare it again. Every subscriber of a group must ask for the same
+// type.
 //
 // # Throughput
 //
@@ -325,7 +357,8 @@
 //	**amqp091.Connection  (github.com/rabbitmq/amqp091-go) the current connection;
 //	                      false while reconnecting or after Close; do not close it
 //	*amqp.Config          (github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp)
-//	                      the equivalent watermill-amqp Config
+//	                      the equivalent watermill-amqp Config (its AmqpURI names the
+//	                      first host only: watermill-amqp dials one address)
 //
 // As never dials. To use watermill-amqp's own Publisher or Subscriber,
 // build them from that Config (amqp.NewPublisher(cfg, logger)): each

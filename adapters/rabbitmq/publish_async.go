@@ -26,6 +26,7 @@ type asyncMsg struct {
 	oc       *openChannel               // the channel it went out on
 	deadline time.Time                  // resends and the confirm wait end here
 	retries  int                        // resends after channel (not connection) errors
+	nacks    int                        // resends after nacks
 }
 
 // PublishAsync implements adapters.AsyncPublisher with deferred
@@ -41,9 +42,9 @@ type asyncMsg struct {
 // when its channel or connection is lost before the confirm it is sent
 // again (it may then be stored twice), waiting for the reconnection; if
 // no confirm came within the timeout done gets an error wrapping
-// herald.ErrUnreachable and context.DeadlineExceeded. A nack from the
-// broker, or a refusal of the message or topic, is done's error for that
-// message alone; after Close, herald.ErrClosed for what was not confirmed
+// herald.ErrUnreachable and context.DeadlineExceeded. A nack is retried
+// (maxNackRetries); one that lasts, or a refusal of the message or topic,
+// is done's error for that message alone; after Close, herald.ErrClosed for what was not confirmed
 // within Close's wait.
 func (p *publisher) PublishAsync(ctx context.Context, topic string, msg *message.Message, done func(error)) error {
 	if err := checkTopic(topic); err != nil {
@@ -197,7 +198,8 @@ func (p *publisher) await(pc *pubChannel, m *asyncMsg, t *time.Timer) {
 		return
 	}
 	if !m.oc.ch.IsClosed() {
-		p.finish(m, fmt.Errorf("the broker refused message %s (a nack: it could not store it, e.g. a queue at its length limit with overflow=reject-publish)", m.msg.UUID))
+		m.oc.retire()
+		p.resend(pc, m, asRetryable(nackError(m.msg.UUID)))
 		return
 	}
 	err := p.channelError(m.oc, fmt.Errorf("message %s unconfirmed", m.msg.UUID), len(m.pub.Body))
@@ -217,7 +219,16 @@ func (p *publisher) resend(pc *pubChannel, m *asyncMsg, r *retryable) {
 	defer cancel()
 	delay := 20 * time.Millisecond
 	for {
-		if !r.connection {
+		switch {
+		case r.nack:
+			if m.nacks++; m.nacks > maxNackRetries {
+				p.finish(m, r.err)
+				return
+			}
+			// Each nack comes back to a new resend: grow the delay
+			// from the count (20 ms doubling, as in onChannel).
+			delay = 20 * time.Millisecond << (m.nacks - 1)
+		case !r.connection:
 			if m.retries++; m.retries > maxChannelRetries {
 				p.finish(m, r.err)
 				return
@@ -228,6 +239,10 @@ func (p *publisher) resend(pc *pubChannel, m *asyncMsg, r *retryable) {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
+			if r.nack {
+				p.finish(m, r.err)
+				return
+			}
 			p.finish(m, unreachable(ctx, r.err))
 			return
 		case <-p.closing:

@@ -65,6 +65,22 @@ type openChannel struct {
 	closes chan *amqp.Error
 	once   sync.Once
 	why    *amqp.Error
+	// nacked: the broker nacked a message on this channel. It is not
+	// used again (see retire).
+	nacked atomic.Bool
+}
+
+// retire takes oc out of use after a nack: the next publish opens a new
+// channel, and oc is closed in the background (messages still awaiting
+// their confirm on it are sent again). A RabbitMQ 3.10 channel that
+// published to a quorum queue while the queue had no leader (its node
+// was just killed) went on nacking every later message to that queue
+// after a new leader was elected; a new channel works
+// (TestRabbitMQClusterFailover).
+func (oc *openChannel) retire() {
+	if oc.nacked.CompareAndSwap(false, true) {
+		go func() { _ = oc.ch.Close() }()
+	}
 }
 
 // reason returns the error the channel closed with (nil for a clean
@@ -155,6 +171,22 @@ type item struct {
 type retryable struct {
 	err        error
 	connection bool
+	// nack: the broker nacked the message; sent again at most
+	// maxNackRetries times (see nackError).
+	nack bool
+}
+
+// maxNackRetries bounds the resends of a nacked message: with the
+// backoff (20 ms doubling) about 1.3 s. A quorum queue nacks while it has
+// no leader (its node was killed; the election takes a fraction of a
+// second, TestRabbitMQClusterFailover): the resend then succeeds. A nack
+// that lasts (a queue at its length limit with overflow=reject-publish)
+// is returned after the retries.
+const maxNackRetries = 6
+
+// nackError is the error of a message the broker nacked.
+func nackError(id string) error {
+	return &retryable{nack: true, err: fmt.Errorf("the broker refused message %s (a nack: it could not store it, e.g. a quorum queue without a leader, or a queue at its length limit with overflow=reject-publish)", id)}
 }
 
 func (r *retryable) Error() string { return r.err.Error() }
@@ -191,7 +223,7 @@ func (p *publisher) publish(ctx context.Context, topic string, items []item) err
 // fix, or ctx ends.
 func (p *publisher) onChannel(ctx context.Context, send func(*pubChannel) error) error {
 	delay := 20 * time.Millisecond
-	channelRetries := 0
+	channelRetries, nackRetries := 0, 0
 	for {
 		if _, err := p.conn.wait(ctx, p.stopWaiting); err != nil {
 			return err
@@ -204,7 +236,12 @@ func (p *publisher) onChannel(ctx context.Context, send func(*pubChannel) error)
 		if r == nil {
 			return err
 		}
-		if !r.connection {
+		switch {
+		case r.nack:
+			if nackRetries++; nackRetries > maxNackRetries {
+				return r.err
+			}
+		case !r.connection:
 			if channelRetries++; channelRetries > maxChannelRetries {
 				return r.err
 			}
@@ -214,6 +251,9 @@ func (p *publisher) onChannel(ctx context.Context, send func(*pubChannel) error)
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
+			if r.nack {
+				return r.err
+			}
 			return unreachable(ctx, r.err)
 		case <-p.stopWaiting:
 			t.Stop()
@@ -325,7 +365,7 @@ func (pc *pubChannel) unlock() { <-pc.sem }
 // is dropped and closed once it comes.
 func (p *publisher) ready(ctx context.Context, pc *pubChannel, topic string) (*openChannel, error) {
 	oc := pc.oc
-	if oc != nil && oc.ch.IsClosed() {
+	if oc != nil && (oc.ch.IsClosed() || oc.nacked.Load()) {
 		oc, pc.oc = nil, nil
 	}
 	_, declared := p.declared.Load(topic)
@@ -418,7 +458,8 @@ func (p *publisher) confirmed(ctx context.Context, oc *openChannel, topic string
 		return nil
 	}
 	if !oc.ch.IsClosed() {
-		return fmt.Errorf("the broker refused message %s (a nack: it could not store it, e.g. a queue at its length limit with overflow=reject-publish)", it.msg.UUID)
+		oc.retire()
+		return nackError(it.msg.UUID)
 	}
 	return p.channelError(oc, fmt.Errorf("message %s unconfirmed", it.msg.UUID), len(it.pub.Body))
 }

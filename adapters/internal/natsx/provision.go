@@ -198,8 +198,32 @@ func (p *provisioner) streamConfig(name string, subjects []string) jetstream.Str
 		Retention:   jetstream.LimitsPolicy,
 		Discard:     jetstream.DiscardOld,
 		Storage:     p.set.Storage,
-		Replicas:    p.set.Replicas,
+		Replicas:    p.replicas(),
 		MaxAge:      p.set.MaxAge,
 		Duplicates:  dup,
 	}
+}
+
+// replicas is the replica count of a stream Herald creates: the replicas
+// option, or with auto (the default) autoReplicas for the server it is
+// connected to.
+func (p *provisioner) replicas() int {
+	if p.set.Replicas != ReplicasAuto {
+		return p.set.Replicas
+	}
+	nc := p.js.Conn()
+	return autoReplicas(nc.ConnectedClusterName(), len(nc.Servers()))
+}
+
+// autoReplicas is 1 on a server that is not in a cluster (no cluster
+// name), else min(3, servers): the servers the client knows, those of
+// the URL and those the cluster advertised. Three replicas keep a stream
+// writable and readable while one server is down, and an acknowledged
+// publish is on two servers; more cost writes without surviving more in
+// a three-node cluster.
+func autoReplicas(cluster string, servers int) int {
+	if cluster == "" || servers < 1 {
+		return 1
+	}
+	return min(3, servers)
 }

@@ -329,12 +329,16 @@ func (p *Publisher) ended(ctx context.Context) bool {
 }
 
 // ensure is prov.ensure, interrupted by Close when the topic's stream is
-// not known yet.
+// not known yet, and bounded by attemptTimeout: a JetStream API request
+// sent while the cluster has no meta leader (its server was just killed)
+// gets no answer at all, so one lookup must not take the whole publish
+// timeout; the caller looks again (TestNATSClusterFailover: a publish
+// stuck 28 s before this bound, ~3 s with it).
 func (p *Publisher) ensure(ctx context.Context, topic string) (target, error) {
 	if t, ok := p.prov.known(topic); ok {
 		return t, nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := context.WithTimeout(ctx, attemptTimeout)
 	defer cancel()
 	stop := context.AfterFunc(p.stop, cancel)
 	defer stop()

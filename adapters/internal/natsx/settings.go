@@ -1,6 +1,7 @@
 package natsx
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,8 @@ type Settings struct {
 	// them to exist.
 	Provision bool
 	// Storage, Replicas, MaxAge and Duplicates configure created streams.
+	// Replicas 0 (ReplicasAuto) decides when the stream is created: see
+	// autoReplicas.
 	Storage    jetstream.StorageType
 	Replicas   int
 	MaxAge     time.Duration
@@ -65,6 +68,8 @@ const (
 	DefaultPublishTimeout    = 30 * time.Second
 	DefaultMaxPending        = 256
 	DefaultCloseTimeout      = 5 * time.Second
+	// ReplicasAuto: replicas=auto, the default (see autoReplicas).
+	ReplicasAuto = 0
 )
 
 // DefaultSettings returns the defaults.
@@ -72,7 +77,7 @@ func DefaultSettings() Settings {
 	return Settings{
 		Provision:         true,
 		Storage:           jetstream.FileStorage,
-		Replicas:          1,
+		Replicas:          ReplicasAuto,
 		MaxAge:            DefaultMaxAge,
 		Duplicates:        DefaultDuplicates,
 		AckWait:           DefaultAckWait,
@@ -118,7 +123,13 @@ func ReadSettings(r *herald.OptionReader) Settings {
 	if r.Enum("storage", "file", "file", "memory") == "memory" {
 		s.Storage = jetstream.MemoryStorage
 	}
-	s.Replicas = r.Int("replicas", 1, 1, 5)
+	if raw := r.String("replicas", "auto"); raw != "auto" {
+		n, err := strconv.Atoi(raw)
+		if err != nil || n < 1 || n > 5 {
+			r.Fail("replicas", raw, "is not a valid replica count", "auto (3 on a cluster of 3 or more servers, else 1) or an integer from 1 to 5")
+		}
+		s.Replicas = n
+	}
 	s.MaxAge = r.Duration("max_age", DefaultMaxAge, 0, 100*365*day)
 	s.Duplicates = r.Duration("duplicates", DefaultDuplicates, time.Second, 7*day)
 	s.AckWait = r.Duration("ack_wait", DefaultAckWait, time.Second, 12*time.Hour)
