@@ -216,7 +216,8 @@ func parseTLS(r *herald.OptionReader) *tls.Config {
 	cert := r.String("tls_cert", "")
 	key := r.String("tls_key", "")
 	insecure := r.Bool("tls_insecure_skip_verify", false)
-	usesTLS := ca != "" || cert != "" || key != "" || r.Has("tls_insecure_skip_verify")
+	serverName := r.String("tls_server_name", "")
+	usesTLS := ca != "" || cert != "" || key != "" || r.Has("tls_insecure_skip_verify") || serverName != ""
 	if tlsSet && !on && usesTLS {
 		r.Fail("tls", "false", "contradicts the tls_* options that are set", "true, or remove the tls_* options")
 		return nil
@@ -224,7 +225,7 @@ func parseTLS(r *herald.OptionReader) *tls.Config {
 	if !on && !usesTLS {
 		return nil
 	}
-	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure} //nolint:gosec // opt-in
+	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure, ServerName: serverName} //nolint:gosec // opt-in
 	if ca != "" {
 		pem, err := os.ReadFile(ca)
 		switch {

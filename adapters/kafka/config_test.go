@@ -79,6 +79,14 @@ func TestConfigOptions(t *testing.T) {
 	if m := s.saslMechanism(); m == nil || m.Name() != "SCRAM-SHA-512" {
 		t.Errorf("SASL not configured: %v", m)
 	}
+	// tls_server_name alone turns TLS on and names the certificate to expect.
+	s, err = parse(mustParse(t, "kafka://k1?tls_server_name=kafka.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.tls == nil || s.tls.ServerName != "kafka.example" {
+		t.Errorf("tls_server_name: TLS config %+v", s.tls)
+	}
 	for _, q := range []string{"acks=none", "acks=all&idempotent=false", "sasl=plain", "sasl=scram-sha-256", "compression=gzip"} {
 		target := "kafka://u:p@k1?" + q
 		if !strings.Contains(q, "sasl") {

@@ -47,7 +47,8 @@
 //	tls                       false          TLS to the brokers (implied by any tls_* option)
 //	tls_ca                    (system)       PEM file of CA certificates
 //	tls_cert, tls_key         (none)         PEM files of a client certificate and its key
-//	tls_insecure_skip_verify  false          do not verify the brokers' certificates
+//	tls_server_name           (the host)     name to verify the brokers' certificates against
+//	tls_insecure_skip_verify  false          do not verify the brokers' certificates (tests only)
 //	sasl                      (none)         plain | scram-sha-256 | scram-sha-512 (user and password from the URL)
 //
 // Unknown options and bad values are *herald.ConfigError values naming the

@@ -204,7 +204,8 @@
 //	tls_ca           PEM file of CAs to verify the server      system roots
 //	tls_cert         PEM client certificate (with tls_key)     -
 //	tls_key          PEM private key of tls_cert               -
-//	tls_insecure     skip verifying the server certificate     false
+//	tls_insecure_skip_verify  skip verifying the server certificate (tests only;
+//	                 tls_insecure is an older name)            false
 //	tls_server_name  name to verify the certificate against    the host
 //	publish_timeout  bound on a Publish call, retries included 30s
 //	close_timeout    Close waits this long for handlers        5s

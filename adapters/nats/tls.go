@@ -10,11 +10,12 @@ import (
 	"github.com/heraldkit/herald"
 )
 
-// readTLS reads the tls, tls_ca, tls_cert, tls_key, tls_insecure and
+// readTLS reads the tls, tls_ca, tls_cert, tls_key,
+// tls_insecure_skip_verify (tls_insecure, its older name here) and
 // tls_server_name options. TLS is on when tls=true or any other tls_*
 // option is set.
 func readTLS(r *herald.OptionReader) (nats.Option, bool) {
-	anyTLS := r.Has("tls_ca") || r.Has("tls_cert") || r.Has("tls_key") || r.Has("tls_insecure") || r.Has("tls_server_name")
+	anyTLS := r.Has("tls_ca") || r.Has("tls_cert") || r.Has("tls_key") || r.Has("tls_insecure_skip_verify") || r.Has("tls_insecure") || r.Has("tls_server_name")
 	on := r.Bool("tls", anyTLS)
 	if !on {
 		if anyTLS {
@@ -23,7 +24,7 @@ func readTLS(r *herald.OptionReader) (nats.Option, bool) {
 		return nil, false
 	}
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	cfg.InsecureSkipVerify = r.Bool("tls_insecure", false)
+	cfg.InsecureSkipVerify = r.Bool("tls_insecure_skip_verify", false) || r.Bool("tls_insecure", false)
 	cfg.ServerName = r.String("tls_server_name", "")
 	if ca := r.String("tls_ca", ""); ca != "" {
 		pem, err := os.ReadFile(ca)

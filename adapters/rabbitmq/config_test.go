@@ -157,6 +157,14 @@ func TestConfigTLS(t *testing.T) {
 	if tc == nil || tc.ServerName != "other.example.com" || !tc.InsecureSkipVerify {
 		t.Fatalf("TLS config %+v", tc)
 	}
+	// The name every backend takes.
+	s, err = parse(mustParseURL(t, "amqps://u:p@rabbit.example.com/?tls_insecure_skip_verify=true"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tc := s.amqpConfig.TLSClientConfig; tc == nil || !tc.InsecureSkipVerify {
+		t.Fatalf("tls_insecure_skip_verify=true: TLS config %+v", tc)
+	}
 	s, err = parse(mustParseURL(t, "amqps://u:p@rabbit.example.com/"))
 	if err != nil {
 		t.Fatal(err)

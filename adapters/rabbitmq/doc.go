@@ -271,7 +271,8 @@
 //	tls_cert         amqps: PEM client certificate file, with tls_key
 //	tls_key          amqps: PEM client private key file, with tls_cert
 //	tls_server_name  amqps: name to verify the server certificate against (default: the host)
-//	tls_skip_verify  amqps: do not verify the server certificate (bool, default false; tests only)
+//	tls_insecure_skip_verify  amqps: do not verify the server certificate (bool, default false; tests
+//	                 only; tls_skip_verify is an older name)
 //
 // The TLS options are errors with the amqp scheme. With queue_type=quorum
 // note that RabbitMQ 4 quorum queues drop a message after 20 redeliveries

@@ -17,7 +17,7 @@ type tlsOptions struct {
 
 func readTLSOptions(r *herald.OptionReader) tlsOptions {
 	var o tlsOptions
-	for _, k := range []string{"tls_ca", "tls_cert", "tls_key", "tls_server_name", "tls_skip_verify"} {
+	for _, k := range []string{"tls_ca", "tls_cert", "tls_key", "tls_server_name", "tls_insecure_skip_verify", "tls_skip_verify"} {
 		if r.Has(k) {
 			o.set = append(o.set, k)
 		}
@@ -26,7 +26,9 @@ func readTLSOptions(r *herald.OptionReader) tlsOptions {
 	o.cert = r.String("tls_cert", "")
 	o.key = r.String("tls_key", "")
 	o.serverName = r.String("tls_server_name", "")
-	o.skipVerify = r.Bool("tls_skip_verify", false)
+	// tls_insecure_skip_verify is the name every backend accepts;
+	// tls_skip_verify is this backend's older one.
+	o.skipVerify = r.Bool("tls_insecure_skip_verify", false) || r.Bool("tls_skip_verify", false)
 	return o
 }
 

@@ -18,8 +18,8 @@ import (
 // tlsKeys are each backend's TLS option names (see the adapters' doc).
 type tlsKeys struct {
 	on         func(cfg herald.Config) bool // whether the configuration uses TLS
-	skipVerify string
-	serverName string // "" when the backend has no such option
+	skipVerify []string // tls_insecure_skip_verify, then an older name the backend accepts
+	serverName string
 }
 
 // hasAny reports whether one of the options is set.
@@ -44,16 +44,17 @@ func truthy(v string) bool {
 var tlsOptionKeys = map[string]tlsKeys{
 	"kafka": {
 		on: func(c herald.Config) bool {
-			return truthy(c.Options["tls"]) || hasAny(c, "tls_ca", "tls_cert", "tls_key", "tls_insecure_skip_verify")
+			return truthy(c.Options["tls"]) || hasAny(c, "tls_ca", "tls_cert", "tls_key", "tls_insecure_skip_verify", "tls_server_name")
 		},
-		skipVerify: "tls_insecure_skip_verify",
+		skipVerify: []string{"tls_insecure_skip_verify"},
+		serverName: "tls_server_name",
 	},
-	"amqps": {on: func(herald.Config) bool { return true }, skipVerify: "tls_skip_verify", serverName: "tls_server_name"},
+	"amqps": {on: func(herald.Config) bool { return true }, skipVerify: []string{"tls_insecure_skip_verify", "tls_skip_verify"}, serverName: "tls_server_name"},
 	"nats": {
 		on: func(c herald.Config) bool {
-			return truthy(c.Options["tls"]) || hasAny(c, "tls_ca", "tls_cert", "tls_key", "tls_insecure", "tls_server_name")
+			return truthy(c.Options["tls"]) || hasAny(c, "tls_ca", "tls_cert", "tls_key", "tls_insecure_skip_verify", "tls_insecure", "tls_server_name")
 		},
-		skipVerify: "tls_insecure",
+		skipVerify: []string{"tls_insecure_skip_verify", "tls_insecure"},
 		serverName: "tls_server_name",
 	},
 }
@@ -66,7 +67,9 @@ func clientTLS(cfg herald.Config, k tlsKeys, addr string) (*tls.Config, error) {
 	if k.serverName != "" && cfg.Options[k.serverName] != "" {
 		c.ServerName = cfg.Options[k.serverName]
 	}
-	c.InsecureSkipVerify = truthy(cfg.Options[k.skipVerify]) //nolint:gosec // as configured
+	for _, key := range k.skipVerify {
+		c.InsecureSkipVerify = c.InsecureSkipVerify || truthy(cfg.Options[key]) //nolint:gosec // as configured
+	}
 	if ca := cfg.Options["tls_ca"]; ca != "" {
 		pem, err := os.ReadFile(ca)
 		if err != nil {
@@ -114,7 +117,7 @@ func (d *doctor) tls(ctx context.Context) (string, error) {
 			s += fmt.Sprintf(", certificate for %s", state.PeerCertificates[0].Subject.CommonName)
 		}
 		if tc.InsecureSkipVerify {
-			s += " (NOT verified: " + k.skipVerify + " is set)"
+			s += " (NOT verified: tls_insecure_skip_verify is set)"
 		}
 		done = append(done, s)
 	}
