@@ -18,7 +18,7 @@ import (
 // tlsKeys are each backend's TLS option names (see the adapters' doc).
 type tlsKeys struct {
 	on         func(cfg herald.Config) bool // whether the configuration uses TLS
-	skipVerify []string // tls_insecure_skip_verify, then an older name the backend accepts
+	skipVerify []string                     // tls_insecure_skip_verify, then an older name the backend accepts
 	serverName string
 }
 
