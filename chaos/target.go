@@ -2,7 +2,6 @@ package chaos
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -138,17 +137,4 @@ func withQuery(raw, query string) string {
 		return raw + "&" + query
 	}
 	return raw + "?" + query
-}
-
-// hostPort is a URL's first host:port.
-func hostPort(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	h := strings.Split(u.Host, ",")[0]
-	if _, _, err := net.SplitHostPort(h); err != nil {
-		return ""
-	}
-	return h
 }
