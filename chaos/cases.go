@@ -11,11 +11,12 @@ const (
 	CaseBlackhole    = "blackhole"     // the proxy drops every byte for Cut
 	CaseReset        = "reset"         // the proxy resets every connection, 5 times 2 s apart
 	CaseConsumerKill = "consumer-kill" // one of the consumer processes SIGKILLed
+	CaseConsumerStop = "consumer-stop" // one of the consumer processes stopped cleanly (SIGTERM)
 	CaseNodeKill     = "node-kill"     // a cluster node SIGKILLed, restarted
 )
 
 // AllCases lists the cases in the order the suite runs them.
-var AllCases = []string{CaseConsumerKill, CaseReset, CaseBlackhole, CaseBrokerKill, CaseNodeKill}
+var AllCases = []string{CaseConsumerKill, CaseConsumerStop, CaseReset, CaseBlackhole, CaseBrokerKill, CaseNodeKill}
 
 // fault applies case name to target and returns when the fault is over:
 // the moment it ended (broker ready again, proxy forwarding again, the
@@ -25,6 +26,10 @@ func fault(name string, c *Config, tg *target, procs []*consumerProc) (time.Time
 	case CaseConsumerKill:
 		procs[len(procs)/2].kill()
 		return time.Now(), nil
+	case CaseConsumerStop:
+		at := time.Now()
+		procs[len(procs)/2].stop()
+		return at, nil
 	case CaseBrokerKill:
 		if tg.broker == nil {
 			return time.Time{}, fmt.Errorf("%s needs a broker of the harness's own", name)

@@ -96,7 +96,19 @@ func (p *consumerProc) kill() {
 	<-p.exited
 }
 
-// alive reports an unexpected exit as an error.
+// stop ends the process with SIGTERM (a clean shutdown: Herald's
+// subscriber drains and leaves the group), SIGKILL after 15 s.
+func (p *consumerProc) stop() {
+	p.killed = true
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(15 * time.Second):
+		p.kill()
+	}
+}
+
+// check reports an unexpected exit as an error.
 func (p *consumerProc) check() error {
 	select {
 	case <-p.exited:
