@@ -21,7 +21,7 @@ var AllCases = []string{CaseConsumerKill, CaseConsumerStop, CaseReset, CaseBlack
 // fault applies case name to target and returns when the fault is over:
 // the moment it ended (broker ready again, proxy forwarding again, the
 // consumer killed), from which resume is measured.
-func fault(name string, c *Config, tg *target, procs []*consumerProc) (time.Time, error) {
+func fault(name string, c *Config, tg *target, procs []*consumerProc, topic, group string) (time.Time, error) {
 	switch name {
 	case CaseConsumerKill:
 		procs[len(procs)/2].kill()
@@ -54,7 +54,7 @@ func fault(name string, c *Config, tg *target, procs []*consumerProc) (time.Time
 		}
 		return time.Now(), nil
 	case CaseNodeKill:
-		return nodeKill(c, tg)
+		return nodeKill(c, tg, topic, group)
 	}
 	return time.Time{}, fmt.Errorf("case %q: unknown (allowed: %v)", name, AllCases)
 }

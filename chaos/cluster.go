@@ -3,11 +3,16 @@ package chaos
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // ClusterConfig reaches scripts/cluster.sh (up|down|env|kill NODE|restart
@@ -63,24 +68,78 @@ func clusterTarget(c *Config, kind string) (*target, error) {
 	return nil, fmt.Errorf("%s env printed no %s", cc.Script, want)
 }
 
-func (cc ClusterConfig) node(kind string) string {
-	if n := cc.Node[kind]; n != "" {
+// leader returns the node leading topic's partition 0 (kafka), stream
+// (nats) or group queue (amqp), or the default node of kind (kafka1,
+// rabbit1, nats1, or Node[kind]) when it cannot tell.
+func (cc ClusterConfig) leader(c *Config, tg *target, topic, group string) string {
+	if n := cc.Node[tg.kind]; n != "" {
 		return n
 	}
-	return map[string]string{"kafka": "kafka1", "amqp": "rabbit1", "nats": "nats1"}[kind]
+	def := map[string]string{"kafka": "kafka1", "amqp": "rabbit1", "nats": "nats1"}[tg.kind]
+	var node string
+	var err error
+	switch tg.kind {
+	case "kafka":
+		node, err = kafkaLeader(tg.url, topic)
+	case "nats":
+		var out []byte
+		out, err = cc.run("leader", "nats", topic)
+		node = strings.TrimSpace(string(out))
+	case "amqp":
+		var out []byte
+		out, err = cc.run("leader", "amqp", topic+"."+group)
+		node = strings.TrimSpace(string(out))
+	}
+	if err != nil || node == "" {
+		c.logf("%s: no leader found (%v): killing %s", tg.kind, err, def)
+		return def
+	}
+	return node
 }
 
-// nodeKill SIGKILLs a node of the cluster (cluster.sh kill), waits 5 s
-// and restarts it.
-func nodeKill(c *Config, tg *target) (time.Time, error) {
-	node := c.Cluster.node(tg.kind)
+// kafkaLeader is "kafka<id>" of the leader of topic's partition 0 (the
+// cluster's node IDs are 1 to 3).
+func kafkaLeader(raw, topic string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", err
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(u.Host, ",")...))
+	if err != nil {
+		return "", err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	md, err := kadm.NewClient(cl).Metadata(ctx, topic)
+	if err != nil {
+		return "", err
+	}
+	t, ok := md.Topics[topic]
+	if !ok || t.Err != nil {
+		return "", fmt.Errorf("topic %s: no metadata (%v)", topic, t.Err)
+	}
+	p, ok := t.Partitions[0]
+	if !ok || p.Leader < 0 {
+		return "", fmt.Errorf("topic %s: partition 0 has no leader", topic)
+	}
+	return fmt.Sprintf("kafka%d", p.Leader), nil
+}
+
+// nodeKill SIGKILLs the leader node of the case's topic (cluster.sh
+// kill), waits 5 s and restarts it. Resume is measured from the kill: the
+// cluster is to fail over while the node is down.
+func nodeKill(c *Config, tg *target, topic, group string) (time.Time, error) {
+	node := c.Cluster.leader(c, tg, topic, group)
 	c.logf("%s: killing cluster node %s", tg.kind, node)
+	killed := time.Now()
 	if _, err := c.Cluster.run("kill", node); err != nil {
 		return time.Time{}, err
 	}
 	time.Sleep(5 * time.Second)
+	c.logf("%s: restarting cluster node %s", tg.kind, node)
 	if _, err := c.Cluster.run("restart", node); err != nil {
-		return time.Time{}, err
+		return killed, err
 	}
-	return time.Now(), nil
+	return killed, nil
 }

@@ -87,7 +87,7 @@ func runCase(c *Config, ts *targets, kind, name string) Result {
 	l := startLoad(pub, topic, c.Rate, c.Keys, t)
 	time.Sleep(c.Warmup)
 	c.logf("%s %s: fault", kind, name)
-	recovered, ferr := fault(name, c, tg, procs)
+	recovered, ferr := fault(name, c, tg, procs, topic, group)
 	time.Sleep(c.After)
 	l.stop()
 	c.logf("%s %s: load stopped; waiting up to %v for %d acked messages not delivered yet", kind, name, c.Drain, t.missing())

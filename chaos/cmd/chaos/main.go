@@ -41,8 +41,8 @@ func main() {
 	aq := flag.String("amqp-query", "", "URL options added for amqp")
 	nq := flag.String("nats-query", "", "URL options added for nats")
 	flag.StringVar(&c.Cluster.Script, "cluster", "", "scripts/cluster.sh, for node-kill")
-	flag.IntVar(&c.Cluster.PortBase, "cluster-port-base", 16500, "HERALD_CLUSTER_PORT_BASE for the cluster script")
-	flag.StringVar(&c.Cluster.Dir, "cluster-dir", "/tmp/chaos-cluster", "HERALD_CLUSTER_DIR for the cluster script")
+	flag.IntVar(&c.Cluster.PortBase, "cluster-port-base", 0, "HERALD_CLUSTER_PORT_BASE for the cluster script (0: its default)")
+	flag.StringVar(&c.Cluster.Dir, "cluster-dir", "", "HERALD_CLUSTER_DIR for the cluster script (empty: its default)")
 	flag.Parse()
 
 	if *short {
