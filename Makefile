@@ -69,3 +69,22 @@ brokers-status:
 
 quickstart:
 	$(GO) run ./examples/quickstart
+
+## chaos: the fault suite (chaos/, figures in docs/reliability.md): every case
+## on Kafka, RabbitMQ and NATS, counted by message ID; brokers of its own on
+## 127.0.0.1:16000+ for broker kills and network cuts, the shared brokers
+## (HERALD_TEST_*, when set) for consumer kills, and the clusters of
+## scripts/cluster.sh (brought up here, and down after) for node kills.
+## Takes ~15 min; prints the table; fails if an acked message was lost.
+## CHAOS_FLAGS adds flags, e.g. CHAOS_FLAGS='-brokers kafka -json'.
+CHAOS_FLAGS ?=
+.PHONY: chaos chaos-short
+chaos:
+	@rc=0; scripts/cluster.sh up >/dev/null || exit 1; \
+	$(GO) run ./chaos/cmd/chaos -cluster scripts/cluster.sh $(CHAOS_FLAGS) || rc=$$?; \
+	scripts/cluster.sh down >/dev/null; exit $$rc
+
+## chaos-short: the CI subset (~3 min): connection resets, a consumer kill
+## and a broker kill on NATS and RabbitMQ.
+chaos-short:
+	$(GO) run ./chaos/cmd/chaos -short $(CHAOS_FLAGS)
