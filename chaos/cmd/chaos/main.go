@@ -4,12 +4,14 @@
 //
 //	go run ./chaos/cmd/chaos                     # every case on kafka, amqp, nats
 //	go run ./chaos/cmd/chaos -short              # the CI subset
-//	go run ./chaos/cmd/chaos -brokers nats -cases reset,consumer-kill -json
+//	go run ./chaos/cmd/chaos -brokers nats -cases reset,consumer-kill -json > nats.json
+//	go run ./chaos/cmd/chaos -table nats.json kafka.json   # one table of earlier runs
 //
 // It exits 1 when a case lost an acked message or could not run.
 package main
 
 import (
+	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -43,7 +45,15 @@ func main() {
 	flag.StringVar(&c.Cluster.Script, "cluster", "", "scripts/cluster.sh, for node-kill")
 	flag.IntVar(&c.Cluster.PortBase, "cluster-port-base", 0, "HERALD_CLUSTER_PORT_BASE for the cluster script (0: its default)")
 	flag.StringVar(&c.Cluster.Dir, "cluster-dir", "", "HERALD_CLUSTER_DIR for the cluster script (empty: its default)")
+	fromJSON := flag.Bool("table", false, "print the table of the JSON result files given as arguments (earlier -json runs) and exit")
 	flag.Parse()
+	if *fromJSON {
+		if err := printTable(flag.Args()); err != nil {
+			fmt.Fprintln(os.Stderr, "chaos:", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	if *short {
 		if !flagSet("brokers") {
@@ -93,6 +103,24 @@ func main() {
 			os.Exit(1)
 		}
 	}
+}
+
+// printTable prints the results of JSON files written with -json as one
+// table.
+func printTable(files []string) error {
+	var all []chaos.Result
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		var rs []chaos.Result
+		if err := json.Unmarshal(b, &rs); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		all = append(all, rs...)
+	}
+	return chaos.WriteTable(os.Stdout, all)
 }
 
 func flagSet(name string) bool {
