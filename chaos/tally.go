@@ -93,6 +93,7 @@ type Figures struct {
 	Duplicates int     `json:"duplicates"`        // deliveries beyond the first
 	Unacked    int     `json:"unacked_delivered"` // delivered though Publish failed
 	Unknown    int     `json:"unknown"`           // deliveries of IDs not sent by this case
+	FirstSec   float64 `json:"first_s"`           // recovery until the first delivery after it; -1: none
 	ResumeSec  float64 `json:"resume_s"`          // recovery until every key flows again; -1: never
 	MaxDelay   float64 `json:"max_delay_s"`       // largest ack-to-first-delivery time
 	LastError  string  `json:"last_publish_error,omitempty"`
@@ -106,6 +107,7 @@ func (t *tally) figures(recovered time.Time) Figures {
 	defer t.mu.Unlock()
 	f := Figures{PubErrors: t.pubErrs, LastError: t.lastErr, Unknown: t.unknown, Consumed: t.consumed}
 	firstAfter := map[int]time.Time{}
+	var firstAny time.Time // first delivery (of any message) after recovered
 	keys := map[int]bool{}
 	for i := range t.msgs {
 		m := &t.msgs[i]
@@ -131,13 +133,19 @@ func (t *tally) figures(recovered time.Time) Figures {
 				f.MaxDelay = d
 			}
 		}
+		if m.copies > 0 && !recovered.IsZero() && !m.first.Before(recovered) && (firstAny.IsZero() || m.first.Before(firstAny)) {
+			firstAny = m.first
+		}
 		if m.copies > 0 && !recovered.IsZero() && !m.sent.Before(recovered) {
 			if cur, ok := firstAfter[m.key]; !ok || m.first.Before(cur) {
 				firstAfter[m.key] = m.first
 			}
 		}
 	}
-	f.ResumeSec = -1
+	f.ResumeSec, f.FirstSec = -1, -1
+	if !firstAny.IsZero() {
+		f.FirstSec = firstAny.Sub(recovered).Seconds()
+	}
 	if !recovered.IsZero() && len(firstAfter) == len(keys) && len(keys) > 0 {
 		var last time.Time
 		for _, at := range firstAfter {

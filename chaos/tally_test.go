@@ -23,7 +23,7 @@ func TestFiguresCountLostDuplicatesAndResume(t *testing.T) {
 	tl.send(7, 1)
 	tl.result(6, nil)
 	tl.result(7, nil)
-	now := time.Now()
+	now := recovered.Add(-time.Millisecond) // the old messages came before the recovery
 	tl.delivered(0, now)
 	tl.delivered(0, now) // duplicate
 	tl.delivered(1, now)
@@ -36,12 +36,15 @@ func TestFiguresCountLostDuplicatesAndResume(t *testing.T) {
 	f := tl.figures(recovered)
 	want := Figures{Sent: 8, Acked: 7, PubErrors: 1, Consumed: 7, Lost: 1, Duplicates: 1, Unacked: 1, Unknown: 1}
 	got := f
-	got.ResumeSec, got.MaxDelay, got.LastError = 0, 0, ""
+	got.ResumeSec, got.FirstSec, got.MaxDelay, got.LastError = 0, 0, 0, ""
 	if got != want {
 		t.Errorf("figures %+v, want %+v", got, want)
 	}
 	if f.ResumeSec < 2.9 || f.ResumeSec > 3.1 {
 		t.Errorf("resume %.2fs, want 3s (the last key's first delivery after the recovery)", f.ResumeSec)
+	}
+	if f.FirstSec < 0.9 || f.FirstSec > 1.1 {
+		t.Errorf("first %.2fs, want 1s (the first delivery after the recovery)", f.FirstSec)
 	}
 	if f.LastError != "broker unreachable" {
 		t.Errorf("last error %q", f.LastError)
