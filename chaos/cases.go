@@ -18,9 +18,10 @@ const (
 // AllCases lists the cases in the order the suite runs them.
 var AllCases = []string{CaseConsumerKill, CaseConsumerStop, CaseReset, CaseBlackhole, CaseBrokerKill, CaseNodeKill}
 
-// fault applies case name to target and returns when the fault is over:
-// the moment it ended (broker ready again, proxy forwarding again, the
-// consumer killed), from which resume is measured.
+// fault applies case name to target and returns when the fault is over,
+// with the moment from which first and resume are measured: the broker
+// ready again, the proxy forwarding again, the consumer killed or told to
+// stop, the cluster node killed.
 func fault(name string, c *Config, tg *target, procs []*consumerProc, topic, group string) (time.Time, error) {
 	switch name {
 	case CaseConsumerKill:

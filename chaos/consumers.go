@@ -22,7 +22,7 @@ type consumerProc struct {
 	stderr *tailBuffer
 }
 
-// consumers starts n consumer processes (exe with args, the harness
+// startConsumers starts n consumer processes (exe with args, the harness
 // binary re-executed) in group on topic, counting their deliveries into
 // t, and waits until each is subscribed.
 func startConsumers(exe string, args []string, n int, url, topic, group string, t *tally, wait time.Duration) ([]*consumerProc, error) {
