@@ -93,3 +93,34 @@ cluster-test:
 	run=''; for b in $(CLUSTER_BROKERS); do case $$b in kafka) run="$$run|Kafka";; amqp|rabbitmq) run="$$run|RabbitMQ";; nats) run="$$run|NATS";; esac; done; \
 	run=$${run#|}; \
 	HERALD_REQUIRE_CLUSTER=1 $(GO) test -count=1 -v -run "^Test($${run:-Kafka|RabbitMQ|NATS})" ./adapters/clustertest/
+
+## chaos: the fault suite (chaos/, figures in docs/reliability.md): every case
+## on Kafka, RabbitMQ and NATS, counted by message ID; brokers of its own on
+## 127.0.0.1:16000+ for broker kills and network cuts, the shared brokers
+## (HERALD_TEST_*, when set) for consumer kills, and the 3-node clusters of
+## scripts/cluster.sh for node kills: one broker kind at a time, its cluster
+## up only for its run. ~10-15 min; prints one table; fails if an acked
+## message was lost or a case could not run. CHAOS_BROKERS picks the kinds,
+## CHAOS_FLAGS adds flags, e.g. CHAOS_FLAGS='-rate 1000'.
+CHAOS_BROKERS ?= kafka amqp nats
+CHAOS_FLAGS   ?=
+.PHONY: chaos chaos-short
+chaos:
+	@dir=$$(mktemp -d); rc=0; \
+	$(GO) build -o $$dir/chaos ./chaos/cmd/chaos || exit 1; \
+	for kind in $(CHAOS_BROKERS); do \
+		cl="-cluster scripts/cluster.sh"; \
+		if ! scripts/cluster.sh up $$kind >/dev/null; then \
+			echo "chaos: the $$kind cluster did not come up: node-kill not run" >&2; cl=""; rc=1; \
+		fi; \
+		$$dir/chaos -brokers $$kind $$cl -json $(CHAOS_FLAGS) >$$dir/$$kind.json || rc=1; \
+		scripts/cluster.sh down $$kind >/dev/null 2>&1; \
+	done; \
+	echo; echo "$$(date -u '+%Y-%m-%d %H:%M UTC'): make chaos CHAOS_BROKERS='$(CHAOS_BROKERS)' CHAOS_FLAGS='$(CHAOS_FLAGS)'"; echo; \
+	$$dir/chaos -table $$dir/*.json || rc=1; \
+	rm -rf $$dir; exit $$rc
+
+## chaos-short: the CI subset (~2 min): connection resets, a consumer kill
+## and a broker kill on NATS and RabbitMQ.
+chaos-short:
+	$(GO) run ./chaos/cmd/chaos -short $(CHAOS_FLAGS)

@@ -23,7 +23,7 @@ const (
 	defaultPartitions      = 6
 	defaultWindow          = 256
 	defaultMaxMessageBytes = 2 << 20 // 2 MiB: a 1 MiB payload plus headers fits
-	defaultSessionTimeout  = 45 * time.Second
+	defaultSessionTimeout  = 10 * time.Second
 	defaultClientID        = "herald"
 	defaultVersion         = "3.6.0"
 	minVersion             = "2.4.0"

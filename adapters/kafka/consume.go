@@ -20,8 +20,14 @@ import (
 const revokeWait = 10 * time.Second
 
 // markInterval is how often settled offsets are marked for the group's
-// commit (which runs every second, on revoke and on Close).
+// commit (which runs every commitInterval, on revoke and on Close).
 const markInterval = 200 * time.Millisecond
+
+// commitInterval is how often a group member commits the offsets marked.
+// A member killed without a chance to commit leaves up to this much (plus
+// markInterval) of settled records uncommitted: the next owner gets them
+// again (duplicates). Shorter means more OffsetCommit requests.
+const commitInterval = 250 * time.Millisecond
 
 // part is the consumer's state of one partition: the watermark of the
 // records polled from it. A part whose partition was revoked is gone:
@@ -110,7 +116,7 @@ func (s *Subscriber) startConsumer(ctx context.Context, topic string, window int
 			kgo.ConsumeTopics(topic),
 			kgo.BlockRebalanceOnPoll(),
 			kgo.AutoCommitMarks(),
-			kgo.AutoCommitInterval(time.Second),
+			kgo.AutoCommitInterval(commitInterval),
 			kgo.OnPartitionsAssigned(c.onAssigned),
 			kgo.OnPartitionsRevoked(c.onRevoked),
 			kgo.OnPartitionsLost(c.onLost),
