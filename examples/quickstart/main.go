@@ -9,6 +9,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log"
 	"os"
 	"os/signal"
@@ -28,31 +29,33 @@ type Order struct {
 }
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	// "" means: HERALD_URL if set, else the embedded broker.
+	if err := run(ctx, "", os.Stdout); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run() error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+// run publishes three orders to target and prints them to out as they
+// are sent and received.
+func run(ctx context.Context, target string, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 
-	// "" means: HERALD_URL if set, else the embedded broker.
-	pub, err := publisher.Open(ctx, "")
+	pub, err := publisher.Open(ctx, target)
 	if err != nil {
 		return err
 	}
 	defer pub.Close()
 
 	ready := make(chan string, 1)
-	sub, err := subscriber.Open(ctx, "", subscriber.WithReady(func(topic string) { ready <- topic }))
+	sub, err := subscriber.Open(ctx, target, subscriber.WithReady(func(topic string) { ready <- topic }))
 	if err != nil {
 		return err
 	}
 	defer sub.Close()
-	fmt.Println("backend:", sub.Config())
+	fmt.Fprintln(out, "backend:", sub.Config())
 
 	orders := []Order{{"order-1001", 25.50}, {"order-1002", 99.00}, {"order-1003", 7.25}}
 	var wg sync.WaitGroup
@@ -71,7 +74,7 @@ func run() error {
 				return nil // not one of ours
 			}
 			delete(want, m.UUID)
-			fmt.Printf("received %s: %s amount=%.2f key=%s\n", m.UUID, o.ID, o.Amount, herald.Key(m))
+			fmt.Fprintf(out, "received %s: %s amount=%.2f key=%s\n", m.UUID, o.ID, o.Amount, herald.Key(m))
 			wg.Done()
 			return nil // ack
 		}))
@@ -96,14 +99,14 @@ func run() error {
 		if err := pub.Publish(ctx, "orders.created", m); err != nil {
 			return err
 		}
-		fmt.Printf("sent     %s: %s amount=%.2f\n", m.UUID, o.ID, o.Amount)
+		fmt.Fprintf(out, "sent     %s: %s amount=%.2f\n", m.UUID, o.ID, o.Amount)
 	}
 
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
 	select {
 	case <-done:
-		fmt.Println("all orders received")
+		fmt.Fprintln(out, "all orders received")
 	case <-ctx.Done():
 		return fmt.Errorf("waiting for orders: %w", ctx.Err())
 	}
