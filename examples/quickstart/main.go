@@ -99,7 +99,9 @@ func run(ctx context.Context, target string, out io.Writer) error {
 		if err := pub.Publish(ctx, "orders.created", m); err != nil {
 			return err
 		}
+		mu.Lock() // the handler writes to out too
 		fmt.Fprintf(out, "sent     %s: %s amount=%.2f\n", m.UUID, o.ID, o.Amount)
+		mu.Unlock()
 	}
 
 	done := make(chan struct{})
