@@ -43,11 +43,18 @@ func testConfig(t *testing.T) config {
 func start(t *testing.T, cfg config, target string, opts ...publisher.Option) *service {
 	t.Helper()
 	cfg.Target = target
-	ln := listen(t)
+	// A port of the OS's choosing: a fixed one reused by the next test
+	// would meet the previous server's keep-alive connections in
+	// http.DefaultClient's pool (a POST on one of them fails with EOF).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &service{url: "http://" + ln.Addr().String(), addr: ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
 	go func() { s.done <- run(ctx, cfg, ln, slog.New(slog.DiscardHandler), opts...) }()
 	t.Cleanup(func() {
+		defer http.DefaultClient.CloseIdleConnections()
 		cancel()
 		select {
 		case err := <-s.done:
@@ -368,7 +375,13 @@ func TestShutdownFlushes(t *testing.T) {
 	}
 	rec := consume(t, target, cfg.Topic)
 	cfg.Target = target
-	ln := listen(t)
+	// A port of the OS's choosing: a fixed one reused by the next test
+	// would meet the previous server's keep-alive connections in
+	// http.DefaultClient's pool (a POST on one of them fails with EOF).
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, sigterm := context.WithCancel(context.Background())
 	defer sigterm()
 	done := make(chan error, 1)
