@@ -23,8 +23,13 @@ go vet ./...
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 unformatted=$(gofmt -l $(git ls-files '*.go'))
 if [[ -n "$unformatted" ]]; then echo "gofmt needed: $unformatted" >&2; exit 1; fi
+# The cluster failover tests (adapters/clustertest) run last, in a phase of
+# their own with the clusters up (see the end); the rest runs now.
+cluster_pkg=github.com/heraldkit/herald/adapters/clustertest
+mapfile -t pkgs < <(go list "${@:-./...}")
+mapfile -t main_pkgs < <(printf '%s\n' "${pkgs[@]}" | grep -vx "$cluster_pkg")
 # -p 2: the machine has two cores and the broker suites are I/O bound.
-go test -race -count="${HERALD_TEST_COUNT:-1}" -timeout "$((20 * ${HERALD_TEST_COUNT:-1}))m" -p 2 "${@:-./...}"
+go test -race -count="${HERALD_TEST_COUNT:-1}" -timeout "$((20 * ${HERALD_TEST_COUNT:-1}))m" -p 2 "${main_pkgs[@]}"
 
 # Broker restarts cut off every client of that broker, so the tests that
 # restart one run last, one package at a time, for whichever of the given
@@ -45,4 +50,24 @@ if ((${#restart[@]})); then
   echo "test.sh: broker-restart phase: ${restart[*]}" >&2
   HERALD_TEST_RESTART=1 go test -race -count="${HERALD_TEST_COUNT:-1}" -timeout "$((20 * ${HERALD_TEST_COUNT:-1}))m" -p 1 -run 'Conformance/BrokerRestart' "${restart[@]}"
   HERALD_TEST_RESTART=1 go test -race -count="${HERALD_TEST_COUNT:-1}" -timeout "$((20 * ${HERALD_TEST_COUNT:-1}))m" -p 1 -run 'Restart' "${restart[@]}"
+fi
+
+# Cluster phase: three-node Kafka, RabbitMQ and NATS clusters
+# (scripts/cluster.sh, about 25 s to start, 1.7 GB), each broker's leader
+# SIGKILLed under load, then the clusters stopped again. Under
+# HERALD_REQUIRE_BROKERS=1 (CI) a cluster that cannot start fails the run;
+# HERALD_SKIP_CLUSTER=1 leaves the phase out (outside CI).
+if printf '%s\n' "${pkgs[@]}" | grep -qx "$cluster_pkg"; then
+  if [[ "${HERALD_SKIP_CLUSTER:-0}" == 1 && "${HERALD_REQUIRE_BROKERS:-0}" != 1 ]]; then
+    echo "test.sh: HERALD_SKIP_CLUSTER=1: cluster tests not run" >&2
+  elif out=$(scripts/cluster.sh up); then
+    trap 'scripts/cluster.sh down >/dev/null 2>&1 || true' EXIT
+    echo "test.sh: cluster phase: $cluster_pkg" >&2
+    (eval "$(grep '^export ' <<<"$out")"; HERALD_REQUIRE_CLUSTER=1 go test -count=1 -timeout 15m -p 1 "$cluster_pkg")
+  elif [[ "${HERALD_REQUIRE_BROKERS:-0}" == 1 ]]; then
+    echo "test.sh: the clusters could not be started (see above) and HERALD_REQUIRE_BROKERS=1" >&2
+    exit 1
+  else
+    echo "test.sh: the clusters could not be started (see above); cluster tests not run" >&2
+  fi
 fi

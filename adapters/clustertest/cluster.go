@@ -54,8 +54,8 @@ func Open(t testing.TB, broker string) *Cluster {
 	url := os.Getenv(v)
 	if url == "" {
 		msg := v + " is not set: start the cluster with `scripts/cluster.sh up` and eval its exports (or `make cluster-test`)"
-		if os.Getenv("HERALD_REQUIRE_CLUSTER") == "1" {
-			t.Fatal(msg + " (HERALD_REQUIRE_CLUSTER=1: a missing cluster is a failure)")
+		if os.Getenv("HERALD_REQUIRE_CLUSTER") == "1" || os.Getenv("HERALD_REQUIRE_BROKERS") == "1" {
+			t.Fatal(msg + " (HERALD_REQUIRE_CLUSTER=1 or HERALD_REQUIRE_BROKERS=1: a missing cluster is a failure; make test starts the clusters)")
 		}
 		t.Skip(msg)
 	}
