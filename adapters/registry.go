@@ -7,43 +7,23 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/ThreeDotsLabs/watermill/message"
-
 	"github.com/heraldkit/herald"
 )
 
-// Adapter opens Watermill publishers and subscribers for one scheme.
-// Implementations validate cfg (unknown options and bad values are
-// *herald.ConfigError) and must not retain ctx beyond the call.
-type Adapter interface {
-	// Publisher opens the publish side for cfg.
-	Publisher(ctx context.Context, cfg herald.Config) (message.Publisher, error)
-	// Subscriber opens the consume side for cfg; cfg.Group is the
-	// consumer group ("" for a private consumer).
-	Subscriber(ctx context.Context, cfg herald.Config) (message.Subscriber, error)
-}
-
-// Validator is implemented by adapters that can check a Config without
-// connecting. Open calls it first so configuration mistakes are reported
-// before any network activity.
-type Validator interface {
-	Validate(cfg herald.Config) error
-}
-
 var (
 	mu       sync.RWMutex
-	registry = map[string]Adapter{}
+	registry = map[string]Driver{}
 )
 
-// Register makes an adapter available for scheme. It is meant to be called
-// from an adapter package's init function; registering a scheme twice or a
-// nil adapter panics, as with database/sql.Register.
-func Register(scheme string, a Adapter) {
+// Register makes a driver available for scheme. It is meant to be called
+// from a driver package's init function; registering a scheme twice or a
+// nil driver panics, as with database/sql.Register.
+func Register(scheme string, a Driver) {
 	mu.Lock()
 	defer mu.Unlock()
 	scheme = strings.ToLower(scheme)
 	if a == nil {
-		panic("herald/adapters: Register adapter is nil for scheme " + scheme)
+		panic("herald/adapters: Register driver is nil for scheme " + scheme)
 	}
 	if _, dup := registry[scheme]; dup {
 		panic("herald/adapters: Register called twice for scheme " + scheme)
@@ -63,10 +43,10 @@ func Schemes() []string {
 	return s
 }
 
-// Lookup returns the adapter registered for scheme. The error wraps
+// Lookup returns the driver registered for scheme. The error wraps
 // herald.ErrUnknownScheme, lists the registered schemes and names the
 // import that registers scheme.
-func Lookup(scheme string) (Adapter, error) {
+func Lookup(scheme string) (Driver, error) {
 	mu.RLock()
 	a, ok := registry[strings.ToLower(scheme)]
 	mu.RUnlock()
@@ -95,81 +75,16 @@ var builtin = map[string]string{
 	"embedded": "embedded",
 }
 
-// Resolve turns a target into a Config (see herald.Resolve) and finds its
-// adapter, validating the Config when the adapter is a Validator.
-func Resolve(target string) (herald.Config, Adapter, error) {
-	cfg, err := herald.Resolve(target)
-	if err != nil {
-		return herald.Config{}, nil, err
-	}
-	a, err := lookupValid(cfg)
-	return cfg, a, err
-}
-
-func lookupValid(cfg herald.Config) (Adapter, error) {
-	a, err := Lookup(cfg.Scheme)
+// For finds the driver of cfg's scheme and validates cfg with it (no
+// I/O): the error is a *herald.ConfigError for a bad configuration, or
+// wraps herald.ErrUnknownScheme.
+func For(cfg herald.Config) (Driver, error) {
+	d, err := Lookup(cfg.Scheme)
 	if err != nil {
 		return nil, err
 	}
-	if v, ok := a.(Validator); ok {
-		if err := v.Validate(cfg); err != nil {
-			return nil, err
-		}
-	}
-	return a, nil
-}
-
-// OpenPublisher returns the Watermill publisher for target.
-func OpenPublisher(ctx context.Context, target string) (message.Publisher, error) {
-	cfg, err := herald.Resolve(target)
-	if err != nil {
+	if err := d.Validate(cfg); err != nil {
 		return nil, err
 	}
-	return OpenPublisherConfig(ctx, cfg)
-}
-
-// OpenSubscriber returns the Watermill subscriber for target; the group,
-// if any, travels in the target (?group=payments).
-func OpenSubscriber(ctx context.Context, target string) (message.Subscriber, error) {
-	cfg, err := herald.Resolve(target)
-	if err != nil {
-		return nil, err
-	}
-	return OpenSubscriberConfig(ctx, cfg)
-}
-
-// Open returns both the Watermill publisher and subscriber for target.
-func Open(ctx context.Context, target string) (message.Publisher, message.Subscriber, error) {
-	cfg, err := herald.Resolve(target)
-	if err != nil {
-		return nil, nil, err
-	}
-	pub, err := OpenPublisherConfig(ctx, cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	sub, err := OpenSubscriberConfig(ctx, cfg)
-	if err != nil {
-		_ = pub.Close()
-		return nil, nil, err
-	}
-	return pub, sub, nil
-}
-
-// OpenPublisherConfig is OpenPublisher for a Config.
-func OpenPublisherConfig(ctx context.Context, cfg herald.Config) (message.Publisher, error) {
-	a, err := lookupValid(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return a.Publisher(ctx, cfg.Clone())
-}
-
-// OpenSubscriberConfig is OpenSubscriber for a Config.
-func OpenSubscriberConfig(ctx context.Context, cfg herald.Config) (message.Subscriber, error) {
-	a, err := lookupValid(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return a.Subscriber(ctx, cfg.Clone())
+	return d, nil
 }
