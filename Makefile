@@ -124,3 +124,17 @@ chaos:
 ## and a broker kill on NATS and RabbitMQ.
 chaos-short:
 	$(GO) run ./chaos/cmd/chaos -short $(CHAOS_FLAGS)
+
+## soak: the invariant test of the publish and consume pipeline
+## (internal/sim) over many more seeds than make test runs: SOAK_SEEDS
+## seeds (default 200000) from SOAK_BASE (default: a random base, printed,
+## so each soak covers new seeds), without -race. Rerun a failing seed
+## with HERALD_SIM_SEED=N go test -run 'TestInvariants$$' ./internal/sim/.
+SOAK_SEEDS ?= 200000
+SOAK_BASE  ?=
+.PHONY: soak
+soak:
+	@base=$(SOAK_BASE); base=$${base:-$$(( $$(od -An -N4 -tu4 /dev/urandom) % 1000000000 + 1000000 ))}; \
+	echo "soak: $(SOAK_SEEDS) seeds from $$base (SOAK_BASE=$$base repeats them)"; \
+	HERALD_SIM_SEEDS=$(SOAK_SEEDS) HERALD_SIM_SEED_BASE=$$base \
+		$(GO) test -count=1 -timeout 6h -run '^TestInvariants$$' ./internal/sim/

@@ -83,7 +83,7 @@ func Draw(seed uint64) Plan {
 	p.PAckDelay = pick(r, 0, 0.1, 0.5)
 	p.AckDelay = time.Duration(1+r.IntN(500)) * time.Millisecond
 	if r.IntN(4) != 0 {
-		p.FaultEvery = time.Duration(200+r.IntN(5000)) * time.Millisecond
+		p.FaultEvery = time.Duration(20+r.IntN(2000)) * time.Millisecond
 		p.WBreak, p.WRevoke, p.WRedeliver, p.WStatusOutage = r.IntN(3), r.IntN(3), r.IntN(3), r.IntN(3)
 		if p.WBreak+p.WRevoke+p.WRedeliver+p.WStatusOutage == 0 {
 			p.WBreak = 1

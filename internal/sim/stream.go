@@ -303,7 +303,11 @@ func (st *stream) Nack(t adapters.Token, delay time.Duration) {
 	e.out = nil
 	if caps.NackDelay && delay > 0 {
 		e.readyAt = time.Now().Add(delay)
-		b.after(delay, st.g.kick)
+		b.after(delay, func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			st.g.kick()
+		})
 	}
 	b.note(Event{What: Requeued, Msg: e.s.msg.UUID, Key: e.s.key, Del: d.id, Stream: st.id, Note: "nacked"})
 	st.g.kick()
