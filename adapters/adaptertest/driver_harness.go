@@ -1,0 +1,366 @@
+package adaptertest
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
+)
+
+// denv is one driver-level test's view of the backend: the driver, its
+// configuration and capabilities, and helpers that open what they return
+// and close it when the test ends.
+type denv struct {
+	t     *testing.T
+	suite Suite
+	backend
+}
+
+func newDriverEnv(t *testing.T, s Suite) *denv {
+	t.Helper()
+	return &denv{t: t, suite: s, backend: resolve(t, s.Target)}
+}
+
+func (e *denv) wait() time.Duration { return e.suite.wait() }
+
+// env is what the driver is given at open: a logger writing to the test.
+func (e *denv) env() adapters.Env { return adapters.Env{Logger: Logger(e.t)} }
+
+// ctx returns a context bounded by the suite's wait, cancelled when the
+// test ends.
+func (e *denv) ctx() context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), e.wait())
+	e.t.Cleanup(cancel)
+	return ctx
+}
+
+// group returns a fresh group name, or "" (a private subscription) when
+// the driver does not declare Groups.
+func (e *denv) group(name string) string {
+	if !e.caps.Groups {
+		return ""
+	}
+	return groupName(name)
+}
+
+// openTopic opens the publish side; it is closed when the test ends.
+func (e *denv) openTopic() adapters.Topic {
+	e.t.Helper()
+	tp, err := e.driver.OpenTopic(e.ctx(), e.cfg, e.env())
+	if err != nil {
+		e.t.Fatalf("OpenTopic(%s): %v", e.cfg, err)
+	}
+	e.t.Cleanup(func() { closeWithin(e.t, "Topic", e.wait(), tp.Close) })
+	return tp
+}
+
+// openSub opens the consume side for group ("" for a private
+// subscription); it is closed when the test ends.
+func (e *denv) openSub(group string) adapters.Subscription {
+	e.t.Helper()
+	cfg := e.cfg.Clone()
+	cfg.Group = group
+	sub, err := e.driver.OpenSubscription(e.ctx(), cfg, e.env())
+	if err != nil {
+		e.t.Fatalf("OpenSubscription(%s, group %q): %v", cfg, group, err)
+	}
+	e.t.Cleanup(func() { closeWithin(e.t, "Subscription", e.wait(), sub.Close) })
+	return sub
+}
+
+// openStream opens a stream of topic on sub with window; it is closed when
+// the test ends (before sub).
+func (e *denv) openStream(sub adapters.Subscription, topic string, window int) *dstream {
+	e.t.Helper()
+	status := NewStatusLog()
+	st, err := sub.Open(e.ctx(), topic, adapters.StreamOptions{Window: window, Status: status.Report})
+	if err != nil {
+		e.t.Fatalf("Open(%q, window %d): %v", topic, window, err)
+	}
+	s := &dstream{Stream: st, status: status, e: e, topic: topic}
+	e.t.Cleanup(func() { s.close() })
+	return s
+}
+
+// closeWithin calls closeFn with a ctx of d and fails t when it errs.
+func closeWithin(t *testing.T, what string, d time.Duration, closeFn func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	if err := closeFn(ctx); err != nil {
+		t.Errorf("%s.Close: %v", what, err)
+	}
+}
+
+// dstream is an open Stream with what it has received and not yet handed
+// to the test.
+type dstream struct {
+	adapters.Stream
+	status *StatusLog
+	e      *denv
+	topic  string
+
+	closeOnce sync.Once
+	queue     []adapters.Received
+	buf       [16]adapters.Received
+}
+
+// close closes the stream once, within the suite's wait.
+func (s *dstream) close() {
+	s.closeOnce.Do(func() { closeWithin(s.e.t, "Stream", s.e.wait(), s.Stream.Close) })
+}
+
+// next returns the next delivery, failing t when none comes within d.
+func (s *dstream) next(t *testing.T, d time.Duration) adapters.Received {
+	t.Helper()
+	r, err := s.tryNext(d)
+	if err != nil {
+		t.Fatalf("Receive on %q: no delivery within %v: %v", s.topic, d, err)
+	}
+	return r
+}
+
+// tryNext returns the next delivery, or Receive's error (ctx's after d).
+func (s *dstream) tryNext(d time.Duration) (adapters.Received, error) {
+	if len(s.queue) == 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		defer cancel()
+		n, err := s.Receive(ctx, s.buf[:])
+		if err != nil {
+			return adapters.Received{}, err
+		}
+		s.queue = append(s.queue, s.buf[:n]...)
+		clear(s.buf[:n])
+		if n == 0 {
+			return adapters.Received{}, errors.New("Receive returned 0 deliveries and no error")
+		}
+	}
+	r := s.queue[0]
+	s.queue = s.queue[1:]
+	return r, nil
+}
+
+// until receives, acking each delivery when ack, until every message of
+// want (by ID) was received at least once; it returns every delivery in
+// order, redeliveries included.
+func (s *dstream) until(t *testing.T, want []*herald.Message, ack bool) []adapters.Received {
+	t.Helper()
+	missing := map[string]bool{}
+	for _, m := range want {
+		missing[m.UUID] = true
+	}
+	var got []adapters.Received
+	deadline := time.Now().Add(s.e.wait())
+	for len(missing) > 0 {
+		left := time.Until(deadline)
+		if left <= 0 {
+			t.Fatalf("Receive on %q: %d of %d messages missing after %v", s.topic, len(missing), len(want), s.e.wait())
+		}
+		r, err := s.tryNext(left)
+		if err != nil {
+			t.Fatalf("Receive on %q: %d of %d messages missing: %v", s.topic, len(missing), len(want), err)
+		}
+		got = append(got, r)
+		delete(missing, r.Msg.UUID)
+		if ack {
+			s.Ack(r.Token)
+		}
+	}
+	return got
+}
+
+// drain runs a goroutine that receives and acks every delivery into c
+// until the test ends.
+func (s *dstream) drain(c *collector) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	s.e.t.Cleanup(func() { cancel(); <-stopped })
+	go func() {
+		defer close(stopped)
+		buf := make([]adapters.Received, 16)
+		for {
+			n, err := s.Receive(ctx, buf)
+			for _, r := range buf[:n] {
+				c.add(r.Msg)
+				s.Ack(r.Token)
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+}
+
+// sent records the answers of Sends, one slot per message.
+type sent struct {
+	mu    sync.Mutex
+	calls []int
+	errs  []error
+	left  int
+	all   chan struct{} // closed when every message was answered once
+}
+
+func newSent(n int) *sent {
+	s := &sent{calls: make([]int, n), errs: make([]error, n), left: n, all: make(chan struct{})}
+	if n == 0 {
+		close(s.all)
+	}
+	return s
+}
+
+// done returns message i's done function.
+func (s *sent) done(i int) func(error) {
+	return func(err error) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		s.calls[i]++
+		if s.calls[i] == 1 {
+			s.errs[i] = err
+			s.left--
+			if s.left == 0 {
+				close(s.all)
+			}
+		}
+	}
+}
+
+// refused marks message i as not taken (Send returned err): it counts as
+// answered, and its done must not be called.
+func (s *sent) refused(i int, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[i] += 1000 // a done call after a refusal shows as 1001
+	s.errs[i] = err
+	s.left--
+	if s.left == 0 {
+		close(s.all)
+	}
+}
+
+// wait fails t unless every message was answered within d.
+func (s *sent) wait(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case <-s.all:
+	case <-time.After(d):
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		t.Fatalf("%d of %d Sends unanswered after %v (done never called)", s.left, len(s.calls), d)
+	}
+}
+
+// answered reports whether every message was answered.
+func (s *sent) answered() bool {
+	select {
+	case <-s.all:
+		return true
+	default:
+		return false
+	}
+}
+
+// pending returns how many messages are unanswered.
+func (s *sent) pending() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.left
+}
+
+// checkOnce fails t for every message whose done was called more than
+// once, or called although Send refused it.
+func (s *sent) checkOnce(t *testing.T) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, n := range s.calls {
+		switch {
+		case n > 1000:
+			t.Errorf("message %d: Send returned an error (%v), yet done was called", i, s.errs[i])
+		case n > 1 && n < 1000:
+			t.Errorf("message %d: done called %d times; want exactly once", i, n)
+		}
+	}
+}
+
+// result returns message i's answer.
+func (s *sent) result(i int) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.errs[i]
+}
+
+// sendAll sends msgs to topic on tp in order, without waiting between
+// them, and returns their answers.
+func sendAll(ctx context.Context, tp adapters.Topic, topic string, msgs []*herald.Message) *sent {
+	s := newSent(len(msgs))
+	for i, m := range msgs {
+		if err := tp.Send(ctx, topic, m, s.done(i)); err != nil {
+			s.refused(i, err)
+		}
+	}
+	return s
+}
+
+// publish sends msgs and fails t unless each was acknowledged (done(nil))
+// exactly once within the suite's wait.
+func (e *denv) publish(t *testing.T, tp adapters.Topic, topic string, msgs ...*herald.Message) {
+	t.Helper()
+	s := sendAll(e.ctx(), tp, topic, msgs)
+	s.wait(t, e.wait())
+	s.checkOnce(t)
+	for i := range msgs {
+		if err := s.result(i); err != nil {
+			t.Fatalf("Send %d of %d to %q: %v", i+1, len(msgs), topic, err)
+		}
+	}
+}
+
+// messages returns n messages with payload "<prefix>-<i>".
+func messages(n int, prefix string) []*herald.Message {
+	msgs := make([]*herald.Message, n)
+	for i := range msgs {
+		msgs[i] = herald.NewMessage([]byte(prefix + "-" + strconv.Itoa(i)))
+	}
+	return msgs
+}
+
+// ids returns the IDs of msgs.
+func ids(msgs []*herald.Message) []string {
+	out := make([]string, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.UUID
+	}
+	return out
+}
+
+// checkError fails t unless err is a *herald.Error whose Backend is the
+// scheme under test, whose Topic is topic (when topic is not empty) and,
+// when kinds are given, whose Kind is one of them.
+func (e *denv) checkError(t *testing.T, what string, err error, topic string, kinds ...herald.Kind) {
+	t.Helper()
+	var he *herald.Error
+	if !errors.As(err, &he) {
+		t.Errorf("%s = %v (%T); want a *herald.Error", what, err, err)
+		return
+	}
+	if he.Backend != e.cfg.Scheme && !(e.cfg.Scheme == "amqps" && he.Backend == "amqp") {
+		t.Errorf("%s: Backend = %q; want %q (%v)", what, he.Backend, e.cfg.Scheme, err)
+	}
+	if topic != "" && he.Topic != topic {
+		t.Errorf("%s: Topic = %q; want %q (%v)", what, he.Topic, topic, err)
+	}
+	if len(kinds) == 0 {
+		return
+	}
+	for _, k := range kinds {
+		if he.Kind == k && errors.Is(err, k.Sentinel()) {
+			return
+		}
+	}
+	t.Errorf("%s: Kind = %v; want one of %v (%v)", what, he.Kind, kinds, err)
+}
