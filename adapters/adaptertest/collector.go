@@ -144,3 +144,50 @@ func eitherHas(a, b *collector, ids []string) func() bool {
 		return true
 	}
 }
+
+// copyWatch is how long the group tests watch for a group that copies
+// messages to every member instead of sharing them (a negative can only
+// be watched for a while).
+const copyWatch = 500 * time.Millisecond
+
+// watchAny reports whether cond came to hold within d, checking after
+// every delivery to any of cs; it returns as soon as it does.
+func watchAny(d time.Duration, cond func() bool, cs ...*collector) bool {
+	merged := newCollector()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	for _, c := range cs {
+		go func() {
+			for {
+				select {
+				case <-c.notify:
+					select {
+					case merged.notify <- struct{}{}:
+					default:
+					}
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+	}
+	for !cond() {
+		select {
+		case <-merged.notify:
+		case <-ctx.Done():
+			return cond()
+		}
+	}
+	return true
+}
+
+// inBoth returns how many of ids reached both a and b.
+func inBoth(a, b *collector, ids []string) int {
+	n := 0
+	for _, id := range ids {
+		if a.has(id) && b.has(id) {
+			n++
+		}
+	}
+	return n
+}

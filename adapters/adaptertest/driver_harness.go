@@ -26,6 +26,13 @@ func newDriverEnv(t *testing.T, s Suite) *denv {
 	return &denv{t: t, suite: s, backend: resolve(t, s.Target)}
 }
 
+// in returns e for the subtest t (helpers fail and clean up on t).
+func (e *denv) in(t *testing.T) *denv {
+	c := *e
+	c.t = t
+	return &c
+}
+
 func (e *denv) wait() time.Duration { return e.suite.wait() }
 
 // env is what the driver is given at open: a logger writing to the test.

@@ -23,6 +23,8 @@ const quiet = time.Second
 func testDriverWindow(t *testing.T, e *denv) {
 	for _, window := range []int{1, 3} {
 		t.Run(fmt.Sprintf("window%d", window), func(t *testing.T) {
+			t.Parallel()
+			e := e.in(t)
 			const n = 8
 			topic := topicName("dwindow")
 			st := e.openStream(e.openSub(e.group("dwindow")), topic, window)

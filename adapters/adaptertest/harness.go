@@ -32,6 +32,13 @@ func newEnv(t *testing.T, s Suite) *env {
 	return &env{t: t, suite: s, cfg: b.full, caps: b.caps}
 }
 
+// in returns e for the subtest t (helpers fail and clean up on t).
+func (e *env) in(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
 func (e *env) wait() time.Duration { return e.suite.wait() }
 
 // topic returns a fresh topic name.

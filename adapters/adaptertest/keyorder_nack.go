@@ -32,7 +32,7 @@ func testOrderPerKeyAcrossNack(t *testing.T, e *env) {
 	for _, workers := range []int{1, 4} {
 		t.Run(fmt.Sprintf("concurrency%d", workers), func(t *testing.T) {
 			t.Parallel()
-			orderAcrossNack(t, e, workers)
+			orderAcrossNack(t, e.in(t), workers)
 		})
 	}
 }

@@ -3,6 +3,8 @@ package adaptertest_test
 import (
 	"context"
 	"errors"
+	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,7 +26,14 @@ type mutant struct {
 	swap          bool                         // Receive swaps its first delivery with a later one of its key
 	invalid       bool                         // Valid is always false
 	holdNack      bool                         // Nack's delay is held before the bus's Nack (a correct NackDelay)
+	dropAck       bool                         // Ack does nothing
+	ackOnNack     bool                         // Nack acks
+	ackOnClose    bool                         // Close acks what is unsettled first
+	fanout        bool                         // every subscription is a group of its own
 }
+
+// fanouts numbers the groups of the fanout mutant.
+var fanouts atomic.Uint64
 
 // mutantDriver is registered for "mutant"; the host names the mutant.
 type mutantDriver struct{}
@@ -42,6 +51,9 @@ func (mutantDriver) of(cfg herald.Config) (*mutant, adapters.Driver, herald.Conf
 		return nil, nil, cfg, err
 	}
 	mem := herald.Config{Scheme: "mem", Hosts: []string{"mutant-" + cfg.Hosts[0]}, Group: cfg.Group}
+	if mutants[cfg.Hosts[0]].m.fanout && mem.Group != "" {
+		mem.Group += "-" + strconv.FormatUint(fanouts.Add(1), 10)
+	}
 	return mutants[cfg.Hosts[0]].m, inner, mem, nil
 }
 
@@ -146,7 +158,7 @@ func (s *mutantSub) Open(ctx context.Context, topic string, o adapters.StreamOpt
 	if err != nil {
 		return nil, rebrand(err)
 	}
-	return &mutantStream{m: s.m, in: st}, nil
+	return &mutantStream{m: s.m, in: st, held: map[adapters.Token]bool{}}, nil
 }
 
 func (s *mutantSub) Close(ctx context.Context) error { return rebrand(s.in.Close(ctx)) }
@@ -156,6 +168,16 @@ func (s *mutantSub) As(target any) bool { return s.in.As(target) }
 type mutantStream struct {
 	m  *mutant
 	in adapters.Stream
+
+	mu   sync.Mutex
+	held map[adapters.Token]bool // received, not settled (for ackOnClose)
+}
+
+// settled forgets t.
+func (s *mutantStream) settled(t adapters.Token) {
+	s.mu.Lock()
+	delete(s.held, t)
+	s.mu.Unlock()
 }
 
 func (s *mutantStream) Receive(ctx context.Context, buf []adapters.Received) (int, error) {
@@ -168,12 +190,27 @@ func (s *mutantStream) Receive(ctx context.Context, buf []adapters.Received) (in
 			}
 		}
 	}
+	s.mu.Lock()
+	for _, r := range buf[:n] {
+		s.held[r.Token] = true
+	}
+	s.mu.Unlock()
 	return n, rebrand(err)
 }
 
-func (s *mutantStream) Ack(t adapters.Token) { s.in.Ack(t) }
+func (s *mutantStream) Ack(t adapters.Token) {
+	s.settled(t)
+	if !s.m.dropAck {
+		s.in.Ack(t)
+	}
+}
 
 func (s *mutantStream) Nack(t adapters.Token, delay time.Duration) {
+	s.settled(t)
+	if s.m.ackOnNack {
+		s.in.Ack(t)
+		return
+	}
 	if s.m.holdNack && delay > 0 {
 		time.AfterFunc(delay, func() { s.in.Nack(t, 0) })
 		return
@@ -183,4 +220,13 @@ func (s *mutantStream) Nack(t adapters.Token, delay time.Duration) {
 
 func (s *mutantStream) Valid(t adapters.Token) bool { return !s.m.invalid && s.in.Valid(t) }
 
-func (s *mutantStream) Close(ctx context.Context) error { return rebrand(s.in.Close(ctx)) }
+func (s *mutantStream) Close(ctx context.Context) error {
+	if s.m.ackOnClose {
+		s.mu.Lock()
+		for t := range s.held {
+			s.in.Ack(t)
+		}
+		s.mu.Unlock()
+	}
+	return rebrand(s.in.Close(ctx))
+}

@@ -37,6 +37,17 @@ var mutants = map[string]struct {
 	// The bus's Nack requeues at the head: a broker's redelivery.
 	"broker": {m: &mutant{caps: func(c *adapters.Capabilities) { c.Redelivery = adapters.RedeliverBroker }},
 		pass: []string{"driver/NackRedelivers", "end-to-end/contract/OrderPerKeyAcrossNack", "end-to-end/contract/HandlerErrorRedelivers"}},
+	"durable": {m: &mutant{caps: func(c *adapters.Capabilities) { c.Durable = true }},
+		pass: []string{"driver/AckedNotRedelivered", "driver/UnsettledRedeliveredAfterClose", "driver/PreparedGroupKeepsEarlyMessages",
+			"end-to-end/contract/UnackedGoToNextSubscriber", "end-to-end/contract/PreparedGroupKeepsEarlyMessages", "end-to-end/contract/CloseDuringProcessingLosesNothing"}},
+	"ack-dropped": {m: &mutant{dropAck: true, caps: func(c *adapters.Capabilities) { c.Durable = true }},
+		fail: []string{"driver/AckedNotRedelivered"}},
+	"close-acks": {m: &mutant{ackOnClose: true, caps: func(c *adapters.Capabilities) { c.Durable = true }},
+		fail: []string{"driver/UnsettledRedeliveredAfterClose", "end-to-end/contract/UnackedGoToNextSubscriber"}},
+	"nack-acks": {m: &mutant{ackOnNack: true, caps: func(c *adapters.Capabilities) { c.Redelivery = adapters.RedeliverBroker }},
+		fail: []string{"driver/NackRedelivers", "end-to-end/contract/HandlerErrorRedelivers", "end-to-end/contract/OrderPerKeyAcrossNack"}},
+	"fanout": {m: &mutant{fanout: true},
+		fail: []string{"driver/GroupsShareAndEachGroupGetsAll", "end-to-end/contract/GroupsShareAndEachGroupGetsAll"}},
 	"nack-delay": {m: &mutant{holdNack: true, caps: func(c *adapters.Capabilities) { c.Redelivery, c.NackDelay = adapters.RedeliverBroker, true }},
 		pass: []string{"driver/NackDelayHonoured", "end-to-end/contract/PermanentErrorDoesNotSpin"}},
 }
@@ -48,7 +59,7 @@ func TestMutantChild(t *testing.T) {
 	if name == "" {
 		t.Skip("run by TestMutants in a child process")
 	}
-	s := adaptertest.Suite{Target: "mutant://" + name, Wait: 5 * time.Second}
+	s := adaptertest.Suite{Target: "mutant://" + name, Wait: 3 * time.Second}
 	t.Run("driver", func(t *testing.T) { adaptertest.RunDriver(t, s) })
 	t.Run("end-to-end", func(t *testing.T) { adaptertest.Run(t, s) })
 }
@@ -56,7 +67,7 @@ func TestMutantChild(t *testing.T) {
 // TestMutants: each fault makes the suite's test that checks it fail, and
 // each declared capability the memory bus is made to honour makes the
 // tests it enables pass (not skip). Each test runs alone in a child
-// process (this binary, -test.run).
+// process (this binary, -test.run), in parallel.
 func TestMutants(t *testing.T) {
 	if os.Getenv(envMutant) != "" {
 		t.Skip("in a child")
@@ -66,6 +77,7 @@ func TestMutants(t *testing.T) {
 			for _, test := range want {
 				wantFail := len(c.fail) > 0 && &want[0] == &c.fail[0]
 				t.Run(name+"/"+test, func(t *testing.T) {
+					t.Parallel() // most of a child's time is a wait running out
 					out, err := runChild(t, name, test)
 					line := "TestMutantChild/" + test + " "
 					switch {

@@ -16,6 +16,7 @@ func testDerivedNamesAreInjective(t *testing.T, e *env) {
 	for _, sep := range []string{".", "_", "-"} {
 		t.Run("separator"+sep, func(t *testing.T) {
 			t.Parallel()
+			e := e.in(t)
 			base, g := e.topic("names"), e.group("billing")
 			a := struct{ topic, group string }{base, "eu" + sep + g}
 			b := struct{ topic, group string }{base + sep + "eu", g}
