@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -84,13 +85,25 @@ func (e *denv) openSub(group string) adapters.Subscription {
 // the test ends (before sub).
 func (e *denv) openStream(sub adapters.Subscription, topic string, window int) *dstream {
 	e.t.Helper()
-	status := NewStatusLog()
-	st, err := sub.Open(e.ctx(), topic, adapters.StreamOptions{Window: window, Status: status.Report})
+	s := &dstream{status: NewStatusLog(), e: e, topic: topic}
+	report := func(err error) {
+		if s.closed.Load() {
+			s.late.Add(1)
+		}
+		s.status.Report(err)
+	}
+	st, err := sub.Open(e.ctx(), topic, adapters.StreamOptions{Window: window, Status: report})
 	if err != nil {
 		e.t.Fatalf("Open(%q, window %d): %v", topic, window, err)
 	}
-	s := &dstream{Stream: st, status: status, e: e, topic: topic}
-	e.t.Cleanup(func() { s.close() })
+	s.Stream = st
+	t := e.t
+	t.Cleanup(func() { // after the close below and what the test closed later
+		if n := s.late.Load(); n > 0 {
+			t.Errorf("Status of the stream of %q called %d times after Stream.Close returned", topic, n)
+		}
+	})
+	t.Cleanup(s.close)
 	return s
 }
 
@@ -113,13 +126,18 @@ type dstream struct {
 	topic  string
 
 	closeOnce sync.Once
+	closed    atomic.Bool  // Close returned
+	late      atomic.Int32 // Status calls after that
 	queue     []adapters.Received
 	buf       [16]adapters.Received
 }
 
 // close closes the stream once, within the suite's wait.
 func (s *dstream) close() {
-	s.closeOnce.Do(func() { closeWithin(s.e.t, "Stream", s.e.wait(), s.Stream.Close) })
+	s.closeOnce.Do(func() {
+		closeWithin(s.e.t, "Stream", s.e.wait(), s.Stream.Close)
+		s.closed.Store(true)
+	})
 }
 
 // next returns the next delivery, failing t when none comes within d.

@@ -11,7 +11,9 @@ import (
 )
 
 // testRoundTrip: payload, ID, key and metadata arrive unchanged, for
-// binary, empty and large payloads and awkward metadata.
+// binary, empty and large payloads (up to 1 MiB, or near
+// Capabilities.MaxMessageSize when that is less) and awkward metadata;
+// the subscriber's Health is nil meanwhile.
 func testRoundTrip(t *testing.T, e *env) {
 	topic := e.topic("roundtrip")
 	ready, readyCh := readyOption()
@@ -60,6 +62,9 @@ func testRoundTrip(t *testing.T, e *env) {
 		}
 	}
 	c.waitIDs(t, e.wait(), ids)
+	if err := sub.Health(); err != nil {
+		t.Errorf("Health of a subscriber receiving = %v; want nil", err)
+	}
 	for _, got := range c.snapshot() {
 		want, ok := sent[got.ID]
 		if !ok {
