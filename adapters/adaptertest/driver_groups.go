@@ -13,7 +13,7 @@ func testDriverPrepare(t *testing.T, e *denv) {
 	}
 	msgs := messages(3, "early")
 	e.publish(t, e.openTopic(), topic, msgs...)
-	e.openStream(sub, topic, 16).until(t, msgs, true)
+	e.openStream(sub, topic, 16).until(t, msgs)
 }
 
 // testDriverGroups: two subscriptions of one group share a topic's

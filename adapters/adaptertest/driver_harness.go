@@ -170,10 +170,17 @@ func (s *dstream) tryNext(d time.Duration) (adapters.Received, error) {
 	return r, nil
 }
 
-// until receives, acking each delivery when ack, until every message of
-// want (by ID) was received at least once; it returns every delivery in
-// order, redeliveries included.
-func (s *dstream) until(t *testing.T, want []*herald.Message, ack bool) []adapters.Received {
+// until receives and acks deliveries until every message of want (by
+// ID) was received at least once; it returns every delivery in order,
+// redeliveries included.
+func (s *dstream) until(t *testing.T, want []*herald.Message) []adapters.Received {
+	t.Helper()
+	return s.untilEach(t, want, func(r adapters.Received) { s.Ack(r.Token) })
+}
+
+// untilEach is until with fn called on each delivery as it is received
+// (fn settles it, or not).
+func (s *dstream) untilEach(t *testing.T, want []*herald.Message, fn func(adapters.Received)) []adapters.Received {
 	t.Helper()
 	missing := map[string]bool{}
 	for _, m := range want {
@@ -192,9 +199,23 @@ func (s *dstream) until(t *testing.T, want []*herald.Message, ack bool) []adapte
 		}
 		got = append(got, r)
 		delete(missing, r.Msg.UUID)
-		if ack {
-			s.Ack(r.Token)
+		fn(r)
+	}
+	return got
+}
+
+// take receives up to max deliveries without settling them: the first
+// within the suite's wait, each further one within quiet (a driver may
+// hand out fewer than its window). It fails t when none comes.
+func (s *dstream) take(t *testing.T, max int) []adapters.Received {
+	t.Helper()
+	got := []adapters.Received{s.next(t, s.e.wait())}
+	for len(got) < max {
+		r, err := s.tryNext(quiet)
+		if err != nil {
+			break
 		}
+		got = append(got, r)
 	}
 	return got
 }

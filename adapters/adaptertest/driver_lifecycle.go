@@ -98,7 +98,7 @@ func testDriverReceiveContext(t *testing.T, e *denv) {
 	}
 	m := herald.NewMessage([]byte("after"))
 	e.publish(t, e.openTopic(), topic, m)
-	st.until(t, []*herald.Message{m}, true)
+	st.until(t, []*herald.Message{m})
 }
 
 // testDriverAs: As on a Topic and a Subscription reports false, and

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 )
 
 // testDriverSendAnswersOnce: every Send that returned nil has its done
@@ -66,7 +67,12 @@ func testDriverSentIsReceived(t *testing.T, e *denv) {
 		msgs = append(msgs, m)
 	}
 	e.publish(t, tp, topic, msgs...)
-	for _, r := range st.until(t, msgs, false) {
+	for _, r := range st.untilEach(t, msgs, func(r adapters.Received) {
+		if !st.Valid(r.Token) {
+			t.Errorf("%s: Valid = false for a fresh delivery", r.Msg.Metadata.Get("case"))
+		}
+		st.Ack(r.Token)
+	}) {
 		want, ok := byID[r.Msg.UUID]
 		if !ok {
 			t.Errorf("received unknown message %q", r.Msg.UUID)
@@ -84,9 +90,6 @@ func testDriverSentIsReceived(t *testing.T, e *denv) {
 		if r.Key != herald.Key(want) {
 			t.Errorf("%s: Received.Key = %q; want %q", name, r.Key, herald.Key(want))
 		}
-		if !st.Valid(r.Token) {
-			t.Errorf("%s: Valid = false for a fresh delivery", name)
-		}
 		wantAttempt := 0
 		if e.caps.CountsAttempts {
 			wantAttempt = 1
@@ -94,7 +97,6 @@ func testDriverSentIsReceived(t *testing.T, e *denv) {
 		if r.Attempt != wantAttempt {
 			t.Errorf("%s: Attempt = %d on a first delivery; want %d (CountsAttempts %v)", name, r.Attempt, wantAttempt, e.caps.CountsAttempts)
 		}
-		st.Ack(r.Token)
 	}
 }
 

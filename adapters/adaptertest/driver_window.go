@@ -17,9 +17,9 @@ const quiet = time.Second
 
 // testDriverWindow: a stream never has more than StreamOptions.Window
 // deliveries unsettled: Receive hands out at most Window (with a larger
-// buffer), then nothing until one is settled, then one more per
-// settlement; every message is received in the end. Window 1 and 3.
-// Every driver.
+// buffer), and, while Window are unsettled, nothing until one is settled;
+// every message is received in the end. (A driver may hand out fewer:
+// Window bounds, it does not promise.) Window 1 and 3. Every driver.
 func testDriverWindow(t *testing.T, e *denv) {
 	for _, window := range []int{1, 3} {
 		t.Run(fmt.Sprintf("window%d", window), func(t *testing.T) {
@@ -33,10 +33,21 @@ func testDriverWindow(t *testing.T, e *denv) {
 			buf := make([]adapters.Received, 2*n)
 			var held []adapters.Received
 			seen := map[string]bool{}
-			receive := func(d time.Duration) (int, error) {
+			most, watched := 0, 0
+			for len(seen) < n {
+				if watched >= 2 { // seen it hold: settle as received
+					for _, r := range held {
+						st.Ack(r.Token)
+					}
+					held = held[:0]
+				}
+				d := quiet // more than held now would be over the window, or is slow to come
+				if len(held) == 0 {
+					d = e.wait()
+				}
 				ctx, cancel := context.WithTimeout(context.Background(), d)
-				defer cancel()
 				k, err := st.Receive(ctx, buf)
+				cancel()
 				held = append(held, buf[:k]...)
 				for _, r := range buf[:k] {
 					seen[r.Msg.UUID] = true
@@ -44,30 +55,18 @@ func testDriverWindow(t *testing.T, e *denv) {
 				if len(held) > window {
 					t.Fatalf("%d deliveries unsettled after Receive; Window is %d", len(held), window)
 				}
-				return k, err
-			}
-			// Fill the window.
-			for len(held) < window {
-				if _, err := receive(e.wait()); err != nil {
-					t.Fatalf("Receive with %d of %d unsettled: %v", len(held), window, err)
+				most = max(most, len(held))
+				if err == nil {
+					continue
 				}
-			}
-			for round := 0; len(seen) < n; round++ {
-				// At the window: Receive waits (watched in the first
-				// rounds; later ones check the count only).
-				if round < 2 {
-					k, err := receive(quiet)
-					if k != 0 || !errors.Is(err, context.DeadlineExceeded) {
-						t.Fatalf("Receive at the window (%d unsettled) = %d, %v; want 0 and the ctx's error after %v", window, k, err, quiet)
-					}
+				if !errors.Is(err, context.DeadlineExceeded) || len(held) == 0 {
+					t.Fatalf("Receive with %d unsettled, %d of %d messages received: %d, %v", len(held), len(seen), n, k, err)
 				}
-				// One settled: one more may come.
-				st.Ack(held[0].Token)
+				watched++ // held at the window, or the driver hands out fewer
+				st.Ack(held[0].Token) // one settled: one more may come
 				held = held[1:]
-				if _, err := receive(e.wait()); err != nil {
-					t.Fatalf("Receive after an Ack at the window (round %d): %v", round, err)
-				}
 			}
+			t.Logf("window %d: at most %d unsettled at once", window, most)
 		})
 	}
 }

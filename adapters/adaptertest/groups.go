@@ -62,7 +62,8 @@ func testConcurrency(t *testing.T, e *env) {
 	const workers, n = 4, 40
 	topic := e.topic("conc")
 	ready, readyCh := readyOption()
-	sub := e.subscriber(e.group("conc"), ready, subscriber.WithConcurrency(workers))
+	// The window is not what limits it.
+	sub := e.subscriber(e.group("conc"), ready, subscriber.WithConcurrency(workers), subscriber.WithWindow(2*workers))
 	c := newCollector()
 	var cur, maxSeen atomic.Int32
 	allIn := make(chan struct{}) // closed when workers handlers are in flight at once
