@@ -8,6 +8,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/internal/backoff"
 	"github.com/heraldkit/herald/internal/errstyle"
 )
 
@@ -169,7 +170,7 @@ func (r *run) reopen(ctx context.Context, old adapters.Stream, cause error, stop
 	_ = old.Close(closeCtx)
 	cancel()
 	for attempt := 1; ; attempt++ {
-		t := time.NewTimer(backoff(attempt, 100*time.Millisecond, 5*time.Second))
+		t := time.NewTimer(backoff.Exp(attempt, 100*time.Millisecond, 5*time.Second))
 		select {
 		case <-stop:
 			t.Stop()
@@ -251,13 +252,4 @@ func (r *run) hook(err error) {
 	if fn := r.sub.opts.onError; fn != nil {
 		fn(err)
 	}
-}
-
-// backoff is base·2^(n-1), at most max.
-func backoff(n int, base, max time.Duration) time.Duration {
-	d := base
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
-	}
-	return min(d, max)
 }
