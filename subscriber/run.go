@@ -98,8 +98,10 @@ func (r *run) serve(ctx context.Context) error {
 	recvCtx, cancelRecv := context.WithCancel(context.Background())
 	var workers sync.WaitGroup
 	workers.Add(1 + o.concurrency)
+	reading := make(chan struct{})
 	go func() {
 		defer workers.Done()
+		defer close(reading)
 		r.read(recvCtx, stop)
 	}()
 	for range o.concurrency {
@@ -120,6 +122,7 @@ func (r *run) serve(ctx context.Context) error {
 	r.held.stop()
 	r.drain(&workers, cancelHandlers)
 	r.held.wait()
+	<-reading // it returns promptly once stop is closed; then r.cur is final
 	r.finish()
 	return err
 }
@@ -178,6 +181,10 @@ func (r *run) reopen(ctx context.Context, old adapters.Stream, cause error, stop
 		case <-t.C:
 		}
 		next, err := r.open(ctx)
+		if err == nil && ctx.Err() != nil {
+			_ = next.Close(context.Background()) // opened as the run stopped
+			return false
+		}
 		if err == nil {
 			r.mu.Lock()
 			r.cur = next
