@@ -62,7 +62,7 @@ func testDriverWindow(t *testing.T, e *denv) {
 				if !errors.Is(err, context.DeadlineExceeded) || len(held) == 0 {
 					t.Fatalf("Receive with %d unsettled, %d of %d messages received: %d, %v", len(held), len(seen), n, k, err)
 				}
-				watched++ // held at the window, or the driver hands out fewer
+				watched++             // held at the window, or the driver hands out fewer
 				st.Ack(held[0].Token) // one settled: one more may come
 				held = held[1:]
 			}
