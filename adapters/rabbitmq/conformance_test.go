@@ -1,3 +1,5 @@
+//go:build facade
+
 package rabbitmq
 
 import (
