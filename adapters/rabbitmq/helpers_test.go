@@ -158,6 +158,27 @@ func receiveN(t testing.TB, st adapters.Stream, n int, d time.Duration) []adapte
 	return out
 }
 
+// receiveAcked receives exactly n deliveries within d, acking each as
+// it comes (the window never fills).
+func receiveAcked(t testing.TB, st adapters.Stream, n int, d time.Duration) []adapters.Received {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	var out []adapters.Received
+	buf := make([]adapters.Received, 64)
+	for len(out) < n {
+		k, err := st.Receive(ctx, buf[:min(len(buf), n-len(out))])
+		if err != nil {
+			t.Fatalf("received %d of %d: %v", len(out), n, err)
+		}
+		for _, r := range buf[:k] {
+			st.Ack(r.Token)
+		}
+		out = append(out, buf[:k]...)
+	}
+	return out
+}
+
 // receiveNone checks that nothing arrives within d.
 func receiveNone(t testing.TB, st adapters.Stream, d time.Duration) {
 	t.Helper()
