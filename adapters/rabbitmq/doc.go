@@ -215,6 +215,11 @@
 //   - with several consumers (several streams or processes in a group)
 //     there is no order between them.
 //
+// Through the subscriber package a failed message is held for its
+// redelivery delay before it is nacked (NackDelay is false), and the
+// later messages of its key are handled meanwhile: there, a failed
+// message comes back after them on either queue type.
+//
 // # Headers
 //
 // Every metadata entry is an AMQP header, herald.KeyHeader ("herald-key")

@@ -39,7 +39,6 @@ type topic struct {
 	stop      chan struct{}  // closed when nothing is in flight: idle listeners return
 	listeners sync.WaitGroup
 	closeOnce sync.Once
-	closeErr  error
 }
 
 var _ adapters.Topic = (*topic)(nil)
@@ -334,7 +333,9 @@ func (t *topic) declareError(topic string, err error) error {
 // Close implements adapters.Topic: it stops taking messages, waits
 // within ctx for the confirms of those taken (nacked ones are still sent
 // again), then fails the rest with KindClosed and closes the connection.
+// The first call reports how many it failed; later calls return nil.
 func (t *topic) Close(ctx context.Context) error {
+	var err error
 	t.closeOnce.Do(func() {
 		t.mu.Lock()
 		t.closed = true
@@ -346,7 +347,7 @@ func (t *topic) Close(ctx context.Context) error {
 		case <-drained:
 		case <-ctx.Done():
 			if n := t.inflight.Load(); n > 0 {
-				t.closeErr = opError(t.s.scheme, opClose, "", fmt.Errorf("%d messages unconfirmed when the wait ended, failed with %w: %w", n, herald.ErrClosed, context.Cause(ctx)))
+				err = opError(t.s.scheme, opClose, "", fmt.Errorf("%d messages unconfirmed when the wait ended, failed with %w: %w", n, herald.ErrClosed, context.Cause(ctx)))
 			}
 		}
 		close(t.abandon)
@@ -355,7 +356,7 @@ func (t *topic) Close(ctx context.Context) error {
 		t.listeners.Wait()
 		_ = t.conn.Close()
 	})
-	return t.closeErr
+	return err
 }
 
 // As implements adapters.Topic: *amqp091.Connection (see the package
