@@ -158,6 +158,15 @@ func (s *stream) run(g *generation) {
 			if s.stopping() {
 				return
 			}
+			if kindOf(err) == herald.KindClosed {
+				// The subscription's connection is closed: so is the
+				// stream (Receive returns KindClosed).
+				s.mu.Lock()
+				s.closed = true
+				s.mu.Unlock()
+				s.cancel()
+				return
+			}
 			log.Debug(fmt.Sprintf("herald/%s: registering the consumer of %q failed", s.sub.s.scheme, s.topic), "topic", s.topic, "cause", err.Error())
 			s.report(s.lostError(err))
 			delay = min(2*delay, maxDelay)

@@ -117,8 +117,15 @@ func (sub *subscription) Open(ctx context.Context, topic string, o adapters.Stre
 	}
 	st := newStream(sub, topic, c, prefetch, o.Status)
 	sub.mu.Lock()
-	sub.streams[st] = struct{}{}
+	closed := sub.closed
+	if !closed {
+		sub.streams[st] = struct{}{}
+	}
 	sub.mu.Unlock()
+	if closed { // Close came while the consumer was being registered
+		_ = st.Close(ctx)
+		return nil, opError(sub.s.scheme, opSubscribe, topic, errClosed)
+	}
 	return st, nil // run holds the wg count until it returns
 }
 
