@@ -1,9 +1,3 @@
-//go:build adaptertest2
-
-// Until the rewritten adapters/adaptertest (branch suite: RunDriver,
-// Suite without Features) is merged, this file builds with
-// -tags adaptertest2 only; delete this constraint when it is.
-
 package rabbitmq
 
 import (
