@@ -300,6 +300,9 @@ func (r *runner) checkConsumed() {
 			if want == 0 {
 				want = caps.DefaultWindow
 			}
+			if caps.MaxWindow > 0 {
+				want = min(want, caps.MaxWindow)
+			}
 			var g string
 			var got int
 			if e.Err == nil {

@@ -66,6 +66,7 @@ func Draw(seed uint64) Plan {
 	if p.Caps.Redelivery == adapters.RedeliverBroker {
 		p.Caps.NackDelay = r.IntN(2) == 0
 	}
+	p.Caps.MaxWindow = []int{0, 0, 1, 3}[Rand(seed, "max window").IntN(4)] // keyed apart: the draws above stay
 	if r.IntN(4) == 0 { // a quarter of the runs: the faultless broker
 		return p
 	}
@@ -102,10 +103,10 @@ func (p Plan) String() string {
 		red = "broker"
 	}
 	order := [...]string{"none", "key", "queue"}[c.Order]
-	return fmt.Sprintf("caps{redelivery=%s nackdelay=%v counts=%v order=%s window=%d} "+
+	return fmt.Sprintf("caps{redelivery=%s nackdelay=%v counts=%v order=%s window=%d max=%d} "+
 		"send{delay<=%v inline=%v unknown=%.2f/%.2f unreachable=%.2f rejected=%.2f blackhole=%.2f outage=%v/%v} "+
 		"stream{ackdelay=%.2f<=%v faults=%v break/revoke/redeliver/status=%d/%d/%d/%d status<=%v openfail=%.2f}",
-		red, c.NackDelay, c.CountsAttempts, order, c.DefaultWindow,
+		red, c.NackDelay, c.CountsAttempts, order, c.DefaultWindow, c.MaxWindow,
 		p.AnswerDelay, p.InlineAnswers, p.PUnknownStored, p.PUnknownLost, p.PUnreachable, p.PRejected, p.PBlackhole, p.OutageEvery, p.OutageMax,
 		p.PAckDelay, p.AckDelay, p.FaultEvery, p.WBreak, p.WRevoke, p.WRedeliver, p.WStatusOutage, p.StatusMax, p.POpenFail)
 }

@@ -436,8 +436,12 @@ func testConsume(t *testing.T, seed uint64) {
 func consumer(ctx context.Context, sub adapters.Subscription, c int, p Plan) {
 	buf := make([]adapters.Received, 4)
 	nacked := map[string]bool{}
+	window := 3
+	if p.Caps.MaxWindow > 0 {
+		window = min(window, p.Caps.MaxWindow)
+	}
 	for ctx.Err() == nil {
-		st, err := sub.Open(ctx, "t", adapters.StreamOptions{Window: 3, Status: func(error) {}})
+		st, err := sub.Open(ctx, "t", adapters.StreamOptions{Window: window, Status: func(error) {}})
 		if err != nil {
 			time.Sleep(100 * time.Millisecond)
 			continue

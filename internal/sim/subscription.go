@@ -99,6 +99,9 @@ func (s *subscription) Open(ctx context.Context, topic string, o adapters.Stream
 		b.violation("Open %q: StreamOptions.Window is %d", topic, o.Window)
 		return nil, opError("subscribe to", topic, herald.KindInvalid, fmt.Errorf("window %d", o.Window))
 	}
+	if max := b.plan.Caps.MaxWindow; max > 0 && o.Window > max {
+		b.violation("Open %q: StreamOptions.Window is %d, over Capabilities.MaxWindow %d", topic, o.Window, max)
+	}
 	if o.Status == nil {
 		b.violation("Open %q: StreamOptions.Status is nil", topic)
 		o.Status = func(error) {}
