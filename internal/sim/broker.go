@@ -33,6 +33,8 @@ type Broker struct {
 	nextDel  uint64
 	nextStr  int
 	nextConn int
+	nextSub  int
+	onStatus func(sub int, err error)
 	sends    map[string]int // sends per message ID, for keyed decisions
 	conns    map[*conn]struct{}
 	timers   map[*time.Timer]struct{}
@@ -88,6 +90,22 @@ func (b *Broker) Calm() {
 	for _, st := range up {
 		st.report(nil)
 	}
+}
+
+// Subscriptions is how many subscriptions were opened on the broker; the
+// last one's number (Event notes say subscription=N).
+func (b *Broker) Subscriptions() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.nextSub
+}
+
+// OnStatus makes f be called each time a stream of subscription sub
+// called StreamOptions.Status with err, once Status returned.
+func (b *Broker) OnStatus(f func(sub int, err error)) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.onStatus = f
 }
 
 // Close stops the broker's timers. Streams and topics still open stay

@@ -206,8 +206,11 @@ func (r *runner) checkAttempt(e sim.Event, d *delState) {
 // returned nil; no handler started after its delivery turned invalid;
 // with OrderKey, a delivery of a key starts only once the earlier
 // deliveries of its key on its stream are settled (acked, nacked or, by
-// the broker's redelivery, failed) or invalid; and everything stored was
-// acked in the end.
+// the broker's redelivery, failed) or invalid; on every backend a key's
+// deliveries start in the order their stream handed them out (a
+// redelivery is a new delivery); Attempt and the redelivery delays
+// are as documented; streams open with the window asked for; and
+// everything stored was acked in the end.
 func (r *runner) checkConsumed() {
 	caps := r.plan.Caps
 	dels := map[uint64]*delState{}
@@ -216,6 +219,7 @@ func (r *runner) checkConsumed() {
 		key    string
 	}
 	byKey := map[sk][]*delState{}
+	lastFirst := map[sk]uint64{} // the last delivery of a key on a stream started for the first time
 	for _, e := range r.b.Trace().Events() {
 		switch e.What {
 		case sim.Delivered:
@@ -242,6 +246,12 @@ func (r *runner) checkConsumed() {
 			}
 			if d.failSeq != 0 && d.failSeq > d.okSeq && e.At < d.failAt+d.failDelay-tolerance {
 				r.rec.broken("%s: delivery %d handled again %v after it failed, before its redelivery delay %v (#%d)", e.Msg, e.Del, e.At-d.failAt, d.failDelay, e.Seq)
+			}
+			if k := (sk{d.ev.Stream, d.ev.Key}); !d.started && d.ev.Key != "" {
+				if l := lastFirst[k]; l > e.Del {
+					r.rec.broken("key order: %s (delivery %d, key %s) started after delivery %d of its key, which stream %d handed out later (#%d)", e.Msg, e.Del, k.key, l, k.stream, e.Seq)
+				}
+				lastFirst[k] = e.Del
 			}
 			d.started = true
 			d.lastStart = e.Seq
@@ -306,7 +316,7 @@ func (r *runner) checkConsumed() {
 			var g string
 			var got int
 			if e.Err == nil {
-				fmt.Sscanf(e.Note, "group=%s window=%d", &g, &got)
+				fmt.Sscanf(e.Note, "group=%s window=%d", &g, &got) // group is one word
 				if got != want {
 					r.rec.broken("stream %d opened with window %d, want %d (#%d)", e.Stream, got, want, e.Seq)
 				}

@@ -97,7 +97,10 @@ func (d *Driver) OpenSubscription(ctx context.Context, cfg herald.Config, env ad
 	if err != nil {
 		return nil, err
 	}
-	return &subscription{b: b, group: cfg.Group, streams: map[*stream]struct{}{}}, nil
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.nextSub++
+	return &subscription{b: b, id: b.nextSub, group: cfg.Group, streams: map[*stream]struct{}{}}, nil
 }
 
 func (d *Driver) open(ctx context.Context, cfg herald.Config, env adapters.Env, op string) (*Broker, error) {

@@ -67,7 +67,7 @@ func Draw(seed uint64) Plan {
 		p.Caps.NackDelay = r.IntN(2) == 0
 	}
 	p.Caps.MaxWindow = []int{0, 0, 1, 3}[Rand(seed, "max window").IntN(4)] // keyed apart: the draws above stay
-	if r.IntN(4) == 0 { // a quarter of the runs: the faultless broker
+	if r.IntN(4) == 0 {                                                    // a quarter of the runs: the faultless broker
 		return p
 	}
 	p.AnswerDelay = time.Duration(r.IntN(200)) * time.Millisecond

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/heraldkit/herald"
-	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/internal/sim"
 	"github.com/heraldkit/herald/publisher"
 	"github.com/heraldkit/herald/subscriber"
@@ -43,13 +42,46 @@ type runner struct {
 	log     *slog.Logger
 	calm    atomic.Bool
 	release chan struct{} // closed at the end: hung handlers return
+
+	subsMu sync.Mutex
+	subs   map[int]*subscriber.Subscriber // by the driver's subscription number
 }
 
 func newRunner(seed uint64, sc scenario, plan sim.Plan) *runner {
 	b := sim.New(seed, plan)
-	return &runner{
+	r := &runner{
 		seed: seed, sc: sc, plan: plan, b: b, cfg: drv.Add(b),
 		rec: newRecorder(b.Trace()), log: slog.New(slog.DiscardHandler), release: make(chan struct{}),
+		subs: map[int]*subscriber.Subscriber{},
+	}
+	b.OnStatus(r.statusReported)
+	return r
+}
+
+// openSubscriber opens a subscriber and notes which driver subscription
+// is its.
+func (r *runner) openSubscriber(opts ...subscriber.Option) (*subscriber.Subscriber, error) {
+	r.subsMu.Lock()
+	defer r.subsMu.Unlock()
+	before := r.b.Subscriptions()
+	s, err := subscriber.OpenConfig(context.Background(), r.cfg, opts...)
+	if n := r.b.Subscriptions(); err == nil && n == before+1 {
+		r.subs[n] = s
+	}
+	return s, err
+}
+
+// statusReported checks that a stream's outage reported through Status
+// shows in its subscriber's Health.
+func (r *runner) statusReported(sub int, err error) {
+	if err == nil {
+		return
+	}
+	r.subsMu.Lock()
+	s := r.subs[sub]
+	r.subsMu.Unlock()
+	if s != nil && s.Health() == nil {
+		r.rec.broken("subscription %d reported %v through Status, but its subscriber's Health is nil", sub, err)
 	}
 }
 
@@ -79,7 +111,7 @@ func (r *runner) within(what string, bound time.Duration, f func()) time.Duratio
 // faults), then the calm phase (faults off, a well-behaved subscriber
 // until every stored message is acked), then closing everything.
 func (r *runner) run() {
-	prep, err := subscriber.OpenConfig(context.Background(), r.cfg, subscriber.WithGroup(group), subscriber.WithLogger(r.log))
+	prep, err := r.openSubscriber(subscriber.WithGroup(group), subscriber.WithLogger(r.log))
 	if err != nil {
 		r.rec.broken("OpenConfig: %v", err)
 		return
@@ -357,6 +389,9 @@ type ctxKey struct{}
 func (r *runner) middleware() herald.PublishMiddleware {
 	return func(next herald.PublishFunc) herald.PublishFunc {
 		return func(ctx context.Context, t string, msgs ...*herald.Message) error {
+			if d, ok := herald.DeliveryFromContext(ctx); !ok || d.Topic != t || d.Backend != sim.Scheme {
+				r.rec.broken("publish middleware got Delivery %+v (%v) for topic %s", d, ok, t)
+			}
 			var out []*herald.Message
 			for _, m := range msgs {
 				rnd := sim.Rand(r.seed, "mw", m.UUID)
@@ -432,6 +467,31 @@ type subCall struct {
 	keys       map[string]int // handlers running per key
 	stopAt     time.Time      // when stopping began (zero: running)
 	cancelFrom time.Duration  // handler contexts may end this long after stopAt
+	cancelled  []string       // handler contexts that ended earlier (early)
+}
+
+// early keeps a handler context that ended before the test stopped the
+// call: a problem unless the call gave up on its own (settle).
+func (sc *subCall) early(problem string) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	sc.cancelled = append(sc.cancelled, problem)
+}
+
+// settle reports the early cancellations once the call returned err: a
+// call that gave up (ErrSubscriptionLost) drained on its own and
+// cancelled its handlers then.
+func (r *runner) settle(sc *subCall, err error) {
+	sc.mu.Lock()
+	problems := sc.cancelled
+	sc.cancelled = nil
+	sc.mu.Unlock()
+	if errors.Is(err, herald.ErrSubscriptionLost) {
+		return
+	}
+	for _, p := range problems {
+		r.rec.broken("%s", p)
+	}
 }
 
 // stopping records that the call is being stopped and that its handlers'
@@ -452,7 +512,10 @@ func (r *runner) consume(rnd *rand.Rand, name string, stop <-chan struct{}, fina
 	if r.sc.window > 0 {
 		opts = append(opts, subscriber.WithWindow(r.sc.window))
 	}
-	s, err := subscriber.OpenConfig(context.Background(), r.cfg, opts...)
+	if r.sc.recovery > 0 {
+		opts = append(opts, subscriber.WithRecoveryTimeout(r.sc.recovery))
+	}
+	s, err := r.openSubscriber(opts...)
 	if err != nil {
 		r.rec.broken("%s: OpenConfig: %v", name, err)
 		return
@@ -489,6 +552,10 @@ func (r *runner) consume(rnd *rand.Rand, name string, stop <-chan struct{}, fina
 		case err := <-calls[0].returned:
 			early[0] = true
 			r.b.Trace().Add(sim.Event{What: evSubscribe, Err: err, Note: calls[0].name + " returned on its own"})
+			r.settle(calls[0], err)
+			if err == nil {
+				r.rec.broken("%s: Subscribe returned nil though neither its ctx ended nor its subscriber closed", calls[0].name)
+			}
 		}
 	}
 
@@ -518,7 +585,7 @@ func (r *runner) consume(rnd *rand.Rand, name string, stop <-chan struct{}, fina
 		}
 		for i, sc := range calls {
 			if !early[i] {
-				r.waitSubscribe(sc.name, sc.returned, start, bound)
+				r.waitSubscribe(sc, start, bound)
 				early[i] = true
 			}
 		}
@@ -526,7 +593,7 @@ func (r *runner) consume(rnd *rand.Rand, name string, stop <-chan struct{}, fina
 	}
 	for i, sc := range calls {
 		if !early[i] {
-			r.waitSubscribe(sc.name, sc.returned, start, bound)
+			r.waitSubscribe(sc, start, bound)
 		}
 	}
 	if rnd.IntN(4) == 0 {
@@ -548,10 +615,12 @@ func (r *runner) consume(rnd *rand.Rand, name string, stop <-chan struct{}, fina
 
 // waitSubscribe waits for a stopped Subscribe call to return, and checks
 // it did within bound of start.
-func (r *runner) waitSubscribe(name string, returned <-chan error, start time.Time, bound time.Duration) {
+func (r *runner) waitSubscribe(sc *subCall, start time.Time, bound time.Duration) {
+	name := sc.name
 	select {
-	case err := <-returned:
+	case err := <-sc.returned:
 		r.b.Trace().Add(sim.Event{What: evSubscribe, Err: err, Note: name})
+		r.settle(sc, err)
 		if took := time.Since(start); took > bound+tolerance {
 			r.rec.broken("%s: Subscribe returned %v after it was stopped, over its bound %v", name, took, bound)
 		}
@@ -567,6 +636,12 @@ func (r *runner) handler(sc *subCall) herald.Handler {
 		del, _ := strconv.ParseUint(m.Metadata.Get(sim.DeliveryHeader), 10, 64)
 		key := herald.Key(m)
 		d, _ := herald.DeliveryFromContext(ctx)
+		if d.Backend != sim.Scheme || d.Topic != topic || d.Group != group {
+			r.rec.broken("%s: handler of %s got Delivery %+v, want backend %s, topic %s, group %s", sc.name, m.UUID, d, sim.Scheme, topic, group)
+		}
+		if md, ok := herald.DeliveryFromContext(m.Context()); !ok || md != d {
+			r.rec.broken("%s: the message's context carries Delivery %+v, the handler's %+v", sc.name, md, d)
+		}
 		n := r.rec.handle(m.UUID)
 		seq := r.b.Trace().Add(sim.Event{What: evHandle, Msg: m.UUID, Key: key, Del: del, Note: fmt.Sprintf("%s n=%d attempt=%d", sc.name, n, d.Attempt)})
 		r.rec.attempt(seq, d.Attempt)
@@ -577,7 +652,7 @@ func (r *runner) handler(sc *subCall) herald.Handler {
 			r.rec.broken("%s: %d handlers running at once, concurrency %d", sc.name, running, sc.concurrency)
 		}
 		defer sc.running.Add(-1)
-		if r.plan.Caps.Order == adapters.OrderKey && key != "" {
+		if key != "" { // one at a time per key, on every backend (subscriber/doc.go)
 			sc.mu.Lock()
 			sc.keys[key]++
 			if sc.keys[key] > 1 {
@@ -625,9 +700,9 @@ func (r *runner) behave(ctx context.Context, sc *subCall, m *herald.Message, del
 		sc.mu.Unlock()
 		switch {
 		case at.IsZero():
-			r.rec.broken("%s: the context of the handler of %s ended while the subscriber ran: %v", sc.name, m.UUID, context.Cause(ctx))
+			sc.early(fmt.Sprintf("%s: the context of the handler of %s ended while the subscriber ran: %v", sc.name, m.UUID, context.Cause(ctx)))
 		case time.Since(at) < from-tolerance:
-			r.rec.broken("%s: the context of the handler of %s ended %v after stopping began, before the drain timeout %v", sc.name, m.UUID, time.Since(at), from)
+			sc.early(fmt.Sprintf("%s: the context of the handler of %s ended %v after stopping began, before the drain timeout %v", sc.name, m.UUID, time.Since(at), from))
 		}
 		return end(ctx.Err())
 	case x < s.pHang+s.pStuck+s.pPanic:

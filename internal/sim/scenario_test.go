@@ -32,6 +32,7 @@ type scenario struct {
 	window      int           // WithWindow (0: the backend's default)
 	drain       time.Duration // WithDrainTimeout
 	churn       time.Duration // mean lifetime of a subscriber (0: until the end)
+	recovery    time.Duration // WithRecoveryTimeout (0: the default)
 
 	// handler behaviours, per invocation (the 6th and later always succeed)
 	pFail, pPanic, pSlow, pStuck, pHang float64
@@ -68,13 +69,17 @@ func drawScenario(seed uint64) scenario {
 	if s.middleware {
 		s.pLate = pick(0, 0, 0.02, 0.1)
 	}
+	// Keyed apart, so that adding them left the draws above as they were.
+	if r := sim.Rand(seed, "recovery"); r.IntN(3) == 0 {
+		s.recovery = time.Duration(100+r.IntN(3000)) * time.Millisecond
+	}
 	return s
 }
 
 // String sums the scenario up on one line.
 func (s scenario) String() string {
 	return fmt.Sprintf("publish{publishers=%d goroutines=%d x %d keys=%d timeout=%v window=%d mw=%v drop/add/recontext/late=%.2f/%.2f/%.2f/%.2f replace=%v} "+
-		"consume{slots=%d concurrency=%d window=%d drain=%v churn=%v} handler{fail=%.2f panic=%.2f slow=%.2f stuck=%.3f hang=%.3f}",
+		"consume{slots=%d concurrency=%d window=%d drain=%v churn=%v recovery=%v} handler{fail=%.2f panic=%.2f slow=%.2f stuck=%.3f hang=%.3f}",
 		s.publishers, s.goroutines, s.perG, s.keys, s.timeout, s.asyncWindow, s.middleware, s.pDrop, s.pAdd, s.pRecontext, s.pLate, s.closePubs,
-		s.slots, s.concurrency, s.window, s.drain, s.churn, s.pFail, s.pPanic, s.pSlow, s.pStuck, s.pHang)
+		s.slots, s.concurrency, s.window, s.drain, s.churn, s.recovery, s.pFail, s.pPanic, s.pSlow, s.pStuck, s.pHang)
 }

@@ -24,6 +24,7 @@ var simplifications = []simplification{
 	{"no publisher replacement", func(s *scenario, _ *sim.Plan) { s.closePubs = 0 }},
 	{"one slot", func(s *scenario, _ *sim.Plan) { s.slots = 1 }},
 	{"no churn", func(s *scenario, _ *sim.Plan) { s.churn = 0 }},
+	{"default recovery", func(s *scenario, _ *sim.Plan) { s.recovery = 0 }},
 	{"concurrency 1", func(s *scenario, _ *sim.Plan) { s.concurrency = 1 }},
 	{"one key", func(s *scenario, _ *sim.Plan) { s.keys = 1 }},
 	{"no middleware", func(s *scenario, _ *sim.Plan) {

@@ -362,4 +362,10 @@ func (st *stream) report(err error) {
 	}
 	st.b.note(Event{What: Status, Stream: st.id, Err: err})
 	st.status(err)
+	st.b.mu.Lock()
+	f := st.b.onStatus
+	st.b.mu.Unlock()
+	if f != nil {
+		f(st.sub.id, err)
+	}
 }

@@ -13,6 +13,7 @@ import (
 // subscription is the adapters.Subscription of a Broker for one group.
 type subscription struct {
 	b     *Broker
+	id    int    // 1 for the broker's first
 	group string // "" for a private subscription
 
 	// guarded by b.mu
@@ -130,7 +131,7 @@ func (s *subscription) Open(ctx context.Context, topic string, o adapters.Stream
 		unsettled: map[uint64]*delivery{}, delayed: map[*delivery]struct{}{}, wake: make(chan struct{}, 1)}
 	g.streams = append(g.streams, st)
 	s.streams[st] = struct{}{}
-	b.note(Event{What: Opened, Stream: id, Note: fmt.Sprintf("group=%s window=%d", name, o.Window)})
+	b.note(Event{What: Opened, Stream: id, Note: fmt.Sprintf("group=%s window=%d subscription=%d", name, o.Window, s.id)})
 	st.scheduleFault()
 	return st, nil
 }
