@@ -10,8 +10,13 @@ import (
 	"github.com/heraldkit/herald"
 )
 
-// Settings tune streams, consumers, publishing and consuming. The zero
-// value is not useful; start from DefaultSettings or ReadSettings.
+// Settings tune the streams and consumers Herald creates. The zero value
+// is not useful; start from DefaultSettings or ReadSettings.
+//
+// Nothing here is a policy of the facade: the publish timeout (Send's
+// context), the publish window (the publisher's async window), the
+// consume window (StreamOptions.Window), the redelivery delay (Nack's
+// delay) and Close's bound (its context) are given by the caller.
 type Settings struct {
 	// Stream, when set, is the one stream every topic goes to; topics are
 	// added to its subjects as they are first used. Empty: the stream that
@@ -30,32 +35,25 @@ type Settings struct {
 	Replicas   int
 	MaxAge     time.Duration
 	Duplicates time.Duration
-	// AckWait is how long the server waits for an ack before redelivering.
+	// AckWait is how long the server waits for an ack (or a progress
+	// signal) before redelivering.
 	AckWait time.Duration
 	// MaxDeliver bounds deliveries per message (-1: unlimited).
 	MaxDeliver int
-	// BackOff are the redelivery delays after unacked deliveries; also
-	// used as the delays after a nack.
+	// BackOff are the consumer's ack waits for successive deliveries of a
+	// message that is neither acked nor kept alive (its subscriber died);
+	// a nack's delay is Nack's.
 	BackOff []time.Duration
-	// NakDelay delays redelivery after a nack (when BackOff is empty).
-	NakDelay time.Duration
 	// DeliverNew makes a new group start with messages published after its
 	// creation; the default is every message the stream retains.
 	DeliverNew bool
-	// MaxAckPending bounds unacked messages per consumer (0: server default).
+	// MaxAckPending bounds the unacked messages of a consumer, all its
+	// subscribers together (0: the server's default); it is raised to a
+	// stream's window when lower.
 	MaxAckPending int
-	// Prefetch is how many messages each Subscribe call buffers.
-	Prefetch int
 	// InactiveThreshold removes a private (group-less) consumer after it
 	// has been inactive this long (it is also deleted on Close).
 	InactiveThreshold time.Duration
-	// PublishTimeout bounds a Publish call, retries included.
-	PublishTimeout time.Duration
-	// MaxPending bounds outstanding asynchronous publishes.
-	MaxPending int
-	// CloseTimeout bounds how long Close waits for in-flight messages to be
-	// acked or nacked.
-	CloseTimeout time.Duration
 }
 
 // Defaults, documented in package adapters/nats.
@@ -63,11 +61,11 @@ const (
 	DefaultAckWait           = 30 * time.Second
 	DefaultMaxAge            = 7 * 24 * time.Hour
 	DefaultDuplicates        = 2 * time.Minute
-	DefaultPrefetch          = 256
 	DefaultInactiveThreshold = 5 * time.Minute
-	DefaultPublishTimeout    = 30 * time.Second
-	DefaultMaxPending        = 256
-	DefaultCloseTimeout      = 5 * time.Second
+	// DefaultWindow is the stream window JetStream is tuned for
+	// (Capabilities.DefaultWindow): about what gets most of the
+	// throughput on one connection (docs/performance.md).
+	DefaultWindow = 256
 	// ReplicasAuto: replicas=auto, the default (see autoReplicas).
 	ReplicasAuto = 0
 )
@@ -82,19 +80,34 @@ func DefaultSettings() Settings {
 		Duplicates:        DefaultDuplicates,
 		AckWait:           DefaultAckWait,
 		MaxDeliver:        -1,
-		Prefetch:          DefaultPrefetch,
 		InactiveThreshold: DefaultInactiveThreshold,
-		PublishTimeout:    DefaultPublishTimeout,
-		MaxPending:        DefaultMaxPending,
-		CloseTimeout:      DefaultCloseTimeout,
 	}
 }
 
-// SettingKeys are the option keys ReadSettings reads.
+// SettingKeys are the option keys ReadSettings reads (JetStream only).
 var SettingKeys = []string{
 	"stream", "subjects", "provision", "storage", "replicas", "max_age", "duplicates",
-	"ack_wait", "max_deliver", "backoff", "nak_delay", "deliver", "max_ack_pending",
-	"prefetch", "inactive_threshold", "publish_timeout", "max_pending", "close_timeout",
+	"ack_wait", "max_deliver", "backoff", "deliver", "max_ack_pending", "inactive_threshold",
+}
+
+// Removed are the options earlier versions read whose policy is now the
+// publisher's or the subscriber's, each with what replaces it. Validate
+// refuses them (RefuseRemoved) rather than accept and ignore them.
+var Removed = map[string]string{
+	"nak_delay":       "the redelivery delay after a nack is the subscriber's (its retry policy), passed to each nack",
+	"publish_timeout": "the publisher's publish timeout bounds every publish",
+	"max_pending":     "the publisher's async window bounds the publishes awaiting their acknowledgement",
+	"close_timeout":   "Close's context bounds how long closing waits",
+}
+
+// RefuseRemoved records a ConfigError in r for every option of Removed
+// that is set.
+func RefuseRemoved(r *herald.OptionReader) {
+	for _, k := range []string{"nak_delay", "publish_timeout", "max_pending", "close_timeout"} {
+		if r.Has(k) {
+			r.Fail(k, r.String(k, ""), "is not an option any more", Removed[k])
+		}
+	}
 }
 
 // ReadSettings reads the JetStream options from r, starting from the
@@ -151,13 +164,9 @@ func ReadSettings(r *herald.OptionReader) Settings {
 			r.Fail("backoff", bo, "has as many delays as max_deliver or more", "fewer delays than max_deliver, or max_deliver=-1")
 		}
 	}
-	s.NakDelay = r.Duration("nak_delay", 0, 0, 12*time.Hour)
 	s.DeliverNew = r.Enum("deliver", "all", "all", "new") == "new"
 	s.MaxAckPending = r.Int("max_ack_pending", 0, 0, 10_000_000)
-	s.Prefetch = r.Int("prefetch", DefaultPrefetch, 1, 100_000)
 	s.InactiveThreshold = r.Duration("inactive_threshold", DefaultInactiveThreshold, time.Second, 30*day)
-	s.PublishTimeout = r.Duration("publish_timeout", DefaultPublishTimeout, 100*time.Millisecond, time.Hour)
-	s.MaxPending = r.Int("max_pending", DefaultMaxPending, 1, 1_000_000)
-	s.CloseTimeout = r.Duration("close_timeout", DefaultCloseTimeout, 0, 10*time.Minute)
+	RefuseRemoved(r)
 	return s
 }
