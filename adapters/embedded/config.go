@@ -77,7 +77,7 @@ func parse(cfg herald.Config) (*settings, error) {
 		}
 		s.server.syncInterval = d
 	}
-	s.js = natsx.ReadSettings(r)
+	s.js = natsx.ReadSettings(r, cfg)
 	if s.js.Replicas == natsx.ReplicasAuto {
 		s.js.Replicas = 1 // one server
 	}

@@ -73,13 +73,13 @@ func parse(cfg herald.Config) (*settings, error) {
 	}
 	if s.core {
 		for _, k := range natsx.SettingKeys {
-			if r.Has(k) {
-				r.Fail(k, r.String(k, ""), "applies only to JetStream", "mode=jetstream, or remove "+k)
+			if v, ok := cfg.Options[k]; ok {
+				r.Fail(k, v, "applies only to JetStream", "mode=jetstream, or remove "+k)
 			}
 		}
-		natsx.RefuseRemoved(r)
+		natsx.RefuseRemoved(r, cfg.Options)
 	} else {
-		s.js = natsx.ReadSettings(r)
+		s.js = natsx.ReadSettings(r, cfg)
 	}
 
 	hosts := cfg.Hosts

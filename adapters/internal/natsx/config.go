@@ -100,19 +100,21 @@ var Removed = map[string]string{
 	"close_timeout":   "Close's context bounds how long closing waits",
 }
 
-// RefuseRemoved records a ConfigError in r for every option of Removed
-// that is set.
-func RefuseRemoved(r *herald.OptionReader) {
+// RefuseRemoved records in r a ConfigError for every option of Removed
+// that opts sets (the others are not looked up, so that the list of
+// allowed keys in r's errors does not name them).
+func RefuseRemoved(r *herald.OptionReader, opts herald.Options) {
 	for _, k := range []string{"nak_delay", "publish_timeout", "max_pending", "close_timeout"} {
-		if r.Has(k) {
-			r.Fail(k, r.String(k, ""), "is not an option any more", Removed[k])
+		if v, ok := opts[k]; ok {
+			r.Fail(k, v, "is not an option any more", Removed[k])
 		}
 	}
 }
 
-// ReadSettings reads the JetStream options from r, starting from the
-// defaults. Problems are recorded in r (see herald.OptionReader.Err).
-func ReadSettings(r *herald.OptionReader) Settings {
+// ReadSettings reads the JetStream options of cfg from r (cfg's
+// reader), starting from the defaults. Problems are recorded in r (see
+// herald.OptionReader.Err).
+func ReadSettings(r *herald.OptionReader, cfg herald.Config) Settings {
 	s := DefaultSettings()
 	const day = 24 * time.Hour
 	s.Stream = r.String("stream", "")
@@ -167,6 +169,6 @@ func ReadSettings(r *herald.OptionReader) Settings {
 	s.DeliverNew = r.Enum("deliver", "all", "all", "new") == "new"
 	s.MaxAckPending = r.Int("max_ack_pending", 0, 0, 10_000_000)
 	s.InactiveThreshold = r.Duration("inactive_threshold", DefaultInactiveThreshold, time.Second, 30*day)
-	RefuseRemoved(r)
+	RefuseRemoved(r, cfg.Options)
 	return s
 }

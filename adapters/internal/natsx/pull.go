@@ -12,15 +12,23 @@ import (
 // rather than through nats.go's Messages or Consume, so that it asks for
 // no more than its window: nats.go's iterators buffer up to their batch
 // on top of what the caller holds, and nothing keeps those messages
-// alive (issue 14, item 5). Each request has its own reply subject
-// (<inbox>.<id>), so every status the server sends is matched to its
-// request.
+// alive (issue 14, item 5).
+//
+// Accounting: asked is what the requests may still bring. A message
+// takes one off; a request that ends before its batch is full (it
+// expired, the server refused it, the consumer's leader changed) takes
+// off what the server says it did not bring (Nats-Pending-Messages), or
+// its whole batch when it was refused. Each request has its own reply
+// subject (<inbox><id>), to which the server sends its statuses
+// (messages come with their own subject), so every status is matched to
+// its request.
 const (
 	// pullExpires is how long a request waits at the server for messages.
 	pullExpires = 30 * time.Second
-	// pullHeartbeat is the server's idle heartbeat on a waiting request;
-	// a request silent for pullSilence is taken as lost (a partition, a
-	// server restart the client did not notice yet).
+	// pullHeartbeat is the server's idle heartbeat on a waiting request.
+	// When the stream awaits messages and nothing at all came for
+	// pullSilence, its requests are taken as lost (a partition, a server
+	// restart the client did not notice yet).
 	pullHeartbeat = 5 * time.Second
 	pullSilence   = 2*pullHeartbeat + time.Second
 	// After an abnormal answer (no responders, a leadership change) the
@@ -29,11 +37,14 @@ const (
 	maxPullWait = 2 * time.Second
 )
 
-// pullRequest is one pull request waiting at the server.
+// pendingHdr is the header of a request's end that says how many of its
+// messages it did not bring.
+const pendingHdr = "Nats-Pending-Messages"
+
+// pullRequest is one pull request sent.
 type pullRequest struct {
-	left    int       // messages still to come
+	batch   int
 	expires time.Time // when the server ends it at the latest
-	seen    time.Time // its last message or heartbeat
 }
 
 // Acknowledgement bodies (JetStream's ack protocol).
@@ -63,8 +74,8 @@ func pullBody(batch int) []byte {
 	return append(b, '}')
 }
 
-// requestID is the request a message or status sent to subject answers
-// (0 when subject is not <inbox><id>).
+// requestID is the request a status sent to subject answers (0 when
+// subject is not <inbox><id>).
 func requestID(subject string, inboxLen int) uint64 {
 	if len(subject) <= inboxLen {
 		return 0
@@ -77,21 +88,22 @@ func requestID(subject string, inboxLen int) uint64 {
 }
 
 // plan decides the next pull request: it returns its id and batch, or 0
-// when none is due: the stream asks for at most its window minus what it
-// holds and what it asked for already, and only for half its window or
-// more unless nothing is asked (so requests are not one message each).
-// st.mu is held.
+// when none is due. The stream asks for at most its window minus what it
+// holds and what it asked for already, and for half its window or more
+// unless it holds and awaits nothing (so requests are not one message
+// each while the window is busy). st.mu is held.
 func (st *Stream) plan(now time.Time) (uint64, int) {
 	if st.closed || st.err != nil || now.Before(st.pullPause) || !st.nc.IsConnected() {
 		return 0, 0
 	}
 	room := st.window - st.held - st.asked
-	if room <= 0 || (st.asked > 0 && room < max(1, st.window/2)) {
+	if room <= 0 || (room < max(1, st.window/2) && st.held+st.asked > 0) {
 		return 0, 0
 	}
 	st.reqSeq++
-	st.reqs[st.reqSeq] = &pullRequest{left: room, expires: now.Add(pullExpires + pullSilence), seen: now}
+	st.reqs[st.reqSeq] = &pullRequest{batch: room, expires: now.Add(pullExpires + pullSilence)}
 	st.asked += room
+	st.seen = now // the silence is counted from the request on
 	return st.reqSeq, room
 }
 
@@ -104,7 +116,7 @@ func (st *Stream) request(id uint64, batch int) {
 	err := st.nc.PublishMsg(&nats.Msg{Subject: st.next, Reply: st.inbox + strconv.FormatUint(id, 10), Data: pullBody(batch)})
 	if err != nil {
 		st.mu.Lock()
-		st.end(id)
+		st.ended(id, 0, false)
 		st.pause(time.Now())
 		st.mu.Unlock()
 	}
@@ -118,16 +130,37 @@ func (st *Stream) pull() {
 	st.request(id, n)
 }
 
-// end forgets request id; st.mu is held.
-func (st *Stream) end(id uint64) {
-	if r, ok := st.reqs[id]; ok {
-		st.asked -= r.left
-		delete(st.reqs, id)
+// arrived counts a message; st.mu is held.
+func (st *Stream) arrived(now time.Time) {
+	st.seen = now
+	st.pullWait = minPullWait
+	if st.asked > 0 {
+		st.asked--
+	}
+	if st.asked == 0 {
+		clear(st.reqs) // every request is done
 	}
 }
 
-// dropRequests forgets every request (the server lost them: a reconnect);
-// st.mu is held.
+// ended forgets request id, which brought all but pending of its batch
+// (known: the server said so), or none of it (it was refused); st.mu is
+// held.
+func (st *Stream) ended(id uint64, pending int, known bool) {
+	r, ok := st.reqs[id]
+	switch {
+	case known:
+		st.asked -= pending
+	case ok:
+		st.asked -= r.batch
+	}
+	delete(st.reqs, id)
+	if st.asked <= 0 {
+		st.dropRequests()
+	}
+}
+
+// dropRequests forgets every request (the server lost them: a reconnect,
+// a leadership change); st.mu is held.
 func (st *Stream) dropRequests() {
 	clear(st.reqs)
 	st.asked = 0
@@ -140,41 +173,25 @@ func (st *Stream) pause(now time.Time) {
 	st.pullWait = min(2*st.pullWait, maxPullWait)
 }
 
-// arrived counts a message or heartbeat of request id; st.mu is held.
-func (st *Stream) arrived(id uint64, now time.Time, msg bool) {
-	r, ok := st.reqs[id]
-	if !ok {
-		return
-	}
-	r.seen = now
-	st.pullWait = minPullWait
-	if !msg {
-		return
-	}
-	r.left--
-	st.asked--
-	if r.left <= 0 {
-		delete(st.reqs, id)
-	}
-}
-
 // onStatus handles a status the server sent for request id: a heartbeat,
 // the request's end, or a problem with the consumer.
 func (st *Stream) onStatus(id uint64, m *nats.Msg) {
 	code, desc := m.Header.Get("Status"), m.Header.Get("Description")
+	pending, perr := strconv.Atoi(m.Header.Get(pendingHdr))
+	known := perr == nil
 	now := time.Now()
 	st.mu.Lock()
-	switch code {
-	case "100": // idle heartbeat
-		st.arrived(id, now, false)
+	st.seen = now
+	switch {
+	case code == "100": // idle heartbeat
 		recovered := st.healthy()
 		st.mu.Unlock()
 		if recovered {
 			st.report(nil)
 		}
 		return
-	case "404", "408": // no messages, request expired: ask again
-		st.end(id)
+	case code == "408" && known, code == "404": // the request expired: ask again
+		st.ended(id, pending, known)
 		recovered := st.healthy()
 		next, n := st.plan(now)
 		st.mu.Unlock()
@@ -183,44 +200,40 @@ func (st *Stream) onStatus(id uint64, m *nats.Msg) {
 		}
 		st.request(next, n)
 		return
-	case "409":
-		if strings.Contains(strings.ToLower(desc), "consumer deleted") {
-			st.breakLocked(errConsumerDeleted)
-			st.mu.Unlock()
-			st.signal(st.ready)
-			return
-		}
-		// Leadership change, server shutdown, a server limit: ask again
-		// after a pause.
-		st.end(id)
+	case code == "409" && strings.Contains(strings.ToLower(desc), "consumer deleted"):
+		st.breakLocked(errConsumerDeleted)
+		st.mu.Unlock()
+		st.signal(st.ready)
+		return
+	case code == "409" && strings.Contains(strings.ToLower(desc), "leadership change"):
+		st.dropRequests() // every request is gone with the old leader
 		st.pause(now)
-	case "503": // no responders: JetStream or the consumer is not there
-		st.end(id)
+	case code == "503": // no responders: JetStream or the consumer is not there
+		st.ended(id, 0, false)
 		st.pause(now)
 		st.probe = true
-	default:
-		st.end(id)
+	default: // a request refused, or ended early: ask again after a pause
+		st.ended(id, pending, known)
 		st.pause(now)
-		st.probe = true
 	}
 	st.mu.Unlock()
 	st.s.log.Debug("herald/"+st.s.scheme+": pull request answered with a status", "topic", st.topic, "status", code, "description", desc)
 	st.signal(st.wake)
 }
 
-// housekeep forgets the requests the server no longer answers (expired,
-// or silent past their heartbeat); st.mu is held. It reports whether one
-// was silent.
+// housekeep forgets the requests past their expiry (they ended with
+// their batch full, silently), and all of them when the stream awaits
+// messages and nothing came for pullSilence; st.mu is held. It reports
+// whether that happened.
 func (st *Stream) housekeep(now time.Time) bool {
-	silent := false
 	for id, r := range st.reqs {
-		switch {
-		case now.After(r.expires):
-			st.end(id)
-		case now.Sub(r.seen) > pullSilence:
-			st.end(id)
-			silent = true
+		if now.After(r.expires) {
+			delete(st.reqs, id)
 		}
 	}
-	return silent
+	if st.asked > 0 && now.Sub(st.seen) > pullSilence {
+		st.dropRequests()
+		return true
+	}
+	return false
 }

@@ -62,7 +62,8 @@ type Stream struct {
 	held      int // deliveries held
 	handed    int // handed out and not settled
 	reqs      map[uint64]*pullRequest
-	asked     int // messages the requests may still bring
+	asked     int       // messages the requests may still bring
+	seen      time.Time // the last message or status, or request sent
 	reqSeq    uint64
 	pullPause time.Time
 	pullWait  time.Duration
@@ -125,9 +126,8 @@ func newStream(s *Subscription, c jetstream.Consumer, topic string, o adapters.S
 // onMsg handles what the server sends to the inbox; it runs on nats.go's
 // goroutine for the subscription.
 func (st *Stream) onMsg(m *nats.Msg) {
-	id := requestID(m.Subject, len(st.inbox))
 	if m.Reply == "" {
-		st.onStatus(id, m)
+		st.onStatus(requestID(m.Subject, len(st.inbox)), m)
 		return
 	}
 	now := time.Now()
@@ -141,7 +141,7 @@ func (st *Stream) onMsg(m *nats.Msg) {
 	d.msg = st.s.m.decode(m.Header, m.Data, fallback)
 	d.key = d.msg.Metadata[herald.KeyHeader]
 	st.mu.Lock()
-	st.arrived(id, now, true)
+	st.arrived(now)
 	if st.closed || st.err != nil {
 		st.mu.Unlock()
 		_ = st.nc.Publish(m.Reply, ackNak) // back to the consumer at once

@@ -185,7 +185,13 @@ func (t *Topic) Send(ctx context.Context, topic string, m *herald.Message, done 
 			continue
 		}
 		t.push(e)
+		// The resender's timer follows the oldest message's deadline:
+		// tell it about a new oldest one.
+		arm := !e.deadline.IsZero() && (t.head == e || t.head.deadline.IsZero())
 		t.mu.Unlock()
+		if arm {
+			t.signal()
+		}
 		_, err := t.js.PublishMsgAsync(nm)
 		t.wmu.Unlock()
 		if err == nil {

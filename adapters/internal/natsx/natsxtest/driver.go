@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -29,8 +30,12 @@ type Fixture struct {
 	Topic func(t testing.TB) string
 }
 
-// Env is the environment the checks open with: a logger that discards.
+// Env is the environment the checks open with: a logger that discards,
+// or with HERALD_TEST_DEBUG=1 writes everything to stderr.
 func Env() adapters.Env {
+	if os.Getenv("HERALD_TEST_DEBUG") == "1" {
+		return adapters.Env{Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+	}
 	return adapters.Env{Logger: slog.New(slog.DiscardHandler)}
 }
 
@@ -191,6 +196,9 @@ func (l *StatusLog) Report(err error) {
 	default:
 	}
 }
+
+// C returns the reports as they come.
+func (l *StatusLog) C() <-chan error { return l.ch }
 
 // Next returns the next report, failing after wait.
 func (l *StatusLog) Next(t testing.TB, wait time.Duration) error {
