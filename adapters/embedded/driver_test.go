@@ -16,15 +16,15 @@ import (
 
 // The JetStream checks shared with the nats driver, on an embedded
 // server of the test's own.
-func TestStreamWindow(t *testing.T)       { natsxtest.StreamWindow(t, serverFixture(t)) }
-func TestStreamNack(t *testing.T)         { natsxtest.StreamNack(t, serverFixture(t)) }
-func TestValid(t *testing.T)              { natsxtest.Valid(t, serverFixture(t)) }
-func TestSendAll(t *testing.T)            { natsxtest.SendAll(t, serverFixture(t)) }
-func TestPrepare(t *testing.T)            { natsxtest.Prepare(t, serverFixture(t)) }
-func TestPrivateConsumer(t *testing.T)    { natsxtest.PrivateConsumer(t, serverFixture(t)) }
-func TestSendLeavesMessage(t *testing.T)  { natsxtest.SendLeavesMessage(t, serverFixture(t)) }
-func TestAfterClose(t *testing.T)         { natsxtest.AfterClose(t, serverFixture(t), "embedded") }
-func TestSendTooLarge(t *testing.T)       { natsxtest.SendTooLarge(t, serverFixture(t), embedded.MaxPayload) }
+func TestStreamWindow(t *testing.T)      { natsxtest.StreamWindow(t, serverFixture(t)) }
+func TestStreamNack(t *testing.T)        { natsxtest.StreamNack(t, serverFixture(t)) }
+func TestValid(t *testing.T)             { natsxtest.Valid(t, serverFixture(t)) }
+func TestSendAll(t *testing.T)           { natsxtest.SendAll(t, serverFixture(t)) }
+func TestPrepare(t *testing.T)           { natsxtest.Prepare(t, serverFixture(t)) }
+func TestPrivateConsumer(t *testing.T)   { natsxtest.PrivateConsumer(t, serverFixture(t)) }
+func TestSendLeavesMessage(t *testing.T) { natsxtest.SendLeavesMessage(t, serverFixture(t)) }
+func TestAfterClose(t *testing.T)        { natsxtest.AfterClose(t, serverFixture(t), "embedded") }
+func TestSendTooLarge(t *testing.T)      { natsxtest.SendTooLarge(t, serverFixture(t), embedded.MaxPayload) }
 func TestSlowHandlersNoDuplicates(t *testing.T) {
 	natsxtest.SlowHandlersNoDuplicates(t, serverFixture(t))
 }
