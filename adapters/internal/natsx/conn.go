@@ -2,6 +2,7 @@ package natsx
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -98,7 +99,7 @@ func (w *ConnWatch) disconnected(_ *nats.Conn, err error) {
 	}
 	w.mu.Unlock()
 	w.log.Debug(w.prefix+": connection lost; reconnecting", "role", w.role, "err", err)
-	w.notify(errors.Join(nats.ErrDisconnected, err))
+	w.notify(fmt.Errorf("%w: %w", nats.ErrDisconnected, err))
 }
 
 func (w *ConnWatch) reconnected(nc *nats.Conn) {
@@ -122,7 +123,7 @@ func (w *ConnWatch) closed(nc *nats.Conn) {
 		err = nats.ErrConnectionClosed
 	}
 	w.log.Info(w.prefix+": connection closed for good (no more reconnect attempts: see max_reconnects)", "role", w.role, "err", err)
-	w.notify(errors.Join(nats.ErrConnectionClosed, err))
+	w.notify(fmt.Errorf("%w: %w", nats.ErrConnectionClosed, err))
 }
 
 // asyncError logs errors nats.go reports outside any call: a permission
