@@ -21,7 +21,7 @@ import (
 const (
 	defaultPort            = "9092"
 	defaultPartitions      = 6
-	defaultWindow          = 256 // Capabilities.DefaultWindow
+	defaultWindow          = 256     // Capabilities.DefaultWindow
 	defaultMaxMessageBytes = 2 << 20 // 2 MiB: a 1 MiB payload plus headers fits
 	defaultSessionTimeout  = 10 * time.Second
 	defaultClientID        = "herald"
