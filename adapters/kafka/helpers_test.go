@@ -319,3 +319,16 @@ func (c *logCapture) warnings() (int, string) {
 	defer c.mu.Unlock()
 	return c.warns, strings.Join(c.lines, "\n")
 }
+
+// rawClient is a plain franz-go client of another application.
+func rawClient(tb testing.TB, target string, opts ...kgo.Opt) *kgo.Client {
+	tb.Helper()
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(brokers(tb, target)...)}, opts...)...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(cl.Close)
+	return cl
+}
+
+func slogOf(h slog.Handler) *slog.Logger { return slog.New(h) }
