@@ -63,8 +63,9 @@ type settings struct {
 	sasl              string      // "" or saslPlain, saslSCRAMSHA256, saslSCRAMSHA512
 	username          string
 	password          string
-	extra             []kgo.Opt // added to every client (tests)
-	dial              dialFunc  // replaces net.Dialer under the guard (tests); nil: TCP
+	revokeWait        time.Duration // revokeWait; shorter in tests
+	extra             []kgo.Opt     // added to every client (tests)
+	dial              dialFunc      // replaces net.Dialer under the guard (tests); nil: TCP
 }
 
 // parse validates cfg and returns its settings. Every problem is reported,
@@ -77,7 +78,7 @@ func parse(cfg herald.Config) (settings, error) {
 	fail := func(key, value, problem, allowed string) {
 		errs = append(errs, &herald.ConfigError{Key: key, Value: value, Problem: problem, Allowed: allowed})
 	}
-	s := settings{group: cfg.Group, username: cfg.Username, password: cfg.Password.Value()}
+	s := settings{group: cfg.Group, username: cfg.Username, password: cfg.Password.Value(), revokeWait: revokeWait}
 
 	if len(cfg.Hosts) == 0 {
 		fail("hosts", "", "is missing", "one or more host:port broker addresses, e.g. kafka://127.0.0.1:9092,10.0.0.2:9092")

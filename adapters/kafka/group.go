@@ -12,8 +12,8 @@ import (
 
 // revokeWait bounds how long a revoked partition waits for its records
 // handed out to be settled before its offset is committed (then the next
-// owner gets the unsettled ones again). A variable for tests.
-var revokeWait = 10 * time.Second
+// owner gets the unsettled ones again); settings.revokeWait.
+const revokeWait = 10 * time.Second
 
 // onAssigned starts a new assignment (a part of its own) for each
 // partition added.
@@ -53,7 +53,7 @@ func (s *stream) onRevoked(ctx context.Context, cl *kgo.Client, revoked map[stri
 		}
 	}
 	s.mu.Unlock()
-	t := time.NewTimer(revokeWait)
+	t := time.NewTimer(s.sub.set.revokeWait)
 	for _, ch := range wait {
 		select {
 		case <-ch:

@@ -82,8 +82,10 @@ func (ss *session) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, readWait
 	}
 }
 
-// expired reports whether the broker may have expired the member, and
-// for how long no heartbeat was answered.
+// expired reports whether the broker may have expired the member (a
+// tenth of session_timeout, at most a second, early: the broker's clock
+// starts when it receives a heartbeat, after it was sent), and for how
+// long no heartbeat was answered.
 func (ss *session) expired() (bool, time.Duration) {
 	if ss == nil {
 		return false, 0
@@ -94,5 +96,5 @@ func (ss *session) expired() (bool, time.Duration) {
 		return false, 0
 	}
 	since := time.Since(ss.alive)
-	return since >= ss.timeout, since
+	return since >= ss.timeout-min(ss.timeout/10, time.Second), since
 }

@@ -173,26 +173,42 @@ func (s *stream) Valid(t adapters.Token) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return !s.closed && !pt.gone
+	if s.closed || pt.gone {
+		return false
+	}
+	expired, _ := s.sess.expired() // checked here too: the stream's check runs every 200 ms
+	return !expired
 }
 
 // Close implements adapters.Stream: it stops polling, commits what was
-// settled (a group member) within ctx, leaves the group and closes the
-// client. Unsettled records come again (to the group's next owner).
+// settled (a group member) within ctx (5 s when ctx has no deadline),
+// leaves the group and closes the client. Unsettled records come again
+// (to the group's next owner).
 func (s *stream) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() { s.closeErr = s.close(ctx) })
 	return s.closeErr
 }
 
 func (s *stream) close(ctx context.Context) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, closeTimeout)
+		defer cancel()
+	}
 	s.mu.Lock()
 	s.closed, s.closing = true, true
+	broken := s.broken != nil
 	s.mu.Unlock()
 	s.h.stop()
 	s.cancel()
 	<-s.done
+	if broken {
+		// The session may be gone: nothing to commit (every assignment
+		// ended), and the coordinator may not answer a leave.
+		s.guard.abort()
+	}
 	var err error
-	if s.sub.set.group != "" {
+	if s.sub.set.group != "" && !broken {
 		s.markSettled()
 		stop := context.AfterFunc(ctx, s.guard.abort)
 		if cerr := s.cl.CommitMarkedOffsets(ctx); cerr != nil && ctx.Err() != nil {
