@@ -46,7 +46,7 @@ type topic struct {
 	cl     *kgo.Client
 	admin  *admin
 	log    *slog.Logger
-	writes writeCounter // produce requests written to a broker
+	writes writeCounter             // produce requests written to a broker
 	answer func(*kgo.Record, error) // t.promise, made once: every record's promise
 
 	mu      sync.RWMutex // Send holds it shared from its closed check to Produce
