@@ -415,7 +415,7 @@ func (st *Stream) connChanged(err error) {
 		st.probe = true
 		st.mu.Unlock()
 		st.signal(st.wake)
-	case errors.Is(err, nats.ErrConnectionClosed):
+	case st.nc.IsClosed():
 		st.mu.Lock()
 		st.breakLocked(err)
 		st.mu.Unlock()
