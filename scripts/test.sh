@@ -116,7 +116,8 @@ lint() {
     run_in "$m" "$tmp/staticcheck" ./...
   done
   local unformatted
-  unformatted=$(git ls-files --cached --others --exclude-standard '*.go' | xargs gofmt -l)
+  unformatted=$(git ls-files --cached --others --exclude-standard '*.go' |
+    while read -r f; do [[ -f $f ]] && echo "$f"; done | xargs -r gofmt -l)
   if [[ -n $unformatted ]]; then
     echo "test.sh: gofmt needed: $unformatted" >&2
     failed+=("gofmt")
