@@ -117,7 +117,7 @@ lint() {
   done
   local unformatted
   unformatted=$(git ls-files --cached --others --exclude-standard '*.go' |
-    while read -r f; do [[ -f $f ]] && echo "$f"; done | xargs -r gofmt -l)
+    while read -r f; do if [[ -f $f ]]; then echo "$f"; fi; done | xargs -r gofmt -l)
   if [[ -n $unformatted ]]; then
     echo "test.sh: gofmt needed: $unformatted" >&2
     failed+=("gofmt")
