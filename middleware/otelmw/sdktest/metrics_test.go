@@ -1,4 +1,4 @@
-package middleware_test
+package sdktest
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/middleware"
+	"github.com/heraldkit/herald/middleware/otelmw"
 )
 
 // metricsReader collects from a ManualReader.
@@ -33,8 +34,8 @@ func (r *metricsReader) collect() map[string]metricdata.Aggregation {
 	}
 	out := map[string]metricdata.Aggregation{}
 	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != middleware.ScopeName {
-			r.t.Errorf("scope %q; want %q", sm.Scope.Name, middleware.ScopeName)
+		if sm.Scope.Name != otelmw.ScopeName {
+			r.t.Errorf("scope %q; want %q", sm.Scope.Name, otelmw.ScopeName)
 		}
 		for _, m := range sm.Metrics {
 			out[m.Name] = m.Data
@@ -109,10 +110,10 @@ func TestMetricsConsume(t *testing.T) {
 		case "panic":
 			panic("kaboom")
 		case "peek":
-			inflight <- sum(t, r.collect(), middleware.MetricInFlight, attrTopic)
+			inflight <- sum(t, r.collect(), otelmw.MetricInFlight, attrTopic)
 		}
 		return nil
-	}, middleware.Metrics(middleware.WithMeterProvider(r.mp)), middleware.Deduplicate(), middleware.DeadLetter(pub, "dlq"),
+	}, otelmw.Metrics(otelmw.WithMeterProvider(r.mp)), middleware.Deduplicate(), middleware.DeadLetter(pub, "dlq"),
 		middleware.Retry(middleware.MaxAttempts(3), middleware.InitialDelay(time.Millisecond)), middleware.Recover())
 	ctx := deliveryCtx("orders", "billing")
 	dup := herald.NewMessage([]byte("ok"))
@@ -126,28 +127,28 @@ func TestMetricsConsume(t *testing.T) {
 	}
 	// A failure that is nacked, with no DeadLetter around it.
 	bare := chain(func(context.Context, *herald.Message) error { panic("kaboom") },
-		middleware.Metrics(middleware.WithMeterProvider(r.mp)), middleware.Recover())
+		otelmw.Metrics(otelmw.WithMeterProvider(r.mp)), middleware.Recover())
 	if err := bare.Handle(ctx, herald.NewMessage(nil)); err == nil {
 		t.Fatal("want an error")
 	}
 
 	data := r.collect()
 	for name, want := range map[string]int64{
-		middleware.MetricConsumed:     5,
-		middleware.MetricFailed:       1,
-		middleware.MetricRetried:      2,
-		middleware.MetricDeadLettered: 1,
-		middleware.MetricDuplicates:   1,
-		middleware.MetricInFlight:     0,
+		otelmw.MetricConsumed:     5,
+		otelmw.MetricFailed:       1,
+		otelmw.MetricRetried:      2,
+		otelmw.MetricDeadLettered: 1,
+		otelmw.MetricDuplicates:   1,
+		otelmw.MetricInFlight:     0,
 	} {
 		if got := sum(t, data, name, attrMem, attrTopic, attrGroup); got != want {
 			t.Errorf("%s = %d; want %d", name, got, want)
 		}
 	}
-	if got := sum(t, data, middleware.MetricFailed, attribute.String("error.type", "panic")); got != 1 {
+	if got := sum(t, data, otelmw.MetricFailed, attribute.String("error.type", "panic")); got != 1 {
 		t.Errorf("failed{error.type=panic} = %d; want 1", got)
 	}
-	if got := histCount(t, data, middleware.MetricHandlerDuration, attrTopic, attrGroup); got != 5 {
+	if got := histCount(t, data, otelmw.MetricHandlerDuration, attrTopic, attrGroup); got != 5 {
 		t.Errorf("handler duration count = %d; want 5", got)
 	}
 }
@@ -155,23 +156,23 @@ func TestMetricsConsume(t *testing.T) {
 func TestMetricsPublish(t *testing.T) {
 	r := newMetricsReader(t)
 	pub := &fakePub{fail: 1}
-	p := herald.ChainPublish(pub.Publish, middleware.PublishMetrics(middleware.WithMeterProvider(r.mp)))
+	p := herald.ChainPublish(pub.Publish, otelmw.PublishMetrics(otelmw.WithMeterProvider(r.mp)))
 	ctx := herald.ContextWithDelivery(context.Background(), herald.Delivery{Backend: "mem", Topic: "orders"})
 	_ = p(ctx, "orders", herald.NewMessage(nil))
 	if err := p(ctx, "orders", herald.NewMessage(nil), herald.NewMessage(nil)); err != nil {
 		t.Fatal(err)
 	}
 	data := r.collect()
-	if got := sum(t, data, middleware.MetricPublished, attrMem, attrTopic); got != 2 {
+	if got := sum(t, data, otelmw.MetricPublished, attrMem, attrTopic); got != 2 {
 		t.Errorf("published = %d; want 2", got)
 	}
-	if got := histCount(t, data, middleware.MetricPublishDuration, attrTopic); got != 2 {
+	if got := histCount(t, data, otelmw.MetricPublishDuration, attrTopic); got != 2 {
 		t.Errorf("publish duration count = %d; want 2", got)
 	}
-	if got := histCount(t, data, middleware.MetricPublishDuration, attribute.String("error.type", "_OTHER")); got != 1 {
+	if got := histCount(t, data, otelmw.MetricPublishDuration, attribute.String("error.type", "_OTHER")); got != 1 {
 		t.Errorf("failed publish duration count = %d; want 1", got)
 	}
-	if _, ok := data[middleware.MetricPublishDuration].(metricdata.Histogram[float64]); !ok {
+	if _, ok := data[otelmw.MetricPublishDuration].(metricdata.Histogram[float64]); !ok {
 		t.Fatal("no publish histogram")
 	}
 }

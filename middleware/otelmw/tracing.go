@@ -1,4 +1,4 @@
-package middleware
+package otelmw
 
 import (
 	"context"
@@ -12,10 +12,8 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/middleware"
 )
-
-// ScopeName is the instrumentation scope of Herald's tracer and meter.
-const ScopeName = "github.com/heraldkit/herald/middleware"
 
 // TracingOption configures Tracing and PublishTracing.
 type TracingOption func(*tracingConfig)
@@ -86,7 +84,14 @@ func newTracing(opts []TracingOption) (trace.Tracer, func() propagation.TextMapP
 func Tracing(opts ...TracingOption) herald.Middleware {
 	tracer, prop := newTracing(opts)
 	return func(next herald.Handler) herald.Handler {
-		key := new(byte)
+		// The Events of Retry, DeadLetter and Deduplicate inside become
+		// events of this instance's span, found in their ctx under key.
+		key := &spanKey{}
+		inner := middleware.Observe(middleware.ObserverFunc(func(ctx context.Context, e middleware.Event) {
+			if span, ok := ctx.Value(key).(trace.Span); ok {
+				spanEvent(span, e)
+			}
+		}))(next)
 		return herald.Handler(func(ctx context.Context, msg *herald.Message) error {
 			d, _ := herald.DeliveryFromContext(ctx)
 			pctx := prop().Extract(ctx, metadataCarrier{msg})
@@ -108,39 +113,46 @@ func Tracing(opts ...TracingOption) herald.Middleware {
 			if d.Group != "" {
 				attrs = append(attrs, semconv.MessagingConsumerGroupName(d.Group))
 			}
-			if id := msg.Metadata.Get(CorrelationIDHeader); id != "" {
+			if id := msg.Metadata.Get(middleware.CorrelationIDHeader); id != "" {
 				attrs = append(attrs, semconv.MessagingMessageConversationID(id))
 			}
 			startOpts = append(startOpts, trace.WithAttributes(attrs...))
 			ctx, span := tracer.Start(pctx, spanName("process", d.Topic), startOpts...)
 			defer span.End()
-
-			ctx, st := withState(ctx)
-			st.observe(key, ObserverFunc(func(_ context.Context, e Event) {
-				switch e.Kind {
-				case EventRetry:
-					a := []attribute.KeyValue{attribute.Int("herald.attempt", e.Attempt), attribute.String("herald.delay", e.Delay.String()), attribute.Bool("herald.redelivery", e.Redelivery)}
-					if e.Err != nil {
-						a = append(a, attribute.String("exception.message", e.Err.Error()))
-					}
-					span.AddEvent("herald.retry", trace.WithAttributes(a...))
-				case EventDeadLetter:
-					span.AddEvent("herald.dead_letter", trace.WithAttributes(
-						attribute.Int("herald.attempts", e.Attempt),
-						attribute.String("herald.dead_letter_topic", e.DeadLetterTopic),
-						attribute.String("exception.message", errText(e.Err))))
-				case EventDuplicate:
-					span.AddEvent("herald.duplicate")
-				}
-			}))
+			ctx = context.WithValue(ctx, key, span)
 			// A panic passing through fails the span, then continues.
 			defer onPanic(func(err error) { failSpan(span, err) })
-			err := next.Handle(ctx, msg)
+			err := inner.Handle(ctx, msg)
 			if err != nil {
 				failSpan(span, err)
 			}
 			return err
 		})
+	}
+}
+
+// spanKey is the context key under which one Tracing instance keeps its
+// span for its observer. It is not zero-sized, so that each instance's
+// key (a pointer) is distinct.
+type spanKey struct{ _ byte }
+
+// spanEvent records e, a decision of Retry, DeadLetter or Deduplicate,
+// as an event of span.
+func spanEvent(span trace.Span, e middleware.Event) {
+	switch e.Kind {
+	case middleware.EventRetry:
+		a := []attribute.KeyValue{attribute.Int("herald.attempt", e.Attempt), attribute.String("herald.delay", e.Delay.String()), attribute.Bool("herald.redelivery", e.Redelivery)}
+		if e.Err != nil {
+			a = append(a, attribute.String("exception.message", e.Err.Error()))
+		}
+		span.AddEvent("herald.retry", trace.WithAttributes(a...))
+	case middleware.EventDeadLetter:
+		span.AddEvent("herald.dead_letter", trace.WithAttributes(
+			attribute.Int("herald.attempts", e.Attempt),
+			attribute.String("herald.dead_letter_topic", e.DeadLetterTopic),
+			attribute.String("exception.message", errText(e.Err))))
+	case middleware.EventDuplicate:
+		span.AddEvent("herald.duplicate")
 	}
 }
 
@@ -208,7 +220,7 @@ func PublishTracing(opts ...TracingOption) herald.PublishMiddleware {
 			defer onPanic(func(err error) { failSpan(span, err) })
 			err := next(sctx, topic, msgs...)
 			if len(msgs) == 1 {
-				if id := msgs[0].Metadata.Get(CorrelationIDHeader); id != "" {
+				if id := msgs[0].Metadata.Get(middleware.CorrelationIDHeader); id != "" {
 					span.SetAttributes(semconv.MessagingMessageConversationID(id))
 				}
 			}
@@ -218,26 +230,6 @@ func PublishTracing(opts ...TracingOption) herald.PublishMiddleware {
 			return err
 		}
 	}
-}
-
-// backendKey is the Herald backend (the URL scheme).
-var backendKey = attribute.Key("herald.backend")
-
-// system maps a backend scheme to messaging.system.
-func system(scheme string) attribute.KeyValue {
-	switch scheme {
-	case "kafka":
-		return semconv.MessagingSystemKafka
-	case "amqp", "amqps":
-		return semconv.MessagingSystemRabbitMQ
-	case "nats", "embedded":
-		return semconv.MessagingSystemKey.String("nats")
-	case "mem":
-		return semconv.MessagingSystemKey.String("memory")
-	case "":
-		return semconv.MessagingSystemKey.String("unknown")
-	}
-	return semconv.MessagingSystemKey.String(scheme)
 }
 
 // spanName is "<operation> <topic>" (or the operation alone without a

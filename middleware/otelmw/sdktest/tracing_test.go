@@ -1,4 +1,4 @@
-package middleware_test
+package sdktest
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/middleware"
+	"github.com/heraldkit/herald/middleware/otelmw"
 )
 
 func newRecorder() (*tracetest.SpanRecorder, *sdktrace.TracerProvider) {
@@ -66,7 +67,7 @@ func assertChildOf(t *testing.T, consumer, producer sdktrace.ReadOnlySpan) {
 func TestTracingProducerToConsumer(t *testing.T) {
 	rec, tp := newRecorder()
 	pub := &fakePub{}
-	publish := herald.ChainPublish(pub.Publish, middleware.PublishTracing(middleware.WithTracerProvider(tp)), middleware.PublishCorrelationID())
+	publish := herald.ChainPublish(pub.Publish, otelmw.PublishTracing(otelmw.WithTracerProvider(tp)), middleware.PublishCorrelationID())
 	member, _ := baggage.NewMember("tenant", "acme")
 	bag, _ := baggage.New(member)
 	ctx := baggage.ContextWithBaggage(context.Background(), bag)
@@ -85,7 +86,7 @@ func TestTracingProducerToConsumer(t *testing.T) {
 	h := chain(func(ctx context.Context, _ *herald.Message) error {
 		gotBaggage = baggage.FromContext(ctx).Member("tenant").Value()
 		return nil
-	}, middleware.Tracing(middleware.WithTracerProvider(tp)))
+	}, otelmw.Tracing(otelmw.WithTracerProvider(tp)))
 	if err := h.Handle(herald.ContextWithDelivery(context.Background(), herald.Delivery{Backend: "kafka", Topic: "orders", Group: "billing"}), msg.Copy()); err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func TestTracingProducerToConsumer(t *testing.T) {
 func TestTracingRecordsErrorsAndRetries(t *testing.T) {
 	rec, tp := newRecorder()
 	h := chain(func(context.Context, *herald.Message) error { return errBoom },
-		middleware.Tracing(middleware.WithTracerProvider(tp)), middleware.Retry(middleware.MaxAttempts(2), middleware.InitialDelay(time.Millisecond)))
+		otelmw.Tracing(otelmw.WithTracerProvider(tp)), middleware.Retry(middleware.MaxAttempts(2), middleware.InitialDelay(time.Millisecond)))
 	_ = h.Handle(deliveryCtx("t", ""), herald.NewMessage(nil))
 	s := spanNamed(t, rec, "process t")
 	if s.Status().Code != codes.Error {
@@ -143,7 +144,7 @@ func TestTracingRecordsErrorsAndRetries(t *testing.T) {
 func TestTracingBatchAndCustomPropagator(t *testing.T) {
 	rec, tp := newRecorder()
 	pub := &fakePub{}
-	publish := herald.ChainPublish(pub.Publish, middleware.PublishTracing(middleware.WithTracerProvider(tp), middleware.WithPropagator(propagation.TraceContext{})))
+	publish := herald.ChainPublish(pub.Publish, otelmw.PublishTracing(otelmw.WithTracerProvider(tp), otelmw.WithPropagator(propagation.TraceContext{})))
 	a, b := herald.NewMessage(nil), herald.NewMessage(nil)
 	if err := publish(deliveryCtx("t", ""), "t", a, b); err != nil {
 		t.Fatal(err)
@@ -162,7 +163,7 @@ func TestTracingBatchAndCustomPropagator(t *testing.T) {
 		t.Error("each message should carry its own create span context, and no baggage with a TraceContext-only propagator")
 	}
 	rec2, tp2 := newRecorder()
-	h := chain(func(context.Context, *herald.Message) error { return nil }, middleware.Tracing(middleware.WithTracerProvider(tp2)))
+	h := chain(func(context.Context, *herald.Message) error { return nil }, otelmw.Tracing(otelmw.WithTracerProvider(tp2)))
 	_ = h.Handle(deliveryCtx("t", ""), b)
 	cons := spanNamed(t, rec2, "process t")
 	if cons.Parent().SpanID() != creates[1].SpanContext().SpanID() && cons.Parent().SpanID() != creates[0].SpanContext().SpanID() {
@@ -173,13 +174,13 @@ func TestTracingBatchAndCustomPropagator(t *testing.T) {
 func TestTracingCaseInsensitiveHeaders(t *testing.T) {
 	rec, tp := newRecorder()
 	pub := &fakePub{}
-	publish := herald.ChainPublish(pub.Publish, middleware.PublishTracing(middleware.WithTracerProvider(tp)))
+	publish := herald.ChainPublish(pub.Publish, otelmw.PublishTracing(otelmw.WithTracerProvider(tp)))
 	m := herald.NewMessage(nil)
 	_ = publish(deliveryCtx("t", ""), "t", m)
 	// A backend that canonicalizes header names (Traceparent).
 	m.Metadata["Traceparent"] = m.Metadata["traceparent"]
 	delete(m.Metadata, "traceparent")
-	h := chain(func(context.Context, *herald.Message) error { return nil }, middleware.Tracing(middleware.WithTracerProvider(tp)))
+	h := chain(func(context.Context, *herald.Message) error { return nil }, otelmw.Tracing(otelmw.WithTracerProvider(tp)))
 	_ = h.Handle(deliveryCtx("t", ""), m)
 	assertChildOf(t, spanNamed(t, rec, "process t"), spanNamed(t, rec, "send t"))
 }

@@ -1,4 +1,4 @@
-package middleware
+package otelmw
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/middleware"
 )
 
 // Metric names. Counters count messages ("{message}"), durations are in
@@ -109,21 +110,22 @@ func newInstruments(opts []MetricsOption) *instruments {
 func Metrics(opts ...MetricsOption) herald.Middleware {
 	in := newInstruments(opts)
 	return func(next herald.Handler) herald.Handler {
-		key := new(byte)
+		// The Events of Retry, DeadLetter and Deduplicate inside, with the
+		// attributes of the delivery they are about.
+		inner := middleware.Observe(middleware.ObserverFunc(func(ctx context.Context, e middleware.Event) {
+			set := metric.WithAttributeSet(deliveryAttrs(ctx, true))
+			switch e.Kind {
+			case middleware.EventRetry:
+				in.retried.Add(ctx, 1, set)
+			case middleware.EventDeadLetter:
+				in.deadLettered.Add(ctx, 1, set)
+			case middleware.EventDuplicate:
+				in.duplicates.Add(ctx, 1, set)
+			}
+		}))(next)
 		return herald.Handler(func(ctx context.Context, msg *herald.Message) error {
 			attrs := deliveryAttrs(ctx, true)
 			set := metric.WithAttributeSet(attrs)
-			ctx, st := withState(ctx)
-			st.observe(key, ObserverFunc(func(ctx context.Context, e Event) {
-				switch e.Kind {
-				case EventRetry:
-					in.retried.Add(ctx, 1, set)
-				case EventDeadLetter:
-					in.deadLettered.Add(ctx, 1, set)
-				case EventDuplicate:
-					in.duplicates.Add(ctx, 1, set)
-				}
-			}))
 			in.inFlight.Add(ctx, 1, set)
 			start := time.Now()
 			record := func(err error) {
@@ -141,7 +143,7 @@ func Metrics(opts ...MetricsOption) herald.Middleware {
 			// A panic passing through is a failed delivery (error.type
 			// panic), and in_flight must come down.
 			defer onPanic(record)
-			err := next.Handle(ctx, msg)
+			err := inner.Handle(ctx, msg)
 			record(err)
 			return err
 		})
@@ -193,25 +195,4 @@ func deliveryAttrs(ctx context.Context, consumer bool) attribute.Set {
 
 func withErrorType(s attribute.Set, err error) attribute.Set {
 	return attribute.NewSet(append(s.ToSlice(), semconv.ErrorTypeKey.String(errorType(err)))...)
-}
-
-// errorType classifies err, with few values, for error.type: see the
-// package documentation.
-func errorType(err error) string {
-	var pe *herald.PanicError
-	switch {
-	case errors.Is(err, ErrDeadLetterFailed), errors.Is(err, ErrDeadLetterNotConfigured):
-		return "dead_letter_failed"
-	case errors.Is(err, ErrDuplicateInFlight):
-		return "duplicate_in_flight"
-	case errors.As(err, &pe):
-		return "panic"
-	case herald.IsPermanent(err):
-		return "permanent"
-	case errors.Is(err, context.DeadlineExceeded):
-		return "timeout"
-	case errors.Is(err, context.Canceled):
-		return "canceled"
-	}
-	return "_OTHER"
 }
