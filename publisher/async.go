@@ -28,9 +28,11 @@ const DefaultAsyncWindow = 1024
 // Publish middleware run before the message is handed to the backend, on
 // a copy of msg. When they drop the message, done gets nil; when they add
 // messages, done is called once all of them were answered, with the
-// first failure. The broker's answer is awaited within the publish
-// timeout (WithPublishTimeout), whatever ctx's deadline: ctx only bounds
-// the wait for room in the window.
+// first failure. A middleware that calls next after it returned (from a
+// goroutine of its own) gets an error wrapping herald.ErrInvalid: the
+// call's result was decided when it returned. The broker's answer is
+// awaited within the publish timeout (WithPublishTimeout), whatever
+// ctx's deadline: ctx only bounds the wait for room in the window.
 //
 // One goroutine can keep thousands of messages in flight this way; Flush
 // waits for all of them.
@@ -70,7 +72,7 @@ func (p *Publisher) PublishAsync(ctx context.Context, topic string, msg *herald.
 	c.dctx = dctx
 	send := herald.ChainPublish(c.send, p.mws...)
 	err := send(herald.ContextWithDelivery(ctx, herald.Delivery{Backend: p.cfg.Scheme, Topic: topic}), topic, copyMessage(msg))
-	if err != nil && c.sent.Load() == 0 {
+	if err != nil && c.sent.Load() == 0 && c.refuse() {
 		p.async.release()
 		return errstyle.Wrap(err, p.cfg.Scheme, "publish to", topic)
 	}
@@ -87,30 +89,51 @@ type asyncCall struct {
 	done  func(*herald.Message, error)
 	dctx  context.Context // the deadline the messages are sent with
 
-	left atomic.Int64 // sends unanswered, plus 1 until sealed
-	sent atomic.Int64
-	mu   sync.Mutex
-	err  error // the first failure
+	left   atomic.Int64 // sends unanswered, plus 1 until sealed
+	sent   atomic.Int64
+	mu     sync.Mutex
+	sealed bool  // the middleware chain returned: a later next is refused
+	err    error // the first failure
 }
 
 // send is the innermost PublishFunc of one PublishAsync with middleware.
 // It ignores the middleware's ctx for the deadline (it may be one without
-// any): every message is sent with the publisher's.
+// any): every message is sent with the publisher's. A next called after
+// the chain returned (from a goroutine of the middleware) is refused: the
+// call's result was decided when the chain returned, and done may have
+// been called already.
 func (c *asyncCall) send(_ context.Context, topic string, msgs ...*herald.Message) error {
+	c.mu.Lock()
+	if c.sealed {
+		c.mu.Unlock()
+		return &herald.Error{Backend: c.p.cfg.Scheme, Op: "publish to", Topic: topic, Kind: herald.KindInvalid,
+			Err: errors.New("a publish middleware called next after it returned")}
+	}
+	// Counted before seal can end the hand-over, so that done waits for
+	// these answers even when the chain returns meanwhile.
+	c.left.Add(int64(len(msgs)))
+	c.mu.Unlock()
 	var errs []error
 	for _, m := range msgs {
 		if m == nil {
+			c.uncount()
 			continue
 		}
-		c.left.Add(1)
 		if err := c.p.topic.Send(c.dctx, topic, m, c.answer); err != nil {
-			c.left.Add(-1)
 			errs = append(errs, err)
+			c.uncount()
 			continue
 		}
 		c.sent.Add(1)
 	}
 	return errors.Join(errs...)
+}
+
+// uncount takes back the count of a message send did not hand over.
+func (c *asyncCall) uncount() {
+	if c.left.Add(-1) == 0 {
+		c.finish()
+	}
 }
 
 // answer is the driver's done for one message.
@@ -127,11 +150,25 @@ func (c *asyncCall) answer(err error) {
 	}
 }
 
+// refuse ends a hand-over that failed before anything was sent: it
+// reports false when a next of the middleware is sending meanwhile (from
+// another goroutine), and then the call goes on as taken.
+func (c *asyncCall) refuse() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.left.Load() != 1 || c.sent.Load() != 0 {
+		return false
+	}
+	c.sealed = true
+	return true
+}
+
 // seal ends the hand-over: err is the middleware chain's result.
 func (c *asyncCall) seal(err error) {
-	if err != nil {
+	if len(c.p.mws) > 0 { // without middleware err is nil and nothing calls send
 		c.mu.Lock()
-		if c.err == nil {
+		c.sealed = true
+		if err != nil && c.err == nil {
 			c.err = err
 		}
 		c.mu.Unlock()

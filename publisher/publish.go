@@ -18,6 +18,11 @@ import (
 // (written, not answered: the broker may have it). With several
 // messages, a *herald.BatchError says which failed. Publish does not
 // change msgs. After Close it returns an error wrapping herald.ErrClosed.
+//
+// Publish middleware cannot lift the deadline: messages a middleware
+// passes on with a context that lost it (context.WithoutCancel, a later
+// deadline) keep the call's; with a context not derived from its own
+// (context.Background()) they get the publish timeout from then.
 func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*herald.Message) error {
 	if err := p.check(topic, msgs); err != nil {
 		return err
@@ -43,12 +48,40 @@ func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*herald.M
 	}
 	if len(p.mws) > 0 {
 		msgs = copyMessages(msgs)
+		ctx = context.WithValue(ctx, callKey{}, ctx) // for sendMiddleware
 	}
 	ctx = herald.ContextWithDelivery(ctx, herald.Delivery{Backend: p.cfg.Scheme, Topic: topic})
 	return errstyle.Wrap(p.chain(ctx, topic, msgs...), p.cfg.Scheme, "publish to", topic)
 }
 
-// sendWait is the innermost PublishFunc of Publish: it sends each message
+// callKey is the context key under which Publish hands its call's
+// context (with the call's deadline) to sendMiddleware, through the
+// middleware.
+type callKey struct{}
+
+// sendMiddleware is the innermost PublishFunc of Publish with middleware.
+// A middleware may pass on a context without the call's deadline
+// (context.WithoutCancel, a later deadline): the messages keep the
+// call's, found in ctx's values. A context not derived from the one the
+// middleware got (context.Background()) has lost the call, as a Publish
+// given such a context would: the messages get the publish timeout from
+// now. One chain serves every call: no closure per call.
+func (p *Publisher) sendMiddleware(ctx context.Context, topic string, msgs ...*herald.Message) error {
+	var dl time.Time
+	if call, ok := ctx.Value(callKey{}).(context.Context); ok {
+		dl, _ = call.Deadline() // Publish gave it one
+	} else {
+		dl = time.Now().Add(p.timeout)
+	}
+	if have, ok := ctx.Deadline(); !ok || have.After(dl) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl)
+		defer cancel()
+	}
+	return p.sendWait(ctx, topic, msgs...)
+}
+
+// sendWait is the innermost PublishFunc of Publish without middleware: it sends each message
 // and waits for every answer, or for ctx.
 func (p *Publisher) sendWait(ctx context.Context, topic string, msgs ...*herald.Message) error {
 	switch len(msgs) {

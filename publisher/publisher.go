@@ -27,7 +27,7 @@ type Publisher struct {
 	cfg       herald.Config
 	topic     adapters.Topic
 	mws       []herald.PublishMiddleware
-	chain     herald.PublishFunc // the middleware around sendWait, for Publish
+	chain     herald.PublishFunc // sendWait, or the middleware around sendMiddleware, for Publish
 	logger    *slog.Logger
 	timeout   time.Duration
 	async     *window
@@ -74,7 +74,10 @@ func OpenConfig(ctx context.Context, cfg herald.Config, opts ...Option) (*Publis
 	}
 	p := &Publisher{cfg: cfg, topic: t, mws: o.middleware, logger: o.logger, timeout: o.timeout, async: newWindow(o.window)}
 	p.deadlines.timeout = o.timeout
-	p.chain = herald.ChainPublish(p.sendWait, o.middleware...)
+	p.chain = p.sendWait
+	if len(o.middleware) > 0 {
+		p.chain = herald.ChainPublish(p.sendMiddleware, o.middleware...)
+	}
 	return p, nil
 }
 
