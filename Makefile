@@ -133,14 +133,20 @@ chaos-short:
 
 ## soak: the invariant test of the publish and consume pipeline
 ## (internal/sim) over many more seeds than make test runs: SOAK_SEEDS
-## seeds (default 200000) from SOAK_BASE (default: a random base, printed,
-## so each soak covers new seeds), without -race. Rerun a failing seed
-## with HERALD_SIM_SEED=N go test -run 'TestInvariants$$' ./internal/sim/.
+## seeds (default 200000, some 8 min on two idle cores) from SOAK_BASE
+## (default: a random base, printed, so each soak covers new seeds),
+## without -race; SOAK_TIME (e.g. 2h) runs as many as fit instead
+## (SOAK_SEEDS is then only a cap). It stops at the fifth failing seed;
+## each failure prints its seed and the command that reruns it alone:
+## HERALD_SIM_SEED=N go test -run 'TestInvariants$$' ./internal/sim/
+## (HERALD_SIM_SHRINK=N go test -run TestShrink ./internal/sim/ shrinks it).
 SOAK_SEEDS ?= 200000
 SOAK_BASE  ?=
+SOAK_TIME  ?=
 .PHONY: soak
 soak:
 	@base=$(SOAK_BASE); base=$${base:-$$(( $$(od -An -N4 -tu4 /dev/urandom) % 1000000000 + 1000000 ))}; \
-	echo "soak: $(SOAK_SEEDS) seeds from $$base (SOAK_BASE=$$base repeats them)"; \
-	HERALD_SIM_SEEDS=$(SOAK_SEEDS) HERALD_SIM_SEED_BASE=$$base \
-		$(GO) test -count=1 -timeout 6h -run '^TestInvariants$$' ./internal/sim/
+	seeds=$(SOAK_SEEDS); if [ -n "$(SOAK_TIME)" ] && [ "$(origin SOAK_SEEDS)" = file ]; then seeds=1000000000; fi; \
+	echo "soak: $$seeds seeds from $$base$(if $(SOAK_TIME), for at most $(SOAK_TIME)) (SOAK_BASE=$$base repeats them)"; \
+	HERALD_SIM_SEEDS=$$seeds HERALD_SIM_SEED_BASE=$$base HERALD_SIM_TIME=$(SOAK_TIME) \
+		$(GO) test -count=1 -timeout 24h -v -run '^TestInvariants$$' ./internal/sim/

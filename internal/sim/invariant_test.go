@@ -46,13 +46,21 @@ import (
 //   - no goroutine is left, the facade's or the driver's.
 //
 // Fake time makes every delay and timeout free. HERALD_SIM_SEEDS sets
-// how many seeds run (default defaultSeeds, a tenth with -short),
+// how many seeds run (default defaultSeeds, or raceSeeds under -race as
+// make test runs it; a tenth of that with -short), HERALD_SIM_TIME (a
+// duration) stops starting seeds once it has passed,
 // HERALD_SIM_SEED_BASE the first, HERALD_SIM_SEED=N runs seed N alone
 // (with the simplifications HERALD_SIM_PINS lists, comma-separated) and
 // writes its whole trace to a file; HERALD_SIM_SHRINK=N shrinks seed N
 // (TestShrink).
 
-const defaultSeeds = 2000
+// defaultSeeds and raceSeeds are how many seeds go test runs without
+// HERALD_SIM_SEEDS: about 3 ms of CPU a seed, 15 ms under -race, so
+// each takes some 15 s on two idle cores (make soak runs many more).
+const (
+	defaultSeeds = 5000
+	raceSeeds    = 2000
+)
 
 var drv = sim.NewDriver()
 
@@ -113,13 +121,25 @@ func TestInvariants(t *testing.T) {
 		runSeed(t, seed, pins, true)
 		return
 	}
-	n := envInt(t, "HERALD_SIM_SEEDS", defaultSeeds)
+	def := defaultSeeds
+	if raceEnabled {
+		def = raceSeeds
+	}
+	n := envInt(t, "HERALD_SIM_SEEDS", def)
 	if testing.Short() && os.Getenv("HERALD_SIM_SEEDS") == "" {
 		n /= 10
 	}
 	base := uint64(envInt(t, "HERALD_SIM_SEED_BASE", 1))
+	var budget time.Duration // 0: no time limit
+	if s := os.Getenv("HERALD_SIM_TIME"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			t.Fatalf("HERALD_SIM_TIME=%q: not a duration", s)
+		}
+		budget = d
+	}
 	workers := runtime.GOMAXPROCS(0)
-	var next, failed atomic.Int64
+	var next, ran, failed atomic.Int64
 	start := time.Now()
 	t.Run("seeds", func(t *testing.T) {
 		for w := range workers {
@@ -127,17 +147,18 @@ func TestInvariants(t *testing.T) {
 				t.Parallel()
 				for {
 					i := next.Add(1) - 1
-					if i >= int64(n) || failed.Load() >= 5 {
+					if i >= int64(n) || failed.Load() >= 5 || budget > 0 && time.Since(start) > budget {
 						return
 					}
 					if !runSeed(t, base+uint64(i), nil, false) {
 						failed.Add(1)
 					}
+					ran.Add(1)
 				}
 			})
 		}
 	})
-	t.Logf("%d seeds from %d in %v", min(next.Load(), int64(n)), base, time.Since(start).Round(time.Millisecond))
+	t.Logf("%d seeds from %d in %v", ran.Load(), base, time.Since(start).Round(time.Millisecond))
 	if stats != nil {
 		t.Logf("events over all seeds:\n%s", stats)
 	}

@@ -2,11 +2,10 @@ package sim_test
 
 import (
 	"fmt"
-
-	"github.com/heraldkit/herald"
 	"sync"
 	"time"
 
+	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/internal/sim"
 )
 
@@ -47,6 +46,7 @@ type pubRec struct {
 	returnSeq int
 	dropped   bool // the middleware dropped it
 	late      bool // the middleware passed it on after returning
+	detached  bool // the middleware passed its call on with context.Background()
 	extras    []string
 }
 
@@ -152,6 +152,26 @@ func (r *recorder) late(msgs []*herald.Message) {
 		}
 	}
 	r.tr.Add(sim.Event{What: evLate, Msg: msgs[0].UUID, Note: fmt.Sprintf("%d messages", len(msgs))})
+}
+
+// recontexted records that the middleware passed the call whose first
+// message is id on with a new context (how: its kind).
+func (r *recorder) recontexted(id, how string) {
+	r.tr.Add(sim.Event{What: evRecontext, Msg: id, Note: how})
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if p := r.pubs[id]; p != nil && how == "Background" {
+		p.detached = true
+	}
+}
+
+// isDetached reports whether the middleware passed the call of id on
+// with context.Background().
+func (r *recorder) isDetached(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p := r.pubs[id]
+	return p != nil && p.detached
 }
 
 // attempt records the Attempt a handler saw.
