@@ -42,6 +42,7 @@ func Run(t *testing.T, s Suite) {
 			{"SameIDOnTwoTopicsSharedStream", testSameIDOnTwoTopicsSharedStream},
 			{"DerivedNamesAreInjective", testDerivedNamesAreInjective},
 			{"PermanentErrorDoesNotSpin", testPermanentErrorDoesNotSpin},
+			{"RandomizedInvariant", testInvariant},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
