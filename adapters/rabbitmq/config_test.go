@@ -221,7 +221,7 @@ func TestConfigCommonOptions(t *testing.T) {
 		t.Fatalf("unknown option: %v", err)
 	}
 	allowed := strings.Split(ce.Allowed, ", ")
-	want := []string{"confirm", "connection_name", "dial_timeout", "group", "heartbeat", "pool", "queue_type", "reconnect_max",
+	want := []string{"confirm", "connection_name", "dial_timeout", "group", "heartbeat", "pool", "prefetch", "queue_type", "reconnect_max",
 		"tls_ca", "tls_cert", "tls_insecure_skip_verify", "tls_key", "tls_server_name", "tls_skip_verify"}
 	if !slices.Equal(allowed, want) {
 		t.Errorf("allowed options %v; want %v", allowed, want)
