@@ -296,6 +296,14 @@ func (r *runner) checkConsumed() {
 					r.rec.broken("%s: delivery %d nacked (#%d) but no handler of it failed", e.Msg, e.Del, e.Seq)
 					continue
 				}
+				if d.invalid != 0 {
+					// A Nack of a delivery turned invalid (its stream broke,
+					// it was revoked or redelivered) does nothing: the broker
+					// has the message back already, and its delay is moot.
+					// (Seen: seed 714655492, a stuck handler's late failure
+					// after another delivery of its message succeeded.)
+					continue
+				}
 				delay, _ := time.ParseDuration(strings.TrimPrefix(e.Note, "delay="))
 				if caps.NackDelay {
 					if delay < d.failDelay {
