@@ -9,6 +9,7 @@ import (
 	"github.com/heraldkit/herald"
 	_ "github.com/heraldkit/herald/adapters/memory"
 	"github.com/heraldkit/herald/publisher"
+	"github.com/heraldkit/herald/subscriber"
 )
 
 func ExampleOpen() {
@@ -29,7 +30,9 @@ func ExampleOpen() {
 }
 
 // Publish middleware wraps every publish; the first listed is outermost.
+// They work on copies: the caller's message is never changed.
 func ExampleWithMiddleware() {
+	ctx := context.Background()
 	stamp := func(next herald.PublishFunc) herald.PublishFunc {
 		return func(ctx context.Context, topic string, msgs ...*herald.Message) error {
 			for _, m := range msgs {
@@ -38,15 +41,35 @@ func ExampleWithMiddleware() {
 			return next(ctx, topic, msgs...)
 		}
 	}
-	pub, err := publisher.Open(context.Background(), "mem://example-mw", publisher.WithMiddleware(stamp))
+	sub, err := subscriber.Open(ctx, "mem://example-mw?group=audit")
+	if err != nil {
+		panic(err)
+	}
+	defer sub.Close()
+	if err := sub.Prepare(ctx, "audit"); err != nil {
+		panic(err)
+	}
+	pub, err := publisher.Open(ctx, "mem://example-mw", publisher.WithMiddleware(stamp))
 	if err != nil {
 		panic(err)
 	}
 	defer pub.Close()
 	msg := herald.NewMessage(nil)
-	_ = pub.Publish(context.Background(), "audit", msg)
-	fmt.Println(msg.Metadata.Get("source"))
-	// Output: checkout
+	_ = pub.Publish(ctx, "audit", msg)
+	fmt.Printf("caller's message: %q\n", msg.Metadata.Get("source"))
+	got := make(chan string, 1)
+	sctx, cancel := context.WithCancel(ctx)
+	go func() {
+		_ = sub.Subscribe(sctx, "audit", func(_ context.Context, m *herald.Message) error {
+			got <- m.Metadata.Get("source")
+			return nil
+		})
+	}()
+	fmt.Printf("published: %q\n", <-got)
+	cancel()
+	// Output:
+	// caller's message: ""
+	// published: "checkout"
 }
 
 // One producer goroutine keeps many messages in flight with PublishAsync;

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
-
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/internal/errstyle"
@@ -16,17 +14,28 @@ import (
 
 // Publisher publishes messages to one backend. It is safe for concurrent
 // use and implements herald.Publisher.
+//
+// The path of a message: Publish and PublishAsync run the publish
+// middleware (on a copy of the caller's messages, so that the caller's
+// are never changed), then hand each message to the driver's
+// adapters.Topic.Send with a context carrying its deadline (the caller's,
+// or the publish timeout) and a done callback. Publish waits for the
+// dones of its messages; PublishAsync returns and calls the caller's done
+// once every message its middleware produced was answered, then frees its
+// slot in the async window.
 type Publisher struct {
-	cfg     herald.Config
-	wm      message.Publisher
-	publish herald.PublishFunc
-	logger  *slog.Logger
-	timeout time.Duration
-	async   *pending
+	cfg       herald.Config
+	topic     adapters.Topic
+	mws       []herald.PublishMiddleware
+	chain     herald.PublishFunc // the middleware around sendWait, for Publish
+	logger    *slog.Logger
+	timeout   time.Duration
+	async     *window
+	deadlines deadlines
 
-	mu       sync.RWMutex // held for reading by publishes in flight
+	mu       sync.RWMutex // held for reading by publishes being taken
 	closed   bool
-	inflight sync.WaitGroup
+	inflight sync.WaitGroup // Publish calls under way
 	once     sync.Once
 	closeErr error
 }
@@ -50,101 +59,89 @@ func OpenConfig(ctx context.Context, cfg herald.Config, opts ...Option) (*Publis
 	if err != nil {
 		return nil, err
 	}
-	wm, err := adapters.OpenPublisherConfig(adapters.ContextWithLogger(ctx, o.logger), cfg)
+	cfg = cfg.Clone()
+	dcfg, _, err := adapters.SplitCommon(cfg)
 	if err != nil {
 		return nil, err
 	}
-	p := &Publisher{cfg: cfg, wm: wm, logger: o.logger, timeout: o.timeout, async: newPending(o.window)}
-	p.publish = herald.ChainPublish(p.send, o.middleware...)
+	d, err := adapters.For(dcfg)
+	if err != nil {
+		return nil, err
+	}
+	t, err := d.OpenTopic(ctx, dcfg, adapters.Env{Logger: o.logger})
+	if err != nil {
+		return nil, errstyle.Wrap(err, cfg.Scheme, "open publisher", "")
+	}
+	p := &Publisher{cfg: cfg, topic: t, mws: o.middleware, logger: o.logger, timeout: o.timeout, async: newWindow(o.window)}
+	p.deadlines.timeout = o.timeout
+	p.chain = herald.ChainPublish(p.sendWait, o.middleware...)
 	return p, nil
 }
 
-// Publish sends msgs to topic and returns once the broker has
-// acknowledged all of them. It honours ctx; when ctx has no deadline, the
-// publish timeout bounds it. While the broker is unreachable, Publish
-// waits for it until then and returns an error wrapping
-// herald.ErrUnreachable. Publish does not change msgs. After Close it
-// returns an error wrapping herald.ErrClosed.
-func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*herald.Message) error {
+// errorf formats an error about topic in Herald's style.
+func (p *Publisher) errorf(topic string, err error) error {
+	return errstyle.Errorf(p.cfg.Scheme, "publish to", topic, err)
+}
+
+// check refuses what no backend can publish.
+func (p *Publisher) check(topic string, msgs []*herald.Message) error {
 	if topic == "" {
-		return fmt.Errorf("herald/%s: publish: topic is empty", p.cfg.Scheme)
+		return &herald.Error{Backend: p.cfg.Scheme, Op: "publish", Kind: herald.KindInvalid, Err: fmt.Errorf("topic is empty")}
 	}
 	for i, m := range msgs {
 		if m == nil {
-			return errstyle.Errorf(p.cfg.Scheme, "publish to", topic, fmt.Errorf("message %d is nil", i))
+			return &herald.Error{Backend: p.cfg.Scheme, Op: "publish to", Topic: topic, Kind: herald.KindInvalid, Err: fmt.Errorf("message %d is nil", i)}
 		}
 	}
-	p.mu.RLock()
-	if p.closed {
-		p.mu.RUnlock()
-		return errstyle.Errorf(p.cfg.Scheme, "publish to", topic, herald.ErrClosed)
-	}
-	p.inflight.Add(1)
-	p.mu.RUnlock()
-	defer p.inflight.Done()
-	if err := ctx.Err(); err != nil {
-		return errstyle.Errorf(p.cfg.Scheme, "publish to", topic, err)
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, p.timeout)
-		defer cancel()
-	}
-	ctx = herald.ContextWithDelivery(ctx, herald.Delivery{Backend: p.cfg.Scheme, Topic: topic})
-	return errstyle.Wrap(p.publish(ctx, topic, msgs...), p.cfg.Scheme, "publish to", topic)
+	return nil
 }
 
-// send is the innermost PublishFunc: it hands the messages to the
-// backend. PublishAsync's message goes to the adapter's pipelined path;
-// several messages go there too when the adapter has one (each is
-// answered on its own: the error says which failed); one message goes
-// with ctx when the adapter takes one (adapters.ContextPublisher).
-func (p *Publisher) send(ctx context.Context, topic string, msgs ...*herald.Message) error {
-	if done, ok := ctx.Value(asyncDoneKey{}).(func(error)); ok && len(msgs) == 1 {
-		return p.sendAsync(ctx, topic, msgs[0], done)
-	}
-	if ap, ok := p.wm.(adapters.AsyncPublisher); ok && len(msgs) > 1 {
-		return p.sendBatch(ctx, ap, topic, msgs)
-	}
-	return p.sendSync(ctx, topic, msgs...)
+// Close waits for the publishes under way and for PublishAsync's
+// messages, then closes the backend connection. Every message taken has
+// a deadline (its context's, or the publish timeout), so Close returns
+// within the publish timeout, plus a second for the backend to close. It
+// is idempotent; later Publish calls return herald.ErrClosed.
+func (p *Publisher) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), p.timeout+time.Second)
+	defer cancel()
+	return p.Shutdown(ctx)
 }
-
-// sendSync publishes and waits for the broker's answer.
-func (p *Publisher) sendSync(ctx context.Context, topic string, msgs ...*herald.Message) error {
-	if cp, ok := p.wm.(adapters.ContextPublisher); ok {
-		return cp.PublishContext(ctx, topic, msgs...)
-	}
-	return p.wm.Publish(topic, msgs...)
-}
-
-// Close waits for publishes in flight (each bounded by its context or the
-// publish timeout) and for PublishAsync's messages, then closes the backend connection. It is idempotent;
-// later Publish calls return herald.ErrClosed.
-func (p *Publisher) Close() error { return p.Shutdown(context.Background()) }
 
 // Shutdown is Close bounded by ctx: when ctx ends before the publishes in
-// flight returned and the backend closed, Shutdown returns an error
-// wrapping ctx.Err() and the backend is closed in the background (the
-// publishes still in flight then fail).
+// flight were answered, they fail with herald.ErrClosed (their dones are
+// called), the backend is closed, and Shutdown returns an error wrapping
+// ctx.Err().
 func (p *Publisher) Shutdown(ctx context.Context) error {
 	p.once.Do(func() {
 		p.mu.Lock()
 		p.closed = true
 		p.mu.Unlock()
-		closeBackend := sync.OnceValue(p.wm.Close)
-		done := make(chan error, 1)
+		idle := make(chan struct{})
 		go func() {
 			p.inflight.Wait()
-			_ = p.async.wait(ctx) // PublishAsync's messages, within ctx
-			done <- closeBackend()
+			_ = p.async.wait(context.Background())
+			close(idle)
 		}()
+		var waitErr error
 		select {
-		case err := <-done:
-			p.closeErr = errstyle.Wrap(err, p.cfg.Scheme, "close", "")
+		case <-idle:
 		case <-ctx.Done():
-			go closeBackend()
-			p.closeErr = fmt.Errorf("herald/%s: close: gave up waiting for publishes in flight: %w", p.cfg.Scheme, ctx.Err())
+			waitErr = fmt.Errorf("herald/%s: close: gave up waiting for publishes in flight: %w", p.cfg.Scheme, ctx.Err())
 		}
+		// The driver fails what it still holds (each done is called) and
+		// closes; that is bounded by ctx too.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		defer cancel()
+		if waitErr != nil {
+			cctx = ctx
+		}
+		err := p.topic.Close(cctx)
+		p.deadlines.stop()
+		if waitErr != nil {
+			p.closeErr = waitErr
+			return
+		}
+		p.closeErr = errstyle.Wrap(err, p.cfg.Scheme, "close", "")
 	})
 	return p.closeErr
 }
@@ -153,17 +150,7 @@ func (p *Publisher) Shutdown(ctx context.Context) error {
 // redacted).
 func (p *Publisher) Config() herald.Config { return p.cfg.Clone() }
 
-// As gives access to the underlying objects: a *message.Publisher target
-// receives the Watermill publisher; other targets are passed to the
-// adapter's publisher (see each adapter's documentation). It reports
-// whether target was set.
-func (p *Publisher) As(target any) bool {
-	if t, ok := target.(*message.Publisher); ok {
-		*t = p.wm
-		return true
-	}
-	if a, ok := p.wm.(interface{ As(any) bool }); ok {
-		return a.As(target)
-	}
-	return false
-}
+// As gives access to the driver's client objects (see each adapter's
+// documentation) and reports whether target was set. For a Watermill
+// message.Publisher, see package wmbridge.
+func (p *Publisher) As(target any) bool { return p.topic.As(target) }

@@ -5,13 +5,15 @@ import "sync"
 // keyed hands deliveries to workers so that deliveries with the same
 // non-empty key run one at a time, in the order received, and all others
 // in parallel: a delivery whose key is already being handled waits in that
-// key's queue, and the worker that finishes the key takes it next. The
-// stream's window bounds how many wait.
+// key's queue, and the worker that finishes the key takes it next. A
+// delivery held for a local redelivery keeps its key busy; redispatch
+// hands it to a worker again, ahead of the deliveries waiting behind it.
+// The stream's window bounds how many wait.
 type keyed struct {
 	work chan item
 
 	mu   sync.Mutex
-	busy map[string][]item // keys in a worker -> deliveries waiting for it
+	busy map[string][]item // keys in a worker (or held) -> deliveries waiting for it
 }
 
 func (k *keyed) init(workers int) {
@@ -32,6 +34,11 @@ func (k *keyed) dispatch(it item, stop <-chan struct{}) bool {
 		k.busy[key] = nil
 		k.mu.Unlock()
 	}
+	return k.redispatch(it, stop)
+}
+
+// redispatch hands it, whose key is already marked busy, to a worker.
+func (k *keyed) redispatch(it item, stop <-chan struct{}) bool {
 	select {
 	case k.work <- it:
 		return true
@@ -41,18 +48,12 @@ func (k *keyed) dispatch(it item, stop <-chan struct{}) bool {
 	}
 }
 
-// closeWork tells the workers that nothing more comes.
-func (k *keyed) closeWork() { close(k.work) }
-
-// next waits for a delivery to start; false when stopping or done.
+// next waits for a delivery to start; false when stopping.
 func (k *keyed) next(stop <-chan struct{}) (item, bool) {
 	select {
 	case <-stop:
 		return item{}, false
-	case it, ok := <-k.work:
-		if !ok {
-			return item{}, false
-		}
+	case it := <-k.work:
 		select {
 		case <-stop: // stopping won the race: leave it unsettled
 			k.abandon(it.d.Key)

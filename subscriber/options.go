@@ -156,15 +156,21 @@ func WithErrorHook(fn func(error)) Option {
 // MaxWindow is the largest value WithWindow accepts.
 const MaxWindow = 1 << 16
 
+// DefaultWindow is the stream window when neither WithWindow, the URL's
+// prefetch option nor the backend's declared default sets one.
+const DefaultWindow = 256
+
 // WithWindow sets how many messages a Subscribe call keeps unsettled at
-// once on backends with a windowed consume path (all built-in brokers):
-// the prefetch (RabbitMQ), pull batch and MaxAckPending (JetStream) or
-// fetch window (Kafka) that feeds the handlers. The default, 0, is the
-// backend's own setting (see each adapter's prefetch option).
+// once: the prefetch (RabbitMQ), MaxAckPending and pull batch (JetStream)
+// or buffered records (Kafka) that feed the handlers. The default, 0,
+// takes the URL's prefetch option (?prefetch=N, the same name on every
+// backend; Kafka's older "window" is its alias), else the backend's own
+// default (adapters.Capabilities.DefaultWindow). Messages held for a
+// redelivery delay count against the window.
 func WithWindow(n int) Option {
 	return func(o *options) error {
 		if n < 0 || n > MaxWindow {
-			return &herald.ConfigError{Key: "window", Value: fmt.Sprint(n), Problem: "is out of range", Allowed: fmt.Sprintf("0 (the backend's default) to %d", MaxWindow)}
+			return &herald.ConfigError{Key: "window", Value: fmt.Sprint(n), Problem: "is out of range", Allowed: fmt.Sprintf("0 (the default) to %d", MaxWindow)}
 		}
 		o.window = n
 		return nil

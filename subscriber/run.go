@@ -2,34 +2,39 @@ package subscriber
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/internal/errstyle"
 )
 
-// run is one Subscribe call: n backend subscriptions, each with a worker.
+// run is one Subscribe call. The path of a message, from the driver to the
+// handler's settlement:
 //
-// The path of a message: the adapter sends it on a subscription's channel;
-// the worker (work) hands it to handle, which gives the handler chain a
-// view of it (settle.go) and settles the original by the handler's return
-// value: Ack, or Nack with a delay. Stopping (drain.go) stops taking
-// messages, waits for in-flight handlers, and detaches those that outlive
-// the drain so that they settle nothing.
+//	stream.Receive (reader, read) -> keys.dispatch -> worker (work) ->
+//	handle: Valid? -> handler chain -> Ack | redeliver (redeliver.go)
+//
+// The run keeps ONE driver stream with a window of unsettled messages; a
+// reader goroutine receives deliveries and dispatches them to the
+// workers, deliveries with the same key one at a time in order (keys.go).
+// A stream that breaks is closed and opened again (reopen). Stopping
+// (drain.go) stops taking messages, waits for in-flight handlers, and
+// detaches those that outlive the drain so that they settle nothing.
 type run struct {
 	sub     *Subscriber
 	topic   string
 	handler herald.Handler
 	base    context.Context // handler contexts derive from it: values, no cancel
 	status  *status
-	fails   failures
+	fails   failures // per message ID, for RedeliverBroker without a count
+	keys    keyed
+	held    holds
+
+	mu  sync.Mutex
+	cur adapters.Stream
 
 	inflight atomic.Int64 // handlers running
 	settleMu sync.RWMutex // held for reading while settling
@@ -38,6 +43,15 @@ type run struct {
 	warnMu   sync.Mutex // rate-limits warnings about failing handlers
 	lastWarn time.Time
 	quiet    int
+}
+
+// item is a delivery on its way to a worker, with the stream it came from
+// (a stream opened again after a break hands out new deliveries) and the
+// number of times this subscriber handled it.
+type item struct {
+	d       adapters.Received
+	st      adapters.Stream
+	handled int
 }
 
 func newRun(s *Subscriber, topic string, h herald.Handler, ctx context.Context) *run {
@@ -49,11 +63,13 @@ func newRun(s *Subscriber, topic string, h herald.Handler, ctx context.Context) 
 		base:    herald.ContextWithDelivery(context.WithoutCancel(ctx), d),
 	}
 	r.status = newStatus(r, s.opts.recovery)
+	r.keys.init(s.opts.concurrency)
 	return r
 }
 
-// serve subscribes, runs the workers until ctx is done, the subscriber
-// closes or the subscription is given up, then drains.
+// serve opens the stream, runs the reader and the workers until ctx is
+// done, the subscriber closes or the subscription is given up, then
+// drains.
 func (r *run) serve(ctx context.Context) error {
 	o := r.sub.opts
 	defer r.status.stop()
@@ -62,56 +78,36 @@ func (r *run) serve(ctx context.Context) error {
 	defer cancelStopped()
 	defer context.AfterFunc(r.sub.stopping, cancelStopped)()
 
-	// The backend subscriptions outlive ctx: they are cancelled only after
-	// in-flight handlers finished and were settled. While they are being
-	// made, stopping cancels them.
-	wmCtx, stopWM := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWM()
+	st, err := r.open(stopped)
+	if err != nil {
+		if stopped.Err() != nil {
+			return r.stopErr() // stopped while subscribing: nothing was handled
+		}
+		return errstyle.Wrap(err, r.sub.cfg.Scheme, "subscribe to", r.topic)
+	}
+	r.cur = st
+	if o.ready != nil {
+		o.ready(r.topic)
+	}
+
 	// Handlers see cancellation only when the drain timeout expires.
 	hctx, cancelHandlers := context.WithCancel(r.base)
 	defer cancelHandlers()
-
 	stop := make(chan struct{})
+	recvCtx, cancelRecv := context.WithCancel(context.Background())
 	var workers sync.WaitGroup
-	var finish func()
-	unwatch := context.AfterFunc(stopped, stopWM)
-	if ss, ok := r.sub.wm.(adapters.StreamSubscriber); ok {
-		sr, err := r.openStream(ss, adapters.ContextWithStatus(wmCtx, r.status.reporter(0)))
-		if !unwatch() {
-			if err == nil {
-				sr.finish()
-			}
-			return r.stopErr() // stopped while subscribing: nothing was handled
-		}
-		if err != nil {
-			return errstyle.Wrap(err, r.sub.cfg.Scheme, "subscribe to", r.topic)
-		}
-		if o.ready != nil {
-			o.ready(r.topic)
-		}
-		sr.start(hctx, stop, &workers)
-		finish = sr.finish
-	} else {
-		chans, subCtxs, err := r.subscribeAll(wmCtx)
-		if !unwatch() {
-			return r.stopErr()
-		}
-		if err != nil {
-			return errstyle.Wrap(err, r.sub.cfg.Scheme, "subscribe to", r.topic)
-		}
-		if o.ready != nil {
-			o.ready(r.topic)
-		}
-		for i, ch := range chans {
-			workers.Add(1)
-			go func() {
-				defer workers.Done()
-				r.worker(hctx, subCtxs[i], i, ch, stop)
-			}()
-		}
+	workers.Add(1 + o.concurrency)
+	go func() {
+		defer workers.Done()
+		r.read(recvCtx, stop)
+	}()
+	for range o.concurrency {
+		go func() {
+			defer workers.Done()
+			r.work(hctx, stop)
+		}()
 	}
 
-	var err error
 	select {
 	case <-stopped.Done():
 	case <-r.status.gaveUp:
@@ -119,28 +115,121 @@ func (r *run) serve(ctx context.Context) error {
 		o.logger.Error("herald: subscription given up", r.attrs("error", err)...)
 	}
 	close(stop)
+	cancelRecv()
+	r.held.stop()
 	r.drain(&workers, cancelHandlers)
-	if finish != nil {
-		finish()
-	}
+	r.held.wait()
+	r.finish()
 	return err
 }
 
-// subscribeAll makes one Watermill subscription per worker (the fallback
-// for adapters without a stream): they compete for the topic's messages.
-func (r *run) subscribeAll(wmCtx context.Context) ([]<-chan *message.Message, []context.Context, error) {
-	n := r.sub.opts.concurrency
-	subCtxs := make([]context.Context, n)
-	chans := make([]<-chan *message.Message, n)
-	for i := range chans {
-		subCtxs[i] = adapters.ContextWithStatus(wmCtx, r.status.reporter(i))
-		ch, err := r.sub.wm.Subscribe(subCtxs[i], r.topic)
-		if err != nil {
-			return nil, nil, err
+// open opens a stream on the topic; ctx bounds the opening.
+func (r *run) open(ctx context.Context) (adapters.Stream, error) {
+	return r.sub.sub.Open(ctx, r.topic, adapters.StreamOptions{Window: r.sub.window, Status: r.status.reporter()})
+}
+
+// stream is the current stream.
+func (r *run) stream() adapters.Stream {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cur
+}
+
+// read receives deliveries and dispatches them until stop is closed. A
+// stream that breaks for good is closed and opened again with backoff.
+func (r *run) read(ctx context.Context, stop <-chan struct{}) {
+	buf := make([]adapters.Received, 64)
+	for {
+		st := r.stream()
+		n, err := st.Receive(ctx, buf)
+		for i := 0; i < n; i++ {
+			if !r.keys.dispatch(item{d: buf[i], st: st}, stop) {
+				return
+			}
+			buf[i] = adapters.Received{} // drop references
 		}
-		chans[i] = ch
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if !r.reopen(ctx, st, err, stop) {
+			return
+		}
 	}
-	return chans, subCtxs, nil
+}
+
+// reopen replaces a broken stream, with backoff, until it succeeds (true)
+// or stop is closed. Deliveries of the old stream still queued are skipped
+// (not Valid) or settle nothing: the broker redelivers them.
+func (r *run) reopen(ctx context.Context, old adapters.Stream, cause error, stop <-chan struct{}) bool {
+	r.status.report(cause)
+	closeCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_ = old.Close(closeCtx)
+	cancel()
+	for attempt := 1; ; attempt++ {
+		t := time.NewTimer(backoff(attempt, 100*time.Millisecond, 5*time.Second))
+		select {
+		case <-stop:
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+		next, err := r.open(ctx)
+		if err == nil {
+			r.mu.Lock()
+			r.cur = next
+			r.mu.Unlock()
+			r.status.report(nil)
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		r.status.report(err)
+	}
+}
+
+// work handles deliveries until stop is closed. A delivery not yet
+// started when stopping is left unsettled (the stream releases it for
+// redelivery on Close).
+func (r *run) work(ctx context.Context, stop <-chan struct{}) {
+	for {
+		it, ok := r.keys.next(stop)
+		if !ok {
+			return
+		}
+		for {
+			held := r.handle(ctx, it, stop)
+			select {
+			case <-stop:
+				if !held {
+					r.keys.abandon(it.d.Key)
+				}
+				return
+			default:
+			}
+			if held {
+				break // its key stays busy until it is handled again
+			}
+			if it, ok = r.keys.after(it.d.Key); !ok {
+				break
+			}
+		}
+	}
+}
+
+// finish closes the stream once the drain is over: settlements made are
+// flushed, unsettled deliveries released for redelivery.
+func (r *run) finish() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stopLimit := context.AfterFunc(r.sub.shutdownLimit(), cancel)
+	defer stopLimit()
+	if err := r.stream().Close(ctx); err != nil {
+		r.sub.opts.logger.Warn("herald: closing the stream failed; unflushed acks will be redelivered", r.attrs("error", err)...)
+	}
 }
 
 // stopErr is what Subscribe returns when it was stopped before it
@@ -150,75 +239,6 @@ func (r *run) stopErr() error {
 		return r.sub.errorf(r.topic, herald.ErrClosed)
 	}
 	return nil
-}
-
-// worker handles messages from ch until stop is closed. When ch closes on
-// its own (the adapter gave up on its connection), the subscription is
-// made again with backoff.
-func (r *run) worker(hctx, subCtx context.Context, i int, ch <-chan *message.Message, stop <-chan struct{}) {
-	delay := time.Duration(0)
-	for ch != nil {
-		since := time.Now()
-		if r.work(hctx, ch, stop) {
-			return
-		}
-		// Back off when subscriptions keep ending quickly.
-		if time.Since(since) > 5*time.Second {
-			delay = 0
-		}
-		delay = min(max(2*delay, 100*time.Millisecond), 5*time.Second)
-		r.status.report(i, errors.New("the backend ended the subscription"))
-		ch = r.resubscribe(subCtx, i, stop, delay)
-	}
-}
-
-// resubscribe replaces a subscription whose channel closed unexpectedly,
-// retrying with backoff until it succeeds or stop is closed (then it
-// returns nil).
-func (r *run) resubscribe(ctx context.Context, i int, stop <-chan struct{}, delay time.Duration) <-chan *message.Message {
-	for {
-		t := time.NewTimer(delay)
-		select {
-		case <-stop:
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		ch, err := r.sub.wm.Subscribe(ctx, r.topic)
-		if err == nil {
-			r.status.report(i, nil)
-			return ch
-		}
-		r.status.report(i, err)
-		delay = min(2*delay, 5*time.Second)
-		r.sub.opts.logger.Debug("herald: subscribing again failed", r.attrs("error", err, "retry_in", delay)...)
-	}
-}
-
-// work handles messages from ch until stop is closed (true) or ch is
-// closed (false). A message already received is always finished.
-func (r *run) work(ctx context.Context, ch <-chan *message.Message, stop <-chan struct{}) bool {
-	for {
-		select {
-		case <-stop:
-			return true
-		default:
-		}
-		select {
-		case <-stop:
-			return true
-		case msg, ok := <-ch:
-			if !ok {
-				select {
-				case <-stop:
-					return true
-				default:
-					return false
-				}
-			}
-			r.handle(ctx, msg)
-		}
-	}
 }
 
 // attrs are the log attributes naming this subscription, then kv.
@@ -233,7 +253,11 @@ func (r *run) hook(err error) {
 	}
 }
 
-// errorf formats an error about this subscription.
-func (r *run) errorf(format string, args ...any) error {
-	return r.sub.errorf(r.topic, fmt.Errorf(format, args...))
+// backoff is base·2^(n-1), at most max.
+func backoff(n int, base, max time.Duration) time.Duration {
+	d := base
+	for i := 1; i < n && d < max; i++ {
+		d *= 2
+	}
+	return min(d, max)
 }

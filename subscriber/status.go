@@ -8,17 +8,18 @@ import (
 	"github.com/heraldkit/herald"
 )
 
-// status tracks whether a Subscribe call's backend subscriptions receive.
-// Each of them (one per worker) reports through adapters.ReportStatus, and
-// the resubscribe loop reports for it when it ended or could not be made
-// again. A subscription broken for longer than the recovery timeout makes
-// the Subscribe call give up (gaveUp is closed).
+// status tracks whether a Subscribe call's stream receives: the driver
+// reports through StreamOptions.Status while it reconnects, and the
+// reopen loop reports a stream that broke or could not be opened again.
+// It is the one place an outage is logged: at warn once when it starts,
+// at info when it ends. A stream broken for longer than the recovery
+// timeout makes the Subscribe call give up (gaveUp is closed).
 type status struct {
 	r       *run
 	timeout time.Duration
 
 	mu     sync.Mutex
-	broken map[int]brokenSince // subscription index -> since when, why
+	broken map[int]brokenSince // 0 -> since when, why (a map: one per stream)
 	timer  *time.Timer
 	gaveUp chan struct{}
 	final  error // set when gaveUp is closed
@@ -33,15 +34,14 @@ func newStatus(r *run, timeout time.Duration) *status {
 	return &status{r: r, timeout: timeout, broken: map[int]brokenSince{}, gaveUp: make(chan struct{})}
 }
 
-// reporter returns the adapters.StatusFunc for subscription i.
-func (st *status) reporter(i int) func(error) {
-	return func(err error) { st.report(i, err) }
-}
+// reporter returns the StreamOptions.Status for the run's streams.
+func (st *status) reporter() func(error) { return st.report }
 
-// report records that subscription i is broken (err != nil) or receiving.
+// report records that the stream is broken (err != nil) or receiving.
 // The first report of an outage is logged at warn and passed to the error
 // hook; later ones only update the cause. Recovery is logged at info.
-func (st *status) report(i int, err error) {
+func (st *status) report(err error) {
+	const i = 0
 	now := time.Now()
 	st.mu.Lock()
 	select {

@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-
-	"github.com/ThreeDotsLabs/watermill/message"
+	"time"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
@@ -16,9 +15,11 @@ import (
 // Subscriber consumes messages from one backend. It is safe for concurrent
 // use and implements herald.Subscriber.
 type Subscriber struct {
-	cfg  herald.Config
-	wm   message.Subscriber
-	opts options
+	cfg    herald.Config
+	sub    adapters.Subscription
+	caps   adapters.Capabilities
+	window int // the stream window: WithWindow, else ?prefetch=, else the backend's default
+	opts   options
 
 	mu       sync.Mutex
 	closed   bool
@@ -54,11 +55,30 @@ func OpenConfig(ctx context.Context, cfg herald.Config, opts ...Option) (*Subscr
 	if o.group != "" {
 		cfg.Group = o.group
 	}
-	wm, err := adapters.OpenSubscriberConfig(adapters.ContextWithLogger(ctx, o.logger), cfg)
+	dcfg, common, err := adapters.SplitCommon(cfg)
 	if err != nil {
 		return nil, err
 	}
-	s := &Subscriber{cfg: cfg, wm: wm, opts: o, runs: map[*run]struct{}{}, limit: context.Background()}
+	d, err := adapters.For(dcfg)
+	if err != nil {
+		return nil, err
+	}
+	caps := d.Capabilities(dcfg)
+	window := o.window
+	if window == 0 {
+		window = common.Prefetch
+	}
+	if window == 0 {
+		window = caps.DefaultWindow
+	}
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	sub, err := d.OpenSubscription(ctx, dcfg, adapters.Env{Logger: o.logger})
+	if err != nil {
+		return nil, errstyle.Wrap(err, cfg.Scheme, "open subscriber", "")
+	}
+	s := &Subscriber{cfg: cfg, sub: sub, caps: caps, window: window, opts: o, runs: map[*run]struct{}{}, limit: context.Background()}
 	s.stopping, s.stop = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -124,20 +144,11 @@ func (s *Subscriber) Prepare(ctx context.Context, topics ...string) error {
 			return fmt.Errorf("herald/%s: prepare %q: %w", s.cfg.Scheme, topic, herald.ErrClosed)
 		}
 	}
-	if s.cfg.Group == "" {
-		return nil
-	}
-	initialize := func(context.Context, string) error { return nil }
-	if init, ok := s.wm.(adapters.ContextInitializer); ok {
-		initialize = init.SubscribeInitializeContext
-	} else if init, ok := s.wm.(message.SubscribeInitializer); ok {
-		initialize = func(_ context.Context, topic string) error { return init.SubscribeInitialize(topic) }
-	}
 	for _, topic := range topics {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("herald/%s: prepare %q: %w", s.cfg.Scheme, topic, err)
 		}
-		if err := initialize(ctx, topic); err != nil {
+		if err := s.sub.Prepare(ctx, topic); err != nil {
 			return errstyle.Wrap(err, s.cfg.Scheme, "prepare", topic)
 		}
 	}
@@ -165,7 +176,9 @@ func (s *Subscriber) Shutdown(ctx context.Context) error {
 		done := make(chan error, 1)
 		go func() {
 			s.running.Wait()
-			done <- s.wm.Close()
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			done <- s.sub.Close(cctx)
 		}()
 		select {
 		case err := <-done:
@@ -215,17 +228,12 @@ func (s *Subscriber) Health() error {
 // it: the password is redacted).
 func (s *Subscriber) Config() herald.Config { return s.cfg.Clone() }
 
-// As gives access to the underlying objects: a *message.Subscriber target
-// receives the Watermill subscriber; other targets are passed to the
-// adapter's subscriber (see each adapter's documentation). It reports
-// whether target was set.
-func (s *Subscriber) As(target any) bool {
-	if t, ok := target.(*message.Subscriber); ok {
-		*t = s.wm
-		return true
-	}
-	if a, ok := s.wm.(interface{ As(any) bool }); ok {
-		return a.As(target)
-	}
-	return false
-}
+// Capabilities is what the backend declares it does (see
+// adapters.Capabilities): what holds for ordering, redelivery and
+// attempts on it.
+func (s *Subscriber) Capabilities() adapters.Capabilities { return s.caps }
+
+// As gives access to the driver's client objects (see each adapter's
+// documentation) and reports whether target was set. For a Watermill
+// message.Subscriber, see package wmbridge.
+func (s *Subscriber) As(target any) bool { return s.sub.As(target) }

@@ -1,10 +1,6 @@
 package memory
 
-import (
-	"fmt"
-
-	"github.com/heraldkit/herald"
-)
+import "github.com/heraldkit/herald"
 
 // Scheme is the URL scheme this package registers.
 const Scheme = "mem"
@@ -16,10 +12,9 @@ const (
 	opPrepare   = "prepare"
 )
 
-// opError formats an error in the adapters' style,
-// herald/mem: <op> "<topic>": <cause>.
-func opError(op, topic string, cause error) error {
-	return fmt.Errorf("herald/%s: %s %q: %w", Scheme, op, topic, cause)
+// opError is a *herald.Error of kind k about topic.
+func opError(op, topic string, k herald.Kind, cause error) error {
+	return &herald.Error{Backend: Scheme, Op: op, Topic: topic, Kind: k, Err: cause}
 }
 
-func closedError(op, topic string) error { return opError(op, topic, herald.ErrClosed) }
+func closedError(op, topic string) error { return opError(op, topic, herald.KindClosed, nil) }

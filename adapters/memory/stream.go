@@ -2,65 +2,20 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"slices"
 	"sync"
 	"time"
-
-	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
 )
 
-var _ adapters.StreamSubscriber = (*subscriber)(nil)
-
-// Stream implements adapters.StreamSubscriber: the stream is a member of
-// the group like a Subscribe call, taking up to window messages from the
-// group's queue before any is settled. A nack puts the message back at
-// the end of the queue (after its delay, without blocking the others);
-// Close puts back the unsettled ones. The bus does not count deliveries:
-// Attempt is 0.
-func (s *subscriber) Stream(ctx context.Context, topic string, window int) (adapters.Stream, error) {
-	if topic == "" {
-		return nil, opError(opSubscribe, topic, errors.New("topic is empty"))
-	}
-	if window < 1 {
-		window = defaultWindow
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, opError(opSubscribe, topic, err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return nil, closedError(opSubscribe, topic)
-	}
-	if s.stop == nil {
-		s.stop = make(chan struct{})
-	}
-	k := s.key(topic)
-	g, err := s.bus.join(k)
-	if err != nil {
-		return nil, opError(opSubscribe, topic, err)
-	}
-	st := &memStream{
-		s: s, g: g, k: k, topic: topic, window: window,
-		unsettled: make(map[uint64]*message.Message, window),
-		free:      make(chan struct{}, 1), done: make(chan struct{}),
-	}
-	if s.streams == nil {
-		s.streams = map[*memStream]struct{}{}
-	}
-	s.streams[st] = struct{}{}
-	return st, nil
-}
-
-// memStream is one Stream call.
-type memStream struct {
-	s      *subscriber
+// stream is one member of a group: it takes up to its window of
+// messages from the group's queue before any is settled.
+type stream struct {
+	s      *subscription
 	g      *group
-	k      groupKey
+	drop   func() // removes a private group
 	topic  string
 	window int
 	free   chan struct{} // a full window got a free slot
@@ -69,14 +24,14 @@ type memStream struct {
 	mu        sync.Mutex
 	closed    bool
 	seq       uint64
-	unsettled map[uint64]*message.Message
-	once      sync.Once
+	unsettled map[uint64]*herald.Message
+	taken     []*herald.Message // Receive's scratch
 }
 
-func (st *memStream) closedErr() error { return closedError(opSubscribe, st.topic) }
+func (st *stream) closedErr() error { return closedError(opSubscribe, st.topic) }
 
 // Receive implements adapters.Stream.
-func (st *memStream) Receive(ctx context.Context, buf []adapters.Delivery) (int, error) {
+func (st *stream) Receive(ctx context.Context, buf []adapters.Received) (int, error) {
 	if len(buf) == 0 {
 		return 0, nil
 	}
@@ -87,69 +42,58 @@ func (st *memStream) Receive(ctx context.Context, buf []adapters.Delivery) (int,
 		if closed {
 			return 0, st.closedErr()
 		}
+		var wait <-chan struct{}
 		if room <= 0 {
-			select {
-			case <-st.free:
-				continue
-			case <-ctx.Done():
-				return 0, ctx.Err()
-			case <-st.done:
-				return 0, st.closedErr()
-			case <-st.s.stop:
-				return 0, st.closedErr()
+			wait = st.free
+		} else {
+			room = min(room, len(buf))
+			if cap(st.taken) < room {
+				st.taken = make([]*herald.Message, room)
+			}
+			var n int
+			n, wait = st.g.take(st.taken[:room])
+			if n > 0 {
+				return st.hand(buf, n)
 			}
 		}
-		var first *message.Message
 		select {
-		case first = <-st.g.queue:
+		case <-wait:
 		case <-ctx.Done():
 			return 0, ctx.Err()
 		case <-st.done:
 			return 0, st.closedErr()
-		case <-st.s.stop:
-			return 0, st.closedErr()
 		}
-		n := 0
-		st.mu.Lock()
-		if st.closed {
-			st.mu.Unlock()
-			go st.g.requeue(first)
-			return 0, st.closedErr()
-		}
-		buf[n] = st.add(first)
-		n++
-		for n < len(buf) && n < room {
-			select {
-			case m := <-st.g.queue:
-				buf[n] = st.add(m)
-				n++
-				continue
-			default:
-			}
-			break
-		}
-		st.mu.Unlock()
-		return n, nil
 	}
 }
 
-// add records m as unsettled; st.mu is held.
-func (st *memStream) add(m *message.Message) adapters.Delivery {
-	st.seq++
-	st.unsettled[st.seq] = m
-	return adapters.Delivery{Msg: m, Key: m.Metadata.Get(herald.KeyHeader), Seq: st.seq}
+// hand records the n taken messages as unsettled and fills buf.
+func (st *stream) hand(buf []adapters.Received, n int) (int, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.closed {
+		st.g.putFront(slices.Clone(st.taken[:n]))
+		clear(st.taken[:n])
+		return 0, st.closedErr()
+	}
+	for i, m := range st.taken[:n] {
+		st.seq++
+		st.unsettled[st.seq] = m
+		buf[i] = adapters.Received{Msg: m, Key: herald.Key(m), Token: adapters.Token{Seq: st.seq}}
+	}
+	clear(st.taken[:n])
+	return n, nil
 }
 
-// settle removes d; it returns its message, or nil if it was settled
+// settle removes t; it returns its message, or nil if it was settled
 // already (or by Close).
-func (st *memStream) settle(d adapters.Delivery) *message.Message {
+func (st *stream) settle(t adapters.Token) *herald.Message {
 	st.mu.Lock()
-	m, ok := st.unsettled[d.Seq]
+	m, ok := st.unsettled[t.Seq]
 	if !ok || st.closed {
 		st.mu.Unlock()
 		return nil
 	}
-	delete(st.unsettled, d.Seq)
+	delete(st.unsettled, t.Seq)
 	wasFull := len(st.unsettled) == st.window-1
 	st.mu.Unlock()
 	if wasFull {
@@ -162,50 +106,50 @@ func (st *memStream) settle(d adapters.Delivery) *message.Message {
 }
 
 // Ack implements adapters.Stream.
-func (st *memStream) Ack(d adapters.Delivery) { st.settle(d) }
+func (st *stream) Ack(t adapters.Token) { st.settle(t) }
 
-// Nack implements adapters.Stream: the message goes back to the end of
-// the group's queue, after delay (held by a timer) when positive.
-func (st *memStream) Nack(d adapters.Delivery, delay time.Duration) {
-	m := st.settle(d)
-	if m == nil {
-		return
+// Nack implements adapters.Stream. The facade redelivers on this bus
+// itself (RedeliverLocal) and does not call it; a nacked message goes
+// back to the head of the group's queue.
+func (st *stream) Nack(t adapters.Token, _ time.Duration) {
+	if m := st.settle(t); m != nil {
+		st.g.putFront([]*herald.Message{m})
 	}
-	if delay > 0 {
-		st.g.requeueAfter(m, delay)
-		return
-	}
-	st.g.requeueNow(m)
+}
+
+// Valid implements adapters.Stream: a delivery is valid until Close.
+func (st *stream) Valid(t adapters.Token) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	_, ok := st.unsettled[t.Seq]
+	return ok && !st.closed
 }
 
 // Close implements adapters.Stream: the unsettled messages go back to
-// the group's queue, in delivery order, and the stream leaves the group.
-func (st *memStream) Close(context.Context) error {
-	st.once.Do(func() {
-		st.mu.Lock()
-		st.closed = true
-		seqs := make([]uint64, 0, len(st.unsettled))
-		for seq := range st.unsettled {
-			seqs = append(seqs, seq)
-		}
-		slices.Sort(seqs)
-		back := make([]*message.Message, len(seqs))
-		for i, seq := range seqs {
-			back[i] = st.unsettled[seq]
-		}
-		clear(st.unsettled)
+// the head of the group's queue, in delivery order.
+func (st *stream) Close(context.Context) error {
+	st.mu.Lock()
+	if st.closed {
 		st.mu.Unlock()
-		close(st.done)
-		for _, m := range back {
-			st.g.requeueNow(m)
-		}
-		st.s.mu.Lock()
-		delete(st.s.streams, st)
-		st.s.mu.Unlock()
-		st.s.bus.leave(st.k, st.g)
-	})
+		return nil
+	}
+	st.closed = true
+	seqs := make([]uint64, 0, len(st.unsettled))
+	for seq := range st.unsettled {
+		seqs = append(seqs, seq)
+	}
+	slices.Sort(seqs)
+	back := make([]*herald.Message, len(seqs))
+	for i, seq := range seqs {
+		back[i] = st.unsettled[seq]
+	}
+	clear(st.unsettled)
+	st.mu.Unlock()
+	close(st.done)
+	st.g.putFront(back)
+	st.drop()
+	st.s.mu.Lock()
+	delete(st.s.streams, st)
+	st.s.mu.Unlock()
 	return nil
 }
-
-// defaultWindow is the window of a Stream opened with window 0.
-const defaultWindow = 256
