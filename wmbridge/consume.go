@@ -20,7 +20,7 @@ type consumer struct {
 	out   chan *message.Message
 
 	mu     sync.Mutex
-	outage bool                      // the stream reported or returned an error and has not received since
+	outage bool                     // the stream reported or returned an error and has not received since
 	holds  map[*time.Timer]struct{} // nacks held for the nack delay (RedeliverBroker without NackDelay)
 }
 

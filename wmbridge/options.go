@@ -6,14 +6,15 @@ import (
 	"time"
 
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/publisher"
 )
 
 // Defaults of the Watermill view of a Herald backend.
 const (
 	// DefaultPublishTimeout bounds one Publish when WithPublishTimeout is
 	// not given: the time each message has to reach the broker and be
-	// acknowledged. It is the publisher facade's default too.
-	DefaultPublishTimeout = 30 * time.Second
+	// acknowledged. It is the publisher facade's default.
+	DefaultPublishTimeout = publisher.DefaultPublishTimeout
 	// DefaultNackDelay is how long a nacked message waits before it is
 	// delivered again when WithNackDelay is not given (watermill-kafka's
 	// NackResendSleep has the same default).
