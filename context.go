@@ -9,9 +9,13 @@ type Delivery struct {
 	Backend string // the scheme: kafka, amqp, nats, mem, embedded
 	Topic   string
 	Group   string // "" on the publish side and for private subscribers
-	// Attempt is the backend's count of deliveries of the message being
-	// handled (1 for the first) where the backend keeps one (JetStream),
-	// else 0. It counts across processes and restarts.
+	// Attempt is how many times the message being handled has been
+	// delivered, 1 for the first. Where the backend counts deliveries
+	// (adapters.Capabilities.CountsAttempts: JetStream, RabbitMQ quorum
+	// queues) it is the broker's count, across subscribers and restarts;
+	// elsewhere it is this subscriber's own count since it started (it
+	// starts again at 1 after a restart or a rebalance). 0 on the
+	// publish side.
 	Attempt int
 }
 

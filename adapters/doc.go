@@ -1,64 +1,53 @@
-// Package adapters is Herald's driver layer: each backend registers an
-// Adapter for its URL scheme in an init function, and Open returns the
-// Watermill publisher and subscriber for a target. Users normally call the
-// publisher and subscriber packages instead; this package is the stable
-// interface for writing a new backend and for dropping down to Watermill.
+// Package adapters is Herald's driver layer: the one contract every
+// backend implements (Driver, Topic, Subscription, Stream), the
+// Capabilities value each declares, and the registry of schemes. Users
+// call the publisher and subscriber packages; this package is for
+// writing a backend. Package adaptertest checks a driver against the
+// contract, at the driver level and end to end, skipping by its declared
+// capabilities.
 //
-// # Registering an adapter
+// # Registering a driver
 //
-//	func init() { adapters.Register("mybroker", myAdapter{}) }
+//	func init() { adapters.Register("mybroker", myDriver{}) }
 //
-// Import the adapter for its side effect (or import adapters/all for
-// every built-in one):
+// Import the driver for its side effect (adapters/all imports every
+// built-in one, the embedded nats-server included):
 //
 //	import _ "github.com/heraldkit/herald/adapters/kafka"
 //
-// # The contract
+// # Who does what
 //
-// A Watermill subscriber returned by an adapter must deliver each message to
-// one of the Subscribe calls made on it for the same topic (they compete),
-// with or without a group. With a group, subscribers in the same group, in
-// any process, share the messages, and each group gets every message.
-// Without a group, the subscriber is a private consumer that gets every
-// message published after its Subscribe returned. A message is settled only
-// by Ack (processed) or Nack (redeliver). Package adaptertest checks all of
-// this against a real broker.
+// Every method of the contract is required; the facade finds nothing by
+// type assertion and passes nothing to a driver in context values or
+// message metadata: the logger comes in Env at open, the stream window and
+// the status sink in StreamOptions, the deadline of a message in Send's
+// ctx, a delivery's attempt count and key in Received.
 //
-// # Contexts, closing and failures
+// A driver does I/O: it connects, reconnects its transport, sends,
+// receives, settles, and reports what happened as a *herald.Error with a
+// Kind (unreachable, closed, denied, too large, invalid, outcome unknown).
+// Policies are the facade's, one place each: the publish timeout and the
+// async window (package publisher); the consume window, the redelivery
+// delay, holding a nacked message, handling a message again before later
+// ones of its key, reopening a broken stream, logging an outage once, and
+// what Attempt means (package subscriber). The capabilities tell the
+// facade what it must do itself: with RedeliverLocal it handles a failed
+// message again; with RedeliverBroker and no NackDelay it holds the
+// message for its delay before Nack.
 //
-//   - Opening a publisher or subscriber, Subscribe and SubscribeInitialize
-//     honour their context at every wait (dial, handshake, metadata,
-//     readiness): when it ends they return promptly with an error wrapping
-//     ctx.Err(). Close interrupts them too; every method called after Close
-//     returns an error wrapping herald.ErrClosed.
-//   - Publishing: see ContextPublisher. While the broker is unreachable a
-//     publish waits for it until its context ends, then returns an error
-//     wrapping herald.ErrUnreachable.
-//   - A subscription that breaks (lost connection, deleted queue or
-//     consumer, revoked permission) is reported with ReportStatus on the
-//     Subscribe context and logged at warn level with its cause (once per
-//     outage, not once per retry); recovering is reported with a nil
-//     error. The adapter may retry by itself with backoff or close the
-//     subscription's channel; the subscriber package decides when to give
-//     up (its recovery timeout).
-//   - Nack honours NackDelay: natively where the broker can delay a
-//     redelivery, otherwise by holding the message unsettled until the
-//     delay has passed and then nacking it.
-//   - Names derived from topics and groups (queues, exchanges, streams,
-//     consumers, group IDs) are injective: two different (topic, group)
-//     pairs never share a broker object, separators included.
+// # Groups and names
 //
-// # Errors
+// With a group, streams of the same group, in any process, share a
+// topic's messages, and each group gets every message. Without a group, a
+// stream is a private consumer that gets every message published after
+// Open returned. Names derived from topics and groups (queues, exchanges,
+// streams, consumers, group IDs) are injective and valid for the broker:
+// two different (topic, group) pairs never share a broker object.
 //
-// Errors name the backend, the operation and the topic, in one style:
+// # Common options
 //
-//	herald/<scheme>: publish to "orders": <cause>
-//	herald/<scheme>: subscribe to "orders": <cause>
-//
-// and wrap the broker's own error and Herald's sentinels (herald.ErrClosed,
-// herald.ErrUnreachable, ...) so errors.Is and errors.As reach them. The
-// cause names the likely reason where the broker's own message does not
-// (a TLS port dialled without TLS, SASL against a listener without it, a
-// message over the broker's size limit). The publisher and subscriber
-// packages return adapter errors unchanged.
+// The URL option prefetch (the consume window) means the same on every
+// backend and is read by the facade (SplitCommon) before the driver
+// validates the rest. A driver refuses every option its code does not
+// read.
 package adapters

@@ -52,18 +52,17 @@ func (e *ExhaustedError) Is(target error) bool { return target == ErrRetriesExha
 type RetryOption func(*retryConfig)
 
 type retryConfig struct {
-	maxAttempts   int
-	initial       time.Duration
-	multiplier    float64
-	maxDelay      time.Duration
-	maxElapsed    time.Duration
-	jitter        float64
-	redelivery    bool
-	memory        int
-	memoryTTL     time.Duration
-	deliveryCount func(ctx context.Context, msg *herald.Message) (int, bool)
-	onRetry       []func(ctx context.Context, e Event)
-	rand          func() float64 // in [0,1)
+	maxAttempts int
+	initial     time.Duration
+	multiplier  float64
+	maxDelay    time.Duration
+	maxElapsed  time.Duration
+	jitter      float64
+	redelivery  bool
+	memory      int
+	memoryTTL   time.Duration
+	onRetry     []func(ctx context.Context, e Event)
+	rand        func() float64 // in [0,1)
 }
 
 // MaxAttempts sets how many times a message is tried in all (default
@@ -121,10 +120,10 @@ func Jitter(j float64) RetryOption {
 // subscriber nacks the message and the backend redelivers it after the
 // delay where it can (see the package documentation for each backend),
 // and the handler goroutine is free for other messages meanwhile. Attempts
-// are counted per message ID in bounded memory (see RedeliveryMemory), or
-// taken from the backend's own count (herald.Delivery.Attempt, kept by
-// JetStream: right across processes and restarts) or from DeliveryCount
-// when given, whichever is higher.
+// are herald.Delivery.Attempt, the subscriber's one count (the broker's
+// where it keeps one: right across processes and restarts); the time of
+// the first failure, for MaxElapsed, is kept per message ID in bounded
+// memory (see RedeliveryMemory).
 func Redelivery() RetryOption {
 	return func(c *retryConfig) { c.redelivery = true }
 }
@@ -143,14 +142,6 @@ func RedeliveryMemory(n int, ttl time.Duration) RetryOption {
 			c.memoryTTL = ttl
 		}
 	}
-}
-
-// DeliveryCount gives Retry, in Redelivery mode, the backend's own count of
-// deliveries of msg (1 for the first), where a backend exposes one; when
-// fn reports ok and its count is higher than the one remembered, it wins.
-// This keeps counting right across processes and restarts.
-func DeliveryCount(fn func(ctx context.Context, msg *herald.Message) (int, bool)) RetryOption {
-	return func(c *retryConfig) { c.deliveryCount = fn }
 }
 
 // OnRetry registers fn, called for every retry decision with an Event of
@@ -313,12 +304,8 @@ func (r *redeliverer) handle(ctx context.Context, msg *herald.Message) error {
 	ctx, st := withState(ctx)
 	prev, _ := r.seen.get(msg.UUID)
 	n := prev.n + 1
-	if c.deliveryCount != nil {
-		if dc, ok := c.deliveryCount(ctx, msg); ok && dc > n {
-			n = dc
-		}
-	} else if d, ok := herald.DeliveryFromContext(ctx); ok && d.Attempt > n {
-		n = d.Attempt // the backend's own count (JetStream)
+	if d, ok := herald.DeliveryFromContext(ctx); ok && d.Attempt > 0 {
+		n = d.Attempt // the subscriber's one count (the broker's where it keeps one)
 	}
 	st.setAttempt(n, prev.first)
 	firstFailure := func() time.Time {

@@ -239,16 +239,17 @@ func TestRetryRedeliveryMode(t *testing.T) {
 	}
 }
 
-func TestRetryRedeliveryDeliveryCount(t *testing.T) {
+// The subscriber's Attempt is the count Redelivery mode goes by.
+func TestRetryRedeliveryUsesDeliveryAttempt(t *testing.T) {
 	var got int
 	h := chain(func(ctx context.Context, _ *herald.Message) error {
 		got = middleware.Attempt(ctx)
 		return errBoom
-	}, middleware.Retry(middleware.Redelivery(), middleware.MaxAttempts(5),
-		middleware.DeliveryCount(func(context.Context, *herald.Message) (int, bool) { return 5, true })))
-	err := h.Handle(deliveryCtx("t", ""), herald.NewMessage(nil))
+	}, middleware.Retry(middleware.Redelivery(), middleware.MaxAttempts(5)))
+	ctx := herald.ContextWithDelivery(context.Background(), herald.Delivery{Backend: "mem", Topic: "t", Attempt: 5})
+	err := h.Handle(ctx, herald.NewMessage(nil))
 	if got != 5 || !errors.Is(err, middleware.ErrRetriesExhausted) {
-		t.Fatalf("attempt %d, err %v; want attempt 5 from the backend's count and exhausted", got, err)
+		t.Fatalf("attempt %d, err %v; want attempt 5 from the delivery and exhausted", got, err)
 	}
 }
 

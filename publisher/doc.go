@@ -8,34 +8,58 @@
 //	herald.SetKey(msg, "order-1234")
 //	err = pub.Publish(ctx, "orders.created", msg)
 //
+// # One path
+//
+// Publish and PublishAsync share one path to the driver: the publish
+// middleware run (on copies of the caller's messages), then every
+// message is handed to the driver's adapters.Topic.Send with its deadline
+// and a per-message result. Publish waits for the results of its
+// messages, so concurrent Publish calls pipeline on the driver's
+// connection (each caller returns after its own acknowledgement);
+// PublishAsync returns once the message is taken and calls done with the
+// result.
+//
 // # Delivery
 //
 // Publish returns nil only after the broker has accepted every message
-// (Kafka acks, RabbitMQ publisher confirms, JetStream PubAck). When ctx is
-// done first, Publish returns ctx's error; the broker may still receive the
-// message, so treat it like any failed publish (retry; consumers must
-// tolerate duplicates). After Close, Publish returns herald.ErrClosed.
-// Publish never changes the messages it is given, so one message may be
-// published concurrently.
+// (Kafka acks, RabbitMQ publisher confirms, JetStream PubAck). After Close
+// it returns an error wrapping herald.ErrClosed. Publish never changes the
+// messages it is given (middleware work on copies), so one message may be
+// published concurrently. Messages published in order on one Publisher,
+// to one topic with the same key, reach the broker in that order.
 //
-// # The broker unreachable
+// # Deadlines: one publish timeout
 //
-// Every backend keeps one contract while the broker cannot be reached
-// (stopped, restarting, network cut): Publish waits for the connection to
-// come back until its ctx ends, or, for a ctx without deadline, until the
-// publish timeout (WithPublishTimeout, default 30 s); it then returns an
-// error wrapping herald.ErrUnreachable and the ctx's error. Errors that
-// waiting cannot fix (a message over the broker's size limit, a refused
-// permission) are returned at once.
+// Every message has a deadline: its ctx's for Publish, and for a ctx
+// without one, or for PublishAsync whatever its ctx, the publish timeout
+// (WithPublishTimeout, default 30 s). While the broker cannot be reached
+// (stopped, restarting, network cut) the driver waits for its connection
+// until then. The error then says what is known, matched with errors.Is:
+// herald.ErrUnreachable when the message was never written (safe to
+// publish again), herald.ErrOutcomeUnknown when it was written but not
+// answered (the broker may have it: publishing again may duplicate it).
+// Errors that waiting cannot fix (herald.ErrTooLarge, herald.ErrDenied,
+// herald.ErrInvalid) are returned at once.
+//
+// # The async window
+//
+// At most WithAsyncWindow messages (default DefaultAsyncWindow) given to
+// PublishAsync wait for their answer at once; PublishAsync waits for room
+// until its ctx ends. A message's slot is freed after its done returned,
+// so Flush returns only once every done ran. It is the only publish window:
+// drivers keep none of their own.
 //
 // # Stopping
 //
-// Close waits for the publishes in flight, then closes the connection.
-// Shutdown(ctx) does the same within ctx's deadline.
+// Close waits for the publishes in flight, then closes the connection;
+// since every message has a deadline, it returns within the publish
+// timeout. Shutdown(ctx) does the same within ctx: the messages still
+// unanswered then fail with herald.ErrClosed.
 //
 // # Errors
 //
-// Errors read "herald/<scheme>: publish to "<topic>": <cause>" and wrap
-// the sentinels (herald.ErrClosed, herald.ErrUnreachable) and the broker's
-// own error for errors.Is and errors.As.
+// Errors are *herald.Error values that read
+// "herald/<scheme>: publish to "<topic>": <cause>" and carry a Kind
+// (herald.KindOf) matching its sentinel, and the broker's own error for
+// errors.As.
 package publisher

@@ -11,31 +11,55 @@
 //		return handle(m) // nil: ack; error: redelivery
 //	})
 //
+// # One path
+//
+// A Subscribe call keeps one driver stream (adapters.Stream) with a window
+// of unsettled messages (WithWindow, else the URL's ?prefetch=, else the
+// backend's default). A reader receives deliveries and hands them to the
+// workers; the handler's return value settles each one through the
+// stream, which acks asynchronously and coalesces where the broker allows.
+//
 // # Delivery
 //
 // A message is acked only after its handler returned nil. The handler's
-// return value is the only thing that settles a message: the handler gets
-// its own *herald.Message (same ID, payload and metadata) whose Ack and
-// Nack settle nothing, and a handler that acks by hand and then fails
-// still has its message redelivered (the contradiction is logged).
+// return value is the only thing that settles a message: a handler that
+// acks by hand and then fails still has its message redelivered (the
+// contradiction is logged).
 //
 // An error or a panic (recovered, logged with its stack, returned as an
-// error) nacks the message, and the backend delivers it again after a
-// delay that grows with the message's failures: 100 ms, 200 ms, ... up to
-// 10 s; for a permanent error (herald.Permanent, e.g. a payload that does
-// not decode) 1 s, 2 s, ... up to 5 min, each one logged at error level,
-// since only a dead-letter middleware can take such a message away. An
-// error made with herald.RetryAfter sets the delay itself. Failures are
-// counted by the backend's delivery count where it has one, else per
-// message ID by the subscriber. How each backend delays a redelivery is in
-// docs/guarantees.md. Handlers must be idempotent: delivery is
-// at-least-once.
+// error) redelivers the message after a delay that grows with its
+// failures: 100 ms, 200 ms, ... up to 10 s; for a permanent error
+// (herald.Permanent, e.g. a payload that does not decode) 1 s, 2 s, ... up
+// to 5 min, each one logged at error level, since only a dead-letter
+// middleware can take such a message away. An error made with
+// herald.RetryAfter sets the delay itself. The subscriber owns this delay
+// on every backend; who redelivers depends on what the backend declares
+// (adapters.Capabilities.Redelivery, see Subscriber.Capabilities):
 //
-// # Concurrency
+//   - Kafka and mem (RedeliverLocal): the subscriber handles the message
+//     again itself after the delay. Its key stays busy meanwhile: later
+//     messages of the same key wait, so per-key order holds across
+//     failures. The message holds its partition's commit until it
+//     succeeds.
+//   - JetStream (RedeliverBroker, native delay): the message is nacked
+//     with the delay; the server redelivers it, possibly to another
+//     subscriber of the group.
+//   - RabbitMQ (RedeliverBroker): the subscriber holds the message for
+//     the delay, then nacks it and the broker requeues it. Later messages
+//     of its key may be handled before it.
 //
-// WithConcurrency(n) runs up to n handlers at once per Subscribe call, as n
-// competing consumers of the backend. Per-key order holds with n = 1, and
-// on Kafka for any n (each partition is consumed by one worker).
+// herald.Delivery.Attempt (in the handler's ctx) counts deliveries, 1
+// for the first: the broker's count where it keeps one
+// (Capabilities.CountsAttempts), else the subscriber's own. Handlers must
+// be idempotent: delivery is at-least-once.
+//
+// # Concurrency and order
+//
+// WithConcurrency(n) runs up to n handlers at once per Subscribe call.
+// Messages with the same key (herald.SetKey) are handled one at a time, in
+// the order the stream delivered them, and the others in parallel; what
+// order the backend delivers in is Capabilities.Order (Kafka: per key,
+// through its partition; the queues and streams: per queue).
 //
 // # Failures are visible
 //

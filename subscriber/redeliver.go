@@ -7,6 +7,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/internal/backoff"
 )
 
 // Redelivery delays after a failed handler, growing with the message's
@@ -69,13 +70,13 @@ func (r *run) failed(msg *herald.Message, err error, n int) time.Duration {
 		return d
 	}
 	if herald.IsPermanent(err) {
-		d := backoff(n, permanentBase, permanentMax)
+		d := backoff.Exp(n, permanentBase, permanentMax)
 		perr := r.sub.errorf(r.topic, errors.Join(err, errors.New("no dead-letter middleware took it: it is kept and redelivered in "+d.String()+"; add middleware.DeadLetter to park such messages")))
 		log.Error("herald: handler returned a permanent error and nothing parked the message", r.attrs("message_id", msg.UUID, "attempt", n, "error", err, "redeliver_in", d)...)
 		r.hook(perr)
 		return d
 	}
-	d := backoff(n, retryBase, retryMax)
+	d := backoff.Exp(n, retryBase, retryMax)
 	var panicked *herald.PanicError
 	if !errors.As(err, &panicked) && r.warnNow() { // a panic was logged already
 		log.Warn("herald: handler failed; the message will be redelivered", r.attrs("message_id", msg.UUID, "attempt", n, "error", err, "redeliver_in", d, "similar_warnings_suppressed", r.takeQuiet())...)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/internal/backoff"
 	"github.com/heraldkit/herald/internal/errstyle"
 )
 
@@ -97,8 +98,10 @@ func (r *run) serve(ctx context.Context) error {
 	recvCtx, cancelRecv := context.WithCancel(context.Background())
 	var workers sync.WaitGroup
 	workers.Add(1 + o.concurrency)
+	reading := make(chan struct{})
 	go func() {
 		defer workers.Done()
+		defer close(reading)
 		r.read(recvCtx, stop)
 	}()
 	for range o.concurrency {
@@ -119,6 +122,7 @@ func (r *run) serve(ctx context.Context) error {
 	r.held.stop()
 	r.drain(&workers, cancelHandlers)
 	r.held.wait()
+	<-reading // it returns promptly once stop is closed; then r.cur is final
 	r.finish()
 	return err
 }
@@ -169,7 +173,7 @@ func (r *run) reopen(ctx context.Context, old adapters.Stream, cause error, stop
 	_ = old.Close(closeCtx)
 	cancel()
 	for attempt := 1; ; attempt++ {
-		t := time.NewTimer(backoff(attempt, 100*time.Millisecond, 5*time.Second))
+		t := time.NewTimer(backoff.Exp(attempt, 100*time.Millisecond, 5*time.Second))
 		select {
 		case <-stop:
 			t.Stop()
@@ -177,6 +181,10 @@ func (r *run) reopen(ctx context.Context, old adapters.Stream, cause error, stop
 		case <-t.C:
 		}
 		next, err := r.open(ctx)
+		if err == nil && ctx.Err() != nil {
+			_ = next.Close(context.Background()) // opened as the run stopped
+			return false
+		}
 		if err == nil {
 			r.mu.Lock()
 			r.cur = next
@@ -251,13 +259,4 @@ func (r *run) hook(err error) {
 	if fn := r.sub.opts.onError; fn != nil {
 		fn(err)
 	}
-}
-
-// backoff is base·2^(n-1), at most max.
-func backoff(n int, base, max time.Duration) time.Duration {
-	d := base
-	for i := 1; i < n && d < max; i++ {
-		d *= 2
-	}
-	return min(d, max)
 }

@@ -23,7 +23,8 @@ const (
 	envCrashGroup = "HERALD_ADAPTERTEST_CRASH_GROUP"
 )
 
-// testSubscriberCrash: a subscriber process is killed (SIGKILL) while it
+// testSubscriberCrash (Durable and Groups, not SingleProcess): a
+// subscriber process is killed (SIGKILL) while it
 // holds messages it never acked; the group's next subscriber gets every
 // message. The child is this test binary, run again for this test only.
 func testSubscriberCrash(t *testing.T, e *env) {
@@ -36,11 +37,9 @@ func testSubscriberCrash(t *testing.T, e *env) {
 		crashChild(t, e)
 		return
 	}
-	if !e.suite.Features.Durable {
-		t.Skip("backend is not durable (Features.Durable is false)")
-	}
-	if e.suite.Features.SingleProcess {
-		t.Skip("backend lives inside one process (Features.SingleProcess)")
+	require(t, e.caps.Durable && e.caps.Groups, "Durable and Groups")
+	if e.caps.SingleProcess {
+		t.Skip("the driver declares SingleProcess: no second process can reach the backend")
 	}
 	topic, group := e.topic("crash"), e.group("crash")
 	cmd := exec.Command(os.Args[0], "-test.run", runPattern(t.Name()), "-test.count=1", "-test.timeout=5m")

@@ -7,11 +7,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
@@ -19,36 +16,44 @@ import (
 	"github.com/heraldkit/herald/subscriber"
 )
 
-// env is one test's view of the backend under test.
+// env is one end-to-end test's view of the backend under test: the
+// Target's configuration for publisher.OpenConfig and
+// subscriber.OpenConfig, and what its driver declares.
 type env struct {
 	t     *testing.T
 	suite Suite
-	cfg   herald.Config
+	cfg   herald.Config // the Target as parsed, common options included
+	caps  adapters.Capabilities
 }
 
 func newEnv(t *testing.T, s Suite) *env {
 	t.Helper()
-	cfg, err := herald.ParseURL(s.Target)
-	if err != nil {
-		t.Fatalf("adaptertest: bad Target: %v", err)
-	}
-	return &env{t: t, suite: s, cfg: cfg}
+	b := resolve(t, s.Target)
+	return &env{t: t, suite: s, cfg: b.full, caps: b.caps}
 }
 
-func (e *env) wait() time.Duration {
-	if e.suite.Wait > 0 {
-		return e.suite.Wait
-	}
-	return 30 * time.Second
+// in returns e for the subtest t (helpers fail and clean up on t).
+func (e *env) in(t *testing.T) *env {
+	c := *e
+	c.t = t
+	return &c
 }
 
-// topic returns a fresh topic name (dots included, as real apps use).
-func (e *env) topic(name string) string {
+func (e *env) wait() time.Duration { return e.suite.wait() }
+
+// topic returns a fresh topic name.
+func (e *env) topic(name string) string { return topicName(name) }
+
+// group returns a fresh group name.
+func (e *env) group(name string) string { return groupName(name) }
+
+// topicName returns a fresh topic name (dots included, as real apps use).
+func topicName(name string) string {
 	return "ct." + strings.ToLower(name) + "." + randomID()
 }
 
-// group returns a fresh group name.
-func (e *env) group(name string) string { return "g-" + name + "-" + randomID() }
+// groupName returns a fresh group name.
+func groupName(name string) string { return "g-" + name + "-" + randomID() }
 
 func randomID() string {
 	var b [6]byte
@@ -56,6 +61,7 @@ func randomID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// publisher opens a publisher; it is closed at cleanup.
 func (e *env) publisher() *publisher.Publisher {
 	e.t.Helper()
 	p, err := publisher.OpenConfig(context.Background(), e.cfg)
@@ -66,31 +72,8 @@ func (e *env) publisher() *publisher.Publisher {
 	return p
 }
 
-// adapterPublisher opens the adapter's own (Watermill) publisher,
-// without the facade; it is closed at cleanup.
-func (e *env) adapterPublisher() message.Publisher {
-	e.t.Helper()
-	p, err := adapters.OpenPublisherConfig(context.Background(), e.cfg)
-	if err != nil {
-		e.t.Fatalf("adapters.OpenPublisherConfig(%s): %v", e.cfg, err)
-	}
-	e.t.Cleanup(func() { _ = p.Close() })
-	return p
-}
-
-// adapterSubscriber opens the adapter's own (Watermill) subscriber for
-// cfg, without the facade; it is closed at cleanup.
-func (e *env) adapterSubscriber(cfg herald.Config) message.Subscriber {
-	e.t.Helper()
-	s, err := adapters.OpenSubscriberConfig(context.Background(), cfg)
-	if err != nil {
-		e.t.Fatalf("adapters.OpenSubscriberConfig(%s): %v", cfg, err)
-	}
-	e.t.Cleanup(func() { _ = s.Close() })
-	return s
-}
-
-// subscriber opens a subscriber; group "" is a private subscriber.
+// subscriber opens a subscriber; group "" is a private subscriber. It is
+// closed at cleanup.
 func (e *env) subscriber(group string, opts ...subscriber.Option) *subscriber.Subscriber {
 	e.t.Helper()
 	if group != "" {
@@ -150,103 +133,9 @@ func readyOption() (subscriber.Option, chan string) {
 	return subscriber.WithReady(func(topic string) { ch <- topic }), ch
 }
 
-// received records what a handler saw.
-type received struct {
-	ID       string
-	Payload  []byte
-	Metadata map[string]string
-}
-
-// collector records deliveries and signals waiters.
-type collector struct {
-	mu     sync.Mutex
-	byID   map[string]int
-	order  []received
-	notify chan struct{}
-}
-
-func newCollector() *collector {
-	return &collector{byID: map[string]int{}, notify: make(chan struct{}, 1)}
-}
-
-func (c *collector) add(m *herald.Message) {
-	md := map[string]string{}
-	for k, v := range m.Metadata {
-		md[k] = v
-	}
-	c.mu.Lock()
-	c.byID[m.UUID]++
-	c.order = append(c.order, received{ID: m.UUID, Payload: append([]byte(nil), m.Payload...), Metadata: md})
-	c.mu.Unlock()
-	select {
-	case c.notify <- struct{}{}:
-	default:
-	}
-}
-
-// handler records every message and acks it.
-func (c *collector) handler(_ context.Context, m *herald.Message) error {
-	c.add(m)
-	return nil
-}
-
-func (c *collector) distinct() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.byID)
-}
-
-func (c *collector) deliveries() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.order)
-}
-
-func (c *collector) has(id string) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.byID[id] > 0
-}
-
-func (c *collector) snapshot() []received {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]received(nil), c.order...)
-}
-
-// waitUntil waits until cond holds, checking after every delivery.
-func (c *collector) waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.NewTimer(d)
-	defer deadline.Stop()
-	for !cond() {
-		select {
-		case <-c.notify:
-		case <-deadline.C:
-			if !cond() {
-				t.Fatalf("timed out after %v waiting for %s (distinct %d, deliveries %d)", d, what, c.distinct(), c.deliveries())
-			}
-			return
-		}
-	}
-}
-
-// waitIDs waits until every id was delivered at least once.
-func (c *collector) waitIDs(t *testing.T, d time.Duration, ids []string) {
-	t.Helper()
-	c.waitUntil(t, d, "all published messages", func() bool {
-		for _, id := range ids {
-			if !c.has(id) {
-				return false
-			}
-		}
-		return true
-	})
-}
-
 // publishN publishes n messages with payload "<prefix>-<i>" and returns
 // their IDs in order.
-func publishN(t *testing.T, p herald.Publisher, topic string, n int, prefix string) []string {
+func publishN(t *testing.T, p *publisher.Publisher, topic string, n int, prefix string) []string {
 	t.Helper()
 	ids := make([]string, n)
 	for i := 0; i < n; i++ {

@@ -8,31 +8,20 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
-
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/subscriber"
 )
 
-// testOrderPerKeyConcurrent: on the windowed stream path, a subscriber
-// with concurrency 8 handles each key's messages in publish order, one at
-// a time, while different keys run in parallel.
+// testOrderPerKeyConcurrent (OrderKey or OrderQueue): a subscriber with
+// concurrency 8 handles each key's messages in publish order, one at a
+// time, while different keys run in parallel.
 func testOrderPerKeyConcurrent(t *testing.T, e *env) {
-	if !e.suite.Features.OrderedPerKey {
-		t.Skip("backend does not order per key (Features.OrderedPerKey is false)")
-	}
+	require(t, e.caps.Order != adapters.OrderNone, "an Order (OrderKey or OrderQueue)")
 	const keys, each, workers = 8, 20, 8
 	topic := e.topic("korder")
 	ready, readyCh := readyOption()
 	sub := e.subscriber(e.group("korder"), ready, subscriber.WithConcurrency(workers))
-	var wm message.Subscriber
-	if !sub.As(&wm) {
-		t.Fatal("As(*message.Subscriber) failed")
-	}
-	if _, ok := wm.(adapters.StreamSubscriber); !ok {
-		t.Skip("backend has no windowed stream path (adapters.StreamSubscriber)")
-	}
 	var (
 		mu      sync.Mutex
 		last    = map[string]int{}

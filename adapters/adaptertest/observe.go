@@ -8,12 +8,10 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/heraldkit/herald/adapters"
 )
 
-// LogSink is a slog.Handler that keeps every record, for tests of what an
-// adapter logs: pass slog.New(sink) with adapters.ContextWithLogger.
+// LogSink is a slog.Handler that keeps every record, for tests of what a
+// driver logs: pass slog.New(sink) as adapters.Env.Logger.
 type LogSink struct {
 	mu   sync.Mutex
 	recs []string
@@ -30,16 +28,22 @@ func (l *LogSink) WithGroup(string) slog.Handler { return l }
 
 // Handle keeps r as "LEVEL message key=value ...".
 func (l *LogSink) Handle(_ context.Context, r slog.Record) error {
+	s := format(r)
+	l.mu.Lock()
+	l.recs = append(l.recs, s)
+	l.mu.Unlock()
+	return nil
+}
+
+// format renders r as "LEVEL message key=value ...".
+func format(r slog.Record) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s", r.Level, r.Message)
 	r.Attrs(func(a slog.Attr) bool {
 		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
 		return true
 	})
-	l.mu.Lock()
-	l.recs = append(l.recs, b.String())
-	l.mu.Unlock()
-	return nil
+	return b.String()
 }
 
 // Count returns how many records are at level and contain all of words.
@@ -69,19 +73,65 @@ func (l *LogSink) String() string {
 	return strings.Join(l.recs, "\n")
 }
 
-// StatusLog records what a subscription reports with
-// adapters.ReportStatus; C receives every report.
+// Logger returns a logger writing every record (debug included) to t's
+// log while t runs, and dropping what comes after t ended (a driver's
+// goroutine logging after Close must not panic the test binary): the
+// Env.Logger of the driver-level tests.
+func Logger(t testing.TB) *slog.Logger {
+	h := &testHandler{t: t}
+	t.Cleanup(func() {
+		h.mu.Lock()
+		h.done = true
+		h.mu.Unlock()
+	})
+	return slog.New(h)
+}
+
+// testHandler is Logger's slog.Handler.
+type testHandler struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+// Enabled keeps every level.
+func (h *testHandler) Enabled(context.Context, slog.Level) bool { return true }
+
+// WithAttrs returns h (attributes of the logger itself are not kept).
+func (h *testHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+
+// WithGroup returns h.
+func (h *testHandler) WithGroup(string) slog.Handler { return h }
+
+// Handle logs r to t unless t has ended.
+func (h *testHandler) Handle(_ context.Context, r slog.Record) error {
+	s := format(r)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.done {
+		h.t.Log("driver: " + s)
+	}
+	return nil
+}
+
+// StatusLog records what a stream reports through its
+// adapters.StreamOptions.Status function (Report); C receives every
+// report.
 type StatusLog struct {
 	C chan error
 }
 
-// NewStatusLog returns a StatusLog holding up to 100 unread reports.
-func NewStatusLog() *StatusLog { return &StatusLog{C: make(chan error, 100)} }
+// NewStatusLog returns a StatusLog holding up to 1000 unread reports.
+func NewStatusLog() *StatusLog { return &StatusLog{C: make(chan error, 1000)} }
 
-// Context returns parent carrying the StatusLog as the subscription's
-// status function: give it to Subscribe or Stream.
-func (s *StatusLog) Context(parent context.Context) context.Context {
-	return adapters.ContextWithStatus(parent, func(err error) { s.C <- err })
+// Report is the stream's Status function: give s.Report as
+// StreamOptions.Status. It never blocks: a report beyond 1000 unread ones
+// is dropped.
+func (s *StatusLog) Report(err error) {
+	select {
+	case s.C <- err:
+	default:
+	}
 }
 
 // Next returns the next report, failing the test after wait.

@@ -12,11 +12,9 @@ import (
 )
 
 // testHandlerErrorRedelivers: a handler error nacks the message and it is
-// delivered again; other messages are not lost meanwhile.
+// handled again (redelivered by the broker, or held and handed again by
+// the subscriber: every backend); other messages are not lost meanwhile.
 func testHandlerErrorRedelivers(t *testing.T, e *env) {
-	if !e.suite.Features.Redelivery {
-		t.Skip("backend does not redeliver (Features.Redelivery is false)")
-	}
 	topic := e.topic("nack")
 	ready, readyCh := readyOption()
 	sub := e.subscriber(e.group("nack"), ready)
@@ -40,8 +38,7 @@ func testHandlerErrorRedelivers(t *testing.T, e *env) {
 }
 
 // testPanicIsAnError: a panicking handler does not stop the subscriber; the
-// message is redelivered (when the backend redelivers) and later messages
-// keep flowing.
+// message is handled again and later messages keep flowing.
 func testPanicIsAnError(t *testing.T, e *env) {
 	topic := e.topic("panic")
 	ready, readyCh := readyOption()
@@ -55,23 +52,17 @@ func testPanicIsAnError(t *testing.T, e *env) {
 		return c.handler(ctx, m)
 	})
 	ids := publishN(t, e.publisher(), topic, 3, "boom")
-	want := ids[1:]
-	if e.suite.Features.Redelivery {
-		want = ids
-	}
-	c.waitIDs(t, e.wait(), want)
+	c.waitIDs(t, e.wait(), ids)
 	if !panicked.Load() {
 		t.Fatal("the handler never panicked")
 	}
 }
 
-// testUnackedGoToNextSubscriber: a message a subscriber received but did not
+// testUnackedGoToNextSubscriber (Durable and Groups): a message a subscriber received but did not
 // ack when it closed, and messages published while no subscriber ran, are
 // delivered to the group's next subscriber.
 func testUnackedGoToNextSubscriber(t *testing.T, e *env) {
-	if !e.suite.Features.Durable {
-		t.Skip("backend is not durable (Features.Durable is false)")
-	}
+	require(t, e.caps.Durable && e.caps.Groups, "Durable and Groups")
 	topic, group := e.topic("durable"), e.group("durable")
 	pub := e.publisher()
 
@@ -108,12 +99,10 @@ func testUnackedGoToNextSubscriber(t *testing.T, e *env) {
 	c.waitIDs(t, e.wait(), ids)
 }
 
-// testPreparedGroupKeepsEarlyMessages: after Subscriber.Prepare, messages
+// testPreparedGroupKeepsEarlyMessages (Durable and Groups): after Subscriber.Prepare, messages
 // published before the group's first Subscribe are delivered to it.
 func testPreparedGroupKeepsEarlyMessages(t *testing.T, e *env) {
-	if !e.suite.Features.Durable {
-		t.Skip("backend is not durable (Features.Durable is false)")
-	}
+	require(t, e.caps.Durable && e.caps.Groups, "Durable and Groups")
 	topic, group := e.topic("prepare"), e.group("prepare")
 	ready, readyCh := readyOption()
 	sub := e.subscriber(group, ready)

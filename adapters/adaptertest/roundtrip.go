@@ -11,7 +11,9 @@ import (
 )
 
 // testRoundTrip: payload, ID, key and metadata arrive unchanged, for
-// binary, empty and large payloads and awkward metadata.
+// binary, empty and large payloads (up to 1 MiB, or near
+// Capabilities.MaxMessageSize when that is less) and awkward metadata;
+// the subscriber's Health is nil meanwhile.
 func testRoundTrip(t *testing.T, e *env) {
 	topic := e.topic("roundtrip")
 	ready, readyCh := readyOption()
@@ -24,10 +26,7 @@ func testRoundTrip(t *testing.T, e *env) {
 	for i := range binary {
 		binary[i] = byte(i)
 	}
-	large := e.suite.Features.MaxPayload
-	if large == 0 || large > 1<<20 {
-		large = 1 << 20
-	}
+	large := largePayload(e.caps.MaxMessageSize)
 	big := bytes.Repeat([]byte("herald-"), large/7+1)[:large]
 	metadata := map[string]string{
 		"unicode-ключ-鍵":  "значение ✓ 値",
@@ -63,6 +62,9 @@ func testRoundTrip(t *testing.T, e *env) {
 		}
 	}
 	c.waitIDs(t, e.wait(), ids)
+	if err := sub.Health(); err != nil {
+		t.Errorf("Health of a subscriber receiving = %v; want nil", err)
+	}
 	for _, got := range c.snapshot() {
 		want, ok := sent[got.ID]
 		if !ok {
@@ -82,6 +84,20 @@ func testRoundTrip(t *testing.T, e *env) {
 			}
 		}
 	}
+}
+
+// largePayload is the large payload's size in testRoundTrip: 1 MiB, or
+// 64 KiB under max (Capabilities.MaxMessageSize, payload plus headers)
+// when that is less, leaving room for the metadata.
+func largePayload(max int) int {
+	const mib = 1 << 20
+	switch {
+	case max <= 0 || max >= mib+64<<10:
+		return mib
+	case max > 128<<10:
+		return max - 64<<10
+	}
+	return max / 2
 }
 
 // testManyTopics: several topics at once, each subscriber gets exactly its

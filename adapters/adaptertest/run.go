@@ -1,12 +1,12 @@
 package adaptertest
 
-import (
-	"os"
-	"testing"
-)
+import "testing"
 
-// Run runs the conformance suite against s. Independent tests run in
-// parallel on fresh topics and groups; the broker-restart test, when
+// Run runs the end-to-end conformance tests against s: through
+// publisher.OpenConfig and subscriber.OpenConfig, as an application does.
+// Tests of what the driver of s.Target does not declare in its
+// Capabilities are skipped, naming the capability. Independent tests run
+// in parallel on fresh topics and groups; the broker-restart test, when
 // s.Restart is set, runs last and alone.
 func Run(t *testing.T, s Suite) {
 	t.Helper()
@@ -31,11 +31,11 @@ func Run(t *testing.T, s Suite) {
 			{"ConcurrencyBounded", testConcurrency},
 			{"OrderPerKey", testOrderPerKey},
 			{"OrderPerKeyConcurrent", testOrderPerKeyConcurrent},
+			{"OrderPerKeyAcrossNack", testOrderPerKeyAcrossNack},
 			{"ConcurrentPublishers", testConcurrentPublishers},
 			{"CloseDuringProcessingLosesNothing", testCloseDuringProcessing},
 			{"CancelEndsSubscribe", testCancelEndsSubscribe},
 			{"AfterClose", testAfterClose},
-			{"AdapterAfterClose", testAdapterAfterClose},
 			{"DeadLetter", testDeadLetter},
 			{"DeadLetterSharedStream", testDeadLetterSharedStream},
 			{"SameIDOnTwoTopics", testSameIDOnTwoTopics},
@@ -58,10 +58,3 @@ func Run(t *testing.T, s Suite) {
 		})
 	}
 }
-
-// RestartEnabled reports whether tests that restart a broker may run
-// (HERALD_TEST_RESTART=1, and not go test -short). A restart cuts off every
-// client of that broker, so scripts/test.sh runs these tests after the
-// others, one package at a time; adapters' own restart tests should check
-// it too. Call it from a test (it reads the -short flag).
-func RestartEnabled() bool { return os.Getenv("HERALD_TEST_RESTART") == "1" && !testing.Short() }

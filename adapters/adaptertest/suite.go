@@ -1,14 +1,26 @@
-// Package adaptertest is the conformance suite every Herald adapter runs
-// against a real backend. It turns the contract in the adapters package
-// documentation into tests, with Features flags for what a backend cannot
-// do.
+// Package adaptertest is the conformance suite every Herald driver runs
+// against a real backend. It turns the contract of the adapters package
+// (adapters.Driver, Topic, Subscription, Stream) and the promises of the
+// publisher and subscriber packages into tests, on two levels:
+//
+//   - RunDriver calls the driver directly (OpenTopic, OpenSubscription,
+//     Send, Receive, Ack, Nack, Valid, Close), as the facade does;
+//   - Run goes end to end through publisher.Open and subscriber.Open.
+//
+// Both skip what the backend does not do by the capabilities its driver
+// declares (adapters.Capabilities, from Driver.Capabilities for the
+// Suite's Target), never by flags written beside the driver: what the
+// suite tests, the facade relies on and the docs' capability table says
+// are one value.
 //
 //	func TestConformance(t *testing.T) {
-//		adaptertest.Run(t, adaptertest.Suite{
-//			Target:   adaptertest.BrokerURL(t, "HERALD_TEST_NATS"),
-//			Features: adaptertest.Features{Durable: true, Redelivery: true},
-//		})
+//		s := adaptertest.Suite{Target: adaptertest.BrokerURL(t, "HERALD_TEST_NATS")}
+//		t.Run("driver", func(t *testing.T) { adaptertest.RunDriver(t, s) })
+//		t.Run("end-to-end", func(t *testing.T) { adaptertest.Run(t, s) })
 //	}
+//
+// Every test uses fresh topic and group names, so the suites of several
+// backends, and several runs, can share one broker.
 package adaptertest
 
 import (
@@ -17,35 +29,13 @@ import (
 	"time"
 )
 
-// Features says what a backend can do; tests of a missing feature are
-// skipped with the reason, and tests of the opposite behaviour may run
-// instead.
-type Features struct {
-	// Durable: messages survive with no subscriber running: published
-	// before a group's first subscriber or left unacked when a subscriber
-	// closes, they are delivered to the group's next subscriber.
-	Durable bool
-	// Redelivery: a handler error (nack) leads to the message being
-	// delivered again.
-	Redelivery bool
-	// OrderedPerKey: with concurrency 1, messages with the same key are
-	// handled in publish order.
-	OrderedPerKey bool
-	// SingleProcess: the backend lives inside one process (embedded,
-	// memory), so tests that need a second process are skipped.
-	SingleProcess bool
-	// MaxPayload is the largest payload the backend accepts; 0 means at
-	// least 1 MiB.
-	MaxPayload int
-}
-
-// Suite describes one backend under test.
+// Suite describes one backend under test. What the backend can do is not
+// part of it: the suite asks the driver registered for Target's scheme
+// (adapters.For, then Driver.Capabilities).
 type Suite struct {
 	// Target is the URL of the backend, without a group; the suite adds
 	// groups and uses fresh topic names for every test.
 	Target string
-	// Features are the backend's capabilities.
-	Features Features
 	// Restart, when set, restarts the broker keeping its data; the suite
 	// then checks that a running publisher and subscriber lose nothing.
 	Restart func(t *testing.T)
@@ -71,6 +61,14 @@ type Suite struct {
 	CrashWait time.Duration
 }
 
+// wait is s.Wait or its default.
+func (s Suite) wait() time.Duration {
+	if s.Wait > 0 {
+		return s.Wait
+	}
+	return 30 * time.Second
+}
+
 // BrokerURL returns the URL in the environment variable env (for example
 // HERALD_TEST_KAFKA). Under go test -short (make test-short) the test is
 // skipped, whatever the environment: short runs never touch a broker. When
@@ -91,3 +89,10 @@ func BrokerURL(t testing.TB, env string) string {
 	t.Skip(msg)
 	return ""
 }
+
+// RestartEnabled reports whether tests that restart a broker may run
+// (HERALD_TEST_RESTART=1, and not go test -short). A restart cuts off every
+// client of that broker, so scripts/test.sh runs these tests after the
+// others, one package at a time; adapters' own restart tests should check
+// it too. Call it from a test (it reads the -short flag).
+func RestartEnabled() bool { return os.Getenv("HERALD_TEST_RESTART") == "1" && !testing.Short() }

@@ -35,14 +35,12 @@ func (d *doctor) config(url, file string) (string, error) {
 		return "", err
 	}
 	d.cfg = cfg
-	a, err := adapters.Lookup(cfg.Scheme)
+	dcfg, _, err := adapters.SplitCommon(cfg)
 	if err != nil {
 		return "", err
 	}
-	if v, ok := a.(adapters.Validator); ok {
-		if err := v.Validate(cfg); err != nil {
-			return "", err
-		}
+	if _, err := adapters.For(dcfg); err != nil {
+		return "", err
 	}
 	d.addrs = brokerAddrs(cfg)
 	detail := fmt.Sprintf("%s: options valid", cfg.Scheme)
