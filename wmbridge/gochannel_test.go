@@ -1,0 +1,76 @@
+package wmbridge_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+
+	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/adapters/adaptertest"
+	"github.com/heraldkit/herald/wmbridge"
+)
+
+// goChannels are the GoChannels of the wmgochannel scheme, one per host
+// name ("wmgochannel://name"), shared by every publisher and subscriber
+// of that name in the process, like mem://name.
+var goChannels = struct {
+	sync.Mutex
+	m map[string]*gochannel.GoChannel
+}{m: map[string]*gochannel.GoChannel{}}
+
+func goChannel(cfg herald.Config) *gochannel.GoChannel {
+	name := ""
+	if len(cfg.Hosts) > 0 {
+		name = cfg.Hosts[0]
+	}
+	goChannels.Lock()
+	defer goChannels.Unlock()
+	g := goChannels.m[name]
+	if g == nil {
+		g = gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{})
+		goChannels.m[name] = g
+	}
+	return g
+}
+
+// shared is a GoChannel whose Close does nothing: it is shared by name
+// and lives as long as the test process.
+type shared struct{ *gochannel.GoChannel }
+
+func (shared) Close() error { return nil }
+
+// goChannelBackend is Watermill's GoChannel as a Herald backend, with the
+// capabilities it has: no durability (a message published with no
+// subscriber is dropped), no groups (every subscriber gets every
+// message), a nacked message sent again by GoChannel itself, no order
+// (one goroutine per message and subscriber), in one process.
+var goChannelBackend = wmbridge.Backend{
+	NewPublisher: func(_ context.Context, cfg herald.Config, _ watermill.LoggerAdapter) (message.Publisher, error) {
+		return shared{goChannel(cfg)}, nil
+	},
+	NewSubscriber: func(_ context.Context, cfg herald.Config, _ watermill.LoggerAdapter) (message.Subscriber, error) {
+		return shared{goChannel(cfg)}, nil
+	},
+	Capabilities: func(herald.Config) adapters.Capabilities {
+		c := wmbridge.Conservative()
+		c.SingleProcess = true
+		return c
+	},
+}
+
+func init() { wmbridge.Register("wmgochannel", goChannelBackend) }
+
+// TestGoChannelConformance runs Herald's conformance suite, at the driver
+// level and end to end, on Watermill's GoChannel through NewDriver: what
+// GoChannel does not do is skipped by the capabilities it declares.
+func TestGoChannelConformance(t *testing.T) {
+	s := adaptertest.Suite{Target: "wmgochannel://conformance", Wait: 10 * time.Second}
+	t.Run("driver", func(t *testing.T) { adaptertest.RunDriver(t, s) })
+	t.Run("end-to-end", func(t *testing.T) { adaptertest.Run(t, s) })
+}
