@@ -45,7 +45,7 @@ type job struct {
 	m     *herald.Message
 	done  func(error)
 	state atomic.Int32
-	stop  func() bool // stops the ctx watch
+	stop  atomic.Pointer[func() bool] // stops the ctx watch
 	t     *topic
 }
 
@@ -69,7 +69,8 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done f
 		return t.d.closedError("publish to", name)
 	}
 	t.queue = append(t.queue, j)
-	j.stop = context.AfterFunc(ctx, func() { j.expire(ctx.Err()) })
+	stop := context.AfterFunc(ctx, func() { j.expire(ctx.Err()) })
+	j.stop.Store(&stop)
 	t.mu.Unlock()
 	t.signal()
 	return nil
@@ -90,8 +91,8 @@ func (j *job) finish(from int32, err error) bool {
 	if !j.state.CompareAndSwap(from, finished) {
 		return false
 	}
-	if j.stop != nil {
-		j.stop()
+	if stop := j.stop.Load(); stop != nil {
+		(*stop)()
 	}
 	j.done(err)
 	return true
