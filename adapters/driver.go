@@ -218,6 +218,10 @@ type Capabilities struct {
 	// DefaultWindow is the stream window the backend is tuned for, used
 	// when the subscriber sets none.
 	DefaultWindow int
+	// MaxWindow is the most deliveries a stream can hand out unsettled at
+	// once (a Watermill subscriber bridged in holds one), 0 for no limit:
+	// the facade never asks for a larger window.
+	MaxWindow int
 	// SingleProcess: the backend lives in one process (mem, embedded).
 	SingleProcess bool
 }

@@ -74,6 +74,9 @@ func OpenConfig(ctx context.Context, cfg herald.Config, opts ...Option) (*Subscr
 	if window <= 0 {
 		window = DefaultWindow
 	}
+	if caps.MaxWindow > 0 {
+		window = min(window, caps.MaxWindow)
+	}
 	sub, err := d.OpenSubscription(ctx, dcfg, adapters.Env{Logger: o.logger})
 	if err != nil {
 		return nil, errstyle.Wrap(err, cfg.Scheme, "open subscriber", "")

@@ -18,7 +18,7 @@ func (s settings) clientOpts(g *netGuard) []kgo.Opt {
 		kgo.SeedBrokers(s.brokers...),
 		kgo.ClientID(s.clientID),
 		kgo.MaxVersions(s.kafkaVersions()),
-		kgo.Dialer(g.withTLS(s.tls).DialContext),
+		kgo.Dialer(g.with(s).DialContext),
 		kgo.RetryBackoffFn(func(tries int) time.Duration {
 			if g.aborted() {
 				return 0
@@ -31,8 +31,8 @@ func (s settings) clientOpts(g *netGuard) []kgo.Opt {
 		kgo.ProducerBatchMaxBytes(int32(min(s.maxMessageBytes, 1<<30))),
 		kgo.ProducerBatchCompression(s.compression),
 		kgo.RecordPartitioner(newPartitioner()),
-		// Records wait for a broker that is down until their publish's
-		// context ends (the publisher honours it), not for a retry count.
+		// Records wait for a broker that is down until their Send's
+		// context ends (the record's context), not for a retry count.
 		kgo.RecordRetries(1 << 30),
 		kgo.UnknownTopicRetries(1 << 30),
 		kgo.WithLogger(nil),
@@ -65,11 +65,16 @@ func (s settings) saslMechanism() sasl.Mechanism {
 	return nil
 }
 
+// stickyBytes is how much keyless data goes to one partition before the
+// partitioner moves on (the Java client's default batch.size).
+const stickyBytes = 16 << 10
+
 // newPartitioner is the producer's partitioner: franz-go's
 // UniformBytesPartitioner with keys hashed by Kafka's murmur2, the Java
 // client's default (a key's partition is (murmur2(key) & 0x7fffffff) %
-// partitions, as with NewKeyPartitioner); keyless records stick to one
-// partition per 16 KiB.
+// partitions, so Herald, Kafka Streams, Java and most other clients put a
+// key on the same partition); keyless records stick to one partition per
+// 16 KiB so that concurrent sends share batches.
 func newPartitioner() kgo.Partitioner {
 	return kgo.UniformBytesPartitioner(stickyBytes, true, true, nil)
 }

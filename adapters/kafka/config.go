@@ -21,7 +21,7 @@ import (
 const (
 	defaultPort            = "9092"
 	defaultPartitions      = 6
-	defaultWindow          = 256
+	defaultWindow          = 256     // Capabilities.DefaultWindow
 	defaultMaxMessageBytes = 2 << 20 // 2 MiB: a 1 MiB payload plus headers fits
 	defaultSessionTimeout  = 10 * time.Second
 	defaultClientID        = "herald"
@@ -55,7 +55,6 @@ type settings struct {
 	minInsyncReplicas int   // replicationAuto, replicationBroker (-1) or a count
 	maxMessageBytes   int
 	initialOffset     int64 // offsetOldest or offsetNewest
-	window            int   // records a consumer keeps unsettled when the caller gives no window
 	sessionTimeout    time.Duration
 	clientID          string
 	version           string      // highest Kafka version whose protocol is spoken
@@ -64,17 +63,22 @@ type settings struct {
 	sasl              string      // "" or saslPlain, saslSCRAMSHA256, saslSCRAMSHA512
 	username          string
 	password          string
-	extra             []kgo.Opt // added to every client (tests)
+	revokeWait        time.Duration // revokeWait; shorter in tests
+	extra             []kgo.Opt     // added to every client (tests)
+	dial              dialFunc      // replaces net.Dialer under the guard (tests); nil: TCP
 }
 
 // parse validates cfg and returns its settings. Every problem is reported,
 // as *herald.ConfigError values joined together; none contains the password.
+// Every option it reads is used; the consume window (prefetch, and its
+// older name window) is the facade's (adapters.SplitCommon) and is
+// refused here like any other unknown option.
 func parse(cfg herald.Config) (settings, error) {
 	var errs []error
 	fail := func(key, value, problem, allowed string) {
 		errs = append(errs, &herald.ConfigError{Key: key, Value: value, Problem: problem, Allowed: allowed})
 	}
-	s := settings{group: cfg.Group, username: cfg.Username, password: cfg.Password.Value()}
+	s := settings{group: cfg.Group, username: cfg.Username, password: cfg.Password.Value(), revokeWait: revokeWait}
 
 	if len(cfg.Hosts) == 0 {
 		fail("hosts", "", "is missing", "one or more host:port broker addresses, e.g. kafka://127.0.0.1:9092,10.0.0.2:9092")
@@ -121,7 +125,6 @@ func parse(cfg herald.Config) (settings, error) {
 	} else {
 		s.initialOffset = offsetNewest
 	}
-	s.window = r.Int("window", defaultWindow, 1, 65536)
 	s.sessionTimeout = r.Duration("session_timeout", defaultSessionTimeout, 6*time.Second, 5*time.Minute)
 	s.clientID = r.String("client_id", defaultClientID)
 	if !validClientID(s.clientID) {

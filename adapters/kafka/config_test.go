@@ -44,7 +44,7 @@ func TestConfigDefaults(t *testing.T) {
 	if s.group != "payments" || s.acks != "all" || !s.idempotent || s.compression != kgo.NoCompression() ||
 		s.partitions != defaultPartitions || s.replicationFactor != replicationAuto || s.minInsyncReplicas != replicationAuto || s.maxMessageBytes != defaultMaxMessageBytes ||
 		s.initialOffset != offsetOldest || s.sessionTimeout != defaultSessionTimeout ||
-		s.clientID != "herald" || s.version != "3.6.0" || s.tls != nil || s.sasl != "" || s.window != defaultWindow {
+		s.clientID != "herald" || s.version != "3.6.0" || s.tls != nil || s.sasl != "" {
 		t.Errorf("defaults: %+v", s)
 	}
 	if err := validClientOpts(s); err != nil {
@@ -63,14 +63,14 @@ func TestConfigDefaults(t *testing.T) {
 func TestConfigOptions(t *testing.T) {
 	s, err := parse(mustParse(t, "kafka://u:"+secretPassword+"@k1?acks=leader&compression=zstd&partitions=12"+
 		"&replication_factor=3&min_insync_replicas=-1&max_message_bytes=4096&initial_offset=newest&session_timeout=20s&client_id=billing-1"+
-		"&version=4.0.0&sasl=scram-sha-512&tls=true&tls_insecure_skip_verify=true&group=g&window=64"))
+		"&version=4.0.0&sasl=scram-sha-512&tls=true&tls_insecure_skip_verify=true&group=g"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.acks != "leader" || s.idempotent || s.compression != kgo.ZstdCompression() || s.partitions != 12 ||
 		s.replicationFactor != 3 || s.minInsyncReplicas != replicationBroker || s.maxMessageBytes != 4096 || s.initialOffset != offsetNewest ||
 		s.sessionTimeout != 20*time.Second || s.clientID != "billing-1" || s.version != "4.0.0" ||
-		s.sasl != saslSCRAMSHA512 || s.tls == nil || !s.tls.InsecureSkipVerify || s.window != 64 {
+		s.sasl != saslSCRAMSHA512 || s.tls == nil || !s.tls.InsecureSkipVerify {
 		t.Errorf("options: %+v", s)
 	}
 	if err := validClientOpts(s); err != nil {
@@ -132,6 +132,8 @@ func TestConfigErrors(t *testing.T) {
 		{"kafka://k1?initial_offset=latest", "initial_offset"},
 		{"kafka://k1?session_timeout=1s", "session_timeout"},
 		{"kafka://k1?window=0", "window"},
+		{"kafka://k1?window=64", "window"},     // the facade's: refused by the driver
+		{"kafka://k1?prefetch=64", "prefetch"}, // the facade's: refused by the driver
 		{"kafka://k1?session_timeout=soon", "session_timeout"},
 		{"kafka://k1?client_id=has%20space", "client_id"},
 		{"kafka://k1?version=0.10.2", "version"},
@@ -152,7 +154,7 @@ func TestConfigErrors(t *testing.T) {
 		{"kafka://" + cred + "k1?sasl=plain&password_file=x", "password_file"},
 	} {
 		cfg := mustParse(t, tc.target)
-		err := Adapter{}.Validate(cfg)
+		err := Driver{}.Validate(cfg)
 		if err == nil {
 			t.Errorf("%s: no error; want one for key %q", tc.target, tc.key)
 			continue
@@ -168,10 +170,46 @@ func TestConfigErrors(t *testing.T) {
 				t.Errorf("%s: error shows the password: %s", tc.target, text)
 			}
 		}
-		// The registry validates the same way before connecting.
-		if _, _, err := adapters.Resolve(cfg.URL()); !hasKey(err, tc.key) {
-			t.Errorf("%s: adapters.Resolve: %v; want a ConfigError for %q", tc.target, err, tc.key)
+		if tc.key == "prefetch" || strings.Contains(tc.target, "window=64") {
+			continue // the facade takes them out first (below)
 		}
+		// The facade validates the same way before connecting.
+		dcfg, _, err := adapters.SplitCommon(cfg)
+		if err == nil {
+			_, err = adapters.For(dcfg)
+		}
+		if !hasKey(err, tc.key) {
+			t.Errorf("%s: adapters.SplitCommon + For: %v; want a ConfigError for %q", tc.target, err, tc.key)
+		}
+	}
+}
+
+// TestConsumeWindowIsTheFacades: prefetch, and Kafka's older name window,
+// are read by the facade (adapters.SplitCommon), not by the driver: what
+// is left validates, and the driver alone refuses them like any option
+// no code of it reads.
+func TestConsumeWindowIsTheFacades(t *testing.T) {
+	for _, tc := range []struct {
+		target string
+		want   int
+	}{
+		{"kafka://k1?prefetch=32&group=g", 32},
+		{"kafka://k1?window=64", 64},
+	} {
+		cfg := mustParse(t, tc.target)
+		dcfg, common, err := adapters.SplitCommon(cfg)
+		if err != nil || common.Prefetch != tc.want {
+			t.Fatalf("%s: SplitCommon: %+v, %v; want prefetch %d", tc.target, common, err, tc.want)
+		}
+		if _, err := adapters.For(dcfg); err != nil {
+			t.Errorf("%s: the rest does not validate: %v", tc.target, err)
+		}
+		if err := (Driver{}).Validate(cfg); err == nil {
+			t.Errorf("%s: the driver accepted the facade's option", tc.target)
+		}
+	}
+	if _, _, err := adapters.SplitCommon(mustParse(t, "kafka://k1?prefetch=1&window=2")); !hasKey(err, "window") {
+		t.Errorf("prefetch and window both set: %v; want a ConfigError for window", err)
 	}
 }
 

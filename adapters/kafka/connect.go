@@ -18,37 +18,36 @@ import (
 // connect opens a franz-go client to the brokers through g, with opts
 // added to the shared ones, and checks that a broker answers (the
 // handshake, TLS and SASL included). It honours ctx: when ctx ends first
-// the error wraps ctx.Err(). A failure is explained where possible (see
-// explain).
-func connect(ctx context.Context, s settings, g *netGuard, opts ...kgo.Opt) (*kgo.Client, error) {
+// the error is KindUnreachable and wraps context.Cause(ctx). A failure is
+// explained where possible (see explain). what names the client in the
+// error ("publisher", "subscriber").
+func connect(ctx context.Context, what string, s settings, g *netGuard, opts ...kgo.Opt) (*kgo.Client, error) {
+	op := fmt.Sprintf("open %s on %v", what, s.brokers)
 	cl, err := kgo.NewClient(append(s.clientOpts(g), opts...)...)
 	if err != nil {
-		return nil, err
+		return nil, newError(op, "", herald.KindInvalid, err)
 	}
 	if err := cl.Ping(ctx); err != nil {
 		cl.Close()
 		if ctx.Err() != nil {
-			return nil, ctxError(ctx, nil)
+			return nil, newError(op, "", herald.KindUnreachable, ctxErr(ctx, g.lastDialError()))
 		}
-		return nil, explain(ctx, s, g, err)
+		kind, err := explain(ctx, s, g, err)
+		return nil, newError(op, "", kind, err)
 	}
 	return cl, nil
-}
-
-// openError formats a failed Open.
-func openError(what string, s settings, err error) error {
-	return fmt.Errorf("herald/kafka: open %s on %v: %w", what, s.brokers, err)
 }
 
 // probeTimeout bounds each connection attempt explain makes.
 const probeTimeout = 5 * time.Second
 
-// explain turns a failed connection into the likely cause: SASL, or TLS,
-// that the listener does not speak. It connects to the first broker again,
-// without the suspect setting, to find out, and adds the broker's own
-// error. Without a better explanation the brokers are unreachable: the
-// error then wraps herald.ErrUnreachable.
-func explain(ctx context.Context, s settings, g *netGuard, err error) error {
+// explain turns a failed connection into the likely cause and its kind:
+// SASL, or TLS, that the listener does not speak (KindInvalid), a
+// certificate or credentials refused (KindDenied). It connects to the
+// first broker again, without the suspect setting, to find out, and adds
+// the broker's own error. Without a better explanation the brokers are
+// unreachable (KindUnreachable).
+func explain(ctx context.Context, s settings, g *netGuard, err error) (herald.Kind, error) {
 	addr := s.brokers[0]
 	without := func(withSASL, withTLS bool) error {
 		p := s
@@ -64,24 +63,23 @@ func explain(ctx context.Context, s settings, g *netGuard, err error) error {
 	switch {
 	case s.tls != nil && isTLSError(err):
 		// Certificates, not reachability: no probe can do better.
-		return explainTLS(s, addr, err)
+		return herald.KindDenied, explainTLS(s, addr, err)
 	case s.sasl != "" && errors.Is(err, kerr.SaslAuthenticationFailed):
-		return fmt.Errorf("%s: authentication failed for user %q (check the password; sasl=%s): %w", addr, s.username, s.sasl, err)
+		return herald.KindDenied, fmt.Errorf("%s: authentication failed for user %q (check the password; sasl=%s): %w", addr, s.username, s.sasl, err)
 	case s.sasl != "" && without(false, s.tls != nil) == nil:
-		return fmt.Errorf("SASL (%s) failed: the listener at %s answers without SASL, so it probably does not use SASL: "+
+		return herald.KindInvalid, fmt.Errorf("SASL (%s) failed: the listener at %s answers without SASL, so it probably does not use SASL: "+
 			"remove the sasl option, or use the port of the broker's SASL_PLAINTEXT or SASL_SSL listener: %w", s.sasl, addr, err)
 	case s.tls != nil && without(s.sasl != "", false) == nil:
-		return fmt.Errorf("TLS handshake failed: the listener at %s answers in plaintext, so it does not use TLS: "+
+		return herald.KindInvalid, fmt.Errorf("TLS handshake failed: the listener at %s answers in plaintext, so it does not use TLS: "+
 			"remove the tls options, or use the port of the broker's SSL or SASL_SSL listener: %w", addr, err)
 	case s.tls == nil && (g.sawTLS.Load() || speaksTLS(ctx, addr)):
-		return fmt.Errorf("the listener at %s answers with TLS: add tls=true (and tls_ca when its certificate is not "+
+		return herald.KindInvalid, fmt.Errorf("the listener at %s answers with TLS: add tls=true (and tls_ca when its certificate is not "+
 			"signed by a system CA): %w", addr, err)
 	case errors.As(err, &ke):
-		// The broker answered with an error (a failed SASL
-		// authentication, for one): not a reachability problem.
-		return fmt.Errorf("%s: %w", addr, err)
+		// The broker answered with an error: not a reachability problem.
+		return kindOf(err), fmt.Errorf("%s: %w", addr, err)
 	default:
-		return fmt.Errorf("%w: %w", herald.ErrUnreachable, err)
+		return herald.KindUnreachable, err
 	}
 }
 

@@ -4,41 +4,114 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heraldkit/herald"
 )
 
-// opError formats an error in the adapter contract's style:
-//
-//	herald/kafka: publish to "orders": <cause>
-//
-// op is "publish to", "subscribe to" or "prepare"; err is wrapped.
-func opError(op, topic string, err error) error {
-	return fmt.Errorf("herald/kafka: %s %q: %w", op, topic, err)
+// backend is the scheme, named in every error.
+const backend = "kafka"
+
+// Operations named in errors.
+const (
+	opPublish   = "publish to"
+	opSubscribe = "subscribe to"
+	opPrepare   = "prepare"
+	opClose     = "close"
+)
+
+// newError is the driver's error: herald/kafka: <op> "<topic>": <cause>.
+func newError(op, topic string, kind herald.Kind, err error) *herald.Error {
+	return &herald.Error{Backend: backend, Op: op, Topic: topic, Kind: kind, Err: err}
+}
+
+// opError classifies err (see kindOf) for op on topic. An *herald.Error
+// in err's chain keeps its kind.
+func opError(op, topic string, err error) *herald.Error {
+	return newError(op, topic, kindOf(err), err)
 }
 
 // closedError is the error of a method called after Close.
-func closedError(op, topic string) error { return opError(op, topic, herald.ErrClosed) }
+func closedError(op, topic string) *herald.Error {
+	return newError(op, topic, herald.KindClosed, herald.ErrClosed)
+}
 
-// ctxError is the error of a wait that ctx ended. A deadline that expired
-// without an answer, or after a connection failure (cause), means the
-// broker did not answer in time: the error then also wraps
-// herald.ErrUnreachable.
-func ctxError(ctx context.Context, cause error) error {
-	err := context.Cause(ctx)
-	unreachable := cause != nil && transient(cause) || errors.Is(ctx.Err(), context.DeadlineExceeded)
+// kindOf classifies an error of the Kafka stack. Conditions that pass
+// (transient) are KindUnreachable; a context that ended too.
+func kindOf(err error) herald.Kind {
+	var he *herald.Error
+	var ke *kerr.Error
 	switch {
-	case unreachable && cause != nil:
-		return fmt.Errorf("%w (last error: %w): %w", herald.ErrUnreachable, cause, err)
-	case unreachable:
-		return fmt.Errorf("%w (no answer): %w", herald.ErrUnreachable, err)
-	case cause != nil:
-		return fmt.Errorf("%w (last error: %w)", err, cause)
-	default:
-		return err
+	case err == nil:
+		return herald.KindOther
+	case errors.As(err, &he) && he.Kind != herald.KindOther:
+		return he.Kind
+	case errors.Is(err, herald.ErrClosed), errors.Is(err, kgo.ErrClientClosed), errors.Is(err, kgo.ErrAborting):
+		return herald.KindClosed
+	case authorizationFailed(err), errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, herald.ErrDenied):
+		return herald.KindDenied
+	case errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge):
+		return herald.KindTooLarge
+	case errors.Is(err, kerr.InvalidTopicException), errors.Is(err, kerr.InvalidRecord),
+		errors.Is(err, kerr.CorruptMessage), errors.Is(err, kerr.InvalidPartitions),
+		errors.Is(err, kerr.InvalidReplicationFactor), errors.Is(err, kerr.PolicyViolation),
+		errors.Is(err, kerr.InvalidConfig), errors.Is(err, kerr.InvalidRequiredAcks):
+		return herald.KindInvalid
+	case errors.Is(err, herald.ErrUnreachable), transient(err),
+		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return herald.KindUnreachable
+	case errors.As(err, &ke):
+		return herald.KindOther
 	}
+	return herald.KindOther
+}
+
+// maybeStored reports whether a produce failure err is one the broker
+// may have stored the record with: the leader appended it but the write
+// did not reach enough replicas, or the broker timed out waiting for them.
+func maybeStored(err error) bool {
+	return errors.Is(err, kerr.NotEnoughReplicasAfterAppend) || errors.Is(err, kerr.RequestTimedOut)
+}
+
+// ctxErr is the error of a wait that ctx ended: context.Cause(ctx), with
+// the last failure seen meanwhile (cause) when there is one.
+func ctxErr(ctx context.Context, cause error) error {
+	err := context.Cause(ctx)
+	if cause == nil || errors.Is(cause, err) {
+		return fmt.Errorf("no answer from the brokers: %w", err)
+	}
+	return fmt.Errorf("no answer from the brokers (last error: %w): %w", cause, err)
+}
+
+// transient reports whether err is a broker or connection condition that
+// passes: leadership moving, a broker restarting or unreachable, a
+// timeout. Waits go on after such errors; any other error is returned at
+// once.
+func transient(err error) bool {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		switch ke {
+		case kerr.NotLeaderForPartition, kerr.LeaderNotAvailable, kerr.UnknownTopicOrPartition,
+			kerr.RequestTimedOut, kerr.NotEnoughReplicas, kerr.NotEnoughReplicasAfterAppend,
+			kerr.NetworkException, kerr.BrokerNotAvailable, kerr.FencedLeaderEpoch,
+			kerr.UnknownLeaderEpoch, kerr.KafkaStorageError, kerr.ReplicaNotAvailable,
+			kerr.NotController, kerr.CoordinatorNotAvailable, kerr.CoordinatorLoadInProgress,
+			kerr.NotCoordinator:
+			return true
+		}
+		return ke.Retriable
+	}
+	switch {
+	case errors.Is(err, kgo.ErrRecordTimeout), errors.Is(err, kgo.ErrRecordRetries),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, errAborted):
+		return true
+	}
+	var nerr net.Error
+	return errors.As(err, &nerr)
 }
 
 // authorizationFailed reports whether err is the broker refusing an

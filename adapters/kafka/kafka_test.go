@@ -1,12 +1,12 @@
-package kafka_test
+package kafka
 
 import (
+	"os"
 	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/heraldkit/herald/adapters/adaptertest"
-	_ "github.com/heraldkit/herald/adapters/kafka"
 )
 
 // TestConformance runs the adapter conformance suite against the broker in
@@ -38,4 +38,44 @@ func restartKafka(t *testing.T) {
 		t.Fatalf("scripts/brokers.sh restart kafka: %v\n%s", err, out)
 	}
 	t.Logf("kafka restarted in %v", time.Since(start).Round(100*time.Millisecond))
+}
+
+// TestPrivateBrokerConformance runs the conformance suite, its broker
+// restart included, against a private broker that it kills (SIGKILL) and
+// starts again: the shared broker is not touched. It runs in the restart
+// phase (HERALD_TEST_RESTART=1) since it takes about a minute.
+func TestPrivateBrokerConformance(t *testing.T) {
+	brokerURL(t)
+	if !adaptertest.RestartEnabled() {
+		t.Skip("kills and restarts a private broker (about a minute): runs with HERALD_TEST_RESTART=1 (scripts/test.sh)")
+	}
+	// The crash test runs this test again in a child process: the child
+	// uses the parent's broker.
+	const env = "HERALD_TEST_KAFKA_PRIVATE_URL"
+	url := os.Getenv(env)
+	var b *privateBroker
+	if url == "" {
+		b = startPrivateBroker(t)
+		url = b.url()
+		_ = os.Setenv(env, url)
+		t.Cleanup(func() { _ = os.Unsetenv(env) })
+	}
+	adaptertest.Run(t, adaptertest.Suite{
+		Target:      url,
+		CrashTarget: withQuery(url, "session_timeout=6s"),
+		Features: adaptertest.Features{
+			Durable:       true,
+			Redelivery:    true,
+			OrderedPerKey: true,
+		},
+		Restart: func(t *testing.T) {
+			if b == nil {
+				t.Skip("the crash test's child process does not restart the broker")
+			}
+			start := time.Now()
+			b.kill()
+			b.start()
+			t.Logf("private broker killed and started again in %v", time.Since(start).Round(100*time.Millisecond))
+		},
+	})
 }

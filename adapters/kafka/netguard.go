@@ -33,12 +33,16 @@ type netGuard struct {
 
 	sawTLS atomic.Bool // a broker answered with what looks like a TLS record
 	tls    *tls.Config // nil: plaintext; set before the first dial
+	dial   dialFunc    // nil: TCP with net.Dialer; set before the first dial
 
 	lastDial    atomic.Pointer[dialError] // the last dial's failure; nil after a success
 	onDialError func(error)               // set before the first dial
 }
 
 type dialError struct{ err error }
+
+// dialFunc opens a connection (net.Dialer.DialContext's signature).
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
 
 // lastDialError returns the last dial's failure, nil when it succeeded.
 func (g *netGuard) lastDialError() error {
@@ -48,10 +52,11 @@ func (g *netGuard) lastDialError() error {
 	return nil
 }
 
-// withTLS makes g dial with TLS when c is not nil.
-func (g *netGuard) withTLS(c *tls.Config) *netGuard {
+// with makes g dial as s says: with TLS when s.tls is set, through s.dial
+// when set (tests).
+func (g *netGuard) with(s settings) *netGuard {
 	g.mu.Lock()
-	g.tls = c
+	g.tls, g.dial = s.tls, s.dial
 	g.mu.Unlock()
 	return g
 }
@@ -68,8 +73,14 @@ func (g *netGuard) DialContext(ctx context.Context, network, addr string) (net.C
 	}
 	ctx, stop := mergeCancel(ctx, g.ctx)
 	defer stop()
-	d := net.Dialer{Timeout: g.timeout, KeepAlive: g.keepAlive}
-	c, err := d.DialContext(ctx, network, addr)
+	g.mu.Lock()
+	dial := g.dial
+	g.mu.Unlock()
+	if dial == nil {
+		d := net.Dialer{Timeout: g.timeout, KeepAlive: g.keepAlive}
+		dial = d.DialContext
+	}
+	c, err := dial(ctx, network, addr)
 	if err != nil {
 		if !g.aborted() {
 			g.lastDial.Store(&dialError{err})

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/xdg-go/scram"
 )
@@ -23,28 +22,6 @@ func TestMurmur2(t *testing.T) {
 		if got := int32(murmur2([]byte(in))); got != want {
 			t.Errorf("murmur2(%q) = %d, want %d", in, got, want)
 		}
-	}
-}
-
-func TestKeyPartitioner(t *testing.T) {
-	p := NewKeyPartitioner("t")
-	if !p.RequiresConsistency() {
-		t.Error("RequiresConsistency is false")
-	}
-	// Java: Utils.toPositive(Utils.murmur2(key)) % numPartitions.
-	got, err := p.Partition(&sarama.ProducerMessage{Key: sarama.StringEncoder("foobar")}, 6)
-	if want := int32((-790332482 & 0x7fffffff) % 6); err != nil || got != want {
-		t.Errorf("partition of foobar = %d, %v; want %d", got, err, want)
-	}
-	for i := 0; i < 100; i++ {
-		part, err := p.Partition(&sarama.ProducerMessage{}, 6)
-		if err != nil || part < 0 || part >= 6 {
-			t.Fatalf("keyless partition %d, %v", part, err)
-		}
-	}
-	dyn := p.(sarama.DynamicConsistencyPartitioner)
-	if dyn.MessageRequiresConsistency(&sarama.ProducerMessage{}) || !dyn.MessageRequiresConsistency(&sarama.ProducerMessage{Key: sarama.StringEncoder("k")}) {
-		t.Error("only keyed records require consistency")
 	}
 }
 
@@ -88,7 +65,7 @@ func TestSCRAMClient(t *testing.T) {
 }
 
 // TestFranzPartitionerMatchesMurmur2: the producer's partitioner puts a
-// keyed record where Kafka's Java client (and NewKeyPartitioner) does.
+// keyed record where Kafka's Java client does.
 func TestFranzPartitionerMatchesMurmur2(t *testing.T) {
 	tp := newPartitioner().ForTopic("t").(kgo.TopicBackupPartitioner)
 	for i := 0; i < 200; i++ {
@@ -100,4 +77,40 @@ func TestFranzPartitionerMatchesMurmur2(t *testing.T) {
 			}
 		}
 	}
+}
+
+// murmur2 is, for the tests, the 32-bit MurmurHash2 variant of Kafka's
+// org.apache.kafka.common.utils.Utils.murmur2 (seed 0x9747b28c).
+func murmur2(data []byte) uint32 {
+	const (
+		seed = 0x9747b28c
+		m    = 0x5bd1e995
+		r    = 24
+	)
+	length := len(data)
+	h := uint32(seed) ^ uint32(length)
+	for i := 0; i+4 <= length; i += 4 {
+		k := uint32(data[i]) | uint32(data[i+1])<<8 | uint32(data[i+2])<<16 | uint32(data[i+3])<<24
+		k *= m
+		k ^= k >> r
+		k *= m
+		h *= m
+		h ^= k
+	}
+	tail := data[length&^3:]
+	switch len(tail) {
+	case 3:
+		h ^= uint32(tail[2]) << 16
+		fallthrough
+	case 2:
+		h ^= uint32(tail[1]) << 8
+		fallthrough
+	case 1:
+		h ^= uint32(tail[0])
+		h *= m
+	}
+	h ^= h >> 13
+	h *= m
+	h ^= h >> 15
+	return h
 }

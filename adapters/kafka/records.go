@@ -10,10 +10,15 @@ import (
 	"github.com/heraldkit/herald"
 )
 
-// newRecord builds the record watermill-kafka would write for msg (see
-// Marshaler): the ID in the IDHeader header, the herald key as the record
-// key, every other metadata entry as a header. msg is not changed; the
-// record shares msg's payload.
+// IDHeader is the record header that carries the message ID. It is
+// Watermill's own (watermill-kafka's UUIDHeaderKey), so plain
+// watermill-kafka applications and Herald read each other's IDs.
+const IDHeader = "_watermill_message_uuid"
+
+// newRecord builds the record for msg, the one watermill-kafka writes: the
+// ID in the IDHeader header, the herald key as the record key, every other
+// metadata entry as a header. msg is not changed; the record shares msg's
+// payload.
 func newRecord(topic string, msg *message.Message) *kgo.Record {
 	rec := &kgo.Record{Topic: topic, Value: msg.Payload}
 	rec.Headers = make([]kgo.RecordHeader, 1, len(msg.Metadata)+1)
@@ -42,8 +47,10 @@ func stringBytes(s string) []byte {
 	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
-// newMessage turns a consumed record into a message, as Marshaler's
-// Unmarshal does with a Sarama record.
+// newMessage turns a consumed record into a message: the IDHeader header
+// is the ID ("<topic>/<partition>/<offset>" without one, stable across
+// redeliveries), the record key the herald.KeyHeader metadata, every
+// other header a metadata entry.
 func newMessage(rec *kgo.Record) *message.Message {
 	var id string
 	md := make(message.Metadata, len(rec.Headers)+1)

@@ -1,12 +1,13 @@
-package kafka_test
+package kafka
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/heraldkit/herald"
 )
 
 // dynamicTopicConfig is kmsg.ConfigSourceDynamicTopicConfig: a setting of
@@ -27,11 +28,11 @@ func TestTopicReplicationBrokerDefaults(t *testing.T) {
 		{"", ""},
 		{"replication_factor=1&min_insync_replicas=1", "1"},
 	} {
-		pub := openPub(t, withQuery(base, tc.query))
+		pub := openTopic(t, withQuery(base, tc.query))
 		topic := uniqueName("repl")
-		publish(t, pub, topic, message.NewMessage("1", []byte("x")))
+		sendSync(t, pub, topic, herald.NewMessage([]byte("x")))
 		var adm *kadm.Client
-		if !pub.(interface{ As(any) bool }).As(&adm) {
+		if !pub.As(&adm) {
 			t.Fatal("no *kadm.Client")
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

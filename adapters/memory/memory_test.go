@@ -8,8 +8,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	adaptertest.Run(t, adaptertest.Suite{
-		Target:   "mem://conformance",
-		Features: adaptertest.Features{Durable: false, Redelivery: true, OrderedPerKey: true, SingleProcess: true},
-	})
+	s := adaptertest.Suite{Target: "mem://conformance"}
+	t.Run("driver", func(t *testing.T) { adaptertest.RunDriver(t, s) })
+	t.Run("end-to-end", func(t *testing.T) { adaptertest.Run(t, s) })
 }

@@ -11,16 +11,16 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 )
 
 // Defaults for the options (see the package documentation for the
-// measurements behind prefetch and pool).
+// measurements behind the window and pool).
 const (
 	defaultPort         = "5672"
 	defaultTLSPort      = "5671"
-	defaultPrefetch     = 256
+	defaultWindow       = 256 // Capabilities.DefaultWindow: the consume prefetch
 	defaultPool         = 2
-	defaultWindow       = 256
 	defaultHeartbeat    = 10 * time.Second
 	defaultDialTimeout  = 10 * time.Second
 	defaultReconnectMax = 5 * time.Second
@@ -41,9 +41,7 @@ type settings struct {
 	// errors (never the password).
 	user, tlsCA, tlsCert string
 
-	prefetch  int
 	pool      int
-	window    int
 	confirm   bool
 	queueType string
 	// serverNamePerHost: amqps to several hosts without tls_server_name:
@@ -55,14 +53,21 @@ type settings struct {
 
 // parse validates cfg and turns it into settings. Every problem is a
 // *herald.ConfigError naming the key; the password never appears in it.
+// The common options (adapters.SplitCommon: prefetch, the consume window)
+// are the facade's: they are checked there and taken out before the
+// driver's own are read, so that every other key is either read below or
+// refused as unknown. RabbitMQ's old "window" (the publish window) is
+// refused by SplitCommon with the names that replace it.
 func parse(cfg herald.Config) (*settings, error) {
+	cfg, _, err := adapters.SplitCommon(cfg)
+	if err != nil {
+		return nil, err
+	}
 	r := cfg.OptionReader()
 	s := &settings{
 		scheme:       cfg.Scheme,
 		group:        cfg.Group,
-		prefetch:     r.Int("prefetch", defaultPrefetch, 1, 65535),
 		pool:         r.Int("pool", defaultPool, 1, 1024),
-		window:       r.Int("window", defaultWindow, 1, 65536),
 		confirm:      r.Bool("confirm", true),
 		queueType:    r.Enum("queue_type", "auto", "auto", "classic", "quorum"),
 		reconnectMax: r.Duration("reconnect_max", defaultReconnectMax, 100*time.Millisecond, 10*time.Minute),

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 )
 
 const secretPassword = "s3cr3t-Pa55"
@@ -29,7 +31,7 @@ func TestConfigDefaults(t *testing.T) {
 	if s.host != "rabbit.local:5672" || s.vhost != "/" || s.group != "payments" {
 		t.Errorf("host %q vhost %q group %q", s.host, s.vhost, s.group)
 	}
-	if s.prefetch != defaultPrefetch || s.pool != defaultPool || s.window != defaultWindow || !s.confirm || s.queueType != "classic" {
+	if s.pool != defaultPool || !s.confirm || s.queueType != "classic" {
 		t.Errorf("defaults: %+v", s)
 	}
 	if strings.Contains(s.uri, secretPassword) || strings.Contains(s.uri, "app") {
@@ -101,6 +103,7 @@ func TestConfigErrors(t *testing.T) {
 		{base + "?prefetch=70000", "prefetch"},
 		{base + "?pool=0", "pool"},
 		{base + "?window=-1", "window"},
+		{base + "?window=256", "window"}, // the old publish window: refused, naming what replaces it
 		{base + "?confirm=maybe", "confirm"},
 		{base + "?queue_type=stream", "queue_type"},
 		{base + "?heartbeat=1", "heartbeat"},
@@ -125,7 +128,7 @@ func TestConfigErrors(t *testing.T) {
 	for _, tc := range cases {
 		cfg, err := herald.ParseURL(tc.target)
 		if err == nil {
-			err = Adapter{}.Validate(cfg)
+			err = Driver{}.Validate(cfg)
 		}
 		if err == nil {
 			t.Errorf("%s: no error", tc.target)
@@ -189,15 +192,61 @@ func TestConnectErrorHasNoPassword(t *testing.T) {
 	for _, target := range targets {
 		cfg := mustParseURL(t, target)
 		// (A wrong password costs seconds: the broker delays its answer.)
-		_, err := Adapter{}.Publisher(t.Context(), cfg)
-		{
-			if err == nil {
-				t.Fatalf("%s: connected", cfg)
-			}
-			if strings.Contains(err.Error(), secretPassword) {
-				t.Errorf("error leaks the password: %v", err)
-			}
-			t.Log(err)
+		_, err := Driver{}.OpenTopic(t.Context(), cfg, adapters.Env{})
+		if err == nil {
+			t.Fatalf("%s: connected", cfg)
+		}
+		if strings.Contains(err.Error(), secretPassword) {
+			t.Errorf("error leaks the password: %v", err)
+		}
+		want := herald.KindUnreachable
+		if strings.Contains(target, "herald-nobody") {
+			want = herald.KindDenied
+		}
+		kindIs(t, target, err, want)
+		t.Log(err)
+	}
+}
+
+// TestConfigCommonOptions: prefetch is the facade's (adapters.SplitCommon)
+// and passes Validate; every option the driver reads is listed by an
+// unknown key's error, and nothing else.
+func TestConfigCommonOptions(t *testing.T) {
+	if err := (Driver{}).Validate(mustParseURL(t, "amqp://h/?prefetch=64&pool=4&confirm=false&queue_type=quorum&heartbeat=5s&dial_timeout=1s&reconnect_max=2s&connection_name=x")); err != nil {
+		t.Fatalf("every option: %v", err)
+	}
+	err := Driver{}.Validate(mustParseURL(t, "amqp://h/?nope=1"))
+	var ce *herald.ConfigError
+	if !errors.As(err, &ce) || ce.Key != "nope" {
+		t.Fatalf("unknown option: %v", err)
+	}
+	allowed := strings.Split(ce.Allowed, ", ")
+	want := []string{"confirm", "connection_name", "dial_timeout", "group", "heartbeat", "pool", "queue_type", "reconnect_max",
+		"tls_ca", "tls_cert", "tls_insecure_skip_verify", "tls_key", "tls_server_name", "tls_skip_verify"}
+	if !slices.Equal(allowed, want) {
+		t.Errorf("allowed options %v; want %v", allowed, want)
+	}
+	err = Driver{}.Validate(mustParseURL(t, "amqp://h/?window=8"))
+	if !errors.As(err, &ce) || ce.Key != "window" || !strings.Contains(ce.Allowed, "WithAsyncWindow") {
+		t.Errorf("window: %v; want it refused, naming what replaces it", err)
+	}
+}
+
+// TestCapabilities: attempts are counted on quorum queues only; a
+// private queue is always classic.
+func TestCapabilities(t *testing.T) {
+	for target, counts := range map[string]bool{
+		"amqp://h/?group=g":                        false,
+		"amqp://h/?group=g&queue_type=quorum":      true,
+		"amqp://h1,h2/?group=g":                    true, // a cluster: quorum by default
+		"amqp://h1,h2/":                            false,
+		"amqp://h/?queue_type=quorum":              false, // private: classic
+		"amqp://h1,h2/?group=g&queue_type=classic": false,
+	} {
+		c := Driver{}.Capabilities(mustParseURL(t, target))
+		if c.CountsAttempts != counts || c.Redelivery != adapters.RedeliverBroker || c.NackDelay || c.Order != adapters.OrderQueue ||
+			!c.Durable || !c.Groups || c.DefaultWindow != defaultWindow {
+			t.Errorf("%s: %+v; want CountsAttempts %v", target, c, counts)
 		}
 	}
 }

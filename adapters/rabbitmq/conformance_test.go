@@ -1,42 +1,22 @@
 package rabbitmq
 
 import (
-	"os"
-	"os/exec"
 	"testing"
-	"time"
 
 	"github.com/heraldkit/herald/adapters/adaptertest"
 )
 
+// TestConformance runs the conformance suite at the driver level and end
+// to end; what it checks follows Driver.Capabilities (one host: classic
+// queues).
 func TestConformance(t *testing.T) {
-	adaptertest.Run(t, adaptertest.Suite{
-		Target: brokerURL(t),
-		Features: adaptertest.Features{
-			Durable:       true, // durable group queues, persistent messages
-			Redelivery:    true, // nack requeues
-			OrderedPerKey: true, // one consumer of a classic queue; kept across nacks (see nack)
-		},
-		Restart: restartBroker,
-	})
+	s := adaptertest.Suite{Target: brokerURL(t), Restart: restartBroker}
+	t.Run("driver", func(t *testing.T) { adaptertest.RunDriver(t, s) })
+	t.Run("end-to-end", func(t *testing.T) { adaptertest.Run(t, s) })
 }
 
-// restartBroker restarts RabbitMQ keeping its data: with the project's
-// script, or with the shell command in HERALD_TEST_AMQP_RESTART (for a
-// broker the script does not manage).
-func restartBroker(t *testing.T) {
-	t.Helper()
-	if !adaptertest.RestartEnabled() {
-		t.Skip("restarts the shared broker, which cuts off every other test's clients: runs in the restart phase of scripts/test.sh (HERALD_TEST_RESTART=1)")
-	}
-	start := time.Now()
-	cmd := exec.Command("../../scripts/brokers.sh", "restart", "rabbitmq")
-	if c := os.Getenv("HERALD_TEST_AMQP_RESTART"); c != "" {
-		cmd = exec.Command("sh", "-c", c)
-	}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", cmd, err, out)
-	}
-	t.Logf("broker restarted in %v", time.Since(start).Round(time.Millisecond))
+// TestConformanceQuorum runs the end-to-end suite on quorum group
+// queues, where the broker counts attempts.
+func TestConformanceQuorum(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Suite{Target: withQuery(brokerURL(t), "queue_type=quorum")})
 }

@@ -11,7 +11,6 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/heraldkit/herald"
-	"github.com/heraldkit/herald/adapters"
 )
 
 // closeTimeout bounds how long closing a connection waits for the
@@ -47,15 +46,15 @@ type connection struct {
 }
 
 // dial connects within ctx, failing if the broker cannot be reached, and
-// starts the reconnect loop. Losses are logged to adapters.Logger(ctx).
-func dial(ctx context.Context, s *settings) (*connection, error) {
+// starts the reconnect loop, which logs to log.
+func dial(ctx context.Context, s *settings, log *slog.Logger) (*connection, error) {
 	conn, idx, err := dialFrom(ctx, s, 0)
 	if err != nil {
 		return nil, err
 	}
 	c := &connection{
 		s:        s,
-		log:      adapters.Logger(ctx),
+		log:      log,
 		conn:     conn,
 		changed:  make(chan struct{}),
 		frameMax: conn.Config.FrameSize,
@@ -67,36 +66,34 @@ func dial(ctx context.Context, s *settings) (*connection, error) {
 	return c, nil
 }
 
-// get returns the current connection without waiting: an error wrapping
-// herald.ErrUnreachable while it is being re-established, or
-// herald.ErrClosed.
+// get returns the current connection without waiting: an error of
+// KindUnreachable while it is being re-established, or of KindClosed.
 func (c *connection) get() (*amqp.Connection, error) {
 	c.mu.Lock()
 	conn, closed, last := c.conn, c.closed, c.lastErr
 	c.mu.Unlock()
 	switch {
 	case closed:
-		return nil, herald.ErrClosed
+		return nil, errClosed
 	case conn == nil || conn.IsClosed():
 		if last == nil {
-			return nil, fmt.Errorf("%w: %w", herald.ErrUnreachable, errNotConnected)
+			return nil, withKind(herald.KindUnreachable, errNotConnected)
 		}
-		return nil, fmt.Errorf("%w: %w: %w", herald.ErrUnreachable, errNotConnected, last)
+		return nil, withKind(herald.KindUnreachable, fmt.Errorf("%w: %w", errNotConnected, last))
 	}
 	return conn, nil
 }
 
 // wait returns the current connection, waiting for the reconnect while
-// there is none, until ctx ends (an error wrapping herald.ErrUnreachable
-// and ctx.Err()), abort is closed or the connection is closed (errors
-// wrapping herald.ErrClosed).
+// there is none, until ctx ends (KindUnreachable, wrapping ctx's cause),
+// abort is closed or the connection is closed (KindClosed).
 func (c *connection) wait(ctx context.Context, abort <-chan struct{}) (*amqp.Connection, error) {
 	for {
 		c.mu.Lock()
 		conn, changed, closed, last := c.conn, c.changed, c.closed, c.lastErr
 		c.mu.Unlock()
 		if closed {
-			return nil, herald.ErrClosed
+			return nil, errClosed
 		}
 		if conn != nil && !conn.IsClosed() {
 			return conn, nil
@@ -110,7 +107,7 @@ func (c *connection) wait(ctx context.Context, abort <-chan struct{}) (*amqp.Con
 			return nil, unreachable(ctx, last)
 		case <-abort:
 			c.addWaiter(-1)
-			return nil, herald.ErrClosed
+			return nil, errClosed
 		}
 		c.addWaiter(-1)
 	}
@@ -164,7 +161,7 @@ func (c *connection) watch(conn *amqp.Connection) {
 		}
 		lostAt := time.Now()
 		lost := c.s.hosts[c.hostIdx]
-		c.log.Warn(fmt.Sprintf("herald/%s: connection to %s lost; reconnecting", c.s.scheme, lost),
+		c.log.Info(fmt.Sprintf("herald/%s: connection to %s lost; reconnecting", c.s.scheme, lost),
 			"host", lost, "vhost", c.s.vhost, "cause", cause.Error())
 		delay := 100 * time.Millisecond
 		for {

@@ -17,13 +17,6 @@ import (
 	"github.com/heraldkit/herald"
 )
 
-// dialContext connects to the first host of the URL that answers (see
-// dialFrom).
-func dialContext(ctx context.Context, s *settings) (*amqp.Connection, error) {
-	conn, _, err := dialFrom(ctx, s, 0)
-	return conn, err
-}
-
 // dialFrom tries the hosts in order, starting at index start and wrapping
 // around, and returns the first connection made and its host's index.
 // With one host its error is that host's; with several it names each
@@ -58,7 +51,7 @@ func dialHost(ctx context.Context, s *settings, host string) (*amqp.Connection, 
 		if ctx.Err() != nil {
 			return nil, unreachable(ctx, err)
 		}
-		return nil, fmt.Errorf("%w: %w", herald.ErrUnreachable, err)
+		return nil, withKind(herald.KindUnreachable, err)
 	}
 	// dial_timeout bounds the handshakes (amqp.Open clears the deadline
 	// once connected); ctx ending closes the socket.
@@ -108,25 +101,27 @@ func handshake(ctx context.Context, s *settings, raw net.Conn, host string) (*am
 	return conn, nil
 }
 
-// explainDial adds the likely cause to a failed handshake: TLS on one
-// side only, the credentials, the vhost, or a broker that is not there.
+// explainDial adds the likely cause to a failed handshake, and its kind:
+// refused credentials, certificate or vhost (KindDenied: waiting does not
+// fix them), TLS on one side only (a wrong URL), or a broker that is not
+// there (KindUnreachable).
 func explainDial(ctx context.Context, s *settings, host string, err error) error {
 	var rec tls.RecordHeaderError
 	switch {
 	case errors.Is(err, amqp.ErrCredentials):
-		return fmt.Errorf("authentication failed for user %q (check the password): %w", s.user, err)
+		return withKind(herald.KindDenied, fmt.Errorf("authentication failed for user %q (check the password): %w", s.user, err))
 	case s.scheme == "amqps" && isTLSError(err):
-		return explainTLS(s, err)
+		return withKind(herald.KindDenied, explainTLS(s, err))
 	case errors.Is(err, amqp.ErrVhost):
-		return fmt.Errorf("vhost %q does not exist or the user may not access it: %w", s.vhost, err)
+		return withKind(herald.KindDenied, fmt.Errorf("vhost %q does not exist or the user may not access it: %w", s.vhost, err))
 	case errors.Is(err, amqp.ErrSASL):
-		return fmt.Errorf("the broker offers no PLAIN authentication: %w", err)
+		return withKind(herald.KindDenied, fmt.Errorf("the broker offers no PLAIN authentication: %w", err))
 	case s.scheme == "amqps" && errors.As(err, &rec):
 		return fmt.Errorf("the server does not speak TLS on this port (use amqp://, or the broker's TLS port, 5671 by default): %w", err)
 	case s.scheme == "amqp" && !isTimeout(err) && speaksTLS(ctx, s, host):
 		return fmt.Errorf("the server expects TLS on this port (use amqps://): %w", err)
 	case isNetworkError(err):
-		return fmt.Errorf("%w: %w", herald.ErrUnreachable, err)
+		return withKind(herald.KindUnreachable, err)
 	}
 	return err
 }

@@ -7,7 +7,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"math/big"
 	"net"
 	"net/url"
@@ -67,7 +66,7 @@ func tlsListener(t *testing.T) string {
 // TestPlainToTLSPort: amqp:// to a TLS port says TLS is expected.
 func TestPlainToTLSPort(t *testing.T) {
 	addr := tlsListener(t)
-	_, err := adapters.OpenPublisher(t.Context(), "amqp://guest:guest@"+addr+"/?dial_timeout=2s")
+	_, err := Driver{}.OpenTopic(t.Context(), mustConfig(t, "amqp://guest:guest@"+addr+"/?dial_timeout=2s"), adapters.Env{})
 	t.Log(err)
 	if err == nil || !strings.Contains(err.Error(), "expects TLS") || !strings.Contains(err.Error(), "amqps://") ||
 		!strings.HasPrefix(err.Error(), "herald/amqp: ") {
@@ -82,7 +81,7 @@ func TestTLSToPlainPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = adapters.OpenPublisher(t.Context(), "amqps://guest:guest@"+u.Host+"/?tls_skip_verify=true&dial_timeout=2s")
+	_, err = Driver{}.OpenTopic(t.Context(), mustConfig(t, "amqps://guest:guest@"+u.Host+"/?tls_skip_verify=true&dial_timeout=2s"), adapters.Env{})
 	t.Log(err)
 	if err == nil || !strings.Contains(err.Error(), "does not speak TLS") || !strings.HasPrefix(err.Error(), "herald/amqps: ") {
 		t.Fatalf("error %v; want a herald/amqps error saying the port does not speak TLS", err)
@@ -90,64 +89,74 @@ func TestTLSToPlainPort(t *testing.T) {
 }
 
 // TestHeaderTooLarge: a message whose headers do not fit in one frame is
-// refused at once with the reason, and the publisher's connection stays
-// up for the other messages.
+// refused at once (not taken, KindTooLarge), a header name over 255
+// bytes too (KindInvalid), and the connection stays up for the other
+// messages.
 func TestHeaderTooLarge(t *testing.T) {
 	url := brokerURL(t)
 	topic := freshTopic(t)
 	t.Cleanup(func() { deleteTopology(t, topic) })
-	pub := openPub(t, url)
-	if err := pub.Publish(topic, newMsg("first")); err != nil {
+	tp := openTopicT(t, url)
+	if err := sendWait(t, tp, t.Context(), topic, newMsg("first")); err != nil {
 		t.Fatal(err)
 	}
 	var before *amqp.Connection
-	if !pub.(interface{ As(any) bool }).As(&before) {
+	if !tp.As(&before) {
 		t.Fatal("As(**amqp091.Connection)")
 	}
 	big := newMsg("big")
 	big.Metadata.Set("x-big", strings.Repeat("h", 1<<20))
 	start := time.Now()
-	err := pub.Publish(topic, big)
+	err := tp.Send(t.Context(), topic, big, func(error) { t.Error("done called for a message not taken") })
 	if err == nil || !strings.Contains(err.Error(), "frame_max") || !strings.Contains(err.Error(), big.UUID) ||
 		!strings.HasPrefix(err.Error(), `herald/amqp: publish to "`+topic+`": `) {
 		t.Fatalf("error %v; want one naming the message and frame_max", err)
 	}
+	kindIs(t, "headers over frame_max", err, herald.KindTooLarge)
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("refused after %v, want at once", d)
 	}
 	long := newMsg("long key")
 	long.Metadata.Set(strings.Repeat("k", 300), "v")
-	if err := pub.Publish(topic, long); err == nil || !strings.Contains(err.Error(), "255") {
+	err = tp.Send(t.Context(), topic, long, func(error) { t.Error("done called for a message not taken") })
+	if err == nil || !strings.Contains(err.Error(), "255") {
 		t.Errorf("a 300-byte header name: %v; want an error naming AMQP's 255-byte limit", err)
 	}
-	if err := pub.Publish(topic, newMsg("after")); err != nil {
+	kindIs(t, "a 300-byte header name", err, herald.KindInvalid)
+	if err := sendWait(t, tp, t.Context(), topic, newMsg("after")); err != nil {
 		t.Fatalf("publish after the refused one: %v", err)
 	}
 	var after *amqp.Connection
-	if !pub.(interface{ As(any) bool }).As(&after) || after != before || after.IsClosed() {
+	if !tp.As(&after) || after != before || after.IsClosed() {
 		t.Error("the publisher's connection was replaced or closed")
 	}
 }
 
-// TestSizeRefusalExplained: RabbitMQ's channel close over a message
-// larger than max_message_size becomes an error naming the size and the
-// limit for that message, a retry for the other messages on the channel,
-// and the limit is checked before sending from then on.
-func TestSizeRefusalExplained(t *testing.T) {
-	p := &publisher{s: &settings{user: "ro", vhost: "/"}}
-	e := &amqp.Error{Code: amqp.PreconditionFailed, Server: true, Recover: true,
+// TestChannelLossClassified: what a message unconfirmed on a channel the
+// broker closed is told: too large for the message the channel closed
+// over (and the limit is checked before sending from then on), an
+// unknown outcome for the others and for a lost connection, denied for a
+// refused permission.
+func TestChannelLossClassified(t *testing.T) {
+	tp := &topic{s: &settings{scheme: "amqp", user: "ro", vhost: "/"}}
+	lost := func(e *amqp.Error, size int) error {
+		c := &confirmChan{t: tp, closes: make(chan *amqp.Error, 1)}
+		if e != nil {
+			c.closes <- e
+		} else {
+			close(c.closes)
+		}
+		return c.lost(&outgoing{m: newMsg("x"), pub: amqp.Publishing{Body: make([]byte, size)}})
+	}
+	tooLarge := &amqp.Error{Code: amqp.PreconditionFailed, Server: true, Recover: true,
 		Reason: "PRECONDITION_FAILED - message size 2000 is larger than configured max size 1000"}
-	big := 2000
-	err := p.classify(e, errors.New("message m1 unconfirmed"), big)
-	var r *retryable
-	if err == nil || errors.As(err, &r) || !strings.Contains(err.Error(), "2000 bytes") || !strings.Contains(err.Error(), "max_message_size of 1000") {
-		t.Errorf("the large message: %v; want a final error naming 2000 bytes and max_message_size 1000", err)
+	err := lost(tooLarge, 2000)
+	if !strings.Contains(err.Error(), "2000 bytes") || !strings.Contains(err.Error(), "max_message_size of 1000") {
+		t.Errorf("the large message: %v; want its size and the limit", err)
 	}
-	small := 10
-	if err := p.classify(e, errors.New("message m2 unconfirmed"), small); !errors.As(err, &r) {
-		t.Errorf("another message on the channel: %v; want a retry", err)
-	}
-	if err := checkPublishing(amqp.Publishing{Body: make([]byte, 1001)}, 0, p.maxSize.Load()); err == nil || !strings.Contains(err.Error(), "max_message_size of 1000") {
+	kindIs(t, "the large message", opError("amqp", opPublish, "t", err), herald.KindTooLarge)
+	kindIs(t, "another message on the channel", opError("amqp", opPublish, "t", lost(tooLarge, 10)), herald.KindOutcomeUnknown)
+	if err := checkPublishing(amqp.Publishing{Body: make([]byte, 1001)}, 0, tp.maxSize.Load()); err == nil || !strings.Contains(err.Error(), "max_message_size of 1000") {
 		t.Errorf("checked before sending: %v", err)
 	}
 	absolute := &amqp.Error{Code: amqp.PreconditionFailed, Server: true, Recover: true,
@@ -156,11 +165,11 @@ func TestSizeRefusalExplained(t *testing.T) {
 		t.Errorf("RabbitMQ's wording at its absolute limit not recognised: %d %v", limit, ok)
 	}
 	denied := &amqp.Error{Code: amqp.AccessRefused, Server: true, Recover: true, Reason: "ACCESS_REFUSED - access to exchange 'x' refused"}
-	if err := p.classify(denied, errors.New("m3"), small); errors.As(err, &r) || !strings.Contains(err.Error(), `permission denied to publish (declare or write to the exchange) for user "ro"`) {
-		t.Errorf("a refused permission: %v; want a final error", err)
+	err = lost(denied, 10)
+	if !strings.Contains(err.Error(), `permission denied to publish (write to the exchange) for user "ro"`) {
+		t.Errorf("a refused permission: %v", err)
 	}
-	lost := &amqp.Error{Code: amqp.FrameError, Reason: "EOF"}
-	if err := p.classify(lost, errors.New("m4"), small); !errors.As(err, &r) || !r.connection || errors.Is(err, herald.ErrClosed) {
-		t.Errorf("a lost connection: %v; want a retry after reconnecting", err)
-	}
+	kindIs(t, "a refused permission", opError("amqp", opPublish, "t", err), herald.KindDenied)
+	kindIs(t, "a lost connection", opError("amqp", opPublish, "t", lost(&amqp.Error{Code: amqp.FrameError, Reason: "EOF"}, 10)), herald.KindOutcomeUnknown)
+	kindIs(t, "a closed connection", opError("amqp", opPublish, "t", lost(nil, 10)), herald.KindOutcomeUnknown)
 }

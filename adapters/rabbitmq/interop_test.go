@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/heraldkit/herald"
@@ -16,7 +15,7 @@ import (
 func TestInteropHeraldToRaw(t *testing.T) {
 	url := brokerURL(t)
 	topic := freshTopic(t)
-	pub := openPub(t, url)
+	tp := openTopicT(t, url)
 	ch := rawChannel(t)
 	// A plain client binds its own queue to the topic's exchange.
 	if err := ch.ExchangeDeclare(topic, "fanout", true, false, false, false, nil); err != nil {
@@ -38,7 +37,7 @@ func TestInteropHeraldToRaw(t *testing.T) {
 	m := newMsg("from herald")
 	herald.SetKey(m, "order-1234")
 	m.Metadata.Set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
-	if err := pub.Publish(topic, m); err != nil {
+	if err := sendWait(t, tp, t.Context(), topic, m); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -58,8 +57,8 @@ func TestInteropHeraldToRaw(t *testing.T) {
 		if d.Headers["traceparent"] != m.Metadata.Get("traceparent") {
 			t.Errorf("traceparent header %v", d.Headers["traceparent"])
 		}
-		if d.Headers[wamqp.DefaultMessageUUIDHeaderKey] != m.UUID {
-			t.Errorf("watermill uuid header %v", d.Headers[wamqp.DefaultMessageUUIDHeaderKey])
+		if d.Headers["_watermill_message_uuid"] != m.UUID {
+			t.Errorf("watermill uuid header %v", d.Headers["_watermill_message_uuid"])
 		}
 		if d.Timestamp.IsZero() {
 			t.Error("no timestamp")
@@ -75,22 +74,20 @@ func TestInteropHeraldToRaw(t *testing.T) {
 func TestInteropRawToHerald(t *testing.T) {
 	url := brokerURL(t)
 	topic := freshTopic(t)
-	sub := openSub(t, withQuery(url, "group=interop"))
+	sub := openSubT(t, withQuery(url, "group=interop"))
 	t.Cleanup(func() { deleteTopology(t, topic, queueName(topic, "interop", "")) })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	msgs, err := sub.Subscribe(ctx, topic)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openStreamT(t, sub, topic, 8, nil)
 	ch := rawChannel(t)
 	headers := amqp.Table{herald.KeyHeader: "k-7", "x-count": int32(3), "x-ok": true, "x-bytes": []byte("raw")}
 	if err := ch.PublishWithContext(ctx, topic, "", false, false, amqp.Publishing{Headers: headers, Body: []byte("no id")}); err != nil {
 		t.Fatal(err)
 	}
-	got := receive(t, msgs, 10*time.Second)
-	got.Ack()
-	if string(got.Payload) != "no id" || got.UUID == "" {
+	r := receiveN(t, st, 1, 10*time.Second)[0]
+	st.Ack(r.Token)
+	got := r.Msg
+	if r.Key != "k-7" || string(got.Payload) != "no id" || got.UUID == "" {
 		t.Fatalf("payload %q id %q", got.Payload, got.UUID)
 	}
 	if herald.Key(got) != "k-7" || got.Metadata.Get("x-count") != "3" || got.Metadata.Get("x-ok") != "true" || got.Metadata.Get("x-bytes") != "raw" {
@@ -100,9 +97,9 @@ func TestInteropRawToHerald(t *testing.T) {
 	if err := ch.PublishWithContext(ctx, topic, "", false, false, amqp.Publishing{MessageId: "raw-id-1", Body: []byte("with id")}); err != nil {
 		t.Fatal(err)
 	}
-	got = receive(t, msgs, 10*time.Second)
-	got.Ack()
-	if got.UUID != "raw-id-1" {
+	r = receiveN(t, st, 1, 10*time.Second)[0]
+	st.Ack(r.Token)
+	if got := r.Msg; got.UUID != "raw-id-1" {
 		t.Errorf("id %q, want the message_id raw-id-1", got.UUID)
 	}
 }

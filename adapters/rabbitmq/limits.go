@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/heraldkit/herald"
 )
 
 // maxShortstr is AMQP's limit for a short string: a header name, the
@@ -19,15 +21,15 @@ const maxShortstr = 255
 // broker's limits as far as known (0: unknown).
 func checkPublishing(pub amqp.Publishing, frameMax int, maxSize int64) error {
 	if len(pub.MessageId) > maxShortstr {
-		return fmt.Errorf("the message ID is %d bytes, over AMQP's %d for message_id", len(pub.MessageId), maxShortstr)
+		return withKind(herald.KindInvalid, fmt.Errorf("the message ID is %d bytes, over AMQP's %d for message_id", len(pub.MessageId), maxShortstr))
 	}
 	for k := range pub.Headers {
 		if len(k) > maxShortstr {
-			return fmt.Errorf("metadata key %.40q... is %d bytes, over AMQP's %d for a header name", k, len(k), maxShortstr)
+			return withKind(herald.KindInvalid, fmt.Errorf("metadata key %.40q... is %d bytes, over AMQP's %d for a header name", k, len(k), maxShortstr))
 		}
 	}
 	if n := headerFrameSize(pub); frameMax > 0 && n > frameMax {
-		return fmt.Errorf("the metadata is %d bytes encoded, over the broker's frame_max of %d bytes (AMQP sends all headers in one frame: carry large data in the payload)", n, frameMax)
+		return withKind(herald.KindTooLarge, fmt.Errorf("the metadata is %d bytes encoded, over the broker's frame_max of %d bytes (AMQP sends all headers in one frame: carry large data in the payload)", n, frameMax))
 	}
 	if maxSize > 0 && int64(len(pub.Body)) > maxSize {
 		return sizeError(int64(len(pub.Body)), maxSize)
@@ -36,7 +38,7 @@ func checkPublishing(pub amqp.Publishing, frameMax int, maxSize int64) error {
 }
 
 func sizeError(size, limit int64) error {
-	return fmt.Errorf("the payload is %d bytes, over the broker's max_message_size of %d bytes", size, limit)
+	return withKind(herald.KindTooLarge, fmt.Errorf("the payload is %d bytes, over the broker's max_message_size of %d bytes", size, limit))
 }
 
 // headerFrameSize is the size of the content header frame amqp091 sends

@@ -9,11 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/heraldkit/herald"
-	"github.com/heraldkit/herald/adapters/adaptertest"
 )
 
 // TestConfigClusterHosts: several hosts are the nodes of a cluster, each
@@ -76,7 +74,7 @@ func TestDialClusterHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = dialContext(context.Background(), s)
+	_, _, err = dialFrom(context.Background(), s, 0)
 	if err == nil || !errors.Is(err, herald.ErrUnreachable) || !strings.Contains(err.Error(), dead1+": ") || !strings.Contains(err.Error(), dead2+": ") {
 		t.Fatalf("dial of two dead hosts: %v; want an error naming both, wrapping ErrUnreachable", err)
 	}
@@ -84,7 +82,7 @@ func TestDialClusterHosts(t *testing.T) {
 		t.Fatalf("error leaks the password: %v", err)
 	}
 
-	url := adaptertest.BrokerURL(t, "HERALD_TEST_AMQP")
+	url := brokerURL(t)
 	cfg, err := herald.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +110,7 @@ func TestDialClusterHosts(t *testing.T) {
 // connection redials the next host first and carries on there, without
 // the caller doing anything.
 func TestReconnectNextHost(t *testing.T) {
-	url := adaptertest.BrokerURL(t, "HERALD_TEST_AMQP")
+	url := brokerURL(t)
 	cfg, err := herald.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
@@ -121,7 +119,7 @@ func TestReconnectNextHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := adaptertest.NewProxy(t, live[0]), adaptertest.NewProxy(t, live[0])
+	a, b := newProxy(t, live[0]), newProxy(t, live[0])
 	cfg.Hosts = []string{a.Addr(), b.Addr()}
 	s, err := parse(cfg)
 	if err != nil {
@@ -129,7 +127,8 @@ func TestReconnectNextHost(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	c, err := dial(ctx, s)
+	env, _ := testEnv()
+	c, err := dial(ctx, s, env.Logger)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,11 +170,12 @@ func TestReconnectNextHost(t *testing.T) {
 	_ = ch.Close()
 }
 
-// TestPublishNackedByBroker: Publish sends a nacked message again (a
-// quorum queue nacks while it elects a leader) but a nack that lasts (a
-// queue at its length limit with overflow=reject-publish) fails that
-// publish with the broker's refusal, after the retries (~1.3 s), not
-// with a timeout; the next publish still goes out (on a new channel).
+// TestPublishNackedByBroker: Send sends a nacked message again (a quorum
+// queue nacks while it elects a leader) but a nack that lasts (a queue at
+// its length limit with overflow=reject-publish) fails that message with
+// the broker's refusal, after the retries (~1.3 s), not with a timeout;
+// the next message still goes out (on a new channel), and the messages
+// before it are confirmed.
 func TestPublishNackedByBroker(t *testing.T) {
 	url := brokerURL(t)
 	topic := freshTopic(t)
@@ -191,20 +191,18 @@ func TestPublishNackedByBroker(t *testing.T) {
 	if err := raw.QueueBind(queue, "", topic, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	pub := openPub(t, url)
-	cp := pub.(interface {
-		PublishContext(context.Context, string, ...*message.Message) error
-	})
+	tp := openTopicT(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := cp.PublishContext(ctx, topic, newMsg("fits")); err != nil {
+	if err := sendWait(t, tp, ctx, topic, newMsg("fits")); err != nil {
 		t.Fatalf("first publish: %v", err)
 	}
 	over := newMsg("over the limit")
 	start := time.Now()
-	err := cp.PublishContext(ctx, topic, over)
+	err := sendWait(t, tp, ctx, topic, over)
 	took := time.Since(start)
-	if err == nil || !strings.Contains(err.Error(), "refused message "+over.UUID) || errors.Is(err, herald.ErrUnreachable) {
+	if err == nil || !strings.Contains(err.Error(), "refused message "+over.UUID) || errors.Is(err, herald.ErrUnreachable) ||
+		!strings.HasPrefix(err.Error(), `herald/amqp: publish to "`+topic+`"`) {
 		t.Fatalf("publish over the limit: %v; want the broker's refusal of %s", err, over.UUID)
 	}
 	if took < time.Second || took > 10*time.Second {
@@ -213,7 +211,39 @@ func TestPublishNackedByBroker(t *testing.T) {
 	if _, err := raw.QueuePurge(queue, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := cp.PublishContext(ctx, topic, newMsg("fits again")); err != nil {
+	if err := sendWait(t, tp, ctx, topic, newMsg("fits again")); err != nil {
 		t.Fatalf("publish after the purge: %v", err)
+	}
+}
+
+// TestPublishNackResentWithinCtx: a nacked message is sent again only
+// within its Send's ctx: when the ctx ends first, done reports the
+// refusal (nothing was stored) without waiting for the retries.
+func TestPublishNackResentWithinCtx(t *testing.T) {
+	url := brokerURL(t)
+	topic := freshTopic(t)
+	queue := topic + ".full"
+	t.Cleanup(func() { deleteTopology(t, topic, queue) })
+	raw := rawChannel(t)
+	if err := raw.ExchangeDeclare(topic, exchangeType, true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.QueueDeclare(queue, false, false, false, false, amqp.Table{"x-max-length": int32(0), "x-overflow": "reject-publish"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := raw.QueueBind(queue, "", topic, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	tp := openTopicT(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	defer cancel()
+	m := newMsg("never fits")
+	start := time.Now()
+	err := sendWait(t, tp, ctx, topic, m)
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("done after %v; want soon after the 150ms ctx", took)
+	}
+	if err == nil || !strings.Contains(err.Error(), "refused message "+m.UUID) || errors.Is(err, herald.ErrOutcomeUnknown) {
+		t.Errorf("done: %v; want the refusal, not an unknown outcome", err)
 	}
 }

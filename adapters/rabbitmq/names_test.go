@@ -106,36 +106,22 @@ func TestGroupQueuesDoNotCollide(t *testing.T) {
 		deleteTopology(t, topicA, queueName(topicA, "eu.billing", ""))
 		deleteTopology(t, topicB, queueName(topicB, "billing", ""))
 	})
-	subA := openSub(t, withQuery(url, "group=eu.billing"))
-	subB := openSub(t, withQuery(url, "group=billing"))
-	chA, err := subA.Subscribe(t.Context(), topicA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chB, err := subB.Subscribe(t.Context(), topicB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := openPub(t, url)
-	for i := range 6 {
-		if err := pub.Publish(topicB, newMsg("b"+string(rune('0'+i)))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for range 6 {
-		if m := receive(t, chB, 10*time.Second); string(m.Payload[:1]) != "b" {
-			t.Fatalf("%s's subscriber got %q", topicB, m.Payload)
-		} else {
-			m.Ack()
-		}
+	subA := openSubT(t, withQuery(url, "group=eu.billing"))
+	subB := openSubT(t, withQuery(url, "group=billing"))
+	stA := openStreamT(t, subA, topicA, 8, nil)
+	stB := openStreamT(t, subB, topicB, 8, nil)
+	tp := openTopicT(t, url)
+	publishN(t, tp, topicB, 6)
+	for _, r := range receiveN(t, stB, 6, 10*time.Second) {
+		stB.Ack(r.Token)
 	}
 	// The first message A gets must be the one published to its own topic.
-	if err := pub.Publish(topicA, newMsg("a")); err != nil {
+	if err := sendWait(t, tp, t.Context(), topicA, newMsg("a")); err != nil {
 		t.Fatal(err)
 	}
-	m := receive(t, chA, 10*time.Second)
-	m.Ack()
-	if string(m.Payload) != "a" {
-		t.Fatalf("the subscriber of %s (group eu.billing) received %q, published to %s", topicA, m.Payload, topicB)
+	r := receiveN(t, stA, 1, 10*time.Second)[0]
+	stA.Ack(r.Token)
+	if string(r.Msg.Payload) != "a" {
+		t.Fatalf("the subscriber of %s (group eu.billing) received %q, published to %s", topicA, r.Msg.Payload, topicB)
 	}
 }

@@ -10,192 +10,194 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
-	"github.com/heraldkit/herald/internal/flow"
 )
 
-var _ adapters.StreamSubscriber = (*subscriber)(nil)
+// stream is one Stream: an AMQP consumer on its own channel with
+// prefetch = the window. Receive reads the current generation's
+// deliveries directly; run (one goroutine) sends the settlements (see
+// ledger) and, after a lost channel or connection, registers a new
+// consumer (a new generation) with backoff, reporting through Status.
+type stream struct {
+	sub      *subscription
+	topic    string
+	prefetch int
+	quorum   bool
+	ackBatch int
+	status   func(error)
+
+	kick   chan struct{}   // settlements to send (1-buffered)
+	ctx    context.Context // cancelled by Close: ends run's waits
+	cancel context.CancelFunc
+	stop   <-chan struct{} // ctx.Done()
+	done   chan struct{}   // closed when run returned
+
+	mu     sync.Mutex
+	cur    *generation   // nil while registering again
+	ready  chan struct{} // closed when cur is set again
+	closed bool
+	gens   int32
+
+	statusMu  sync.Mutex
+	statusOff bool // Close returned: Status is not called any more
+}
+
+var _ adapters.Stream = (*stream)(nil)
+
+// generation is one channel's consumer and the state of its deliveries.
+// Delivery tags are per channel: a Token carries its generation in Ref.
+type generation struct {
+	c    *consumer
+	id   int32
+	lost chan struct{} // closed when the generation ended
+
+	// Guarded by stream.mu.
+	dead bool
+	led  ledger
+}
 
 // maxPrefetch is the largest prefetch count AMQP can carry (a short).
 const maxPrefetch = 65535
 
-// Stream implements adapters.StreamSubscriber: one AMQP consumer on its
-// own channel with prefetch = window (at most 65535), so the broker keeps
-// up to window deliveries unacknowledged. Acks are coalesced: a
-// delivery's ack only marks it settled, and one goroutine per stream
-// sends a single multiple-ack for the contiguous settled prefix of
-// delivery tags whenever it grew (never past an unsettled delivery). A
-// nack requeues its delivery alone at once; a nack with a delay is held
-// on a timer, then requeued. While a nack is held, the deliveries acked
-// behind it are acked one by one, so that a long delay does not keep the
-// whole window unacknowledged.
-//
-// After a lost channel or connection the consumer is registered again,
-// with the loss and the recovery reported (adapters.ReportStatus on ctx)
-// and logged as for Subscribe; deliveries of the lost channel are
-// requeued by the broker, so settling them does nothing. Close flushes
-// the acks of deliveries settled before it and closes the channel: the
-// broker requeues the rest.
-func (sub *subscriber) Stream(ctx context.Context, topic string, window int) (adapters.Stream, error) {
-	if err := checkTopic(topic); err != nil {
-		return nil, opError(sub.s.scheme, opSubscribe, topic, err)
-	}
-	if window < 1 {
-		window = sub.s.prefetch // the backend's default (adapters.StreamSubscriber)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, opError(sub.s.scheme, opSubscribe, topic, err)
-	}
-	if !sub.enter() {
-		return nil, opError(sub.s.scheme, opSubscribe, topic, herald.ErrClosed)
-	}
-	prefetch := min(window, maxPrefetch)
-	c, err := sub.consumeWith(ctx, topic, true, prefetch)
-	if err != nil {
-		sub.wg.Done()
-		return nil, opError(sub.s.scheme, opSubscribe, topic, err)
-	}
+// ackDelay bounds how long settlements wait for more to coalesce with
+// before they are sent (fewer than ackBatch frames' worth).
+const ackDelay = 2 * time.Millisecond
+
+func newStream(sub *subscription, topic string, c *consumer, prefetch int, status func(error)) *stream {
 	s := &stream{
 		sub:      sub,
 		topic:    topic,
 		prefetch: prefetch,
-		quorum:   sub.s.queueType == "quorum" && sub.s.group != "",
-		ackBatch: uint64(max(1, prefetch/8)),
+		quorum:   sub.queue(topic).quorum,
+		ackBatch: max(1, prefetch/8),
+		status:   status,
 		kick:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
-	// The stream outlives ctx (it ends with Close) but reports on it.
-	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.stop = s.ctx.Done()
+	if s.status == nil {
+		s.status = func(error) {}
+	}
 	g := s.install(c)
 	go s.run(g)
-	return s, nil
-}
-
-// stream is one Stream: Receive reads the current generation's
-// deliveries directly; run (one goroutine) sends the coalesced acks and
-// replaces the generation after a loss.
-type stream struct {
-	sub      *subscriber
-	topic    string
-	prefetch int
-	quorum   bool
-	ackBatch uint64 // send a multiple-ack at once from this many tags on
-
-	ctx    context.Context // status reports; cancelled by Close
-	cancel context.CancelFunc
-	kick   chan struct{} // settlements to send (1-buffered)
-	done   chan struct{} // closed when run returned
-
-	mu     sync.Mutex
-	cur    *generation   // nil while re-registering
-	ready  chan struct{} // closed when cur is set again
-	closed bool
-}
-
-// generation is one channel's consumer and the state of its deliveries.
-// Delivery tags are per channel: a Delivery carries its generation in Ref.
-type generation struct {
-	c    *consumer
-	lost chan struct{} // closed when the generation ended
-
-	// Guarded by stream.mu.
-	dead    bool
-	wm      flow.Watermark      // tags handed out and settled
-	mark    uint64              // the settled prefix reaches it
-	ackTo   uint64              // multiple-ack to send (0: none)
-	sent    uint64              // the last multiple-ack sent
-	singles []uint64            // single acks to send (while nacks are held)
-	gone    map[uint64]struct{} // settled at the broker already (nacked, single-acked), above mark
-	held    map[*heldNack]struct{}
+	return s
 }
 
 // install makes c the current generation.
 func (s *stream) install(c *consumer) *generation {
-	g := &generation{c: c, lost: make(chan struct{})}
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gens++
+	g := &generation{c: c, id: s.gens, lost: make(chan struct{})}
 	s.cur = g
 	if s.ready != nil {
 		close(s.ready)
 		s.ready = nil
 	}
-	s.mu.Unlock()
-	s.sub.active(s.topic, 1)
 	return g
 }
 
-// end retires g: its settlements are dropped from now on, its held nacks
-// stopped, its channel closed (the broker requeues what it did not get
-// an ack for).
+// end retires g: its settlements are dropped from now on and its channel
+// closed (the broker requeues what it holds unacked).
 func (s *stream) end(g *generation) {
 	s.mu.Lock()
 	g.dead = true
-	for h := range g.held {
-		h.t.Stop()
-	}
-	g.held = nil
 	if s.cur == g {
 		s.cur = nil
 		s.ready = make(chan struct{})
 	}
 	s.mu.Unlock()
 	close(g.lost)
-	s.sub.active(s.topic, -1)
 	g.c.close()
 }
 
-// run sends the acks of the current generation and, when its channel or
-// consumer is lost, registers a new consumer with backoff, until Close
-// or the subscriber closes.
+// report calls Status with err unless Close returned.
+func (s *stream) report(err error) {
+	s.statusMu.Lock()
+	defer s.statusMu.Unlock()
+	if !s.statusOff {
+		s.status(err)
+	}
+}
+
+// run sends the settlements of the current generation and, when its
+// channel or consumer is lost, registers a new consumer with backoff,
+// until Close.
 func (s *stream) run(g *generation) {
 	defer s.sub.wg.Done()
 	defer close(s.done)
-	st := status{sub: s.sub, ctx: s.ctx, topic: s.topic}
+	log := s.sub.log
 	const minDelay, maxDelay = 50 * time.Millisecond, time.Second
 	for {
 		cause := s.serve(g)
 		if cause == nil {
-			s.flush(g) // what was settled before Close
+			s.flush(g) // what was settled before Close, before the channel closes
 		}
 		s.end(g)
-		if cause == nil || s.stopping() {
+		if cause == nil {
 			return
 		}
-		st.lost(cause)
+		log.Info(fmt.Sprintf("herald/%s: consumer of %q lost; registering again", s.sub.s.scheme, s.topic), "topic", s.topic, "cause", cause.Error())
+		s.report(s.lostError(cause))
 		delay := minDelay
 		for {
 			t := time.NewTimer(delay)
 			select {
 			case <-t.C:
-			case <-s.ctx.Done():
-				t.Stop()
-				return
-			case <-s.sub.closing:
+			case <-s.stop:
 				t.Stop()
 				return
 			}
-			c, err := s.sub.consumeWith(s.ctx, s.topic, true, s.prefetch)
+			c, err := s.sub.consume(s.ctx, s.topic, true, s.prefetch)
 			if err == nil {
 				g = s.install(c)
-				st.ok()
+				log.Info(fmt.Sprintf("herald/%s: consumer of %q registered again", s.sub.s.scheme, s.topic), "topic", s.topic)
+				s.report(nil)
 				break
 			}
 			if s.stopping() {
 				return
 			}
-			st.lost(err)
+			if kindOf(err) == herald.KindClosed {
+				// The subscription's connection is closed: so is the
+				// stream (Receive returns KindClosed).
+				s.mu.Lock()
+				s.closed = true
+				s.mu.Unlock()
+				s.cancel()
+				return
+			}
+			log.Debug(fmt.Sprintf("herald/%s: registering the consumer of %q failed", s.sub.s.scheme, s.topic), "topic", s.topic, "cause", err.Error())
+			s.report(s.lostError(err))
 			delay = min(2*delay, maxDelay)
 		}
 	}
 }
 
-// ackDelay bounds how long a settled prefix shorter than ackBatch waits
-// for more before its multiple-ack is sent.
-const ackDelay = 2 * time.Millisecond
+// lostError is what Status reports while the stream does not receive:
+// KindUnreachable for a lost connection, else the cause's kind.
+func (s *stream) lostError(cause error) error {
+	err := fmt.Errorf("%w: %w", herald.ErrSubscriptionLost, cause)
+	if kindOf(cause) == herald.KindOther {
+		if _, cerr := s.sub.conn.get(); cerr != nil {
+			err = withKind(herald.KindUnreachable, err)
+		}
+	}
+	return opError(s.sub.s.scheme, opSubscribe, s.topic, err)
+}
+
+func (s *stream) stopping() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
 
 // serve sends g's settlements until g is lost (it returns the cause) or
-// the stream stops (nil). A multiple-ack goes out at once when it covers
-// ackBatch tags (an eighth of the window: the rest of the window keeps
-// flowing meanwhile) or single acks wait; otherwise after ackDelay, so
-// that one frame acks what several settlements advanced.
+// the stream stops (nil): at once when they are due (a nack, or ackBatch
+// frames' worth), else within ackDelay.
 func (s *stream) serve(g *generation) error {
 	t := time.NewTimer(time.Hour)
 	t.Stop()
@@ -204,9 +206,12 @@ func (s *stream) serve(g *generation) error {
 	for {
 		select {
 		case <-s.kick:
-			if s.due(g) {
+			s.mu.Lock()
+			due, pending := g.led.due(s.ackBatch), g.led.pending()
+			s.mu.Unlock()
+			if due {
 				s.flush(g)
-			} else if !armed {
+			} else if pending && !armed {
 				t.Reset(ackDelay)
 				armed = true
 			}
@@ -222,9 +227,7 @@ func (s *stream) serve(g *generation) error {
 				return closedCause(e, ok)
 			}
 			return fmt.Errorf("the broker cancelled the consumer of queue %q (the queue was deleted?)", g.c.queue)
-		case <-s.ctx.Done():
-			return nil
-		case <-s.sub.closing:
+		case <-s.stop:
 			return nil
 		}
 	}
@@ -239,42 +242,24 @@ func closedCause(e *amqp.Error, ok bool) error {
 	return fmt.Errorf("channel closed")
 }
 
-func (s *stream) stopping() bool {
-	select {
-	case <-s.ctx.Done():
-		return true
-	case <-s.sub.closing:
-		return true
-	default:
-		return false
-	}
-}
-
-// due reports whether g's pending acks should go out now.
-func (s *stream) due(g *generation) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(g.singles) > 0 || (g.ackTo > 0 && g.ackTo-g.sent >= s.ackBatch)
-}
-
-// flush sends g's pending acks: single ones first, then the multiple-ack
-// (a single ack after a multiple one covering its tag would be an
-// unknown tag to the broker, which closes the channel over it).
+// flush sends g's queued settlements: nacks, single acks, then the
+// multiple-ack (which never names a tag settled alone).
 func (s *stream) flush(g *generation) {
 	s.mu.Lock()
-	to, singles := g.ackTo, g.singles
-	g.ackTo, g.singles = 0, nil
-	if to > 0 {
-		g.sent = to
-	}
+	nacks, singles, to := g.led.take()
 	dead := g.dead
 	s.mu.Unlock()
 	if dead {
 		return
 	}
-	for _, tag := range singles {
-		if err := g.c.ch.Ack(tag, false); err != nil {
+	for _, tag := range nacks {
+		if g.c.ch.Nack(tag, false, true) != nil {
 			return // the channel is gone: the broker requeues
+		}
+	}
+	for _, tag := range singles {
+		if g.c.ch.Ack(tag, false) != nil {
+			return
 		}
 	}
 	if to > 0 {
@@ -282,7 +267,6 @@ func (s *stream) flush(g *generation) {
 	}
 }
 
-// signal wakes run to send settlements.
 func (s *stream) signal() {
 	select {
 	case s.kick <- struct{}{}:
@@ -291,7 +275,7 @@ func (s *stream) signal() {
 }
 
 // Receive implements adapters.Stream.
-func (s *stream) Receive(ctx context.Context, buf []adapters.Delivery) (int, error) {
+func (s *stream) Receive(ctx context.Context, buf []adapters.Received) (int, error) {
 	if len(buf) == 0 {
 		return 0, nil
 	}
@@ -308,9 +292,7 @@ func (s *stream) Receive(ctx context.Context, buf []adapters.Delivery) (int, err
 				continue
 			case <-ctx.Done():
 				return 0, ctx.Err()
-			case <-s.ctx.Done():
-				return 0, s.closedError()
-			case <-s.sub.closing:
+			case <-s.stop:
 				return 0, s.closedError()
 			}
 		}
@@ -324,9 +306,7 @@ func (s *stream) Receive(ctx context.Context, buf []adapters.Delivery) (int, err
 					continue
 				case <-ctx.Done():
 					return 0, ctx.Err()
-				case <-s.ctx.Done():
-					return 0, s.closedError()
-				case <-s.sub.closing:
+				case <-s.stop:
 					return 0, s.closedError()
 				}
 			}
@@ -335,9 +315,7 @@ func (s *stream) Receive(ctx context.Context, buf []adapters.Delivery) (int, err
 			}
 		case <-ctx.Done():
 			return 0, ctx.Err()
-		case <-s.ctx.Done():
-			return 0, s.closedError()
-		case <-s.sub.closing:
+		case <-s.stop:
 			return 0, s.closedError()
 		}
 	}
@@ -345,8 +323,8 @@ func (s *stream) Receive(ctx context.Context, buf []adapters.Delivery) (int, err
 
 // take fills buf with first and the deliveries already waiting, and
 // records their tags; 0 when g ended meanwhile (the broker requeues them).
-func (s *stream) take(g *generation, first *amqp.Delivery, buf []adapters.Delivery) int {
-	buf[0] = s.delivery(g, first)
+func (s *stream) take(g *generation, first *amqp.Delivery, buf []adapters.Received) int {
+	buf[0] = s.received(g, first)
 	n := 1
 more:
 	for n < len(buf) {
@@ -355,7 +333,7 @@ more:
 			if !ok {
 				break more
 			}
-			buf[n] = s.delivery(g, &d)
+			buf[n] = s.received(g, &d)
 			n++
 		default:
 			break more
@@ -368,21 +346,26 @@ more:
 		return 0
 	}
 	for i := range n {
-		g.wm.Add(buf[i].Seq)
+		g.led.add(buf[i].Token.Seq)
 	}
 	return n
 }
 
-// delivery turns d into an adapters.Delivery of g.
-func (s *stream) delivery(g *generation, d *amqp.Delivery) adapters.Delivery {
-	msg, _ := s.sub.cfg.Marshaler.Unmarshal(*d) // never fails
+// received turns d into a Received of g.
+func (s *stream) received(g *generation, d *amqp.Delivery) adapters.Received {
+	m := fromDelivery(d)
 	attempt := 0
 	if s.quorum {
 		// A quorum queue counts earlier deliveries in x-delivery-count
 		// (absent on the first).
 		attempt = 1 + int(headerInt(d.Headers["x-delivery-count"]))
 	}
-	return adapters.Delivery{Msg: msg, Key: msg.Metadata.Get(herald.KeyHeader), Attempt: attempt, Ref: g, Seq: d.DeliveryTag}
+	return adapters.Received{
+		Msg:     m,
+		Key:     m.Metadata.Get(herald.KeyHeader),
+		Attempt: attempt,
+		Token:   adapters.Token{Seq: d.DeliveryTag, Part: g.id, Ref: g},
+	}
 }
 
 // headerInt reads an integer header value (0 when absent or not one).
@@ -408,152 +391,70 @@ func headerInt(v any) int64 {
 	return 0
 }
 
-// Ack implements adapters.Stream: it marks d settled; run sends the ack.
-func (s *stream) Ack(d adapters.Delivery) {
-	g, ok := d.Ref.(*generation)
+// settle applies one settlement to t's generation and wakes run.
+func (s *stream) settle(t adapters.Token, nack bool) {
+	g, ok := t.Ref.(*generation)
 	if !ok {
 		return
 	}
 	s.mu.Lock()
-	kick := !s.closed && !g.dead && !s.settledLocked(g, d.Seq) && s.settleLocked(g, d.Seq, true)
-	s.mu.Unlock()
-	if kick {
-		s.signal()
-	}
-}
-
-// settleLocked marks tag settled in g, acked (the ack is still to be
-// sent) or not (the broker has settled it already: a nack or a single
-// ack was sent), and reports whether there is something to send.
-func (s *stream) settleLocked(g *generation, tag uint64, acked bool) bool {
-	if !acked {
-		s.goneLocked(g, tag)
-	}
-	up, advanced := g.wm.Done(tag)
-	if !advanced {
-		if acked && len(g.held) > 0 {
-			// A held nack keeps the prefix from growing for its delay:
-			// ack this one alone rather than keep it in the window.
-			s.goneLocked(g, tag)
-			g.singles = append(g.singles, tag)
-			return true
-		}
-		return false
-	}
-	// The multiple-ack names the highest tag of the prefix the broker
-	// still has unacked: a tag it settled already is unknown to it.
-	to := up
-	if len(g.gone) > 0 {
-		for to > g.mark {
-			if _, ok := g.gone[to]; !ok {
-				break
-			}
-			to--
-		}
-		for t := range g.gone {
-			if t <= up {
-				delete(g.gone, t)
-			}
+	live := !s.closed && !g.dead
+	if live {
+		if nack {
+			g.led.nack(t.Seq)
+		} else {
+			g.led.ack(t.Seq)
 		}
 	}
-	from := g.mark
-	g.mark = up
-	if to > from {
-		g.ackTo = to
-		return true
-	}
-	return false
-}
-
-// settledLocked reports whether tag is known settled: below the
-// prefix, or settled at the broker. (A Delivery is settled once; this
-// keeps a second settlement from reaching the broker where it is cheap
-// to tell.)
-func (s *stream) settledLocked(g *generation, tag uint64) bool {
-	if tag <= g.mark {
-		return true
-	}
-	_, gone := g.gone[tag]
-	return gone
-}
-
-func (s *stream) goneLocked(g *generation, tag uint64) {
-	if g.gone == nil {
-		g.gone = map[uint64]struct{}{}
-	}
-	g.gone[tag] = struct{}{}
-}
-
-// Nack implements adapters.Stream: it requeues d now, or after delay
-// (held on a timer that Close stops: the broker then requeues it with
-// the channel).
-func (s *stream) Nack(d adapters.Delivery, delay time.Duration) {
-	g, ok := d.Ref.(*generation)
-	if !ok {
-		return
-	}
-	s.mu.Lock()
-	if s.closed || g.dead || s.settledLocked(g, d.Seq) {
-		s.mu.Unlock()
-		return
-	}
-	if delay > 0 {
-		h := &heldNack{}
-		tag := d.Seq
-		// The timer's function takes s.mu first, so it finds h in
-		// g.held even if it fires at once.
-		h.t = time.AfterFunc(delay, func() { s.release(g, h, tag) })
-		if g.held == nil {
-			g.held = map[*heldNack]struct{}{}
-		}
-		g.held[h] = struct{}{}
-		s.mu.Unlock()
-		return
-	}
-	s.mu.Unlock()
-	s.nackNow(g, d.Seq)
-}
-
-// release nacks a held delivery once its delay passed.
-func (s *stream) release(g *generation, h *heldNack, tag uint64) {
-	s.mu.Lock()
-	_, live := g.held[h]
-	delete(g.held, h)
-	live = live && !g.dead && !s.closed
 	s.mu.Unlock()
 	if live {
-		s.nackNow(g, tag)
-	}
-}
-
-// nackNow requeues tag alone, then marks it settled: in this order, so
-// that no multiple-ack covering it can reach the broker before the nack.
-func (s *stream) nackNow(g *generation, tag uint64) {
-	if err := g.c.ch.Nack(tag, false, true); err != nil {
-		return // the channel is gone: the broker requeues it anyway
-	}
-	s.mu.Lock()
-	kick := !g.dead && s.settleLocked(g, tag, false)
-	s.mu.Unlock()
-	if kick {
 		s.signal()
 	}
 }
 
-// Close implements adapters.Stream.
+// Ack implements adapters.Stream: it queues the ack; run sends it within
+// ackDelay (see ledger for how).
+func (s *stream) Ack(t adapters.Token) { s.settle(t, false) }
+
+// Nack implements adapters.Stream: the delivery is requeued alone, at
+// once (RabbitMQ cannot delay a redelivery: Capabilities.NackDelay is
+// false, so the facade holds the message for its delay and passes 0).
+func (s *stream) Nack(t adapters.Token, _ time.Duration) { s.settle(t, true) }
+
+// Valid implements adapters.Stream: false once the delivery's channel is
+// gone (the broker requeued it, and may have handed it to another
+// consumer already) or the stream closed.
+func (s *stream) Valid(t adapters.Token) bool {
+	g, ok := t.Ref.(*generation)
+	if !ok {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.closed && !g.dead
+}
+
+// Close implements adapters.Stream: settlements made before it are sent,
+// then the channel is closed and the broker requeues the rest at once.
 func (s *stream) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
 	s.cancel()
+	defer func() {
+		s.statusMu.Lock()
+		s.statusOff = true
+		s.statusMu.Unlock()
+	}()
 	select {
 	case <-s.done:
+		s.sub.forget(s)
 		return nil
 	case <-ctx.Done():
-		return opError(s.sub.s.scheme, opSubscribe, s.topic, fmt.Errorf("close: %w", ctx.Err()))
+		return opError(s.sub.s.scheme, opClose, s.topic, fmt.Errorf("settlements not all sent: %w", context.Cause(ctx)))
 	}
 }
 
 func (s *stream) closedError() error {
-	return opError(s.sub.s.scheme, opSubscribe, s.topic, herald.ErrClosed)
+	return opError(s.sub.s.scheme, opSubscribe, s.topic, errClosed)
 }

@@ -1,79 +1,53 @@
 package rabbitmq
 
 import (
-	"time"
+	"fmt"
 
-	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	amqp "github.com/rabbitmq/amqp091-go"
 )
 
+// exchangeType is the type of a topic's exchange: every queue bound to it
+// gets every message; routing keys are not used.
 const exchangeType = "fanout"
 
-// watermillConfig is the watermill-amqp Config equivalent to s: the same
-// connection, topology, persistence, confirms, prefetch and reconnect
-// settings. The adapter's own code declares its topology with its
-// Exchange, Queue, QueueBind and TopologyBuilder and (un)marshals with its
-// Marshaler; the escape hatch hands it out, so that users can build
-// watermill-amqp's Publisher and Subscriber from it.
-func (s *settings) watermillConfig(privateID string) wamqp.Config {
-	group := s.group
-	queueArgs := amqp.Table(nil)
-	if s.queueType == "quorum" {
-		queueArgs = amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
-	}
-	amqpConfig := s.amqpConfig
-	return wamqp.Config{
-		Connection: wamqp.ConnectionConfig{
-			AmqpURI:    s.uri,
-			AmqpConfig: &amqpConfig,
-			Reconnect: &wamqp.ReconnectConfig{
-				BackoffInitialInterval:     100 * time.Millisecond,
-				BackoffRandomizationFactor: 0.5,
-				BackoffMultiplier:          1.5,
-				BackoffMaxInterval:         s.reconnectMax,
-			},
-		},
-		Marshaler: marshaler{},
-		Exchange: wamqp.ExchangeConfig{
-			GenerateName: wamqp.GenerateExchangeNameTopicName,
-			Type:         exchangeType,
-			Durable:      true,
-		},
-		Queue: wamqp.QueueConfig{
-			GenerateName: func(topic string) string { return queueName(topic, group, privateID) },
-			Durable:      group != "",
-			Exclusive:    group == "",
-			Arguments:    queueArgs,
-		},
-		QueueBind: wamqp.QueueBindConfig{
-			GenerateRoutingKey: func(string) string { return "" },
-		},
-		Publish: wamqp.PublishConfig{
-			GenerateRoutingKey: func(string) string { return "" },
-			ChannelPoolSize:    s.pool,
-			ConfirmDelivery:    s.confirm,
-		},
-		Consume: wamqp.ConsumeConfig{
-			Qos: wamqp.QosConfig{PrefetchCount: s.prefetch},
-		},
-		TopologyBuilder: &wamqp.DefaultTopologyBuilder{},
+// declareExchange declares topic's durable fanout exchange on ch.
+func declareExchange(ch *amqp.Channel, topic string) error {
+	return ch.ExchangeDeclare(topic, exchangeType, true, false, false, false, nil)
+}
+
+// queueSpec is how a subscriber's queue is declared.
+type queueSpec struct {
+	name      string
+	durable   bool // a group's queue: it outlives its subscribers
+	exclusive bool // a private queue: deleted with its connection
+	quorum    bool
+}
+
+// queueFor is the queue a subscriber of s with privateID consumes topic
+// from (see "Topology" in the package documentation).
+func queueFor(s *settings, topic, privateID string) queueSpec {
+	return queueSpec{
+		name:      queueName(topic, s.group, privateID),
+		durable:   s.group != "",
+		exclusive: s.group == "",
+		quorum:    s.queueType == "quorum",
 	}
 }
 
-// declareExchange declares topic's exchange on ch.
-func declareExchange(ch *amqp.Channel, cfg wamqp.Config, topic string) error {
-	return cfg.TopologyBuilder.ExchangeDeclare(ch, cfg.Exchange.GenerateName(topic), cfg)
-}
-
-// declareQueue declares topic's exchange and the subscriber's queue on ch
-// and binds them, returning the queue name.
-func declareQueue(ch *amqp.Channel, cfg wamqp.Config, topic string) (string, error) {
-	q := cfg.Queue.GenerateName(topic)
-	err := cfg.TopologyBuilder.BuildTopology(ch, wamqp.BuildTopologyParams{
-		Topic:        topic,
-		QueueName:    q,
-		ExchangeName: cfg.Exchange.GenerateName(topic),
-		RoutingKey:   cfg.QueueBind.GenerateRoutingKey(topic),
-	}, cfg, nopLogger)
-	return q, err
+// declareQueue declares topic's exchange and q on ch and binds them.
+func declareQueue(ch *amqp.Channel, topic string, q queueSpec) error {
+	if err := declareExchange(ch, topic); err != nil {
+		return fmt.Errorf("declare exchange %q: %w", topic, err)
+	}
+	var args amqp.Table
+	if q.quorum {
+		args = amqp.Table{amqp.QueueTypeArg: amqp.QueueTypeQuorum}
+	}
+	if _, err := ch.QueueDeclare(q.name, q.durable, false, q.exclusive, false, args); err != nil {
+		return fmt.Errorf("declare queue %q: %w", q.name, err)
+	}
+	if err := ch.QueueBind(q.name, "", topic, false, nil); err != nil {
+		return fmt.Errorf("bind queue %q to exchange %q: %w", q.name, topic, err)
+	}
+	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	wamqp "github.com/ThreeDotsLabs/watermill-amqp/v3/pkg/amqp"
 	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -13,11 +12,15 @@ import (
 )
 
 // RedeliveredHeader is set to "true" in the metadata of a message the
-// broker delivers again (after a nack or a lost connection). It is
-// watermill-amqp's key, so amqp.IsMessageRedelivered works too.
-const RedeliveredHeader = wamqp.MetadataRedeliveredKey
+// broker delivers again (after a nack or a lost channel). It is
+// watermill-amqp's key, so its amqp.IsMessageRedelivered works too.
+const RedeliveredHeader = "_watermill_redelivered"
 
-// marshaler maps Watermill messages to AMQP and back:
+// uuidHeader carries the message ID for watermill-amqp consumers (its
+// DefaultMessageUUIDHeaderKey).
+const uuidHeader = "_watermill_message_uuid"
+
+// publishing maps a message to AMQP:
 //
 //   - every metadata entry is an AMQP header (herald.KeyHeader included),
 //     so rabbitmqadmin and amqp-tools show them;
@@ -25,52 +28,49 @@ const RedeliveredHeader = wamqp.MetadataRedeliveredKey
 //     watermill-amqp consumers, the _watermill_message_uuid header;
 //   - messages are persistent (delivery mode 2) and time-stamped.
 //
-// On receipt the ID is the _watermill_message_uuid header, else the
-// message_id property, else a new herald.NewID() (a message published by
-// another tool without an ID). Header values that are not strings
-// (numbers, booleans, timestamps, byte arrays from other tools) are
-// converted to strings rather than rejected.
-type marshaler struct{}
-
-var _ wamqp.Marshaler = marshaler{}
-
-func (marshaler) Marshal(msg *message.Message) (amqp.Publishing, error) {
-	headers := make(amqp.Table, len(msg.Metadata)+1)
-	for k, v := range msg.Metadata {
+// It reads m only (m may be published from several goroutines at once).
+func publishing(m *herald.Message) amqp.Publishing {
+	headers := make(amqp.Table, len(m.Metadata)+1)
+	for k, v := range m.Metadata {
 		if k == RedeliveredHeader {
 			continue // describes a receipt, not the message: never forwarded
 		}
 		headers[k] = v
 	}
-	headers[wamqp.DefaultMessageUUIDHeaderKey] = msg.UUID
+	headers[uuidHeader] = m.UUID
 	return amqp.Publishing{
 		Headers:      headers,
 		DeliveryMode: amqp.Persistent,
-		MessageId:    msg.UUID,
+		MessageId:    m.UUID,
 		Timestamp:    time.Now(),
-		Body:         msg.Payload,
-	}, nil
+		Body:         m.Payload,
+	}
 }
 
-func (marshaler) Unmarshal(d amqp.Delivery) (*message.Message, error) {
-	id, _ := d.Headers[wamqp.DefaultMessageUUIDHeaderKey].(string)
+// fromDelivery is the message of d. Its ID is the _watermill_message_uuid
+// header, else the message_id property, else a new herald.NewID() (a
+// message published by another tool without an ID). Header values that
+// are not strings (numbers, booleans, timestamps, byte arrays from other
+// tools) are converted to strings rather than rejected.
+func fromDelivery(d *amqp.Delivery) *herald.Message {
+	id, _ := d.Headers[uuidHeader].(string)
 	if id == "" {
 		id = d.MessageId
 	}
 	if id == "" {
 		id = herald.NewID()
 	}
-	msg := message.NewMessage(id, d.Body)
+	m := message.NewMessage(id, d.Body)
 	for k, v := range d.Headers {
-		if k == wamqp.DefaultMessageUUIDHeaderKey {
+		if k == uuidHeader {
 			continue
 		}
-		msg.Metadata[k] = headerString(v)
+		m.Metadata[k] = headerString(v)
 	}
 	if d.Redelivered {
-		msg.Metadata[RedeliveredHeader] = "true"
+		m.Metadata[RedeliveredHeader] = "true"
 	}
-	return msg, nil
+	return m
 }
 
 // headerString renders an AMQP field value as a string.

@@ -107,7 +107,7 @@ func (a *admin) ensure(ctx context.Context, topic string) error {
 	select {
 	case <-done:
 	case <-ctx.Done():
-		return ctxError(ctx, nil)
+		return ctxErr(ctx, nil)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -186,7 +186,7 @@ func (a *admin) waitLeaders(ctx context.Context, topic string, d time.Duration) 
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return fmt.Errorf("waiting for the topic's partition leaders: %w", ctxError(ctx, err))
+			return fmt.Errorf("waiting for the topic's partition leaders: %w", ctxErr(ctx, err))
 		case <-t.C:
 		}
 	}
