@@ -13,8 +13,10 @@ import (
 //   - ConsumerGroups: Capabilities.Groups.
 //   - GuaranteedOrder: Order is not OrderNone (a wmbridge.Subscriber hands
 //     one message at a time, so TestNoAck holds wherever the stream keeps
-//     order). GuaranteedOrderWithSingleSubscriber: OrderQueue, whose order
-//     holds for one consumer of the queue only.
+//     order). With OrderKey the order is per key: the messages must be
+//     keyed (the tests of this module key them by payload, as
+//     Watermill's own Kafka test does). GuaranteedOrderWithSingleSubscriber:
+//     OrderQueue, whose order holds for one consumer of the queue only.
 //   - Persistent (messages kept for a group between Pub/Sub instances):
 //     Capabilities.Durable, or Groups on a SingleProcess backend: mem://
 //     keeps a group's messages while its bus lives, across publishers and
