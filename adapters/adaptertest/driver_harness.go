@@ -78,14 +78,29 @@ func (e *denv) openSub(group string) adapters.Subscription {
 		e.t.Fatalf("OpenSubscription(%s, group %q): %v", cfg, group, err)
 	}
 	e.t.Cleanup(func() { closeWithin(e.t, "Subscription", e.wait(), sub.Close) })
+	subCapsMu.Lock()
+	subCaps[sub] = e.driver.Capabilities(cfg)
+	subCapsMu.Unlock()
 	return sub
 }
+
+// subCaps are the capabilities of each subscription opened by openSub.
+var (
+	subCapsMu sync.Mutex
+	subCaps   = map[adapters.Subscription]adapters.Capabilities{}
+)
 
 // openStream opens a stream of topic on sub with window; it is closed when
 // the test ends (before sub).
 func (e *denv) openStream(sub adapters.Subscription, topic string, window int) *dstream {
 	e.t.Helper()
-	s := &dstream{status: NewStatusLog(), e: e, topic: topic}
+	subCapsMu.Lock()
+	caps, ok := subCaps[sub]
+	subCapsMu.Unlock()
+	if !ok {
+		caps = e.caps
+	}
+	s := &dstream{status: NewStatusLog(), e: e, topic: topic, caps: caps}
 	report := func(err error) {
 		if s.closed.Load() {
 			s.late.Add(1)
@@ -124,6 +139,10 @@ type dstream struct {
 	status *StatusLog
 	e      *denv
 	topic  string
+	// caps are what the driver declares for the subscription's cfg (its
+	// group included: on RabbitMQ a group's quorum queue counts attempts,
+	// a private classic queue does not).
+	caps adapters.Capabilities
 
 	closeOnce sync.Once
 	closed    atomic.Bool  // Close returned

@@ -91,11 +91,11 @@ func testDriverSentIsReceived(t *testing.T, e *denv) {
 			t.Errorf("%s: Received.Key = %q; want %q", name, r.Key, herald.Key(want))
 		}
 		wantAttempt := 0
-		if e.caps.CountsAttempts {
+		if st.caps.CountsAttempts {
 			wantAttempt = 1
 		}
 		if r.Attempt != wantAttempt {
-			t.Errorf("%s: Attempt = %d on a first delivery; want %d (CountsAttempts %v)", name, r.Attempt, wantAttempt, e.caps.CountsAttempts)
+			t.Errorf("%s: Attempt = %d on a first delivery; want %d (CountsAttempts %v)", name, r.Attempt, wantAttempt, st.caps.CountsAttempts)
 		}
 	}
 }

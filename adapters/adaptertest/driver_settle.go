@@ -59,7 +59,7 @@ func testDriverUnsettledRedelivered(t *testing.T, e *denv) {
 
 	st2 := e.openStream(e.openSub(group), topic, 16)
 	for _, r := range st2.until(t, msgs) {
-		if e.caps.CountsAttempts && held[r.Msg.UUID] && r.Attempt < 2 {
+		if st2.caps.CountsAttempts && held[r.Msg.UUID] && r.Attempt < 2 {
 			t.Errorf("message %q delivered again with Attempt %d; want >= 2 (CountsAttempts)", r.Msg.Payload, r.Attempt)
 		}
 	}
@@ -91,7 +91,7 @@ func testDriverNackRedelivers(t *testing.T, e *denv) {
 	if !st.Valid(again.Token) {
 		t.Errorf("Valid = false for the redelivery")
 	}
-	if e.caps.CountsAttempts && (first.Attempt != 1 || again.Attempt != 2) {
+	if st.caps.CountsAttempts && (first.Attempt != 1 || again.Attempt != 2) {
 		t.Errorf("Attempt %d then %d; want 1 then 2 (CountsAttempts)", first.Attempt, again.Attempt)
 	}
 	st.Ack(again.Token)

@@ -15,8 +15,10 @@ func TestConformance(t *testing.T) {
 	t.Run("end-to-end", func(t *testing.T) { adaptertest.Run(t, s) })
 }
 
-// TestConformanceQuorum runs the end-to-end suite on quorum group
-// queues, where the broker counts attempts.
+// TestConformanceQuorum runs the suite on quorum group queues, where the
+// broker counts attempts.
 func TestConformanceQuorum(t *testing.T) {
-	adaptertest.Run(t, adaptertest.Suite{Target: withQuery(brokerURL(t), "queue_type=quorum")})
+	s := adaptertest.Suite{Target: withQuery(brokerURL(t), "queue_type=quorum")}
+	t.Run("driver", func(t *testing.T) { adaptertest.RunDriver(t, s) })
+	t.Run("end-to-end", func(t *testing.T) { adaptertest.Run(t, s) })
 }
