@@ -49,12 +49,14 @@ type Backend struct {
 // contract. Messages are not durable, there are no consumer groups, a
 // nacked message is redelivered by the Pub/Sub itself (msg.Nack()), with
 // no native delay and no attempt count, in no particular order. The
-// window is 1: a Watermill subscriber typically hands the next message of
-// a subscription only after the previous one was acked or nacked.
+// window is 1, and so is MaxWindow: a Watermill subscriber typically
+// hands the next message of a subscription only after the previous one
+// was acked or nacked.
 func Conservative() adapters.Capabilities {
 	return adapters.Capabilities{
 		Redelivery:    adapters.RedeliverBroker,
 		Order:         adapters.OrderNone,
 		DefaultWindow: 1,
+		MaxWindow:     1,
 	}
 }

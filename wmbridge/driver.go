@@ -73,6 +73,9 @@ func (d *driver) Capabilities(cfg herald.Config) adapters.Capabilities {
 	if c.DefaultWindow < 1 {
 		c.DefaultWindow = 1
 	}
+	if c.MaxWindow > 0 && c.DefaultWindow > c.MaxWindow {
+		c.DefaultWindow = c.MaxWindow
+	}
 	return c
 }
 

@@ -49,7 +49,8 @@ func (shared) Close() error { return nil }
 // capabilities it has: no durability (a message published with no
 // subscriber is dropped), no groups (every subscriber gets every
 // message), a nacked message sent again by GoChannel itself, no order
-// (one goroutine per message and subscriber), in one process.
+// (one goroutine per message and subscriber), in one process, with no
+// limit on the messages it hands out unacked.
 var goChannelBackend = wmbridge.Backend{
 	NewPublisher: func(_ context.Context, cfg herald.Config, _ watermill.LoggerAdapter) (message.Publisher, error) {
 		return shared{goChannel(cfg)}, nil
@@ -60,6 +61,7 @@ var goChannelBackend = wmbridge.Backend{
 	Capabilities: func(herald.Config) adapters.Capabilities {
 		c := wmbridge.Conservative()
 		c.SingleProcess = true
+		c.MaxWindow = 0 // GoChannel hands out every message at once, unacked
 		return c
 	},
 }

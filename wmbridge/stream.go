@@ -25,10 +25,19 @@ type stream struct {
 	seq       atomic.Uint64
 	mu        sync.Mutex
 	held      map[*delivery]struct{} // handed out, not settled
+	acking    []context.Context      // contexts of acked messages the Pub/Sub may still be acting on
 	closed    chan struct{}
 	closeOnce sync.Once
 	drained   chan struct{} // closed once ch is closed, after Close
 }
+
+// maxAckWait bounds how long Close waits for the Pub/Sub to act on the
+// acks made (for a Pub/Sub that keeps a message's context alive after its
+// Ack, such as GoChannel with PreserveContext).
+const maxAckWait = 2 * time.Second
+
+// maxAcking bounds the contexts of acked messages a stream remembers.
+const maxAcking = 64
 
 // delivery is a Token's Ref: one message received from the channel.
 type delivery struct {
@@ -150,8 +159,40 @@ func (st *stream) settle(t adapters.Token) (*delivery, bool) {
 func (st *stream) Ack(t adapters.Token) {
 	if d, ok := st.settle(t); ok {
 		d.m.Ack()
+		st.track(d.m.Context())
 		<-st.slots
 	}
+}
+
+// track remembers the context of an acked message until it ends: a
+// Watermill Pub/Sub cancels a message's context once it has acted on its
+// Ack or Nack (Watermill's universal suite checks it), after it marked or
+// committed it. Close waits for them before it ends the Subscribe call,
+// so that an Ack made before Close is not lost to the cancellation.
+func (st *stream) track(ctx context.Context) {
+	if ctx.Done() == nil {
+		return // a context that never ends: nothing to wait for
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.acking) >= maxAcking {
+		live := st.acking[:0]
+		for _, c := range st.acking {
+			if c.Err() == nil {
+				live = append(live, c)
+			}
+		}
+		clear(st.acking[len(live):])
+		st.acking = live
+		if len(live) >= maxAcking {
+			// A Pub/Sub that keeps acked contexts alive: only the
+			// latest acks are waited for.
+			n := copy(live, live[len(live)-maxAcking/2:])
+			clear(live[n:])
+			st.acking = live[:n]
+		}
+	}
+	st.acking = append(st.acking, ctx)
 }
 
 // Nack is msg.Nack(): the Watermill subscriber delivers the message
@@ -184,21 +225,32 @@ func (st *stream) Valid(t adapters.Token) bool {
 	return d != nil && !d.settled.Load()
 }
 
-// Close ends the Subscribe call and nacks what is unsettled, so that the
+// Close waits (within ctx) until the Pub/Sub acted on the acks made,
+// ends the Subscribe call and nacks what is unsettled, so that the
 // Watermill subscriber can hand it on at once; messages still coming out
 // of the channel are nacked too, until it closes (within ctx).
 func (st *stream) Close(ctx context.Context) error {
 	st.closeOnce.Do(func() {
 		close(st.closed)
 		st.mu.Lock()
-		held := st.held
-		st.held = nil // hold nacks what Receive still takes
+		held, acking := st.held, st.acking
+		st.held, st.acking = nil, nil // hold nacks what Receive still takes
 		st.mu.Unlock()
 		for d := range held {
 			if d.settled.CompareAndSwap(false, true) {
 				d.m.Nack()
 			}
 		}
+		limit, cancel := context.WithTimeout(ctx, maxAckWait)
+	wait:
+		for _, c := range acking {
+			select {
+			case <-c.Done():
+			case <-limit.Done():
+				break wait
+			}
+		}
+		cancel()
 		st.cancel()
 		st.s.forget(st)
 		go func() {

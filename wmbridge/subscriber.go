@@ -66,6 +66,9 @@ func NewSubscriber(ctx context.Context, d adapters.Driver, cfg herald.Config, op
 	if window == 0 {
 		window = b.caps.DefaultWindow
 	}
+	if m := b.caps.MaxWindow; m > 0 {
+		window = min(window, m)
+	}
 	if window < 1 {
 		window = 1
 	}

@@ -185,6 +185,18 @@ func (t *topic) Close(ctx context.Context) error {
 			j.finish(inFlight, &herald.Error{Backend: t.d.b.Name, Op: "publish to", Topic: j.topic, Kind: herald.KindOutcomeUnknown, Err: ctx.Err()})
 		}
 	}
+	select {
+	case <-t.idle:
+	default:
+		// A Publish call is still running: Watermill publishers are not
+		// made to be closed under one (Sarama's panics), so the publisher
+		// is closed once it returns; its messages were answered above.
+		go func() {
+			<-t.idle
+			_ = t.pub.Close()
+		}()
+		return nil
+	}
 	if err := t.pub.Close(); err != nil {
 		return t.d.wrap("close publisher", "", herald.KindOther, err)
 	}
