@@ -1,14 +1,20 @@
 # Herald: see README.md. `make test` is the one command CI runs.
+#
+# The repository holds several Go modules (the library at the root,
+# examples/, bench/, chaos/ and test modules: every directory with a
+# go.mod). test, test-short and lint run each of them, on its own go.mod,
+# through scripts/test.sh; PKGS are package patterns relative to the root
+# (./... is every module, ./examples/... the examples module). The other
+# targets cd into their module, so they work with or without go.work.
 GO        ?= go
 PKGS      ?= ./...
-STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2
 BENCHTIME ?= 3x
 COUNT     ?= 1
 
 .PHONY: test test-short lint fmt bench bench-compare fuzz stress brokers brokers-down brokers-status quickstart
 
-## test: lint-free build, then every test; brings up Kafka, RabbitMQ and NATS
-## via scripts/brokers.sh unless HERALD_TEST_* are already set.
+## test: lint, then every test of every module; brings up Kafka, RabbitMQ
+## and NATS via scripts/brokers.sh unless HERALD_TEST_* are already set.
 test:
 	scripts/test.sh $(PKGS)
 
@@ -16,16 +22,15 @@ test:
 ## skip (adaptertest.BrokerURL), and the HERALD_TEST_* variables are unset
 ## for good measure.
 test-short:
-	env -u HERALD_TEST_KAFKA -u HERALD_TEST_AMQP -u HERALD_TEST_NATS -u HERALD_TEST_RESTART -u HERALD_REQUIRE_BROKERS \
-		$(GO) test -short -count=1 $(PKGS)
+	scripts/test.sh -short $(PKGS)
 
+## lint: go.work lists every module; in each module go.mod is tidy, go vet
+## and staticcheck pass; gofmt over every Go file.
 lint:
-	$(GO) vet ./...
-	$(STATICCHECK) ./...
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+	scripts/test.sh -lint
 
 fmt:
-	gofmt -w $$(git ls-files '*.go')
+	gofmt -w $$(git ls-files --cached --others --exclude-standard '*.go')
 
 ## bench: adapter benchmarks beside raw Watermill, same run (needs brokers).
 bench:
@@ -48,7 +53,7 @@ bench-compare:
 		eval "$$(printf '%s\n' "$$out" | grep '^export ')"; \
 	fi; \
 	args="-n $(BENCH_N) -n-large $(BENCH_N_LARGE) -rounds $(BENCH_ROUNDS) $(BENCH_FLAGS)"; \
-	cd bench && HERALD_BENCH_COMMAND="make bench-compare (go run ./bench $$args)" \
+	cd bench && GOWORK=off HERALD_BENCH_COMMAND="make bench-compare (go run ./bench $$args)" \
 		$(GO) run . $$args -out ../docs/performance.md -chart ../docs/performance-ratios.svg
 
 ## stress: the whole suite, broker restarts included, 10 times over (~25 min).
@@ -68,7 +73,7 @@ brokers-status:
 	scripts/brokers.sh status
 
 quickstart:
-	$(GO) run ./examples/quickstart
+	cd examples && $(GO) run ./quickstart
 
 .PHONY: cluster-up cluster-down cluster-test
 
@@ -92,7 +97,7 @@ cluster-test:
 	eval "$$(printf '%s\n' "$$out" | grep '^export ')"; \
 	run=''; for b in $(CLUSTER_BROKERS); do case $$b in kafka) run="$$run|Kafka";; amqp|rabbitmq) run="$$run|RabbitMQ";; nats) run="$$run|NATS";; esac; done; \
 	run=$${run#|}; \
-	HERALD_REQUIRE_CLUSTER=1 $(GO) test -count=1 -v -run "^Test($${run:-Kafka|RabbitMQ|NATS})" ./adapters/clustertest/
+	cd adapters/clustertest && HERALD_REQUIRE_CLUSTER=1 GOWORK=off $(GO) test -count=1 -v -run "^Test($${run:-Kafka|RabbitMQ|NATS})" .
 
 ## chaos: the fault suite (chaos/, figures in docs/reliability.md): every case
 ## on Kafka, RabbitMQ and NATS, counted by message ID; brokers of its own on
@@ -107,7 +112,7 @@ CHAOS_FLAGS   ?=
 .PHONY: chaos chaos-short
 chaos:
 	@dir=$$(mktemp -d); rc=0; \
-	$(GO) build -o $$dir/chaos ./chaos/cmd/chaos || exit 1; \
+	(cd chaos && GOWORK=off $(GO) build -o $$dir/chaos ./cmd/chaos) || exit 1; \
 	for kind in $(CHAOS_BROKERS); do \
 		cl="-cluster scripts/cluster.sh"; \
 		if ! scripts/cluster.sh up $$kind >/dev/null; then \
@@ -123,4 +128,5 @@ chaos:
 ## chaos-short: the CI subset (~2 min): connection resets, a consumer kill
 ## and a broker kill on NATS and RabbitMQ.
 chaos-short:
-	$(GO) run ./chaos/cmd/chaos -short $(CHAOS_FLAGS)
+	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	(cd chaos && GOWORK=off $(GO) build -o $$dir/chaos ./cmd/chaos) && $$dir/chaos -short $(CHAOS_FLAGS)

@@ -64,12 +64,7 @@ func TestEveryOptionKeyClassified(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, ok := a.(adapters.Validator)
-		if !ok {
-			t.Errorf("adapter %q is not a Validator", scheme)
-			continue
-		}
-		err = v.Validate(cfg)
+		err = a.Validate(cfg)
 		m := allowedList.FindStringSubmatch(errString(err))
 		if m == nil {
 			t.Errorf("%s: Validate(%s) = %v; want an unknown-key error listing the allowed keys", scheme, cfg, err)

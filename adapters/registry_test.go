@@ -1,9 +1,7 @@
 package adapters_test
 
 import (
-	"context"
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
 
@@ -13,7 +11,7 @@ import (
 )
 
 func TestUnknownScheme(t *testing.T) {
-	_, err := adapters.OpenPublisher(context.Background(), "kafka://localhost:9092")
+	_, err := adapters.Lookup("kafka")
 	if !errors.Is(err, herald.ErrUnknownScheme) {
 		t.Fatalf("err = %v; want ErrUnknownScheme", err)
 	}
@@ -22,44 +20,31 @@ func TestUnknownScheme(t *testing.T) {
 			t.Errorf("error %q does not mention %q", err, w)
 		}
 	}
-	_, err = adapters.OpenSubscriber(context.Background(), "rabbit://h")
+	_, err = adapters.Lookup("rabbit")
 	if !errors.Is(err, herald.ErrUnknownScheme) || !strings.Contains(err.Error(), "import the adapter package") {
 		t.Errorf("unknown third-party scheme: %v", err)
 	}
 }
 
-func TestOpenValidatesBeforeConnecting(t *testing.T) {
-	_, _, err := adapters.Open(context.Background(), "mem://bus?buffer=0&typo=1")
-	var ce *herald.ConfigError
-	if !errors.As(err, &ce) {
-		t.Fatalf("err = %v; want a *ConfigError", err)
-	}
-	for _, w := range []string{`key "buffer": value "0": is out of range`, `key "typo": is not a known option for scheme "mem" (allowed: buffer, group)`} {
-		if !strings.Contains(err.Error(), w) {
-			t.Errorf("error %q does not mention %q", err, w)
+func TestForValidatesBeforeConnecting(t *testing.T) {
+	for raw, want := range map[string]string{
+		"mem://bus?buffer=0": `key "buffer": value "0": is out of range`,
+		"mem://bus?typo=1":   `key "typo": is not a known option for scheme "mem"`,
+		"mem://a,b":          `key "hosts"`,
+		"nosuch://h":         "unknown",
+	} {
+		cfg, err := herald.ParseURL(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := adapters.For(cfg)
+		if d != nil || err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("For(%s) = %v, %v; want an error mentioning %q", raw, d, err, want)
 		}
 	}
-}
-
-func TestOpenRoundTrip(t *testing.T) {
-	ctx := context.Background()
-	pub, sub, err := adapters.Open(ctx, "mem://registry-test?group=g")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	defer sub.Close()
-	ch, err := sub.Subscribe(ctx, "t")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pub.Publish("t", herald.NewMessage([]byte("hi"))); err != nil {
-		t.Fatal(err)
-	}
-	m := <-ch
-	m.Ack()
-	if string(m.Payload) != "hi" {
-		t.Errorf("payload %q", m.Payload)
+	cfg, _ := herald.ParseURL("mem://bus?buffer=8")
+	if d, err := adapters.For(cfg); err != nil || d == nil {
+		t.Errorf("For(%s) = %v, %v; want the memory driver", cfg, d, err)
 	}
 	if got := adapters.Schemes(); len(got) == 0 || got[0] != "mem" {
 		t.Errorf("Schemes() = %v", got)
@@ -67,20 +52,23 @@ func TestOpenRoundTrip(t *testing.T) {
 }
 
 func TestRegisterTwicePanics(t *testing.T) {
+	d, err := adapters.Lookup("mem")
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer func() {
 		if recover() == nil {
 			t.Error("registering mem twice did not panic")
 		}
 	}()
-	adapters.Register("mem", nil)
+	adapters.Register("MEM", d)
 }
 
-func TestLoggerTravelsInContext(t *testing.T) {
-	if adapters.Logger(context.Background()) != herald.DefaultLogger() {
-		t.Error("without a logger in ctx, Logger should be herald.DefaultLogger()")
-	}
-	l := slog.New(slog.DiscardHandler)
-	if adapters.Logger(adapters.ContextWithLogger(context.Background(), l)) != l {
-		t.Error("Logger did not return the logger put in ctx")
-	}
+func TestRegisterNilPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("registering a nil driver did not panic")
+		}
+	}()
+	adapters.Register("nil-driver", nil)
 }

@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters/adaptertest"
 	_ "github.com/heraldkit/herald/adapters/all"
@@ -139,44 +136,6 @@ func (b *inbox) wait(t *testing.T, what string, cond func([]*herald.Message) boo
 		case <-b.notify:
 		case <-deadline.C:
 			t.Fatalf("timed out after %v waiting for %s (received %d)", waitFor, what, len(b.snapshot()))
-		}
-	}
-}
-
-// spanSignal is a span processor that records spans and signals each
-// ended span's name.
-type spanSignal struct {
-	*tracetest.SpanRecorder
-	ended chan string
-}
-
-func newSpanSignal() (*spanSignal, *sdktrace.TracerProvider) {
-	s := &spanSignal{SpanRecorder: tracetest.NewSpanRecorder(), ended: make(chan string, 64)}
-	return s, sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(s))
-}
-
-func (s *spanSignal) OnEnd(span sdktrace.ReadOnlySpan) {
-	s.SpanRecorder.OnEnd(span)
-	select {
-	case s.ended <- span.Name():
-	default:
-	}
-}
-
-// waitSpan waits until a span named name has ended.
-func (s *spanSignal) waitSpan(t *testing.T, name string) {
-	t.Helper()
-	timeout := time.After(waitFor)
-	for {
-		for _, sp := range s.Ended() {
-			if sp.Name() == name {
-				return
-			}
-		}
-		select {
-		case <-s.ended:
-		case <-timeout:
-			t.Fatalf("span %q not ended after %v", name, waitFor)
 		}
 	}
 }

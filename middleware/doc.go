@@ -1,10 +1,12 @@
 // Package middleware is Herald's production middleware: structured
 // logging, retry with backoff, dead-lettering, panic recovery, timeouts,
-// correlation IDs, deduplication, OpenTelemetry tracing carried through
-// the broker, and OpenTelemetry metrics. Every piece works the same on
-// every backend, because it only uses Herald's contract (a nil handler
-// result acks, an error nacks, herald.RetryAfter asks for a delayed
-// redelivery) and the message metadata.
+// correlation IDs and deduplication. Every piece works the same on every
+// backend, because it only uses Herald's contract (a nil handler result
+// acks, an error nacks, herald.RetryAfter asks for a delayed redelivery)
+// and the message metadata. It imports nothing but Herald and the
+// standard library; OpenTelemetry tracing and metrics are in package
+// github.com/heraldkit/herald/middleware/otelmw, so that a program using
+// Retry or DeadLetter does not link OpenTelemetry.
 //
 // Consumer middleware is a herald.Middleware (func(Handler) Handler), given
 // to subscriber.WithMiddleware; publish middleware is a
@@ -21,12 +23,15 @@
 //	mws, err := middleware.Recommended(pub, cfg)
 //	sub, err := subscriber.Open(ctx, url, subscriber.WithMiddleware(mws...))
 //
-// The consumer order, outermost first, and why:
+// otelmw.Recommended and otelmw.RecommendedPublish return the same stacks
+// with Tracing and Metrics outermost (items 1 and 2 below). The consumer
+// order, outermost first, and why:
 //
-//  1. Tracing: the span must cover the whole delivery (every retry, the
-//     dead-letter publish), and everything inside logs and measures
-//     within it; the dead-lettered copy is published as its child.
-//  2. Metrics: sees each delivery once with its final outcome and
+//  1. Tracing (otelmw): the span must cover the whole delivery (every
+//     retry, the dead-letter publish), and everything inside logs and
+//     measures within it; the dead-lettered copy is published as its
+//     child.
+//  2. Metrics (otelmw): sees each delivery once with its final outcome and
 //     duration, and counts the retries and dead-letters reported from
 //     inside.
 //  3. CorrelationID: before Logging, so every line has the ID, and before
@@ -46,17 +51,18 @@
 //  9. Timeout (optional): innermost, so the deadline applies to each
 //     attempt rather than to all of them.
 //
-// The publish order is PublishTracing (the producer span, whose context is
-// injected), PublishCorrelationID, PublishMetrics, PublishLogging.
+// The publish order is PublishCorrelationID, PublishLogging; with otelmw,
+// PublishTracing (the producer span, whose context is injected) and
+// PublishMetrics come first.
 //
 // # Events: how Retry and DeadLetter reach logs, metrics and traces
 //
 // Retry, DeadLetter and Deduplicate report their decisions (a retry, a
 // dead-letter, a duplicate) as Events to the observers registered further
-// out in the same chain. Logging, Metrics and Tracing register themselves,
-// so listing them outside (before) Retry and DeadLetter is all the wiring
-// needed; Observe registers an Observer of your own, and OnRetry and
-// OnDeadLetter are per-middleware hooks. Attempt(ctx) tells a handler which
+// out in the same chain. Logging (and otelmw's Metrics and Tracing)
+// register themselves, so listing them outside (before) Retry and
+// DeadLetter is all the wiring needed; Observe registers an Observer of
+// your own, and OnRetry and OnDeadLetter are per-middleware hooks. Attempt(ctx) tells a handler which
 // attempt it is running.
 //
 // # Retry
@@ -72,25 +78,24 @@
 //
 // By default Retry sleeps in the handler, holding its worker (and, with
 // concurrency 1, the messages behind it). With Redelivery it returns
-// herald.RetryAfter(err, delay) instead: the subscriber nacks the message
-// asking for that delay, and the attempts are counted per message ID in
-// bounded memory (RedeliveryMemory), or taken from a backend's delivery
-// count (DeliveryCount). What each backend does with a delayed nack:
+// herald.RetryAfter(err, delay) instead: the subscriber redelivers the
+// message after that delay, and the handler goroutine is free for other
+// messages meanwhile. Attempts are herald.Delivery.Attempt (the broker's
+// count where the backend keeps one); the first failure's time, for
+// MaxElapsed, is kept per message ID in bounded memory
+// (RedeliveryMemory). Who redelivers is the backend's declared
+// adapters.Capabilities.Redelivery, the same as for any failed handler
+// (docs/guarantees.md):
 //
-//	mem       requeues the message after the delay with a timer; the other
-//	          messages are handled meanwhile.
-//	kafka     holds the nacked message that long, then watermill-kafka
-//	          delivers it again; its partition waits meanwhile (order kept).
-//	amqp      holds the message that long, then requeues it; that consumer
-//	          takes nothing else meanwhile.
-//	nats,     a JetStream NakWithDelay: the server redelivers after the
-//	embedded  delay; other messages are handled meanwhile.
+//	mem, kafka,   the subscriber holds the message for the delay and hands
+//	nats core     it to a worker again, before later messages of its key
+//	              (order kept); other keys are handled meanwhile.
+//	amqp          the subscriber holds the message for the delay, then
+//	              nacks it (requeue); later messages of its key go on.
+//	nats,         a JetStream NakWithDelay: the server redelivers after the
+//	embedded      delay; later messages of its key go on.
 //
-// (Measured with a 2s RetryAfter: mem, kafka and amqp redelivered after
-// 2s; embedded after 1.5s in TestNackDelayIsHonoured.) So Redelivery frees
-// the handler goroutine on every backend and does not let other messages
-// overtake the failing one on kafka and amqp; the attempt count and
-// dead-lettering are right on all of them.
+// The attempt count and dead-lettering are right on every backend.
 //
 // # Dead letters
 //
@@ -110,30 +115,6 @@
 //	herald-dlq-time           RFC 3339 time it was dead-lettered
 //
 // If that publish fails, the message is nacked: it is never dropped.
-//
-// # Tracing
-//
-// Tracing and PublishTracing follow the OpenTelemetry messaging semantic
-// conventions (semconv v1.43.0): PRODUCER spans "send <topic>" (and
-// "create <topic>" per message of a batch), CONSUMER spans "process
-// <topic>" whose parent is the producer span, with messaging.system,
-// messaging.destination.name, messaging.operation.type/name,
-// messaging.message.id, messaging.message.body.size,
-// messaging.consumer.group.name, messaging.message.conversation_id (the
-// correlation ID) and herald.backend. The trace context travels in the
-// message metadata as traceparent, tracestate and baggage. The tracer
-// provider and propagator default to the otel globals; while no global
-// propagator is installed, W3C Trace Context and Baggage are used. This
-// package imports only the OpenTelemetry API, never the SDK.
-//
-// # Metrics
-//
-// Metrics and PublishMetrics record the Metric* instruments through the
-// OpenTelemetry metric API (default: the global MeterProvider), with the
-// attributes herald.backend, messaging.destination.name and
-// messaging.consumer.group.name; failures add error.type, one of panic,
-// permanent, timeout, canceled, dead_letter_failed, duplicate_in_flight or
-// _OTHER. See examples/metrics for a Prometheus /metrics endpoint.
 //
 // # Options never fail
 //

@@ -8,11 +8,6 @@ import (
 	"os"
 	"time"
 
-	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
-	"go.opentelemetry.io/otel/sdk/metric/metricdata"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
-
 	"github.com/heraldkit/herald"
 	_ "github.com/heraldkit/herald/adapters/memory"
 	"github.com/heraldkit/herald/middleware"
@@ -83,62 +78,6 @@ func ExampleRecommended() {
 	// Output:
 	// handled: order 1
 	// dead-lettered "poison" from orders after 3 attempts: cannot decode order
-}
-
-// Tracing carries the producer's trace through the backend: the consumer
-// span is a child of the producer span.
-func ExampleTracing() {
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	const target = "mem://example-tracing"
-	spans := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
-
-	pub, err := publisher.Open(ctx, target, publisher.WithMiddleware(middleware.PublishTracing(middleware.WithTracerProvider(tp))))
-	if err != nil {
-		panic(err)
-	}
-	defer pub.Close()
-	ready, done := make(chan string, 1), make(chan struct{})
-	sub, err := subscriber.Open(ctx, target,
-		subscriber.WithMiddleware(middleware.Tracing(middleware.WithTracerProvider(tp)),
-			// innermost: runs after the consumer span has started
-			func(next herald.Handler) herald.Handler {
-				return herald.Handler(func(ctx context.Context, m *herald.Message) error {
-					defer close(done)
-					return next.Handle(ctx, m)
-				})
-			}),
-		subscriber.WithReady(func(topic string) { ready <- topic }))
-	if err != nil {
-		panic(err)
-	}
-	go sub.Subscribe(ctx, "orders", func(context.Context, *herald.Message) error { return nil })
-	<-ready
-	if err := pub.Publish(ctx, "orders", herald.NewMessage([]byte("order 1"))); err != nil {
-		panic(err)
-	}
-	<-done
-	_ = sub.Close() // waits for the handler, so the consumer span has ended
-
-	var producer, consumer sdktrace.ReadOnlySpan
-	for _, s := range spans.Ended() {
-		switch s.Name() {
-		case "send orders":
-			producer = s
-		case "process orders":
-			consumer = s
-		}
-	}
-	fmt.Println("producer:", producer.Name(), producer.SpanKind())
-	fmt.Println("consumer:", consumer.Name(), consumer.SpanKind())
-	fmt.Println("same trace:", consumer.SpanContext().TraceID() == producer.SpanContext().TraceID())
-	fmt.Println("child of the producer span:", consumer.Parent().SpanID() == producer.SpanContext().SpanID())
-	// Output:
-	// producer: send orders producer
-	// consumer: process orders consumer
-	// same trace: true
-	// child of the producer span: true
 }
 
 // Retry with an OnRetry hook, in a handler chain of its own.
@@ -224,26 +163,4 @@ func ExampleLogging() {
 	// Output:
 	// level=ERROR msg="herald: handler failed; message will be redelivered" topic=orders group=billing backend=mem attempt=1 error="payment service unavailable"
 	// level=DEBUG msg="herald: message handled" topic=orders group=billing backend=mem outcome=nacked attempt=1
-}
-
-// Metrics records with any OpenTelemetry MeterProvider; here a manual
-// reader shows the counters.
-func ExampleMetrics() {
-	reader := sdkmetric.NewManualReader()
-	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	h := herald.Chain(herald.Handler(func(context.Context, *herald.Message) error { return nil }),
-		middleware.Metrics(middleware.WithMeterProvider(mp)))
-	ctx := herald.ContextWithDelivery(context.Background(), herald.Delivery{Backend: "mem", Topic: "orders"})
-	for range 3 {
-		_ = h.Handle(ctx, herald.NewMessage(nil))
-	}
-	var rm metricdata.ResourceMetrics
-	_ = reader.Collect(context.Background(), &rm)
-	for _, m := range rm.ScopeMetrics[0].Metrics {
-		if m.Name == middleware.MetricConsumed {
-			fmt.Println(m.Name, m.Data.(metricdata.Sum[int64]).DataPoints[0].Value)
-		}
-	}
-	// Output:
-	// herald.messages.consumed 3
 }

@@ -25,7 +25,7 @@ func LogHeaders(names ...string) LoggingOption {
 
 // Logging returns consumer middleware that logs with logger, through the
 // context-aware slog methods (so a handler that adds trace IDs from ctx
-// sees the Tracing span):
+// sees the span of otelmw.Tracing):
 //
 //   - Warn, for each retry decided by Retry inside it (attempt, delay, error);
 //   - Error, for each message dead-lettered by DeadLetter inside it;

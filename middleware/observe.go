@@ -39,7 +39,7 @@ func (k EventKind) String() string {
 
 // Event is a decision taken by Retry, DeadLetter or Deduplicate about one
 // delivery. Observers registered further out in the chain (see Observe)
-// receive it; Logging, Metrics and Tracing are such observers.
+// receive it; Logging, and otelmw's Metrics and Tracing, are such observers.
 type Event struct {
 	Kind      EventKind
 	Topic     string // the topic the message was consumed from
@@ -74,8 +74,8 @@ func (f ObserverFunc) Observe(ctx context.Context, e Event) { f(ctx, e) }
 
 // Observe returns middleware that registers obs for the deliveries it
 // handles: the Retry, DeadLetter and Deduplicate middleware listed after it
-// (inside it) report their Events to obs. Logging, Metrics and Tracing
-// register themselves the same way.
+// (inside it) report their Events to obs. Logging, and otelmw's Metrics
+// and Tracing, register themselves the same way.
 func Observe(obs Observer) herald.Middleware {
 	return func(next herald.Handler) herald.Handler {
 		if obs == nil {

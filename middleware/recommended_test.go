@@ -20,15 +20,15 @@ func TestRecommendedValidatesConfig(t *testing.T) {
 		}
 	}
 	mws, err := middleware.Recommended(nil, middleware.Config{})
-	if err != nil || len(mws) != 5 { // Tracing, Metrics, CorrelationID, Retry, Recover
-		t.Fatalf("zero Config: %d middleware, %v; want 5", len(mws), err)
+	if err != nil || len(mws) != 3 { // CorrelationID, Retry, Recover
+		t.Fatalf("zero Config: %d middleware, %v; want 3", len(mws), err)
 	}
 	all, err := middleware.Recommended(&fakePub{}, middleware.Config{Logger: slogFor(&logRecorder{}), DeadLetterTopic: "dlq", Timeout: time.Second, Deduplicate: []middleware.DedupOption{}})
-	if err != nil || len(all) != 9 {
-		t.Fatalf("full Config: %d middleware, %v; want 9", len(all), err)
+	if err != nil || len(all) != 7 {
+		t.Fatalf("full Config: %d middleware, %v; want 7", len(all), err)
 	}
-	if pubs := middleware.RecommendedPublish(middleware.Config{DisableTracing: true, DisableMetrics: true}); len(pubs) != 1 {
-		t.Fatalf("RecommendedPublish without tracing and metrics: %d; want 1 (correlation ID)", len(pubs))
+	if pubs := middleware.RecommendedPublish(middleware.Config{}); len(pubs) != 1 {
+		t.Fatalf("RecommendedPublish without a logger: %d; want 1 (correlation ID)", len(pubs))
 	}
 }
 

@@ -18,7 +18,6 @@ type deadlines struct {
 	ctx     context.Context
 	until   time.Time
 	cancels []context.CancelFunc // of contexts possibly still in use
-	stopped bool
 }
 
 // get returns the context for a message sent now.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/internal/errstyle"
@@ -75,18 +76,32 @@ func (p *Publisher) sendWait(ctx context.Context, topic string, msgs ...*herald.
 	case <-b.all:
 		return b.result(nil)
 	case <-ctx.Done():
+		t := time.NewTimer(verdictGrace)
+		defer t.Stop()
+		select {
+		case <-b.all:
+		case <-t.C:
+		}
 		return b.result(p.outcomeUnknown(ctx, topic))
 	}
 }
 
+// verdictGrace is how long a publish whose ctx ended waits for the
+// driver's own verdict: drivers fail a message promptly once its ctx
+// ends, and only they know whether it was written (unreachable) or not
+// answered (outcome unknown).
+const verdictGrace = 100 * time.Millisecond
+
 // noAnswer is the error of a publish whose ctx ended before the driver
-// answered; a driver answers promptly when ctx ends, so its own verdict
-// (unreachable: never written) is taken when it comes at once.
+// answered: the driver's verdict if it comes within verdictGrace, else
+// outcome unknown.
 func (p *Publisher) noAnswer(ctx context.Context, topic string, ch <-chan error) error {
+	t := time.NewTimer(verdictGrace)
+	defer t.Stop()
 	select {
 	case err := <-ch:
 		return err
-	default:
+	case <-t.C:
 		return p.outcomeUnknown(ctx, topic)
 	}
 }

@@ -181,7 +181,7 @@ func (s *dstream) tryNext(d time.Duration) (adapters.Received, error) {
 		s.queue = append(s.queue, s.buf[:n]...)
 		clear(s.buf[:n])
 		if n == 0 {
-			return adapters.Received{}, errors.New("Receive returned 0 deliveries and no error")
+			return adapters.Received{}, errors.New("stream: Receive returned 0 deliveries and no error")
 		}
 	}
 	r := s.queue[0]

@@ -20,7 +20,7 @@ func receiveAsync(ctx context.Context, st adapters.Stream) <-chan error {
 			out <- err
 			return
 		}
-		err := errors.New("Receive returned deliveries on a topic nothing was published to")
+		err := errors.New("stream: Receive returned deliveries on a topic nothing was published to")
 		out <- err
 	}()
 	return out

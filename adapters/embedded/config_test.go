@@ -15,6 +15,7 @@ import (
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/adapters/embedded"
+	"github.com/heraldkit/herald/adapters/internal/natsx/natsxtest"
 )
 
 func TestConfigErrors(t *testing.T) {
@@ -27,9 +28,18 @@ func TestConfigErrors(t *testing.T) {
 		{"embedded:///tmp/x?log=loud", "log", "not a boolean"},
 		{"embedded:///tmp/x?ack_wait=forever", "ack_wait", "not a duration"},
 		{"embedded:///tmp/x?token=abc", "token", "not a known option"},
+		{"embedded:///tmp/x?nak_delay=3s", "nak_delay", "not an option any more"},
+		{"embedded:///tmp/x?publish_timeout=3s", "publish_timeout", "not an option any more"},
+		{"embedded:///tmp/x?max_pending=8", "max_pending", "not an option any more"},
+		{"embedded:///tmp/x?close_timeout=1s", "close_timeout", "not an option any more"},
+		{"embedded:///tmp/x?prefetch=0", "prefetch", "not a window size"},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
-			_, _, err := adapters.Resolve(tc.url)
+			cfg, err := herald.ParseURL(tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = adapters.For(cfg)
 			var ce *herald.ConfigError
 			if !errors.As(err, &ce) {
 				t.Fatalf("%s: err = %v, want a *herald.ConfigError", tc.url, err)
@@ -53,56 +63,67 @@ func TestDefaultAndRelativeDir(t *testing.T) {
 	if err != nil || d != filepath.Join(xdg, "herald", "embedded") {
 		t.Fatalf("DefaultDir() = %q, %v", d, err)
 	}
-	p := openPub(t, "embedded://")
+	open := func(u string) adapters.Topic {
+		cfg, err := herald.ParseURL(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp, err := embedded.Driver{}.OpenTopic(context.Background(), cfg, natsxtest.Env())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tp
+	}
+	p := open("embedded://")
 	if _, err := os.Stat(filepath.Join(d, embedded.LockFile)); err != nil {
 		t.Errorf("default dir not used: %v", err)
 	}
-	_ = p.Close()
+	_ = p.Close(context.Background())
 
 	t.Chdir(t.TempDir())
-	p = openPub(t, "embedded://?dir=rel/data")
+	p = open("embedded://?dir=rel/data")
 	if _, err := os.Stat(filepath.Join("rel", "data", embedded.LockFile)); err != nil {
 		t.Errorf("relative dir not used: %v", err)
 	}
-	_ = p.Close()
+	_ = p.Close(context.Background())
 }
 
 // TestSharedServer: separate Opens on one directory share one server,
 // which stops with its last user; a message crosses between them.
 func TestSharedServer(t *testing.T) {
 	dir := t.TempDir()
-	type aser interface{ As(any) bool }
-	pub := openPubNoCleanup(t, target(dir, ""))
-	sub := openSubNoCleanup(t, target(dir, ""))
+	f := fixture(dir, "")
+	pub := openTopic(t, f, "")
+	sub := openSubscription(t, f, "g", "")
 	var s1, s2 *server.Server
-	if !pub.(aser).As(&s1) || !sub.(aser).As(&s2) || s1 == nil || s1 != s2 {
+	if !pub.As(&s1) || !sub.As(&s2) || s1 == nil || s1 != s2 {
 		t.Fatalf("servers %p and %p: not shared", s1, s2)
 	}
 	if running, refs := embedded.Running(dir); !running || refs != 2 {
 		t.Fatalf("running=%v refs=%d, want true 2", running, refs)
 	}
 	tp := topic()
-	ch := subscribe(t, sub, tp)
+	st := natsxtest.OpenStream(t, sub, tp, 8, nil)
 	ids := publishN(t, pub, tp, 3, "shared")
-	if got := receive(t, ch, 3, 10*time.Second); !equal(got, ids) {
+	if got := receiveIDs(t, st, 3, 10*time.Second); !equal(got, ids) {
 		t.Fatalf("got %v want %v", got, ids)
 	}
-	_ = pub.Close()
-	_ = pub.Close() // idempotent: must not drop a second reference
+	_ = pub.Close(context.Background())
+	_ = pub.Close(context.Background()) // idempotent: must not drop a second reference
 	if running, refs := embedded.Running(dir); !running || refs != 1 {
 		t.Fatalf("after one close: running=%v refs=%d, want true 1", running, refs)
 	}
-	if err := pub.Publish(tp, herald.NewMessage(nil)); !errors.Is(err, herald.ErrClosed) {
-		t.Errorf("publish after close: %v, want ErrClosed", err)
+	if err := pub.Send(context.Background(), tp, herald.NewMessage(nil), func(error) {}); !errors.Is(err, herald.ErrClosed) {
+		t.Errorf("Send after close: %v, want ErrClosed", err)
 	}
-	_ = sub.Close()
+	_ = sub.Close(context.Background())
 	if running, _ := embedded.Running(dir); running {
 		t.Fatal("server still running after the last close")
 	}
 	if s1.Running() {
 		t.Fatal("nats-server still running")
 	}
-	if _, err := sub.Subscribe(context.Background(), tp); !errors.Is(err, herald.ErrClosed) {
-		t.Errorf("subscribe after close: %v, want ErrClosed", err)
+	if _, err := sub.Open(context.Background(), tp, adapters.StreamOptions{Window: 1, Status: func(error) {}}); !errors.Is(err, herald.ErrClosed) {
+		t.Errorf("Open after close: %v, want ErrClosed", err)
 	}
 }

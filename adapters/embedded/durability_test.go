@@ -11,8 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters/embedded"
+	"github.com/heraldkit/herald/adapters/internal/natsx/natsxtest"
 )
 
 // TestMain doubles as the child process of the cross-process tests: with
@@ -28,7 +29,12 @@ func TestMain(m *testing.M) {
 // closes the publisher before exiting, "crash" exits without closing,
 // "open" only tries to open the target (exit 3: ErrDirInUse).
 func child(role, target, topic string) int {
-	pub, err := adapters.OpenPublisher(context.Background(), target)
+	cfg, err := herald.ParseURL(target)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "parse:", err)
+		return 1
+	}
+	pub, err := embedded.Driver{}.OpenTopic(context.Background(), cfg, natsxtest.Env())
 	if errors.Is(err, embedded.ErrDirInUse) {
 		fmt.Println(err)
 		return 3
@@ -38,7 +44,7 @@ func child(role, target, topic string) int {
 		return 1
 	}
 	if role == "open" {
-		_ = pub.Close()
+		_ = pub.Close(context.Background())
 		return 0
 	}
 	ids := publishN(childTB{}, pub, topic, 20, role)
@@ -46,7 +52,7 @@ func child(role, target, topic string) int {
 	if role == "crash" {
 		os.Exit(0) // no Close: the server is not shut down
 	}
-	if err := pub.Close(); err != nil {
+	if err := pub.Close(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "close:", err)
 		return 1
 	}
@@ -86,11 +92,12 @@ func runChild(t *testing.T, role, target, topic string) (string, int) {
 // shut down (its last user closed) and started again on the same dir.
 func TestUnconsumedSurviveRestart(t *testing.T) {
 	dir := t.TempDir()
+	f := fixture(dir, "")
 	tp := topic()
 
-	pub := openPubNoCleanup(t, target(dir, ""))
+	pub := openTopic(t, f, "")
 	first := publishN(t, pub, tp, 10, "before-any-subscriber")
-	if err := pub.Close(); err != nil {
+	if err := pub.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if running, _ := embedded.Running(dir); running {
@@ -98,24 +105,23 @@ func TestUnconsumedSurviveRestart(t *testing.T) {
 	}
 
 	// A new group starts at the first retained message.
-	sub := openSubNoCleanup(t, target(dir, "group=billing"))
-	ch := subscribe(t, sub, tp)
-	if got := receive(t, ch, 10, 10*time.Second); !equal(got, first) {
+	sub := openSubscription(t, f, "billing", "")
+	st := natsxtest.OpenStream(t, sub, tp, 8, nil)
+	if got := receiveIDs(t, st, 10, 10*time.Second); !equal(got, first) {
 		t.Fatalf("after restart got %v, want %v", got, first)
 	}
-	pub = openPubNoCleanup(t, target(dir, ""))
+	pub = openTopic(t, f, "")
 	second := publishN(t, pub, tp, 10, "second")
-	if got := receive(t, ch, 4, 10*time.Second); !equal(got, second[:4]) {
+	if got := receiveIDs(t, st, 4, 10*time.Second); !equal(got, second[:4]) {
 		t.Fatalf("got %v, want %v", got, second[:4])
 	}
-	_ = sub.Close()
-	_ = pub.Close()
+	_ = sub.Close(context.Background())
+	_ = pub.Close(context.Background())
 	if running, _ := embedded.Running(dir); running {
 		t.Fatal("server still running after its last user closed")
 	}
 
-	sub = openSub(t, target(dir, "group=billing"))
-	ch = subscribe(t, sub, tp)
+	st = natsxtest.OpenStream(t, f.OpenSubscription(t, "billing", ""), tp, 8, nil)
 	start := time.Now()
 	defer func() { t.Logf("unacked messages redelivered %v after the restart", time.Since(start)) }()
 	// The 6 unacked come back, in order. Acks given right before the last
@@ -132,7 +138,7 @@ func TestUnconsumedSurviveRestart(t *testing.T) {
 	}
 	var got, dups []string
 	for len(got) < 6 {
-		for _, id := range receive(t, ch, 1, 10*time.Second) {
+		for _, id := range receiveIDs(t, st, 1, 10*time.Second) {
 			switch {
 			case unacked[id]:
 				got = append(got, id)
@@ -163,8 +169,8 @@ func TestUnconsumedSurviveProcessRestart(t *testing.T) {
 				t.Fatalf("child exited %d", code)
 			}
 			want := strings.Split(out, "\n")
-			ch := subscribe(t, openSub(t, target(dir, "group=g")), tp)
-			if got := receive(t, ch, len(want), 10*time.Second); !equal(got, want) {
+			st := natsxtest.OpenStream(t, fixture(dir, "").OpenSubscription(t, "g", ""), tp, 32, nil)
+			if got := receiveIDs(t, st, len(want), 10*time.Second); !equal(got, want) {
 				t.Fatalf("got %v, want %v", got, want)
 			}
 		})
@@ -175,12 +181,12 @@ func TestUnconsumedSurviveProcessRestart(t *testing.T) {
 // this process runs a server on.
 func TestDirLockedAcrossProcesses(t *testing.T) {
 	dir := t.TempDir()
-	pub := openPub(t, target(dir, ""))
+	pub := openTopic(t, fixture(dir, ""), "")
 	out, code := runChild(t, "open", target(dir, ""), "x")
 	if code != 3 || !strings.Contains(out, strconv.Itoa(os.Getpid())) {
 		t.Fatalf("child exit %d, output %q; want exit 3 (ErrDirInUse) naming pid %d", code, out, os.Getpid())
 	}
-	_ = pub.Close()
+	_ = pub.Close(context.Background())
 	if _, code := runChild(t, "open", target(dir, ""), "x"); code != 0 {
 		t.Fatalf("after close, child exit %d; want 0", code)
 	}

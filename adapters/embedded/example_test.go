@@ -3,6 +3,7 @@ package embedded_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/heraldkit/herald"
@@ -10,28 +11,38 @@ import (
 	_ "github.com/heraldkit/herald/adapters/embedded"
 )
 
-// A publisher and a subscriber opened separately on one directory share
+// A topic and a subscription opened separately on one directory share
 // one in-process server; the server stops when both are closed, and its
-// data stays in the directory.
+// data stays in the directory. (Applications use the publisher and
+// subscriber packages; this drives the driver directly.)
 func Example() {
 	dir, _ := os.MkdirTemp("", "herald-example")
 	defer os.RemoveAll(dir)
-	target := "embedded://" + dir + "?group=billing"
+	cfg, _ := herald.ParseURL("embedded://" + dir + "?group=billing")
+	d, _ := adapters.For(cfg)
 	ctx := context.Background()
+	env := adapters.Env{Logger: slog.Default()}
 
-	pub, _ := adapters.OpenPublisher(ctx, target)
+	t, _ := d.OpenTopic(ctx, cfg, env)
 	msg := herald.NewMessage([]byte("order 1234"))
 	herald.SetKey(msg, "customer-42")
-	if err := pub.Publish("orders.created", msg); err != nil {
+	done := make(chan error, 1)
+	if err := t.Send(ctx, "orders.created", msg, func(err error) { done <- err }); err != nil {
 		fmt.Println(err)
 	}
-	_ = pub.Close() // the server stops; the message is on disk
+	if err := <-done; err != nil {
+		fmt.Println(err)
+	}
+	_ = t.Close(ctx) // the server stops; the message is on disk
 
-	sub, _ := adapters.OpenSubscriber(ctx, target) // starts it again
-	defer sub.Close()
-	ch, _ := sub.Subscribe(ctx, "orders.created")
-	got := <-ch
-	got.Ack()
-	fmt.Println(string(got.Payload), herald.Key(got))
+	sub, _ := d.OpenSubscription(ctx, cfg, env) // starts it again
+	defer sub.Close(ctx)
+	st, _ := sub.Open(ctx, "orders.created", adapters.StreamOptions{Window: 8, Status: func(error) {}})
+	buf := make([]adapters.Received, 1)
+	if _, err := st.Receive(ctx, buf); err != nil {
+		fmt.Println(err)
+	}
+	st.Ack(buf[0].Token)
+	fmt.Println(string(buf[0].Msg.Payload), buf[0].Key)
 	// Output: order 1234 customer-42
 }

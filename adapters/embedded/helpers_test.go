@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
-
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/adapters/embedded"
+	"github.com/heraldkit/herald/adapters/internal/natsx/natsxtest"
 )
 
 var seq atomic.Int64
@@ -25,81 +25,82 @@ func target(dir, query string) string {
 	return u
 }
 
-func openPub(t testing.TB, target string) message.Publisher {
-	t.Helper()
-	p, err := adapters.OpenPublisher(context.Background(), target)
-	if err != nil {
-		t.Fatalf("open publisher %s: %v", target, err)
+// fixture drives the embedded driver on dir with base query options.
+func fixture(dir, base string) natsxtest.Fixture {
+	return natsxtest.Fixture{
+		Driver: embedded.Driver{},
+		Config: func(t testing.TB, group, query string) herald.Config {
+			q := base
+			if query != "" {
+				if q != "" {
+					q += "&"
+				}
+				q += query
+			}
+			cfg, err := herald.ParseURL(target(dir, q))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.Group = group
+			return cfg
+		},
+		Topic: func(testing.TB) string { return topic() },
 	}
-	t.Cleanup(func() { _ = p.Close() })
-	return p
 }
 
-func openSub(t testing.TB, target string) message.Subscriber {
+// serverFixture is fixture on a fresh directory whose server stays up for
+// the whole test (a topic opened first keeps it).
+func serverFixture(t testing.TB) natsxtest.Fixture {
+	f := fixture(t.TempDir(), "")
+	f.OpenTopic(t, "")
+	return f
+}
+
+// openTopic opens a topic the test closes itself.
+func openTopic(t testing.TB, f natsxtest.Fixture, query string) adapters.Topic {
 	t.Helper()
-	s, err := adapters.OpenSubscriber(context.Background(), target)
+	tp, err := f.Driver.OpenTopic(context.Background(), f.Config(t, "", query), natsxtest.Env())
 	if err != nil {
-		t.Fatalf("open subscriber %s: %v", target, err)
+		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.Close() })
+	return tp
+}
+
+// openSubscription opens a subscription the test closes itself.
+func openSubscription(t testing.TB, f natsxtest.Fixture, group, query string) adapters.Subscription {
+	t.Helper()
+	s, err := f.Driver.OpenSubscription(context.Background(), f.Config(t, group, query), natsxtest.Env())
+	if err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 
-func subscribe(t testing.TB, s message.Subscriber, topic string) <-chan *message.Message {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	ch, err := s.Subscribe(ctx, topic)
-	if err != nil {
-		t.Fatalf("subscribe %s: %v", topic, err)
-	}
-	return ch
-}
-
-func publishN(t testing.TB, p message.Publisher, topic string, n int, prefix string) []string {
+// publishN publishes n messages and returns their IDs.
+func publishN(t testing.TB, tp adapters.Topic, topic string, n int, prefix string) []string {
 	t.Helper()
 	ids := make([]string, n)
-	msgs := make([]*message.Message, n)
+	msgs := make([]*herald.Message, n)
 	for i := range msgs {
 		msgs[i] = herald.NewMessage([]byte(fmt.Sprintf("%s-%d", prefix, i)))
 		ids[i] = msgs[i].UUID
 	}
-	if err := p.Publish(topic, msgs...); err != nil {
-		t.Fatalf("publish: %v", err)
-	}
+	natsxtest.MustPublish(t, tp, topic, msgs...)
 	return ids
 }
 
-// receive acks and returns the IDs of n messages from ch, in order.
-func receive(t testing.TB, ch <-chan *message.Message, n int, wait time.Duration) []string {
+// receiveIDs acks, one by one, and returns the IDs of n deliveries, in
+// order.
+func receiveIDs(t testing.TB, st adapters.Stream, n int, wait time.Duration) []string {
 	t.Helper()
-	var got []string
-	deadline := time.After(wait)
-	for len(got) < n {
-		select {
-		case m, ok := <-ch:
-			if !ok {
-				t.Fatalf("channel closed after %d of %d messages", len(got), n)
-			}
-			m.Ack()
-			got = append(got, m.UUID)
-		case <-deadline:
-			t.Fatalf("received %d of %d messages in %v", len(got), n, wait)
-		}
+	var ids []string
+	deadline := time.Now().Add(wait)
+	for len(ids) < n {
+		d := natsxtest.ReceiveN(t, st, 1, time.Until(deadline))[0]
+		st.Ack(d.Token)
+		ids = append(ids, d.Msg.UUID)
 	}
-	return got
-}
-
-// none fails if ch delivers a message within d.
-func none(t testing.TB, ch <-chan *message.Message, d time.Duration) {
-	t.Helper()
-	select {
-	case m, ok := <-ch:
-		if ok {
-			t.Fatalf("unexpected message %s %q", m.UUID, m.Payload)
-		}
-	case <-time.After(d):
-	}
+	return ids
 }
 
 func equal(a, b []string) bool {
@@ -112,24 +113,4 @@ func equal(a, b []string) bool {
 		}
 	}
 	return true
-}
-
-// openPubNoCleanup opens a publisher the test closes itself.
-func openPubNoCleanup(t testing.TB, target string) message.Publisher {
-	t.Helper()
-	p, err := adapters.OpenPublisher(context.Background(), target)
-	if err != nil {
-		t.Fatalf("open publisher %s: %v", target, err)
-	}
-	return p
-}
-
-// openSubNoCleanup opens a subscriber the test closes itself.
-func openSubNoCleanup(t testing.TB, target string) message.Subscriber {
-	t.Helper()
-	s, err := adapters.OpenSubscriber(context.Background(), target)
-	if err != nil {
-		t.Fatalf("open subscriber %s: %v", target, err)
-	}
-	return s
 }

@@ -51,13 +51,13 @@ func Listen(ctx context.Context, dir, addr string) (*Listener, error) {
 	}
 	unlock, err := lockDir(key)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("herald/embedded: %w", err)
 	}
 	in := &instance{dir: key, opts: serverOptions{host: host, port: port}, unlock: unlock, refs: 1}
 	srv, err := in.start(ctx)
 	if err != nil {
 		unlock()
-		return nil, err
+		return nil, fmt.Errorf("herald/embedded: %w", err)
 	}
 	in.srv = srv
 	return &Listener{in: in}, nil

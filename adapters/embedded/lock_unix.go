@@ -22,7 +22,7 @@ func lockDir(dir string) (func(), error) {
 	path := filepath.Join(dir, LockFile)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("herald/embedded: lock file: %w", err)
+		return nil, fmt.Errorf("lock file: %w", err)
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		b, _ := os.ReadFile(path)
@@ -34,7 +34,7 @@ func lockDir(dir string) (func(), error) {
 			}
 			return nil, fmt.Errorf("%w: %s (pid %s); use another directory or stop that process", ErrDirInUse, dir, owner)
 		}
-		return nil, fmt.Errorf("herald/embedded: locking %s: %w", path, err)
+		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
 	_ = f.Truncate(0)
 	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)

@@ -21,7 +21,7 @@ func lockDir(dir string) (func(), error) {
 	path := filepath.Join(dir, LockFile)
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("herald/embedded: lock file: %w", err)
+		return nil, fmt.Errorf("lock file: %w", err)
 	}
 	h := windows.Handle(f.Fd())
 	ol := new(windows.Overlapped)
@@ -31,7 +31,7 @@ func lockDir(dir string) (func(), error) {
 		if errors.Is(err, windows.ERROR_LOCK_VIOLATION) {
 			return nil, fmt.Errorf("%w: %s; use another directory or stop that process", ErrDirInUse, dir)
 		}
-		return nil, fmt.Errorf("herald/embedded: locking %s: %w", path, err)
+		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
 	return func() {
 		_ = windows.UnlockFileEx(h, 0, 1, 0, ol)

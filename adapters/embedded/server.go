@@ -21,7 +21,7 @@ const MaxPayload = 8 << 20
 
 // ErrDirInUse is returned when another process runs an embedded broker on
 // the same data directory.
-var ErrDirInUse = errors.New("herald/embedded: data directory is in use by another process")
+var ErrDirInUse = errors.New("data directory is in use by another process")
 
 // serverOptions are the settings of the server itself; they take effect
 // when the first Open on a directory starts it.
@@ -54,11 +54,11 @@ var (
 // Each acquire must be paired with a release.
 func acquire(ctx context.Context, dir string, o serverOptions) (*instance, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("herald/embedded: creating data directory: %w (choose a writable one with embedded:///abs/dir, embedded://?dir=rel/dir or HERALD_URL)", err)
+		return nil, fmt.Errorf("creating data directory: %w (choose a writable one with embedded:///abs/dir, embedded://?dir=rel/dir or HERALD_URL)", err)
 	}
 	key, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return nil, fmt.Errorf("herald/embedded: data directory: %w", err)
+		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	registryMu.Lock()
 	defer registryMu.Unlock()
@@ -99,7 +99,7 @@ func (in *instance) start(ctx context.Context) (*server.Server, error) {
 	}
 	srv, err := server.NewServer(opts)
 	if err != nil {
-		return nil, fmt.Errorf("herald/embedded: configuring nats-server: %w", err)
+		return nil, fmt.Errorf("configuring nats-server: %w", err)
 	}
 	if in.opts.logs {
 		srv.ConfigureLogger()
@@ -109,16 +109,16 @@ func (in *instance) start(ctx context.Context) (*server.Server, error) {
 	for !srv.ReadyForConnections(50 * time.Millisecond) {
 		if err := ctx.Err(); err != nil {
 			srv.Shutdown()
-			return nil, fmt.Errorf("herald/embedded: starting nats-server on %s: %w", in.dir, err)
+			return nil, fmt.Errorf("starting nats-server on %s: %w", in.dir, err)
 		}
 		if time.Now().After(deadline) {
 			srv.Shutdown()
-			return nil, fmt.Errorf("herald/embedded: nats-server on %s did not become ready within 60s", in.dir)
+			return nil, fmt.Errorf("nats-server on %s did not become ready within 60s", in.dir)
 		}
 	}
 	if !srv.JetStreamEnabled() {
 		srv.Shutdown()
-		return nil, fmt.Errorf("herald/embedded: JetStream did not start on %s (run with ?log=true to see why)", in.dir)
+		return nil, fmt.Errorf("JetStream did not start on %s (run with ?log=true to see why)", in.dir)
 	}
 	if err := returnPending(ctx, srv); err != nil {
 		srv.Shutdown()
@@ -134,7 +134,7 @@ func (in *instance) start(ctx context.Context) (*server.Server, error) {
 func returnPending(ctx context.Context, srv *server.Server) error {
 	nc, err := nats.Connect("", nats.InProcessServer(srv), nats.Name("herald-embedded-startup"))
 	if err != nil {
-		return fmt.Errorf("herald/embedded: connecting to the in-process server: %w", err)
+		return fmt.Errorf("connecting to the in-process server: %w", err)
 	}
 	defer nc.Close()
 	js, err := jetstream.New(nc)
@@ -147,7 +147,7 @@ func returnPending(ctx context.Context, srv *server.Server) error {
 	for name := range streams.Name() {
 		st, err := js.Stream(ctx, name)
 		if err != nil {
-			return fmt.Errorf("herald/embedded: startup: stream %q: %w", name, err)
+			return fmt.Errorf("startup: stream %q: %w", name, err)
 		}
 		consumers := st.ListConsumers(ctx)
 		for ci := range consumers.Info() {
@@ -155,15 +155,15 @@ func returnPending(ctx context.Context, srv *server.Server) error {
 				continue
 			}
 			if _, err := js.ResetConsumer(ctx, name, ci.Name); err != nil {
-				return fmt.Errorf("herald/embedded: startup: returning the pending messages of consumer %q on stream %q: %w", ci.Name, name, err)
+				return fmt.Errorf("startup: returning the pending messages of consumer %q on stream %q: %w", ci.Name, name, err)
 			}
 		}
 		if err := consumers.Err(); err != nil {
-			return fmt.Errorf("herald/embedded: startup: consumers of stream %q: %w", name, err)
+			return fmt.Errorf("startup: consumers of stream %q: %w", name, err)
 		}
 	}
 	if err := streams.Err(); err != nil {
-		return fmt.Errorf("herald/embedded: startup: listing streams: %w", err)
+		return fmt.Errorf("startup: listing streams: %w", err)
 	}
 	return nil
 }
@@ -195,7 +195,7 @@ func (in *instance) restart() error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.srv == nil {
-		return errors.New("herald/embedded: restart: server is not running")
+		return errors.New("restart: server is not running")
 	}
 	in.srv.Shutdown()
 	in.srv.WaitForShutdown()
@@ -216,7 +216,7 @@ func (in *instance) server() *server.Server {
 func (in *instance) InProcessConn() (net.Conn, error) {
 	srv := in.server()
 	if srv == nil {
-		return nil, errors.New("herald/embedded: server is not running")
+		return nil, errors.New("server is not running")
 	}
 	return srv.InProcessConn()
 }

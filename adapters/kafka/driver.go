@@ -46,6 +46,7 @@ func (Driver) Capabilities(cfg herald.Config) adapters.Capabilities {
 		Order:          adapters.OrderKey,
 		MaxMessageSize: s.maxMessageBytes,
 		DefaultWindow:  defaultWindow,
+		MaxWindow:      0, // no limit of its own
 	}
 }
 

@@ -9,21 +9,20 @@ import (
 	"github.com/heraldkit/herald/adapters/adaptertest"
 )
 
-// TestConformance runs the adapter conformance suite against the broker in
-// HERALD_TEST_KAFKA (start one with scripts/brokers.sh up kafka).
+// TestConformance runs the conformance suite against the broker in
+// HERALD_TEST_KAFKA (start one with scripts/brokers.sh up kafka), at the
+// driver level and end to end; what it checks follows
+// Driver.Capabilities.
 func TestConformance(t *testing.T) {
 	target := adaptertest.BrokerURL(t, "HERALD_TEST_KAFKA")
-	adaptertest.Run(t, adaptertest.Suite{
+	s := adaptertest.Suite{
 		Target: target,
 		// A killed member's partitions move after its session times out.
 		CrashTarget: withQuery(target, "session_timeout=6s"),
-		Features: adaptertest.Features{
-			Durable:       true,
-			Redelivery:    true,
-			OrderedPerKey: true,
-		},
-		Restart: restartKafka,
-	})
+		Restart:     restartKafka,
+	}
+	t.Run("driver", func(t *testing.T) { adaptertest.RunDriver(t, s) })
+	t.Run("end-to-end", func(t *testing.T) { adaptertest.Run(t, s) })
 }
 
 // restartKafka stops and starts the local broker, keeping its data.
@@ -63,11 +62,6 @@ func TestPrivateBrokerConformance(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Suite{
 		Target:      url,
 		CrashTarget: withQuery(url, "session_timeout=6s"),
-		Features: adaptertest.Features{
-			Durable:       true,
-			Redelivery:    true,
-			OrderedPerKey: true,
-		},
 		Restart: func(t *testing.T) {
 			if b == nil {
 				t.Skip("the crash test's child process does not restart the broker")

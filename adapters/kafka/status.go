@@ -68,7 +68,8 @@ func (h *health) stop() {
 	h.stopped = true
 	h.mu.Unlock()
 	h.reporting.Lock()
-	h.reporting.Unlock() //nolint:staticcheck // waits for a report in progress
+	//lint:ignore SA2001 the empty section waits for a report in progress
+	h.reporting.Unlock()
 }
 
 // report passes err to status unless the stream stopped.

@@ -46,7 +46,8 @@ type topic struct {
 	cl     *kgo.Client
 	admin  *admin
 	log    *slog.Logger
-	writes writeCounter // produce requests written to a broker
+	writes writeCounter             // produce requests written to a broker
+	answer func(*kgo.Record, error) // t.promise, made once: every record's promise
 
 	mu      sync.RWMutex // Send holds it shared from its closed check to Produce
 	closed  bool
@@ -85,6 +86,7 @@ func newTopic(ctx context.Context, s settings, log *slog.Logger) (*topic, error)
 	}
 	t.cl = cl
 	t.admin = newAdmin(g.ctx, cl, s)
+	t.answer = t.promise
 	return t, nil
 }
 
@@ -152,7 +154,7 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done f
 	}
 	st.writes = t.writes.n.Load()
 	st.stop = context.AfterFunc(ctx, st.expired)
-	t.cl.Produce(ctx, rec, t.promise)
+	t.cl.Produce(ctx, rec, t.answer)
 	return nil
 }
 

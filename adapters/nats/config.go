@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/adapters/internal/natsx"
 )
 
@@ -31,6 +32,12 @@ type settings struct {
 // parse validates cfg without connecting; every problem is a
 // *herald.ConfigError, none holds a secret.
 func parse(cfg herald.Config) (*settings, error) {
+	// prefetch (the consume window) is the subscriber's: taken out and
+	// checked here, read by the facade.
+	cfg, _, err := adapters.SplitCommon(cfg)
+	if err != nil {
+		return nil, err
+	}
 	r := cfg.OptionReader()
 	s := &settings{}
 	s.core = r.Enum("mode", "jetstream", "jetstream", "core") == "core"
@@ -66,12 +73,14 @@ func parse(cfg herald.Config) (*settings, error) {
 	}
 	if s.core {
 		for _, k := range natsx.SettingKeys {
-			if k != "publish_timeout" && k != "close_timeout" && r.Has(k) {
-				r.Fail(k, "", "applies only to JetStream", "mode=jetstream, or remove "+k)
+			if v, ok := cfg.Options[k]; ok {
+				r.Fail(k, v, "applies only to JetStream", "mode=jetstream, or remove "+k)
 			}
 		}
+		natsx.RefuseRemoved(r, cfg.Options)
+	} else {
+		s.js = natsx.ReadSettings(r, cfg)
 	}
-	s.js = natsx.ReadSettings(r)
 
 	hosts := cfg.Hosts
 	if len(hosts) == 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/adapters/internal/natsx/natsxtest"
 )
 
 func TestConfigErrors(t *testing.T) {
@@ -29,7 +30,13 @@ func TestConfigErrors(t *testing.T) {
 		{"nats://localhost:4222?max_deliver=2&backoff=1s,2s", "backoff", "max_deliver"},
 		{"nats://localhost:4222?backoff=1s,later", "backoff", "durations"},
 		{"nats://localhost:4222?storage=disk", "storage", "file, memory"},
-		{"nats://localhost:4222?prefetch=0", "prefetch", "out of range"},
+		{"nats://localhost:4222?prefetch=0", "prefetch", "not a window size"},
+		{"nats://localhost:4222?window=8", "window", "not a known option"},
+		{"nats://localhost:4222?nak_delay=3s", "nak_delay", "not an option any more"},
+		{"nats://localhost:4222?publish_timeout=5s", "publish_timeout", "not an option any more"},
+		{"nats://localhost:4222?max_pending=64", "max_pending", "not an option any more"},
+		{"nats://localhost:4222?close_timeout=1s", "close_timeout", "not an option any more"},
+		{"nats://localhost:4222?mode=core&nak_delay=1s", "nak_delay", "not an option any more"},
 		{"nats://localhost:4222?stream=a.b", "stream", "not a valid stream name"},
 		{"nats://localhost:4222?subjects=a.>", "subjects", "needs the stream option"},
 		{"nats://localhost:4222?mode=core&ack_wait=5s", "ack_wait", "only to JetStream"},
@@ -46,7 +53,11 @@ func TestConfigErrors(t *testing.T) {
 		{"nats://u:p@localhost:4222?token=t", "auth", "more than one"},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
-			_, _, err := adapters.Resolve(tc.url)
+			cfg, err := herald.ParseURL(tc.url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = adapters.For(cfg)
 			if err == nil {
 				t.Fatalf("%s: no error", tc.url)
 			}
@@ -67,10 +78,14 @@ func TestConfigValid(t *testing.T) {
 		"nats://h1:4222,h2:4222?mode=core&name=svc&reconnect_wait=1s&max_reconnects=10",
 		"nats://u:p@localhost?stream=ORDERS&subjects=orders.>,billing.*&max_age=0s&storage=memory&replicas=3",
 		"nats://localhost?ack_wait=10s&max_deliver=5&backoff=1s,5s,30s&deliver=new&max_ack_pending=100&prefetch=8",
-		"nats://localhost?inactive_threshold=1m&publish_timeout=5s&max_pending=64&close_timeout=1s&provision=false&duplicates=1m&nak_delay=1s",
+		"nats://localhost?inactive_threshold=1m&provision=false&duplicates=1m",
 		"nats://localhost?token=abc&tls=true&tls_insecure=true&tls_server_name=nats.example",
 	} {
-		if _, _, err := adapters.Resolve(u); err != nil {
+		cfg, err := herald.ParseURL(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := adapters.For(cfg); err != nil {
 			t.Errorf("%s: %v", u, err)
 		}
 	}
@@ -111,11 +126,15 @@ func TestSecretsNeverLeak(t *testing.T) {
 		if strings.Contains(cfg.String(), secret) || strings.Contains(fmt.Sprintf("%v %+v %#v", cfg, cfg, cfg), secret) {
 			t.Errorf("config string leaks the secret: %s", cfg)
 		}
-		p, err := adapters.OpenPublisherConfig(t.Context(), cfg)
+		d, err := adapters.For(cfg)
 		if err == nil {
-			_ = p.Close()
-			t.Errorf("%s: opened", cfg)
-			continue
+			var p adapters.Topic
+			p, err = d.OpenTopic(t.Context(), cfg, natsxtest.Env())
+			if err == nil {
+				_ = p.Close(t.Context())
+				t.Errorf("%s: opened", cfg)
+				continue
+			}
 		}
 		if strings.Contains(err.Error(), secret) || strings.Contains(fmt.Sprintf("%+v", err), secret) {
 			t.Errorf("%s: error leaks the secret: %v", cfg, err)

@@ -1,52 +1,62 @@
 package nats_test
 
 import (
-	"os/exec"
+	"os"
 	"testing"
-	"time"
 
 	"github.com/heraldkit/herald/adapters/adaptertest"
 )
 
-// TestConformance runs the suite on JetStream (the default mode).
+// TestConformance runs the suite at the driver level and end to end on
+// JetStream (the default mode); what it checks follows the driver's
+// Capabilities.
 func TestConformance(t *testing.T) {
-	adaptertest.Run(t, adaptertest.Suite{
+	s := adaptertest.Suite{
 		Target: brokerURL(t),
 		// A killed subscriber's messages come back after ack_wait.
-		CrashTarget: withQuery(brokerURL(t), "ack_wait=3s"),
-		Features: adaptertest.Features{
-			Durable:       true, // file streams, durable group consumers starting at the first retained message
-			Redelivery:    true, // nack is a NAK; unacked messages are NAKed on stop
-			OrderedPerKey: true, // one pull consumer per group delivers in stream order to a single subscription
-		},
-		Restart: restartNATS,
-
-		SharedStreamTarget: withQuery(brokerURL(t), "stream=herald_conformance_shared&storage=memory"), // one stream for every topic and its .dlq
-	})
+		CrashTarget:        withQuery(brokerURL(t), "ack_wait=3s"),
+		SharedStreamTarget: withQuery(brokerURL(t), "stream=herald_conformance_shared&storage=memory"),
+	}
+	t.Run("driver", func(t *testing.T) { adaptertest.RunDriver(t, s) })
+	t.Run("end-to-end", func(t *testing.T) { adaptertest.Run(t, s) })
 }
 
-// TestConformanceCore runs the suite on core NATS: at-most-once, so not
-// durable and no redelivery.
+// TestConformanceCore runs the suite on core NATS: at most once, so not
+// durable and no redelivery by the server.
 func TestConformanceCore(t *testing.T) {
-	adaptertest.Run(t, adaptertest.Suite{
-		Target: withQuery(brokerURL(t), "mode=core"),
-		Features: adaptertest.Features{
-			OrderedPerKey: true, // one publisher connection to one subscription keeps order
-		},
-	})
+	s := adaptertest.Suite{Target: withQuery(brokerURL(t), "mode=core")}
+	t.Run("driver", func(t *testing.T) { adaptertest.RunDriver(t, s) })
+	t.Run("end-to-end", func(t *testing.T) { adaptertest.Run(t, s) })
 }
 
-// restartNATS restarts the test broker with the project's script, keeping
-// its data.
-func restartNATS(t *testing.T) {
-	t.Helper()
+// TestConformanceRestart runs the end-to-end suite, broker restart
+// included, on a private server the test stops and starts again (same
+// port, same store): the shared broker is not restarted. The suite's
+// crash test runs this test again in a child process, which uses the
+// parent's server (privateURLEnv).
+func TestConformanceRestart(t *testing.T) {
 	if !adaptertest.RestartEnabled() {
-		t.Skip("restarts the shared broker, which cuts off every other test's clients: runs in the restart phase of scripts/test.sh (HERALD_TEST_RESTART=1)")
+		t.Skip("restart tests run in their own phase: HERALD_TEST_RESTART=1 (scripts/test.sh does this)")
 	}
-	start := time.Now()
-	out, err := exec.Command("../../scripts/brokers.sh", "restart", "nats").CombinedOutput()
-	if err != nil {
-		t.Fatalf("scripts/brokers.sh restart nats: %v\n%s", err, out)
+	u := os.Getenv(privateURLEnv)
+	restart := func(t *testing.T) { t.Fatal("the child process does not restart the server") }
+	if u == "" {
+		opts := serverOptions()
+		opts.MaxPayload = 8 << 20 // the suite sends 1 MiB payloads
+		ps := newPrivateServer(t, opts)
+		u = ps.URL()
+		restart = func(*testing.T) { ps.Stop(); ps.Start() }
+		os.Setenv(privateURLEnv, u)
+		t.Cleanup(func() { os.Unsetenv(privateURLEnv) })
 	}
-	t.Logf("broker restarted in %v", time.Since(start).Round(time.Millisecond))
+	s := adaptertest.Suite{
+		Target:      withQuery(u, "reconnect_wait=100ms"),
+		CrashTarget: withQuery(u, "reconnect_wait=100ms&ack_wait=3s"),
+		Restart:     restart,
+	}
+	adaptertest.Run(t, s)
 }
+
+// privateURLEnv passes the URL of TestConformanceRestart's server to its
+// child process.
+const privateURLEnv = "HERALD_TEST_NATS_PRIVATE"

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/heraldkit/herald"
 )
 
 // auth describes the credentials and TLS files of a connection for error
@@ -23,32 +25,32 @@ type auth struct {
 
 // explainConnect names what failed when a connection is refused: the
 // server's certificate (and the tls_ca it was checked against), the
-// client certificate, or the credentials. Other errors are returned as
-// they are.
-func explainConnect(a auth, err error) error {
+// client certificate, or the credentials, all KindDenied (waiting does
+// not fix them). Other errors are returned as they are, KindUnreachable.
+func explainConnect(a auth, err error) (herald.Kind, error) {
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	var alert tls.AlertError
 	switch {
 	case errors.As(err, &unknownCA):
-		return fmt.Errorf("TLS: server certificate signed by unknown authority (%s): %w", a.caHint(), err)
+		return herald.KindDenied, fmt.Errorf("TLS: server certificate signed by unknown authority (%s): %w", a.caHint(), err)
 	case errors.As(err, &hostErr):
-		return fmt.Errorf("TLS: the server certificate is not valid for this host (set tls_server_name to a name it holds): %w", err)
+		return herald.KindDenied, fmt.Errorf("TLS: the server certificate is not valid for this host (set tls_server_name to a name it holds): %w", err)
 	case errors.As(err, &invalid):
-		return fmt.Errorf("TLS: the server certificate is invalid (%s): %w", a.caHint(), err)
+		return herald.KindDenied, fmt.Errorf("TLS: the server certificate is invalid (%s): %w", a.caHint(), err)
 	case errors.As(err, &alert) || isRemoteTLSAlert(err):
-		return fmt.Errorf("TLS: the server refused the handshake (%s): %w", a.certHint(), err)
+		return herald.KindDenied, fmt.Errorf("TLS: the server refused the handshake (%s): %w", a.certHint(), err)
 	case a.tls && strings.Contains(err.Error(), "connection closed by remote after TLS handshake"):
 		// TLS 1.3: the server checks the client certificate after the
 		// client finished the handshake, then closes the connection.
-		return fmt.Errorf("TLS: the server closed the connection after the handshake (%s): %w", a.certHint(), err)
+		return herald.KindDenied, fmt.Errorf("TLS: the server closed the connection after the handshake (%s): %w", a.certHint(), err)
 	case errors.Is(err, nats.ErrAuthorization):
-		return fmt.Errorf("%s: %w", a.authFailed(), err)
+		return herald.KindDenied, fmt.Errorf("%s: %w", a.authFailed(), err)
 	case errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked):
-		return fmt.Errorf("%s: %w", a.authFailed(), err)
+		return herald.KindDenied, fmt.Errorf("%s: %w", a.authFailed(), err)
 	}
-	return err
+	return herald.KindUnreachable, err
 }
 
 // isRemoteTLSAlert reports whether err is an alert the server sent

@@ -1,32 +1,46 @@
 package nats_test
 
 import (
-	"context"
 	"fmt"
+	"net"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/heraldkit/herald"
-	"github.com/heraldkit/herald/adapters"
-	"github.com/heraldkit/herald/adapters/adaptertest"
+	"github.com/heraldkit/herald/adapters/internal/natsx/natsxtest"
+	hnats "github.com/heraldkit/herald/adapters/nats"
+	"github.com/heraldkit/herald/internal/tcpproxy"
 )
 
 var topicSeq atomic.Int64
 
 // topic returns a fresh topic name for the test.
 func topic(t testing.TB) string {
-	name := strings.NewReplacer("/", ".", " ", "_", "#", "_").Replace(t.Name())
+	name := strings.NewReplacer("/", ".", " ", "_", "#", "_", "=", "_", "&", "_").Replace(t.Name())
+	for strings.Contains(name, "..") {
+		name = strings.ReplaceAll(name, "..", ".x.")
+	}
+	name = strings.TrimSuffix(name, ".")
 	return fmt.Sprintf("herald.test.%s.%d.%d", name, time.Now().UnixNano(), topicSeq.Add(1))
 }
 
-// brokerURL returns HERALD_TEST_NATS or skips.
+// brokerURL returns HERALD_TEST_NATS, or skips (fails under
+// HERALD_REQUIRE_BROKERS=1).
 func brokerURL(t testing.TB) string {
 	t.Helper()
-	return adaptertest.BrokerURL(t, "HERALD_TEST_NATS")
+	u := os.Getenv("HERALD_TEST_NATS")
+	if u == "" {
+		if os.Getenv("HERALD_REQUIRE_BROKERS") == "1" {
+			t.Fatal("HERALD_TEST_NATS is not set and HERALD_REQUIRE_BROKERS=1")
+		}
+		t.Skip("set HERALD_TEST_NATS=nats://127.0.0.1:4222 (scripts/brokers.sh up starts one)")
+	}
+	return u
 }
 
 // withQuery appends query parameters to u.
@@ -40,73 +54,107 @@ func withQuery(u, q string) string {
 	return u + "?" + q
 }
 
-func openPub(t testing.TB, target string) message.Publisher {
-	t.Helper()
-	p, err := adapters.OpenPublisher(context.Background(), target)
-	if err != nil {
-		t.Fatalf("open publisher %s: %v", target, err)
+// joinQuery joins query strings.
+func joinQuery(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
 	}
-	t.Cleanup(func() { _ = p.Close() })
+	return a + "&" + b
+}
+
+// config parses u with query and group.
+func config(t testing.TB, u, group, query string) herald.Config {
+	t.Helper()
+	cfg, err := herald.ParseURL(withQuery(u, query))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if group != "" {
+		cfg.Group = group
+	}
+	return cfg
+}
+
+// fixture drives the nats driver against u ("" for the shared broker)
+// with base query options.
+func fixture(t testing.TB, u, base string) natsxtest.Fixture {
+	if u == "" {
+		u = brokerURL(t)
+	}
+	return natsxtest.Fixture{
+		Driver: hnats.Driver{},
+		Config: func(t testing.TB, group, query string) herald.Config {
+			return config(t, withQuery(u, base), group, query)
+		},
+		Topic: func(t testing.TB) string { return topic(t) },
+	}
+}
+
+// proxied returns a fixture through a TCP proxy to the shared broker.
+func proxied(t *testing.T, base string) (*tcpproxy.Proxy, natsxtest.Fixture) {
+	host := strings.TrimPrefix(brokerURL(t), "nats://")
+	px := newProxy(t, host)
+	return px, fixture(t, "nats://"+px.Addr(), joinQuery("reconnect_wait=50ms", base))
+}
+
+func newProxy(t testing.TB, upstream string) *tcpproxy.Proxy {
+	px, err := tcpproxy.Listen("127.0.0.1:0", upstream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(px.Close)
+	return px
+}
+
+// privateServer is a nats-server with JetStream of the test's own, on a
+// TCP port, that the test can stop and start again (same port, same
+// store) without touching the shared broker.
+type privateServer struct {
+	t    testing.TB
+	dir  string
+	port int
+	opts server.Options
+	last *server.Options // what the running server started with
+	srv  *server.Server
+}
+
+func newPrivateServer(t testing.TB, opts server.Options) *privateServer {
+	p := &privateServer{t: t, dir: t.TempDir(), port: -1, opts: opts}
+	p.Start()
+	t.Cleanup(p.Stop)
 	return p
 }
 
-func openSub(t testing.TB, target string) message.Subscriber {
-	t.Helper()
-	s, err := adapters.OpenSubscriber(context.Background(), target)
+// URL is the server's nats:// URL.
+func (p *privateServer) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", p.port) }
+
+func (p *privateServer) Start() {
+	p.t.Helper()
+	o := p.opts
+	o.Host, o.Port, o.JetStream, o.StoreDir, o.NoLog, o.NoSigs = "127.0.0.1", p.port, true, p.dir, true, true
+	p.last = &o
+	srv, err := server.NewServer(&o)
 	if err != nil {
-		t.Fatalf("open subscriber %s: %v", target, err)
+		p.t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = s.Close() })
-	return s
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		p.t.Fatal("private nats-server not ready")
+	}
+	p.srv = srv
+	p.port = srv.Addr().(*net.TCPAddr).Port
 }
 
-func subscribe(t testing.TB, s message.Subscriber, topic string) <-chan *message.Message {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	ch, err := s.Subscribe(ctx, topic)
-	if err != nil {
-		t.Fatalf("subscribe %s: %v", topic, err)
+func (p *privateServer) Stop() {
+	if p.srv != nil {
+		p.srv.Shutdown()
+		p.srv.WaitForShutdown()
+		p.srv = nil
 	}
-	return ch
 }
 
-func newMsgs(n int, prefix string) []*message.Message {
-	out := make([]*message.Message, n)
-	for i := range out {
-		out[i] = herald.NewMessage([]byte(fmt.Sprintf("%s-%d", prefix, i)))
-	}
-	return out
-}
-
-// receive acks and returns n messages from ch, failing after wait.
-func receive(t testing.TB, ch <-chan *message.Message, n int, wait time.Duration) []*message.Message {
-	t.Helper()
-	var got []*message.Message
-	deadline := time.After(wait)
-	for len(got) < n {
-		select {
-		case m, ok := <-ch:
-			if !ok {
-				t.Fatalf("channel closed after %d of %d messages", len(got), n)
-			}
-			m.Ack()
-			got = append(got, m)
-		case <-deadline:
-			t.Fatalf("received %d of %d messages in %v", len(got), n, wait)
-		}
-	}
-	return got
-}
-
-// none fails if ch delivers a message within d.
-func none(t testing.TB, ch <-chan *message.Message, d time.Duration) {
-	t.Helper()
-	select {
-	case m, ok := <-ch:
-		if ok {
-			t.Fatalf("unexpected message %s %q", m.UUID, m.Payload)
-		}
-	case <-time.After(d):
-	}
-}
+// serverOptions are the options of a plain private server.
+func serverOptions() server.Options { return server.Options{} }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters/internal/natsx"
+	"github.com/heraldkit/herald/adapters/internal/natsx/natsxtest"
 )
 
 func rawConn(t *testing.T) (*nats.Conn, jetstream.JetStream) {
@@ -35,7 +36,7 @@ func TestInteropFromNATSClient(t *testing.T) {
 	nc, js := rawConn(t)
 	t.Run("jetstream", func(t *testing.T) {
 		tp := topic(t)
-		ch := subscribe(t, openSub(t, withQuery(brokerURL(t), "group=interop")), tp) // provisions the stream
+		st := natsxtest.OpenStream(t, fixture(t, "", "").OpenSubscription(t, "interop", ""), tp, 4, nil) // provisions the stream
 		m := nats.NewMsg(tp)
 		m.Data = []byte("from the cli")
 		m.Header.Set("Source", "nats-cli")
@@ -44,9 +45,11 @@ func TestInteropFromNATSClient(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := receive(t, ch, 1, 10*time.Second)[0]
-		if string(got.Payload) != "from the cli" || got.Metadata.Get("Source") != "nats-cli" || herald.Key(got) != "k1" {
-			t.Fatalf("got %q %v", got.Payload, got.Metadata)
+		d := natsxtest.ReceiveN(t, st, 1, 10*time.Second)[0]
+		st.Ack(d.Token)
+		got := d.Msg
+		if string(got.Payload) != "from the cli" || got.Metadata.Get("Source") != "nats-cli" || herald.Key(got) != "k1" || d.Key != "k1" {
+			t.Fatalf("got %q %v key %q", got.Payload, got.Metadata, d.Key)
 		}
 		if want := ack.Stream + ":" + strconv.FormatUint(ack.Sequence, 10); got.UUID != want {
 			t.Errorf("ID of a message without one = %q, want the stable %q", got.UUID, want)
@@ -54,11 +57,13 @@ func TestInteropFromNATSClient(t *testing.T) {
 	})
 	t.Run("core", func(t *testing.T) {
 		tp := topic(t)
-		ch := subscribe(t, openSub(t, withQuery(brokerURL(t), "mode=core")), tp)
+		st := natsxtest.OpenStream(t, fixture(t, "", "mode=core").OpenSubscription(t, "", ""), tp, 4, nil)
 		if err := nc.Publish(tp, []byte("plain")); err != nil {
 			t.Fatal(err)
 		}
-		got := receive(t, ch, 1, 10*time.Second)[0]
+		d := natsxtest.ReceiveN(t, st, 1, 10*time.Second)[0]
+		st.Ack(d.Token)
+		got := d.Msg
 		if string(got.Payload) != "plain" || got.UUID == "" {
 			t.Fatalf("got %q id %q", got.Payload, got.UUID)
 		}
@@ -72,14 +77,12 @@ func TestInteropFromNATSClient(t *testing.T) {
 func TestInteropToNATSClient(t *testing.T) {
 	_, js := rawConn(t)
 	tp := topic(t)
-	pub := openPub(t, brokerURL(t))
+	pub := fixture(t, "", "").OpenTopic(t, "")
 	m := herald.NewMessage([]byte("to the cli"))
 	herald.SetKey(m, "order-7")
 	m.Metadata.Set("tenant", "acme")
 	m.Metadata.Set("note", "two\nlines")
-	if err := pub.Publish(tp, m); err != nil {
-		t.Fatal(err)
-	}
+	natsxtest.MustPublish(t, pub, tp, m)
 	name, err := js.StreamNameBySubject(context.Background(), tp)
 	if err != nil {
 		t.Fatal(err)
@@ -103,9 +106,7 @@ func TestInteropToNATSClient(t *testing.T) {
 		t.Errorf("a value with a newline should travel encoded: %v", h)
 	}
 	// JetStream de-duplicates a resend of the same message.
-	if err := pub.Publish(tp, m); err != nil {
-		t.Fatal(err)
-	}
+	natsxtest.MustPublish(t, pub, tp, m)
 	info, err := st.Info(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -3,8 +3,6 @@ package nats_test
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"net"
 	"testing"
 	"time"
 
@@ -13,73 +11,71 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
-	"github.com/heraldkit/herald/adapters/adaptertest"
+	"github.com/heraldkit/herald/adapters/internal/natsx/natsxtest"
 )
 
-// A permission revoked while subscribed (the server refuses the pull
-// requests) is logged at warn level and reported as a lost subscription
-// with the permission error as its cause.
-func TestRevokedPermissionIsReported(t *testing.T) {
-	user := func(deny []string) []*server.User {
-		return []*server.User{{Username: "u", Password: "p", Permissions: &server.Permissions{
-			Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: deny},
-		}}}
-	}
-	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true, Users: user(nil)}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	u := "nats://u:p@" + srv.Addr().(*net.TCPAddr).String() + "?group=g&prefetch=16"
-	sink := &adaptertest.LogSink{}
-	sub, err := adapters.OpenSubscriber(adapters.ContextWithLogger(context.Background(), slog.New(sink)), u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sub.Close() })
-	tp := topic(t)
-	status := adaptertest.NewStatusLog()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ch, err := sub.Subscribe(status.Context(ctx), tp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub := openPub(t, u)
+func users(deny []string) []*server.User {
+	return []*server.User{{Username: "u", Password: "p", Permissions: &server.Permissions{
+		Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: deny},
+	}}}
+}
 
-	revoked := *opts
-	revoked.Users = user([]string{"$JS.API.CONSUMER.MSG.NEXT.>"})
-	if err := srv.ReloadOptions(&revoked); err != nil {
+// A permission revoked while consuming (the server refuses the pull
+// requests) is reported through Status as a lost subscription with the
+// permission error as its cause.
+func TestRevokedPermissionIsReported(t *testing.T) {
+	opts := server.Options{Users: users(nil)}
+	ps := newPrivateServer(t, opts)
+	u := "nats://u:p@" + ps.URL()[len("nats://"):]
+	f := fixture(t, u, "")
+	tp := topic(t)
+	status := natsxtest.NewStatusLog()
+	st := natsxtest.OpenStream(t, f.OpenSubscription(t, "g", ""), tp, 16, status.Report)
+	pub := f.OpenTopic(t, "")
+	revoked := ps.last.Clone()
+	revoked.Users = users([]string{"$JS.API.CONSUMER.MSG.NEXT.>"})
+	if err := ps.srv.ReloadOptions(revoked); err != nil {
 		t.Fatal(err)
 	}
-	// Consuming most of the prefetched messages makes the subscriber pull
-	// again (else it would within the 30s pull expiry).
-	if err := pub.Publish(tp, newMsgs(60, "m")...); err != nil {
-		t.Fatal(err)
-	}
+	// Settling what comes makes the stream pull again.
+	natsxtest.MustPublish(t, pub, tp, natsxtest.Numbered(60)...)
 	deadline := time.After(40 * time.Second)
+	buf := make([]adapters.Received, 16)
 	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		n, _ := st.Receive(ctx, buf)
+		cancel()
+		for _, d := range buf[:n] {
+			st.Ack(d.Token)
+		}
 		select {
-		case m := <-ch:
-			m.Ack()
-		case err := <-status.C:
+		case err := <-status.C():
 			if !errors.Is(err, herald.ErrSubscriptionLost) || !errors.Is(err, nats.ErrPermissionViolation) {
-				t.Fatalf("report %v, want ErrSubscriptionLost caused by a permission violation", err)
-			}
-			if n := sink.Count(slog.LevelWarn, "Permissions Violation"); n < 1 {
-				t.Errorf("no warn line naming the permission violation:\n%s", sink)
-			}
-			if n := sink.Count(slog.LevelWarn, "subscription lost", tp); n != 1 {
-				t.Errorf("%d warn lines for the lost subscription, want 1:\n%s", n, sink)
+				t.Fatalf("status %v, want a lost subscription caused by a permission violation", err)
 			}
 			return
 		case <-deadline:
-			t.Fatalf("no report within 40s of the revocation; log:\n%s", sink)
+			t.Fatal("no status report within 40s of the revocation")
+		default:
 		}
+	}
+}
+
+// A publish outside the user's permissions fails at once with ErrDenied
+// (the server answers it with an asynchronous error, no PubAck), naming
+// the subject and the user.
+func TestPublishDenied(t *testing.T) {
+	ps := newPrivateServer(t, server.Options{Users: users([]string{"herald.test.>"})})
+	f := fixture(t, "nats://u:p@"+ps.URL()[len("nats://"):], "")
+	start := time.Now()
+	tp := topic(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err := natsxtest.Publish(ctx, f.OpenTopic(t, ""), tp, herald.NewMessage([]byte("x")))
+	if !errors.Is(err, herald.ErrDenied) {
+		t.Fatalf("publish outside the permissions: %v, want ErrDenied", err)
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("took %v: not at once", took)
 	}
 }

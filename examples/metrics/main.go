@@ -36,6 +36,7 @@ import (
 	"github.com/heraldkit/herald"
 	_ "github.com/heraldkit/herald/adapters/all"
 	"github.com/heraldkit/herald/middleware"
+	"github.com/heraldkit/herald/middleware/otelmw"
 	"github.com/heraldkit/herald/publisher"
 	"github.com/heraldkit/herald/subscriber"
 )
@@ -108,18 +109,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // traffic publishes n messages to "orders" and waits until the subscriber
 // has finished with all of them.
 func traffic(ctx context.Context, target string, n int, mp *sdkmetric.MeterProvider, logger *slog.Logger) error {
-	cfg := middleware.Config{
-		Logger:          logger,
-		DeadLetterTopic: "{topic}.dlq",
-		Retry:           []middleware.RetryOption{middleware.MaxAttempts(3), middleware.InitialDelay(10 * time.Millisecond)},
-		MeterProvider:   mp,
+	cfg := otelmw.Config{
+		Config: middleware.Config{
+			Logger:          logger,
+			DeadLetterTopic: "{topic}.dlq",
+			Retry:           []middleware.RetryOption{middleware.MaxAttempts(3), middleware.InitialDelay(10 * time.Millisecond)},
+		},
+		MeterProvider: mp,
 	}
-	pub, err := publisher.Open(ctx, target, publisher.WithMiddleware(middleware.RecommendedPublish(cfg)...))
+	pub, err := publisher.Open(ctx, target, publisher.WithMiddleware(otelmw.RecommendedPublish(cfg)...))
 	if err != nil {
 		return err
 	}
 	defer pub.Close()
-	mws, err := middleware.Recommended(pub, cfg)
+	mws, err := otelmw.Recommended(pub, cfg)
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,8 @@
 // request, the message it publishes, the payments consumer that charges it
 // and publishes again, and the notifications consumer at the end, all in
 // ONE OpenTelemetry trace (W3C trace context carried in the message
-// metadata by middleware.PublishTracing and picked up by
-// middleware.Tracing); Prometheus metrics on /metrics (HTTP, Herald's
+// metadata by otelmw.PublishTracing and picked up by
+// otelmw.Tracing); Prometheus metrics on /metrics (HTTP, Herald's
 // own); JSON logs (slog) whose lines carry trace_id, span_id and
 // correlation_id.
 //
@@ -40,6 +40,7 @@ import (
 	"github.com/heraldkit/herald"
 	_ "github.com/heraldkit/herald/adapters/all"
 	"github.com/heraldkit/herald/middleware"
+	"github.com/heraldkit/herald/middleware/otelmw"
 	"github.com/heraldkit/herald/publisher"
 	"github.com/heraldkit/herald/subscriber"
 )
@@ -138,15 +139,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, exp sdktr
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(promExp))
 	defer mp.Shutdown(context.Background())
 
-	cfg := middleware.Config{
-		Logger:          logger,
-		DeadLetterTopic: "{topic}.dlq",
-		Retry:           []middleware.RetryOption{middleware.MaxAttempts(3), middleware.InitialDelay(50 * time.Millisecond)},
-		TracerProvider:  tp,
-		Propagator:      prop,
-		MeterProvider:   mp,
+	cfg := otelmw.Config{
+		Config: middleware.Config{
+			Logger:          logger,
+			DeadLetterTopic: "{topic}.dlq",
+			Retry:           []middleware.RetryOption{middleware.MaxAttempts(3), middleware.InitialDelay(50 * time.Millisecond)},
+		},
+		TracerProvider: tp,
+		Propagator:     prop,
+		MeterProvider:  mp,
 	}
-	pub, err := publisher.Open(ctx, o.target, publisher.WithLogger(logger), publisher.WithMiddleware(middleware.RecommendedPublish(cfg)...))
+	pub, err := publisher.Open(ctx, o.target, publisher.WithLogger(logger), publisher.WithMiddleware(otelmw.RecommendedPublish(cfg)...))
 	if err != nil {
 		return err
 	}
@@ -162,7 +165,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, exp sdktr
 	}
 
 	// The consumers: payments and notifications, each its own group.
-	mws, err := middleware.Recommended(pub, cfg)
+	mws, err := otelmw.Recommended(pub, cfg)
 	if err != nil {
 		return err
 	}

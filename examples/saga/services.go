@@ -12,6 +12,7 @@ import (
 	"github.com/heraldkit/herald"
 	_ "github.com/heraldkit/herald/adapters/all"
 	"github.com/heraldkit/herald/middleware"
+	"github.com/heraldkit/herald/middleware/otelmw"
 	"github.com/heraldkit/herald/publisher"
 	"github.com/heraldkit/herald/subscriber"
 )
@@ -190,20 +191,22 @@ func publishJSON(ctx context.Context, pub herald.Publisher, topic, order string,
 func (s *saga) serve(ctx context.Context, group string, routes func(herald.Publisher) []route, ready func()) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	cfg := middleware.Config{
-		Logger:          s.logger,
-		DeadLetterTopic: "{topic}.dlq",
-		// Redelivery: a failed step is nacked and the broker delivers it
-		// again (no worker sleeps); 5 attempts, then the dead-letter topic.
-		Retry:         []middleware.RetryOption{middleware.MaxAttempts(5), middleware.InitialDelay(20 * time.Millisecond), middleware.Redelivery()},
+	cfg := otelmw.Config{
+		Config: middleware.Config{
+			Logger:          s.logger,
+			DeadLetterTopic: "{topic}.dlq",
+			// Redelivery: a failed step is nacked and the broker delivers it
+			// again (no worker sleeps); 5 attempts, then the dead-letter topic.
+			Retry: []middleware.RetryOption{middleware.MaxAttempts(5), middleware.InitialDelay(20 * time.Millisecond), middleware.Redelivery()},
+		},
 		MeterProvider: s.metrics.meters,
 	}
-	pub, err := publisher.Open(ctx, s.target, publisher.WithMiddleware(middleware.RecommendedPublish(cfg)...))
+	pub, err := publisher.Open(ctx, s.target, publisher.WithMiddleware(otelmw.RecommendedPublish(cfg)...))
 	if err != nil {
 		return err
 	}
 	defer pub.Close()
-	mws, err := middleware.Recommended(pub, cfg)
+	mws, err := otelmw.Recommended(pub, cfg)
 	if err != nil {
 		return err
 	}
@@ -255,7 +258,7 @@ func (s *saga) serve(ctx context.Context, group string, routes func(herald.Publi
 // placeOrders publishes n orders, with IDs idPrefix-1 ... idPrefix-n;
 // every declineEvery-th pays with a card that is declined (0: none).
 func (s *saga) placeOrders(ctx context.Context, idPrefix string, n, declineEvery int) ([]string, error) {
-	pub, err := publisher.Open(ctx, s.target, publisher.WithMiddleware(middleware.RecommendedPublish(middleware.Config{Logger: s.logger, MeterProvider: s.metrics.meters})...))
+	pub, err := publisher.Open(ctx, s.target, publisher.WithMiddleware(otelmw.RecommendedPublish(otelmw.Config{Config: middleware.Config{Logger: s.logger}, MeterProvider: s.metrics.meters})...))
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package natsx
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -11,9 +12,10 @@ import (
 )
 
 // ConnWatch follows a connection's state through nats.go's handlers: it
-// logs a lost connection at warn level (once per outage, with the cause)
-// and the reconnect at info level, lets waiters block until the
-// connection is up, and tells listeners (the subscriptions) about each
+// logs a lost connection at debug level and the reconnect at info level
+// (outages are logged once, at warn level, by the publisher and
+// subscriber from what the driver reports), lets waiters block until the
+// connection is up, and tells listeners (topics and streams) about each
 // change.
 type ConnWatch struct {
 	nc     *nats.Conn
@@ -31,8 +33,8 @@ type ConnWatch struct {
 	next      int
 }
 
-// NewConnWatch installs the handlers on nc; role ("publisher",
-// "subscriber") goes into the log lines, log receives them.
+// NewConnWatch installs the handlers on nc; role ("topic",
+// "subscription") goes into the log lines, log receives them.
 func NewConnWatch(nc *nats.Conn, log *slog.Logger, scheme, role string) *ConnWatch {
 	w := &ConnWatch{nc: nc, log: log, prefix: "herald/" + scheme, role: role, up: make(chan struct{}), listeners: map[int]func(error){}}
 	if nc.IsConnected() {
@@ -96,8 +98,8 @@ func (w *ConnWatch) disconnected(_ *nats.Conn, err error) {
 	default:
 	}
 	w.mu.Unlock()
-	w.log.Warn(w.prefix+": connection lost; reconnecting", "role", w.role, "err", err)
-	w.notify(errors.Join(nats.ErrDisconnected, err))
+	w.log.Debug(w.prefix+": connection lost; reconnecting", "role", w.role, "err", err)
+	w.notify(fmt.Errorf("%w: %w", nats.ErrDisconnected, err))
 }
 
 func (w *ConnWatch) reconnected(nc *nats.Conn) {
@@ -120,8 +122,8 @@ func (w *ConnWatch) closed(nc *nats.Conn) {
 	if err == nil {
 		err = nats.ErrConnectionClosed
 	}
-	w.log.Warn(w.prefix+": connection closed for good (no more reconnect attempts: see max_reconnects)", "role", w.role, "err", err)
-	w.notify(errors.Join(nats.ErrConnectionClosed, err))
+	w.log.Info(w.prefix+": connection closed for good (no more reconnect attempts: see max_reconnects)", "role", w.role, "err", err)
+	w.notify(fmt.Errorf("%w: %w", nats.ErrConnectionClosed, err))
 }
 
 // asyncError logs errors nats.go reports outside any call: a permission
@@ -148,7 +150,7 @@ func (w *ConnWatch) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) 
 	if repeat {
 		return
 	}
-	w.log.Warn(w.prefix+": asynchronous error from the NATS connection", "role", w.role, "subject", subject, "err", err)
+	w.log.Debug(w.prefix+": asynchronous error from the NATS connection", "role", w.role, "subject", subject, "err", err)
 }
 
 // Closing silences the handlers: call it before closing the connection

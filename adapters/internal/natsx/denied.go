@@ -37,31 +37,3 @@ func publishDenied(nc *nats.Conn, subject string, err error) error {
 	}
 	return fmt.Errorf("permission denied to publish to %q for %s (the server's publish permissions do not allow the subject): %w", subject, who, err)
 }
-
-// deny fails every message to subject waiting for its PubAck, with err:
-// PublishContext's (their round returns) and PublishAsync's (done is
-// called in order).
-func (w *asyncWindow) deny(subject string, err error) {
-	w.mu.Lock()
-	for m, sw := range w.waiters {
-		if m.Subject == subject {
-			delete(w.waiters, m)
-			sw.ch <- pubResult{i: sw.i, err: err} // never blocks: room for every result
-		}
-	}
-	failed := false
-	for m, i := range w.byMsg {
-		if m.Subject == subject && w.ring[i].state == pubPending {
-			delete(w.byMsg, m)
-			w.ring[i].state, w.ring[i].err = pubFailed, err
-			failed = true
-		}
-	}
-	w.mu.Unlock()
-	if failed {
-		select {
-		case w.notify <- struct{}{}:
-		default:
-		}
-	}
-}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/heraldkit/herald"
 )
 
 func TestDeniedSubject(t *testing.T) {
@@ -22,39 +24,29 @@ func TestDeniedSubject(t *testing.T) {
 	}
 }
 
-// deny fails the waiting messages of that subject, sync and async, and
-// no other.
-func TestWindowDeny(t *testing.T) {
-	w := newAsyncWindow(4)
-	a, b := &nats.Msg{Subject: "orders"}, &nats.Msg{Subject: "other"}
-	ch := make(chan pubResult, 2)
-	w.wait([]*nats.Msg{a, b}, ch)
-	c, d := &nats.Msg{Subject: "orders"}, &nats.Msg{Subject: "other"}
-	w.push(pendingPub{topic: "orders", nm: c})
-	w.push(pendingPub{topic: "other", nm: d})
-
+// deny fails the messages to that subject awaiting their PubAck, with
+// ErrDenied, and no other.
+func TestTopicDeny(t *testing.T) {
+	tp := &Topic{scheme: "nats", byMsg: map[*nats.Msg]*pubEntry{}}
+	got := map[string]error{}
+	add := func(name, subject string) {
+		e := &pubEntry{nm: &nats.Msg{Subject: subject}, topic: subject, done: func(err error) { got[name] = err }}
+		tp.push(e)
+	}
+	add("a", "orders")
+	add("b", "other")
+	add("c", "orders")
 	refused := errors.New("refused")
-	w.deny("orders", refused)
-	select {
-	case r := <-ch:
-		if r.i != 0 || !errors.Is(r.err, refused) {
-			t.Errorf("sync result %+v, want message 0 refused", r)
+	tp.deny("orders", refused)
+	for _, n := range []string{"a", "c"} {
+		if err := got[n]; !errors.Is(err, herald.ErrDenied) || !errors.Is(err, refused) {
+			t.Errorf("message %s: %v, want ErrDenied wrapping the cause", n, err)
 		}
-	default:
-		t.Fatal("the sync waiter got no result")
 	}
-	if len(ch) != 0 {
-		t.Error("the message to another subject got a result")
+	if _, ok := got["b"]; ok {
+		t.Error("the message to another subject was failed")
 	}
-	if e := w.ring[0]; e.state != pubFailed || !errors.Is(e.err, refused) {
-		t.Errorf("async message to orders: state %d err %v, want failed", e.state, e.err)
-	}
-	if e := w.ring[1]; e.state != pubPending {
-		t.Errorf("async message to other: state %d, want pending", e.state)
-	}
-	select {
-	case <-w.notify:
-	default:
-		t.Error("the ack waiter was not woken")
+	if len(tp.byMsg) != 1 || tp.head == nil || tp.head.nm.Subject != "other" {
+		t.Errorf("left %d messages, head %v", len(tp.byMsg), tp.head)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
 
@@ -37,13 +36,13 @@ const EncodedPrefix = "Herald-Enc-"
 // Duplicate therefore always means that this message was already stored
 // under this subject, and counts as stored.
 //
-// It implements watermill-nats' Marshaler and Unmarshaler.
+// Its methods have the signatures of watermill-nats' Marshaler and
+// Unmarshaler, whose header conventions it keeps (without importing it).
 type Marshaler struct{}
 
-var (
-	_ wmnats.Marshaler   = Marshaler{}
-	_ wmnats.Unmarshaler = Marshaler{}
-)
+// WatermillUUIDHdr is the header watermill-nats carries the message ID in;
+// Herald sends it too, so stock watermill-nats consumers read the ID.
+const WatermillUUIDHdr = "_watermill_message_uuid"
 
 // Marshal builds the NATS message for msg on subject.
 func (Marshaler) Marshal(subject string, msg *message.Message) (*nats.Msg, error) {
@@ -64,7 +63,7 @@ func (Marshaler) Marshal(subject string, msg *message.Message) (*nats.Msg, error
 		h[EncodedPrefix+base64.RawURLEncoding.EncodeToString([]byte(k))] = one(base64.StdEncoding.EncodeToString([]byte(v)))
 	}
 	if id := msg.UUID; id != "" {
-		h[wmnats.WatermillUUIDHdr] = one(headerID(id))
+		h[WatermillUUIDHdr] = one(headerID(id))
 		h[nats.MsgIdHdr] = one(DedupID(subject, id))
 	}
 	return &nats.Msg{Subject: subject, Data: msg.Payload, Header: h}, nil
@@ -98,7 +97,7 @@ func (m Marshaler) Unmarshal(nm *nats.Msg) (*message.Message, error) {
 // decode builds the message; fallbackID is used when the headers carry no
 // ID ("" means a new unique ID).
 func (Marshaler) decode(h nats.Header, data []byte, fallbackID string) *message.Message {
-	id := h.Get(wmnats.WatermillUUIDHdr)
+	id := h.Get(WatermillUUIDHdr)
 	if enc, ok := strings.CutPrefix(id, EncodedPrefix); ok {
 		if b, err := base64.StdEncoding.DecodeString(enc); err == nil {
 			id = string(b)
@@ -124,7 +123,7 @@ func (Marshaler) decode(h nats.Header, data []byte, fallbackID string) *message.
 			v = strings.Join(vs, ", ")
 		}
 		switch {
-		case k == nats.MsgIdHdr, k == wmnats.WatermillUUIDHdr:
+		case k == nats.MsgIdHdr, k == WatermillUUIDHdr:
 			continue
 		case strings.HasPrefix(k, "Nats-Expected-"):
 			continue
@@ -144,7 +143,7 @@ func (Marshaler) decode(h nats.Header, data []byte, fallbackID string) *message.
 // plainKey reports whether k is a NATS header token that Herald does not
 // reserve: printable ASCII without the separators nats.go rejects.
 func plainKey(k string) bool {
-	if k == "" || strings.HasPrefix(k, EncodedPrefix) || k == nats.MsgIdHdr || k == wmnats.WatermillUUIDHdr || strings.HasPrefix(k, "Nats-Expected-") {
+	if k == "" || strings.HasPrefix(k, EncodedPrefix) || k == nats.MsgIdHdr || k == WatermillUUIDHdr || strings.HasPrefix(k, "Nats-Expected-") {
 		return false
 	}
 	for i := 0; i < len(k); i++ {

@@ -9,6 +9,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// errNoStream is wrapped when no stream captures a topic and Herald may
+// not create or change one (KindInvalid).
+var errNoStream = errors.New("no stream captures the topic")
+
 // target is where a topic's messages live.
 type target struct {
 	stream string
@@ -105,7 +109,7 @@ func (p *provisioner) provision(ctx context.Context, topic string) (target, erro
 			return target{}, fmt.Errorf("looking up the stream of the topic: %w", err)
 		}
 		if !p.set.Provision {
-			return target{}, errors.New("no stream captures the topic and provision=false: create one (nats stream add) or allow provisioning")
+			return target{}, fmt.Errorf("%w and provision=false: create one (nats stream add) or allow provisioning", errNoStream)
 		}
 		name = StreamName(topic)
 		_, err = p.js.CreateStream(ctx, p.streamConfig(name, []string{topic}))
@@ -149,14 +153,14 @@ func (p *provisioner) shared(ctx context.Context, topic string) (target, error) 
 		st, err := p.js.Stream(ctx, name)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			if !p.set.Provision {
-				return t, fmt.Errorf("stream %q does not exist and provision=false", name)
+				return t, fmt.Errorf("%w: stream %q does not exist and provision=false", errNoStream, name)
 			}
 			subjects := p.set.Subjects
 			if len(subjects) == 0 {
 				subjects = []string{topic}
 			}
 			if !covers(subjects, topic) {
-				return t, fmt.Errorf("the topic is not in the subjects option %v of stream %q", subjects, name)
+				return t, fmt.Errorf("%w: the topic is not in the subjects option %v of stream %q", errNoStream, subjects, name)
 			}
 			_, err = p.js.CreateStream(ctx, p.streamConfig(name, subjects))
 			if err == nil {
@@ -175,7 +179,7 @@ func (p *provisioner) shared(ctx context.Context, topic string) (target, error) 
 			return t, nil
 		}
 		if !p.set.Provision {
-			return t, fmt.Errorf("stream %q does not capture the topic (subjects %v) and provision=false", name, cfg.Subjects)
+			return t, fmt.Errorf("%w: stream %q does not capture the topic (subjects %v) and provision=false", errNoStream, name, cfg.Subjects)
 		}
 		cfg.Subjects = append(cfg.Subjects, topic)
 		if _, err := p.js.UpdateStream(ctx, cfg); err != nil {

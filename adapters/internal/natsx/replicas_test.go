@@ -36,8 +36,9 @@ func TestReadReplicas(t *testing.T) {
 		if tc.raw != "" {
 			opts["replicas"] = tc.raw
 		}
-		r := herald.Config{Options: opts}.OptionReader()
-		s := ReadSettings(r)
+		cfg := herald.Config{Options: opts}
+		r := cfg.OptionReader()
+		s := ReadSettings(r, cfg)
 		err := r.Err()
 		if tc.bad {
 			if err == nil {

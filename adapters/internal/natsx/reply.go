@@ -1,13 +1,15 @@
 package natsx
 
 import (
-	wmnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
+	"strconv"
+	"strings"
+
 	"github.com/nats-io/nats.go"
 )
 
 // Header names read on the consume path.
 const (
-	wmUUIDHdr    = wmnats.WatermillUUIDHdr
+	wmUUIDHdr    = WatermillUUIDHdr
 	natsMsgIDHdr = nats.MsgIdHdr
 )
 
@@ -55,4 +57,25 @@ func numDelivered(reply string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
+}
+
+// streamSeq reads the stream name and the stream sequence from a
+// JetStream ack subject (see numDelivered).
+func streamSeq(reply string) (string, uint64, bool) {
+	const prefix = "$JS.ACK."
+	if !strings.HasPrefix(reply, prefix) {
+		return "", 0, false
+	}
+	tok := strings.Split(reply[len(prefix):], ".")
+	var stream, seq string
+	switch {
+	case len(tok) == 7:
+		stream, seq = tok[0], tok[3]
+	case len(tok) >= 9:
+		stream, seq = tok[2], tok[5]
+	default:
+		return "", 0, false
+	}
+	n, err := strconv.ParseUint(seq, 10, 64)
+	return stream, n, err == nil
 }

@@ -2,216 +2,237 @@ package natsx
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
 )
 
-var _ adapters.StreamSubscriber = (*Subscriber)(nil)
-
-// Stream consumes topic through one pull subscription that buffers up to
-// window messages (PullMaxMessages) on a consumer whose MaxAckPending is at
-// least window. Deliveries are handed out as they arrive, at most window
-// unsettled at a time; Ack and Nack are sent without waiting for the
-// server (JetStream acks are fire-and-forget). A delivery whose handler
-// still runs when half the AckWait has passed is kept from redelivery
-// with a progress signal (one ticker per stream scans the unsettled
-// deliveries). Attempt is JetStream's delivery count, Key the herald-key
-// header.
+// Stream is one consumption of a topic (adapters.Stream) on a pull
+// consumer.
 //
-// The stream keeps the Subscribe behaviours: a broken subscription is
-// reported with adapters.ReportStatus on ctx (which only bounds the setup
-// otherwise) and logged, and the consumer is created again with growing
-// delays while Receive keeps waiting.
-func (s *Subscriber) Stream(ctx context.Context, topic string, window int) (adapters.Stream, error) {
-	if err := CheckTopic(topic); err != nil {
-		return nil, opError(s.scheme, opSubscribe, topic, err)
-	}
-	if window < 1 {
-		window = s.set.Prefetch // the backend's default (adapters.StreamSubscriber)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, opError(s.scheme, opSubscribe, topic, err)
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil, closedError(s.scheme, opSubscribe, topic)
-	}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	octx, cancel := s.opContext(ctx)
-	c, it, err := s.iterator(octx, topic, window, false)
-	cancel()
-	if err != nil {
-		s.wg.Done()
-		return nil, s.opFailed(opSubscribe, topic, err)
-	}
-	// The stream lives until Close, carrying ctx's values (ReportStatus).
-	life, stop := context.WithCancel(context.WithoutCancel(ctx))
-	st := &stream{
-		s: s, topic: topic, window: window, stop: stop,
-		ready: make(chan struct{}, 1), free: make(chan struct{}, 1), ended: make(chan struct{}),
-		queue:    make([]adapters.Delivery, 0, window),
-		inflight: make(map[uint64]inflight, window),
-	}
-	st.sub = &subscription{
-		s: s, ctx: life, topic: topic, wake: make(chan struct{}, 1),
-		h: NewHealth(ctx, s.log, s.scheme, topic, s.group), window: window,
-		handle: st.take, end: st.finish,
-	}
-	s.mu.Lock()
-	if s.streams == nil {
-		s.streams = map[*stream]struct{}{}
-	}
-	s.streams[st] = struct{}{}
-	s.mu.Unlock()
-	go st.sub.run(c, it)
-	go st.keepAlive()
-	return st, nil
-}
-
-// flushWait bounds Close's flush when its context has no deadline.
-const flushWait = 5 * time.Second
-
-// stream is one Stream call.
-type stream struct {
-	s      *Subscriber
-	sub    *subscription
+// It asks the server for at most Window messages in all: what it holds
+// (delivered and not settled, handed out by Receive or not yet) plus what
+// its pull requests may still bring never exceeds the window, so nothing
+// is fetched ahead of it. Every delivery it holds, handed out or not, is
+// kept from redelivery until it is settled: one ticker per stream sends
+// JetStream's progress signal (+WPI) for those held for half the ack
+// wait. Ack is JetStream's fire-and-forget ack, Nack a NAK, with the
+// delay given (NakWithDelay's protocol) when positive.
+//
+// While the connection is down, or the server stops answering the pull
+// requests, the stream reports it through StreamOptions.Status and asks
+// again once the connection is back; a consumer that was deleted, or a
+// connection closed for good, breaks the stream: Receive returns the
+// error and the caller opens another (which creates the consumer again).
+type Stream struct {
+	s      *Subscription
+	c      jetstream.Consumer
+	nc     *nats.Conn
 	topic  string
 	window int
-	stop   context.CancelFunc // ends the stream's life context
-	ready  chan struct{}      // a delivery was queued, or the stream ended
-	free   chan struct{}      // a full window got a free slot
-	ended  chan struct{}      // closed when the subscription stopped
+	status func(error)
+	next   string // the pull request subject
+	inbox  string // requests are answered on <inbox><id>
+	sub    *nats.Subscription
+	half   time.Duration // a delivery held this long is marked in progress
+	expiry time.Duration // a delivery not kept alive this long may be redelivered
+
+	ready    chan struct{} // capacity 1: a delivery was queued or a slot freed, or the stream ended
+	wake     chan struct{} // capacity 1: the loop has work (a probe)
+	stopped  chan struct{} // closed by Close: the loop ends
+	loopDone chan struct{}
+	unlisten func()
+	cancel   context.CancelFunc // ends a probe under way
+	life     context.Context
 
 	mu        sync.Mutex
 	closed    bool
-	err       error               // why Receive returns nothing more
-	queue     []adapters.Delivery // taken from the consumer, not yet received
-	inflight  map[uint64]inflight // every unsettled delivery, by Seq
-	seq       uint64
-	gen       uint64 // ticks of keepAlive
-	closeOnce sync.Once
+	err       error       // the stream broke: what Receive returns
+	queue     []*delivery // delivered, not yet handed out, from qh on
+	qh        int
+	head      *delivery // every delivery held (queued or handed out), oldest first
+	tail      *delivery
+	held      int // deliveries held
+	handed    int // handed out and not settled
+	reqs      map[uint64]*pullRequest
+	asked     int       // messages the requests may still bring
+	seen      time.Time // the last message or status, or request sent
+	reqSeq    uint64
+	pullPause time.Time
+	pullWait  time.Duration
+	probe     bool // the loop should check that the consumer exists
+	lost      bool // a problem was reported through Status, not yet its end
+
+	smu     sync.Mutex // serialises Status; Close sets sclosed under it
+	sclosed bool
+	once    sync.Once
 }
 
-// inflight is an unsettled delivery and the keepAlive tick at which it
-// was delivered or last marked in progress.
-type inflight struct {
-	msg jetstream.Msg
-	gen uint64
+// delivery is one message the stream holds; adapters.Token.Ref points to
+// it.
+type delivery struct {
+	st         *Stream
+	reply      string // the ack subject
+	msg        *herald.Message
+	key        string
+	attempt    int
+	alive      time.Time // delivered, or last marked in progress
+	prev, next *delivery
+	handed     bool
+	settled    bool
 }
 
-// take queues one message for Receive, once the window has room. It runs
-// on the subscription's goroutine.
-func (st *stream) take(raw jetstream.Msg) {
-	st.mu.Lock()
-	for len(st.inflight) >= st.window && !st.closed {
-		st.mu.Unlock()
-		select {
-		case <-st.free:
-		case <-st.sub.ctx.Done():
-		case <-st.s.stop.Done():
-		}
-		if st.sub.stopping() {
-			_ = raw.Nak()
-			return
-		}
-		st.mu.Lock()
+var _ adapters.Stream = (*Stream)(nil)
+
+// errConsumerDeleted is the cause when the server says the consumer is
+// gone.
+var errConsumerDeleted = errors.New("the consumer was deleted")
+
+func newStream(s *Subscription, c jetstream.Consumer, topic string, o adapters.StreamOptions) (*Stream, error) {
+	info := c.CachedInfo()
+	base := s.set.AckWait
+	if len(s.set.BackOff) > 0 && s.set.BackOff[0] < base {
+		base = s.set.BackOff[0]
 	}
-	if st.closed {
-		st.mu.Unlock()
-		_ = raw.Nak()
+	st := &Stream{
+		s: s, c: c, nc: s.nc, topic: topic, window: o.Window, status: o.Status,
+		next:  "$JS.API.CONSUMER.MSG.NEXT." + info.Stream + "." + info.Name,
+		inbox: s.nc.NewInbox() + ".",
+		half:  base / 2, expiry: base,
+		ready: make(chan struct{}, 1), wake: make(chan struct{}, 1), stopped: make(chan struct{}), loopDone: make(chan struct{}),
+		reqs: map[uint64]*pullRequest{}, pullWait: minPullWait,
+	}
+	st.life, st.cancel = context.WithCancel(context.Background())
+	sub, err := s.nc.Subscribe(st.inbox+"*", st.onMsg)
+	if err != nil {
+		return nil, fmt.Errorf("subscribing to the pull inbox: %w", err)
+	}
+	// The window bounds what comes: nats.go must not drop any of it.
+	_ = sub.SetPendingLimits(-1, -1)
+	st.sub = sub
+	st.unlisten = s.watch.Listen(st.connChanged)
+	st.pull()
+	go st.loop(min(base/4, time.Second))
+	return st, nil
+}
+
+// onMsg handles what the server sends to the inbox; it runs on nats.go's
+// goroutine for the subscription.
+func (st *Stream) onMsg(m *nats.Msg) {
+	if m.Reply == "" {
+		st.onStatus(requestID(m.Subject, len(st.inbox)), m)
 		return
 	}
-	st.mu.Unlock()
-	d := st.s.delivery(raw)
-	st.mu.Lock()
-	if st.closed { // closed while decoding
-		st.mu.Unlock()
-		_ = raw.Nak()
-		return
-	}
-	st.seq++
-	d.Seq = st.seq
-	st.inflight[d.Seq] = inflight{msg: raw, gen: st.gen}
-	st.queue = append(st.queue, d)
-	st.mu.Unlock()
-	select {
-	case st.ready <- struct{}{}:
-	default:
-	}
-}
-
-// delivery decodes raw.
-func (s *Subscriber) delivery(raw jetstream.Msg) adapters.Delivery {
-	h := raw.Headers()
+	now := time.Now()
+	d := &delivery{st: st, reply: m.Reply, attempt: numDelivered(m.Reply), alive: now}
 	fallback := ""
-	if h.Get(wmUUIDHdr) == "" && h.Get(natsMsgIDHdr) == "" {
-		if md, err := raw.Metadata(); err == nil {
-			fallback = jsFallbackID(md.Stream, md.Sequence.Stream)
+	if m.Header.Get(wmUUIDHdr) == "" && m.Header.Get(natsMsgIDHdr) == "" {
+		if stream, seq, ok := streamSeq(m.Reply); ok {
+			fallback = jsFallbackID(stream, seq)
 		}
 	}
-	msg := s.m.decode(h, raw.Data(), fallback)
-	return adapters.Delivery{
-		Msg:     msg,
-		Key:     msg.Metadata[herald.KeyHeader],
-		Attempt: numDelivered(raw.Reply()),
-		Ref:     raw,
+	d.msg = st.s.m.decode(m.Header, m.Data, fallback)
+	d.key = d.msg.Metadata[herald.KeyHeader]
+	st.mu.Lock()
+	st.arrived(now)
+	if st.closed || st.err != nil {
+		st.mu.Unlock()
+		_ = st.nc.Publish(m.Reply, ackNak) // back to the consumer at once
+		return
+	}
+	st.link(d)
+	st.queue = append(st.queue, d)
+	recovered := st.healthy()
+	st.mu.Unlock()
+	st.signal(st.ready)
+	if recovered {
+		st.report(nil)
 	}
 }
 
-// finish runs when the subscription stopped for good: Receive returns the
-// reason once the queue is empty.
-func (st *stream) finish() {
-	st.mu.Lock()
-	if st.err == nil {
-		switch {
-		case st.closed:
-			st.err = closedError(st.s.scheme, opSubscribe, st.topic)
-		case st.s.stop.Err() != nil:
-			st.err = closedError(st.s.scheme, opSubscribe, st.topic)
-		default:
-			st.err = opError(st.s.scheme, opSubscribe, st.topic, fmt.Errorf("%w: the connection is closed for good", herald.ErrSubscriptionLost))
-		}
+// link appends d to the held deliveries; st.mu is held.
+func (st *Stream) link(d *delivery) {
+	d.prev = st.tail
+	if st.tail == nil {
+		st.head = d
+	} else {
+		st.tail.next = d
 	}
-	st.mu.Unlock()
-	close(st.ended)
-	select {
-	case st.ready <- struct{}{}:
-	default:
+	st.tail = d
+	st.held++
+}
+
+// unlink removes d from the held deliveries; st.mu is held.
+func (st *Stream) unlink(d *delivery) {
+	if d.prev == nil {
+		st.head = d.next
+	} else {
+		d.prev.next = d.next
 	}
+	if d.next == nil {
+		st.tail = d.prev
+	} else {
+		d.next.prev = d.prev
+	}
+	d.prev, d.next = nil, nil
+	st.held--
+}
+
+// healthy ends a reported problem; it returns true when Status must be
+// told; st.mu is held.
+func (st *Stream) healthy() bool {
+	st.probe = false
+	if !st.lost {
+		return false
+	}
+	st.lost = false
+	return true
 }
 
 // Receive implements adapters.Stream.
-func (st *stream) Receive(ctx context.Context, buf []adapters.Delivery) (int, error) {
+func (st *Stream) Receive(ctx context.Context, buf []adapters.Received) (int, error) {
 	if len(buf) == 0 {
 		return 0, nil
 	}
 	for {
 		st.mu.Lock()
-		if n := len(st.queue); n > 0 {
-			k := copy(buf, st.queue)
-			rest := copy(st.queue, st.queue[k:])
-			clear(st.queue[rest:])
-			st.queue = st.queue[:rest]
-			st.mu.Unlock()
-			return k, nil
-		}
 		if st.closed {
 			st.mu.Unlock()
 			return 0, closedError(st.s.scheme, opSubscribe, st.topic)
 		}
-		err := st.err
-		st.mu.Unlock()
-		if err != nil {
+		if st.err != nil {
+			err := st.err
+			st.mu.Unlock()
 			return 0, err
 		}
+		if n := len(st.queue) - st.qh; n > 0 && st.handed < st.window {
+			k := min(len(buf), n, st.window-st.handed)
+			for i := range k {
+				d := st.queue[st.qh]
+				st.queue[st.qh] = nil
+				st.qh++
+				d.handed = true
+				buf[i] = adapters.Received{Msg: d.msg, Key: d.key, Attempt: d.attempt, Token: adapters.Token{Ref: d}}
+			}
+			st.handed += k
+			if st.qh == len(st.queue) {
+				st.queue, st.qh = st.queue[:0], 0
+			} else if st.qh >= 64 && st.qh*2 >= len(st.queue) {
+				n := copy(st.queue, st.queue[st.qh:])
+				clear(st.queue[n:])
+				st.queue, st.qh = st.queue[:n], 0
+			}
+			st.mu.Unlock()
+			return k, nil
+		}
+		st.mu.Unlock()
 		select {
 		case <-st.ready:
 		case <-ctx.Done():
@@ -220,132 +241,294 @@ func (st *stream) Receive(ctx context.Context, buf []adapters.Delivery) (int, er
 	}
 }
 
-// settle removes d from the unsettled deliveries; it returns the message
-// to settle, or nil when d was settled already (or by Close).
-func (st *stream) settle(d adapters.Delivery) jetstream.Msg {
+// settle takes t's delivery off the held ones and asks for more when
+// there is room; it returns nil when t was settled already, is not this
+// stream's, or the stream is closed.
+func (st *Stream) settle(t adapters.Token) *delivery {
+	d, _ := t.Ref.(*delivery)
+	if d == nil || d.st != st {
+		return nil
+	}
 	st.mu.Lock()
-	e, ok := st.inflight[d.Seq]
-	if !ok || st.closed {
+	if d.settled || st.closed {
 		st.mu.Unlock()
 		return nil
 	}
-	delete(st.inflight, d.Seq)
-	wasFull := len(st.inflight) == st.window-1
+	d.settled = true
+	st.unlink(d)
+	freed := false
+	if d.handed {
+		st.handed--
+		freed = len(st.queue) > st.qh
+	}
+	id, n := st.plan(time.Now())
 	st.mu.Unlock()
-	if wasFull {
-		select {
-		case st.free <- struct{}{}:
-		default:
-		}
+	if freed {
+		st.signal(st.ready)
 	}
-	return e.msg
+	st.request(id, n)
+	return d
 }
 
-// Ack implements adapters.Stream: a fire-and-forget ack.
-func (st *stream) Ack(d adapters.Delivery) {
-	if m := st.settle(d); m != nil {
-		if err := m.Ack(); err != nil {
-			st.s.log.Debug("herald/"+st.s.scheme+": ack failed; the message will be redelivered", "topic", st.topic, "id", d.Msg.UUID, "err", err)
+// Ack implements adapters.Stream: JetStream's fire-and-forget ack.
+func (st *Stream) Ack(t adapters.Token) {
+	if d := st.settle(t); d != nil {
+		if err := st.nc.Publish(d.reply, ackAck); err != nil {
+			st.s.log.Debug("herald/"+st.s.scheme+": ack failed; the message will be redelivered", "topic", st.topic, "id", d.msg.UUID, "err", err)
 		}
 	}
 }
 
-// Nack implements adapters.Stream: a NAK with delay, or, for 0, with the
-// configured nak_delay or backoff step.
-func (st *stream) Nack(d adapters.Delivery, delay time.Duration) {
-	m := st.settle(d)
-	if m == nil {
+// Nack implements adapters.Stream: a NAK, redelivered by the server after
+// delay (at once for 0).
+func (st *Stream) Nack(t adapters.Token, delay time.Duration) {
+	d := st.settle(t)
+	if d == nil {
 		return
 	}
-	if delay <= 0 {
-		delay = st.s.defaultNakDelay(d.Attempt)
-	}
+	body := ackNak
 	if delay > 0 {
-		_ = m.NakWithDelay(delay)
-		return
+		body = nakDelay(delay)
 	}
-	_ = m.Nak()
+	if err := st.nc.Publish(d.reply, body); err != nil {
+		st.s.log.Debug("herald/"+st.s.scheme+": nack failed; the message will be redelivered after ack_wait", "topic", st.topic, "id", d.msg.UUID, "err", err)
+	}
 }
 
-// keepAlive marks the deliveries unsettled for half the AckWait in
-// progress, from one ticker per stream.
-func (st *stream) keepAlive() {
-	t := time.NewTicker(st.s.progressInterval() / 2)
-	defer t.Stop()
-	var due []jetstream.Msg
+// Valid implements adapters.Stream: a delivery may still be handled
+// while it is held by this stream, the stream works, and it was kept
+// alive within the ack wait (after an outage longer than that the server
+// may have handed it to another subscriber).
+func (st *Stream) Valid(t adapters.Token) bool {
+	d, _ := t.Ref.(*delivery)
+	if d == nil || d.st != st {
+		return false
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return !st.closed && st.err == nil && !d.settled && time.Since(d.alive) < st.expiry
+}
+
+// loop keeps the held deliveries alive, forgets pull requests the server
+// no longer answers, checks the consumer when asked to, and pulls.
+func (st *Stream) loop(every time.Duration) {
+	defer close(st.loopDone)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	var due []string
+	var lastProbe time.Time
 	for {
 		select {
-		case <-t.C:
-		case <-st.ended:
+		case <-tick.C:
+			var silent bool
+			due, silent = st.keepAlive(due[:0])
+			for i, reply := range due {
+				_ = st.nc.Publish(reply, ackProgress)
+				due[i] = ""
+			}
+			if silent {
+				st.report(st.lostError(errors.New("the server stopped answering the pull requests (no heartbeat)")))
+			}
+		case <-st.wake:
+		case <-st.stopped:
 			return
 		}
 		st.mu.Lock()
-		st.gen++
-		for seq, e := range st.inflight {
-			// Two ticks (a progress interval, half the AckWait) at most
-			// after it was delivered or last marked.
-			if st.gen-e.gen >= 2 {
-				due = append(due, e.msg)
-				e.gen = st.gen
-				st.inflight[seq] = e
-			}
-		}
+		probe := st.probe && time.Since(lastProbe) >= time.Second
 		st.mu.Unlock()
-		for i, m := range due {
-			_ = m.InProgress()
-			due[i] = nil
+		if probe {
+			lastProbe = time.Now()
+			st.check()
 		}
-		due = due[:0]
+		st.pull()
 	}
 }
 
-// Close implements adapters.Stream: it stops pulling, returns every
-// unsettled delivery to the consumer at once (NAK), and flushes the
-// connection so that the acks and naks reach the server within ctx.
-func (st *stream) Close(ctx context.Context) error {
+// keepAlive returns the ack subjects of the deliveries held for half the
+// ack wait (marking them alive now), and forgets the requests the server
+// no longer answers; silent is true when that newly means a problem to
+// report. While the connection is down nothing is marked: the signals
+// would not reach the server.
+func (st *Stream) keepAlive(due []string) (_ []string, silent bool) {
+	now := time.Now()
+	connected := st.nc.IsConnected()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if connected {
+		for d := st.head; d != nil; d = d.next {
+			if now.Sub(d.alive) >= st.half {
+				due = append(due, d.reply)
+				d.alive = now
+			}
+		}
+	}
+	if st.housekeep(now) && connected {
+		st.probe = true
+		silent = !st.lost
+		st.lost = true
+	}
+	return due, silent
+}
+
+// check asks the server whether the consumer still exists: gone, the
+// stream breaks; no answer, the problem is reported; there, the stream
+// is healthy again.
+func (st *Stream) check() {
+	if !st.nc.IsConnected() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(st.life, probeWait)
+	defer cancel()
+	_, err := st.c.Info(ctx)
+	switch {
+	case err == nil:
+		st.mu.Lock()
+		recovered := st.healthy()
+		st.mu.Unlock()
+		if recovered {
+			st.report(nil)
+		}
+	case errors.Is(err, jetstream.ErrConsumerNotFound), errors.Is(err, jetstream.ErrStreamNotFound):
+		st.mu.Lock()
+		st.breakLocked(err)
+		st.mu.Unlock()
+		st.signal(st.ready)
+	case st.life.Err() != nil:
+	default:
+		st.problem(err)
+	}
+}
+
+// probeWait bounds a check of the consumer.
+const probeWait = 5 * time.Second
+
+// connChanged follows the connection: lost, the problem is reported;
+// back, the pull requests (lost with it) are made again and the consumer
+// checked; closed for good (max_reconnects), the stream breaks.
+func (st *Stream) connChanged(err error) {
+	switch {
+	case err == nil:
+		st.mu.Lock()
+		st.dropRequests()
+		st.pullWait = minPullWait
+		st.pullPause = time.Time{}
+		st.probe = true
+		st.mu.Unlock()
+		st.signal(st.wake)
+	case st.nc.IsClosed():
+		st.mu.Lock()
+		st.breakLocked(err)
+		st.mu.Unlock()
+		st.signal(st.ready)
+	default:
+		st.problem(err)
+	}
+}
+
+// problem reports that the stream does not receive for now.
+func (st *Stream) problem(cause error) {
+	st.mu.Lock()
+	st.lost = true
+	st.mu.Unlock()
+	st.report(st.lostError(cause))
+}
+
+func (st *Stream) lostError(cause error) error {
+	return Error(st.s.scheme, opSubscribe, st.topic, herald.KindUnreachable, fmt.Errorf("%w: %w", herald.ErrSubscriptionLost, cause))
+}
+
+// breakLocked ends the stream with cause: Receive returns it; st.mu is
+// held.
+func (st *Stream) breakLocked(cause error) {
+	if st.err != nil || st.closed {
+		return
+	}
+	k := herald.KindOther
+	if errors.Is(cause, nats.ErrConnectionClosed) {
+		k = herald.KindUnreachable
+	}
+	st.err = Error(st.s.scheme, opSubscribe, st.topic, k, fmt.Errorf("%w: %w", herald.ErrSubscriptionLost, cause))
+}
+
+// report passes err to Status, unless Close began.
+func (st *Stream) report(err error) {
+	st.smu.Lock()
+	defer st.smu.Unlock()
+	if !st.sclosed {
+		st.status(err)
+	}
+}
+
+func (st *Stream) signal(ch chan struct{}) {
+	select {
+	case ch <- struct{}{}:
+	default:
+	}
+}
+
+// Close implements adapters.Stream: it stops pulling, lets what is on its
+// way in be returned to the consumer (NAK), returns every delivery held
+// and not settled at once (NAK: redelivered to the group's other
+// members) and flushes the connection, within ctx, so that the acks,
+// nacks and NAKs reach the server.
+func (st *Stream) Close(ctx context.Context) error {
 	var err error
-	st.closeOnce.Do(func() {
+	st.once.Do(func() {
+		st.smu.Lock()
+		st.sclosed = true
+		st.smu.Unlock()
+		st.unlisten()
 		st.mu.Lock()
 		st.closed = true
-		pending := make([]jetstream.Msg, 0, len(st.inflight))
-		for _, e := range st.inflight {
-			pending = append(pending, e.msg)
+		var naks []string
+		for d := st.head; d != nil; d = d.next {
+			naks = append(naks, d.reply)
+			d.settled = true
 		}
-		clear(st.inflight)
+		st.head, st.tail, st.held, st.handed = nil, nil, 0, 0
 		clear(st.queue)
-		st.queue = st.queue[:0]
+		st.queue, st.qh = nil, 0
+		st.dropRequests()
 		st.mu.Unlock()
-		st.stop()
-		select {
-		case st.free <- struct{}{}:
-		default:
+		close(st.stopped)
+		st.cancel()
+		st.signal(st.ready)
+		<-st.loopDone
+		st.stopDeliveries(ctx)
+		for _, reply := range naks {
+			_ = st.nc.Publish(reply, ackNak)
 		}
-		select {
-		case st.ready <- struct{}{}:
-		default:
-		}
-		for _, m := range pending {
-			_ = m.Nak()
-		}
-		select {
-		case <-st.ended:
-		case <-ctx.Done():
-			err = opError(st.s.scheme, "close stream of", st.topic, ctx.Err())
-		}
-		st.s.mu.Lock()
-		delete(st.s.streams, st)
-		st.s.mu.Unlock()
-		if st.s.nc.IsConnected() {
-			fctx := ctx
-			if _, ok := ctx.Deadline(); !ok {
-				var cancel context.CancelFunc
-				fctx, cancel = context.WithTimeout(ctx, flushWait)
-				defer cancel()
+		if st.nc.IsConnected() {
+			fctx, cancel := boundedContext(ctx, 5*time.Second)
+			if ferr := st.nc.FlushWithContext(fctx); ferr != nil && !st.nc.IsClosed() {
+				err = Error(st.s.scheme, opClose, st.topic, Kind(ferr), ferr)
 			}
-			if ferr := st.s.nc.FlushWithContext(fctx); ferr != nil && err == nil && !st.s.nc.IsClosed() {
-				err = opError(st.s.scheme, "close stream of", st.topic, ferr)
-			}
+			cancel()
 		}
+		st.s.forget(st)
 	})
 	return err
+}
+
+// stopDeliveries ends the inbox subscription. Draining it lets the
+// messages already on their way in arrive (onMsg returns them at once)
+// until the server has taken the unsubscribe, after which no pull request
+// of this stream is served.
+func (st *Stream) stopDeliveries(ctx context.Context) {
+	if !st.nc.IsConnected() {
+		_ = st.sub.Unsubscribe()
+		return
+	}
+	closed := st.sub.StatusChanged(nats.SubscriptionClosed)
+	if st.sub.Drain() != nil {
+		_ = st.sub.Unsubscribe()
+		return
+	}
+	dctx, cancel := boundedContext(ctx, 5*time.Second)
+	defer cancel()
+	select {
+	case <-closed:
+	case <-dctx.Done():
+		_ = st.sub.Unsubscribe()
+	}
 }

@@ -1,120 +1,77 @@
-// Package natsxtest holds the benchmarks the nats and embedded adapters
-// share (publish and end-to-end throughput of 1 KiB messages through any
-// Watermill publisher and subscriber, so Herald and stock watermill-nats
-// are measured the same way in the same run), and the checks of the fast
-// paths (adapters.Stream, adapters.AsyncPublisher) that the nats,
-// embedded and memory adapters run against their backends.
 package natsxtest
 
 import (
 	"context"
-	"fmt"
-	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 )
 
 // PayloadSize is the size of every benchmark message.
 const PayloadSize = 1024
 
-// Target opens fresh publishers and subscribers.
-type Target struct {
-	// Publisher and Subscriber open the sides; the benchmark closes them.
-	Publisher  func(b *testing.B) message.Publisher
-	Subscriber func(b *testing.B) message.Subscriber
-	// Topic returns a fresh topic name.
-	Topic func() string
-}
+// BenchWindow is the window of the benchmark: at most this many messages
+// await their PubAck, and the stream's window.
+const BenchWindow = 256
 
-var seq atomic.Int64
-
-// Topic returns a fresh topic name with only letters, digits and '_'
-// (stock watermill-nats names streams after topics).
-func Topic(prefix string) string {
-	return fmt.Sprintf("%s_%d_%d", prefix, time.Now().UnixNano(), seq.Add(1))
-}
-
-func batchOf(n int) []*message.Message {
+// StreamPath measures the driver alone (no publisher or subscriber
+// package): b.N messages of PayloadSize sent with at most BenchWindow
+// awaiting their answer, received by one stream of BenchWindow and each
+// acked. allocs/op is per message, both sides.
+func StreamPath(b *testing.B, f Fixture) {
+	topic := f.Topic(b)
+	st := OpenStream(b, f.OpenSubscription(b, "bench", ""), topic, BenchWindow, nil)
+	tp := f.OpenTopic(b, "")
 	payload := make([]byte, PayloadSize)
-	for i := range payload {
-		payload[i] = byte('a' + i%26)
+	MustPublish(b, tp, topic, herald.NewMessage(payload)) // provisions the stream
+	buf := make([]adapters.Received, 64)
+	for got := 0; got < 1; {
+		n, err := st.Receive(context.Background(), buf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, d := range buf[:n] {
+			st.Ack(d.Token)
+		}
+		got += n
 	}
-	out := make([]*message.Message, n)
-	for i := range out {
-		out[i] = herald.NewMessage(payload)
-	}
-	return out
-}
-
-// publish sends n messages in Publish calls of batch messages.
-func publish(b *testing.B, p message.Publisher, topic string, n, batch int) {
-	for sent := 0; sent < n; sent += batch {
-		k := min(batch, n-sent)
-		if err := p.Publish(topic, batchOf(k)...); err != nil {
-			b.Fatalf("publish: %v", err)
+	errs := make(chan error, 1)
+	window := make(chan struct{}, BenchWindow)
+	done := func(err error) {
+		<-window
+		if err != nil {
+			select {
+			case errs <- err:
+			default:
+			}
 		}
 	}
-}
-
-// Publish measures publishing b.N messages, batch per Publish call, and
-// reports msg/s.
-func Publish(b *testing.B, t Target, batch int) {
-	p := t.Publisher(b)
-	defer p.Close()
-	topic := t.Topic()
-	publish(b, p, topic, 1, 1) // provisions the stream outside the timing
+	b.ReportAllocs()
 	b.SetBytes(PayloadSize)
 	b.ResetTimer()
-	start := time.Now()
-	publish(b, p, topic, b.N, batch)
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msg/s")
-}
-
-// EndToEnd measures b.N messages from the first Publish to the last ack
-// by one Subscribe call, and reports msg/s.
-func EndToEnd(b *testing.B, t Target, batch int) {
-	topic := t.Topic()
-	s := t.Subscriber(b)
-	defer s.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	if si, ok := s.(message.SubscribeInitializer); ok {
-		if err := si.SubscribeInitialize(topic); err != nil {
-			b.Fatalf("subscribe initialize: %v", err)
-		}
-	}
-	ch, err := s.Subscribe(ctx, topic)
-	if err != nil {
-		b.Fatalf("subscribe: %v", err)
-	}
-	p := t.Publisher(b)
-	defer p.Close()
-	b.SetBytes(PayloadSize)
-	b.ResetTimer()
-	start := time.Now()
-	errc := make(chan error, 1)
 	go func() {
-		for sent := 0; sent < b.N; sent += batch {
-			if err := p.Publish(topic, batchOf(min(batch, b.N-sent))...); err != nil {
-				errc <- err
+		for range b.N {
+			window <- struct{}{}
+			if err := tp.Send(context.Background(), topic, herald.NewMessage(payload), done); err != nil {
+				errs <- err
 				return
 			}
 		}
 	}()
-	timeout := time.After(5 * time.Minute)
-	for got := 0; got < b.N; got++ {
+	for got := 0; got < b.N; {
+		n, err := st.Receive(context.Background(), buf)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, d := range buf[:n] {
+			st.Ack(d.Token)
+		}
+		got += n
 		select {
-		case m := <-ch:
-			m.Ack()
-		case err := <-errc:
-			b.Fatalf("publish: %v", err)
-		case <-timeout:
-			b.Fatalf("received %d of %d", got, b.N)
+		case err := <-errs:
+			b.Fatal(err)
+		default:
 		}
 	}
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msg/s")
 }
