@@ -2,7 +2,10 @@ package wmtest
 
 import (
 	"context"
+	"fmt"
+	"hash/fnv"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,6 +34,14 @@ func brokerURL(t testing.TB, env string) string {
 	}
 	t.Skip(msg)
 	return ""
+}
+
+// withOption adds the URL option kv ("name=value") to target.
+func withOption(target, kv string) string {
+	if strings.Contains(target, "?") {
+		return target + "&" + kv
+	}
+	return target + "?" + kv
 }
 
 // backend is a Herald target the Watermill view is tested on.
@@ -113,8 +124,14 @@ func (p keyedByPayload) Publish(topic string, msgs ...*message.Message) error {
 // Capabilities give.
 func universal(t *testing.T, b backend) {
 	b.hold(t)
-	group := "wm-" + watermill.NewShortUUID()
+	run := watermill.NewShortUUID()
 	f := Features(b.caps)
+	// The suite's short counts (ForceShort): 100 messages instead of
+	// 5000 across 10 subscribers instead of 50 (TestConcurrentSubscribe),
+	// 100 instead of 1000 (TestPublishSubscribeInOrder), 100 instead of
+	// 10000 (TestPublisherClose), 50 topics instead of 100
+	// (TestConcurrentSubscribeMultipleTopics); every test still runs.
+	f.ForceShort = true
 	t.Logf("%s: capabilities %+v -> features %+v", b.cfg.Scheme, b.caps, f)
 	open := func(t *testing.T, g string) (message.Publisher, message.Subscriber) {
 		pub, sub := b.open(t, g)
@@ -123,8 +140,20 @@ func universal(t *testing.T, b backend) {
 		}
 		return pub, sub
 	}
+	// The Pub/Subs of one test share a group, one per test: the suite's
+	// tests run in parallel, and on Kafka every member that joins or
+	// leaves a group stops the whole group for a rebalance.
 	tests.TestPubSub(t, f,
-		func(t *testing.T) (message.Publisher, message.Subscriber) { return open(t, group) },
+		func(t *testing.T) (message.Publisher, message.Subscriber) { return open(t, testGroup(run, t)) },
 		open,
 	)
+}
+
+// testGroup is the group of the suite's test t (its name, less the
+// per-run test ID the suite appends, hashed): the same for every
+// Pub/Sub the test makes.
+func testGroup(run string, t *testing.T) string {
+	h := fnv.New32a()
+	h.Write([]byte(t.Name()))
+	return fmt.Sprintf("wm-%s-%08x", run, h.Sum32())
 }

@@ -123,6 +123,10 @@ func routerRun(t *testing.T, b backend) {
 
 func TestRouterMem(t *testing.T) { routerRun(t, lookup(t, "mem://router-"+watermill.NewShortUUID())) }
 
+func TestRouterEmbedded(t *testing.T) { routerRun(t, lookup(t, "embedded://?dir="+t.TempDir())) }
+
+func TestRouterNATS(t *testing.T) { routerRun(t, lookup(t, brokerURL(t, "HERALD_TEST_NATS"))) }
+
 func TestRouterKafka(t *testing.T) { routerRun(t, lookup(t, brokerURL(t, "HERALD_TEST_KAFKA"))) }
 
 func TestRouterAMQP(t *testing.T) { routerRun(t, lookup(t, brokerURL(t, "HERALD_TEST_AMQP"))) }
