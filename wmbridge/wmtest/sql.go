@@ -167,7 +167,9 @@ func sqlSchema() wsql.DefaultPostgreSQLSchema {
 
 // sqlOffsets is watermill-sql's PostgreSQL offsets, with the table names
 // of sqlSchema, and private groups that start at the topic's end.
-type sqlOffsets struct{ wsql.DefaultPostgreSQLOffsetsAdapter }
+type sqlOffsets struct {
+	wsql.DefaultPostgreSQLOffsetsAdapter
+}
 
 func newSQLOffsets() sqlOffsets {
 	return sqlOffsets{wsql.DefaultPostgreSQLOffsetsAdapter{

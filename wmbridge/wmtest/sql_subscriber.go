@@ -26,7 +26,7 @@ type sqlSubscriber struct {
 
 	mu      sync.Mutex
 	closed  bool
-	grouped *wsql.Subscriber             // with a group: the one subscriber
+	grouped *wsql.Subscriber                        // with a group: the one subscriber
 	private map[*wsql.Subscriber]context.CancelFunc // without: one per Subscribe still running
 	running sync.WaitGroup                          // the private subscribers' cleanups
 }
