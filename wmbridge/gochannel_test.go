@@ -13,6 +13,8 @@ import (
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/adapters/adaptertest"
+	"github.com/heraldkit/herald/publisher"
+	"github.com/heraldkit/herald/subscriber"
 	"github.com/heraldkit/herald/wmbridge"
 )
 
@@ -75,4 +77,44 @@ func TestGoChannelConformance(t *testing.T) {
 	s := adaptertest.Suite{Target: "wmgochannel://conformance", Wait: 10 * time.Second}
 	t.Run("driver", func(t *testing.T) { adaptertest.RunDriver(t, s) })
 	t.Run("end-to-end", func(t *testing.T) { adaptertest.Run(t, s) })
+}
+
+// TestFacadeCloseAfterAck: a subscriber (the facade) that handled and
+// acked a message on a bridged Watermill Pub/Sub closes at once. Its
+// stream waits for the Pub/Sub to act on the acks made (the context the
+// Pub/Sub gave the message ends), not for the context the facade set on
+// the message: Close took the whole 2 s bound when it read the message's
+// context at Ack time.
+func TestFacadeCloseAfterAck(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ready := make(chan string, 1)
+	sub, err := subscriber.Open(ctx, "wmgochannel://close-after-ack", subscriber.WithReady(func(topic string) { ready <- topic }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := publisher.Open(ctx, "wmgochannel://close-after-ack")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	handled := make(chan struct{})
+	go func() {
+		_ = sub.Subscribe(ctx, "t", func(context.Context, *herald.Message) error {
+			close(handled)
+			return nil
+		})
+	}()
+	<-ready
+	if err := pub.Publish(ctx, "t", herald.NewMessage([]byte("x"))); err != nil {
+		t.Fatal(err)
+	}
+	<-handled
+	start := time.Now()
+	if err := sub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Close took %v after one acked message; want well under the 2 s the stream waits at most for acks", d)
+	}
 }

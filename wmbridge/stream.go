@@ -41,7 +41,10 @@ const maxAcking = 64
 
 // delivery is a Token's Ref: one message received from the channel.
 type delivery struct {
-	m       *message.Message
+	m *message.Message
+	// ctx is m's context as the Pub/Sub set it: the one it cancels once
+	// it acted on the Ack (the facade may set m's context to its own).
+	ctx     context.Context
 	settled atomic.Bool
 }
 
@@ -127,7 +130,7 @@ func (st *stream) ended() error {
 
 // hold records m as unsettled; false (m nacked) when Close came first.
 func (st *stream) hold(m *message.Message) (adapters.Received, bool) {
-	d := &delivery{m: m}
+	d := &delivery{m: m, ctx: m.Context()}
 	st.mu.Lock()
 	if st.held == nil {
 		st.mu.Unlock()
@@ -159,7 +162,7 @@ func (st *stream) settle(t adapters.Token) (*delivery, bool) {
 func (st *stream) Ack(t adapters.Token) {
 	if d, ok := st.settle(t); ok {
 		d.m.Ack()
-		st.track(d.m.Context())
+		st.track(d.ctx)
 		<-st.slots
 	}
 }
