@@ -123,6 +123,7 @@ func (p keyedByPayload) Publish(topic string, msgs ...*message.Message) error {
 // universal runs Watermill's universal suite on b with the Features its
 // Capabilities give.
 func universal(t *testing.T, b backend) {
+	t.Parallel() // each backend's run waits mostly on its broker
 	b.hold(t)
 	run := watermill.NewShortUUID()
 	f := Features(b.caps)

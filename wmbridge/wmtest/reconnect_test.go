@@ -118,6 +118,7 @@ func TestReconnectAMQP(t *testing.T) {
 //     not confirmed) may be received or not: both are counted;
 //   - every error is one of those two kinds.
 func TestOutcomeUnknownMaybeStoredAMQP(t *testing.T) {
+	t.Parallel()
 	direct := brokerURL(t, "HERALD_TEST_AMQP")
 	target, proxy := viaProxy(t, direct)
 	group := "wm-outcome-" + watermill.NewShortUUID()

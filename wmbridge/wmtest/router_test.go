@@ -20,6 +20,7 @@ import (
 // invoices. Every order must come out as exactly one invoice carrying
 // the order's correlation ID and the test middleware's mark.
 func routerRun(t *testing.T, b backend) {
+	t.Parallel()
 	b.hold(t)
 	const n = 20
 	run := watermill.NewShortUUID()

@@ -50,6 +50,7 @@ func plainKafka(t *testing.T) (brokers []string, pub message.Publisher, newSub f
 // Herald's Kafka backend (franz-go) read each other's messages: the same
 // UUID, payload and metadata, both ways.
 func TestWatermillKafkaInterop(t *testing.T) {
+	t.Parallel()
 	target := brokerURL(t, "HERALD_TEST_KAFKA")
 	_, wmPub, wmSub := plainKafka(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)

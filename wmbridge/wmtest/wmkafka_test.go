@@ -20,6 +20,7 @@ func wmkafkaTarget(t *testing.T) string {
 // TestWMKafkaConformance runs Herald's conformance suite on watermill-kafka
 // (Sarama) through wmbridge, as far as its declared capabilities go.
 func TestWMKafkaConformance(t *testing.T) {
+	t.Parallel()
 	s := adaptertest.Suite{Target: wmkafkaTarget(t), Wait: 60 * time.Second}
 	t.Run("driver", func(t *testing.T) { adaptertest.RunDriver(t, s) })
 	t.Run("end-to-end", func(t *testing.T) { adaptertest.Run(t, s) })

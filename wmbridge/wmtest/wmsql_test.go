@@ -28,6 +28,7 @@ func wmsqlTarget(t *testing.T) string {
 // TestWMSQLConformance runs Herald's conformance suite on watermill-sql
 // (PostgreSQL) through wmbridge, as far as its declared capabilities go.
 func TestWMSQLConformance(t *testing.T) {
+	t.Parallel()
 	s := adaptertest.Suite{Target: wmsqlTarget(t), Wait: 60 * time.Second}
 	t.Run("driver", func(t *testing.T) { adaptertest.RunDriver(t, s) })
 	t.Run("end-to-end", func(t *testing.T) { adaptertest.Run(t, s) })
