@@ -66,7 +66,7 @@ func routerRun(t *testing.T, b backend) {
 		return []*message.Message{message.NewMessage("invoice-"+m.UUID, m.Payload)}, nil
 	})
 	got := make(chan *message.Message, 2*n)
-	router.AddNoPublisherHandler("mail", invoices, mail, func(m *message.Message) error {
+	router.AddConsumerHandler("mail", invoices, mail, func(m *message.Message) error {
 		got <- m
 		return nil
 	})
