@@ -2,14 +2,14 @@
 # scripts/brokers.sh: run the brokers Herald's integration tests need, on
 # 127.0.0.1 only, without Docker.
 #
-#   scripts/brokers.sh up [kafka|rabbitmq|nats ...]   install if needed, start, wait until ready
+#   scripts/brokers.sh up [kafka|rabbitmq|nats|postgres ...]  install if needed, start, wait until ready
 #   scripts/brokers.sh down [BROKER ...]              stop (data is kept in the state dir)
 #   scripts/brokers.sh status [BROKER ...]            one line per broker; exit 3 if any is down
 #   scripts/brokers.sh env [BROKER ...]               print the export lines for the tests
 #   scripts/brokers.sh restart BROKER ...             stop and start, keeping data (reconnect tests)
 #   scripts/brokers.sh rabbitmqctl ARGS...            rabbitmqctl against our node
 #
-# With no BROKER, all three. `up` ends by printing the export lines on stdout
+# With no BROKER, all four. `up` ends by printing the export lines on stdout
 # (everything else goes to stderr), so this works:
 #   eval "$(scripts/brokers.sh up | grep ^export)"
 #
@@ -20,6 +20,10 @@
 #             (HERALD_RABBITMQ_MANAGEMENT=1: management plugin on 127.0.0.1:15672)
 #   nats      nats-server built with `go install`, JetStream on
 #             127.0.0.1:4222, monitoring 127.0.0.1:8222
+#   postgres  Debian's postgresql-15 (apt-get installed when missing and root)
+#             127.0.0.1:5433 (not 5432: never the machine's own cluster),
+#             user postgres, trust authentication on loopback, fsync off
+#             (a test database); run as the postgres user when root
 #
 # Environment:
 #   HERALD_CACHE          jars, maven repo, nats-server binary (default ~/.cache/herald)
@@ -29,6 +33,10 @@
 #   HERALD_NATS_VERSION   nats-server module version (default v2.15.2)
 #   HERALD_RABBITMQ_MANAGEMENT=1  enable rabbitmq_management (and rabbitmqadmin);
 #                         off by default: it makes `restart rabbitmq` ~6 s instead of ~1.5 s
+#   HERALD_POSTGRES_PORT  PostgreSQL's port (default 5433)
+#   HERALD_POSTGRES_DATA  its data directory (default /var/lib/herald/postgres when
+#                         root, since the postgres user cannot enter /root; else
+#                         $HERALD_STATE/postgres)
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -49,18 +57,26 @@ RABBITMQ_MGMT_PORT=15672
 EPMD_PORT=4369
 NATS_PORT=4222
 NATS_HTTP_PORT=8222
+PG_PORT=${HERALD_POSTGRES_PORT:-5433}
 
 KAFKA_TIMEOUT=${HERALD_KAFKA_TIMEOUT:-120}
 RABBITMQ_TIMEOUT=${HERALD_RABBITMQ_TIMEOUT:-60}
 NATS_TIMEOUT=${HERALD_NATS_TIMEOUT:-20}
+PG_TIMEOUT=${HERALD_POSTGRES_TIMEOUT:-60}
 
-ALL_BROKERS=(kafka rabbitmq nats)
+ALL_BROKERS=(kafka rabbitmq nats postgres)
 
 KAFKA_LIBS=$CACHE/kafka-$KAFKA_VERSION/libs
 KAFKA_STATE=$STATE/kafka
 NATS_BIN=$CACHE/nats-server-$NATS_VERSION/bin/nats-server
 NATS_STATE=$STATE/nats
 RMQ_STATE=$STATE/rabbitmq
+if [[ $(id -u) -eq 0 ]]; then
+  PG_STATE=${HERALD_POSTGRES_DATA:-/var/lib/herald/postgres}
+else
+  PG_STATE=${HERALD_POSTGRES_DATA:-$STATE/postgres}
+fi
+PG_DATA=$PG_STATE/data
 
 # ---------------------------------------------------------------- helpers
 
@@ -151,6 +167,32 @@ launch() {
   shift
   setsid "$@" </dev/null >>"$out" 2>&1 9>&- &
   printf '%s\n' "$!"
+}
+
+# apt_install NAME PACKAGE...: apt-get install as root, one at a time (the
+# brokers are prepared in parallel and dpkg has one lock), with an apt-get
+# update and a retry when the lists are stale. Output in $STATE/apt.log.
+apt_install() {
+  local name=$1
+  shift
+  [[ $(id -u) -eq 0 ]] || die "$name: $* not installed: sudo apt-get install -y $*"
+  command -v apt-get >/dev/null 2>&1 || die "$name: $* not installed and apt-get is missing"
+  local t0
+  t0=$(now)
+  log "$name: installing Debian's $* with apt-get"
+  (
+    flock -w 900 8 || die "$name: another apt-get install held $STATE/.apt.lock for 15 min"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! apt-get install -y -q --no-install-recommends "$@" >>"$STATE/apt.log" 2>&1; then
+      log "$name: apt-get install failed; running apt-get update and retrying"
+      apt-get update -q >>"$STATE/apt.log" 2>&1 || true
+      if ! apt-get install -y -q --no-install-recommends "$@" >>"$STATE/apt.log" 2>&1; then
+        show_tail "$STATE/apt.log"
+        die "$name: apt-get install -y $* failed (log above, full log $STATE/apt.log)"
+      fi
+    fi
+  ) 8>"$STATE/.apt.lock"
+  log "$name: installed ($(($(now) - t0))s)"
 }
 
 # ------------------------------------------------------------------ kafka
@@ -395,27 +437,11 @@ rabbitmq_ping() { rmq 15 rabbitmq-diagnostics -q ping >/dev/null 2>&1; }
 
 prepare_rabbitmq() {
   rmq_bin_dir >/dev/null && return 0
-  if [[ $(id -u) -ne 0 ]]; then
-    die "rabbitmq-server not found: sudo apt-get install -y rabbitmq-server (Debian/Ubuntu; or put rabbitmq-server on PATH)"
-  fi
-  command -v apt-get >/dev/null 2>&1 ||
-    die "rabbitmq-server not found and apt-get is missing: install RabbitMQ 3.x so that rabbitmq-server is on PATH"
-  local t0
-  t0=$(now)
-  log "rabbitmq: installing Debian's rabbitmq-server with apt-get"
   # The package's postinst cannot start the service here (policy-rc.d); keep
   # whatever epmd it might start on loopback.
-  export ERL_EPMD_ADDRESS=$HOST DEBIAN_FRONTEND=noninteractive
-  if ! apt-get install -y -q --no-install-recommends rabbitmq-server >"$STATE/apt.log" 2>&1; then
-    log "rabbitmq: apt-get install failed; running apt-get update and retrying"
-    apt-get update -q >>"$STATE/apt.log" 2>&1 || true
-    if ! apt-get install -y -q --no-install-recommends rabbitmq-server >>"$STATE/apt.log" 2>&1; then
-      show_tail "$STATE/apt.log"
-      die "rabbitmq: apt-get install -y rabbitmq-server failed (log above, full log $STATE/apt.log)"
-    fi
-  fi
+  export ERL_EPMD_ADDRESS=$HOST
+  apt_install rabbitmq rabbitmq-server
   rmq_bin_dir >/dev/null || die "rabbitmq: rabbitmq-server still not found after apt-get install"
-  log "rabbitmq: installed ($(($(now) - t0))s)"
 }
 
 rabbitmq_write_config() {
@@ -631,6 +657,128 @@ status_nats() {
   fi
 }
 
+# --------------------------------------------------------------- postgres
+
+# pg_bin_dir: the directory of initdb and pg_ctl (Debian keeps them out of PATH).
+pg_bin_dir() {
+  local d
+  for d in /usr/lib/postgresql/15/bin /usr/lib/postgresql/*/bin; do
+    [[ -x $d/initdb && -x $d/pg_ctl ]] && { echo "$d"; return 0; }
+  done
+  if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
+    dirname "$(command -v pg_ctl)"
+    return 0
+  fi
+  return 1
+}
+
+# pg CMD ARGS...: run a PostgreSQL program as the postgres user when root
+# (PostgreSQL refuses to run as root), else as ourselves.
+pg() {
+  local bin cmd=$1
+  shift
+  bin=$(pg_bin_dir) || die "postgres: initdb/pg_ctl not found"
+  if [[ $(id -u) -eq 0 ]]; then
+    runuser -u postgres -- "$bin/$cmd" "$@"
+  else
+    "$bin/$cmd" "$@"
+  fi
+}
+
+# postgres_running: the postmaster of our data directory runs (the first
+# line of postmaster.pid is its pid). Prints the pid.
+postgres_running() {
+  local pid
+  [[ -s $PG_DATA/postmaster.pid ]] || return 1
+  pid=$(head -n 1 "$PG_DATA/postmaster.pid" | tr -dc '0-9')
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
+  if [[ -r /proc/$pid/cmdline ]]; then
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q postgres || return 1
+  fi
+  printf '%s\n' "$pid"
+}
+
+# postgres_ready: the server on PG_PORT accepts connections.
+postgres_ready() {
+  if command -v pg_isready >/dev/null 2>&1; then
+    pg_isready -q -h "$HOST" -p "$PG_PORT" -U postgres -t 3 >/dev/null 2>&1
+  else
+    port_open "$PG_PORT"
+  fi
+}
+
+prepare_postgres() {
+  pg_bin_dir >/dev/null && return 0
+  apt_install postgres postgresql-15
+  pg_bin_dir >/dev/null || die "postgres: initdb still not found after apt-get install postgresql-15"
+}
+
+start_postgres() {
+  local pid
+  if pid=$(postgres_running); then
+    log "postgres: already running (pid $pid)"
+    return 0
+  fi
+  if port_open "$PG_PORT"; then
+    if postgres_ready; then
+      log "postgres: a PostgreSQL not started by this script already answers on $HOST:$PG_PORT; using it"
+      return 0
+    fi
+    die "postgres: port $PG_PORT is in use by another process: $(port_owner "$PG_PORT")"
+  fi
+  local t0 out
+  t0=$(now)
+  mkdir -p "$PG_STATE"
+  if [[ $(id -u) -eq 0 ]]; then
+    chown postgres: "$PG_STATE"
+  fi
+  if [[ ! -f $PG_DATA/PG_VERSION ]]; then
+    log "postgres: initdb $PG_DATA"
+    rm -rf "$PG_DATA"
+    if ! out=$(pg initdb -D "$PG_DATA" -A trust -U postgres -E UTF8 --no-sync 2>&1); then
+      printf '%s\n' "$out" | tail -n 20 >&2
+      die "postgres: initdb failed"
+    fi
+  fi
+  [[ -f $PG_STATE/postgres.log ]] && mv -f "$PG_STATE/postgres.log" "$PG_STATE/postgres.log.prev"
+  # The socket goes in the data directory: never /var/run/postgresql, which
+  # belongs to the machine's own cluster.
+  if ! out=$(pg pg_ctl -D "$PG_DATA" -l "$PG_STATE/postgres.log" -w -t "$PG_TIMEOUT" \
+    -o "-c listen_addresses=$HOST -p $PG_PORT -k $PG_DATA -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    start </dev/null 9>&- 2>&1); then
+    printf '%s\n' "$out" >&2
+    show_tail "$PG_STATE/postgres.log"
+    die "postgres: pg_ctl start failed"
+  fi
+  until postgres_ready; do
+    (($(now) < t0 + PG_TIMEOUT)) || { show_tail "$PG_STATE/postgres.log"; die "postgres: not ready after ${PG_TIMEOUT}s"; }
+    sleep 0.2
+  done
+  pid=$(postgres_running) || pid='?'
+  log "postgres: ready on $HOST:$PG_PORT, pid $pid ($(($(now) - t0))s)"
+}
+
+stop_postgres() {
+  local pid
+  if pid=$(postgres_running); then
+    log "postgres: stopping pid $pid"
+    pg pg_ctl -D "$PG_DATA" -m fast -w -t 60 stop >/dev/null 2>&1 || stop_pid postgres "$pid" 30
+  fi
+}
+
+status_postgres() {
+  local pid
+  if pid=$(postgres_running) && postgres_ready; then
+    echo "postgres  up    pid $pid  $HOST:$PG_PORT"
+  elif [[ -n ${pid:-} ]]; then
+    echo "postgres  starting/unhealthy  pid $pid"; return 1
+  elif postgres_ready; then
+    echo "postgres  up    (not started by this script)  $HOST:$PG_PORT"
+  else
+    echo "postgres  down"; return 1
+  fi
+}
+
 # ------------------------------------------------------------------- main
 
 env_line() {
@@ -638,6 +786,7 @@ env_line() {
   kafka) echo "export HERALD_TEST_KAFKA=kafka://$HOST:$KAFKA_PORT" ;;
   rabbitmq) echo "export HERALD_TEST_AMQP=amqp://guest:guest@$HOST:$AMQP_PORT/" ;;
   nats) echo "export HERALD_TEST_NATS=nats://$HOST:$NATS_PORT" ;;
+  postgres) echo "export HERALD_TEST_POSTGRES=postgres://postgres@$HOST:$PG_PORT/postgres?sslmode=disable" ;;
   esac
 }
 
@@ -654,9 +803,10 @@ select_brokers() {
   [[ $# -eq 0 ]] && set -- "${ALL_BROKERS[@]}"
   for b in "$@"; do
     case $b in
-    kafka | rabbitmq | nats) BROKERS+=("$b") ;;
+    kafka | rabbitmq | nats | postgres) BROKERS+=("$b") ;;
     rabbit | amqp) BROKERS+=(rabbitmq) ;;
-    *) die "unknown broker '$b' (kafka, rabbitmq, nats)" ;;
+    postgresql | pg) BROKERS+=(postgres) ;;
+    *) die "unknown broker '$b' (kafka, rabbitmq, nats, postgres)" ;;
     esac
   done
 }
@@ -705,7 +855,7 @@ main() {
     for b in "${BROKERS[@]}"; do "stop_$b"; done
     ;;
   restart)
-    [[ $# -gt 0 ]] || die "restart needs a broker: kafka, rabbitmq or nats"
+    [[ $# -gt 0 ]] || die "restart needs a broker: kafka, rabbitmq, nats or postgres"
     select_brokers "$@"
     lock
     mkdir -p "$CACHE" "$KAFKA_STATE" "$RMQ_STATE" "$NATS_STATE"

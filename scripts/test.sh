@@ -15,8 +15,8 @@
 # below it too. Each module runs on its own go.mod (GOWORK=off): what a
 # user of that module gets, whatever go.work says.
 #
-# The tests bring brokers up when the HERALD_TEST_* variables are not
-# already set. HERALD_REQUIRE_BROKERS=1 (CI) turns a broker that cannot
+# The tests bring brokers (and PostgreSQL, for wmbridge/wmtest) up when the
+# HERALD_TEST_* variables are not already set. HERALD_REQUIRE_BROKERS=1 (CI) turns a broker that cannot
 # start into a failure; otherwise broker tests skip with a hint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -133,7 +133,7 @@ fi
 if [[ $mode == short ]]; then
   # -short makes every broker test skip (adaptertest.BrokerURL); the
   # HERALD_TEST_* variables are unset for good measure.
-  unset HERALD_TEST_KAFKA HERALD_TEST_AMQP HERALD_TEST_NATS HERALD_TEST_RESTART HERALD_REQUIRE_BROKERS
+  unset HERALD_TEST_KAFKA HERALD_TEST_AMQP HERALD_TEST_NATS HERALD_TEST_POSTGRES HERALD_TEST_RESTART HERALD_REQUIRE_BROKERS
   for m in "${targets[@]}"; do
     # shellcheck disable=SC2086 # the patterns are words
     run_in "$m" go test -short -count=1 ${pats[$m]}
@@ -142,7 +142,7 @@ if [[ $mode == short ]]; then
   exit 0
 fi
 
-if [[ -z "${HERALD_TEST_KAFKA:-}" || -z "${HERALD_TEST_AMQP:-}" || -z "${HERALD_TEST_NATS:-}" ]]; then
+if [[ -z "${HERALD_TEST_KAFKA:-}" || -z "${HERALD_TEST_AMQP:-}" || -z "${HERALD_TEST_NATS:-}" || -z "${HERALD_TEST_POSTGRES:-}" ]]; then
   if [[ "${HERALD_SKIP_BROKERS:-0}" == 1 ]]; then
     echo "test.sh: HERALD_SKIP_BROKERS=1: broker tests will skip" >&2
   elif out=$(scripts/brokers.sh up); then
