@@ -76,7 +76,9 @@ func TestDiagnose(t *testing.T) {
 		}
 		return tlsServer(t, cfg)
 	}
-	plain := serve(t, func(c net.Conn) { _, _ = io.WriteString(c, "AMQP\x00\x00\x09\x01 this is not TLS at all, a plaintext protocol\r\n") })
+	plain := serve(t, func(c net.Conn) {
+		_, _ = io.WriteString(c, "AMQP\x00\x00\x09\x01 this is not TLS at all, a plaintext protocol\r\n")
+	})
 
 	for _, c := range []struct {
 		name     string
