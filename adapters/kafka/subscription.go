@@ -43,7 +43,7 @@ type subscription struct {
 var _ adapters.Subscription = (*subscription)(nil)
 
 func newSubscription(ctx context.Context, s settings, log *slog.Logger) (*subscription, error) {
-	g := newNetGuard(10*time.Second, 0)
+	g := newNetGuard(s.connectTimeout, 0)
 	cl, err := connect(ctx, "subscriber", s, g)
 	if err != nil {
 		g.abort()
@@ -169,7 +169,7 @@ func (sub *subscription) Open(ctx context.Context, topic string, o adapters.Stre
 }
 
 func (sub *subscription) startStream(ctx context.Context, topic string, o adapters.StreamOptions) (*stream, error) {
-	g := newNetGuard(10*time.Second, 0)
+	g := newNetGuard(sub.set.connectTimeout, 0)
 	lctx, cancel := context.WithCancel(context.Background())
 	s := &stream{
 		sub: sub, topic: topic, window: o.Window, guard: g, ctx: lctx, cancel: cancel,

@@ -71,7 +71,7 @@ func (w *writeCounter) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, bytesWritt
 }
 
 func newTopic(ctx context.Context, s settings, log *slog.Logger) (*topic, error) {
-	g := newNetGuard(10*time.Second, 0)
+	g := newNetGuard(s.connectTimeout, 0)
 	t := &topic{set: s, guard: g, log: log, closing: make(chan struct{})}
 	cl, err := connect(ctx, "publisher", s, g,
 		// A lone Send is not delayed; batches still form while requests
