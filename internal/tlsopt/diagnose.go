@@ -212,6 +212,20 @@ func PlaintextServerError(scheme string, err error) *Error {
 	return &Error{Problem: PlaintextServer, Cause: "the server does not speak TLS on this port (it answered in plaintext)", Hint: hint, Err: err}
 }
 
+// ClosedHandshakeError is the diagnosis of a server that closed the
+// connection (or stopped answering) during the TLS handshake, before any
+// alert: most often a plaintext port waiting for its own protocol (a
+// Kafka listener), sometimes a server that wants a client certificate.
+func ClosedHandshakeError(s Settings, err error) *Error {
+	d := PlaintextServerError(s.Scheme, err)
+	d.Cause = "the server closed the connection during the TLS handshake"
+	d.Hint = "it probably does not speak TLS on this port: " + d.Hint
+	if s.Cert == "" {
+		d.Hint += "; or it requires a client certificate (tls_cert and tls_key)"
+	}
+	return d
+}
+
 // TLSServerError is the diagnosis of a plaintext client whose server
 // expects TLS (found by SpeaksTLS, or said by the server). scheme picks
 // the hint.

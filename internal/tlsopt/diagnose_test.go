@@ -169,6 +169,8 @@ func TestHints(t *testing.T) {
 		{TLSServerError("amqp", nil), "use amqps://"},
 		{TLSServerError("kafka", nil), "add tls=true"},
 		{ClientCertRequiredError(Settings{}, nil), "set tls_cert and tls_key"},
+		{ClosedHandshakeError(Settings{Scheme: "kafka"}, nil), "does not speak TLS on this port: remove tls=true"},
+		{ClosedHandshakeError(Settings{Scheme: "kafka"}, nil), "requires a client certificate"},
 		{ClientCertRequiredError(Settings{Cert: "/c.pem"}, nil), "tls_cert=/c.pem"},
 	} {
 		if !strings.Contains(c.e.Error(), c.want) {
