@@ -41,7 +41,7 @@ func dialFrom(ctx context.Context, s *settings, start int) (*amqp.Connection, in
 }
 
 // dialHost connects to host and performs the TLS and AMQP handshakes,
-// each bounded by dial_timeout and by ctx: when ctx ends the socket is
+// each bounded by connect_timeout and by ctx: when ctx ends the socket is
 // closed, which interrupts whichever handshake is waiting. Errors name
 // the likely cause where the client's own error does not.
 func dialHost(ctx context.Context, s *settings, host string) (*amqp.Connection, error) {
@@ -53,7 +53,7 @@ func dialHost(ctx context.Context, s *settings, host string) (*amqp.Connection, 
 		}
 		return nil, withKind(herald.KindUnreachable, err)
 	}
-	// dial_timeout bounds the handshakes (amqp.Open clears the deadline
+	// connect_timeout bounds the handshakes (amqp.Open clears the deadline
 	// once connected); ctx ending closes the socket.
 	_ = raw.SetDeadline(time.Now().Add(s.dialTimeout))
 	stop := context.AfterFunc(ctx, func() { _ = raw.Close() })
