@@ -163,14 +163,6 @@ func parseHosts(hosts []string, scheme string) ([]string, error) {
 	return out, nil
 }
 
-func hostOnly(hostport string) string {
-	h, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return hostport
-	}
-	return h
-}
-
 // parseVhost applies the AMQP URI rules to the already-decoded URL path:
 // "" and "/" mean the default vhost "/"; otherwise the vhost is the path
 // without its leading slash, so ".../%2F" (decoded "//") is "/" and
