@@ -141,7 +141,7 @@ func (r *OptionReader) Err() error {
 	for k := range r.read {
 		known = append(known, k)
 	}
-	known = append(known, "group")
+	known = append(known, "group", "prefetch") // read on every backend, by the facade
 	sort.Strings(known)
 	for _, k := range r.cfg.optionKeys() {
 		if !r.read[k] {

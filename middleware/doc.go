@@ -78,25 +78,24 @@
 //
 // By default Retry sleeps in the handler, holding its worker (and, with
 // concurrency 1, the messages behind it). With Redelivery it returns
-// herald.RetryAfter(err, delay) instead: the subscriber nacks the message
-// asking for that delay, and the attempts are counted per message ID in
-// bounded memory (RedeliveryMemory), or taken from a backend's delivery
-// count (DeliveryCount). What each backend does with a delayed nack:
+// herald.RetryAfter(err, delay) instead: the subscriber redelivers the
+// message after that delay, and the handler goroutine is free for other
+// messages meanwhile. Attempts are herald.Delivery.Attempt (the broker's
+// count where the backend keeps one); the first failure's time, for
+// MaxElapsed, is kept per message ID in bounded memory
+// (RedeliveryMemory). Who redelivers is the backend's declared
+// adapters.Capabilities.Redelivery, the same as for any failed handler
+// (docs/guarantees.md):
 //
-//	mem       requeues the message after the delay with a timer; the other
-//	          messages are handled meanwhile.
-//	kafka     holds the nacked message that long, then watermill-kafka
-//	          delivers it again; its partition waits meanwhile (order kept).
-//	amqp      holds the message that long, then requeues it; that consumer
-//	          takes nothing else meanwhile.
-//	nats,     a JetStream NakWithDelay: the server redelivers after the
-//	embedded  delay; other messages are handled meanwhile.
+//	mem, kafka,   the subscriber holds the message for the delay and hands
+//	nats core     it to a worker again, before later messages of its key
+//	              (order kept); other keys are handled meanwhile.
+//	amqp          the subscriber holds the message for the delay, then
+//	              nacks it (requeue); later messages of its key go on.
+//	nats,         a JetStream NakWithDelay: the server redelivers after the
+//	embedded      delay; later messages of its key go on.
 //
-// (Measured with a 2s RetryAfter: mem, kafka and amqp redelivered after
-// 2s; embedded after 1.5s in TestNackDelayIsHonoured.) So Redelivery frees
-// the handler goroutine on every backend and does not let other messages
-// overtake the failing one on kafka and amqp; the attempt count and
-// dead-lettering are right on all of them.
+// The attempt count and dead-lettering are right on every backend.
 //
 // # Dead letters
 //

@@ -34,8 +34,11 @@ type run struct {
 	keys    keyed
 	held    holds
 
-	mu  sync.Mutex
-	cur adapters.Stream
+	mu     sync.Mutex
+	cur    adapters.Stream
+	gen    uint64 // bumped at every break and open: which stream proved calls are about
+	shaky  bool   // the current stream was opened after a break and has not proved itself
+	breaks int    // breaks since a stream last proved itself: the reopening backs off across them
 
 	inflight atomic.Int64 // handlers running
 	settleMu sync.RWMutex // held for reading while settling
@@ -139,13 +142,47 @@ func (r *run) stream() adapters.Stream {
 	return r.cur
 }
 
+// current is the current stream and its generation.
+func (r *run) current() (adapters.Stream, uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cur, r.gen
+}
+
+// stableAfter is how long a stream opened after a break must work
+// (receive without breaking) before the outage counts as over, unless it
+// delivers first. A stream that opens and breaks at once, again and
+// again, is one outage: logged once, backed off, given up after the
+// recovery timeout.
+const stableAfter = time.Second
+
+// proved ends the outage once the stream of generation gen delivered or
+// stayed up for stableAfter.
+func (r *run) proved(gen uint64, stop <-chan struct{}) {
+	select {
+	case <-stop:
+		return
+	default:
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gen != gen || !r.shaky {
+		return
+	}
+	r.shaky, r.breaks = false, 0
+	r.status.report(nil)
+}
+
 // read receives deliveries and dispatches them until stop is closed. A
 // stream that breaks for good is closed and opened again with backoff.
 func (r *run) read(ctx context.Context, stop <-chan struct{}) {
 	buf := make([]adapters.Received, 64)
 	for {
-		st := r.stream()
+		st, gen := r.current()
 		n, err := st.Receive(ctx, buf)
+		if n > 0 {
+			r.proved(gen, stop)
+		}
 		for i := 0; i < n; i++ {
 			if !r.keys.dispatch(item{d: buf[i], st: st}, stop) {
 				return
@@ -168,11 +205,17 @@ func (r *run) read(ctx context.Context, stop <-chan struct{}) {
 // or stop is closed. Deliveries of the old stream still queued are skipped
 // (not Valid) or settle nothing: the broker redelivers them.
 func (r *run) reopen(ctx context.Context, old adapters.Stream, cause error, stop <-chan struct{}) bool {
+	r.mu.Lock()
+	r.gen++
+	r.shaky = false
+	r.breaks++
+	breaks := r.breaks
+	r.mu.Unlock()
 	r.status.report(cause)
 	closeCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	_ = old.Close(closeCtx)
 	cancel()
-	for attempt := 1; ; attempt++ {
+	for attempt := breaks; ; attempt++ {
 		t := time.NewTimer(backoff.Exp(attempt, 100*time.Millisecond, 5*time.Second))
 		select {
 		case <-stop:
@@ -188,8 +231,11 @@ func (r *run) reopen(ctx context.Context, old adapters.Stream, cause error, stop
 		if err == nil {
 			r.mu.Lock()
 			r.cur = next
+			r.gen++
+			gen := r.gen
+			r.shaky = true
 			r.mu.Unlock()
-			r.status.report(nil)
+			time.AfterFunc(stableAfter, func() { r.proved(gen, stop) })
 			return true
 		}
 		if ctx.Err() != nil {

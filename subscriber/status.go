@@ -1,7 +1,9 @@
 package subscriber
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,7 +73,7 @@ func (st *status) report(err error) {
 	}
 	st.mu.Unlock()
 	st.r.sub.opts.logger.Warn("herald: subscription broken; retrying", st.r.attrs("error", err, "give_up_after", st.timeout)...)
-	st.r.hook(st.r.sub.errorf(st.r.topic, fmt.Errorf("%w: %w", herald.ErrSubscriptionLost, err)))
+	st.r.hook(st.r.sub.errorf(st.r.topic, lost("", err)))
 }
 
 // check gives up when a subscription has been broken for the recovery
@@ -93,7 +95,7 @@ func (st *status) check() {
 		st.timer = time.AfterFunc(left, st.check)
 		return
 	}
-	st.final = st.r.sub.errorf(st.r.topic, fmt.Errorf("%w: not recovered within %v: %w", herald.ErrSubscriptionLost, st.timeout, oldest.err))
+	st.final = st.r.sub.errorf(st.r.topic, lost(fmt.Sprintf(": not recovered within %v", st.timeout), oldest.err))
 	close(st.gaveUp)
 }
 
@@ -110,7 +112,7 @@ func (st *status) health() error {
 	if oldest.at.IsZero() {
 		return nil
 	}
-	return st.r.sub.errorf(st.r.topic, fmt.Errorf("%w for %v: %w", herald.ErrSubscriptionLost, time.Since(oldest.at).Round(time.Second), oldest.err))
+	return st.r.sub.errorf(st.r.topic, lost(fmt.Sprintf(" for %v", time.Since(oldest.at).Round(time.Second)), oldest.err))
 }
 
 // stop releases the timer.
@@ -121,4 +123,17 @@ func (st *status) stop() {
 		st.timer.Stop()
 		st.timer = nil
 	}
+}
+
+// lost wraps herald.ErrSubscriptionLost, followed by detail, around
+// cause, unless the driver's error wraps it already (then detail alone
+// is added).
+func lost(detail string, cause error) error {
+	if errors.Is(cause, herald.ErrSubscriptionLost) {
+		if detail == "" {
+			return cause
+		}
+		return fmt.Errorf("%s: %w", strings.TrimPrefix(detail, ": "), cause)
+	}
+	return fmt.Errorf("%w%s: %w", herald.ErrSubscriptionLost, detail, cause)
 }

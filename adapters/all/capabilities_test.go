@@ -18,7 +18,7 @@ func TestGuaranteesTableMatchesCapabilities(t *testing.T) {
 	rows := []struct{ name, url string }{
 		{"`kafka`", "kafka://127.0.0.1:9092"},
 		{"`amqp` (classic queue, one host)", "amqp://127.0.0.1:5672/"},
-		{"`amqp?queue_type=quorum`", "amqp://127.0.0.1:5672/?queue_type=quorum"},
+		{"`amqp?queue_type=quorum&group=g`", "amqp://127.0.0.1:5672/?queue_type=quorum&group=g"},
 		{"`nats` (JetStream)", "nats://127.0.0.1:4222"},
 		{"`nats?mode=core`", "nats://127.0.0.1:4222?mode=core"},
 		{"`embedded`", "embedded://" + t.TempDir()},

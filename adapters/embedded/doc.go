@@ -57,26 +57,21 @@
 // for every backend, in docs/configuration.md. The server accepts
 // messages up to MaxPayload (8 MiB, headers included).
 //
-// # Behaviour shared with the nats adapter
+// # Behaviour shared with the nats driver
 //
-// Publishing (PublishAsync included), consuming (Stream included),
-// de-duplication (Nats-Msg-Id holds the message ID and the
-// subject, so a dead-letter copy on a stream that also captures
-// {topic}.dlq is stored), stream and consumer names (an injective
-// encoding of topics and groups), nack delays (NakWithDelay), failure
-// reporting (a deleted consumer is logged at warn level, reported with
-// adapters.ReportStatus wrapping herald.ErrSubscriptionLost, created
-// again, and its recovery reported) and the handling of contexts are
-// those of package adapters/nats in JetStream mode. Opening starts the
-// server if needed and gives up when its context ends. Errors read
-// herald/embedded: <op> "<topic>": <cause>, and every method called after
-// Close returns an error wrapping herald.ErrClosed.
+// Publishing, consuming, de-duplication (Nats-Msg-Id holds the message
+// ID and the subject, so a dead-letter copy on a stream that also
+// captures {topic}.dlq is stored), stream and consumer names (an
+// injective encoding of topics and groups), nack delays (NakWithDelay),
+// in-progress acks for the messages a subscriber holds, status reports
+// and the handling of contexts are those of package adapters/nats in
+// JetStream mode, with the same Capabilities (MaxMessageSize is
+// MaxPayload). Opening starts the server if needed and gives up when its
+// context ends. Errors are *herald.Error values with Backend "embedded";
+// every operation after Close matches herald.ErrClosed.
 //
 // # Escape hatch
 //
-// The publisher and subscriber have an As(target any) bool method filling
-// a pointer to an exported type: **server.Server, **nats.Conn,
-// *jetstream.JetStream and the Watermill publisher or subscriber
-// (*message.Publisher, *message.Subscriber). Their concrete types are
-// internal.
+// The publisher's and subscriber's As fill a pointer to **server.Server,
+// **nats.Conn or *jetstream.JetStream.
 package embedded

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/heraldkit/herald"
@@ -31,11 +32,17 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done f
 	if err := ctx.Err(); err != nil {
 		return opError(opPublish, name, herald.KindUnreachable, err)
 	}
-	for _, g := range t.bus.groups(name) {
+	groups := t.bus.groups(name)
+	for i, g := range groups {
 		if err := g.put(ctx, t.stop, m.Copy()); err != nil {
-			if errors.Is(err, herald.ErrClosed) {
+			switch {
+			case i > 0:
+				// The groups before took it: publishing it again
+				// duplicates it there.
+				done(opError(opPublish, name, herald.KindOutcomeUnknown, fmt.Errorf("stored for %d of %d groups, then a group's queue stayed full or the bus closed: %w", i, len(groups), err)))
+			case errors.Is(err, herald.ErrClosed):
 				done(closedError(opPublish, name))
-			} else {
+			default:
 				done(opError(opPublish, name, herald.KindUnreachable, errors.New("a group's queue stayed full (no subscriber takes its messages): "+err.Error())))
 			}
 			return nil

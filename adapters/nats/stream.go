@@ -100,6 +100,13 @@ func (st *coreStream) Receive(ctx context.Context, buf []adapters.Received) (int
 	}
 	// Close unsubscribes, which ends the wait.
 	nm, err := st.sub.NextMsgWithContext(ctx)
+	for errors.Is(err, nats.ErrSlowConsumer) {
+		// nats.go dropped what did not fit its pending limits (at most
+		// once) and says so once: the subscription is fine, and what it
+		// holds is still to be handed out.
+		st.slow()
+		nm, err = st.sub.NextMsgWithContext(ctx)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return 0, ctx.Err()
@@ -127,9 +134,19 @@ func (st *coreStream) Receive(ctx context.Context, buf []adapters.Received) (int
 			return n, nil
 		}
 		if nm, err = st.sub.NextMsg(0); err != nil {
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				st.slow()
+			}
 			return n, nil
 		}
 	}
+}
+
+// slow logs that nats.go dropped messages over its pending limits.
+func (st *coreStream) slow() {
+	dropped, _ := st.sub.Dropped()
+	st.s.log.Info("herald/nats: core subscription too slow: messages dropped over the client's pending limits (at most once)",
+		"topic", st.topic, "dropped_total", dropped)
 }
 
 // delivery records nm as unsettled; st.mu is held.

@@ -232,7 +232,7 @@ func TestConfigCommonOptions(t *testing.T) {
 		t.Fatalf("unknown option: %v", err)
 	}
 	allowed := strings.Split(ce.Allowed, ", ")
-	want := []string{"client_id", "confirm", "connect_timeout", "group", "heartbeat", "pool", "queue_type", "reconnect_max",
+	want := []string{"client_id", "confirm", "connect_timeout", "group", "heartbeat", "pool", "prefetch", "queue_type", "reconnect_max",
 		"tls", "tls_ca", "tls_cert", "tls_insecure_skip_verify", "tls_key", "tls_server_name"}
 	if !slices.Equal(allowed, want) {
 		t.Errorf("allowed options %v; want %v", allowed, want)

@@ -1,14 +1,13 @@
 // Package natsx is the JetStream engine shared by Herald's nats and
-// embedded adapters: settings, header mapping, stream provisioning, a
-// publisher that pipelines PubAcks (PublishContext, PublishAsync) and a
-// pull-consumer subscriber (Subscribe for Watermill, Stream for Herald's
-// windowed consume; see stream.go and async.go).
+// embedded drivers: settings, header mapping, stream provisioning, a
+// Topic that pipelines PubAcks (topic.go) and a pull-consumer Stream with
+// a window, coalesced pulls and in-progress acks for what it holds
+// (stream.go, pull.go), all implementing the adapters.Driver contract.
 //
 // It is internal: its API may change at any time. Users configure it
 // through the options documented in the adapters/nats package, and reach
 // the objects under it through As with exported types only
-// (**nats.Conn, *jetstream.JetStream, *message.Publisher,
-// *message.Subscriber, and **server.Server for embedded).
+// (**nats.Conn, *jetstream.JetStream, and **server.Server for embedded).
 //
 // # De-duplication
 //
@@ -32,24 +31,22 @@
 //
 // # Contexts, failures and errors
 //
-// Publisher.PublishContext and Subscriber.Subscribe honour their context
-// at every wait, and Close interrupts them. While the connection is down a
-// publish waits for it (and resends what was not acknowledged) until its
-// context ends or PublishTimeout passed, then fails with an error
-// wrapping herald.ErrUnreachable and the context's error.
+// Topic.Send and Subscription.Open honour their context at every wait,
+// and Close interrupts them. While the connection is down a Send waits
+// for it (and resends what was not acknowledged) until its context ends,
+// then fails with herald.ErrUnreachable (never written) or
+// herald.ErrOutcomeUnknown (written, not answered). There is no publish
+// timeout of the engine's own: the publisher's deadline is in the
+// context.
 //
-// ConnWatch logs a lost connection at warn level (once, with the cause),
-// the reconnect at info level, and asynchronous errors (a permission
-// violation) at warn level, at most once a minute each. A subscription
-// that breaks (connection lost, consumer or stream deleted, permission
-// refused, consumer creation failing) is reported with
-// adapters.ReportStatus on its Subscribe context, wrapping
-// herald.ErrSubscriptionLost and the cause, and logged at warn level once
-// per outage (see Health); the consumer is created again with delays
-// growing from 100ms to 30s, the connection's return is awaited without
-// polling, and the recovery is reported with nil and logged at info
-// level. If nats.go gives up reconnecting (max_reconnects), the loss is
-// reported and the subscription's channel closes.
+// ConnWatch logs a lost connection and asynchronous errors at debug
+// level and the reconnect at info level on Env.Logger; the publisher and
+// subscriber packages log an outage once, at warn. A Stream reports a
+// lost connection through StreamOptions.Status (an error wrapping
+// herald.ErrSubscriptionLost and the cause) and its recovery with nil;
+// a consumer or stream deleted, or a connection closed for good
+// (max_reconnects), breaks the Stream: Receive returns the error and the
+// subscriber reopens it with backoff.
 //
 // Errors read herald/<scheme>: <op> "<topic>": <cause>, with scheme "nats"
 // or "embedded" (Options.Scheme).
