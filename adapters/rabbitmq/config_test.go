@@ -190,7 +190,7 @@ func TestConfigTLS(t *testing.T) {
 // TestConnectErrorHasNoPassword dials a port where nothing listens and a
 // real broker with a wrong password: neither error contains the password.
 func TestConnectErrorHasNoPassword(t *testing.T) {
-	targets := []string{"amqp://user:" + secretPassword + "@127.0.0.1:1/?dial_timeout=1s"}
+	targets := []string{"amqp://user:" + secretPassword + "@127.0.0.1:1/?connect_timeout=1s"}
 	if u := brokerURLOrEmpty(); u != "" {
 		cfg := mustParseURL(t, u)
 		cfg.Username, cfg.Password = "herald-nobody", secretPassword

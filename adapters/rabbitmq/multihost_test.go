@@ -70,7 +70,7 @@ func closedAddr(t *testing.T) string {
 // failure and wraps herald.ErrUnreachable.
 func TestDialClusterHosts(t *testing.T) {
 	dead1, dead2 := closedAddr(t), closedAddr(t)
-	s, err := parse(mustParseURL(t, "amqp://u:"+secretPassword+"@"+dead1+","+dead2+"/?dial_timeout=2s"))
+	s, err := parse(mustParseURL(t, "amqp://u:"+secretPassword+"@"+dead1+","+dead2+"/?connect_timeout=2s"))
 	if err != nil {
 		t.Fatal(err)
 	}
