@@ -31,7 +31,7 @@ var optionClass = map[string]bool{
 	"pool": false, "prefetch": false, "provision": false, "publish_timeout": false,
 	"queue_type": false, "reconnect_max": false, "reconnect_wait": false, "replicas": false,
 	"replication_factor": false, "min_insync_replicas": false, "sasl": false, "session_timeout": false, "storage": false,
-	"stream": false, "subjects": false, "sync": false, "tls": false, "tls_ca": false,
+	"start": false, "stream": false, "subjects": false, "sync": false, "tls": false, "tls_ca": false,
 	"tls_cert": false, "tls_insecure": false, "tls_insecure_skip_verify": false, "tls_key": false,
 	"tls_server_name": false, "tls_skip_verify": false, "version": false, "window": false,
 }

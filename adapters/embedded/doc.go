@@ -32,7 +32,7 @@
 // durable consumers, exactly as with the nats adapter in JetStream mode,
 // whose code this package uses: messages published before a restart of the
 // process, or before a group's first subscriber, are consumed after it. A
-// new group starts with every retained message (deliver=new changes that).
+// new group starts with every retained message (start=newest changes that).
 // When the server starts it returns messages that were delivered but not
 // acked when it last stopped to their consumers at once (a consumer reset
 // to its ack floor), instead of after ack_wait; messages acked out of order
@@ -47,11 +47,14 @@
 //	log      server logs on stderr                          false
 //	sync     fsync policy: always, default (2m), a duration default
 //
-// and the JetStream options of package adapters/nats (ack_wait,
-// max_deliver, backoff, deliver, max_age, storage, stream, subjects,
-// provision, ...), with replicas fixed at 1; prefetch, the consume
-// window, is read by the subscriber package as on every backend. Connection
-// options (hosts, credentials, TLS) do not apply. The server accepts
+// and the JetStream options of package adapters/nats (stream, subjects,
+// provision, storage, max_age, duplicates, ack_wait, max_deliver,
+// backoff, start, max_ack_pending, inactive_threshold), with replicas
+// fixed at 1; deliver (all | new), the older name of start (oldest |
+// newest), is accepted until the next release. prefetch, the consume
+// window, is the subscriber's. Connection options (hosts, credentials,
+// client_id, connect_timeout, TLS) do not apply. Every option is listed,
+// for every backend, in docs/configuration.md. The server accepts
 // messages up to MaxPayload (8 MiB, headers included).
 //
 // # Behaviour shared with the nats driver

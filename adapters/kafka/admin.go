@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/internal/backoff"
 )
 
 // topicWait bounds how long a new topic may take to get partition leaders.
@@ -174,6 +175,7 @@ func (a *admin) create(ctx context.Context, topic string) error {
 // KRaft brokers may list a leader that does not serve the partition yet.)
 func (a *admin) waitLeaders(ctx context.Context, topic string, d time.Duration) error {
 	deadline := time.Now().Add(d)
+	retry := backoff.Policy{Base: 50 * time.Millisecond, Limit: time.Second}.Start()
 	for {
 		err := a.leadersReady(ctx, topic)
 		if err == nil {
@@ -182,12 +184,8 @@ func (a *admin) waitLeaders(ctx context.Context, topic string, d time.Duration) 
 		if time.Now().After(deadline) || a.ctx.Err() != nil {
 			return fmt.Errorf("topic not ready after %v: %w", d, err)
 		}
-		t := time.NewTimer(100 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !backoff.Wait(ctx, min(retry.Next(), time.Until(deadline)+time.Millisecond)) && ctx.Err() != nil {
 			return fmt.Errorf("waiting for the topic's partition leaders: %w", ctxErr(ctx, err))
-		case <-t.C:
 		}
 	}
 }

@@ -1,13 +1,14 @@
 package kafka
 
 import (
-	"context"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/heraldkit/herald/internal/backoff"
 )
 
 // clientOpts builds the franz-go options shared by the producer, the
@@ -21,9 +22,11 @@ func (s settings) clientOpts(g *netGuard) []kgo.Opt {
 		kgo.Dialer(g.with(s).DialContext),
 		kgo.RetryBackoffFn(func(tries int) time.Duration {
 			if g.aborted() {
-				return 0
+				// Cut off: retries fail at once, and at most one per
+				// MinDelay (never a spin).
+				return backoff.MinDelay
 			}
-			return backoff(tries, 100*time.Millisecond, 2*time.Second)
+			return backoff.Exp(tries, 100*time.Millisecond, 2*time.Second)
 		}),
 		kgo.MetadataMinAge(500 * time.Millisecond),
 		// The broker enforces max.message.bytes per topic; the producer
@@ -77,29 +80,4 @@ const stickyBytes = 16 << 10
 // 16 KiB so that concurrent sends share batches.
 func newPartitioner() kgo.Partitioner {
 	return kgo.UniformBytesPartitioner(stickyBytes, true, true, nil)
-}
-
-// backoff is an exponential backoff: first for the first try, doubling,
-// capped at max.
-func backoff(tries int, first, max time.Duration) time.Duration {
-	d := first
-	for i := 1; i < tries && d < max; i++ {
-		d *= 2
-	}
-	return min(d, max)
-}
-
-// sleep waits d, unless one of the channels is closed or ctx ends first;
-// it reports whether the wait was complete.
-func sleep(ctx context.Context, d time.Duration, stop <-chan struct{}) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-stop:
-		return false
-	}
 }

@@ -2,11 +2,9 @@ package kafka
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kversion"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/internal/optnames"
+	"github.com/heraldkit/herald/internal/tlsopt"
 )
 
 // Defaults of the options documented in the package documentation.
@@ -24,6 +24,7 @@ const (
 	defaultWindow          = 256     // Capabilities.DefaultWindow
 	defaultMaxMessageBytes = 2 << 20 // 2 MiB: a 1 MiB payload plus headers fits
 	defaultSessionTimeout  = 10 * time.Second
+	defaultConnectTimeout  = 10 * time.Second
 	defaultClientID        = "herald"
 	defaultVersion         = "3.6.0"
 	minVersion             = "2.4.0"
@@ -57,10 +58,11 @@ type settings struct {
 	initialOffset     int64 // offsetOldest or offsetNewest
 	sessionTimeout    time.Duration
 	clientID          string
-	version           string      // highest Kafka version whose protocol is spoken
-	tls               *tls.Config // nil: plaintext
-	tlsCA, tlsCert    string      // the files, named in TLS errors
-	sasl              string      // "" or saslPlain, saslSCRAMSHA256, saslSCRAMSHA512
+	version           string          // highest Kafka version whose protocol is spoken
+	tls               *tls.Config     // nil: plaintext
+	tlsOpts           tlsopt.Settings // the TLS options, for the diagnosis of a failed handshake
+	connectTimeout    time.Duration   // bounds each dial and TLS handshake
+	sasl              string          // "" or saslPlain, saslSCRAMSHA256, saslSCRAMSHA512
 	username          string
 	password          string
 	revokeWait        time.Duration // revokeWait; shorter in tests
@@ -109,30 +111,34 @@ func parse(cfg herald.Config) (settings, error) {
 		"lz4": kgo.Lz4Compression(), "zstd": kgo.ZstdCompression(),
 	}[codec]
 	s.partitions = int32(r.Int("partitions", defaultPartitions, 1, 10000))
-	s.replicationFactor = int16(replicationOption(r, "replication_factor", "default.replication.factor"))
+	replicasKey := optnames.Key(r, cfg, "replicas") // replication_factor: the older name
+	s.replicationFactor = int16(replicationOption(r, replicasKey, "default.replication.factor"))
 	s.minInsyncReplicas = replicationOption(r, "min_insync_replicas", "min.insync.replicas")
 	if s.minInsyncReplicas > 0 && s.replicationFactor > 0 && s.minInsyncReplicas > int(s.replicationFactor) {
-		r.Fail("min_insync_replicas", strconv.Itoa(s.minInsyncReplicas), "is more than replication_factor "+strconv.Itoa(int(s.replicationFactor))+" (no write could succeed)",
-			"at most replication_factor, typically replication_factor-1")
+		r.Fail("min_insync_replicas", strconv.Itoa(s.minInsyncReplicas), "is more than "+replicasKey+" "+strconv.Itoa(int(s.replicationFactor))+" (no write could succeed)",
+			"at most "+replicasKey+", typically "+replicasKey+"-1")
 	}
 	s.maxMessageBytes = r.Int("max_message_bytes", defaultMaxMessageBytes, 1024, 1<<30)
 	offsetDefault := "newest"
 	if cfg.Group != "" {
 		offsetDefault = "oldest"
 	}
-	if r.Enum("initial_offset", offsetDefault, "oldest", "newest") == "oldest" {
+	// start (initial_offset: the older name) is where a consumer without a
+	// committed offset starts.
+	if optnames.Enum(r, cfg, "start", offsetDefault, "oldest", "newest") == "oldest" {
 		s.initialOffset = offsetOldest
 	} else {
 		s.initialOffset = offsetNewest
 	}
 	s.sessionTimeout = r.Duration("session_timeout", defaultSessionTimeout, 6*time.Second, 5*time.Minute)
+	s.connectTimeout = r.Duration("connect_timeout", defaultConnectTimeout, 100*time.Millisecond, 10*time.Minute)
 	s.clientID = r.String("client_id", defaultClientID)
 	if !validClientID(s.clientID) {
 		r.Fail("client_id", s.clientID, "is not a valid client id", "1 to 255 characters: letters, digits, '.', '_', '-'")
 	}
 	s.version = parseVersion(r)
-	s.tls = parseTLS(r)
-	s.tlsCA, s.tlsCert = r.String("tls_ca", ""), r.String("tls_cert", "")
+	s.tlsOpts = tlsopt.Read(r, cfg)
+	s.tls = s.tlsOpts.Config
 	s.sasl = parseSASL(r, cfg, fail)
 
 	if err := r.Err(); err != nil {
@@ -208,63 +214,6 @@ func versionNumber(raw string) (int, bool) {
 // kafkaVersions is the protocol range for settings.version.
 func (s settings) kafkaVersions() *kversion.Versions {
 	return kversion.FromString(s.version)
-}
-
-// parseTLS returns the TLS configuration, or nil for plaintext. Any tls_*
-// file option turns TLS on; tls=false with one of them is an error.
-func parseTLS(r *herald.OptionReader) *tls.Config {
-	tlsSet := r.Has("tls")
-	on := r.Bool("tls", false)
-	ca := r.String("tls_ca", "")
-	cert := r.String("tls_cert", "")
-	key := r.String("tls_key", "")
-	insecure := r.Bool("tls_insecure_skip_verify", false)
-	serverName := r.String("tls_server_name", "")
-	usesTLS := ca != "" || cert != "" || key != "" || r.Has("tls_insecure_skip_verify") || serverName != ""
-	if tlsSet && !on && usesTLS {
-		r.Fail("tls", "false", "contradicts the tls_* options that are set", "true, or remove the tls_* options")
-		return nil
-	}
-	if !on && !usesTLS {
-		return nil
-	}
-	c := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure, ServerName: serverName} //nolint:gosec // opt-in
-	if ca != "" {
-		pem, err := os.ReadFile(ca)
-		switch {
-		case err != nil:
-			r.Fail("tls_ca", ca, "cannot be read: "+errText(err), "a readable PEM file of CA certificates")
-		default:
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				r.Fail("tls_ca", ca, "holds no PEM certificate", "a readable PEM file of CA certificates")
-			}
-			c.RootCAs = pool
-		}
-	}
-	switch {
-	case cert != "" && key != "":
-		pair, err := tls.LoadX509KeyPair(cert, key)
-		if err != nil {
-			r.Fail("tls_cert", cert, "cannot be loaded with tls_key: "+errText(err), "PEM files of a client certificate (tls_cert) and its private key (tls_key)")
-		} else {
-			c.Certificates = []tls.Certificate{pair}
-		}
-	case cert != "":
-		r.Fail("tls_key", "", "is missing", "the PEM private key file of tls_cert")
-	case key != "":
-		r.Fail("tls_cert", "", "is missing", "the PEM certificate file of tls_key")
-	}
-	return c
-}
-
-// errText reduces a file error to its cause, without repeating the path.
-func errText(err error) string {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err.Error()
-	}
-	return err.Error()
 }
 
 func parseSASL(r *herald.OptionReader, cfg herald.Config, fail func(key, value, problem, allowed string)) string {

@@ -62,14 +62,14 @@ func TestConfigDefaults(t *testing.T) {
 
 func TestConfigOptions(t *testing.T) {
 	s, err := parse(mustParse(t, "kafka://u:"+secretPassword+"@k1?acks=leader&compression=zstd&partitions=12"+
-		"&replication_factor=3&min_insync_replicas=-1&max_message_bytes=4096&initial_offset=newest&session_timeout=20s&client_id=billing-1"+
+		"&replicas=3&min_insync_replicas=-1&max_message_bytes=4096&start=newest&session_timeout=20s&client_id=billing-1&connect_timeout=3s"+
 		"&version=4.0.0&sasl=scram-sha-512&tls=true&tls_insecure_skip_verify=true&group=g"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.acks != "leader" || s.idempotent || s.compression != kgo.ZstdCompression() || s.partitions != 12 ||
 		s.replicationFactor != 3 || s.minInsyncReplicas != replicationBroker || s.maxMessageBytes != 4096 || s.initialOffset != offsetNewest ||
-		s.sessionTimeout != 20*time.Second || s.clientID != "billing-1" || s.version != "4.0.0" ||
+		s.sessionTimeout != 20*time.Second || s.clientID != "billing-1" || s.version != "4.0.0" || s.connectTimeout != 3*time.Second ||
 		s.sasl != saslSCRAMSHA512 || s.tls == nil || !s.tls.InsecureSkipVerify {
 		t.Errorf("options: %+v", s)
 	}
@@ -122,14 +122,20 @@ func TestConfigErrors(t *testing.T) {
 		{"kafka://k1?compression=brotli", "compression"},
 		{"kafka://k1?partitions=0", "partitions"},
 		{"kafka://k1?partitions=many", "partitions"},
-		{"kafka://k1?replication_factor=0", "replication_factor"},
-		{"kafka://k1?replication_factor=-2", "replication_factor"},
-		{"kafka://k1?replication_factor=three", "replication_factor"},
+		{"kafka://k1?replicas=0", "replicas"},
+		{"kafka://k1?replicas=-2", "replicas"},
+		{"kafka://k1?replicas=three", "replicas"},
+		{"kafka://k1?replication_factor=three", "replication_factor"}, // the older name: its own key in errors
+		{"kafka://k1?replication_factor=3&replicas=3", "replication_factor"},
 		{"kafka://k1?min_insync_replicas=0", "min_insync_replicas"},
 		{"kafka://k1?min_insync_replicas=x", "min_insync_replicas"},
-		{"kafka://k1?replication_factor=2&min_insync_replicas=3", "min_insync_replicas"},
+		{"kafka://k1?replicas=2&min_insync_replicas=3", "min_insync_replicas"},
 		{"kafka://k1?max_message_bytes=10", "max_message_bytes"},
+		{"kafka://k1?start=latest", "start"},
 		{"kafka://k1?initial_offset=latest", "initial_offset"},
+		{"kafka://k1?initial_offset=oldest&start=oldest", "initial_offset"},
+		{"kafka://k1?connect_timeout=1ns", "connect_timeout"},
+		{"kafka://k1?tls_insecure=true", "tls_insecure"}, // NATS's older name, never read here
 		{"kafka://k1?session_timeout=1s", "session_timeout"},
 		{"kafka://k1?window=0", "window"},
 		{"kafka://k1?window=64", "window"},     // the facade's: refused by the driver
@@ -287,4 +293,21 @@ func validClientOpts(s settings) error {
 	}
 	cl.Close()
 	return nil
+}
+
+// TestOlderNames: the older names of replicas and start (and of prefetch,
+// window, read by the facade) still work until the next release, and mean
+// what the new names mean.
+func TestOlderNames(t *testing.T) {
+	older, err := parse(mustParse(t, "kafka://k1?replication_factor=2&initial_offset=newest&group=g"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer, err := parse(mustParse(t, "kafka://k1?replicas=2&start=newest&group=g"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if older.replicationFactor != 2 || newer.replicationFactor != 2 || older.initialOffset != offsetNewest || newer.initialOffset != offsetNewest {
+		t.Errorf("older names: replicas %d, start %d; newer: %d, %d", older.replicationFactor, older.initialOffset, newer.replicationFactor, newer.initialOffset)
+	}
 }

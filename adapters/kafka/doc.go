@@ -39,7 +39,7 @@
 //	idempotent                true if acks=all  idempotent producer: no duplicates or reordering from producer retries
 //	compression               none           none | gzip | snappy | lz4 | zstd
 //	partitions                6              partitions of topics Herald creates
-//	replication_factor        auto           replicas of topics Herald creates; auto: 3 when the cluster lists 3 or
+//	replicas                  auto           replicas of topics Herald creates; auto: 3 when the cluster lists 3 or
 //	                                         more brokers, else the broker's default.replication.factor;
 //	                                         -1: always the broker's default; or a count
 //	min_insync_replicas       auto           min.insync.replicas of topics Herald creates; auto: 2 when the topic
@@ -48,12 +48,13 @@
 //	max_message_bytes         2097152        largest record (payload, key, headers) the producer sends; also
 //	                                         max.message.bytes of topics Herald creates, and
 //	                                         Capabilities.MaxMessageSize
-//	initial_offset            oldest with a group, newest without
+//	start                     oldest with a group, newest without
 //	                                         oldest | newest: where a group, or a private consumer, starts
 //	                                         when it has no committed offset
 //	session_timeout           10s            consumer group session timeout (6s to 5m): how long a
 //	                                         crashed member's partitions wait (see Hand-over)
 //	client_id                 herald         Kafka client id (letters, digits, '.', '_', '-')
+//	connect_timeout           10s            bound on each dial and TLS handshake (100ms to 10m)
 //	version                   3.6.0          highest Kafka protocol version spoken (2.4.0 to 4.4.0)
 //	tls                       false          TLS to the brokers (implied by any tls_* option)
 //	tls_ca                    (system)       PEM file of CA certificates
@@ -61,6 +62,14 @@
 //	tls_server_name           (the host)     name to verify the brokers' certificates against
 //	tls_insecure_skip_verify  false          do not verify the brokers' certificates (tests only)
 //	sasl                      (none)         plain | scram-sha-256 | scram-sha-512 (user and password from the URL)
+//
+// The names mean the same on every backend (docs/configuration.md); the
+// older names replication_factor (replicas) and initial_offset (start)
+// are accepted until the next release, but not together with the new
+// ones. The TLS options are read, and a failed handshake is explained, as
+// on every backend (internal/tlsopt): the error names the certificate and
+// the tls_ca it was checked against, or the client certificate the
+// broker wants, or TLS on one side only.
 //
 // The consume window is the facade's: ?prefetch=N (every backend), or
 // Kafka's older name ?window=N, read by adapters.SplitCommon
@@ -104,7 +113,7 @@
 // leader (an existing topic is used as it is; without the right to create
 // topics, an existing topic is enough). Prepare creates the topic ahead of
 // the first Open, so that a group starting at the oldest record keeps
-// what is published from then on; for a group with initial_offset=newest
+// what is published from then on; for a group with start=newest
 // it also commits the current end offsets of the partitions the group has
 // no commit for (a group with live members refuses that, and needs it
 // not).
@@ -161,10 +170,10 @@
 //
 // Each Open is a franz-go consumer of its own: a member of the group (or,
 // without a group, a private consumer reading every partition directly,
-// from the end unless initial_offset=oldest, committing nothing; it does
+// from the end unless start=oldest, committing nothing; it does
 // not read partitions added later). Open returns once the consumer is
 // ready: the member joined its group (up to 75 s) and, with
-// initial_offset=newest, the starting offsets are pinned, so a record
+// start=newest, the starting offsets are pinned, so a record
 // published after Open returned is delivered. With the cooperative
 // balancer, a member that joins a busy group may be ready before it owns
 // partitions: they come in the next rebalance, once the other members

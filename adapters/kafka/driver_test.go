@@ -242,7 +242,7 @@ func TestSecurityMismatchExplained(t *testing.T) {
 	cases := map[string]struct{ url, want string }{
 		"sasl=plain":         {"kafka://u:p@" + host + "?sasl=plain", "does not use SASL"},
 		"sasl=scram-sha-512": {"kafka://u:p@" + host + "?sasl=scram-sha-512", "does not use SASL"},
-		"tls":                {target + "?tls=true", "does not use TLS"},
+		"tls":                {target + "?tls=true", "does not speak TLS on this port"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -303,7 +303,7 @@ func TestPlaintextToTLSListenerExplained(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	_, err := Driver{}.OpenTopic(ctx, mustParse(t, "kafka://"+tlsListener(t)), adapters.Env{})
-	if err == nil || !strings.Contains(err.Error(), "answers with TLS: add tls=true") {
+	if err == nil || !strings.Contains(err.Error(), "expects TLS on this port (add tls=true") {
 		t.Fatalf("plaintext to a TLS listener: %v; want it to say so", err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/heraldkit/herald/internal/tlsopt"
 )
 
 // errAborted is what a guarded dial returns once its guard was aborted.
@@ -104,13 +106,9 @@ func (g *netGuard) DialContext(ctx context.Context, network, addr string) (net.C
 	if tlsConf == nil {
 		return gc, nil
 	}
-	conf := tlsConf.Clone()
-	if conf.ServerName == "" {
-		if host, _, err := net.SplitHostPort(addr); err == nil {
-			conf.ServerName = host
-		}
-	}
-	tc := tls.Client(gc, conf)
+	// Each broker is verified against its own name, unless
+	// tls_server_name names one for all.
+	tc := tls.Client(gc, tlsopt.Settings{Config: tlsConf}.For(addr))
 	if err := tc.HandshakeContext(ctx); err != nil {
 		_ = gc.Close()
 		return nil, err

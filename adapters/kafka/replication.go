@@ -19,7 +19,7 @@ const (
 
 // clusterBrokers is the number of brokers from which Herald replicates
 // the topics it creates (replication factor 3, min.insync.replicas 2)
-// when replication_factor and min_insync_replicas are "auto".
+// when replicas and min_insync_replicas are "auto".
 const clusterBrokers = 3
 
 // replicationOption reads "auto" (the default), -1 (the broker's

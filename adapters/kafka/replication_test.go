@@ -26,7 +26,7 @@ func TestTopicReplicationBrokerDefaults(t *testing.T) {
 		wantMin string // "" : not set on the topic
 	}{
 		{"", ""},
-		{"replication_factor=1&min_insync_replicas=1", "1"},
+		{"replicas=1&min_insync_replicas=1", "1"},
 	} {
 		pub := openTopic(t, withQuery(base, tc.query))
 		topic := uniqueName("repl")

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/internal/backoff"
 )
 
 // health tracks the failures of one stream and reports them through the
@@ -180,13 +181,9 @@ func (h *health) recovered() {
 // the outage.
 func (h *health) probe() {
 	defer h.bg.Done()
-	wait := 500 * time.Millisecond
+	retry := backoff.Policy{Base: 500 * time.Millisecond, Limit: 5 * time.Second}.Start()
 	for {
-		t := time.NewTimer(wait)
-		select {
-		case <-t.C:
-		case <-h.ctx.Done():
-			t.Stop()
+		if !backoff.Wait(h.ctx, retry.Next()) {
 			return
 		}
 		h.mu.Lock()
@@ -199,6 +196,5 @@ func (h *health) probe() {
 			h.recovered()
 			return
 		}
-		wait = min(2*wait, 5*time.Second)
 	}
 }

@@ -169,9 +169,9 @@ func TestStreamCommitsOnClose(t *testing.T) {
 }
 
 // TestInitialOffset: a new group starts at the oldest record (durable),
-// or at the end with initial_offset=newest; a private consumer starts at
-// the end, or replays with initial_offset=oldest; Prepare makes a group
-// with initial_offset=newest keep what is published after it.
+// or at the end with start=newest; a private consumer starts at
+// the end, or replays with start=oldest; Prepare makes a group
+// with start=newest keep what is published after it.
 func TestInitialOffset(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
@@ -179,7 +179,7 @@ func TestInitialOffset(t *testing.T) {
 	tp := openTopic(t, target)
 	old := herald.NewMessage([]byte("old"))
 	sendSync(t, tp, topic, old)
-	prepared := openSubscription(t, withQuery(target, "group="+uniqueName("g")+"&initial_offset=newest"))
+	prepared := openSubscription(t, withQuery(target, "group="+uniqueName("g")+"&start=newest"))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := prepared.Prepare(ctx, topic); err != nil {
@@ -190,9 +190,9 @@ func TestInitialOffset(t *testing.T) {
 	streams := map[string]*stream{}
 	for name, q := range map[string]string{
 		"group":          "group=" + uniqueName("g"),
-		"group newest":   "group=" + uniqueName("g") + "&initial_offset=newest",
+		"group newest":   "group=" + uniqueName("g") + "&start=newest",
 		"private":        "",
-		"private oldest": "initial_offset=oldest",
+		"private oldest": "start=oldest",
 	} {
 		streams[name] = openStream(t, openSubscription(t, withQuery(target, q)), topic, 16, nil)
 	}

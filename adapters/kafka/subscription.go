@@ -43,7 +43,7 @@ type subscription struct {
 var _ adapters.Subscription = (*subscription)(nil)
 
 func newSubscription(ctx context.Context, s settings, log *slog.Logger) (*subscription, error) {
-	g := newNetGuard(10*time.Second, 0)
+	g := newNetGuard(s.connectTimeout, 0)
 	cl, err := connect(ctx, "subscriber", s, g)
 	if err != nil {
 		g.abort()
@@ -89,7 +89,7 @@ func (sub *subscription) topicError(op, topic string, err error) error {
 // Prepare implements adapters.Subscription: it creates topic when missing
 // (with the configured partitions, replication and max.message.bytes),
 // so that a group starting at the oldest record (the default) keeps what
-// is published from now on. A group with initial_offset=newest also gets
+// is published from now on. A group with start=newest also gets
 // the current end offsets committed for the partitions it has no commit
 // for (see commitEnds), so that it too keeps what is published from now
 // on.
@@ -169,7 +169,7 @@ func (sub *subscription) Open(ctx context.Context, topic string, o adapters.Stre
 }
 
 func (sub *subscription) startStream(ctx context.Context, topic string, o adapters.StreamOptions) (*stream, error) {
-	g := newNetGuard(10*time.Second, 0)
+	g := newNetGuard(sub.set.connectTimeout, 0)
 	lctx, cancel := context.WithCancel(context.Background())
 	s := &stream{
 		sub: sub, topic: topic, window: o.Window, guard: g, ctx: lctx, cancel: cancel,
@@ -262,7 +262,7 @@ func (s *stream) healthy() bool {
 }
 
 // startOffsets returns where a private consumer starts on each partition:
-// the end offsets listed now (initial_offset=newest), so a record
+// the end offsets listed now (start=newest), so a record
 // published after Open returned is delivered, or the start.
 func (sub *subscription) startOffsets(ctx context.Context, topic string) (map[int32]kgo.Offset, error) {
 	ends, err := sub.admin.endOffsets(ctx, topic)

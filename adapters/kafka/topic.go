@@ -14,6 +14,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/internal/backoff"
 )
 
 // maxBufferedRecords is franz-go's limit of records taken and not yet
@@ -71,7 +72,7 @@ func (w *writeCounter) OnBrokerWrite(_ kgo.BrokerMetadata, key int16, bytesWritt
 }
 
 func newTopic(ctx context.Context, s settings, log *slog.Logger) (*topic, error) {
-	g := newNetGuard(10*time.Second, 0)
+	g := newNetGuard(s.connectTimeout, 0)
 	t := &topic{set: s, guard: g, log: log, closing: make(chan struct{})}
 	cl, err := connect(ctx, "publisher", s, g,
 		// A lone Send is not delayed; batches still form while requests
@@ -225,7 +226,7 @@ func (t *topic) ensure(ctx context.Context, name string) error {
 	if t.admin.known(name) {
 		return nil
 	}
-	wait := 250 * time.Millisecond
+	retry := backoff.Policy{Base: 250 * time.Millisecond, Limit: 2 * time.Second}.Start()
 	for {
 		err := t.admin.ensure(ctx, name)
 		switch {
@@ -238,10 +239,9 @@ func (t *topic) ensure(ctx context.Context, name string) error {
 		case !transient(err):
 			return opError(opPublish, name, denied(t.set.username, err))
 		}
-		if !sleep(ctx, wait, t.closing) {
-			continue // the next round returns ctx's or Close's error
-		}
-		wait = min(2*wait, 2*time.Second)
+		// The next round returns ctx's or Close's error if the wait was
+		// cut short.
+		backoff.Wait(ctx, retry.Next(), t.closing)
 	}
 }
 

@@ -214,7 +214,7 @@ func TestSendPipelines(t *testing.T) {
 	if requests > n/4 {
 		t.Errorf("%d sends wrote %d produce requests; want them to share requests (at most %d)", n, requests, n/4)
 	}
-	sub := openSubscription(t, withQuery(target, "initial_offset=oldest"))
+	sub := openSubscription(t, withQuery(target, "start=oldest"))
 	st := openStream(t, sub, name, n+1, nil)
 	var keyed []adapters.Received
 	for _, r := range receiveN(t, st, n+1, 30*time.Second) {

@@ -12,6 +12,8 @@ import (
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/adapters/internal/natsx"
+	"github.com/heraldkit/herald/internal/optnames"
+	"github.com/heraldkit/herald/internal/tlsopt"
 )
 
 // DefaultHost is used when the URL names no host.
@@ -45,7 +47,9 @@ func parse(cfg herald.Config) (*settings, error) {
 		r.Fail("path", cfg.Path, "is not used by NATS", "no path: nats://host:4222?options")
 	}
 
-	name := r.String("name", "herald")
+	// client_id means what it means on every backend; name is its older
+	// name here.
+	name := r.String(optnames.Key(r, cfg, "client_id"), "herald")
 	connectTimeout := r.Duration("connect_timeout", 5*time.Second, 100*time.Millisecond, 5*time.Minute)
 	reconnectWait := r.Duration("reconnect_wait", 2*time.Second, 10*time.Millisecond, 5*time.Minute)
 	maxReconnects := r.Int("max_reconnects", -1, -1, 1_000_000)
@@ -62,10 +66,10 @@ func parse(cfg herald.Config) (*settings, error) {
 	authOpts, a := readAuth(r, cfg)
 	s.opts = append(s.opts, authOpts...)
 	s.auth = a
-	tlsOpt, useTLS := readTLS(r)
-	s.auth.tls, s.auth.tlsCA, s.auth.tlsCert = useTLS, r.String("tls_ca", ""), r.String("tls_cert", "")
-	if tlsOpt != nil {
-		s.opts = append(s.opts, tlsOpt)
+	s.auth.tls = tlsopt.Read(r, cfg)
+	useTLS := s.auth.tls.Enabled()
+	if useTLS {
+		s.opts = append(s.opts, nats.Secure(s.auth.tls.Config))
 	}
 
 	if s.core && strings.ContainsFunc(cfg.Group, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
@@ -75,6 +79,9 @@ func parse(cfg herald.Config) (*settings, error) {
 		for _, k := range natsx.SettingKeys {
 			if v, ok := cfg.Options[k]; ok {
 				r.Fail(k, v, "applies only to JetStream", "mode=jetstream, or remove "+k)
+			}
+			if old := optnames.Key(r, cfg, k); old != k {
+				r.Fail(old, cfg.Options[old], "applies only to JetStream", "mode=jetstream, or remove "+old)
 			}
 		}
 		natsx.RefuseRemoved(r, cfg.Options)

@@ -41,13 +41,18 @@ func TestConfigErrors(t *testing.T) {
 		{"nats://localhost:4222?subjects=a.>", "subjects", "needs the stream option"},
 		{"nats://localhost:4222?mode=core&ack_wait=5s", "ack_wait", "only to JetStream"},
 		{"nats://localhost:4222?deliver=first", "deliver", "all, new"},
+		{"nats://localhost:4222?start=first", "start", "oldest, newest"},
+		{"nats://localhost:4222?start=oldest&deliver=all", "deliver", "older name of start"},
+		{"nats://localhost:4222?name=a&client_id=b", "name", "older name of client_id"},
+		{"nats://localhost:4222?tls_skip_verify=true", "tls_skip_verify", "not a known option"},
+		{"nats://localhost:4222?mode=core&deliver=new", "deliver", "only to JetStream"},
 		{"nats://localhost:4222?mode=core&group=a%20b", "group", "queue group"},
 		{"nats://localhost:4222/vhost", "path", "not used"},
 		{"nats://user@localhost:4222", "password", "is missing"},
 		{"nats://localhost:4222?creds=" + missing, "creds", "cannot be read"},
 		{"nats://localhost:4222?nkey=" + missing, "nkey", "cannot be read"},
 		{"nats://localhost:4222?tls_ca=" + missing, "tls_ca", "cannot be read"},
-		{"nats://localhost:4222?tls_cert=/x.pem", "tls_cert", "together"},
+		{"nats://localhost:4222?tls_cert=/x.pem", "tls_key", "together"},
 		{"nats://localhost:4222?tls=false&tls_insecure=true", "tls", "tls_*"},
 		{"nats://localhost:4222?tls=maybe", "tls", "not a boolean"},
 		{"nats://u:p@localhost:4222?token=t", "auth", "more than one"},
@@ -75,10 +80,14 @@ func TestConfigErrors(t *testing.T) {
 func TestConfigValid(t *testing.T) {
 	for _, u := range []string{
 		"nats://",
+		"nats://h1:4222,h2:4222?mode=core&client_id=svc&reconnect_wait=1s&max_reconnects=10",
 		"nats://h1:4222,h2:4222?mode=core&name=svc&reconnect_wait=1s&max_reconnects=10",
 		"nats://u:p@localhost?stream=ORDERS&subjects=orders.>,billing.*&max_age=0s&storage=memory&replicas=3",
 		"nats://localhost?ack_wait=10s&max_deliver=5&backoff=1s,5s,30s&deliver=new&max_ack_pending=100&prefetch=8",
 		"nats://localhost?inactive_threshold=1m&provision=false&duplicates=1m",
+		"nats://localhost?token=abc&tls=true&tls_insecure_skip_verify=true&tls_server_name=nats.example",
+		"nats://localhost?start=newest&client_id=svc&connect_timeout=2s",
+		// The older names, until the next release.
 		"nats://localhost?token=abc&tls=true&tls_insecure=true&tls_server_name=nats.example",
 	} {
 		cfg, err := herald.ParseURL(u)

@@ -101,7 +101,7 @@
 // A group is a durable pull consumer named after the group (the group and
 // topic on a shared stream); every stream opened on it, in any process,
 // pulls from it, so they share the messages. A new group starts with
-// every message the stream retains (deliver=new: only messages published
+// every message the stream retains (start=newest: only messages published
 // after its creation); Prepare creates it ahead of the first
 // subscription. Without a group, the streams of one subscription share a
 // consumer private to it, starting with messages published after its
@@ -195,7 +195,8 @@
 // Connection (both modes):
 //
 //	mode             jetstream | core                          jetstream
-//	name             connection name shown by the server       herald
+//	client_id        connection name shown by the server       herald
+//	                 (name is an older name)
 //	connect_timeout  dial timeout                              5s
 //	reconnect_wait   wait between reconnect attempts           2s
 //	max_reconnects   attempts after a disconnect, -1 forever   -1
@@ -213,7 +214,13 @@
 //	                 (subscriber.WithWindow)                   256
 //
 // User and password go in the URL (nats://user:password@host); at most one
-// of user:password, token, nkey and creds may be set.
+// of user:password, token, nkey and creds may be set. The names mean the
+// same on every backend (docs/configuration.md); the older names (name,
+// tls_insecure, deliver) are accepted until the next release, but not
+// together with the new ones. The TLS options are read, and a failed
+// handshake is explained, as on every backend (internal/tlsopt): the
+// error names the certificate and the tls_ca it was checked against, or
+// the client certificate the server wants, or TLS on one side only.
 //
 // JetStream only:
 //
@@ -233,7 +240,10 @@
 //	                   deliveries of a message neither acked nor
 //	                   kept alive (its subscriber died), e.g.
 //	                   1s,5s,30s
-//	deliver            where a new group starts: all | new       all
+//	start              where a new group starts:               oldest
+//	                   oldest | newest (deliver=all|new is an
+//	                   older name); a private subscriber always
+//	                   starts at newest
 //	max_ack_pending    unacked messages of the group, all its    0 (1000)
 //	                   members together; raised to a stream's
 //	                   window when lower

@@ -88,7 +88,7 @@ func TestEveryOptionIsRead(t *testing.T) {
 	// it is compared with.
 	rows := map[string][2]string{
 		"mode":                     {"mode=core", ""},
-		"name":                     {"name=svc", ""},
+		"client_id":                {"client_id=svc", ""},
 		"connect_timeout":          {"connect_timeout=1s", ""},
 		"reconnect_wait":           {"reconnect_wait=1s", ""},
 		"max_reconnects":           {"max_reconnects=3", ""},
@@ -100,7 +100,6 @@ func TestEveryOptionIsRead(t *testing.T) {
 		"tls_cert":                 {"tls_cert=" + cs.ClientCert + "&tls_key=" + cs.ClientKey, "tls=true"},
 		"tls_key":                  {"tls_cert=" + cs.ClientCert + "&tls_key=" + cs.ClientKey, "tls=true"},
 		"tls_insecure_skip_verify": {"tls_insecure_skip_verify=true", "tls=true"},
-		"tls_insecure":             {"tls_insecure=true", "tls=true"},
 		"tls_server_name":          {"tls_server_name=n.example", "tls=true"},
 		"stream":                   {"stream=S", ""},
 		"subjects":                 {"stream=S&subjects=a.>", "stream=S"},
@@ -112,7 +111,7 @@ func TestEveryOptionIsRead(t *testing.T) {
 		"ack_wait":                 {"ack_wait=10s", ""},
 		"max_deliver":              {"max_deliver=5", ""},
 		"backoff":                  {"backoff=1s,5s", ""},
-		"deliver":                  {"deliver=new", ""},
+		"start":                    {"start=newest", ""},
 		"max_ack_pending":          {"max_ack_pending=10", ""},
 		"inactive_threshold":       {"inactive_threshold=1m", ""},
 	}
@@ -179,7 +178,7 @@ func TestPrefetchIsTheSubscribers(t *testing.T) {
 
 // In core mode the JetStream options are refused, not ignored.
 func TestCoreRefusesJetStreamOptions(t *testing.T) {
-	for _, k := range []string{"stream", "ack_wait", "backoff", "deliver", "max_ack_pending", "provision"} {
+	for _, k := range []string{"stream", "ack_wait", "backoff", "start", "deliver", "max_ack_pending", "provision"} {
 		cfg, _ := herald.ParseURL("nats://h:4222?mode=core&" + k + "=1")
 		if err := (Driver{}).Validate(cfg); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("key %q", k)) {
 			t.Errorf("mode=core&%s=1: %v, want an error naming %q", k, err, k)

@@ -13,6 +13,7 @@ import (
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/adapters/internal/natsx"
+	"github.com/heraldkit/herald/internal/backoff"
 )
 
 // coreFlushWait bounds one flush of messages sent without a deadline; the
@@ -81,6 +82,8 @@ func (t *coreTopic) Send(ctx context.Context, topic string, m *herald.Message, d
 	}
 	nm, _ := t.m.Marshal(topic, m)
 	var last error
+	// Retries wait as every resend of the drivers does (internal/backoff).
+	retry := backoff.Policy{Base: 50 * time.Millisecond, Limit: time.Second}.Start()
 	for {
 		if !t.nc.IsConnected() {
 			select {
@@ -102,13 +105,9 @@ func (t *coreTopic) Send(ctx context.Context, topic string, m *herald.Message, d
 			return t.fail(topic, natsx.Kind(err), err)
 		}
 		last = err
-		timer := time.NewTimer(50 * time.Millisecond)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-		case <-t.closing.Done():
-		}
-		timer.Stop()
+		// The next round returns ctx's or Close's error if the wait was
+		// cut short.
+		backoff.Wait(ctx, retry.Next(), t.closing.Done())
 	}
 	e := coreEntry{topic: topic, done: done}
 	e.deadline, _ = ctx.Deadline()

@@ -12,6 +12,8 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/internal/optnames"
+	"github.com/heraldkit/herald/internal/tlsopt"
 )
 
 // Defaults for the options (see the package documentation for the
@@ -37,18 +39,16 @@ type settings struct {
 	uri        string // amqp[s]://host:port/ - no credentials, no vhost
 	amqpConfig amqp.Config
 	group      string
-	// user, tlsCA and tlsCert name the credentials and TLS files in
-	// errors (never the password).
-	user, tlsCA, tlsCert string
+	// user names the credentials in errors (never the password).
+	user string
+	// tls are the TLS options (amqps); their files are named in errors.
+	tls tlsopt.Settings
 
-	pool      int
-	confirm   bool
-	queueType string
-	// serverNamePerHost: amqps to several hosts without tls_server_name:
-	// verify each host's certificate against that host's name.
-	serverNamePerHost bool
-	reconnectMax      time.Duration
-	dialTimeout       time.Duration
+	pool         int
+	confirm      bool
+	queueType    string
+	reconnectMax time.Duration
+	dialTimeout  time.Duration // connect_timeout: the TCP connect and the handshakes
 }
 
 // parse validates cfg and turns it into settings. Every problem is a
@@ -73,9 +73,11 @@ func parse(cfg herald.Config) (*settings, error) {
 		reconnectMax: r.Duration("reconnect_max", defaultReconnectMax, 100*time.Millisecond, 10*time.Minute),
 	}
 	heartbeat := r.Duration("heartbeat", defaultHeartbeat, time.Second, 10*time.Minute)
-	dialTimeout := r.Duration("dial_timeout", defaultDialTimeout, 100*time.Millisecond, 10*time.Minute)
-	connName := r.String("connection_name", defaultConnName)
-	tlsOpts := readTLSOptions(r)
+	// connect_timeout and client_id mean what they mean on every backend;
+	// dial_timeout and connection_name are their older names here.
+	dialTimeout := r.Duration(optnames.Key(r, cfg, "connect_timeout"), defaultDialTimeout, 100*time.Millisecond, 10*time.Minute)
+	connName := r.String(optnames.Key(r, cfg, "client_id"), defaultConnName)
+	s.tls = tlsopt.Read(r, cfg)
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
@@ -117,7 +119,7 @@ func parse(cfg herald.Config) (*settings, error) {
 		user = "guest"
 		cfg.Password = "guest"
 	}
-	s.user, s.tlsCA, s.tlsCert = user, tlsOpts.ca, tlsOpts.cert
+	s.user = user
 	s.amqpConfig = amqp.Config{
 		SASL:       []amqp.Authentication{&amqp.PlainAuth{Username: user, Password: cfg.Password.Value()}},
 		Vhost:      s.vhost,
@@ -126,18 +128,9 @@ func parse(cfg herald.Config) (*settings, error) {
 		Dial:       amqp.DefaultDial(dialTimeout),
 	}
 	s.amqpConfig.Properties.SetClientConnectionName(connName)
-	if s.scheme == "amqps" {
-		tc, err := tlsOpts.config(strings.TrimSuffix(strings.TrimPrefix(hostOnly(host), "["), "]"))
-		if err != nil {
-			return nil, err
-		}
-		s.amqpConfig.TLSClientConfig = tc
-		// Each node of a cluster is verified against its own name,
-		// unless tls_server_name names one for all.
-		s.serverNamePerHost = len(s.hosts) > 1 && tlsOpts.serverName == ""
-	} else if key := tlsOpts.firstSet(); key != "" {
-		return nil, &herald.ConfigError{Key: key, Problem: "needs TLS", Allowed: "the amqps:// scheme"}
-	}
+	// Each node is verified against its own name, unless tls_server_name
+	// names one for all (see dial.go).
+	s.amqpConfig.TLSClientConfig = s.tls.Config
 	// The URI carries neither credentials nor vhost (both travel in
 	// amqpConfig), so an error that quotes it leaks nothing.
 	s.uri = s.scheme + "://" + host + "/"
@@ -168,14 +161,6 @@ func parseHosts(hosts []string, scheme string) ([]string, error) {
 		out = append(out, h)
 	}
 	return out, nil
-}
-
-func hostOnly(hostport string) string {
-	h, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return hostport
-	}
-	return h
 }
 
 // parseVhost applies the AMQP URI rules to the already-decoded URL path:

@@ -108,7 +108,14 @@ func TestConfigErrors(t *testing.T) {
 		{base + "?queue_type=stream", "queue_type"},
 		{base + "?heartbeat=1", "heartbeat"},
 		{base + "?heartbeat=10ms", "heartbeat"},
-		{base + "?dial_timeout=forever", "dial_timeout"},
+		{base + "?connect_timeout=forever", "connect_timeout"},
+		{base + "?dial_timeout=forever", "dial_timeout"}, // the older name: its own key in errors
+		{base + "?dial_timeout=1s&connect_timeout=1s", "dial_timeout"},
+		{base + "?connection_name=a&client_id=b", "connection_name"},
+		{base + "?tls=true", "tls"},
+		{tlsBase + "?tls=false", "tls"},
+		{tlsBase + "?tls_insecure=true", "tls_insecure"}, // NATS's older name, never read here
+		{tlsBase + "?tls_skip_verify=true&tls_insecure_skip_verify=true", "tls_skip_verify"},
 		{base + "?reconnect_max=1h", "reconnect_max"},
 		{base + "?bogus=1", "bogus"},
 		{base + "?password=" + secretPassword, "password"},
@@ -172,8 +179,8 @@ func TestConfigTLS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.amqpConfig.TLSClientConfig.ServerName != "rabbit.example.com" {
-		t.Errorf("server name %q", s.amqpConfig.TLSClientConfig.ServerName)
+	if got := s.tls.For(s.hosts[0]).ServerName; got != "rabbit.example.com" {
+		t.Errorf("server name %q", got)
 	}
 	if s, _ := parse(mustParseURL(t, "amqp://u:p@h/")); s.amqpConfig.TLSClientConfig != nil {
 		t.Error("amqp:// has a TLS config")
@@ -183,7 +190,7 @@ func TestConfigTLS(t *testing.T) {
 // TestConnectErrorHasNoPassword dials a port where nothing listens and a
 // real broker with a wrong password: neither error contains the password.
 func TestConnectErrorHasNoPassword(t *testing.T) {
-	targets := []string{"amqp://user:" + secretPassword + "@127.0.0.1:1/?dial_timeout=1s"}
+	targets := []string{"amqp://user:" + secretPassword + "@127.0.0.1:1/?connect_timeout=1s"}
 	if u := brokerURLOrEmpty(); u != "" {
 		cfg := mustParseURL(t, u)
 		cfg.Username, cfg.Password = "herald-nobody", secretPassword
@@ -212,8 +219,12 @@ func TestConnectErrorHasNoPassword(t *testing.T) {
 // and passes Validate; every option the driver reads is listed by an
 // unknown key's error, and nothing else.
 func TestConfigCommonOptions(t *testing.T) {
-	if err := (Driver{}).Validate(mustParseURL(t, "amqp://h/?prefetch=64&pool=4&confirm=false&queue_type=quorum&heartbeat=5s&dial_timeout=1s&reconnect_max=2s&connection_name=x")); err != nil {
+	if err := (Driver{}).Validate(mustParseURL(t, "amqp://h/?prefetch=64&pool=4&confirm=false&queue_type=quorum&heartbeat=5s&connect_timeout=1s&reconnect_max=2s&client_id=x")); err != nil {
 		t.Fatalf("every option: %v", err)
+	}
+	// The older names, until the next release.
+	if err := (Driver{}).Validate(mustParseURL(t, "amqps://h/?dial_timeout=1s&connection_name=x&tls_skip_verify=true")); err != nil {
+		t.Fatalf("older names: %v", err)
 	}
 	err := Driver{}.Validate(mustParseURL(t, "amqp://h/?nope=1"))
 	var ce *herald.ConfigError
@@ -221,8 +232,8 @@ func TestConfigCommonOptions(t *testing.T) {
 		t.Fatalf("unknown option: %v", err)
 	}
 	allowed := strings.Split(ce.Allowed, ", ")
-	want := []string{"confirm", "connection_name", "dial_timeout", "group", "heartbeat", "pool", "prefetch", "queue_type", "reconnect_max",
-		"tls_ca", "tls_cert", "tls_insecure_skip_verify", "tls_key", "tls_server_name", "tls_skip_verify"}
+	want := []string{"client_id", "confirm", "connect_timeout", "group", "heartbeat", "pool", "prefetch", "queue_type", "reconnect_max",
+		"tls", "tls_ca", "tls_cert", "tls_insecure_skip_verify", "tls_key", "tls_server_name"}
 	if !slices.Equal(allowed, want) {
 		t.Errorf("allowed options %v; want %v", allowed, want)
 	}

@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/internal/backoff"
 )
 
 // confirmChan is one open publish channel and its confirm listener: the
@@ -153,7 +154,7 @@ func (c *confirmChan) resend(p *outgoing) {
 		t.finish(p, refused)
 		return
 	}
-	tm := time.NewTimer(time.Until(c.nackedAt.Add(20 * time.Millisecond << (p.nacks - 1))))
+	tm := time.NewTimer(time.Until(c.nackedAt.Add(backoff.Exp(p.nacks, 20*time.Millisecond, time.Second))))
 	select {
 	case <-tm.C:
 	case <-p.ctx.Done():

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/internal/backoff"
 )
 
 // closeTimeout bounds how long closing a connection waits for the
@@ -21,7 +21,8 @@ const closeTimeout = time.Second
 // (100ms growing to reconnect_max, with jitter) whenever it closes, until
 // Close. Users take the current connection with get (or wait for one with
 // wait) and open their channels on it; after a loss they call it again.
-// A loss is logged at warn level with its cause, the recovery at info.
+// A loss and the recovery are logged at info level (the facade logs
+// outages once, from the errors and statuses it gets).
 //
 // It plays the role of watermill-amqp's ConnectionWrapper, which Herald
 // does not use because its reconnect loop replaces the connection without
@@ -163,15 +164,11 @@ func (c *connection) watch(conn *amqp.Connection) {
 		lost := c.s.hosts[c.hostIdx]
 		c.log.Info(fmt.Sprintf("herald/%s: connection to %s lost; reconnecting", c.s.scheme, lost),
 			"host", lost, "vhost", c.s.vhost, "cause", cause.Error())
-		delay := 100 * time.Millisecond
+		// Jitter keeps many clients from redialling a restarted broker in
+		// lockstep.
+		retry := backoff.Policy{Base: 100 * time.Millisecond, Limit: c.s.reconnectMax, Jitter: true}.Start()
 		for {
-			// Full jitter in [delay/2, delay) keeps many clients from
-			// redialling a restarted broker in lockstep.
-			t := time.NewTimer(delay/2 + rand.N(delay/2))
-			select {
-			case <-t.C:
-			case <-c.ctx.Done():
-				t.Stop()
+			if !backoff.Wait(c.ctx, retry.Next()) {
 				return
 			}
 			// With several hosts (a cluster), the next one first: the
@@ -188,7 +185,6 @@ func (c *connection) watch(conn *amqp.Connection) {
 			c.lastErr = err
 			c.mu.Unlock()
 			c.log.Debug(fmt.Sprintf("herald/%s: reconnect to %s failed", c.s.scheme, c.s.host), "cause", err.Error())
-			delay = min(delay*3/2, c.s.reconnectMax)
 		}
 		if !c.set(conn, nil) {
 			_ = conn.CloseDeadline(time.Now().Add(closeTimeout))

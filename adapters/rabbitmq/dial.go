@@ -8,13 +8,13 @@ import (
 	"io"
 	"maps"
 	"net"
-	"strings"
 	"syscall"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/internal/tlsopt"
 )
 
 // dialFrom tries the hosts in order, starting at index start and wrapping
@@ -41,7 +41,7 @@ func dialFrom(ctx context.Context, s *settings, start int) (*amqp.Connection, in
 }
 
 // dialHost connects to host and performs the TLS and AMQP handshakes,
-// each bounded by dial_timeout and by ctx: when ctx ends the socket is
+// each bounded by connect_timeout and by ctx: when ctx ends the socket is
 // closed, which interrupts whichever handshake is waiting. Errors name
 // the likely cause where the client's own error does not.
 func dialHost(ctx context.Context, s *settings, host string) (*amqp.Connection, error) {
@@ -53,7 +53,7 @@ func dialHost(ctx context.Context, s *settings, host string) (*amqp.Connection, 
 		}
 		return nil, withKind(herald.KindUnreachable, err)
 	}
-	// dial_timeout bounds the handshakes (amqp.Open clears the deadline
+	// connect_timeout bounds the handshakes (amqp.Open clears the deadline
 	// once connected); ctx ending closes the socket.
 	_ = raw.SetDeadline(time.Now().Add(s.dialTimeout))
 	stop := context.AfterFunc(ctx, func() { _ = raw.Close() })
@@ -81,11 +81,9 @@ func handshake(ctx context.Context, s *settings, raw net.Conn, host string) (*am
 	cfg.Properties = maps.Clone(s.amqpConfig.Properties)
 	var nc net.Conn = raw
 	if s.scheme == "amqps" {
-		tc := cfg.TLSClientConfig.Clone()
-		if s.serverNamePerHost {
-			tc.ServerName = strings.TrimSuffix(strings.TrimPrefix(hostOnly(host), "["), "]")
-		}
-		tconn := tls.Client(raw, tc)
+		// Each node is verified against its own name, unless
+		// tls_server_name names one for all.
+		tconn := tls.Client(raw, s.tls.For(host))
 		if err := tconn.HandshakeContext(ctx); err != nil {
 			return nil, err
 		}
@@ -103,46 +101,28 @@ func handshake(ctx context.Context, s *settings, raw net.Conn, host string) (*am
 
 // explainDial adds the likely cause to a failed handshake, and its kind:
 // refused credentials, certificate or vhost (KindDenied: waiting does not
-// fix them), TLS on one side only (a wrong URL), or a broker that is not
-// there (KindUnreachable).
+// fix them), TLS on one side only (a wrong URL: KindInvalid), or a broker
+// that is not there (KindUnreachable). TLS failures are diagnosed by
+// internal/tlsopt, as on every backend.
 func explainDial(ctx context.Context, s *settings, host string, err error) error {
-	var rec tls.RecordHeaderError
-	switch {
+	switch d := tlsopt.Diagnose(err, s.tls); {
 	case errors.Is(err, amqp.ErrCredentials):
 		return withKind(herald.KindDenied, fmt.Errorf("authentication failed for user %q (check the password): %w", s.user, err))
-	case s.scheme == "amqps" && isTLSError(err):
-		return withKind(herald.KindDenied, explainTLS(s, err))
+	case s.scheme == "amqps" && d != nil:
+		return withKind(d.Kind(), d)
 	case errors.Is(err, amqp.ErrVhost):
 		return withKind(herald.KindDenied, fmt.Errorf("vhost %q does not exist or the user may not access it: %w", s.vhost, err))
 	case errors.Is(err, amqp.ErrSASL):
 		return withKind(herald.KindDenied, fmt.Errorf("the broker offers no PLAIN authentication: %w", err))
-	case s.scheme == "amqps" && errors.As(err, &rec):
-		return fmt.Errorf("the server does not speak TLS on this port (use amqp://, or the broker's TLS port, 5671 by default): %w", err)
-	case s.scheme == "amqp" && !isTimeout(err) && speaksTLS(ctx, s, host):
-		return fmt.Errorf("the server expects TLS on this port (use amqps://): %w", err)
+	case s.scheme == "amqp" && !isTimeout(err) && tlsopt.SpeaksTLS(ctx, host, nil):
+		// It costs a connection, made only after a failed amqp://
+		// handshake.
+		d := tlsopt.TLSServerError(s.scheme, err)
+		return withKind(d.Kind(), d)
 	case isNetworkError(err):
 		return withKind(herald.KindUnreachable, err)
 	}
 	return err
-}
-
-// speaksTLS reports whether the server at host answers a TLS
-// ClientHello (a certificate is not checked: it only tells a TLS port
-// from an AMQP one). It costs a connection, made only after a failed
-// amqp:// handshake.
-func speaksTLS(ctx context.Context, s *settings, host string) bool {
-	ctx, cancel := context.WithTimeout(ctx, min(s.dialTimeout, 2*time.Second))
-	defer cancel()
-	var d net.Dialer
-	raw, err := d.DialContext(ctx, "tcp", host)
-	if err != nil {
-		return false
-	}
-	defer raw.Close()
-	tc := tls.Client(raw, &tls.Config{InsecureSkipVerify: true, ServerName: hostOnly(host)}) //nolint:gosec // probe only, nothing is sent
-	err = tc.HandshakeContext(ctx)
-	var alert tls.AlertError
-	return err == nil || errors.As(err, &alert)
 }
 
 func isTimeout(err error) bool {

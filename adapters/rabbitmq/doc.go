@@ -46,9 +46,13 @@
 //	queue_type       group queue type: auto, classic or quorum (default auto: quorum when the URL
 //	                 names several hosts, classic with one; private queues are always classic)
 //	heartbeat        AMQP heartbeat interval (1s..10m, default 10s)
-//	dial_timeout     TCP connect and handshake timeout (100ms..10m, default 10s)
+//	connect_timeout  TCP connect and handshake timeout (100ms..10m, default 10s; dial_timeout
+//	                 is an older name)
 //	reconnect_max    longest wait between reconnect attempts (100ms..10m, default 5s)
-//	connection_name  connection name shown by the broker (default "herald")
+//	client_id        connection name shown by the broker (default "herald"; connection_name is
+//	                 an older name)
+//	tls              amqps: true (the default: amqps:// is TLS); false is an error, and so is
+//	                 true with amqp://
 //	tls_ca           amqps: PEM file of CA certificates (default: the system pool)
 //	tls_cert         amqps: PEM client certificate file, with tls_key
 //	tls_key          amqps: PEM client private key file, with tls_cert
@@ -63,7 +67,15 @@
 // window, is refused with the names that replace it (the publisher's
 // WithAsyncWindow bounds what is in flight; the driver has no window and
 // no publish timeout of its own: a Send's context carries its deadline).
-// The TLS options are errors with the amqp scheme.
+// The TLS options are errors with the amqp scheme. The names mean the
+// same on every backend (docs/configuration.md); the older names
+// (dial_timeout, connection_name, tls_skip_verify) are accepted until the
+// next release, but not together with the new ones. The TLS options are
+// read, and a failed handshake is explained, as on every backend
+// (internal/tlsopt): the error names the certificate and the tls_ca it
+// was checked against, or the client certificate the broker wants, or
+// TLS on one side only (amqps:// to a plaintext port, amqp:// to a TLS
+// port).
 //
 // # Capabilities
 //

@@ -2,11 +2,8 @@ package rabbitmq
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"strings"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -91,43 +88,6 @@ func connectError(s *settings, err error) *herald.Error {
 // which the client marks recoverable.
 func isConnectionError(e *amqp.Error) bool {
 	return e == nil || !e.Server || !e.Recover
-}
-
-// isTLSError reports whether err comes from verifying a certificate or
-// from an alert the server sent during the TLS handshake.
-func isTLSError(err error) bool {
-	var unknownCA x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
-	var invalid x509.CertificateInvalidError
-	var alert tls.AlertError
-	var verify *tls.CertificateVerificationError
-	return errors.As(err, &unknownCA) || errors.As(err, &hostErr) || errors.As(err, &invalid) ||
-		errors.As(err, &alert) || errors.As(err, &verify) || strings.Contains(err.Error(), "remote error: tls:")
-}
-
-// explainTLS names what failed in a TLS handshake: the server's
-// certificate (and the tls_ca it was checked against) or the client's.
-func explainTLS(s *settings, err error) error {
-	var unknownCA x509.UnknownAuthorityError
-	var hostErr x509.HostnameError
-	ca := "tls_ca=" + s.tlsCA + " did not sign it"
-	if s.tlsCA == "" {
-		ca = "checked against the system roots: set tls_ca to the PEM file of the CA that signed it"
-	}
-	switch {
-	case errors.As(err, &unknownCA):
-		return fmt.Errorf("TLS: server certificate signed by unknown authority (%s): %w", ca, err)
-	case errors.As(err, &hostErr):
-		return fmt.Errorf("TLS: the server certificate is not valid for this host (set tls_server_name to a name it holds): %w", err)
-	case strings.Contains(err.Error(), "remote error: tls:"):
-		cert := "no client certificate given: the server probably requires one (tls_cert and tls_key)"
-		if s.tlsCert != "" {
-			cert = "the server probably does not accept the client certificate tls_cert=" + s.tlsCert
-		}
-		return fmt.Errorf("TLS: the server refused the handshake (%s): %w", cert, err)
-	default:
-		return fmt.Errorf("TLS: the server certificate is invalid (%s): %w", ca, err)
-	}
 }
 
 // accessRefused is the cause of an ACCESS_REFUSED: what was refused, to

@@ -66,7 +66,7 @@ func tlsListener(t *testing.T) string {
 // TestPlainToTLSPort: amqp:// to a TLS port says TLS is expected.
 func TestPlainToTLSPort(t *testing.T) {
 	addr := tlsListener(t)
-	_, err := Driver{}.OpenTopic(t.Context(), mustConfig(t, "amqp://guest:guest@"+addr+"/?dial_timeout=2s"), adapters.Env{})
+	_, err := Driver{}.OpenTopic(t.Context(), mustConfig(t, "amqp://guest:guest@"+addr+"/?connect_timeout=2s"), adapters.Env{})
 	t.Log(err)
 	if err == nil || !strings.Contains(err.Error(), "expects TLS") || !strings.Contains(err.Error(), "amqps://") ||
 		!strings.HasPrefix(err.Error(), "herald/amqp: ") {
@@ -81,7 +81,7 @@ func TestTLSToPlainPort(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = Driver{}.OpenTopic(t.Context(), mustConfig(t, "amqps://guest:guest@"+u.Host+"/?tls_skip_verify=true&dial_timeout=2s"), adapters.Env{})
+	_, err = Driver{}.OpenTopic(t.Context(), mustConfig(t, "amqps://guest:guest@"+u.Host+"/?tls_insecure_skip_verify=true&connect_timeout=2s"), adapters.Env{})
 	t.Log(err)
 	if err == nil || !strings.Contains(err.Error(), "does not speak TLS") || !strings.HasPrefix(err.Error(), "herald/amqps: ") {
 		t.Fatalf("error %v; want a herald/amqps error saying the port does not speak TLS", err)

@@ -44,12 +44,12 @@ func TestConfigClusterHosts(t *testing.T) {
 	// amqps to a cluster verifies each node against its own name, unless
 	// tls_server_name names one for all.
 	s, err := parse(mustParseURL(t, "amqps://u:p@r1,r2/"))
-	if err != nil || !s.serverNamePerHost {
-		t.Errorf("amqps to two hosts: per-host server name %v (%v)", s != nil && s.serverNamePerHost, err)
+	if err != nil || s.tls.For(s.hosts[0]).ServerName != "r1" || s.tls.For(s.hosts[1]).ServerName != "r2" {
+		t.Errorf("amqps to two hosts: not verified per host (%v)", err)
 	}
 	s, err = parse(mustParseURL(t, "amqps://u:p@r1,r2/?tls_server_name=rmq.internal"))
-	if err != nil || s.serverNamePerHost || s.amqpConfig.TLSClientConfig.ServerName != "rmq.internal" {
-		t.Errorf("tls_server_name: per-host %v, name %q (%v)", s != nil && s.serverNamePerHost, s.amqpConfig.TLSClientConfig.ServerName, err)
+	if err != nil || s.tls.For(s.hosts[0]).ServerName != "rmq.internal" || s.tls.For(s.hosts[1]).ServerName != "rmq.internal" {
+		t.Errorf("tls_server_name: not one name for all (%v)", err)
 	}
 }
 
@@ -70,7 +70,7 @@ func closedAddr(t *testing.T) string {
 // failure and wraps herald.ErrUnreachable.
 func TestDialClusterHosts(t *testing.T) {
 	dead1, dead2 := closedAddr(t), closedAddr(t)
-	s, err := parse(mustParseURL(t, "amqp://u:"+secretPassword+"@"+dead1+","+dead2+"/?dial_timeout=2s"))
+	s, err := parse(mustParseURL(t, "amqp://u:"+secretPassword+"@"+dead1+","+dead2+"/?connect_timeout=2s"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,15 @@
 package rabbitmq
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/heraldkit/herald/internal/names"
 )
 
-// Names (see "Topology" in the package documentation):
+// Names (see "Topology" in the package documentation) come from the one
+// encoding of package internal/names:
 //
 //	topic               -> exchange <topic>
 //	topic + group       -> queue <topic>.<escaped group>
@@ -16,51 +17,24 @@ import (
 //
 // The escaped group holds no "." ("." is written %2E and "%" is %25), so
 // the last "." of a group queue's name separates topic and group: two
-// different (topic, group) pairs never share a queue. "%" in the escaped
-// group is always followed by "25" or "2E", so the private marker
-// "%private-" and the hash marker "%h" never come out of a group. A name
-// over RabbitMQ's 255 bytes keeps its first bytes and ends with "%h" and
-// 32 hex digits of the SHA-256 of the full name.
+// different (topic, group) pairs never share a queue. A name over
+// RabbitMQ's 255 bytes keeps its first bytes and ends with ".%h" and 32
+// hex digits of the SHA-256 of the full name.
 const (
 	// maxNameLen is RabbitMQ's limit for exchange and queue names, in
 	// bytes of UTF-8.
-	maxNameLen = 255
-	// privateMarker follows the topic's "." in a private queue's name.
-	privateMarker = "%private-"
-	// hashMarker introduces the hash that ends a shortened name.
-	hashMarker = ".%h"
+	maxNameLen = names.MaxAMQP
 	// reservedPrefix starts the names RabbitMQ keeps for itself.
 	reservedPrefix = "amq."
 )
 
-var groupEscaper = strings.NewReplacer("%", "%25", ".", "%2E")
-
 // queueName returns the queue a subscriber with group (or, without a
 // group, with the private ID) consumes topic from.
 func queueName(topic, group, privateID string) string {
-	var q string
 	if group == "" {
-		q = topic + "." + privateMarker + privateID
-	} else {
-		q = topic + "." + groupEscaper.Replace(group)
+		return names.PrivateQueue(topic, privateID)
 	}
-	return shorten(q)
-}
-
-// shorten returns name unchanged when it fits RabbitMQ's limit, else its
-// longest prefix that ends on a rune boundary and leaves room for the
-// hash marker and 32 hex digits of SHA-256(name).
-func shorten(name string) string {
-	if len(name) <= maxNameLen {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	suffix := hashMarker + hex.EncodeToString(sum[:16])
-	keep := maxNameLen - len(suffix)
-	for keep > 0 && !utf8.RuneStart(name[keep]) {
-		keep--
-	}
-	return name[:keep] + suffix
+	return names.Queue(topic, group)
 }
 
 // checkTopic rejects topic names RabbitMQ cannot use as an exchange name,

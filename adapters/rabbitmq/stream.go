@@ -10,6 +10,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/internal/backoff"
 )
 
 // stream is one Stream: an AMQP consumer on its own channel with
@@ -127,7 +128,7 @@ func (s *stream) run(g *generation) {
 	defer s.sub.wg.Done()
 	defer close(s.done)
 	log := s.sub.log
-	const minDelay, maxDelay = 50 * time.Millisecond, time.Second
+	policy := backoff.Policy{Base: 50 * time.Millisecond, Limit: time.Second}
 	for {
 		cause := s.serve(g)
 		if cause == nil {
@@ -139,13 +140,9 @@ func (s *stream) run(g *generation) {
 		}
 		log.Info(fmt.Sprintf("herald/%s: consumer of %q lost; registering again", s.sub.s.scheme, s.topic), "topic", s.topic, "cause", cause.Error())
 		s.report(s.lostError(cause))
-		delay := minDelay
+		retry := policy.Start()
 		for {
-			t := time.NewTimer(delay)
-			select {
-			case <-t.C:
-			case <-s.stop:
-				t.Stop()
+			if !backoff.Wait(context.Background(), retry.Next(), s.stop) {
 				return
 			}
 			c, err := s.sub.consume(s.ctx, s.topic, true, s.prefetch)
@@ -169,7 +166,6 @@ func (s *stream) run(g *generation) {
 			}
 			log.Debug(fmt.Sprintf("herald/%s: registering the consumer of %q failed", s.sub.s.scheme, s.topic), "topic", s.topic, "cause", err.Error())
 			s.report(s.lostError(err))
-			delay = min(2*delay, maxDelay)
 		}
 	}
 }

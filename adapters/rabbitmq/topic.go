@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/internal/backoff"
 )
 
 // topic is the publish side: a few confirm-mode channels ("pool") on one
@@ -166,24 +167,19 @@ func (a *again) Unwrap() error { return a.err }
 // the write (waiting for the reconnect), until it is written, an error
 // that waiting cannot fix, p's ctx ends or abort is closed.
 func (t *topic) send(p *outgoing, abort <-chan struct{}) error {
-	delay := 20 * time.Millisecond
+	retry := backoff.Policy{Base: 20 * time.Millisecond, Limit: time.Second}.Start()
 	for {
 		err := t.write(p, abort)
 		var a *again
 		if err == nil || !errors.As(err, &a) {
 			return err
 		}
-		tm := time.NewTimer(delay)
-		select {
-		case <-tm.C:
-		case <-p.ctx.Done():
-			tm.Stop()
-			return unreachable(p.ctx, a.err)
-		case <-abort:
-			tm.Stop()
+		if !backoff.Wait(p.ctx, retry.Next(), abort) {
+			if p.ctx.Err() != nil {
+				return unreachable(p.ctx, a.err)
+			}
 			return errClosed
 		}
-		delay = min(2*delay, time.Second)
 	}
 }
 

@@ -15,11 +15,14 @@ func TestApplyFrom(t *testing.T) {
 	for _, tc := range []struct {
 		url, from, key, want, err string
 	}{
-		{url: "kafka://h:9092", from: "beginning", key: "initial_offset", want: "oldest"},
-		{url: "kafka://h:9092?group=g", from: "new", key: "initial_offset", want: "newest"},
-		{url: "nats://h:4222?group=g", from: "beginning", key: "deliver", want: "all"},
-		{url: "embedded://?group=g", from: "new", key: "deliver", want: "new"},
-		{url: "nats://h:4222", from: "new", key: "deliver", want: ""},
+		{url: "kafka://h:9092", from: "beginning", key: "start", want: "oldest"},
+		{url: "kafka://h:9092?group=g", from: "new", key: "start", want: "newest"},
+		{url: "kafka://h:9092?initial_offset=newest", from: "beginning", key: "start", want: "oldest"}, // the older name gives way
+		{url: "kafka://h:9092?initial_offset=newest", from: "beginning", key: "initial_offset", want: ""},
+		{url: "nats://h:4222?group=g", from: "beginning", key: "start", want: "oldest"},
+		{url: "embedded://?group=g", from: "new", key: "start", want: "newest"},
+		{url: "nats://h:4222?group=g&deliver=new", from: "beginning", key: "start", want: "oldest"},
+		{url: "nats://h:4222", from: "new", key: "start", want: ""},
 		{url: "nats://h:4222", from: "beginning", err: "needs -group NAME"},
 		{url: "nats://h:4222?mode=core", from: "beginning", err: "core NATS"},
 		{url: "amqp://h:5672/", from: "beginning", err: "RabbitMQ keeps no history"},

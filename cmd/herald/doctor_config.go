@@ -8,6 +8,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/internal/optnames"
 )
 
 // config resolves the configuration as the library does and validates it
@@ -49,6 +50,10 @@ func (d *doctor) config(url, file string) (string, error) {
 	}
 	if cfg.Group != "" {
 		detail += fmt.Sprintf("; group %q is not joined (the probe consumes without a group so as not to disturb it)", cfg.Group)
+	}
+	// Older option names work until the next release: say which to use.
+	for _, a := range optnames.Used(cfg) {
+		detail += "; " + a.Describe()
 	}
 	return detail, nil
 }

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters/embedded"
+	"github.com/heraldkit/herald/internal/tlsopt"
 )
 
 // Problem codes of doctor's report (the "problem" JSON field). They are
@@ -48,10 +47,6 @@ var textHints = []struct {
 }{
 	{"permissions violation", problemPermission}, // NATS server -ERR for a denied subject
 	{"authorization violation", problemAuth},     // NATS server -ERR when credentials are refused
-	{"answers in plaintext", problemTLS},         // herald/kafka: tls=true against a plaintext listener
-	{"answers with tls", problemTLS},             // herald/kafka: no tls against a TLS listener
-	{"does not speak tls", problemTLS},           // herald/amqp: amqps:// against a plaintext port
-	{"expects tls", problemTLS},                  // herald/amqp: amqp:// against a TLS port
 }
 
 // classify names the problem behind a failed step and its fix.
@@ -68,11 +63,7 @@ func codeOf(step string, err error) string {
 		dnsErr  *net.DNSError
 		amqpErr *amqp.Error
 		kErr    *kerr.Error
-		recErr  tls.RecordHeaderError
-		verErr  *tls.CertificateVerificationError
-		uaErr   x509.UnknownAuthorityError
-		hostErr x509.HostnameError
-		invErr  x509.CertificateInvalidError
+		tlsErr  *tlsopt.Error
 	)
 	switch {
 	case errors.As(err, &cfgErr), errors.Is(err, herald.ErrInvalidConfig), errors.Is(err, herald.ErrUnknownScheme):
@@ -81,9 +72,10 @@ func codeOf(step string, err error) string {
 		return problemDirInUse
 	case errors.As(err, &dnsErr):
 		return problemDNS
-	case errors.As(err, &recErr), errors.Is(err, errNoTLS),
-		errors.Is(err, nats.ErrSecureConnRequired), errors.Is(err, nats.ErrSecureConnWanted), errors.As(err, &verErr), errors.As(err, &uaErr),
-		errors.As(err, &hostErr), errors.As(err, &invErr):
+	case errors.As(err, &tlsErr), tlsopt.Diagnose(err, tlsopt.Settings{}) != nil, errors.Is(err, errNoTLS),
+		errors.Is(err, nats.ErrSecureConnRequired), errors.Is(err, nats.ErrSecureConnWanted):
+		// The drivers return the diagnosis of internal/tlsopt; the tls
+		// step's own handshake errors are diagnosed the same way.
 		return problemTLS
 	case errors.Is(err, amqp.ErrCredentials), errors.Is(err, amqp.ErrSASL),
 		errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked),
@@ -205,26 +197,24 @@ func action(step string) string {
 	return "use this vhost or account"
 }
 
-// tlsFix tells the two TLS mismatches and an untrusted certificate apart.
+// tlsFix is the fix of a TLS problem: the hint of internal/tlsopt's
+// diagnosis, the one the drivers give.
 func tlsFix(step string, err error, cfg herald.Config) string {
-	var (
-		verErr  *tls.CertificateVerificationError
-		uaErr   x509.UnknownAuthorityError
-		hostErr x509.HostnameError
-	)
+	ts, _ := tlsopt.Parse(cfg)
+	d := tlsopt.Diagnose(err, ts)
 	switch {
-	case errors.As(err, &hostErr):
-		return "the certificate is not for this host name: connect with the name it was issued for, or set tls_server_name (amqps, nats)"
-	case errors.As(err, &verErr), errors.As(err, &uaErr):
-		return "the broker's certificate is not signed by a CA this machine trusts: set tls_ca=/path/to/ca.pem"
-	case step == "tls" && cfg.Scheme == "amqps":
-		return "this port speaks plaintext AMQP: use amqp:// here, or the broker's TLS port (5671 by default)"
+	case d != nil:
+	case errors.Is(err, errNoTLS), errors.Is(err, nats.ErrSecureConnWanted):
+		d = tlsopt.PlaintextServerError(cfg.Scheme, err)
 	case step == "tls":
-		return "this port does not speak TLS: remove tls=true (and the tls_* options), or use the broker's TLS port"
-	case cfg.Scheme == "amqp":
-		return "this port expects TLS: use amqps://"
+		// The server closed or stalled the handshake: a plaintext port
+		// waiting for its own protocol, or one that wants a client
+		// certificate.
+		d = tlsopt.ClosedHandshakeError(ts, err)
+	default:
+		d = tlsopt.TLSServerError(cfg.Scheme, err)
 	}
-	return "this port expects TLS: add tls=true (and tls_ca=/path/to/ca.pem when its certificate is not signed by a system CA)"
+	return d.Cause + ": " + d.Hint
 }
 
 // adapterPkg is the adapter package of a scheme.

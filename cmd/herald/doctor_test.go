@@ -261,3 +261,19 @@ func TestDoctorPermissionNATS(t *testing.T) {
 	denySub := natsServer(t, &server.Permissions{Subscribe: &server.SubjectPermission{Allow: []string{">"}, Deny: []string{probeTopic}}})
 	wantBad(t, "nats://app:pw@"+denySub+"?mode=core", "consume", problemPermission, "-timeout", "2s")
 }
+
+// TestDoctorOlderOptionNames: an option under its older name works, and
+// the config step says which name replaces it.
+func TestDoctorOlderOptionNames(t *testing.T) {
+	addr := natsServer(t, nil)
+	o := doctorRun(t, "nats://app:pw@"+addr+"?name=svc&deliver=new")
+	if !o.rep.OK {
+		t.Fatalf("doctor with older option names: %v\n%s", o.err, o.text)
+	}
+	detail := o.rep.Steps[0].Detail
+	for _, want := range []string{"name is the older name of client_id", "deliver is the older name of start", "deliver=new is start=newest", "until the next release"} {
+		if !strings.Contains(detail, want) {
+			t.Errorf("config step %q does not say %q", detail, want)
+		}
+	}
+}

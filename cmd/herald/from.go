@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/internal/optnames"
 )
 
 // Values of consume -from.
@@ -20,19 +21,27 @@ func applyFrom(cfg *herald.Config, from string) error {
 	if from == "" {
 		return nil
 	}
+	// start is where a new group or a private reader starts, on every
+	// backend that can replay (internal/optnames); its older names
+	// (initial_offset, deliver) give way to it.
 	set := func(k, v string) {
 		if cfg.Options == nil {
 			cfg.Options = herald.Options{}
+		}
+		for _, a := range optnames.Aliases {
+			if a.New == k {
+				delete(cfg.Options, a.Old)
+			}
 		}
 		cfg.Options[k] = v
 	}
 	switch cfg.Scheme {
 	case "kafka":
-		// A new group or a private reader starts at initial_offset.
+		// A new group or a private reader starts at start.
 		if from == fromBeginning {
-			set("initial_offset", "oldest")
+			set("start", "oldest")
 		} else {
-			set("initial_offset", "newest")
+			set("start", "newest")
 		}
 		return nil
 	case "nats", "embedded":
@@ -49,9 +58,9 @@ func applyFrom(cfg *herald.Config, from string) error {
 			return nil // a private consumer starts with new messages
 		}
 		if from == fromBeginning {
-			set("deliver", "all")
+			set("start", "oldest")
 		} else {
-			set("deliver", "new")
+			set("start", "newest")
 		}
 		return nil
 	case "mem":

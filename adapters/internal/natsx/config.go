@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/internal/optnames"
 )
 
 // Settings tune the streams and consumers Herald creates. The zero value
@@ -87,7 +88,7 @@ func DefaultSettings() Settings {
 // SettingKeys are the option keys ReadSettings reads (JetStream only).
 var SettingKeys = []string{
 	"stream", "subjects", "provision", "storage", "replicas", "max_age", "duplicates",
-	"ack_wait", "max_deliver", "backoff", "deliver", "max_ack_pending", "inactive_threshold",
+	"ack_wait", "max_deliver", "backoff", "start", "max_ack_pending", "inactive_threshold",
 }
 
 // Removed are the options earlier versions read whose policy is now the
@@ -166,7 +167,9 @@ func ReadSettings(r *herald.OptionReader, cfg herald.Config) Settings {
 			r.Fail("backoff", bo, "has as many delays as max_deliver or more", "fewer delays than max_deliver, or max_deliver=-1")
 		}
 	}
-	s.DeliverNew = r.Enum("deliver", "all", "all", "new") == "new"
+	// start means what it means on every backend; deliver=all|new is its
+	// older name here.
+	s.DeliverNew = optnames.Enum(r, cfg, "start", "oldest", "oldest", "newest") == "newest"
 	s.MaxAckPending = r.Int("max_ack_pending", 0, 0, 10_000_000)
 	s.InactiveThreshold = r.Duration("inactive_threshold", DefaultInactiveThreshold, time.Second, 30*day)
 	RefuseRemoved(r, cfg.Options)

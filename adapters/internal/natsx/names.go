@@ -2,13 +2,10 @@ package natsx
 
 import (
 	"errors"
-	"fmt"
-	"hash/fnv"
 	"strings"
-)
 
-// maxName bounds stream and consumer names (the server allows 255 bytes).
-const maxName = 200
+	"github.com/heraldkit/herald/internal/names"
+)
 
 // CheckTopic returns an error unless topic is a valid NATS subject to
 // publish to: dot-separated non-empty tokens, no whitespace or control
@@ -40,11 +37,11 @@ func CheckTopic(topic string) error {
 	return nil
 }
 
-// Names of streams and consumers. Herald derives them from topics and
-// groups with an injective encoding into the characters NATS accepts in
-// names (letters, digits, '-' and '_'), so two different topics never
-// share a stream and two different (group, topic) pairs never share a
-// consumer, whatever characters they hold:
+// Names of streams and consumers come from the one encoding of package
+// internal/names: an injective encoding of topics and groups into the
+// characters NATS accepts in names (letters, digits, '-' and '_'), so two
+// different topics never share a stream and two different (group, topic)
+// pairs never share a consumer, whatever characters they hold:
 //
 //   - letters, digits and '-' stay as they are;
 //   - '.' becomes "__";
@@ -53,63 +50,17 @@ func CheckTopic(topic string) error {
 //
 // So orders.created -> orders__created, eu_billing -> eu_5Fbilling. A
 // group's consumer on a stream shared by several topics is named
-// "<group>_-<topic>", both encoded ("_-" never occurs inside an encoded
-// name); a private consumer is "herald_p<random>", with "_-<topic>" on a
-// shared stream. A name longer than 200 bytes is cut and ends with "_x"
-// and a 64-bit hash of the whole name.
+// "<group>_-<topic>", both encoded; a private consumer is
+// "herald_p<random>", with "_-<topic>" on a shared stream. A name longer
+// than 200 bytes is cut and ends with "_x" and a 64-bit hash of the whole
+// name.
 const (
-	pairSep       = "_-"
-	privatePrefix = "herald_p"
-	hashMarker    = "_x"
+	maxName    = names.MaxJetStream // the server allows 255 bytes
+	hashMarker = "_x"
 )
 
-// encodeName is the injective encoding described above.
-func encodeName(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-':
-			b.WriteByte(c)
-		case c == '.':
-			b.WriteString("__")
-		default:
-			fmt.Fprintf(&b, "_%02X", c)
-		}
-	}
-	return b.String()
-}
-
-// fit shortens a name over maxName bytes: it keeps whole escapes, then
-// appends hashMarker and the hash of the full name.
-func fit(n string) string {
-	if len(n) <= maxName {
-		return n
-	}
-	limit := maxName - len(hashMarker) - 16
-	cut := 0
-	for cut < len(n) {
-		step := 1
-		if n[cut] == '_' {
-			step = 2 // "__", "_-" or "_p"
-			if cut+1 < len(n) && isHex(n[cut+1]) {
-				step = 3
-			}
-		}
-		if cut+step > limit {
-			break
-		}
-		cut += step
-	}
-	h := fnv.New64a()
-	h.Write([]byte(n))
-	return fmt.Sprintf("%s%s%016x", n[:cut], hashMarker, h.Sum64())
-}
-
-func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'A' && c <= 'F' }
-
 // StreamName is the name of the stream Herald creates for topic alone.
-func StreamName(topic string) string { return fit(encodeName(topic)) }
+func StreamName(topic string) string { return names.Stream(topic) }
 
 // legacyStreamName is the name earlier versions gave a topic's stream
 // (every character but letters, digits, '-' and '_' became '_'); such a
@@ -130,35 +81,18 @@ func legacyStreamName(topic string) string {
 // GroupConsumerName is the durable consumer of group for topic: the group
 // alone on the topic's own stream (dedicated), the pair on a shared one.
 func GroupConsumerName(group, topic string, dedicated bool) string {
-	if dedicated {
-		return fit(encodeName(group))
-	}
-	return fit(encodeName(group) + pairSep + encodeName(topic))
+	return names.Consumer(group, topic, dedicated)
 }
 
 // PrivateConsumerName is the consumer private to the subscriber with the
 // given id (letters and digits) for topic.
 func PrivateConsumerName(id, topic string, dedicated bool) string {
-	if dedicated {
-		return fit(privatePrefix + id)
-	}
-	return fit(privatePrefix + id + pairSep + encodeName(topic))
+	return names.PrivateConsumer(id, topic, dedicated)
 }
 
 // ValidName reports whether s can be used as a stream name as it is:
 // letters, digits, '-' and '_', at most 200 bytes.
-func ValidName(s string) bool {
-	if s == "" || len(s) > maxName {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
+func ValidName(s string) bool { return names.ValidJetStream(s) }
 
 // subjectMatches reports whether subject is matched by pattern, which may
 // hold the wildcards '*' (one token) and '>' (one or more tokens, last).

@@ -13,6 +13,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/internal/backoff"
 )
 
 // publishMaxPending is nats.go's bound on the PubAcks pending on one
@@ -36,6 +37,9 @@ const (
 	minResendWait = 50 * time.Millisecond
 	maxResendWait = time.Second
 )
+
+// resendPolicy is the backoff of every resend and retry of a Topic.
+var resendPolicy = backoff.Policy{Base: minResendWait, Limit: maxResendWait}
 
 // Topic is the JetStream publish side (adapters.Topic): Send writes each
 // message with nats.go's asynchronous publish and reports its PubAck to
@@ -78,10 +82,11 @@ type Topic struct {
 	byMsg     map[*nats.Msg]*pubEntry // every message taken and not finished
 	head      *pubEntry               // the taken messages in Send order
 	tail      *pubEntry
-	gate      chan struct{} // non-nil while resends are due: Send waits for its close
-	idle      chan struct{} // set by Close: closed when byMsg is empty
-	lastRound time.Time     // when the last resend round ran
-	wait      time.Duration // the pause between resend rounds
+	gate      chan struct{}  // non-nil while resends are due: Send waits for its close
+	idle      chan struct{}  // set by Close: closed when byMsg is empty
+	lastRound time.Time      // when the last resend round ran
+	wait      time.Duration  // the pause between resend rounds
+	rounds    *backoff.Retry // the resend rounds failing in a row
 }
 
 // pubEntry is one message taken by Send.
@@ -109,7 +114,7 @@ func NewTopic(nc *nats.Conn, set Settings, o Options) (*Topic, error) {
 	o.defaults()
 	t := &Topic{
 		nc: nc, scheme: o.Scheme, onClose: o.OnClose, as: o.As, ended: make(chan struct{}),
-		wake: make(chan struct{}, 1), byMsg: map[*nats.Msg]*pubEntry{}, wait: minResendWait,
+		wake: make(chan struct{}, 1), byMsg: map[*nats.Msg]*pubEntry{}, wait: minResendWait, rounds: resendPolicy.Start(),
 	}
 	t.closing, t.cancelClosing = context.WithCancel(context.Background())
 	t.stop, t.cancelStop = context.WithCancel(context.Background())
@@ -167,6 +172,7 @@ func (t *Topic) Send(ctx context.Context, topic string, m *herald.Message, done 
 	}
 	e := &pubEntry{nm: nm, topic: topic, done: done}
 	e.deadline, _ = ctx.Deadline()
+	retry := resendPolicy.Start()
 	for {
 		if err := t.ready(ctx, topic); err != nil {
 			return err
@@ -206,7 +212,7 @@ func (t *Topic) Send(ctx context.Context, topic string, m *herald.Message, done 
 		}
 		// Disconnected meanwhile, the reconnect buffer full, nats.go's
 		// pending bound reached: wait and write again, within ctx.
-		if err := t.pause(ctx, topic, err); err != nil {
+		if err := t.pause(ctx, topic, retry.Next(), err); err != nil {
 			return err
 		}
 	}
@@ -238,17 +244,14 @@ func (t *Topic) ready(ctx context.Context, topic string) error {
 	}
 }
 
-// pause waits a moment after a write that failed for want of the
-// connection.
-func (t *Topic) pause(ctx context.Context, topic string, cause error) error {
-	timer := time.NewTimer(minResendWait)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
+// pause waits d after a write that failed for want of the connection.
+func (t *Topic) pause(ctx context.Context, topic string, d time.Duration, cause error) error {
+	switch {
+	case backoff.Wait(ctx, d, t.closing.Done()):
 		return nil
-	case <-ctx.Done():
+	case ctx.Err() != nil:
 		return Error(t.scheme, opPublish, topic, herald.KindUnreachable, fmt.Errorf("not written: %w (last error: %w)", ctx.Err(), cause))
-	case <-t.closing.Done():
+	default:
 		return closedError(t.scheme, opPublish, topic)
 	}
 }
@@ -260,7 +263,7 @@ func (t *Topic) ensure(ctx context.Context, topic string) error {
 	if _, ok := t.prov.known(topic); ok {
 		return nil
 	}
-	wait := minResendWait
+	retry := resendPolicy.Start()
 	for {
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 		stop := context.AfterFunc(t.closing, cancel)
@@ -281,14 +284,9 @@ func (t *Topic) ensure(ctx context.Context, topic string) error {
 			}
 			return Error(t.scheme, opPublish, topic, k, err)
 		}
-		timer := time.NewTimer(wait)
-		select {
-		case <-timer.C:
-		case <-ctx.Done():
-		case <-t.closing.Done():
-		}
-		timer.Stop()
-		wait = min(2*wait, maxResendWait)
+		// The next round returns ctx's or Close's error if the wait was
+		// cut short.
+		backoff.Wait(ctx, retry.Next(), t.closing.Done())
 	}
 }
 
@@ -541,8 +539,9 @@ func (t *Topic) resend() {
 	t.mu.Lock()
 	now := time.Now()
 	if now.Sub(t.lastRound) < 2*maxResendWait {
-		t.wait = min(2*t.wait, maxResendWait) // failing again and again
+		t.wait = t.rounds.Next() // failing again and again
 	} else {
+		t.rounds.Reset()
 		t.wait = minResendWait
 	}
 	t.lastRound = now
