@@ -125,7 +125,36 @@ func (c *confirmChan) await(p *outgoing) {
 		c.resend(p)
 		return
 	}
+	if isConnectionError(c.reason()) {
+		c.rewrite(p)
+		return
+	}
 	t.finish(p, c.lost(p))
+}
+
+// rewrite sends p again, once the connection is back, after the
+// connection was lost before p's confirm (a node of the cluster killed,
+// a network cut): the application does not see the failover, at the
+// cost of a possible second copy (the broker may have stored the first).
+// The listener handles its channel's messages in write order, so they
+// are written again in that order; messages sent meanwhile on the new
+// channel can come before them. When p's deadline passes (or Close gives
+// up) first, p fails as written without a confirm: the broker may have
+// it (KindOutcomeUnknown).
+func (c *confirmChan) rewrite(p *outgoing) {
+	t := c.t
+	p.dc = nil
+	err := t.send(p, t.abandon)
+	if err == nil {
+		return
+	}
+	switch kindOf(err) {
+	case herald.KindUnreachable, herald.KindOther:
+		err = outcomeUnknown(p.m.UUID, fmt.Errorf("the connection closed before its confirm and it was not written again: %w", err))
+	case herald.KindClosed:
+		err = withKind(herald.KindClosed, fmt.Errorf("message %s written, no confirm before the connection closed, and closed before it was written again (the broker may have stored it)", p.m.UUID))
+	}
+	t.finish(p, err)
 }
 
 // maxNackRetries bounds the resends of a nacked message: with the

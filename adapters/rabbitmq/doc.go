@@ -151,10 +151,13 @@
 // confirm is awaited within the same context:
 //
 //   - confirmed: done(nil);
-//   - written but no confirm within the context, or the connection lost
-//     before the confirm: KindOutcomeUnknown (the broker may have stored
-//     it; it is not sent again by the driver, so it is stored at most
-//     once by this send);
+//   - the connection lost before the confirm (a cluster node killed, a
+//     network cut): written again, in write order, once the connection
+//     is back, within the context, so the application does not see the
+//     failover; the broker may then hold two copies (same message ID);
+//   - written but no confirm within the context (including a connection
+//     that did not come back in time): KindOutcomeUnknown (the broker may
+//     have stored it);
 //   - nacked by the broker: sent again, on a new channel (a RabbitMQ 3.10
 //     channel that published to a leaderless quorum queue went on nacking
 //     after the election; a new one works), after a backoff of 20 ms
