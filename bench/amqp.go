@@ -20,7 +20,7 @@ func amqpCases(target string) ([]benchkit.Case, func(ctx context.Context, topic,
 	a := amqpBench{url: target}
 	cases := []benchkit.Case{
 		{Broker: "amqp", Name: benchkit.NameNative, Run: a.native(false),
-			Desc: fmt.Sprintf("amqp091-go: durable queue, persistent messages, deferred confirms with up to %d unconfirmed, one channel; consumer prefetch %d, Ack each after handling", window, window)},
+			Desc: fmt.Sprintf("amqp091-go: durable queue, persistent messages, deferred confirms with up to %d unconfirmed (Herald's async window), one channel; consumer prefetch %d (Herald's consume window), Ack each after handling", pubWindow, subWindow)},
 		{Broker: "amqp", Name: benchkit.NameNativeSync16, Run: a.native(true),
 			Desc: fmt.Sprintf("amqp091-go: %d goroutines each publishing and waiting for its confirm, on one shared confirm-mode channel; the same consumer", syncPublishers)},
 		watermillCase("amqp", "watermill-amqp: NewDurableQueueConfig with Publish.ConfirmDelivery = true (confirms; otherwise as shipped: a channel per publish, prefetch 1)",
@@ -99,7 +99,7 @@ func (a amqpBench) native(sync16 bool) func(ctx context.Context, r *benchkit.Run
 		if err != nil {
 			return err
 		}
-		if err := subCh.Qos(window, 0, false); err != nil {
+		if err := subCh.Qos(subWindow, 0, false); err != nil {
 			return err
 		}
 		deliveries, err := subCh.Consume(queue, "", false, false, false, false, nil)
@@ -147,14 +147,14 @@ func (a amqpBench) native(sync16 bool) func(ctx context.Context, r *benchkit.Run
 	}
 }
 
-// publishWindowed publishes from one goroutine with up to window
+// publishWindowed publishes from one goroutine with up to pubWindow
 // confirms outstanding, waited for in order by a second goroutine.
 func publishWindowed(ctx context.Context, r *benchkit.Run,
 	publish func(context.Context, []byte) (*amqp.DeferredConfirmation, error),
 	confirmed func(context.Context, *amqp.DeferredConfirmation, error) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pending := make(chan *amqp.DeferredConfirmation, window-1) // plus the one being waited for
+	pending := make(chan *amqp.DeferredConfirmation, pubWindow-1) // plus the one being waited for
 	var waitErr error
 	var wg sync.WaitGroup
 	wg.Add(1)

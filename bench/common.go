@@ -11,11 +11,20 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/internal/benchkit"
+	"github.com/heraldkit/herald/publisher"
+	"github.com/heraldkit/herald/subscriber"
 )
 
-// window is the number of messages in flight on the native fastest path,
-// and the prefetch of the native consumers.
-const window = 256
+// The native cases run at Herald's defaults, so that each is divided by
+// a Herald case with the same footing (issue 15): pubWindow messages in
+// flight on the publish side (publisher.DefaultAsyncWindow) and a
+// consumer window of subWindow unacknowledged messages
+// (subscriber.DefaultWindow). The native-defaults cases run the client
+// at its own defaults instead, as the ceiling.
+const (
+	pubWindow = publisher.DefaultAsyncWindow
+	subWindow = subscriber.DefaultWindow
+)
 
 // syncPublishers is the number of goroutines of the native-sync16 and
 // watermill-p16 cases.
@@ -92,7 +101,7 @@ func watermillCase(broker, desc string, open func(ctx context.Context, topic str
 }
 
 // notes describe the clients and settings for the report.
-func notes(n, nLarge int) []string {
+func notes(n, nAMQP, nLarge int) []string {
 	versions := map[string]string{}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
@@ -110,9 +119,12 @@ func notes(n, nLarge int) []string {
 		return "(unknown version)"
 	}
 	return []string{
-		fmt.Sprintf("n = %d messages per case run at 100 B and 1 KiB, %d above 8 KiB. Clients: franz-go %s, amqp091-go %s, nats.go %s; "+
+		fmt.Sprintf("n = %d messages per case run at 100 B and 1 KiB on Kafka and NATS, %d on RabbitMQ, %d above 8 KiB. "+
+			"The native cases keep Herald's default windows: %d messages in flight when publishing (publisher.DefaultAsyncWindow), "+
+			"%d unacknowledged when consuming (subscriber.DefaultWindow); native-defaults runs the client at its own defaults (the ceiling). "+
+			"Clients: franz-go %s, amqp091-go %s, nats.go %s; "+
 			"Watermill %s with watermill-kafka %s (Sarama %s), watermill-amqp %s, watermill-nats %s.",
-			n, nLarge, v("github.com/twmb/franz-go"), v("github.com/rabbitmq/amqp091-go"), v("github.com/nats-io/nats.go"),
+			n, nAMQP, nLarge, pubWindow, subWindow, v("github.com/twmb/franz-go"), v("github.com/rabbitmq/amqp091-go"), v("github.com/nats-io/nats.go"),
 			v("github.com/ThreeDotsLabs/watermill"), v("github.com/ThreeDotsLabs/watermill-kafka/v3"), v("github.com/IBM/sarama"),
 			v("github.com/ThreeDotsLabs/watermill-amqp/v3"), v("github.com/ThreeDotsLabs/watermill-nats/v2")),
 		"Every case is at-least-once on both sides: publishes count once the broker acknowledged them (Kafka acks=all with the idempotent producer, " +

@@ -21,10 +21,16 @@
 //
 // Cases per broker (see -list):
 //
-//	native          the native client's fastest at-least-once path: 256
-//	                messages in flight (franz-go Produce with promises,
-//	                acks=all, idempotent; amqp091 deferred confirms;
-//	                nats.go PublishAsync), acking each message after handling
+//	native          the native client's fastest at-least-once path at
+//	                Herald's default windows: 1024 messages in flight
+//	                (publisher.DefaultAsyncWindow; franz-go Produce with
+//	                promises, acks=all, idempotent; amqp091 deferred
+//	                confirms; nats.go PublishAsync) and 256 unacknowledged
+//	                when consuming (subscriber.DefaultWindow: franz-go
+//	                PollRecords, AMQP prefetch, JetStream PullMaxMessages),
+//	                acking each message after handling
+//	native-defaults Kafka and NATS: the same at the client's own defaults
+//	                (the ceiling beside the equal-window case)
 //	native-sync16   the native client, 16 goroutines publishing synchronously
 //	watermill-p16   Watermill's stock adapter, 16 publishing goroutines
 //	herald-*        Herald through publisher.Open / subscriber.Open with

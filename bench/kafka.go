@@ -36,9 +36,11 @@ func kafkaCases(target string) ([]benchkit.Case, func(ctx context.Context, topic
 	}
 	k := kafkaBench{seeds: seeds, linger: kafkaLinger}
 	cases := []benchkit.Case{
-		{Broker: "kafka", Name: benchkit.NameNative, Run: k.native(false),
-			Desc: fmt.Sprintf("franz-go: Produce with promises, up to %d records in flight, acks=all, idempotent (defaults), ProducerLinger %v; group consumer (%d partitions), MarkCommitRecords after handling, autocommit of marks", window, kafkaLinger, kafkaPartitions)},
-		{Broker: "kafka", Name: benchkit.NameNativeSync16, Run: k.native(true),
+		{Broker: "kafka", Name: benchkit.NameNative, Run: k.native(false, false),
+			Desc: fmt.Sprintf("franz-go: Produce with promises, up to %d records in flight (Herald's async window), acks=all, idempotent (defaults), ProducerLinger %v; group consumer (%d partitions) polling at most %d records (Herald's consume window), MarkCommitRecords after handling, autocommit of marks", pubWindow, kafkaLinger, kafkaPartitions, subWindow)},
+		{Broker: "kafka", Name: benchkit.NameNativeDefaults, Run: k.native(false, true),
+			Desc: "as native at franz-go's own defaults (Produce bounded by its 10000 buffered records, its default linger; PollFetches): the ceiling"},
+		{Broker: "kafka", Name: benchkit.NameNativeSync16, Run: k.native(true, false),
 			Desc: fmt.Sprintf("franz-go: %d goroutines each calling ProduceSync with one record (ProduceSync does not linger); the same consumer", syncPublishers)},
 		watermillCase("kafka", "watermill-kafka: NewPublisher with its default (DefaultSaramaSyncPublisherConfig), NewSubscriber with DefaultSaramaSubscriberConfig and Offsets.Initial = OffsetOldest (its docs); topic auto-created by the broker",
 			k.watermill, false, k.cleanupWatermill),
@@ -102,10 +104,11 @@ func (k kafkaBench) cleanupWatermill(ctx context.Context, topic string) error {
 // watermillGroup is the consumer group of a Watermill case's topic.
 func watermillGroup(topic string) string { return topic + "-group" }
 
-// native runs franz-go: 256 records in flight through Produce, or 16
-// goroutines of ProduceSync; a group consumer marking records for commit
-// after handling them.
-func (k kafkaBench) native(sync16 bool) func(ctx context.Context, r *benchkit.Run) error {
+// native runs franz-go: pubWindow records in flight through Produce, or
+// 16 goroutines of ProduceSync; a group consumer polling up to subWindow
+// records and marking them for commit after handling them. With
+// defaults, franz-go's own buffer, linger and fetches bound it instead.
+func (k kafkaBench) native(sync16, defaults bool) func(ctx context.Context, r *benchkit.Run) error {
 	return func(ctx context.Context, r *benchkit.Run) (err error) {
 		topic, group := freshName("native-bench"), freshName("native-bench")
 		adm, err := k.admin()
@@ -126,8 +129,12 @@ func (k kafkaBench) native(sync16 bool) func(ctx context.Context, r *benchkit.Ru
 				err = fmt.Errorf("cleanup: %w", cerr)
 			}
 		}()
-		prod, err := kgo.NewClient(kgo.SeedBrokers(k.seeds...), kgo.DefaultProduceTopic(topic), debugLog("producer"), kgo.ProducerLinger(k.linger),
-			kgo.RequiredAcks(kgo.AllISRAcks())) // the default, said out loud; idempotence is on by default
+		popts := []kgo.Opt{kgo.SeedBrokers(k.seeds...), kgo.DefaultProduceTopic(topic), debugLog("producer"),
+			kgo.RequiredAcks(kgo.AllISRAcks())} // the default, said out loud; idempotence is on by default
+		if !defaults {
+			popts = append(popts, kgo.ProducerLinger(k.linger))
+		}
+		prod, err := kgo.NewClient(popts...)
 		if err != nil {
 			return err
 		}
@@ -151,7 +158,12 @@ func (k kafkaBench) native(sync16 bool) func(ctx context.Context, r *benchkit.Ru
 		go func() {
 			defer consuming.Done()
 			for consumeCtx.Err() == nil {
-				fs := cons.PollFetches(consumeCtx)
+				var fs kgo.Fetches
+				if defaults {
+					fs = cons.PollFetches(consumeCtx)
+				} else {
+					fs = cons.PollRecords(consumeCtx, subWindow)
+				}
 				if fs.IsClientClosed() {
 					return
 				}
@@ -170,7 +182,11 @@ func (k kafkaBench) native(sync16 bool) func(ctx context.Context, r *benchkit.Ru
 				return prod.ProduceSync(ctx, &kgo.Record{Value: r.Payload(from)}).FirstErr()
 			})
 		} else {
-			err = produceWindowed(ctx, prod, r)
+			w := pubWindow
+			if defaults {
+				w = 0
+			}
+			err = produceWindowed(ctx, prod, r, w)
 		}
 		if err != nil {
 			return fmt.Errorf("publish: %w", err)
@@ -222,8 +238,12 @@ func waitTopicReady(ctx context.Context, adm *kadm.Client, topic string, partiti
 }
 
 // produceWindowed keeps up to window records in flight through Produce
-// and its promises, then flushes.
-func produceWindowed(ctx context.Context, prod *kgo.Client, r *benchkit.Run) error {
+// and its promises (0: as many as franz-go buffers, Produce blocking
+// while its buffer is full), then flushes.
+func produceWindowed(ctx context.Context, prod *kgo.Client, r *benchkit.Run, window int) error {
+	if window <= 0 {
+		window = r.N
+	}
 	sem := make(chan struct{}, window)
 	var mu sync.Mutex
 	var first error

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -40,7 +41,9 @@ var brokerEnv = []struct{ name, env string }{
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	n := fs.Int("n", 50000, "messages per case run at 100 B and 1 KiB")
+	n := fs.Int("n", 500000, "messages per case run at 100 B and 1 KiB (Kafka and NATS; long enough that start-up is noise)")
+	nAMQP := fs.Int("n-amqp", 50000, "messages per case run at 100 B and 1 KiB on RabbitMQ (0: -n)")
+	pidsFlag := fs.String("broker-pids", "", "broker processes whose CPU time is measured per case, e.g. kafka=123,amqp=456,nats=789 (make bench-compare fills it from scripts/brokers.sh status)")
 	nLarge := fs.Int("n-large", 5000, "messages per case run at sizes above 8 KiB")
 	rounds := fs.Int("rounds", 3, "interleaved rounds (medians over them)")
 	sizesFlag := fs.String("sizes", "100,1024,65536", "payload sizes in bytes, comma-separated (at least 16)")
@@ -61,8 +64,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *n < 1 || *nLarge < 1 || *rounds < 1 || *keyedN < 1 {
-		return fmt.Errorf("-n, -n-large, -rounds and -keyed-n must be at least 1")
+	if *n < 1 || *nLarge < 1 || *rounds < 1 || *keyedN < 1 || *nAMQP < 0 {
+		return fmt.Errorf("-n, -n-large, -rounds and -keyed-n must be at least 1, -n-amqp at least 0")
+	}
+	pids, err := parsePIDs(*pidsFlag)
+	if err != nil {
+		return err
 	}
 	sizes, err := parseSizes(*sizesFlag)
 	if err != nil {
@@ -102,16 +109,29 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return *n
 	}
+	nForBroker := func(broker string) func(size int) int {
+		if broker != "amqp" || *nAMQP == 0 {
+			return nFor
+		}
+		return func(size int) int {
+			if size > 8<<10 {
+				return *nLarge
+			}
+			return *nAMQP
+		}
+	}
 	extra := extras{keyedSize: sizes[0]}
 	if slices.Contains(sizes, 1024) {
 		extra.keyedSize = 1024
 	}
 	if *rssGrowth {
-		extra.growthN = func(size int) int {
-			if size > 8<<10 {
-				return 0
+		extra.growthN = func(broker string) func(size int) int {
+			return func(size int) int {
+				if size > 8<<10 {
+					return 0
+				}
+				return 10 * nForBroker(broker)(size)
 			}
-			return 10 * nFor(size)
 		}
 	}
 	if *keyed {
@@ -122,6 +142,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cs, err := casesFor(b, extra)
 		if err != nil {
 			return err
+		}
+		for i := range cs {
+			if cs[i].N == nil {
+				cs[i].N = nForBroker(b.name)
+			}
 		}
 		cases = append(cases, cs...)
 	}
@@ -141,11 +166,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 
 	rn := benchkit.Runner{
-		Rounds:   *rounds,
-		Sizes:    sizes,
-		N:        nFor,
-		Timeout:  *timeout,
-		Progress: progressPrinter(stderr),
+		Rounds:     *rounds,
+		Sizes:      sizes,
+		N:          nFor,
+		Timeout:    *timeout,
+		Progress:   progressPrinter(stderr),
+		BrokerPIDs: pids,
 	}
 	rep, runErr := rn.Run(ctx, cases)
 	if rep == nil {
@@ -158,7 +184,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("interrupted; %s and %s left as they were: %w", orNone(*out, "-out"), orNone(*chart, "-chart"), runErr)
 	}
 	rep.Command = commandLine(args)
-	rep.Notes = notes(*n, *nLarge)
+	rep.Notes = notes(*n, cmp.Or(*nAMQP, *n), *nLarge)
 	if *jsonOut {
 		err = rep.WriteJSON(stdout)
 	} else {
@@ -210,8 +236,8 @@ func placeholderURL(name string) string {
 
 // extras configure the optional cases.
 type extras struct {
-	growthN   func(size int) int // nil: no RSS growth case
-	keyedN    int                // 0: no keyed cases
+	growthN   func(broker string) func(size int) int // nil: no RSS growth case
+	keyedN    int                                    // 0: no keyed cases
 	keyedSize int
 }
 
@@ -236,7 +262,7 @@ func casesFor(b broker, x extras) ([]benchkit.Case, error) {
 	cases = append(cases, benchkit.HeraldCases(b.name, b.url, cleanup)...)
 	if x.growthN != nil {
 		cases = append(cases, benchkit.HeraldCase(benchkit.HeraldOptions{
-			Broker: b.name, Name: benchkit.NameHeraldB100C1x10, Target: b.url, Batch: 100, Cleanup: cleanup, N: x.growthN,
+			Broker: b.name, Name: benchkit.NameHeraldB100C1x10, Target: b.url, Batch: 100, Cleanup: cleanup, N: x.growthN(b.name),
 			Desc: "as " + benchkit.NameHeraldB100C1 + " with ten times the messages (peak RSS growth)",
 		}))
 	}
@@ -364,4 +390,18 @@ func progressPrinter(w io.Writer) func(benchkit.Progress) {
 			p.Round, p.Rounds, p.Case.Broker, p.Case.Name, p.Size, p.Sample.PublishRate, p.Sample.E2ERate,
 			p.Sample.P99.Round(10*time.Microsecond), p.Sample.AllocsPerMsg)
 	}
+}
+
+// parsePIDs reads -broker-pids: broker=pid pairs, comma-separated.
+func parsePIDs(s string) (map[string]int, error) {
+	pids := map[string]int{}
+	for _, f := range splitList(s) {
+		name, v, ok := strings.Cut(f, "=")
+		pid, err := strconv.Atoi(v)
+		if !ok || err != nil || pid <= 0 || !slices.ContainsFunc(brokerEnv, func(e struct{ name, env string }) bool { return e.name == name }) {
+			return nil, fmt.Errorf("-broker-pids: %q is not broker=pid (brokers: kafka, amqp, nats; pid a positive number)", f)
+		}
+		pids[name] = pid
+	}
+	return pids, nil
 }

@@ -31,10 +31,10 @@ func TestListAndFilter(t *testing.T) {
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	// native and native-sync16 match "native" (on NATS also their
-	// -headers variants); three herald-b100 cases (c1, c8, c1-x10); three
-	// brokers.
-	if len(lines) != 3*5+2 {
-		t.Errorf("-list printed %d lines; want 17:\n%s", len(lines), out.String())
+	// -headers variants, on Kafka and NATS native-defaults); three
+	// herald-b100 cases (c1, c8, c1-x10); three brokers.
+	if len(lines) != 3*5+2+2 {
+		t.Errorf("-list printed %d lines; want 19:\n%s", len(lines), out.String())
 	}
 	for _, l := range lines {
 		f := strings.Fields(l)
@@ -76,5 +76,20 @@ func TestHandWrittenTail(t *testing.T) {
 	}
 	if got := chartLink("../docs/performance.md", "../docs/performance-ratios.svg"); got != "performance-ratios.svg" {
 		t.Errorf("chartLink = %q", got)
+	}
+}
+
+func TestParsePIDs(t *testing.T) {
+	got, err := parsePIDs("kafka=12, amqp=34,nats=56")
+	if err != nil || got["kafka"] != 12 || got["amqp"] != 34 || got["nats"] != 56 || len(got) != 3 {
+		t.Errorf("parsePIDs = %v, %v", got, err)
+	}
+	for _, bad := range []string{"kafka", "kafka=x", "kafka=0", "rabbit=3"} {
+		if _, err := parsePIDs(bad); err == nil || !strings.Contains(err.Error(), "-broker-pids") {
+			t.Errorf("parsePIDs(%q) = %v; want an error naming -broker-pids", bad, err)
+		}
+	}
+	if got, err := parsePIDs(""); err != nil || len(got) != 0 {
+		t.Errorf("parsePIDs(\"\") = %v, %v", got, err)
 	}
 }

@@ -21,13 +21,15 @@ import (
 func natsCases(target string) ([]benchkit.Case, func(ctx context.Context, topic, group string) error, error) {
 	nb := natsBench{url: target}
 	cases := []benchkit.Case{
-		{Broker: "nats", Name: benchkit.NameNative, Run: nb.native(false, false),
-			Desc: fmt.Sprintf("nats.go jetstream: PublishAsync with at most %d pending, then PublishAsyncComplete; file-storage stream; durable pull consumer (Consume, explicit ack), Ack each after handling", window)},
-		{Broker: "nats", Name: benchkit.NameNativeHeaders, Run: nb.native(false, true),
+		{Broker: "nats", Name: benchkit.NameNative, Run: nb.native(false, false, false),
+			Desc: fmt.Sprintf("nats.go jetstream: PublishAsync with at most %d pending (Herald's async window), then PublishAsyncComplete; file-storage stream; durable pull consumer (Consume with PullMaxMessages %d, Herald's consume window, explicit ack), Ack each after handling", pubWindow, subWindow)},
+		{Broker: "nats", Name: benchkit.NameNativeDefaults, Run: nb.native(false, false, true),
+			Desc: "as native at nats.go's own defaults (PublishAsync max pending 4000, Consume's 500 messages per pull): the ceiling"},
+		{Broker: "nats", Name: benchkit.NameNativeHeaders, Run: nb.native(false, true, false),
 			Desc: "as native, each message with the two headers Herald sends: Nats-Msg-Id (\"<ID> <subject>\": the stream drops a resent duplicate) and Watermill's _watermill_message_uuid (what watermill-nats reads)"},
-		{Broker: "nats", Name: benchkit.NameNativeSync16, Run: nb.native(true, false),
+		{Broker: "nats", Name: benchkit.NameNativeSync16, Run: nb.native(true, false, false),
 			Desc: fmt.Sprintf("nats.go jetstream: %d goroutines each calling Publish (waits for its PubAck); the same consumer", syncPublishers)},
-		{Broker: "nats", Name: benchkit.NameNativeSync16Headers, Run: nb.native(true, true),
+		{Broker: "nats", Name: benchkit.NameNativeSync16Headers, Run: nb.native(true, true, false),
 			Desc: "as native-sync16, each message with the headers Herald sends (see native-headers)"},
 		watermillCase("nats", "watermill-nats pkg/jetstream: NewPublisher and NewSubscriber with their defaults (stream per topic created by SubscribeInitialize, ephemeral consumer)",
 			nb.watermill, true, nb.deleteStream),
@@ -88,20 +90,26 @@ func (nb natsBench) deleteStreamOf(ctx context.Context, subject string) error {
 // native runs nats.go's jetstream package: a file-storage stream per run,
 // PublishAsync with a bounded pending window (or 16 goroutines of
 // Publish), a durable pull consumer acking each message. With headers,
-// each message carries the headers Herald's publisher sets.
-func (nb natsBench) native(sync16, headers bool) func(ctx context.Context, r *benchkit.Run) error {
+// each message carries the headers Herald's publisher sets; with
+// defaults, the windows are nats.go's own instead of Herald's.
+func (nb natsBench) native(sync16, headers, defaults bool) func(ctx context.Context, r *benchkit.Run) error {
 	return func(ctx context.Context, r *benchkit.Run) (err error) {
 		name := freshName("native-bench")
 		var mu sync.Mutex
 		var asyncErr error
-		pubConn, js, err := nb.js(jetstream.WithPublishAsyncMaxPending(window),
-			jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, _ *nats.Msg, err error) {
+		opts := []jetstream.JetStreamOpt{jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, _ *nats.Msg, err error) {
 				mu.Lock()
 				if asyncErr == nil {
 					asyncErr = err
 				}
 				mu.Unlock()
-			}))
+			})}
+		var consumeOpts []jetstream.PullConsumeOpt
+		if !defaults {
+			opts = append(opts, jetstream.WithPublishAsyncMaxPending(pubWindow))
+			consumeOpts = append(consumeOpts, jetstream.PullMaxMessages(subWindow))
+		}
+		pubConn, js, err := nb.js(opts...)
 		if err != nil {
 			return err
 		}
@@ -129,7 +137,7 @@ func (nb natsBench) native(sync16, headers bool) func(ctx context.Context, r *be
 		cc, err := cons.Consume(func(m jetstream.Msg) {
 			r.Received(m.Data())
 			_ = m.Ack()
-		})
+		}, consumeOpts...)
 		if err != nil {
 			return fmt.Errorf("consume: %w", err)
 		}

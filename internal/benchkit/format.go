@@ -65,3 +65,11 @@ func fmtSize(n int) string {
 
 // fmtRatio formats a ratio: 0.42x.
 func fmtRatio(v float64) string { return fmt.Sprintf("%.2fx", v) }
+
+// fmtCPU formats a CPU time in µs per message; 0 (not measured) is "–".
+func fmtCPU(us float64) string {
+	if us <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f", us)
+}

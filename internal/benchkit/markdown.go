@@ -29,6 +29,8 @@ func (rep *Report) WriteMarkdown(w io.Writer, chart string) error {
 		"(acknowledged by the broker), **end-to-end** N / time until the last message was handled. "+
 		"Latency runs from the publish call to the handler (a timestamp in the payload). "+
 		"**allocs/msg** counts the whole process's allocations (client goroutines included) over the case, "+
+		"**CPU µs/msg** is the benchmark process's user+system CPU time over the case (getrusage; client and Herald together), "+
+		"**broker CPU µs/msg** the broker process's, from /proc/PID/stat (– where its pid was not given), since the broker shares the cores. "+
 		"**peak RSS** samples the resident set every 10 ms. "+
 		"Cases run interleaved, %d round(s); figures are medians, with min..max over rounds. "+
 		"Ratios divide medians from this same run. Treat figures as relative: the brokers share the machine with the benchmark.\n\n", rep.Rounds)
@@ -64,21 +66,21 @@ func (rep *Report) WriteMarkdown(w io.Writer, chart string) error {
 				n = r.N
 			}
 			fmt.Fprintf(&b, "### %s, %s, n=%d\n\n", br, fmtSize(size), n)
-			b.WriteString("| case | publish msg/s | end-to-end msg/s | p50 | p95 | p99 | allocs/msg | peak RSS |\n")
-			b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+			b.WriteString("| case | publish msg/s | end-to-end msg/s | p50 | p95 | p99 | allocs/msg | CPU µs/msg | broker CPU µs/msg | peak RSS |\n")
+			b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 			for _, r := range rep.Results {
 				if r.Broker != br || r.Size != size {
 					continue
 				}
 				if len(r.Samples) == 0 {
-					fmt.Fprintf(&b, "| %s | failed | | | | | | |\n", r.Case)
+					fmt.Fprintf(&b, "| %s | failed | | | | | | | | |\n", r.Case)
 					continue
 				}
 				s := r.Summary
-				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.1f | %s |\n", r.Case,
+				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %.1f | %s | %s | %s |\n", r.Case,
 					fmtStat(s.PublishRate, len(r.Samples)), fmtStat(s.E2ERate, len(r.Samples)),
 					fmtLatency(s.P50.Median), fmtLatency(s.P95.Median), fmtLatency(s.P99.Median),
-					s.AllocsPerMsg.Median, fmtBytes(s.PeakRSS.Median))
+					s.AllocsPerMsg.Median, fmtCPU(s.CPUPerMsg.Median), fmtCPU(s.BrokerCPU.Median), fmtBytes(s.PeakRSS.Median))
 			}
 			b.WriteString("\n")
 		}

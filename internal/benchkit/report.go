@@ -15,7 +15,10 @@ import (
 const (
 	NameNative        = "native"         // the native client's fastest at-least-once path
 	NameNativeHeaders = "native-headers" // the same, with the headers Herald sends (NATS)
-	NameNativeSync16  = "native-sync16"  // the native client, 16 goroutines publishing synchronously
+	// NameNativeDefaults is the native client at its own defaults
+	// (windows, linger), the ceiling beside the equal-window native case.
+	NameNativeDefaults = "native-defaults"
+	NameNativeSync16   = "native-sync16" // the native client, 16 goroutines publishing synchronously
 	// NameNativeSync16Headers is NameNativeSync16 with Herald's headers (NATS).
 	NameNativeSync16Headers = "native-sync16-headers"
 	NameWatermill           = "watermill-p16"   // Watermill's stock adapter, 16 publishing goroutines
@@ -43,6 +46,7 @@ const (
 	MetricPublish Metric = "publish" // publish msg/s
 	MetricAllocs  Metric = "allocs"  // allocations per message
 	MetricRSS     Metric = "rss"     // peak RSS
+	MetricCPU     Metric = "cpu"     // the process's CPU time per message
 )
 
 // RatioSpec is one ratio to compute per broker and size: Num's median over
@@ -63,6 +67,8 @@ var DefaultRatios = []RatioSpec{
 	{Label: "Herald async / native", Num: NameHeraldAsync, Den: NameNative, Metric: MetricE2E, Target: 0.9},
 	{Label: "Herald batch 100 / native", Num: NameHeraldB100C1, Den: NameNative, Metric: MetricE2E, Target: 0.9},
 	{Label: "Herald 16 sync / native 16 sync", Num: NameHeraldP16C8, Den: NameNativeSync16, Metric: MetricE2E, Target: 0.9},
+	{Label: "Herald async / native at its own defaults (ceiling)", Num: NameHeraldAsync, Den: NameNativeDefaults, Metric: MetricE2E},
+	{Label: "CPU/msg Herald async / native", Num: NameHeraldAsync, Den: NameNative, Metric: MetricCPU},
 	{Label: "Herald async / native with Herald's headers", Num: NameHeraldAsync, Den: NameNativeHeaders, Metric: MetricE2E},
 	{Label: "Herald 16 sync / native 16 sync with Herald's headers", Num: NameHeraldP16C8, Den: NameNativeSync16Headers, Metric: MetricE2E},
 	{Label: "Herald 1 publisher / native", Num: NameHeraldP1, Den: NameNative, Metric: MetricE2E},
@@ -213,6 +219,8 @@ func metric(s Summary, m Metric) float64 {
 		return s.AllocsPerMsg.Median
 	case MetricRSS:
 		return s.PeakRSS.Median
+	case MetricCPU:
+		return s.CPUPerMsg.Median
 	default:
 		return s.E2ERate.Median
 	}

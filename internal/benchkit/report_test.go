@@ -27,7 +27,7 @@ func syntheticReport() *Report {
 		r := &Result{Broker: broker, Case: name, Desc: name + " | desc", Size: 1024, N: 1000}
 		for i, v := range e2e {
 			r.Samples = append(r.Samples, Sample{PublishRate: v * 1.1, E2ERate: v, P50: time.Duration(i+1) * time.Millisecond,
-				P95: 5 * time.Millisecond, P99: 9 * time.Millisecond, AllocsPerMsg: v / 1000, PeakRSS: 64 << 20})
+				P95: 5 * time.Millisecond, P99: 9 * time.Millisecond, AllocsPerMsg: v / 1000, PeakRSS: 64 << 20, CPUPerMsg: 2.5})
 		}
 		rep.Results = append(rep.Results, r)
 		return r
@@ -121,7 +121,7 @@ func TestReportMarkdown(t *testing.T) {
 		"![Herald / native and Herald / Watermill](performance-ratios.svg)",
 		"| Herald 16 sync / native 16 sync | kafka | 1 KiB | 0.95x | >= 0.90x: met |",
 		"### kafka, 1 KiB, n=1000",
-		"| native | 110.0k (99.0k..132.0k) | 100.0k (90.0k..120.0k) | 2.0ms | 5.0ms | 9.0ms | 100.0 | 64 MiB |",
+		"| native | 110.0k (99.0k..132.0k) | 100.0k (90.0k..120.0k) | 2.0ms | 5.0ms | 9.0ms | 100.0 | 2.50 | – | 64 MiB |",
 		`| native | native \| desc |`,
 		"## NATS JetStream (nats)",
 		"## Errors",

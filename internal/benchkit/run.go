@@ -41,6 +41,7 @@ type Run struct {
 	memEnd   runtime.MemStats
 	measured bool
 	rss      *rssSampler
+	cpu      cpuMeter
 }
 
 // maxLatSamples bounds the latencies a run keeps: every message's up to
@@ -151,6 +152,7 @@ func (r *Run) Start() {
 	r.started = true
 	runtime.ReadMemStats(&r.memStart)
 	r.rss = startRSS()
+	r.cpu.start()
 	r.start = time.Now()
 }
 
@@ -236,6 +238,7 @@ func (r *Run) stopMeasuring() {
 		return
 	}
 	r.measured = true
+	r.cpu.stop()
 	runtime.ReadMemStats(&r.memEnd)
 	if r.rss != nil {
 		r.rss.stop()
@@ -298,6 +301,10 @@ func (r *Run) sample() Sample {
 	}
 	if r.rss != nil {
 		s.PeakRSS = r.rss.peak()
+	}
+	s.CPUPerMsg = float64(r.cpu.selfUsed.Microseconds()) / n
+	if r.cpu.brkMeasured {
+		s.BrokerCPUPerMsg = float64(r.cpu.brkUsed.Microseconds()) / n
 	}
 	if r.Size >= HeaderSize {
 		s.P50, s.P95, s.P99 = percentiles(r.lat)

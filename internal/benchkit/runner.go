@@ -58,6 +58,10 @@ type Runner struct {
 	ProgressEvery time.Duration
 	// Ratios to compute (default DefaultRatios).
 	Ratios []RatioSpec
+	// BrokerPIDs maps a broker name (Case.Broker) to the pid of its
+	// process, whose CPU time is measured over each case from
+	// /proc/PID/stat; a broker not in it is not measured.
+	BrokerPIDs map[string]int
 }
 
 // Run runs every case Rounds times at every size, in the order
@@ -134,6 +138,7 @@ func (rn *Runner) Run(ctx context.Context, cases []Case) (*Report, error) {
 func (rn *Runner) runOne(ctx context.Context, c Case, size, n, round, rounds int, timeout time.Duration) (Sample, error) {
 	debug.FreeOSMemory() // start every case from a collected heap
 	r := NewRun(n, size)
+	r.cpu.broker = rn.BrokerPIDs[c.Broker]
 	report := func(p Progress) {
 		if rn.Progress != nil {
 			p.Round, p.Rounds, p.Case, p.Size, p.N = round, rounds, c, size, int64(n)

@@ -15,6 +15,12 @@ type Sample struct {
 	AllocsPerMsg float64       `json:"allocs_per_msg"` // whole process, over the timed part
 	PeakRSS      uint64        `json:"peak_rss_bytes"` // 0: not measured on this OS
 	Duplicates   int64         `json:"duplicates"`     // redelivered messages seen during the run
+	// CPUPerMsg is this process's user+system CPU time over the timed
+	// part, in µs per message (every goroutine: the client's too).
+	CPUPerMsg float64 `json:"cpu_us_per_msg"`
+	// BrokerCPUPerMsg is the broker process's, read from /proc (0: not
+	// measured: no pid given, or no /proc).
+	BrokerCPUPerMsg float64 `json:"broker_cpu_us_per_msg"`
 }
 
 // Stat summarises one figure over rounds.
@@ -72,6 +78,8 @@ type Summary struct {
 	P99          Stat `json:"p99_ns"`
 	AllocsPerMsg Stat `json:"allocs_per_msg"`
 	PeakRSS      Stat `json:"peak_rss_bytes"`
+	CPUPerMsg    Stat `json:"cpu_us_per_msg"`
+	BrokerCPU    Stat `json:"broker_cpu_us_per_msg"`
 }
 
 // summarizeSamples summarises every figure of samples.
@@ -91,5 +99,7 @@ func summarizeSamples(samples []Sample) Summary {
 		P99:          pick(func(s Sample) float64 { return float64(s.P99) }),
 		AllocsPerMsg: pick(func(s Sample) float64 { return s.AllocsPerMsg }),
 		PeakRSS:      pick(func(s Sample) float64 { return float64(s.PeakRSS) }),
+		CPUPerMsg:    pick(func(s Sample) float64 { return s.CPUPerMsg }),
+		BrokerCPU:    pick(func(s Sample) float64 { return s.BrokerCPUPerMsg }),
 	}
 }

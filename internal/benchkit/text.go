@@ -20,20 +20,20 @@ func (rep *Report) WriteText(w io.Writer) error {
 				return err
 			}
 			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "case\tpublish msg/s\tend-to-end msg/s\tp50\tp95\tp99\tallocs/msg\tpeak RSS\t")
+			fmt.Fprintln(tw, "case\tpublish msg/s\tend-to-end msg/s\tp50\tp95\tp99\tallocs/msg\tCPU µs/msg\tbroker CPU µs/msg\tpeak RSS\t")
 			for _, r := range rep.Results {
 				if r.Broker != b || r.Size != size {
 					continue
 				}
 				if len(r.Samples) == 0 {
-					fmt.Fprintf(tw, "%s\tfailed\t\t\t\t\t\t\t\n", r.Case)
+					fmt.Fprintf(tw, "%s\tfailed\t\t\t\t\t\t\t\t\t\n", r.Case)
 					continue
 				}
 				s := r.Summary
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\t\n", r.Case,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\t%s\t%s\t\n", r.Case,
 					fmtStat(s.PublishRate, len(r.Samples)), fmtStat(s.E2ERate, len(r.Samples)),
 					fmtLatency(s.P50.Median), fmtLatency(s.P95.Median), fmtLatency(s.P99.Median),
-					s.AllocsPerMsg.Median, fmtBytes(s.PeakRSS.Median))
+					s.AllocsPerMsg.Median, fmtCPU(s.CPUPerMsg.Median), fmtCPU(s.BrokerCPU.Median), fmtBytes(s.PeakRSS.Median))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
