@@ -98,12 +98,12 @@ func (nb natsBench) native(sync16, headers, defaults bool) func(ctx context.Cont
 		var mu sync.Mutex
 		var asyncErr error
 		opts := []jetstream.JetStreamOpt{jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, _ *nats.Msg, err error) {
-				mu.Lock()
-				if asyncErr == nil {
-					asyncErr = err
-				}
-				mu.Unlock()
-			})}
+			mu.Lock()
+			if asyncErr == nil {
+				asyncErr = err
+			}
+			mu.Unlock()
+		})}
 		var consumeOpts []jetstream.PullConsumeOpt
 		if !defaults {
 			opts = append(opts, jetstream.WithPublishAsyncMaxPending(pubWindow))
