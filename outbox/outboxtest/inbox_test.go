@@ -94,4 +94,3 @@ func TestInbox(t *testing.T) {
 		}
 	})
 }
-
