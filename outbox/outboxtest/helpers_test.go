@@ -228,13 +228,6 @@ func (pt probeTopic) Send(_ context.Context, _ string, m *herald.Message, done f
 func (probeTopic) Close(context.Context) error { return nil }
 func (probeTopic) As(any) bool                 { return false }
 
-// distinct is how many IDs were acknowledged at least once.
-func (p *probe) distinct() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.sends)
-}
-
 // waitDistinct waits until n IDs were acknowledged.
 func (p *probe) waitDistinct(t *testing.T, n int, within time.Duration) {
 	t.Helper()
