@@ -133,8 +133,10 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 	if r.notifier != nil && !once {
 		wake = make(chan struct{}, 1)
 		nctx, cancel := context.WithCancel(ctx)
+		var listening sync.WaitGroup
+		listening.Go(func() { r.listen(nctx, wake) })
+		defer listening.Wait() // Run returns once the Notifier's Wait did
 		defer cancel()
-		go r.listen(nctx, wake)
 	}
 	inflight, marked := 0, 0
 	var first error
