@@ -1,0 +1,253 @@
+package outbox
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Dialect is the SQL of one database: placeholders, types, the schema and
+// the statements of the outbox and the inbox. The two values are
+// PostgreSQL and SQLite; the zero Dialect is invalid.
+type Dialect struct {
+	name string
+	pg   bool
+}
+
+var (
+	// PostgreSQL is the dialect of PostgreSQL 14 and later (any database/sql
+	// driver: pgx's stdlib, lib/pq). Several relays may share one table:
+	// rows are claimed with FOR UPDATE SKIP LOCKED and a lease, and the
+	// rows of a key only once every row of that key from an earlier
+	// transaction is visible (pg_snapshot_xmin of the current snapshot).
+	PostgreSQL = Dialect{name: "postgresql", pg: true}
+	// SQLite is the dialect of SQLite 3.35 and later (UPDATE ... RETURNING).
+	// SQLite has one writer at a time: run one relay per database file
+	// (a second is correct, since its claims wait for the write lock, but
+	// adds nothing but contention).
+	SQLite = Dialect{name: "sqlite"}
+)
+
+// String returns the dialect's name.
+func (d Dialect) String() string { return d.name }
+
+func (d Dialect) valid() bool { return d.name != "" }
+
+// ph returns the i-th (1-based) placeholder.
+func (d Dialect) ph(i int) string {
+	if d.pg {
+		return "$" + strconv.Itoa(i)
+	}
+	return "?"
+}
+
+// phs returns n placeholders from the first-th, comma separated.
+func (d Dialect) phs(first, n int) string {
+	var b strings.Builder
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(d.ph(first + i))
+	}
+	return b.String()
+}
+
+// dbTime converts a time read from the database (a time.Time on
+// PostgreSQL, Unix milliseconds on SQLite) into a time.Time.
+func (d Dialect) dbTime(v any) time.Time {
+	switch t := v.(type) {
+	case time.Time:
+		return t
+	case int64:
+		return time.UnixMilli(t)
+	case nil:
+		return time.Time{}
+	}
+	panic(fmt.Sprintf("outbox: unexpected time value %T", v))
+}
+
+// outboxMigrations are the versioned schema steps of an outbox table t.
+func (d Dialect) outboxMigrations(t string) []migration {
+	if d.pg {
+		return []migration{{1, []string{
+			`CREATE TABLE IF NOT EXISTS ` + t + ` (
+	seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	txid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+	id TEXT NOT NULL,
+	topic TEXT NOT NULL,
+	key TEXT NOT NULL DEFAULT '',
+	headers JSONB NOT NULL,
+	payload BYTEA NOT NULL,
+	created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+	attempts INTEGER NOT NULL DEFAULT 0,
+	lease_owner TEXT,
+	lease_until TIMESTAMPTZ,
+	sent_at TIMESTAMPTZ
+)`,
+			`CREATE INDEX IF NOT EXISTS ` + t + `_pending ON ` + t + ` (seq) WHERE sent_at IS NULL`,
+			`CREATE INDEX IF NOT EXISTS ` + t + `_keys ON ` + t + ` (key, txid, seq) WHERE sent_at IS NULL`,
+			`CREATE INDEX IF NOT EXISTS ` + t + `_sent ON ` + t + ` (sent_at) WHERE sent_at IS NOT NULL`,
+		}}, {2, []string{
+			// A wake-up for listening relays (Notifier): one NOTIFY on the
+			// channel named after the table per inserting statement,
+			// delivered at commit and merged per transaction by PostgreSQL.
+			`CREATE OR REPLACE FUNCTION ` + t + `_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	PERFORM pg_notify('` + t + `', '');
+	RETURN NULL;
+END $$`,
+			`CREATE OR REPLACE TRIGGER ` + t + `_notify AFTER INSERT ON ` + t + ` FOR EACH STATEMENT EXECUTE FUNCTION ` + t + `_notify()`,
+		}}}
+	}
+	return []migration{{1, []string{
+		`CREATE TABLE IF NOT EXISTS ` + t + ` (
+	seq INTEGER PRIMARY KEY AUTOINCREMENT,
+	id TEXT NOT NULL,
+	topic TEXT NOT NULL,
+	key TEXT NOT NULL DEFAULT '',
+	headers TEXT NOT NULL,
+	payload BLOB NOT NULL,
+	created_at INTEGER NOT NULL,
+	attempts INTEGER NOT NULL DEFAULT 0,
+	lease_owner TEXT,
+	lease_until INTEGER,
+	sent_at INTEGER
+)`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_pending ON ` + t + ` (seq) WHERE sent_at IS NULL`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_keys ON ` + t + ` (key, seq) WHERE sent_at IS NULL`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_sent ON ` + t + ` (sent_at) WHERE sent_at IS NOT NULL`,
+	}}}
+}
+
+// inboxMigrations are the versioned schema steps of an inbox table t.
+func (d Dialect) inboxMigrations(t string) []migration {
+	ts := "INTEGER"
+	if d.pg {
+		ts = "TIMESTAMPTZ"
+	}
+	return []migration{{1, []string{
+		`CREATE TABLE IF NOT EXISTS ` + t + ` (
+	group_name TEXT NOT NULL,
+	message_id TEXT NOT NULL,
+	handled_at ` + ts + ` NOT NULL,
+	PRIMARY KEY (group_name, message_id)
+)`,
+		`CREATE INDEX IF NOT EXISTS ` + t + `_handled ON ` + t + ` (handled_at)`,
+	}}}
+}
+
+// insert is the statement writing n messages into t, and the number of
+// arguments per message: id, topic, key, headers, payload and, on SQLite,
+// created_at (Unix ms; PostgreSQL takes now(), the transaction's start on
+// the database's clock, the clock its leases and Stats use).
+func (d Dialect) insert(t string, n int) (string, int) {
+	var b strings.Builder
+	per := 6
+	if d.pg {
+		per = 5
+		b.WriteString("INSERT INTO " + t + " (id, topic, key, headers, payload) VALUES ")
+	} else {
+		b.WriteString("INSERT INTO " + t + " (id, topic, key, headers, payload, created_at) VALUES ")
+	}
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if d.pg {
+			a := i * per
+			fmt.Fprintf(&b, "($%d,$%d,$%d,$%d::jsonb,$%d)", a+1, a+2, a+3, a+4, a+5)
+		} else {
+			b.WriteString("(?,?,?,?,?,?)")
+		}
+	}
+	return b.String(), per
+}
+
+// claim leases up to limit rows that are ready (arguments: claimArgs).
+//
+// A row is ready when it is unsent, its lease (if any) expired, and, when
+// it has a key, no earlier unsent row of that key exists: a key's next
+// row is claimed only once the previous one was acknowledged and marked
+// sent. On PostgreSQL "earlier" is the order (txid, seq) and a keyed row
+// is ready only when its transaction is older than every transaction
+// still in progress (txid < pg_snapshot_xmin(pg_current_snapshot())), so
+// that every earlier row of its key is visible: a transaction still open
+// cannot hide a row that should go first. Keyless rows are ready as soon
+// as they are committed. No cursor exists: a row is taken by its sent_at
+// being NULL, so a row committed late is never skipped.
+func (d Dialect) claim(t string) string {
+	if d.pg {
+		return `UPDATE ` + t + ` AS u SET lease_owner = $1, lease_until = now() + $2::bigint * interval '1 millisecond', attempts = u.attempts + 1
+WHERE u.seq IN (
+	SELECT c.seq FROM ` + t + ` AS c
+	WHERE c.sent_at IS NULL AND (c.lease_until IS NULL OR c.lease_until < now()) AND (c.key = '' OR (
+		c.txid < pg_snapshot_xmin(pg_current_snapshot()) AND NOT EXISTS (
+			SELECT 1 FROM ` + t + ` AS e
+			WHERE e.key = c.key AND e.sent_at IS NULL AND (e.txid, e.seq) < (c.txid, c.seq))))
+	ORDER BY c.seq LIMIT $3
+	FOR UPDATE OF c SKIP LOCKED)
+RETURNING u.seq, u.id, u.topic, u.key, u.headers::text, u.payload, u.created_at`
+	}
+	return `UPDATE ` + t + ` SET lease_owner = ?1, lease_until = ?2 + ?3, attempts = attempts + 1
+WHERE seq IN (
+	SELECT c.seq FROM ` + t + ` AS c
+	WHERE c.sent_at IS NULL AND (c.lease_until IS NULL OR c.lease_until < ?2) AND (c.key = '' OR NOT EXISTS (
+		SELECT 1 FROM ` + t + ` AS e WHERE e.key = c.key AND e.sent_at IS NULL AND e.seq < c.seq))
+	ORDER BY c.seq LIMIT ?4)
+RETURNING seq, id, topic, key, headers, payload, created_at`
+}
+
+// mark marks the rows seqs sent (or deletes them when del), at now.
+func (d Dialect) mark(t string, now time.Time, seqs []int64, del bool) (string, []any) {
+	args := make([]any, 0, len(seqs)+1)
+	first := 1
+	if !d.pg && !del {
+		args = append(args, now.UnixMilli())
+		first = 2
+	}
+	for _, s := range seqs {
+		args = append(args, s)
+	}
+	in := " WHERE seq IN (" + d.phs(first, len(seqs)) + ")"
+	switch {
+	case del:
+		return "DELETE FROM " + t + in, args
+	case d.pg:
+		return "UPDATE " + t + " SET sent_at = now(), lease_owner = NULL, lease_until = NULL" + in, args
+	}
+	return "UPDATE " + t + " SET sent_at = ?1, lease_owner = NULL, lease_until = NULL" + in, args
+}
+
+// release shortens the lease of a row whose publish failed, so that it is
+// tried again after delay.
+func (d Dialect) release(t string, now time.Time, delay time.Duration, seq int64, owner string) (string, []any) {
+	if d.pg {
+		return "UPDATE " + t + " SET lease_until = now() + $1::bigint * interval '1 millisecond' WHERE seq = $2 AND lease_owner = $3",
+			[]any{delay.Milliseconds(), seq, owner}
+	}
+	return "UPDATE " + t + " SET lease_until = ?1 WHERE seq = ?2 AND lease_owner = ?3",
+		[]any{now.Add(delay).UnixMilli(), seq, owner}
+}
+
+// purge deletes rows sent longer than age before now.
+func (d Dialect) purge(t string, now time.Time, age time.Duration) (string, []any) {
+	if d.pg {
+		return "DELETE FROM " + t + " WHERE sent_at < now() - $1::bigint * interval '1 millisecond'", []any{age.Milliseconds()}
+	}
+	return "DELETE FROM " + t + " WHERE sent_at < ?1", []any{now.Add(-age).UnixMilli()}
+}
+
+// claimArgs are the arguments of claim.
+func (d Dialect) claimArgs(owner string, now time.Time, lease time.Duration, limit int) []any {
+	if d.pg {
+		return []any{owner, lease.Milliseconds(), limit}
+	}
+	return []any{owner, now.UnixMilli(), lease.Milliseconds(), limit}
+}
+
+// pending counts unsent rows and returns the creation time of the oldest.
+func (d Dialect) pending(t string) string {
+	return "SELECT count(*), min(created_at) FROM " + t + " WHERE sent_at IS NULL"
+}

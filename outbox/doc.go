@@ -1,0 +1,77 @@
+// Package outbox is a transactional outbox and an idempotent inbox on
+// database/sql, for PostgreSQL and SQLite.
+//
+// # Outbox
+//
+// Store.Publish writes messages (topic, key, headers as JSON, payload,
+// ID, time) in the caller's *sql.Tx: they exist only if that transaction
+// commits. A Relay forwards committed rows to any Herald backend through
+// publisher.PublishAsync, a window of rows in flight (WithBatch), and
+// marks a row sent only after the broker acknowledged it: at-least-once.
+// A row is sent twice only when its relay stops between the
+// acknowledgement and the mark (a crash, a lost database), or when a
+// lease expired while a publish was still unanswered (keep WithLease
+// above the publish timeout).
+//
+// # Order and several relays
+//
+// Rows of one key are sent in the order written, one at a time: a key's
+// next row is claimed only once the previous one was acknowledged and
+// marked sent, by whichever relay. Rows of different keys, and rows with
+// no key (no order), go in parallel. Several relays share one table:
+// each claims ready rows with a lease (UPDATE ... WHERE seq IN (SELECT
+// ... FOR UPDATE SKIP LOCKED) on PostgreSQL), so no row is leased to two
+// relays at once, and a dead relay's rows are taken over when its lease
+// expires. Rows are found by their state (unsent), not behind a cursor,
+// so a row committed late is never skipped. On PostgreSQL a keyed row is
+// ready only when its transaction is older than every transaction still
+// in progress (txid < pg_snapshot_xmin(pg_current_snapshot())): a
+// transaction still open cannot hold back an earlier row of the same
+// key. The cost: a long transaction (any, on that database) delays keyed
+// rows of later transactions until it ends; keyless rows are not delayed.
+//
+// SQLite has one writer: run one relay per database file. A second is
+// correct (its claims wait for the write lock) but only adds contention.
+//
+// # Wake-up, retention, metrics
+//
+// An idle relay polls (WithPollInterval, default 100 ms). On PostgreSQL
+// each committed insert also sends NOTIFY on the channel named after the
+// table (a statement trigger); database/sql cannot LISTEN, so a
+// Notifier (WithNotifier) built on the driver's connection (pgx:
+// LISTEN, then Conn.WaitForNotification) wakes the relay at once. Sent
+// rows are deleted after WithRetention (default 24 h; 0 deletes them
+// when sent). Relay.Stats reports rows pending, the oldest's age, rows
+// relayed, rows in flight and failures; WithOnError sees every failure,
+// and failures are logged at warn once per outage (slog.Default).
+//
+// # Inbox
+//
+// Inbox.Middleware records (group, message ID) in one transaction with
+// the handler's effects (TxFrom gives the handler that transaction) and
+// commits only if the handler returned nil; a message already recorded
+// is acked without running the handler. That gives effects that happen
+// once per message on top of at-least-once delivery, but only for the
+// effects written in that transaction.
+//
+// # Schema
+//
+// New and NewInbox create their table, or migrate it, before they
+// return; the versions applied are recorded in <table>_migrations.
+// Table names are configurable (WithTable, WithInboxTable) and
+// validated.
+//
+// # Drivers
+//
+// The package imports no database driver. Tested with pgx's stdlib
+// driver (github.com/jackc/pgx/v5/stdlib) and modernc.org/sqlite. For
+// SQLite, modernc.org/sqlite (a translation of SQLite's C to Go) and
+// github.com/ncruces/go-sqlite3 (SQLite compiled to WebAssembly, run
+// by wazero) are both cgo-free; writing 20000 1 KiB rows in
+// transactions of 100 and relaying them to mem:// on this 2-core
+// machine ran at about the same speed (modernc 28k-71k rows/s written,
+// 26k-52k relayed; ncruces 34k-77k written, 24k-45k relayed, over three
+// runs on a shared machine). We test with modernc.org/sqlite: it relayed
+// at least as fast in every run, it is the more widely used, and it has
+// no WebAssembly runtime to start.
+package outbox

@@ -1,0 +1,147 @@
+package outbox
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldkit/herald"
+)
+
+// DefaultInboxTable is the inbox table's name unless WithInboxTable says
+// otherwise.
+const DefaultInboxTable = "herald_inbox"
+
+// Inbox records the messages a consumer group has handled, in the same
+// transaction as the handler's effects, so that a redelivered message is
+// skipped instead of handled twice.
+//
+// What it guarantees, honestly: delivery stays at-least-once; the inbox
+// makes the handler's effects happen once per (group, message ID) only
+// for the effects written in the transaction the handler gets from
+// TxFrom (rows in the same database, and messages published through
+// Store.Publish on that tx). Anything else the handler does (an HTTP
+// call, a file, a publish straight to a broker) happens again whenever
+// the handler runs again: after it failed, or after the commit failed or
+// the process died before the commit. Once the commit succeeded, every
+// redelivery of the message is skipped (acked without the handler), even
+// when the ack of the first delivery was lost.
+type Inbox struct {
+	db      *sql.DB
+	dialect Dialect
+	table   string
+	group   string
+}
+
+// InboxOption configures an Inbox.
+type InboxOption func(*Inbox) error
+
+// WithInboxTable sets the inbox table's name (default DefaultInboxTable).
+func WithInboxTable(name string) InboxOption {
+	return func(in *Inbox) error {
+		if err := checkTable("outbox.WithInboxTable", name); err != nil {
+			return err
+		}
+		in.table = name
+		return nil
+	}
+}
+
+// NewInbox returns the inbox of the consumer group group in db (created or
+// migrated before it returns, like New).
+func NewInbox(ctx context.Context, db *sql.DB, d Dialect, group string, opts ...InboxOption) (*Inbox, error) {
+	if db == nil {
+		return nil, &herald.ConfigError{Key: "outbox.NewInbox", Problem: "db is nil"}
+	}
+	if !d.valid() {
+		return nil, &herald.ConfigError{Key: "outbox.NewInbox", Problem: "dialect is the zero Dialect", Allowed: "outbox.PostgreSQL, outbox.SQLite"}
+	}
+	if group == "" {
+		return nil, &herald.ConfigError{Key: "outbox.NewInbox", Problem: "group is empty", Allowed: "the subscriber's consumer group"}
+	}
+	in := &Inbox{db: db, dialect: d, table: DefaultInboxTable, group: group}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(in); err != nil {
+			return nil, err
+		}
+	}
+	if err := migrate(ctx, db, d, in.table, d.inboxMigrations(in.table)); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+type txKey struct{}
+
+// TxFrom returns the transaction an Inbox's middleware runs the handler
+// in, or nil outside one (the context carries it from the middleware to
+// the application's handler: user code, not the facade). Write the handler's effects, and its outgoing
+// messages (Store.Publish), in it: they commit together with the record
+// that the message was handled.
+func TxFrom(ctx context.Context) *sql.Tx {
+	tx, _ := ctx.Value(txKey{}).(*sql.Tx)
+	return tx
+}
+
+// ErrNoID is wrapped in the (permanent) error of a message without an ID,
+// which an inbox cannot recognise again.
+var ErrNoID = errors.New("outbox: inbox: message has no ID")
+
+// Middleware returns the handler middleware of the inbox. For each
+// message it begins a transaction, records (group, message ID) in the
+// inbox table, and runs the handler with the transaction in its context
+// (TxFrom); it commits when the handler returned nil and rolls back
+// otherwise (the handler's error is returned: the message is redelivered).
+// A message already recorded is not handled again: the middleware returns
+// nil (ack) without calling the handler. A second delivery arriving while
+// the first is being handled waits for the first's transaction (its
+// insert meets the first one's key) and is then skipped, or handled if the
+// first rolled back.
+func (in *Inbox) Middleware() herald.Middleware {
+	ins := "INSERT INTO " + in.table + " (group_name, message_id, handled_at) VALUES (" +
+		in.dialect.ph(1) + "," + in.dialect.ph(2) + "," + in.dialect.ph(3) + ") ON CONFLICT DO NOTHING"
+	return func(next herald.Handler) herald.Handler {
+		return func(ctx context.Context, msg *herald.Message) (err error) {
+			id := herald.ID(msg)
+			if id == "" {
+				return herald.Permanent(ErrNoID)
+			}
+			tx, err := in.db.BeginTx(ctx, nil)
+			if err != nil {
+				return fmt.Errorf("outbox: inbox %s: begin: %w", in.group, err)
+			}
+			defer func() {
+				if err != nil {
+					tx.Rollback() //nolint:errcheck // the handler's error matters
+				}
+			}()
+			var at any = time.Now().UnixMilli()
+			if in.dialect.pg {
+				at = time.Now()
+			}
+			res, err := tx.ExecContext(ctx, ins, in.group, id, at)
+			if err != nil {
+				return fmt.Errorf("outbox: inbox %s: record %s: %w", in.group, id, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return fmt.Errorf("outbox: inbox %s: record %s: %w", in.group, id, err)
+			}
+			if n == 0 { // handled before
+				return tx.Rollback()
+			}
+			if err := next(context.WithValue(ctx, txKey{}, tx), msg); err != nil {
+				return err
+			}
+			if err := tx.Commit(); err != nil {
+				return fmt.Errorf("outbox: inbox %s: commit %s: %w", in.group, id, err)
+			}
+			return nil
+		}
+	}
+}

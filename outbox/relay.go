@@ -1,0 +1,370 @@
+package outbox
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/publisher"
+)
+
+// Relay forwards the committed rows of a Store's outbox to a publisher,
+// and marks each row sent only once the broker acknowledged it (done(nil)
+// of PublishAsync): at-least-once, a row is sent again when its relay dies
+// between the acknowledgement and the mark.
+//
+// Per-key order: a row with a key is claimed only once every earlier row
+// of its key was acknowledged and marked sent, so a key has at most one
+// row in flight, across all relays; rows of different keys, and rows
+// without a key (no order), are pipelined up to the batch (WithBatch).
+//
+// Several relays (processes) may share one table: each claims ready rows
+// with a lease (a row's lease_owner and lease_until; on PostgreSQL with
+// FOR UPDATE SKIP LOCKED), so no two relays hold a valid lease on a row at
+// once and a relay never starts sending a row whose lease it does not
+// hold; rows leased by a relay that died are claimed by another once the
+// lease expired (WithLease). Rows are taken by their state (unsent), not
+// behind a cursor, so a row whose transaction commits late is never
+// skipped.
+type Relay struct {
+	s          *Store
+	pub        *publisher.Publisher
+	owner      string
+	batch      int
+	lease      time.Duration
+	poll       time.Duration
+	retention  time.Duration
+	retryDelay time.Duration
+	notifier   Notifier
+	onError    func(error)
+	logger     *slog.Logger
+
+	running  atomic.Bool
+	relayed  atomic.Int64
+	failures atomic.Int64
+	inflight atomic.Int64
+
+	mu      sync.Mutex
+	failing bool // a failure was logged at warn and no success since
+	quiet   int  // failures since, logged at debug
+}
+
+// NewRelay returns a relay from s's outbox to pub.
+func (s *Store) NewRelay(pub *publisher.Publisher, opts ...RelayOption) (*Relay, error) {
+	if pub == nil {
+		return nil, &herald.ConfigError{Key: "outbox.NewRelay", Problem: "publisher is nil"}
+	}
+	r := &Relay{
+		s: s, pub: pub, owner: herald.NewID(),
+		batch: DefaultBatch, lease: DefaultLease, poll: DefaultPollInterval,
+		retention: DefaultRetention, retryDelay: DefaultRetryDelay,
+		logger: herald.DefaultLogger(),
+	}
+	for _, o := range opts {
+		if o == nil {
+			continue
+		}
+		if err := o(r); err != nil {
+			return nil, err
+		}
+	}
+	r.logger = r.logger.With("table", s.table, "relay", r.owner)
+	return r, nil
+}
+
+// Run relays rows until ctx is done: it claims what is ready, publishes
+// it, marks what was acknowledged, and waits for a Notifier or the poll
+// interval when nothing is ready. When ctx is done it stops claiming,
+// waits for the publishes in flight and marks those acknowledged, then
+// returns nil. Failures do not stop it (they are retried, logged and
+// passed to the OnError hook). A Relay runs once at a time.
+func (r *Relay) Run(ctx context.Context) error {
+	_, err := r.loop(ctx, false)
+	if errors.Is(err, errRunning) {
+		return err
+	}
+	return nil
+}
+
+// RunOnce relays the rows ready now: it claims and publishes until no row
+// is ready and none is in flight, and returns how many rows it marked
+// sent, and the first failure.
+func (r *Relay) RunOnce(ctx context.Context) (int, error) {
+	return r.loop(ctx, true)
+}
+
+// row is a claimed outbox row.
+type row struct {
+	seq     int64
+	id      string
+	topic   string
+	key     string
+	headers string
+	payload []byte
+	created any
+}
+
+// answer is a publish's result.
+type answer struct {
+	seq int64
+	err error
+}
+
+// errRunning refuses a second Run of one Relay.
+var errRunning = errors.New("outbox: this relay is already running")
+
+func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
+	if !r.running.CompareAndSwap(false, true) {
+		return 0, errRunning
+	}
+	defer r.running.Store(false)
+	// Marks outlive ctx: a row acknowledged while stopping is still marked.
+	settle := context.WithoutCancel(ctx)
+	answers := make(chan answer, r.batch) // never more than batch in flight
+	var wake chan struct{}
+	if r.notifier != nil && !once {
+		wake = make(chan struct{}, 1)
+		nctx, cancel := context.WithCancel(ctx)
+		var listening sync.WaitGroup
+		listening.Go(func() { r.listen(nctx, wake) })
+		defer listening.Wait() // Run returns once the Notifier's Wait did
+		defer cancel()
+	}
+	inflight, marked := 0, 0
+	var first error
+	fail := func(err error) {
+		if first == nil {
+			first = err
+		}
+		r.fail(err)
+	}
+	nextPurge := time.Now()
+	stop := false // RunOnce after a failure: only settle what is in flight
+	for {
+		claimed := 0
+		if !stop && ctx.Err() == nil && inflight < r.batch {
+			n, err := r.claimSend(ctx, r.batch-inflight, answers)
+			inflight += n
+			claimed = n
+			if err != nil && ctx.Err() != nil {
+				err = nil // stopping: what was not sent stays for later
+			}
+			if err != nil {
+				fail(err)
+				stop = once
+				if !once && inflight == 0 {
+					sleep(ctx, r.retryDelay)
+					continue
+				}
+			}
+		}
+		if inflight == 0 {
+			if once && (stop || claimed == 0) || ctx.Err() != nil {
+				break
+			}
+			if claimed > 0 {
+				continue
+			}
+			if time.Now().After(nextPurge) {
+				r.purge(settle, fail)
+				nextPurge = time.Now().Add(r.purgeEvery())
+			}
+			r.idle(ctx, wake)
+			continue
+		}
+		// Wait for one answer (or a wake-up: more rows to claim), then
+		// take every answer already there.
+		var got []answer
+		select {
+		case a := <-answers:
+			got = append(got, a)
+		case <-wake:
+			continue
+		}
+	drain:
+		for {
+			select {
+			case a := <-answers:
+				got = append(got, a)
+			default:
+				break drain
+			}
+		}
+		inflight -= len(got)
+		marked += r.settle(settle, got, fail)
+	}
+	return marked, first
+}
+
+// claimSend claims up to n ready rows and publishes them; it returns how
+// many publishes it started (each sends one answer).
+func (r *Relay) claimSend(ctx context.Context, n int, answers chan<- answer) (int, error) {
+	d := r.s.dialect
+	start := time.Now()
+	rows, err := r.s.db.QueryContext(ctx, d.claim(r.s.table), d.claimArgs(r.owner, start, r.lease, n)...)
+	if err != nil {
+		return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
+	}
+	var claimed []row
+	for rows.Next() {
+		var w row
+		if err := rows.Scan(&w.seq, &w.id, &w.topic, &w.key, &w.headers, &w.payload, &w.created); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
+		}
+		claimed = append(claimed, w)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
+	}
+	// The lease ends lease after the claim on the database's clock, which
+	// read its clock after start: start+lease is never later.
+	deadline := start.Add(r.lease)
+	started := 0
+	for i, w := range claimed {
+		msg, err := w.message()
+		if err == nil && time.Now().After(deadline) {
+			err = fmt.Errorf("outbox: row %d of %s: lease expired before it was sent", w.seq, r.s.table)
+		}
+		if err == nil {
+			seq := w.seq
+			err = r.pub.PublishAsync(ctx, w.topic, msg, func(_ *herald.Message, err error) {
+				answers <- answer{seq: seq, err: err}
+			})
+		}
+		if err != nil {
+			// Not taken: the rest of the batch goes back too.
+			for _, x := range claimed[i:] {
+				r.release(context.WithoutCancel(ctx), x.seq, 0)
+			}
+			return started, fmt.Errorf("outbox: publish row %d of %s to %s: %w", w.seq, r.s.table, w.topic, err)
+		}
+		started++
+		r.inflight.Add(1)
+	}
+	return started, nil
+}
+
+// message rebuilds the message of row w.
+func (w row) message() (*herald.Message, error) {
+	msg := message.NewMessage(w.id, w.payload)
+	if w.headers != "" && w.headers != "{}" {
+		if err := json.Unmarshal([]byte(w.headers), &msg.Metadata); err != nil {
+			return nil, fmt.Errorf("outbox: row %d: headers: %w", w.seq, err)
+		}
+	}
+	if w.key != "" {
+		herald.SetKey(msg, w.key)
+	}
+	return msg, nil
+}
+
+// settle marks the acknowledged rows of got sent and gives the failed
+// ones back for a retry after the retry delay; it returns how many rows it
+// marked.
+func (r *Relay) settle(ctx context.Context, got []answer, fail func(error)) int {
+	r.inflight.Add(-int64(len(got)))
+	var ok []int64
+	for _, a := range got {
+		if a.err == nil {
+			ok = append(ok, a.seq)
+			continue
+		}
+		fail(fmt.Errorf("outbox: publish row %d of %s: %w", a.seq, r.s.table, a.err))
+		r.release(ctx, a.seq, r.retryDelay)
+	}
+	d := r.s.dialect
+	marked := 0
+	for len(ok) > 0 {
+		n := min(len(ok), maxInsert)
+		q, args := d.mark(r.s.table, time.Now(), ok[:n], r.retention == 0)
+		if _, err := r.s.db.ExecContext(ctx, q, args...); err != nil {
+			// The rows stay leased: sent again once the lease expired.
+			fail(fmt.Errorf("outbox: mark %d rows of %s sent: %w", n, r.s.table, err))
+			return marked
+		}
+		r.relayed.Add(int64(n))
+		marked += n
+		ok = ok[n:]
+	}
+	if marked == len(got) && marked > 0 {
+		r.recovered()
+	}
+	return marked
+}
+
+// release ends this relay's lease on row seq after delay.
+func (r *Relay) release(ctx context.Context, seq int64, delay time.Duration) {
+	q, args := r.s.dialect.release(r.s.table, time.Now(), delay, seq, r.owner)
+	if _, err := r.s.db.ExecContext(ctx, q, args...); err != nil {
+		r.logger.Debug("outbox: release a lease", "seq", seq, "error", err)
+	}
+}
+
+// purge deletes the rows sent longer ago than the retention.
+func (r *Relay) purge(ctx context.Context, fail func(error)) {
+	if r.retention == 0 {
+		return
+	}
+	q, args := r.s.dialect.purge(r.s.table, time.Now(), r.retention)
+	if _, err := r.s.db.ExecContext(ctx, q, args...); err != nil {
+		fail(fmt.Errorf("outbox: delete sent rows of %s: %w", r.s.table, err))
+	}
+}
+
+// purgeEvery is how often an idle relay deletes old sent rows: a tenth
+// of the retention, between 1 s and 1 min.
+func (r *Relay) purgeEvery() time.Duration {
+	return min(max(r.retention/10, time.Second), time.Minute)
+}
+
+// idle waits for a wake-up, the poll interval or ctx.
+func (r *Relay) idle(ctx context.Context, wake <-chan struct{}) {
+	t := time.NewTimer(r.poll)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-wake:
+	}
+}
+
+// listen turns the Notifier's wake-ups into sends on wake.
+func (r *Relay) listen(ctx context.Context, wake chan<- struct{}) {
+	for ctx.Err() == nil {
+		if err := r.notifier.Wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			r.logger.Debug("outbox: notifier", "error", err)
+			sleep(ctx, r.retryDelay)
+		}
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// sleep waits d or until ctx is done; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
