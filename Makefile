@@ -48,6 +48,7 @@ bench:
 ## BENCH_FLAGS adds flags, e.g. BENCH_FLAGS='-brokers nats -sizes 1024'.
 BENCH_N       ?= 500000
 BENCH_N_AMQP  ?= 50000
+BENCH_N_SYNC  ?= 50000
 BENCH_N_LARGE ?= 5000
 BENCH_ROUNDS  ?= 3
 BENCH_FLAGS   ?=
@@ -58,7 +59,7 @@ bench-compare:
 		eval "$$(printf '%s\n' "$$out" | grep '^export ')"; \
 	fi; \
 	pids=$$(scripts/brokers.sh status 2>/dev/null | awk '$$2=="up" && $$3=="pid" {b=$$1; if (b=="rabbitmq") b="amqp"; if (b=="kafka"||b=="amqp"||b=="nats") printf "%s%s=%s", sep, b, $$4; sep=","}'); \
-	args="-n $(BENCH_N) -n-amqp $(BENCH_N_AMQP) -n-large $(BENCH_N_LARGE) -rounds $(BENCH_ROUNDS) $(BENCH_FLAGS)"; \
+	args="-n $(BENCH_N) -n-amqp $(BENCH_N_AMQP) -n-sync $(BENCH_N_SYNC) -n-large $(BENCH_N_LARGE) -rounds $(BENCH_ROUNDS) $(BENCH_FLAGS)"; \
 	cd bench && GOWORK=off HERALD_BENCH_COMMAND="make bench-compare (go run ./bench $$args)" \
 		$(GO) run . $$args -broker-pids "$$pids" -out ../docs/performance.md -chart ../docs/performance-ratios.svg
 

@@ -101,7 +101,7 @@ func watermillCase(broker, desc string, open func(ctx context.Context, topic str
 }
 
 // notes describe the clients and settings for the report.
-func notes(n, nAMQP, nLarge int) []string {
+func notes(n, nAMQP, nSync, nLarge int) []string {
 	versions := map[string]string{}
 	if bi, ok := debug.ReadBuildInfo(); ok {
 		for _, d := range bi.Deps {
@@ -119,12 +119,12 @@ func notes(n, nAMQP, nLarge int) []string {
 		return "(unknown version)"
 	}
 	return []string{
-		fmt.Sprintf("n = %d messages per case run at 100 B and 1 KiB on Kafka and NATS, %d on RabbitMQ, %d above 8 KiB. "+
+		fmt.Sprintf("n = %d messages per case run at 100 B and 1 KiB on Kafka and NATS, %d on RabbitMQ, at most %d for the cases that publish synchronously, %d above 8 KiB. "+
 			"The native cases keep Herald's default windows: %d messages in flight when publishing (publisher.DefaultAsyncWindow), "+
 			"%d unacknowledged when consuming (subscriber.DefaultWindow); native-defaults runs the client at its own defaults (the ceiling). "+
 			"Clients: franz-go %s, amqp091-go %s, nats.go %s; "+
 			"Watermill %s with watermill-kafka %s (Sarama %s), watermill-amqp %s, watermill-nats %s.",
-			n, nAMQP, nLarge, pubWindow, subWindow, v("github.com/twmb/franz-go"), v("github.com/rabbitmq/amqp091-go"), v("github.com/nats-io/nats.go"),
+			n, nAMQP, nSync, nLarge, pubWindow, subWindow, v("github.com/twmb/franz-go"), v("github.com/rabbitmq/amqp091-go"), v("github.com/nats-io/nats.go"),
 			v("github.com/ThreeDotsLabs/watermill"), v("github.com/ThreeDotsLabs/watermill-kafka/v3"), v("github.com/IBM/sarama"),
 			v("github.com/ThreeDotsLabs/watermill-amqp/v3"), v("github.com/ThreeDotsLabs/watermill-nats/v2")),
 		"Every case is at-least-once on both sides: publishes count once the broker acknowledged them (Kafka acks=all with the idempotent producer, " +

@@ -42,6 +42,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	n := fs.Int("n", 500000, "messages per case run at 100 B and 1 KiB (Kafka and NATS; long enough that start-up is noise)")
+	nSync := fs.Int("n-sync", 50000, "messages per run of the cases that publish synchronously (16 goroutines or 1 each waiting for its acknowledgement: "+
+		"a few thousand msg/s on Kafka, so 50k already lasts 10-20 s; 0: as the others)")
 	nAMQP := fs.Int("n-amqp", 50000, "messages per case run at 100 B and 1 KiB on RabbitMQ (0: -n)")
 	pidsFlag := fs.String("broker-pids", "", "broker processes whose CPU time is measured per case, e.g. kafka=123,amqp=456,nats=789 (make bench-compare fills it from scripts/brokers.sh status)")
 	nLarge := fs.Int("n-large", 5000, "messages per case run at sizes above 8 KiB")
@@ -64,8 +66,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if *n < 1 || *nLarge < 1 || *rounds < 1 || *keyedN < 1 || *nAMQP < 0 {
-		return fmt.Errorf("-n, -n-large, -rounds and -keyed-n must be at least 1, -n-amqp at least 0")
+	if *n < 1 || *nLarge < 1 || *rounds < 1 || *keyedN < 1 || *nAMQP < 0 || *nSync < 0 {
+		return fmt.Errorf("-n, -n-large, -rounds and -keyed-n must be at least 1, -n-amqp and -n-sync at least 0")
 	}
 	pids, err := parsePIDs(*pidsFlag)
 	if err != nil {
@@ -144,8 +146,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		for i := range cs {
-			if cs[i].N == nil {
-				cs[i].N = nForBroker(b.name)
+			if cs[i].N != nil {
+				continue
+			}
+			base := nForBroker(b.name)
+			cs[i].N = base
+			if *nSync > 0 && synchronous(cs[i].Name) {
+				cs[i].N = func(size int) int { return min(base(size), *nSync) }
 			}
 		}
 		cases = append(cases, cs...)
@@ -184,7 +191,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("interrupted; %s and %s left as they were: %w", orNone(*out, "-out"), orNone(*chart, "-chart"), runErr)
 	}
 	rep.Command = commandLine(args)
-	rep.Notes = notes(*n, cmp.Or(*nAMQP, *n), *nLarge)
+	rep.Notes = notes(*n, cmp.Or(*nAMQP, *n), cmp.Or(*nSync, *n), *nLarge)
 	if *jsonOut {
 		err = rep.WriteJSON(stdout)
 	} else {
@@ -404,4 +411,15 @@ func parsePIDs(s string) (map[string]int, error) {
 		pids[name] = pid
 	}
 	return pids, nil
+}
+
+// synchronous reports whether a case publishes synchronously (each
+// publisher waiting for its acknowledgement): those run -n-sync messages.
+func synchronous(name string) bool {
+	switch name {
+	case benchkit.NameNativeSync16, benchkit.NameNativeSync16Headers, benchkit.NameWatermill,
+		benchkit.NameHeraldP1, benchkit.NameHeraldP16C1, benchkit.NameHeraldP16C8:
+		return true
+	}
+	return false
 }

@@ -93,3 +93,29 @@ func TestParsePIDs(t *testing.T) {
 		t.Errorf("parsePIDs(\"\") = %v, %v", got, err)
 	}
 }
+
+// TestSynchronousCasesExist: every name -n-sync applies to is a case the
+// benchmark runs (a renamed case would silently run 500k messages).
+func TestSynchronousCasesExist(t *testing.T) {
+	for _, e := range brokerEnv {
+		t.Setenv(e.env, "")
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"-list"}, &out, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, l := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(l); len(f) > 1 && synchronous(f[1]) {
+			seen[f[1]] = true
+		}
+	}
+	for _, name := range []string{"native-sync16", "native-sync16-headers", "watermill-p16", "herald-p1-c1", "herald-p16-c1", "herald-p16-c8"} {
+		if !seen[name] {
+			t.Errorf("%s is not a listed case taken as synchronous", name)
+		}
+	}
+	if synchronous("native") || synchronous("herald-async-c1") {
+		t.Error("a windowed case is taken as synchronous")
+	}
+}
