@@ -42,16 +42,9 @@ func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*herald.M
 		return p.errorf(topic, err)
 	}
 	if _, ok := ctx.Deadline(); !ok {
-		if ctx == context.Background() || ctx == context.TODO() {
-			// Never cancelled, no values: the shared context of the
-			// publish timeout's slice, as PublishAsync's (the deadline is
-			// at most a hundredth of the timeout later).
-			ctx = p.deadlines.get()
-		} else {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeout(ctx, p.timeout)
-			defer cancel()
-		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, p.timeout)
+		defer cancel()
 	}
 	if len(p.mws) == 0 {
 		// The Delivery is for publish middleware; the driver reads
@@ -99,19 +92,19 @@ func (p *Publisher) sendWait(ctx context.Context, topic string, msgs ...*herald.
 	case 0:
 		return nil
 	case 1:
-		w := waiters.Get().(*waiter)
+		w := p.waiters.Get().(*waiter)
 		if err := p.topic.Send(ctx, topic, msgs[0], w.done); err != nil {
-			waiters.Put(w) // done is not called
+			p.waiters.Put(w) // done is not called
 			return err
 		}
 		select {
 		case err := <-w.ch:
-			waiters.Put(w)
+			p.waiters.Put(w)
 			return err
 		case <-ctx.Done():
 			err, answered := p.noAnswer(ctx, topic, w.ch)
 			if answered {
-				waiters.Put(w)
+				p.waiters.Put(w)
 			} // else the driver may still answer: w is left to it
 			return err
 		}
@@ -158,18 +151,21 @@ func (p *Publisher) noAnswer(ctx context.Context, topic string, ch <-chan error)
 }
 
 // waiter is the done of a Publish of one message and the channel it
-// answers on, bound once and recycled (waiters) once the answer was
+// answers on, bound once and recycled (Publisher.waiters) once the answer was
 // read: a Publish costs no allocation of its own for it.
 type waiter struct {
 	ch   chan error
 	done func(error)
 }
 
-var waiters = sync.Pool{New: func() any {
+// newWaiter is the New of a Publisher's waiters. The pool is the
+// publisher's, not global: a channel must not cross from one
+// testing/synctest bubble (a test's publisher) to another.
+func newWaiter() any {
 	w := &waiter{ch: make(chan error, 1)}
 	w.done = func(err error) { w.ch <- err }
 	return w
-}}
+}
 
 func (p *Publisher) outcomeUnknown(ctx context.Context, topic string) error {
 	return &herald.Error{Backend: p.cfg.Scheme, Op: "publish to", Topic: topic, Kind: herald.KindOutcomeUnknown,
