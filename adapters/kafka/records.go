@@ -69,7 +69,11 @@ func newMessage(rec *kgo.Record) *message.Message {
 	if id == "" {
 		id = rec.Topic + "/" + strconv.FormatInt(int64(rec.Partition), 10) + "/" + strconv.FormatInt(rec.Offset, 10)
 	}
-	msg := message.NewMessage(id, rec.Value) // its empty Metadata map is filled here
+	// The payload's capacity is clipped to its length: the record's header
+	// bytes follow its value in the fetch buffer, so an append to the
+	// payload must copy it rather than overwrite the bytes the ID and the
+	// metadata values share.
+	msg := message.NewMessage(id, rec.Value[:len(rec.Value):len(rec.Value)]) // its empty Metadata map is filled here
 	md := msg.Metadata
 	for _, h := range rec.Headers {
 		if h.Key != IDHeader {
