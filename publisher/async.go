@@ -56,12 +56,13 @@ func (p *Publisher) PublishAsync(ctx context.Context, topic string, msg *herald.
 	if err := p.async.acquire(ctx); err != nil {
 		return p.errorf(topic, err)
 	}
-	c := &asyncCall{p: p, topic: topic, msg: msg, done: done}
-	c.left.Store(1) // the hand-over itself; released by seal
 	dctx := p.deadlines.get()
 	if len(p.mws) == 0 {
-		c.left.Add(1)
-		if err := p.topic.Send(dctx, topic, msg, c.answer); err != nil {
+		c := callPool.Get().(*asyncCall)
+		c.p, c.topic, c.msg, c.done, c.pooled = p, topic, msg, done, true
+		c.left.Store(2) // the hand-over, released by seal, and the message
+		if err := p.topic.Send(dctx, topic, msg, c.answerFn); err != nil {
+			c.recycle() // done is not called: nothing holds c
 			p.async.release()
 			return err
 		}
@@ -69,7 +70,9 @@ func (p *Publisher) PublishAsync(ctx context.Context, topic string, msg *herald.
 		c.seal(nil)
 		return nil
 	}
-	c.dctx = dctx
+	c := &asyncCall{p: p, topic: topic, msg: msg, done: done, dctx: dctx}
+	c.answerFn = c.answer
+	c.left.Store(1) // the hand-over itself; released by seal
 	send := herald.ChainPublish(c.send, p.mws...)
 	err := send(herald.ContextWithDelivery(ctx, herald.Delivery{Backend: p.cfg.Scheme, Topic: topic}), topic, copyMessage(msg))
 	if err != nil && c.sent.Load() == 0 && c.refuse() {
@@ -89,11 +92,36 @@ type asyncCall struct {
 	done  func(*herald.Message, error)
 	dctx  context.Context // the deadline the messages are sent with
 
-	left   atomic.Int64 // sends unanswered, plus 1 until sealed
-	sent   atomic.Int64
-	mu     sync.Mutex
-	sealed bool  // the middleware chain returned: a later next is refused
-	err    error // the first failure
+	left     atomic.Int64 // sends unanswered, plus 1 until sealed
+	sent     atomic.Int64
+	mu       sync.Mutex
+	sealed   bool        // the middleware chain returned: a later next is refused
+	err      error       // the first failure
+	answerFn func(error) // c.answer, bound once: the driver's done
+	pooled   bool        // from callPool: recycled once finished
+}
+
+// callPool recycles the asyncCalls of PublishAsync without middleware,
+// each with its answer func bound once, so that a message costs no
+// allocation of its own here. A call goes back once its done returned:
+// the driver calls its answer exactly once (the contract) and, without
+// middleware, nothing else holds it.
+var callPool sync.Pool
+
+func init() {
+	callPool.New = func() any {
+		c := &asyncCall{}
+		c.answerFn = c.answer
+		return c
+	}
+}
+
+// recycle clears c and puts it back in callPool.
+func (c *asyncCall) recycle() {
+	c.p, c.topic, c.msg, c.done, c.err, c.sealed, c.pooled = nil, "", nil, nil, nil, false, false
+	c.sent.Store(0)
+	c.left.Store(0)
+	callPool.Put(c)
 }
 
 // send is the innermost PublishFunc of one PublishAsync with middleware.
@@ -119,7 +147,7 @@ func (c *asyncCall) send(_ context.Context, topic string, msgs ...*herald.Messag
 			c.uncount()
 			continue
 		}
-		if err := c.p.topic.Send(c.dctx, topic, m, c.answer); err != nil {
+		if err := c.p.topic.Send(c.dctx, topic, m, c.answerFn); err != nil {
 			errs = append(errs, err)
 			c.uncount()
 			continue
@@ -189,7 +217,11 @@ func (c *asyncCall) finish() {
 	err := c.err
 	c.mu.Unlock()
 	c.done(c.msg, errstyle.Wrap(err, c.p.cfg.Scheme, "publish to", c.topic))
-	c.p.async.release()
+	w := c.p.async
+	if c.pooled {
+		c.recycle()
+	}
+	w.release()
 }
 
 // Flush waits until every message given to PublishAsync was answered and
@@ -207,13 +239,11 @@ type window struct {
 
 	mu   sync.Mutex
 	n    int
-	idle chan struct{} // closed while n == 0
+	idle chan struct{} // made by wait while n > 0, closed when n is back to 0
 }
 
 func newWindow(size int) *window {
-	idle := make(chan struct{})
-	close(idle)
-	return &window{slots: make(chan struct{}, size), idle: idle}
+	return &window{slots: make(chan struct{}, size)}
 }
 
 // acquire takes a slot, waiting while the window is full.
@@ -228,9 +258,6 @@ func (w *window) acquire(ctx context.Context) error {
 		}
 	}
 	w.mu.Lock()
-	if w.n == 0 {
-		w.idle = make(chan struct{})
-	}
 	w.n++
 	w.mu.Unlock()
 	return nil
@@ -240,8 +267,9 @@ func (w *window) acquire(ctx context.Context) error {
 func (w *window) release() {
 	w.mu.Lock()
 	w.n--
-	if w.n == 0 {
+	if w.n == 0 && w.idle != nil {
 		close(w.idle)
+		w.idle = nil
 	}
 	w.mu.Unlock()
 	<-w.slots
@@ -250,6 +278,13 @@ func (w *window) release() {
 // wait blocks until nothing is pending or ctx ends.
 func (w *window) wait(ctx context.Context) error {
 	w.mu.Lock()
+	if w.n == 0 {
+		w.mu.Unlock()
+		return nil
+	}
+	if w.idle == nil {
+		w.idle = make(chan struct{})
+	}
 	idle := w.idle
 	w.mu.Unlock()
 	select {

@@ -46,12 +46,16 @@ func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*herald.M
 		ctx, cancel = context.WithTimeout(ctx, p.timeout)
 		defer cancel()
 	}
-	if len(p.mws) > 0 {
-		msgs = copyMessages(msgs)
-		ctx = context.WithValue(ctx, callKey{}, ctx) // for sendMiddleware
+	if len(p.mws) == 0 {
+		// The Delivery is for publish middleware; the driver reads
+		// nothing from ctx but its deadline.
+		return errstyle.Wrap(p.sendWait(ctx, topic, msgs...), p.cfg.Scheme, "publish to", topic)
 	}
+	// A variable of its own, so that the caller's msgs do not escape.
+	copies := copyMessages(msgs)
+	ctx = context.WithValue(ctx, callKey{}, ctx) // for sendMiddleware
 	ctx = herald.ContextWithDelivery(ctx, herald.Delivery{Backend: p.cfg.Scheme, Topic: topic})
-	return errstyle.Wrap(p.chain(ctx, topic, msgs...), p.cfg.Scheme, "publish to", topic)
+	return errstyle.Wrap(p.chain(ctx, topic, copies...), p.cfg.Scheme, "publish to", topic)
 }
 
 // callKey is the context key under which Publish hands its call's
@@ -88,15 +92,21 @@ func (p *Publisher) sendWait(ctx context.Context, topic string, msgs ...*herald.
 	case 0:
 		return nil
 	case 1:
-		ch := make(chan error, 1)
-		if err := p.topic.Send(ctx, topic, msgs[0], func(err error) { ch <- err }); err != nil {
+		w := p.waiters.Get().(*waiter)
+		if err := p.topic.Send(ctx, topic, msgs[0], w.done); err != nil {
+			p.waiters.Put(w) // done is not called
 			return err
 		}
 		select {
-		case err := <-ch:
+		case err := <-w.ch:
+			p.waiters.Put(w)
 			return err
 		case <-ctx.Done():
-			return p.noAnswer(ctx, topic, ch)
+			err, answered := p.noAnswer(ctx, topic, w.ch)
+			if answered {
+				p.waiters.Put(w)
+			} // else the driver may still answer: w is left to it
+			return err
 		}
 	}
 	b := newBatch(len(msgs))
@@ -128,15 +138,33 @@ const verdictGrace = 100 * time.Millisecond
 // noAnswer is the error of a publish whose ctx ended before the driver
 // answered: the driver's verdict if it comes within verdictGrace, else
 // outcome unknown.
-func (p *Publisher) noAnswer(ctx context.Context, topic string, ch <-chan error) error {
+// It reports whether the driver answered.
+func (p *Publisher) noAnswer(ctx context.Context, topic string, ch <-chan error) (error, bool) {
 	t := time.NewTimer(verdictGrace)
 	defer t.Stop()
 	select {
 	case err := <-ch:
-		return err
+		return err, true
 	case <-t.C:
-		return p.outcomeUnknown(ctx, topic)
+		return p.outcomeUnknown(ctx, topic), false
 	}
+}
+
+// waiter is the done of a Publish of one message and the channel it
+// answers on, bound once and recycled (Publisher.waiters) once the answer was
+// read: a Publish costs no allocation of its own for it.
+type waiter struct {
+	ch   chan error
+	done func(error)
+}
+
+// newWaiter is the New of a Publisher's waiters. The pool is the
+// publisher's, not global: a channel must not cross from one
+// testing/synctest bubble (a test's publisher) to another.
+func newWaiter() any {
+	w := &waiter{ch: make(chan error, 1)}
+	w.done = func(err error) { w.ch <- err }
+	return w
 }
 
 func (p *Publisher) outcomeUnknown(ctx context.Context, topic string) error {

@@ -32,6 +32,7 @@ type Publisher struct {
 	timeout   time.Duration
 	async     *window
 	deadlines deadlines
+	waiters   sync.Pool // of *waiter, for Publish of one message
 
 	mu       sync.RWMutex // held for reading by publishes being taken
 	closed   bool
@@ -74,6 +75,7 @@ func OpenConfig(ctx context.Context, cfg herald.Config, opts ...Option) (*Publis
 	}
 	p := &Publisher{cfg: cfg, topic: t, mws: o.middleware, logger: o.logger, timeout: o.timeout, async: newWindow(o.window)}
 	p.deadlines.timeout = o.timeout
+	p.waiters.New = newWaiter
 	p.chain = p.sendWait
 	if len(o.middleware) > 0 {
 		p.chain = herald.ChainPublish(p.sendMiddleware, o.middleware...)

@@ -15,14 +15,17 @@ import (
 // watermill-kafka applications and Herald read each other's IDs.
 const IDHeader = "_watermill_message_uuid"
 
-// newRecord builds the record for msg, the one watermill-kafka writes: the
-// ID in the IDHeader header, the herald key as the record key, every other
-// metadata entry as a header. msg is not changed; the record shares msg's
-// payload.
-func newRecord(topic string, msg *message.Message) *kgo.Record {
-	rec := &kgo.Record{Topic: topic, Value: msg.Payload}
-	rec.Headers = make([]kgo.RecordHeader, 1, len(msg.Metadata)+1)
-	rec.Headers[0] = kgo.RecordHeader{Key: IDHeader, Value: stringBytes(msg.UUID)}
+// fillRecord fills rec with the record for msg, the one watermill-kafka
+// writes: the ID in the IDHeader header, the herald key as the record key,
+// every other metadata entry as a header. msg is not changed; the record
+// shares msg's payload. The headers go in hdrs when they fit (an array of
+// the caller's, to save an allocation).
+func fillRecord(rec *kgo.Record, hdrs []kgo.RecordHeader, topic string, msg *message.Message) {
+	rec.Topic, rec.Value = topic, msg.Payload
+	if cap(hdrs) < len(msg.Metadata)+1 {
+		hdrs = make([]kgo.RecordHeader, 0, len(msg.Metadata)+1)
+	}
+	hdrs = append(hdrs[:0], kgo.RecordHeader{Key: IDHeader, Value: stringBytes(msg.UUID)})
 	for k, v := range msg.Metadata {
 		switch k {
 		case herald.KeyHeader:
@@ -31,10 +34,10 @@ func newRecord(topic string, msg *message.Message) *kgo.Record {
 			}
 		case IDHeader:
 		default:
-			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: stringBytes(v)})
+			hdrs = append(hdrs, kgo.RecordHeader{Key: k, Value: stringBytes(v)})
 		}
 	}
-	return rec
+	rec.Headers = hdrs
 }
 
 // stringBytes returns the bytes of s without copying them. The producer
@@ -51,23 +54,43 @@ func stringBytes(s string) []byte {
 // is the ID ("<topic>/<partition>/<offset>" without one, stable across
 // redeliveries), the record key the herald.KeyHeader metadata, every
 // other header a metadata entry.
+//
+// The ID, the key and the header values share the record's memory
+// (bytesString) as the payload does: franz-go decodes a fetch into a
+// buffer of its own that it never reuses (Herald sets no kgo.WithPools),
+// and the message keeps it alive as long as any of them.
 func newMessage(rec *kgo.Record) *message.Message {
 	var id string
-	md := make(message.Metadata, len(rec.Headers)+1)
 	for _, h := range rec.Headers {
 		if h.Key == IDHeader {
-			id = string(h.Value)
-			continue
+			id = bytesString(h.Value) // the last one, as for other headers
 		}
-		md[h.Key] = string(h.Value)
 	}
 	if id == "" {
 		id = rec.Topic + "/" + strconv.FormatInt(int64(rec.Partition), 10) + "/" + strconv.FormatInt(rec.Offset, 10)
 	}
-	if len(rec.Key) > 0 {
-		md[herald.KeyHeader] = string(rec.Key)
+	// The payload's capacity is clipped to its length: the record's header
+	// bytes follow its value in the fetch buffer, so an append to the
+	// payload must copy it rather than overwrite the bytes the ID and the
+	// metadata values share.
+	msg := message.NewMessage(id, rec.Value[:len(rec.Value):len(rec.Value)]) // its empty Metadata map is filled here
+	md := msg.Metadata
+	for _, h := range rec.Headers {
+		if h.Key != IDHeader {
+			md[h.Key] = bytesString(h.Value)
+		}
 	}
-	msg := message.NewMessage(id, rec.Value)
-	msg.Metadata = md
+	if len(rec.Key) > 0 {
+		md[herald.KeyHeader] = bytesString(rec.Key)
+	}
 	return msg
+}
+
+// bytesString returns b as a string without copying it; b must not be
+// changed afterwards (see newMessage).
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
 }

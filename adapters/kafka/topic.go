@@ -96,6 +96,8 @@ func newTopic(ctx context.Context, s settings, log *slog.Logger) (*topic, error)
 // its promise needs.
 type send struct {
 	context.Context
+	rec    kgo.Record          // the record: one allocation with the send
+	hdrs   [3]kgo.RecordHeader // its headers when they fit: the ID and two more
 	t      *topic
 	topic  string
 	done   func(error)
@@ -146,7 +148,8 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done f
 		return err
 	}
 	st := &send{Context: ctx, t: t, topic: name, done: done}
-	rec := newRecord(name, m)
+	rec := &st.rec
+	fillRecord(rec, st.hdrs[:0], name, m)
 	rec.Context = st
 	t.mu.RLock()
 	defer t.mu.RUnlock()

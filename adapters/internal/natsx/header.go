@@ -45,28 +45,34 @@ type Marshaler struct{}
 const WatermillUUIDHdr = "_watermill_message_uuid"
 
 // Marshal builds the NATS message for msg on subject.
-func (Marshaler) Marshal(subject string, msg *message.Message) (*nats.Msg, error) {
+func (m Marshaler) Marshal(subject string, msg *message.Message) (*nats.Msg, error) {
+	nm := &nats.Msg{}
+	m.fill(nm, subject, msg)
+	return nm, nil
+}
+
+// fill makes nm the NATS message for msg on subject, as Marshal does (nm
+// may live in a struct of the caller's: one allocation less).
+func (Marshaler) fill(nm *nats.Msg, subject string, msg *message.Message) {
 	h := make(nats.Header, len(msg.Metadata)+2)
 	// One backing array for every header's one value.
 	vals := make([]string, len(msg.Metadata)+2)
-	one := func(v string) []string {
-		vals[0] = v
-		s := vals[:1:1]
-		vals = vals[1:]
-		return s
-	}
+	i := 0
 	for k, v := range msg.Metadata {
-		if plainKey(k) && plainValue(v) {
-			h[k] = one(v)
-			continue
+		if !plainKey(k) || !plainValue(v) {
+			k, v = EncodedPrefix+base64.RawURLEncoding.EncodeToString([]byte(k)), base64.StdEncoding.EncodeToString([]byte(v))
 		}
-		h[EncodedPrefix+base64.RawURLEncoding.EncodeToString([]byte(k))] = one(base64.StdEncoding.EncodeToString([]byte(v)))
+		vals[i] = v
+		h[k] = vals[i : i+1 : i+1]
+		i++
 	}
 	if id := msg.UUID; id != "" {
-		h[WatermillUUIDHdr] = one(headerID(id))
-		h[nats.MsgIdHdr] = one(DedupID(subject, id))
+		hid := headerID(id)
+		vals[i], vals[i+1] = hid, hid+" "+subject // the DedupID
+		h[WatermillUUIDHdr] = vals[i : i+1 : i+1]
+		h[nats.MsgIdHdr] = vals[i+1 : i+2 : i+2]
 	}
-	return &nats.Msg{Subject: subject, Data: msg.Payload, Header: h}, nil
+	nm.Subject, nm.Data, nm.Header = subject, msg.Payload, h
 }
 
 // headerID is id as a header value: itself when it travels unchanged,

@@ -91,7 +91,8 @@ type Topic struct {
 
 // pubEntry is one message taken by Send.
 type pubEntry struct {
-	nm       *nats.Msg
+	nm       *nats.Msg // &msg
+	msg      nats.Msg  // one allocation with the entry
 	topic    string
 	deadline time.Time // zero: none
 	done     func(error)
@@ -166,11 +167,13 @@ func (t *Topic) Send(ctx context.Context, topic string, m *herald.Message, done 
 	if err := ctx.Err(); err != nil {
 		return Error(t.scheme, opPublish, topic, ctxKind(ctx, t.nc), err)
 	}
-	nm, _ := t.m.Marshal(topic, m)
 	if err := t.ensure(ctx, topic); err != nil {
 		return err
 	}
-	e := &pubEntry{nm: nm, topic: topic, done: done}
+	e := &pubEntry{topic: topic, done: done}
+	e.nm = &e.msg
+	t.m.fill(e.nm, topic, m)
+	nm := e.nm
 	e.deadline, _ = ctx.Deadline()
 	retry := resendPolicy.Start()
 	for {
