@@ -47,10 +47,22 @@ func NewConnWatch(nc *nats.Conn, log *slog.Logger, scheme, role string) *ConnWat
 	return w
 }
 
-// Up returns a channel closed while the connection is up.
+// Up returns a channel closed while the connection is up. nats.go
+// reports a disconnect through a callback that can come after
+// IsConnected turned false: until then the channel of the last
+// connection would still be closed, and a publish in that moment would
+// go to nats.go's reconnect buffer instead of waiting. So Up checks the
+// connection itself.
 func (w *ConnWatch) Up() <-chan struct{} {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if !w.nc.IsConnected() {
+		select {
+		case <-w.up:
+			w.up = make(chan struct{}) // closed by reconnected
+		default:
+		}
+	}
 	return w.up
 }
 
