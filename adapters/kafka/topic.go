@@ -39,8 +39,9 @@ const closeAbortWait = 200 * time.Millisecond
 
 // topic is the adapters.Topic of the kafka driver: a franz-go producer
 // (acks=all and idempotent by default, no linger) plus topic creation.
-// Concurrent sends share the producer's batches and requests (up to 4 in
-// flight per broker with idempotence).
+// Concurrent sends share the producer's batches and requests (up to 5 in
+// flight per broker with idempotence); a record taken while others are
+// in flight waits up to coalesceWait for more to join it (coalescer).
 type topic struct {
 	set    settings
 	guard  *netGuard
@@ -49,6 +50,7 @@ type topic struct {
 	log    *slog.Logger
 	writes writeCounter             // produce requests written to a broker
 	answer func(*kgo.Record, error) // t.promise, made once: every record's promise
+	co     *coalescer
 
 	mu      sync.RWMutex // Send holds it shared from its closed check to Produce
 	closed  bool
@@ -88,6 +90,7 @@ func newTopic(ctx context.Context, s settings, log *slog.Logger) (*topic, error)
 	t.cl = cl
 	t.admin = newAdmin(g.ctx, cl, s)
 	t.answer = t.promise
+	t.co = newCoalescer(func(r *kgo.Record) { cl.Produce(r.Context, r, t.answer) })
 	return t, nil
 }
 
@@ -130,7 +133,8 @@ func (st *send) expired() {
 
 // Send implements adapters.Topic. It creates the topic on its first use,
 // waiting for the brokers no longer than ctx, then hands the record to
-// franz-go's Produce with ctx as the record's context and returns.
+// franz-go's Produce with ctx as the record's context (through the
+// coalescer) and returns.
 func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done func(error)) error {
 	if m == nil || done == nil {
 		return newError(opPublish, name, herald.KindInvalid, errors.New("Send needs a message and a done func"))
@@ -158,13 +162,14 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done f
 	}
 	st.writes = t.writes.n.Load()
 	st.stop = context.AfterFunc(ctx, st.expired)
-	t.cl.Produce(ctx, rec, t.answer)
+	t.co.take(rec)
 	return nil
 }
 
 // promise is every record's franz-go promise.
 func (t *topic) promise(r *kgo.Record, err error) {
 	st := r.Context.(*send)
+	t.co.answered()
 	st.finish(t.outcome(st, err))
 }
 
@@ -259,6 +264,7 @@ func (t *topic) Close(ctx context.Context) error {
 		t.closed = true
 		close(t.closing)
 		t.mu.Unlock()
+		t.co.release() // nothing is taken after closed: none is held after this
 		if err := t.cl.Flush(ctx); err != nil {
 			actx, cancel := context.WithTimeout(context.Background(), closeAbortWait)
 			_ = t.cl.AbortBufferedRecords(actx)
