@@ -43,14 +43,15 @@ const closeAbortWait = 200 * time.Millisecond
 // flight per broker with idempotence); a record taken while others are
 // in flight waits up to coalesceWait for more to join it (coalescer).
 type topic struct {
-	set    settings
-	guard  *netGuard
-	cl     *kgo.Client
-	admin  *admin
-	log    *slog.Logger
-	writes writeCounter             // produce requests written to a broker
-	answer func(*kgo.Record, error) // t.promise, made once: every record's promise
-	co     *coalescer
+	set       settings
+	guard     *netGuard
+	cl        *kgo.Client
+	admin     *admin
+	log       *slog.Logger
+	writes    writeCounter             // produce requests written to a broker
+	answer    func(*kgo.Record, error) // t.promise, made once: every record's promise
+	co        *coalescer
+	lastWatch atomic.Pointer[watch] // the watch of the last Send's context
 
 	mu      sync.RWMutex // Send holds it shared from its closed check to Produce
 	closed  bool
@@ -99,14 +100,15 @@ func newTopic(ctx context.Context, s settings, log *slog.Logger) (*topic, error)
 // its promise needs.
 type send struct {
 	context.Context
-	rec    kgo.Record          // the record: one allocation with the send
-	hdrs   [3]kgo.RecordHeader // its headers when they fit: the ID and two more
-	t      *topic
-	topic  string
-	done   func(error)
-	writes uint64      // t.writes when taken
-	stop   func() bool // stops the watch on the ctx
-	fired  atomic.Bool // done was called
+	rec        kgo.Record          // the record: one allocation with the send
+	hdrs       [3]kgo.RecordHeader // its headers when they fit: the ID and two more
+	t          *topic
+	topic      string
+	done       func(error)
+	writes     uint64      // t.writes when taken
+	fired      atomic.Bool // done was called
+	w          *watch      // the watch of its context
+	prev, next *send       // in w's list while not answered
 }
 
 // finish calls done once.
@@ -114,21 +116,8 @@ func (st *send) finish(err error) {
 	if st.fired.Swap(true) {
 		return
 	}
-	st.stop()
+	st.w.remove(st)
 	st.done(err)
-}
-
-// expired runs when the Send's ctx ended: unless franz-go fails or
-// answers the record within answerGrace, the outcome is unknown.
-func (st *send) expired() {
-	if st.fired.Load() {
-		return
-	}
-	time.AfterFunc(answerGrace, func() {
-		st.finish(newError(opPublish, st.topic, herald.KindOutcomeUnknown, fmt.Errorf(
-			"no answer before the deadline: the client still holds the record, which it may have written: %w",
-			context.Cause(st.Context))))
-	})
 }
 
 // Send implements adapters.Topic. It creates the topic on its first use,
@@ -161,7 +150,7 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done f
 		return closedError(opPublish, name)
 	}
 	st.writes = t.writes.n.Load()
-	st.stop = context.AfterFunc(ctx, st.expired)
+	t.watchFor(ctx).add(st)
 	t.co.take(rec)
 	return nil
 }
