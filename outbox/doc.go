@@ -9,9 +9,11 @@
 // publisher.PublishAsync, a window of rows in flight (WithBatch), and
 // marks a row sent only after the broker acknowledged it: at-least-once.
 // A row is sent twice only when its relay stops between the
-// acknowledgement and the mark (a crash, a lost database), or when a
-// lease expired while a publish was still unanswered (keep WithLease
-// above the publish timeout).
+// acknowledgement and the mark (a crash, a lost database), or when the
+// relay was held up for longer than its lease (WithLease, default 15 s):
+// while a publish is unanswered the relay renews the row's lease every
+// third of it, so a slow broker does not let another relay take the row
+// over.
 //
 // # Order and several relays
 //

@@ -30,8 +30,9 @@ import (
 // with a lease (a row's lease_owner and lease_until; on PostgreSQL with
 // FOR UPDATE SKIP LOCKED), so no two relays hold a valid lease on a row at
 // once and a relay never starts sending a row whose lease it does not
-// hold; rows leased by a relay that died are claimed by another once the
-// lease expired (WithLease). Rows are taken by their state (unsent), not
+// hold; the relay renews the leases of the rows it waits on, however
+// slow the broker's answer; rows leased by a relay that died are claimed
+// by another once the lease expired (WithLease). Rows are taken by their state (unsent), not
 // behind a cursor, so a row whose transaction commits late is never
 // skipped.
 type Relay struct {
@@ -52,6 +53,7 @@ type Relay struct {
 	failures atomic.Int64
 	inflight atomic.Int64
 
+	hookMu  sync.Mutex // one onError call at a time
 	mu      sync.Mutex
 	failing bool // a failure was logged at warn and no success since
 	quiet   int  // failures since, logged at debug
@@ -139,19 +141,32 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 		defer cancel()
 	}
 	inflight, marked := 0, 0
-	var first error
+	var (
+		firstMu sync.Mutex
+		first   error
+	)
 	fail := func(err error) {
+		firstMu.Lock()
 		if first == nil {
 			first = err
 		}
+		firstMu.Unlock()
 		r.fail(err)
 	}
+	// The leases of the rows in flight are renewed while their broker's
+	// answer is awaited, however long that takes.
+	h := newHeld()
+	stopRenew := make(chan struct{})
+	var renewing sync.WaitGroup
+	renewing.Go(func() { r.renewLoop(settle, h, stopRenew, fail) })
+	defer renewing.Wait()
+	defer close(stopRenew)
 	nextPurge := time.Now()
 	stop := false // RunOnce after a failure: only settle what is in flight
 	for {
 		claimed := 0
 		if !stop && ctx.Err() == nil && inflight < r.batch {
-			n, err := r.claimSend(ctx, r.batch-inflight, answers)
+			n, err := r.claimSend(ctx, h, r.batch-inflight, answers)
 			inflight += n
 			claimed = n
 			if err != nil && ctx.Err() != nil {
@@ -199,14 +214,16 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 			}
 		}
 		inflight -= len(got)
-		marked += r.settle(settle, got, fail)
+		marked += r.settle(settle, h, got, fail)
 	}
+	firstMu.Lock()
+	defer firstMu.Unlock()
 	return marked, first
 }
 
-// claimSend claims up to n ready rows and publishes them; it returns how
-// many publishes it started (each sends one answer).
-func (r *Relay) claimSend(ctx context.Context, n int, answers chan<- answer) (int, error) {
+// claimSend claims up to n ready rows, adds them to h and publishes them;
+// it returns how many publishes it started (each sends one answer).
+func (r *Relay) claimSend(ctx context.Context, h *held, n int, answers chan<- answer) (int, error) {
 	d := r.s.dialect
 	start := time.Now()
 	rows, err := r.s.db.QueryContext(ctx, d.claim(r.s.table), d.claimArgs(r.owner, start, r.lease, n)...)
@@ -229,12 +246,13 @@ func (r *Relay) claimSend(ctx context.Context, n int, answers chan<- answer) (in
 		return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
 	}
 	// The lease ends lease after the claim on the database's clock, which
-	// read its clock after start: start+lease is never later.
-	deadline := start.Add(r.lease)
+	// read its clock after start: start+lease is never later. Renewals
+	// push it on (h).
+	h.add(claimed, start.Add(r.lease))
 	started := 0
 	for i, w := range claimed {
 		msg, err := w.message()
-		if err == nil && time.Now().After(deadline) {
+		if err == nil && !h.valid(w.seq) {
 			err = fmt.Errorf("outbox: row %d of %s: lease expired before it was sent", w.seq, r.s.table)
 		}
 		if err == nil {
@@ -246,6 +264,7 @@ func (r *Relay) claimSend(ctx context.Context, n int, answers chan<- answer) (in
 		if err != nil {
 			// Not taken: the rest of the batch goes back too.
 			for _, x := range claimed[i:] {
+				h.remove(x.seq)
 				r.release(context.WithoutCancel(ctx), x.seq, 0)
 			}
 			return started, fmt.Errorf("outbox: publish row %d of %s to %s: %w", w.seq, r.s.table, w.topic, err)
@@ -272,11 +291,12 @@ func (w row) message() (*herald.Message, error) {
 
 // settle marks the acknowledged rows of got sent and gives the failed
 // ones back for a retry after the retry delay; it returns how many rows it
-// marked.
-func (r *Relay) settle(ctx context.Context, got []answer, fail func(error)) int {
+// marked. The rows leave h first, so that no renewal extends them.
+func (r *Relay) settle(ctx context.Context, h *held, got []answer, fail func(error)) int {
 	r.inflight.Add(-int64(len(got)))
 	var ok []int64
 	for _, a := range got {
+		h.remove(a.seq)
 		if a.err == nil {
 			ok = append(ok, a.seq)
 			continue

@@ -34,7 +34,9 @@ func (r *Relay) Stats(ctx context.Context) (Stats, error) {
 func (r *Relay) fail(err error) {
 	r.failures.Add(1)
 	if r.onError != nil {
+		r.hookMu.Lock()
 		r.onError(err)
+		r.hookMu.Unlock()
 	}
 	r.mu.Lock()
 	first := !r.failing
