@@ -8,8 +8,9 @@
 // commits. A Relay forwards committed rows to any Herald backend through
 // publisher.PublishAsync, a window of rows in flight (WithBatch), and
 // marks a row sent only after the broker acknowledged it: at-least-once.
-// A row is sent twice only when its relay stops between the
-// acknowledgement and the mark (a crash, a lost database), or when the
+// A mark that fails is tried again (the row's lease renewed meanwhile);
+// a row is sent twice only when its relay stops between the
+// acknowledgement and a successful mark (a crash), or when the
 // relay was held up for longer than its lease (WithLease, default 15 s):
 // while a publish is unanswered the relay renews the row's lease every
 // third of it, so a slow broker does not let another relay take the row

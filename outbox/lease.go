@@ -107,23 +107,8 @@ func (r *Relay) renew(ctx context.Context, h *held) error {
 		n := min(len(seqs), maxInsert)
 		start := time.Now()
 		q, args := d.renew(r.s.table, r.owner, start, r.lease, seqs[:n])
-		rows, err := r.s.db.QueryContext(ctx, q, args...)
+		got, err := r.renewed(ctx, q, args)
 		if err != nil {
-			return fmt.Errorf("outbox: renew the lease of %d rows of %s: %w", n, r.s.table, err)
-		}
-		got := make(map[int64]bool, n)
-		for rows.Next() {
-			var seq int64
-			if err := rows.Scan(&seq); err != nil {
-				rows.Close()
-				return fmt.Errorf("outbox: renew the lease of %d rows of %s: %w", n, r.s.table, err)
-			}
-			got[seq] = true
-		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("outbox: renew the lease of %d rows of %s: %w", n, r.s.table, err)
-		}
-		if err := rows.Err(); err != nil {
 			return fmt.Errorf("outbox: renew the lease of %d rows of %s: %w", n, r.s.table, err)
 		}
 		if lost := h.renewed(seqs[:n], got, start.Add(r.lease)); lost > 0 {
@@ -132,4 +117,27 @@ func (r *Relay) renew(ctx context.Context, h *held) error {
 		seqs = seqs[n:]
 	}
 	return nil
+}
+
+// renewed runs the renewal q and returns the rows it renewed.
+func (r *Relay) renewed(ctx context.Context, q string, args []any) (map[int64]bool, error) {
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	rows, err := r.s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	got := map[int64]bool{}
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			return nil, err
+		}
+		got[seq] = true
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	return got, rows.Err()
 }

@@ -54,6 +54,10 @@ type Relay struct {
 	inflight atomic.Int64
 
 	hookMu  sync.Mutex // one onError call at a time
+	// writeMu serializes the statements that update rows this relay
+	// holds (mark, release, renew): two of them on overlapping rows
+	// could lock the rows in different orders and deadlock.
+	writeMu sync.Mutex
 	mu      sync.Mutex
 	failing bool // a failure was logged at warn and no success since
 	quiet   int  // failures since, logged at debug
@@ -141,6 +145,7 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 		defer cancel()
 	}
 	inflight, marked := 0, 0
+	var unmarked []int64 // acknowledged, their mark failed: tried again
 	var (
 		firstMu sync.Mutex
 		first   error
@@ -185,6 +190,11 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 			if once && (stop || claimed == 0) || ctx.Err() != nil {
 				break
 			}
+			if len(unmarked) > 0 {
+				sleep(ctx, r.retryDelay)
+				marked += r.settle(settle, h, nil, &unmarked, fail)
+				continue
+			}
 			if claimed > 0 {
 				continue
 			}
@@ -214,7 +224,10 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 			}
 		}
 		inflight -= len(got)
-		marked += r.settle(settle, h, got, fail)
+		marked += r.settle(settle, h, got, &unmarked, fail)
+	}
+	if len(unmarked) > 0 { // a last try; else sent again once the lease expired
+		marked += r.settle(settle, h, nil, &unmarked, fail)
 	}
 	firstMu.Lock()
 	defer firstMu.Unlock()
@@ -289,18 +302,23 @@ func (w row) message() (*herald.Message, error) {
 	return msg, nil
 }
 
-// settle marks the acknowledged rows of got sent and gives the failed
-// ones back for a retry after the retry delay; it returns how many rows it
-// marked. The rows leave h first, so that no renewal extends them.
-func (r *Relay) settle(ctx context.Context, h *held, got []answer, fail func(error)) int {
+// settle gives the failed rows of got back for a retry after the retry
+// delay, and marks the acknowledged ones sent, with those whose mark
+// failed before (*unmarked); it returns how many rows it marked and
+// leaves in *unmarked those it could not mark. A failed row leaves h
+// before it is given back, so that no renewal extends it; an
+// acknowledged one once it is marked: until then its lease is renewed.
+func (r *Relay) settle(ctx context.Context, h *held, got []answer, unmarked *[]int64, fail func(error)) int {
 	r.inflight.Add(-int64(len(got)))
-	var ok []int64
+	ok := *unmarked
+	failed := 0
 	for _, a := range got {
-		h.remove(a.seq)
 		if a.err == nil {
 			ok = append(ok, a.seq)
 			continue
 		}
+		failed++
+		h.remove(a.seq)
 		fail(fmt.Errorf("outbox: publish row %d of %s: %w", a.seq, r.s.table, a.err))
 		r.release(ctx, a.seq, r.retryDelay)
 	}
@@ -309,16 +327,22 @@ func (r *Relay) settle(ctx context.Context, h *held, got []answer, fail func(err
 	for len(ok) > 0 {
 		n := min(len(ok), maxInsert)
 		q, args := d.mark(r.s.table, time.Now(), ok[:n], r.retention == 0)
-		if _, err := r.s.db.ExecContext(ctx, q, args...); err != nil {
-			// The rows stay leased: sent again once the lease expired.
-			fail(fmt.Errorf("outbox: mark %d rows of %s sent: %w", n, r.s.table, err))
-			return marked
+		r.writeMu.Lock()
+		_, err := r.s.db.ExecContext(ctx, q, args...)
+		r.writeMu.Unlock()
+		if err != nil {
+			fail(fmt.Errorf("outbox: mark %d rows of %s sent (tried again after the retry delay): %w", n, r.s.table, err))
+			break
+		}
+		for _, seq := range ok[:n] {
+			h.remove(seq)
 		}
 		r.relayed.Add(int64(n))
 		marked += n
 		ok = ok[n:]
 	}
-	if marked == len(got) && marked > 0 {
+	*unmarked = ok
+	if failed == 0 && len(ok) == 0 && marked > 0 {
 		r.recovered()
 	}
 	return marked
@@ -327,7 +351,10 @@ func (r *Relay) settle(ctx context.Context, h *held, got []answer, fail func(err
 // release ends this relay's lease on row seq after delay.
 func (r *Relay) release(ctx context.Context, seq int64, delay time.Duration) {
 	q, args := r.s.dialect.release(r.s.table, time.Now(), delay, seq, r.owner)
-	if _, err := r.s.db.ExecContext(ctx, q, args...); err != nil {
+	r.writeMu.Lock()
+	_, err := r.s.db.ExecContext(ctx, q, args...)
+	r.writeMu.Unlock()
+	if err != nil {
 		r.logger.Debug("outbox: release a lease", "seq", seq, "error", err)
 	}
 }
