@@ -53,7 +53,7 @@ type Relay struct {
 	failures atomic.Int64
 	inflight atomic.Int64
 
-	hookMu  sync.Mutex // one onError call at a time
+	hookMu sync.Mutex // one onError call at a time
 	// writeMu serializes the statements that update rows this relay
 	// holds (mark, release, renew): two of them on overlapping rows
 	// could lock the rows in different orders and deadlock.
