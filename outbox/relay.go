@@ -168,9 +168,14 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 	defer close(stopRenew)
 	nextPurge := time.Now()
 	stop := false // RunOnce after a failure: only settle what is in flight
+	// room: a claim is worth its query when nothing is in flight or a
+	// quarter of the window is free. A claim scans past the rows in flight
+	// (the oldest unsent), so claiming a few rows at a time into a nearly
+	// full window costs a full scan for each few rows.
+	room := func() bool { return inflight == 0 || r.batch-inflight >= max(r.batch/4, 1) }
 	for {
 		claimed := 0
-		if !stop && ctx.Err() == nil && inflight < r.batch {
+		if !stop && ctx.Err() == nil && room() {
 			n, err := r.claimSend(ctx, h, r.batch-inflight, answers)
 			inflight += n
 			claimed = n
@@ -205,13 +210,17 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 			r.idle(ctx, wake)
 			continue
 		}
-		// Wait for one answer (or a wake-up: more rows to claim), then
-		// take every answer already there.
+		// Wait for one answer (or, with room in the window, a wake-up:
+		// more rows to claim), then take every answer already there.
 		var got []answer
+		wakeIfRoom := wake
+		if !room() {
+			wakeIfRoom = nil
+		}
 		select {
 		case a := <-answers:
 			got = append(got, a)
-		case <-wake:
+		case <-wakeIfRoom:
 			continue
 		}
 	drain:

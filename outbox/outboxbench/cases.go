@@ -94,7 +94,7 @@ func heraldCase(ctx context.Context, e env, name, topic string) (pipeline, error
 	if err != nil {
 		return pipeline{}, err
 	}
-	pub, err := publisher.Open(ctx, e.cfg.natsURL)
+	pub, err := publisher.Open(ctx, e.cfg.brokerURL)
 	if err != nil {
 		return pipeline{}, err
 	}
@@ -164,7 +164,7 @@ func watermillCase(ctx context.Context, e env, _, topic string) (pipeline, error
 	if err := sub.SubscribeInitialize(fwdTopic); err != nil {
 		return pipeline{}, err
 	}
-	out, err := wmbridge.OpenPublisher(ctx, e.cfg.natsURL)
+	out, err := wmbridge.OpenPublisher(ctx, e.cfg.brokerURL)
 	if err != nil {
 		return pipeline{}, err
 	}

@@ -14,6 +14,7 @@ require (
 	github.com/heraldkit/herald/outbox/pgnotify v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.13.0
 	github.com/nats-io/nats.go v1.55.0
+	github.com/rabbitmq/amqp091-go v1.10.0
 	modernc.org/sqlite v1.62.0
 )
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -19,10 +20,12 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // "pgx"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	amqp "github.com/rabbitmq/amqp091-go"
 	_ "modernc.org/sqlite" // "sqlite"
 
 	"github.com/heraldkit/herald"
 	_ "github.com/heraldkit/herald/adapters/nats"
+	_ "github.com/heraldkit/herald/adapters/rabbitmq"
 	"github.com/heraldkit/herald/subscriber"
 )
 
@@ -30,7 +33,7 @@ type config struct {
 	n, writers, perTx, size, rounds int
 	pacedN                          int
 	pacedRate                       float64
-	pgURL, natsURL                  string
+	pgURL, brokerURL                string
 	timeout                         time.Duration
 }
 
@@ -69,13 +72,14 @@ func main() {
 	flag.IntVar(&cfg.pacedN, "paced-n", 1000, "messages per paced case")
 	flag.Float64Var(&cfg.pacedRate, "paced-rate", 200, "messages/s of the paced writer")
 	flag.StringVar(&cfg.pgURL, "pg", os.Getenv("HERALD_TEST_POSTGRES"), "PostgreSQL URL (default $HERALD_TEST_POSTGRES)")
-	flag.StringVar(&cfg.natsURL, "nats", os.Getenv("HERALD_TEST_NATS"), "NATS URL (default $HERALD_TEST_NATS)")
+	flag.StringVar(&cfg.brokerURL, "broker", cmp.Or(os.Getenv("HERALD_TEST_AMQP"), os.Getenv("HERALD_TEST_NATS")),
+		"the broker's URL, amqp:// (RabbitMQ) or nats:// (JetStream) (default $HERALD_TEST_AMQP, else $HERALD_TEST_NATS)")
 	flag.DurationVar(&cfg.timeout, "timeout", 5*time.Minute, "bound of one case")
 	only := flag.String("cases", "", "comma-separated case names (default all)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run")
 	flag.Parse()
-	if cfg.pgURL == "" || cfg.natsURL == "" {
-		log.Fatal("outboxbench: -pg and -nats (or HERALD_TEST_POSTGRES, HERALD_TEST_NATS) are needed: eval \"$(scripts/brokers.sh env)\"")
+	if cfg.pgURL == "" || cfg.brokerURL == "" {
+		log.Fatal("outboxbench: -pg and -broker (or HERALD_TEST_POSTGRES, HERALD_TEST_AMQP) are needed: eval \"$(scripts/brokers.sh env)\"")
 	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -154,7 +158,7 @@ func runCase(ctx context.Context, e env, name string, paced bool, open func(cont
 	}
 	defer p.stop()
 	if p.relays {
-		stopSub, err := subscribe(ctx, e.cfg.natsURL, topic, tr)
+		stopSub, err := subscribe(ctx, e.cfg.brokerURL, topic, tr)
 		if err != nil {
 			return result{}, err
 		}
@@ -267,8 +271,34 @@ func subscribe(ctx context.Context, url, topic string, tr *tracker) (func(), err
 		cancel()
 		<-done
 		sub.Close()
-		deleteStreamOf(url, topic)
+		if strings.HasPrefix(url, "nats") {
+			deleteStreamOf(url, topic)
+		} else {
+			deleteQueue(url, topic, "obench")
+		}
 	}, nil
+}
+
+// deleteQueue deletes the RabbitMQ exchange of topic and the group's
+// queue (Herald's names: the exchange is the topic, the queue
+// "<topic>.<group>").
+func deleteQueue(url, topic, group string) {
+	conn, err := amqp.Dial(url)
+	if err != nil {
+		log.Printf("deleting the queue of %s: %v", topic, err)
+		return
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		return
+	}
+	defer ch.Close()
+	if _, err := ch.QueueDelete(topic+"."+group, false, false, false); err != nil {
+		log.Printf("deleting queue %s.%s: %v", topic, group, err)
+		return
+	}
+	ch.ExchangeDelete(topic, false, false) //nolint:errcheck // best effort
 }
 
 // deleteStreamOf deletes the JetStream stream of subject, so that the
