@@ -26,7 +26,8 @@ type commitFunc func(ctx context.Context, idxs []int) error
 // pipeline is a case's writer side and what forwards it to the broker.
 type pipeline struct {
 	commit commitFunc
-	relays bool // false: nothing reaches the broker (insert cases)
+	relays bool   // false: nothing reaches the broker (insert cases)
+	start  func() // starts forwarding (at once, or after the writes: drain cases)
 	stop   func()
 }
 
@@ -99,6 +100,9 @@ func heraldCase(ctx context.Context, e env, name, topic string) (pipeline, error
 		return pipeline{}, err
 	}
 	var opts []outbox.RelayOption
+	if e.cfg.batch > 0 {
+		opts = append(opts, outbox.WithBatch(e.cfg.batch))
+	}
 	var notifier *pgnotify.Notifier
 	if d == outbox.PostgreSQL {
 		if notifier, err = pgnotify.New(e.cfg.pgURL, table); err != nil {
@@ -112,7 +116,7 @@ func heraldCase(ctx context.Context, e env, name, topic string) (pipeline, error
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { defer close(done); relay.Run(rctx) }() //nolint:errcheck // ends with rctx
+	startRelay := func() { go func() { defer close(done); relay.Run(rctx) }() } //nolint:errcheck // ends with rctx
 	size := e.cfg.size
 	commit := func(ctx context.Context, idxs []int) error {
 		msgs := make([]*herald.Message, len(idxs))
@@ -129,9 +133,13 @@ func heraldCase(ctx context.Context, e env, name, topic string) (pipeline, error
 		}
 		return tx.Commit()
 	}
+	var started bool
+	start := func() { started = true; startRelay() }
 	stop := func() {
 		cancel()
-		<-done
+		if started {
+			<-done
+		}
 		pub.Close()
 		if notifier != nil {
 			notifier.Close()
@@ -142,14 +150,14 @@ func heraldCase(ctx context.Context, e env, name, topic string) (pipeline, error
 			db.Exec("DROP FUNCTION " + table + "_notify()") //nolint:errcheck
 		}
 	}
-	return pipeline{commit: commit, relays: true, stop: stop}, nil
+	return pipeline{commit: commit, relays: true, stop: stop, start: start}, nil
 }
 
 // watermillCase writes through watermill-sql's Publisher on the writers'
 // transaction, wrapped in forwarder.Publisher (one intermediate topic);
 // forwarder.Forwarder reads it with watermill-sql's Subscriber (its
 // defaults: batches of 100, 1 s poll) and publishes to topic through
-// wmbridge, on the same Herald NATS publisher as the relay's.
+// wmbridge, on the same Herald driver as the relay's publisher.
 func watermillCase(ctx context.Context, e env, _, topic string) (pipeline, error) {
 	db := e.pg
 	logger := watermill.NopLogger{}
@@ -174,12 +182,14 @@ func watermillCase(ctx context.Context, e env, _, topic string) (pipeline, error
 	}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
-	go func() { defer close(done); fwd.Run(rctx) }() //nolint:errcheck // ends with rctx
-	select {
-	case <-fwd.Running():
-	case <-time.After(30 * time.Second):
-		cancel()
-		return pipeline{}, fmt.Errorf("forwarder not running after 30s")
+	var started bool
+	start := func() {
+		started = true
+		go func() { defer close(done); fwd.Run(rctx) }() //nolint:errcheck // ends with rctx
+		select {
+		case <-fwd.Running():
+		case <-time.After(30 * time.Second):
+		}
 	}
 	size := e.cfg.size
 	commit := func(ctx context.Context, idxs []int) error {
@@ -205,11 +215,13 @@ func watermillCase(ctx context.Context, e env, _, topic string) (pipeline, error
 	stop := func() {
 		fwd.Close()
 		cancel()
-		<-done
+		if started {
+			<-done
+		}
 		out.Close()
 		sub.Close()
 		db.Exec(`DROP TABLE "watermill_` + fwdTopic + `"`)         //nolint:errcheck
 		db.Exec(`DROP TABLE "watermill_offsets_` + fwdTopic + `"`) //nolint:errcheck
 	}
-	return pipeline{commit: commit, relays: true, stop: stop}, nil
+	return pipeline{commit: commit, relays: true, stop: stop, start: start}, nil
 }

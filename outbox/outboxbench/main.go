@@ -31,26 +31,39 @@ import (
 
 type config struct {
 	n, writers, perTx, size, rounds int
+	batch                           int
 	pacedN                          int
 	pacedRate                       float64
 	pgURL, brokerURL                string
 	timeout                         time.Duration
 }
 
+// mode is how a case writes.
+type mode int
+
+const (
+	flatOut mode = iota // -writers flat out, forwarding meanwhile
+	drain               // -writers flat out first, then forwarding alone
+	paced               // one writer at -paced-rate, forwarding meanwhile
+)
+
 // cases, in the order they run within a round.
 var cases = []struct {
-	name  string
-	paced bool
-	open  func(ctx context.Context, e env, name, topic string) (pipeline, error)
+	name string
+	mode mode
+	open func(ctx context.Context, e env, name, topic string) (pipeline, error)
 }{
-	{"insert/pg", false, insertCase},
-	{"herald/pg", false, heraldCase},
-	{"watermill/pg", false, watermillCase},
-	{"insert/sqlite", false, insertCase},
-	{"herald/sqlite", false, heraldCase},
-	{"paced-herald/pg", true, heraldCase},
-	{"paced-watermill/pg", true, watermillCase},
-	{"paced-herald/sqlite", true, heraldCase},
+	{"insert/pg", flatOut, insertCase},
+	{"herald/pg", flatOut, heraldCase},
+	{"watermill/pg", flatOut, watermillCase},
+	{"drain-herald/pg", drain, heraldCase},
+	{"drain-watermill/pg", drain, watermillCase},
+	{"insert/sqlite", flatOut, insertCase},
+	{"herald/sqlite", flatOut, heraldCase},
+	{"drain-herald/sqlite", drain, heraldCase},
+	{"paced-herald/pg", paced, heraldCase},
+	{"paced-watermill/pg", paced, watermillCase},
+	{"paced-herald/sqlite", paced, heraldCase},
 }
 
 // result is one run of one case.
@@ -69,6 +82,7 @@ func main() {
 	flag.IntVar(&cfg.perTx, "per-tx", 1, "messages per transaction")
 	flag.IntVar(&cfg.size, "size", 1024, "payload bytes")
 	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds (cases interleaved within each)")
+	flag.IntVar(&cfg.batch, "batch", 0, "the relay's window (outbox.WithBatch; 0: its default)")
 	flag.IntVar(&cfg.pacedN, "paced-n", 1000, "messages per paced case")
 	flag.Float64Var(&cfg.pacedRate, "paced-rate", 200, "messages/s of the paced writer")
 	flag.StringVar(&cfg.pgURL, "pg", os.Getenv("HERALD_TEST_POSTGRES"), "PostgreSQL URL (default $HERALD_TEST_POSTGRES)")
@@ -109,7 +123,7 @@ func main() {
 			if !slices.Contains(names, c.name) {
 				continue
 			}
-			r, err := runCase(ctx, e, c.name, c.paced, c.open)
+			r, err := runCase(ctx, e, c.name, c.mode, c.open)
 			if err != nil {
 				log.Fatalf("round %d, %s: %v", round+1, c.name, err)
 			}
@@ -143,11 +157,11 @@ func openEnv(ctx context.Context, cfg config) (env, func(), error) {
 
 // runCase runs one case once: a subscriber on a fresh topic, the
 // pipeline, the writers; it returns once every message was handled.
-func runCase(ctx context.Context, e env, name string, paced bool, open func(context.Context, env, string, string) (pipeline, error)) (result, error) {
+func runCase(ctx context.Context, e env, name string, m mode, open func(context.Context, env, string, string) (pipeline, error)) (result, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.cfg.timeout)
 	defer cancel()
 	n := e.cfg.n
-	if paced {
+	if m == paced {
 		n = e.cfg.pacedN
 	}
 	tr := newTracker(n)
@@ -168,8 +182,11 @@ func runCase(ctx context.Context, e env, name string, paced bool, open func(cont
 	sctx, stopSample := context.WithCancel(ctx)
 	defer stopSample()
 	go tr.sample(sctx)
+	if m != drain && p.start != nil {
+		p.start()
+	}
 	start := time.Now()
-	if paced {
+	if m == paced {
 		err = writePaced(ctx, p.commit, tr, e.cfg.pacedRate)
 	} else {
 		err = writeFlatOut(ctx, p.commit, tr, e.cfg.writers, e.cfg.perTx)
@@ -178,6 +195,10 @@ func runCase(ctx context.Context, e env, name string, paced bool, open func(cont
 		return result{}, err
 	}
 	wrote := time.Duration(tr.lastCommit.Load() - start.UnixNano())
+	if m == drain { // the throughput of forwarding alone, from here
+		start = time.Now()
+		p.start()
+	}
 	r := result{writeRate: float64(n) / wrote.Seconds()}
 	if !p.relays {
 		r.throughput = r.writeRate

@@ -43,15 +43,28 @@ func report(w io.Writer, cfg config, names []string, results map[string][]result
 	fmt.Fprintln(w)
 	if h, ok := med["herald/pg"]; ok {
 		if wm, ok := med["watermill/pg"]; ok && wm.throughput > 0 {
-			fmt.Fprintf(w, "- relay / Watermill forwarder throughput, PostgreSQL: %.1fx (target >= 2x)\n", h.throughput/wm.throughput)
+			fmt.Fprintf(w, "- writers flat out, relay / Watermill forwarder, PostgreSQL: %.1fx (target >= 2x)\n", h.throughput/wm.throughput)
 		}
 		if in, ok := med["insert/pg"]; ok && in.throughput > 0 {
-			fmt.Fprintf(w, "- relay throughput / plain insert rate, PostgreSQL: %.2fx\n", h.throughput/in.throughput)
+			fmt.Fprintf(w, "- writers flat out, relay / plain insert rate, PostgreSQL: %.2fx\n", h.throughput/in.throughput)
+		}
+	}
+	if h, ok := med["drain-herald/pg"]; ok {
+		if wm, ok := med["drain-watermill/pg"]; ok && wm.throughput > 0 {
+			fmt.Fprintf(w, "- forwarding alone (drain), relay / Watermill forwarder, PostgreSQL: %.1fx (target >= 2x)\n", h.throughput/wm.throughput)
+		}
+		if in, ok := med["insert/pg"]; ok && in.throughput > 0 {
+			fmt.Fprintf(w, "- forwarding alone (drain), relay / plain insert rate, PostgreSQL: %.2fx\n", h.throughput/in.throughput)
+		}
+	}
+	if h, ok := med["drain-herald/sqlite"]; ok {
+		if in, ok := med["insert/sqlite"]; ok && in.throughput > 0 {
+			fmt.Fprintf(w, "- forwarding alone (drain), relay / plain insert rate, SQLite: %.2fx\n", h.throughput/in.throughput)
 		}
 	}
 	if h, ok := med["herald/sqlite"]; ok {
 		if in, ok := med["insert/sqlite"]; ok && in.throughput > 0 {
-			fmt.Fprintf(w, "- relay throughput / plain insert rate, SQLite: %.2fx\n", h.throughput/in.throughput)
+			fmt.Fprintf(w, "- writers flat out, relay / plain insert rate, SQLite: %.2fx\n", h.throughput/in.throughput)
 		}
 	}
 	if h, ok := med["paced-herald/pg"]; ok {
