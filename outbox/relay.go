@@ -144,8 +144,6 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 		defer listening.Wait() // Run returns once the Notifier's Wait did
 		defer cancel()
 	}
-	inflight, marked := 0, 0
-	var unmarked []int64 // acknowledged, their mark failed: tried again
 	var (
 		firstMu sync.Mutex
 		first   error
@@ -166,18 +164,33 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 	renewing.Go(func() { r.renewLoop(settle, h, stopRenew, fail) })
 	defer renewing.Wait()
 	defer close(stopRenew)
+	// The answers are settled (marked, given back) by a goroutine of their
+	// own, so that a mark and the next claim run at once. A row counts in
+	// r.inflight from its publish until it is settled.
+	r.inflight.Store(0)
+	settled := make(chan struct{}, 1)
+	stopSettling := make(chan struct{})
+	var marked atomic.Int64
+	var settling sync.WaitGroup
+	settling.Go(func() { r.settleLoop(settle, h, answers, settled, stopSettling, &marked, fail) })
 	nextPurge := time.Now()
 	stop := false // RunOnce after a failure: only settle what is in flight
 	// room: a claim is worth its query when nothing is in flight or a
 	// quarter of the window is free. A claim scans past the rows in flight
 	// (the oldest unsent), so claiming a few rows at a time into a nearly
 	// full window costs a full scan for each few rows.
-	room := func() bool { return inflight == 0 || r.batch-inflight >= max(r.batch/4, 1) }
+	room := func() bool {
+		n := int(r.inflight.Load())
+		return n == 0 || r.batch-n >= max(r.batch/4, 1)
+	}
 	for {
 		claimed := 0
+		// Rows settled during the claim may have made others ready (a
+		// key's next row): nothing is ready only if nothing was in flight
+		// before the claim found none.
+		quiet := r.inflight.Load() == 0
 		if !stop && ctx.Err() == nil && room() {
-			n, err := r.claimSend(ctx, h, r.batch-inflight, answers)
-			inflight += n
+			n, err := r.claimSend(ctx, h, r.batch-int(r.inflight.Load()), answers)
 			claimed = n
 			if err != nil && ctx.Err() != nil {
 				err = nil // stopping: what was not sent stays for later
@@ -185,22 +198,17 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 			if err != nil {
 				fail(err)
 				stop = once
-				if !once && inflight == 0 {
+				if !once && r.inflight.Load() == 0 {
 					sleep(ctx, r.retryDelay)
 					continue
 				}
 			}
 		}
-		if inflight == 0 {
-			if once && (stop || claimed == 0) || ctx.Err() != nil {
+		if r.inflight.Load() == 0 {
+			if once && (stop || claimed == 0 && quiet) || ctx.Err() != nil {
 				break
 			}
-			if len(unmarked) > 0 {
-				sleep(ctx, r.retryDelay)
-				marked += r.settle(settle, h, nil, &unmarked, fail)
-				continue
-			}
-			if claimed > 0 {
+			if claimed > 0 || !quiet {
 				continue
 			}
 			if time.Now().After(nextPurge) {
@@ -210,18 +218,44 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 			r.idle(ctx, wake)
 			continue
 		}
-		// Wait for one answer (or, with room in the window, a wake-up:
-		// more rows to claim), then take every answer already there.
-		var got []answer
+		// Wait until answers were settled (or, with room in the window, a
+		// wake-up: more rows to claim).
 		wakeIfRoom := wake
 		if !room() {
 			wakeIfRoom = nil
 		}
 		select {
+		case <-settled:
+		case <-wakeIfRoom:
+		}
+	}
+	close(stopSettling) // nothing in flight: every answer was settled
+	settling.Wait()
+	firstMu.Lock()
+	defer firstMu.Unlock()
+	return int(marked.Load()), first
+}
+
+// settleLoop settles the answers as they come: it takes every answer
+// there, settles them together, and signals settled; a mark that failed is
+// tried again with the next answers or after the retry delay, and once
+// more when stop is closed (then it returns).
+func (r *Relay) settleLoop(ctx context.Context, h *held, answers <-chan answer, settled chan<- struct{}, stop <-chan struct{}, marked *atomic.Int64, fail func(error)) {
+	var unmarked []int64 // acknowledged, their mark failed
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	for {
+		var got []answer
+		select {
 		case a := <-answers:
 			got = append(got, a)
-		case <-wakeIfRoom:
-			continue
+		case <-retry.C:
+		case <-stop:
+			if len(unmarked) > 0 { // a last try; else sent again once the lease expired
+				marked.Add(int64(r.settle(ctx, h, nil, &unmarked, fail)))
+			}
+			return
 		}
 	drain:
 		for {
@@ -232,15 +266,15 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 				break drain
 			}
 		}
-		inflight -= len(got)
-		marked += r.settle(settle, h, got, &unmarked, fail)
+		marked.Add(int64(r.settle(ctx, h, got, &unmarked, fail)))
+		select {
+		case settled <- struct{}{}:
+		default:
+		}
+		if len(unmarked) > 0 {
+			retry.Reset(r.retryDelay)
+		}
 	}
-	if len(unmarked) > 0 { // a last try; else sent again once the lease expired
-		marked += r.settle(settle, h, nil, &unmarked, fail)
-	}
-	firstMu.Lock()
-	defer firstMu.Unlock()
-	return marked, first
 }
 
 // claimSend claims up to n ready rows, adds them to h and publishes them;
@@ -279,9 +313,13 @@ func (r *Relay) claimSend(ctx context.Context, h *held, n int, answers chan<- an
 		}
 		if err == nil {
 			seq := w.seq
+			r.inflight.Add(1) // before done can be called
 			err = r.pub.PublishAsync(ctx, w.topic, msg, func(_ *herald.Message, err error) {
 				answers <- answer{seq: seq, err: err}
 			})
+			if err != nil {
+				r.inflight.Add(-1)
+			}
 		}
 		if err != nil {
 			// Not taken: the rest of the batch goes back too.
@@ -292,7 +330,6 @@ func (r *Relay) claimSend(ctx context.Context, h *held, n int, answers chan<- an
 			return started, fmt.Errorf("outbox: publish row %d of %s to %s: %w", w.seq, r.s.table, w.topic, err)
 		}
 		started++
-		r.inflight.Add(1)
 	}
 	return started, nil
 }
@@ -318,7 +355,7 @@ func (w row) message() (*herald.Message, error) {
 // before it is given back, so that no renewal extends it; an
 // acknowledged one once it is marked: until then its lease is renewed.
 func (r *Relay) settle(ctx context.Context, h *held, got []answer, unmarked *[]int64, fail func(error)) int {
-	r.inflight.Add(-int64(len(got)))
+	defer r.inflight.Add(-int64(len(got))) // settled: the claims may go on
 	ok := *unmarked
 	failed := 0
 	for _, a := range got {
