@@ -32,9 +32,9 @@ import (
 // once and a relay never starts sending a row whose lease it does not
 // hold; the relay renews the leases of the rows it waits on, however
 // slow the broker's answer; rows leased by a relay that died are claimed
-// by another once the lease expired (WithLease). Rows are taken by their state (unsent), not
-// behind a cursor, so a row whose transaction commits late is never
-// skipped.
+// by another once the lease expired (WithLease). Rows are taken by their
+// state (unsent), not behind a cursor, so a row whose transaction commits
+// late is never skipped.
 type Relay struct {
 	s          *Store
 	pub        *publisher.Publisher

@@ -35,8 +35,8 @@ const (
 // spurious or lost wake-up only costs latency (the relay also polls). On
 // PostgreSQL, every commit that wrote to the outbox table T sends a NOTIFY
 // on the channel T (a statement trigger); database/sql cannot LISTEN, so
-// the Notifier is implemented with the driver's own connection (pgx:
-// Conn.Exec("LISTEN T") and Conn.WaitForNotification).
+// the Notifier is implemented with the driver's own connection: the
+// module github.com/heraldkit/herald/outbox/pgnotify is one on pgx.
 type Notifier interface {
 	Wait(ctx context.Context) error
 }

@@ -103,6 +103,9 @@ func heraldCase(ctx context.Context, e env, name, topic string) (pipeline, error
 	if e.cfg.batch > 0 {
 		opts = append(opts, outbox.WithBatch(e.cfg.batch))
 	}
+	if e.cfg.deleteSent {
+		opts = append(opts, outbox.WithRetention(0))
+	}
 	var notifier *pgnotify.Notifier
 	if d == outbox.PostgreSQL {
 		if notifier, err = pgnotify.New(e.cfg.pgURL, table); err != nil {

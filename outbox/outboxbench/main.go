@@ -32,6 +32,7 @@ import (
 type config struct {
 	n, writers, perTx, size, rounds int
 	batch                           int
+	deleteSent                      bool
 	pacedN                          int
 	pacedRate                       float64
 	pgURL, brokerURL                string
@@ -83,6 +84,7 @@ func main() {
 	flag.IntVar(&cfg.size, "size", 1024, "payload bytes")
 	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds (cases interleaved within each)")
 	flag.IntVar(&cfg.batch, "batch", 0, "the relay's window (outbox.WithBatch; 0: its default)")
+	flag.BoolVar(&cfg.deleteSent, "delete-sent", false, "the relay deletes rows when sent (outbox.WithRetention(0)) instead of marking them")
 	flag.IntVar(&cfg.pacedN, "paced-n", 1000, "messages per paced case")
 	flag.Float64Var(&cfg.pacedRate, "paced-rate", 200, "messages/s of the paced writer")
 	flag.StringVar(&cfg.pgURL, "pg", os.Getenv("HERALD_TEST_POSTGRES"), "PostgreSQL URL (default $HERALD_TEST_POSTGRES)")
