@@ -220,15 +220,35 @@ func (d Dialect) mark(t string, now time.Time, seqs []int64, del bool) (string, 
 	return "UPDATE " + t + " SET sent_at = ?1, lease_owner = NULL, lease_until = NULL" + in, args
 }
 
-// release shortens the lease of a row whose publish failed, so that it is
-// tried again after delay.
+// release ends owner's lease of a row whose publish failed (or was not
+// started), so that it is tried again after delay. The row no longer has
+// an owner: a renewal by owner does not extend it.
 func (d Dialect) release(t string, now time.Time, delay time.Duration, seq int64, owner string) (string, []any) {
 	if d.pg {
-		return "UPDATE " + t + " SET lease_until = now() + $1::bigint * interval '1 millisecond' WHERE seq = $2 AND lease_owner = $3",
+		return "UPDATE " + t + " SET lease_owner = NULL, lease_until = now() + $1::bigint * interval '1 millisecond' WHERE seq = $2 AND lease_owner = $3",
 			[]any{delay.Milliseconds(), seq, owner}
 	}
-	return "UPDATE " + t + " SET lease_until = ?1 WHERE seq = ?2 AND lease_owner = ?3",
+	return "UPDATE " + t + " SET lease_owner = NULL, lease_until = ?1 WHERE seq = ?2 AND lease_owner = ?3",
 		[]any{now.Add(delay).UnixMilli(), seq, owner}
+}
+
+// renew extends owner's leases of the rows seqs to lease from now, for
+// those still unsent and still owner's (nobody claimed them since: a
+// claim sets the owner), and returns their seq.
+func (d Dialect) renew(t, owner string, now time.Time, lease time.Duration, seqs []int64) (string, []any) {
+	args := make([]any, 0, len(seqs)+3)
+	var q string
+	if d.pg {
+		args = append(args, owner, lease.Milliseconds())
+		q = "UPDATE " + t + " SET lease_until = now() + $2::bigint * interval '1 millisecond' WHERE lease_owner = $1 AND sent_at IS NULL AND seq IN (" + d.phs(3, len(seqs)) + ") RETURNING seq"
+	} else {
+		args = append(args, owner, now.UnixMilli(), lease.Milliseconds())
+		q = "UPDATE " + t + " SET lease_until = ?2 + ?3 WHERE lease_owner = ?1 AND sent_at IS NULL AND seq IN (" + d.phs(4, len(seqs)) + ") RETURNING seq"
+	}
+	for _, s := range seqs {
+		args = append(args, s)
+	}
+	return q, args
 }
 
 // purge deletes rows sent longer than age before now.

@@ -8,10 +8,13 @@
 // commits. A Relay forwards committed rows to any Herald backend through
 // publisher.PublishAsync, a window of rows in flight (WithBatch), and
 // marks a row sent only after the broker acknowledged it: at-least-once.
-// A row is sent twice only when its relay stops between the
-// acknowledgement and the mark (a crash, a lost database), or when a
-// lease expired while a publish was still unanswered (keep WithLease
-// above the publish timeout).
+// A mark that fails is tried again (the row's lease renewed meanwhile);
+// a row is sent twice only when its relay stops between the
+// acknowledgement and a successful mark (a crash), or when the
+// relay was held up for longer than its lease (WithLease, default 15 s):
+// while a publish is unanswered the relay renews the row's lease every
+// third of it, so a slow broker does not let another relay take the row
+// over.
 //
 // # Order and several relays
 //
@@ -38,11 +41,14 @@
 // An idle relay polls (WithPollInterval, default 100 ms). On PostgreSQL
 // each committed insert also sends NOTIFY on the channel named after the
 // table (a statement trigger); database/sql cannot LISTEN, so a
-// Notifier (WithNotifier) built on the driver's connection (pgx:
-// LISTEN, then Conn.WaitForNotification) wakes the relay at once. Sent
+// Notifier (WithNotifier) built on the driver's connection wakes the
+// relay at once: the module github.com/heraldkit/herald/outbox/pgnotify
+// is one on pgx, which reconnects with backoff after the database
+// restarted (the relay polls meanwhile). Sent
 // rows are deleted after WithRetention (default 24 h; 0 deletes them
 // when sent). Relay.Stats reports rows pending, the oldest's age, rows
-// relayed, rows in flight and failures; WithOnError sees every failure,
+// relayed, rows in flight and failures (relayed/s: the difference of two
+// readings of Relayed); WithOnError sees every failure,
 // and failures are logged at warn once per outage (slog.Default).
 //
 // # Inbox
@@ -52,7 +58,9 @@
 // commits only if the handler returned nil; a message already recorded
 // is acked without running the handler. That gives effects that happen
 // once per message on top of at-least-once delivery, but only for the
-// effects written in that transaction.
+// effects written in that transaction. Records older than the inbox's
+// retention (WithInboxRetention, default 7 days) are deleted in the
+// background: a redelivery older than that is handled again.
 //
 // # Schema
 //

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldkit/herald"
@@ -13,6 +14,10 @@ import (
 // DefaultInboxTable is the inbox table's name unless WithInboxTable says
 // otherwise.
 const DefaultInboxTable = "herald_inbox"
+
+// DefaultInboxRetention is how long an inbox remembers a handled message
+// unless WithInboxRetention says otherwise.
+const DefaultInboxRetention = 7 * 24 * time.Hour
 
 // Inbox records the messages a consumer group has handled, in the same
 // transaction as the handler's effects, so that a redelivered message is
@@ -29,10 +34,14 @@ const DefaultInboxTable = "herald_inbox"
 // redelivery of the message is skipped (acked without the handler), even
 // when the ack of the first delivery was lost.
 type Inbox struct {
-	db      *sql.DB
-	dialect Dialect
-	table   string
-	group   string
+	db        *sql.DB
+	dialect   Dialect
+	table     string
+	group     string
+	retention time.Duration
+
+	nextPurge atomic.Int64 // Unix ns before which no purge starts
+	purging   atomic.Bool
 }
 
 // InboxOption configures an Inbox.
@@ -49,8 +58,29 @@ func WithInboxTable(name string) InboxOption {
 	}
 }
 
+// WithInboxRetention sets how long the inbox remembers a handled message
+// (default DefaultInboxRetention, 7 days); 0 remembers every message
+// forever. The trade-off: the table holds one row per message handled
+// within the retention, and a redelivery of a message handled longer
+// ago than the retention is handled again. Keep it well above the
+// longest time a message can take to come back: the broker's retention
+// of unacknowledged messages, a consumer group re-read from an old
+// offset, a replay of a dead-letter queue.
+func WithInboxRetention(d time.Duration) InboxOption {
+	return func(in *Inbox) error {
+		if d < 0 {
+			return &herald.ConfigError{Key: "outbox.WithInboxRetention", Value: d.String(), Problem: "must not be negative", Allowed: "0 (forever) or a duration"}
+		}
+		in.retention = d
+		return nil
+	}
+}
+
 // NewInbox returns the inbox of the consumer group group in db (created or
-// migrated before it returns, like New).
+// migrated before it returns, like New). Records older than the retention
+// (WithInboxRetention) are deleted in the background while the
+// middleware handles messages, at most every purgeEvery; Purge deletes
+// them at once.
 func NewInbox(ctx context.Context, db *sql.DB, d Dialect, group string, opts ...InboxOption) (*Inbox, error) {
 	if db == nil {
 		return nil, &herald.ConfigError{Key: "outbox.NewInbox", Problem: "db is nil"}
@@ -61,7 +91,7 @@ func NewInbox(ctx context.Context, db *sql.DB, d Dialect, group string, opts ...
 	if group == "" {
 		return nil, &herald.ConfigError{Key: "outbox.NewInbox", Problem: "group is empty", Allowed: "the subscriber's consumer group"}
 	}
-	in := &Inbox{db: db, dialect: d, table: DefaultInboxTable, group: group}
+	in := &Inbox{db: db, dialect: d, table: DefaultInboxTable, group: group, retention: DefaultInboxRetention}
 	for _, o := range opts {
 		if o == nil {
 			continue
@@ -111,6 +141,7 @@ func (in *Inbox) Middleware() herald.Middleware {
 			if id == "" {
 				return herald.Permanent(ErrNoID)
 			}
+			in.maybePurge()
 			tx, err := in.db.BeginTx(ctx, nil)
 			if err != nil {
 				return fmt.Errorf("outbox: inbox %s: begin: %w", in.group, err)

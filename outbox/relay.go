@@ -30,10 +30,11 @@ import (
 // with a lease (a row's lease_owner and lease_until; on PostgreSQL with
 // FOR UPDATE SKIP LOCKED), so no two relays hold a valid lease on a row at
 // once and a relay never starts sending a row whose lease it does not
-// hold; rows leased by a relay that died are claimed by another once the
-// lease expired (WithLease). Rows are taken by their state (unsent), not
-// behind a cursor, so a row whose transaction commits late is never
-// skipped.
+// hold; the relay renews the leases of the rows it waits on, however
+// slow the broker's answer; rows leased by a relay that died are claimed
+// by another once the lease expired (WithLease). Rows are taken by their
+// state (unsent), not behind a cursor, so a row whose transaction commits
+// late is never skipped.
 type Relay struct {
 	s          *Store
 	pub        *publisher.Publisher
@@ -52,6 +53,11 @@ type Relay struct {
 	failures atomic.Int64
 	inflight atomic.Int64
 
+	hookMu sync.Mutex // one onError call at a time
+	// writeMu serializes the statements that update rows this relay
+	// holds (mark, release, renew): two of them on overlapping rows
+	// could lock the rows in different orders and deadlock.
+	writeMu sync.Mutex
 	mu      sync.Mutex
 	failing bool // a failure was logged at warn and no success since
 	quiet   int  // failures since, logged at debug
@@ -138,21 +144,53 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 		defer listening.Wait() // Run returns once the Notifier's Wait did
 		defer cancel()
 	}
-	inflight, marked := 0, 0
-	var first error
+	var (
+		firstMu sync.Mutex
+		first   error
+	)
 	fail := func(err error) {
+		firstMu.Lock()
 		if first == nil {
 			first = err
 		}
+		firstMu.Unlock()
 		r.fail(err)
 	}
+	// The leases of the rows in flight are renewed while their broker's
+	// answer is awaited, however long that takes.
+	h := newHeld()
+	stopRenew := make(chan struct{})
+	var renewing sync.WaitGroup
+	renewing.Go(func() { r.renewLoop(settle, h, stopRenew, fail) })
+	defer renewing.Wait()
+	defer close(stopRenew)
+	// The answers are settled (marked, given back) by a goroutine of their
+	// own, so that a mark and the next claim run at once. A row counts in
+	// r.inflight from its publish until it is settled.
+	r.inflight.Store(0)
+	settled := make(chan struct{}, 1)
+	stopSettling := make(chan struct{})
+	var marked atomic.Int64
+	var settling sync.WaitGroup
+	settling.Go(func() { r.settleLoop(settle, h, answers, settled, stopSettling, &marked, fail) })
 	nextPurge := time.Now()
 	stop := false // RunOnce after a failure: only settle what is in flight
+	// room: a claim is worth its query when nothing is in flight or a
+	// quarter of the window is free. A claim scans past the rows in flight
+	// (the oldest unsent), so claiming a few rows at a time into a nearly
+	// full window costs a full scan for each few rows.
+	room := func() bool {
+		n := int(r.inflight.Load())
+		return n == 0 || r.batch-n >= max(r.batch/4, 1)
+	}
 	for {
 		claimed := 0
-		if !stop && ctx.Err() == nil && inflight < r.batch {
-			n, err := r.claimSend(ctx, r.batch-inflight, answers)
-			inflight += n
+		// Rows settled during the claim may have made others ready (a
+		// key's next row): nothing is ready only if nothing was in flight
+		// before the claim found none.
+		quiet := r.inflight.Load() == 0
+		if !stop && ctx.Err() == nil && room() {
+			n, err := r.claimSend(ctx, h, r.batch-int(r.inflight.Load()), answers)
 			claimed = n
 			if err != nil && ctx.Err() != nil {
 				err = nil // stopping: what was not sent stays for later
@@ -160,17 +198,17 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 			if err != nil {
 				fail(err)
 				stop = once
-				if !once && inflight == 0 {
+				if !once && r.inflight.Load() == 0 {
 					sleep(ctx, r.retryDelay)
 					continue
 				}
 			}
 		}
-		if inflight == 0 {
-			if once && (stop || claimed == 0) || ctx.Err() != nil {
+		if r.inflight.Load() == 0 {
+			if once && (stop || claimed == 0 && quiet) || ctx.Err() != nil {
 				break
 			}
-			if claimed > 0 {
+			if claimed > 0 || !quiet {
 				continue
 			}
 			if time.Now().After(nextPurge) {
@@ -180,14 +218,44 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 			r.idle(ctx, wake)
 			continue
 		}
-		// Wait for one answer (or a wake-up: more rows to claim), then
-		// take every answer already there.
+		// Wait until answers were settled (or, with room in the window, a
+		// wake-up: more rows to claim).
+		wakeIfRoom := wake
+		if !room() {
+			wakeIfRoom = nil
+		}
+		select {
+		case <-settled:
+		case <-wakeIfRoom:
+		}
+	}
+	close(stopSettling) // nothing in flight: every answer was settled
+	settling.Wait()
+	firstMu.Lock()
+	defer firstMu.Unlock()
+	return int(marked.Load()), first
+}
+
+// settleLoop settles the answers as they come: it takes every answer
+// there, settles them together, and signals settled; a mark that failed is
+// tried again with the next answers or after the retry delay, and once
+// more when stop is closed (then it returns).
+func (r *Relay) settleLoop(ctx context.Context, h *held, answers <-chan answer, settled chan<- struct{}, stop <-chan struct{}, marked *atomic.Int64, fail func(error)) {
+	var unmarked []int64 // acknowledged, their mark failed
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	defer retry.Stop()
+	for {
 		var got []answer
 		select {
 		case a := <-answers:
 			got = append(got, a)
-		case <-wake:
-			continue
+		case <-retry.C:
+		case <-stop:
+			if len(unmarked) > 0 { // a last try; else sent again once the lease expired
+				marked.Add(int64(r.settle(ctx, h, nil, &unmarked, fail)))
+			}
+			return
 		}
 	drain:
 		for {
@@ -198,15 +266,20 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 				break drain
 			}
 		}
-		inflight -= len(got)
-		marked += r.settle(settle, got, fail)
+		marked.Add(int64(r.settle(ctx, h, got, &unmarked, fail)))
+		select {
+		case settled <- struct{}{}:
+		default:
+		}
+		if len(unmarked) > 0 {
+			retry.Reset(r.retryDelay)
+		}
 	}
-	return marked, first
 }
 
-// claimSend claims up to n ready rows and publishes them; it returns how
-// many publishes it started (each sends one answer).
-func (r *Relay) claimSend(ctx context.Context, n int, answers chan<- answer) (int, error) {
+// claimSend claims up to n ready rows, adds them to h and publishes them;
+// it returns how many publishes it started (each sends one answer).
+func (r *Relay) claimSend(ctx context.Context, h *held, n int, answers chan<- answer) (int, error) {
 	d := r.s.dialect
 	start := time.Now()
 	rows, err := r.s.db.QueryContext(ctx, d.claim(r.s.table), d.claimArgs(r.owner, start, r.lease, n)...)
@@ -229,29 +302,34 @@ func (r *Relay) claimSend(ctx context.Context, n int, answers chan<- answer) (in
 		return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
 	}
 	// The lease ends lease after the claim on the database's clock, which
-	// read its clock after start: start+lease is never later.
-	deadline := start.Add(r.lease)
+	// read its clock after start: start+lease is never later. Renewals
+	// push it on (h).
+	h.add(claimed, start.Add(r.lease))
 	started := 0
 	for i, w := range claimed {
 		msg, err := w.message()
-		if err == nil && time.Now().After(deadline) {
+		if err == nil && !h.valid(w.seq) {
 			err = fmt.Errorf("outbox: row %d of %s: lease expired before it was sent", w.seq, r.s.table)
 		}
 		if err == nil {
 			seq := w.seq
+			r.inflight.Add(1) // before done can be called
 			err = r.pub.PublishAsync(ctx, w.topic, msg, func(_ *herald.Message, err error) {
 				answers <- answer{seq: seq, err: err}
 			})
+			if err != nil {
+				r.inflight.Add(-1)
+			}
 		}
 		if err != nil {
 			// Not taken: the rest of the batch goes back too.
 			for _, x := range claimed[i:] {
+				h.remove(x.seq)
 				r.release(context.WithoutCancel(ctx), x.seq, 0)
 			}
 			return started, fmt.Errorf("outbox: publish row %d of %s to %s: %w", w.seq, r.s.table, w.topic, err)
 		}
 		started++
-		r.inflight.Add(1)
 	}
 	return started, nil
 }
@@ -270,17 +348,23 @@ func (w row) message() (*herald.Message, error) {
 	return msg, nil
 }
 
-// settle marks the acknowledged rows of got sent and gives the failed
-// ones back for a retry after the retry delay; it returns how many rows it
-// marked.
-func (r *Relay) settle(ctx context.Context, got []answer, fail func(error)) int {
-	r.inflight.Add(-int64(len(got)))
-	var ok []int64
+// settle gives the failed rows of got back for a retry after the retry
+// delay, and marks the acknowledged ones sent, with those whose mark
+// failed before (*unmarked); it returns how many rows it marked and
+// leaves in *unmarked those it could not mark. A failed row leaves h
+// before it is given back, so that no renewal extends it; an
+// acknowledged one once it is marked: until then its lease is renewed.
+func (r *Relay) settle(ctx context.Context, h *held, got []answer, unmarked *[]int64, fail func(error)) int {
+	defer r.inflight.Add(-int64(len(got))) // settled: the claims may go on
+	ok := *unmarked
+	failed := 0
 	for _, a := range got {
 		if a.err == nil {
 			ok = append(ok, a.seq)
 			continue
 		}
+		failed++
+		h.remove(a.seq)
 		fail(fmt.Errorf("outbox: publish row %d of %s: %w", a.seq, r.s.table, a.err))
 		r.release(ctx, a.seq, r.retryDelay)
 	}
@@ -289,16 +373,22 @@ func (r *Relay) settle(ctx context.Context, got []answer, fail func(error)) int 
 	for len(ok) > 0 {
 		n := min(len(ok), maxInsert)
 		q, args := d.mark(r.s.table, time.Now(), ok[:n], r.retention == 0)
-		if _, err := r.s.db.ExecContext(ctx, q, args...); err != nil {
-			// The rows stay leased: sent again once the lease expired.
-			fail(fmt.Errorf("outbox: mark %d rows of %s sent: %w", n, r.s.table, err))
-			return marked
+		r.writeMu.Lock()
+		_, err := r.s.db.ExecContext(ctx, q, args...)
+		r.writeMu.Unlock()
+		if err != nil {
+			fail(fmt.Errorf("outbox: mark %d rows of %s sent (tried again after the retry delay): %w", n, r.s.table, err))
+			break
+		}
+		for _, seq := range ok[:n] {
+			h.remove(seq)
 		}
 		r.relayed.Add(int64(n))
 		marked += n
 		ok = ok[n:]
 	}
-	if marked == len(got) && marked > 0 {
+	*unmarked = ok
+	if failed == 0 && len(ok) == 0 && marked > 0 {
 		r.recovered()
 	}
 	return marked
@@ -307,7 +397,10 @@ func (r *Relay) settle(ctx context.Context, got []answer, fail func(error)) int 
 // release ends this relay's lease on row seq after delay.
 func (r *Relay) release(ctx context.Context, seq int64, delay time.Duration) {
 	q, args := r.s.dialect.release(r.s.table, time.Now(), delay, seq, r.owner)
-	if _, err := r.s.db.ExecContext(ctx, q, args...); err != nil {
+	r.writeMu.Lock()
+	_, err := r.s.db.ExecContext(ctx, q, args...)
+	r.writeMu.Unlock()
+	if err != nil {
 		r.logger.Debug("outbox: release a lease", "seq", seq, "error", err)
 	}
 }

@@ -13,11 +13,12 @@ import (
 const (
 	// DefaultBatch bounds the rows a relay holds leased and unanswered.
 	DefaultBatch = 256
-	// DefaultLease is how long a claimed row is reserved for its relay. It
-	// must exceed the publisher's publish timeout (publisher's default
-	// 30 s): a row whose lease expired while its publish was still
-	// unanswered may be claimed and sent by another relay meanwhile.
-	DefaultLease = time.Minute
+	// DefaultLease is how long a claimed row is reserved for its relay,
+	// renewed every third of it while the row's publish is unanswered
+	// (however long the broker or the publisher's window takes): it bounds
+	// how long the rows of a relay that died wait before another relay
+	// sends them.
+	DefaultLease = 15 * time.Second
 	// DefaultPollInterval is how long an idle relay waits before it looks
 	// for rows again, when no Notifier woke it first.
 	DefaultPollInterval = 100 * time.Millisecond
@@ -34,8 +35,8 @@ const (
 // spurious or lost wake-up only costs latency (the relay also polls). On
 // PostgreSQL, every commit that wrote to the outbox table T sends a NOTIFY
 // on the channel T (a statement trigger); database/sql cannot LISTEN, so
-// the Notifier is implemented with the driver's own connection (pgx:
-// Conn.Exec("LISTEN T") and Conn.WaitForNotification).
+// the Notifier is implemented with the driver's own connection: the
+// module github.com/heraldkit/herald/outbox/pgnotify is one on pgx.
 type Notifier interface {
 	Wait(ctx context.Context) error
 }
@@ -57,11 +58,15 @@ func WithBatch(n int) RelayOption {
 }
 
 // WithLease sets how long a claimed row is reserved (default
-// DefaultLease); it must exceed the publisher's publish timeout.
+// DefaultLease). The relay renews the leases of the rows it waits on
+// every third of it, so the lease need not exceed the publish timeout:
+// it is how long a dead relay's rows wait, and how long a relay may be
+// held up (a stalled database, a paused process) before another relay
+// may take its rows over and send them a second time.
 func WithLease(d time.Duration) RelayOption {
 	return func(r *Relay) error {
 		if d < 100*time.Millisecond {
-			return &herald.ConfigError{Key: "outbox.WithLease", Value: d.String(), Problem: "too short", Allowed: ">= 100ms, more than the publish timeout"}
+			return &herald.ConfigError{Key: "outbox.WithLease", Value: d.String(), Problem: "too short", Allowed: ">= 100ms"}
 		}
 		r.lease = d
 		return nil
@@ -112,8 +117,8 @@ func WithNotifier(n Notifier) RelayOption {
 }
 
 // WithOnError sets a function called with every failure of the relay (a
-// query, a publish, a mark), from the relay's goroutine; it must not
-// block. Failures are also logged (WithLogger), at warn once per outage.
+// query, a publish, a mark, a lease renewal), from the relay's
+// goroutines, one call at a time; it must not block. Failures are also logged (WithLogger), at warn once per outage.
 func WithOnError(fn func(error)) RelayOption {
 	return func(r *Relay) error { r.onError = fn; return nil }
 }

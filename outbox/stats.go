@@ -6,17 +6,20 @@ import (
 	"time"
 )
 
-// Stats is what a relay reports about its outbox.
+// Stats is what a relay reports about its outbox. Relayed and Failures
+// only grow: relayed/s is the difference of two readings of Relayed over
+// the time between them (see the example of Relay.Stats).
 type Stats struct {
 	Pending  int64         // rows not yet sent (all relays' and none's)
 	Oldest   time.Duration // the age of the oldest row not yet sent; 0 when none
 	InFlight int64         // rows this relay published and is waiting on
 	Relayed  int64         // rows this relay marked sent since it was made
-	Failures int64         // failures of this relay (queries, publishes, marks)
+	Failures int64         // failures of this relay (queries, publishes, marks, lease renewals)
 }
 
 // Stats reads the outbox's pending rows and returns them with the
-// relay's counters.
+// relay's counters. When the read fails, the counters (InFlight,
+// Relayed, Failures) are still set, with the error.
 func (r *Relay) Stats(ctx context.Context) (Stats, error) {
 	st := Stats{InFlight: r.inflight.Load(), Relayed: r.relayed.Load(), Failures: r.failures.Load()}
 	var oldest any
@@ -34,7 +37,9 @@ func (r *Relay) Stats(ctx context.Context) (Stats, error) {
 func (r *Relay) fail(err error) {
 	r.failures.Add(1)
 	if r.onError != nil {
+		r.hookMu.Lock()
 		r.onError(err)
+		r.hookMu.Unlock()
 	}
 	r.mu.Lock()
 	first := !r.failing

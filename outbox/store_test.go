@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/outbox"
@@ -28,5 +29,14 @@ func TestBadTableName(t *testing.T) {
 	}
 	if _, err := outbox.New(context.Background(), db, outbox.Dialect{}); !errors.Is(err, herald.ErrInvalidConfig) {
 		t.Errorf("zero Dialect: %v", err)
+	}
+}
+
+// A negative inbox retention is a configuration error naming the option.
+func TestBadInboxRetention(t *testing.T) {
+	_, err := outbox.NewInbox(context.Background(), &sql.DB{}, outbox.SQLite, "g", outbox.WithInboxRetention(-time.Second))
+	var ce *herald.ConfigError
+	if !errors.As(err, &ce) || ce.Key != "outbox.WithInboxRetention" {
+		t.Fatalf("WithInboxRetention(-1s): %v; want a ConfigError naming it", err)
 	}
 }

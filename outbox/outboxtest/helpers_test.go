@@ -129,6 +129,9 @@ type probe struct {
 	// beforeAck, when set, runs before the k-th acknowledgement (1-based).
 	beforeAck func(k int)
 	fail      func(m *herald.Message) error
+	// ackDelay, when set, is the broker's round trip instead of a random
+	// one below 300 µs: a slow broker.
+	ackDelay time.Duration
 }
 
 var (
@@ -200,9 +203,13 @@ func (pt probeTopic) Send(_ context.Context, _ string, m *herald.Message, done f
 	if p.fail != nil {
 		err = p.fail(m)
 	}
+	delay := p.ackDelay
+	if delay == 0 {
+		delay = time.Duration(rand.IntN(300)) * time.Microsecond // the broker's round trip
+	}
 	p.mu.Unlock()
 	go func() {
-		time.Sleep(time.Duration(rand.IntN(300)) * time.Microsecond) // the broker's round trip
+		time.Sleep(delay)
 		p.mu.Lock()
 		p.inflight[id]--
 		if key != "" {

@@ -1,0 +1,62 @@
+package outboxtest
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/outbox"
+)
+
+// A broker that answers after five leases: the relay renews the leases
+// of the rows it is waiting on, so a second relay polling the same table
+// never takes one over while the first still holds it. Every row is sent
+// once: 0 duplicates, never two sends of a row in flight.
+func TestSlowAnswerKeepsLease(t *testing.T) {
+	forEach(t, func(t *testing.T, d database, table string) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		db := d.open(t)
+		s := newStore(t, db, d.dialect, table)
+		const n, lease = 20, 200 * time.Millisecond
+		var ms []*herald.Message
+		for i := range n {
+			key := ""
+			if i%2 == 0 {
+				key = "k" + strconv.Itoa(i%4)
+			}
+			ms = append(ms, msg(strconv.Itoa(i), key))
+		}
+		write(t, db, s, "orders", ms...)
+		p, target := newProbe(t)
+		p.ackDelay = 5 * lease
+		pub := openPublisher(t, target)
+		var wg sync.WaitGroup
+		for i := range 2 {
+			r, err := newStore(t, d.open(t), d.dialect, table).NewRelay(pub,
+				outbox.WithLease(lease), outbox.WithPollInterval(5*time.Millisecond))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wg.Go(func() {
+				if err := r.Run(ctx); err != nil {
+					t.Errorf("relay %d: %v", i, err)
+				}
+			})
+		}
+		p.waitDistinct(t, n, time.Minute)
+		cancel()
+		wg.Wait() // each relay waits for what it has in flight
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.maxID != 1 || p.total != n {
+			t.Fatalf("%d sends of %d messages, at most %d of one in flight; want each once (0 duplicates)", p.total, n, p.maxID)
+		}
+		if c := count(t, db, "SELECT count(*) FROM "+table+" WHERE sent_at IS NULL"); c != 0 {
+			t.Fatalf("%d rows not marked sent", c)
+		}
+	})
+}
