@@ -100,9 +100,10 @@ func (m Marshaler) Unmarshal(nm *nats.Msg) (*message.Message, error) {
 	return m.decode(nm.Header, nm.Data, ""), nil
 }
 
-// decode builds the message; fallbackID is used when the headers carry no
-// ID ("" means a new unique ID).
-func (Marshaler) decode(h nats.Header, data []byte, fallbackID string) *message.Message {
+// decode builds the message. When the headers carry no ID, a JetStream
+// message (reply is its ack subject) gets jsFallbackID, anything else a
+// new unique ID.
+func (Marshaler) decode(h nats.Header, data []byte, reply string) *message.Message {
 	id := h.Get(WatermillUUIDHdr)
 	if enc, ok := strings.CutPrefix(id, EncodedPrefix); ok {
 		if b, err := base64.StdEncoding.DecodeString(enc); err == nil {
@@ -112,8 +113,10 @@ func (Marshaler) decode(h nats.Header, data []byte, fallbackID string) *message.
 	if id == "" {
 		id = h.Get(nats.MsgIdHdr)
 	}
-	if id == "" {
-		id = fallbackID
+	if id == "" && reply != "" {
+		if stream, seq, ok := streamSeq(reply); ok {
+			id = jsFallbackID(stream, seq)
+		}
 	}
 	if id == "" {
 		id = herald.NewID()

@@ -91,13 +91,16 @@ func requestID(subject string, inboxLen int) uint64 {
 // when none is due. The stream asks for at most its window minus what it
 // holds and what it asked for already, and for half its window or more
 // unless it holds and awaits nothing (so requests are not one message
-// each while the window is busy). st.mu is held.
-func (st *Stream) plan(now time.Time) (uint64, int) {
-	if st.closed || st.err != nil || now.Before(st.pullPause) || !st.nc.IsConnected() {
+// each while the window is busy). It runs at every settlement: the room
+// is checked first, so that the clock and the connection (nats.go's
+// lock) are read only when a request is due. st.mu is held.
+func (st *Stream) plan() (uint64, int) {
+	room := st.window - st.held - st.asked
+	if room <= 0 || (room < max(1, st.window/2) && st.held+st.asked > 0) || st.closed || st.err != nil {
 		return 0, 0
 	}
-	room := st.window - st.held - st.asked
-	if room <= 0 || (room < max(1, st.window/2) && st.held+st.asked > 0) {
+	now := time.Now()
+	if now.Before(st.pullPause) || !st.nc.IsConnected() {
 		return 0, 0
 	}
 	st.reqSeq++
@@ -125,7 +128,7 @@ func (st *Stream) request(id uint64, batch int) {
 // pull sends a pull request when one is due.
 func (st *Stream) pull() {
 	st.mu.Lock()
-	id, n := st.plan(time.Now())
+	id, n := st.plan()
 	st.mu.Unlock()
 	st.request(id, n)
 }
@@ -193,7 +196,7 @@ func (st *Stream) onStatus(id uint64, m *nats.Msg) {
 	case code == "408" && known, code == "404": // the request expired: ask again
 		st.ended(id, pending, known)
 		recovered := st.healthy()
-		next, n := st.plan(now)
+		next, n := st.plan()
 		st.mu.Unlock()
 		if recovered {
 			st.report(nil)

@@ -3,54 +3,52 @@ package natsx
 import (
 	"strconv"
 	"strings"
-
-	"github.com/nats-io/nats.go"
 )
 
-// Header names read on the consume path.
-const (
-	wmUUIDHdr    = WatermillUUIDHdr
-	natsMsgIDHdr = nats.MsgIdHdr
-)
-
-// numDelivered reads the delivery count from a JetStream ack subject
-// without allocating, as nats.go's parser does:
+// ackFields returns the stream name, delivery count and stream sequence
+// tokens of a JetStream ack subject, in one pass and without allocating:
 //
 //	$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>
 //	$JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>[.<token>]
 //
-// It returns 0 when reply is not such a subject.
-func numDelivered(reply string) int {
+// ok is false when reply is not such a subject.
+func ackFields(reply string) (stream, delivered, sseq string, ok bool) {
 	const prefix = "$JS.ACK."
-	if len(reply) <= len(prefix) || reply[:len(prefix)] != prefix {
-		return 0
+	if !strings.HasPrefix(reply, prefix) {
+		return "", "", "", false
 	}
 	rest := reply[len(prefix):]
-	tokens := 1
-	for i := 0; i < len(rest); i++ {
-		if rest[i] == '.' {
-			tokens++
+	var tok [12]string
+	n := 0
+	for n < len(tok) {
+		i := strings.IndexByte(rest, '.')
+		if i < 0 {
+			tok[n] = rest
+			n++
+			break
 		}
+		tok[n], rest = rest[:i], rest[i+1:]
+		n++
 	}
-	var idx int
 	switch {
-	case tokens == 7:
-		idx = 2
-	case tokens >= 9:
-		idx = 4
-	default:
+	case n == 7:
+		return tok[0], tok[2], tok[3], true
+	case n >= 9:
+		return tok[2], tok[4], tok[5], true
+	}
+	return "", "", "", false
+}
+
+// numDelivered reads the delivery count from a JetStream ack subject (see
+// ackFields); it returns 0 when reply is not such a subject.
+func numDelivered(reply string) int {
+	_, tok, _, ok := ackFields(reply)
+	if !ok || tok == "" {
 		return 0
 	}
-	for ; idx > 0; idx-- {
-		i := 0
-		for i < len(rest) && rest[i] != '.' {
-			i++
-		}
-		rest = rest[i+1:]
-	}
 	n := 0
-	for i := 0; i < len(rest) && rest[i] != '.'; i++ {
-		c := rest[i]
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
 		if c < '0' || c > '9' {
 			return 0
 		}
@@ -60,20 +58,10 @@ func numDelivered(reply string) int {
 }
 
 // streamSeq reads the stream name and the stream sequence from a
-// JetStream ack subject (see numDelivered).
+// JetStream ack subject (see ackFields).
 func streamSeq(reply string) (string, uint64, bool) {
-	const prefix = "$JS.ACK."
-	if !strings.HasPrefix(reply, prefix) {
-		return "", 0, false
-	}
-	tok := strings.Split(reply[len(prefix):], ".")
-	var stream, seq string
-	switch {
-	case len(tok) == 7:
-		stream, seq = tok[0], tok[3]
-	case len(tok) >= 9:
-		stream, seq = tok[2], tok[5]
-	default:
+	stream, _, seq, ok := ackFields(reply)
+	if !ok {
 		return "", 0, false
 	}
 	n, err := strconv.ParseUint(seq, 10, 64)

@@ -59,8 +59,9 @@ type Stream struct {
 	qh        int
 	head      *delivery // every delivery held (queued or handed out), oldest first
 	tail      *delivery
-	held      int // deliveries held
-	handed    int // handed out and not settled
+	free      []*delivery // settled deliveries for reuse (at most window)
+	held      int         // deliveries held
+	handed    int         // handed out and not settled
 	reqs      map[uint64]*pullRequest
 	asked     int       // messages the requests may still bring
 	seen      time.Time // the last message or status, or request sent
@@ -76,9 +77,13 @@ type Stream struct {
 }
 
 // delivery is one message the stream holds; adapters.Token.Ref points to
-// it.
+// it and Token.Seq is its gen. A settled delivery is reused for a later
+// message with gen incremented, so that a token of the earlier message
+// (a second Ack, a late Valid) matches nothing: every field but st is
+// read and written under st.mu.
 type delivery struct {
 	st         *Stream
+	gen        uint64
 	reply      string // the ack subject
 	msg        *herald.Message
 	key        string
@@ -130,16 +135,10 @@ func (st *Stream) onMsg(m *nats.Msg) {
 		st.onStatus(requestID(m.Subject, len(st.inbox)), m)
 		return
 	}
+	msg := st.s.m.decode(m.Header, m.Data, m.Reply)
+	key := msg.Metadata[herald.KeyHeader]
+	attempt := numDelivered(m.Reply)
 	now := time.Now()
-	d := &delivery{st: st, reply: m.Reply, attempt: numDelivered(m.Reply), alive: now}
-	fallback := ""
-	if m.Header.Get(wmUUIDHdr) == "" && m.Header.Get(natsMsgIDHdr) == "" {
-		if stream, seq, ok := streamSeq(m.Reply); ok {
-			fallback = jsFallbackID(stream, seq)
-		}
-	}
-	d.msg = st.s.m.decode(m.Header, m.Data, fallback)
-	d.key = d.msg.Metadata[herald.KeyHeader]
 	st.mu.Lock()
 	st.arrived(now)
 	if st.closed || st.err != nil {
@@ -147,6 +146,8 @@ func (st *Stream) onMsg(m *nats.Msg) {
 		_ = st.nc.Publish(m.Reply, ackNak) // back to the consumer at once
 		return
 	}
+	d := st.newDelivery()
+	d.reply, d.msg, d.key, d.attempt, d.alive = m.Reply, msg, key, attempt, now
 	st.link(d)
 	st.queue = append(st.queue, d)
 	recovered := st.healthy()
@@ -155,6 +156,40 @@ func (st *Stream) onMsg(m *nats.Msg) {
 	if recovered {
 		st.report(nil)
 	}
+}
+
+// newDelivery returns a settled delivery to reuse, or a new one; st.mu
+// is held.
+func (st *Stream) newDelivery() *delivery {
+	n := len(st.free)
+	if n == 0 {
+		return &delivery{st: st}
+	}
+	d := st.free[n-1]
+	st.free[n-1] = nil
+	st.free = st.free[:n-1]
+	d.settled, d.handed = false, false
+	return d
+}
+
+// recycle keeps settled d for reuse: its tokens stop matching it; st.mu
+// is held.
+func (st *Stream) recycle(d *delivery) {
+	d.gen++
+	d.reply, d.msg, d.key = "", nil, ""
+	if len(st.free) < st.window {
+		st.free = append(st.free, d)
+	}
+}
+
+// holds reports whether t is the token of a delivery of st not settled
+// yet, and returns it; st.mu is held.
+func (st *Stream) holds(t adapters.Token) (*delivery, bool) {
+	d, _ := t.Ref.(*delivery)
+	if d == nil || d.st != st || d.gen != t.Seq || d.settled {
+		return nil, false
+	}
+	return d, true
 }
 
 // link appends d to the held deliveries; st.mu is held.
@@ -219,7 +254,7 @@ func (st *Stream) Receive(ctx context.Context, buf []adapters.Received) (int, er
 				st.queue[st.qh] = nil
 				st.qh++
 				d.handed = true
-				buf[i] = adapters.Received{Msg: d.msg, Key: d.key, Attempt: d.attempt, Token: adapters.Token{Ref: d}}
+				buf[i] = adapters.Received{Msg: d.msg, Key: d.key, Attempt: d.attempt, Token: adapters.Token{Seq: d.gen, Ref: d}}
 			}
 			st.handed += k
 			if st.qh == len(st.queue) {
@@ -241,19 +276,17 @@ func (st *Stream) Receive(ctx context.Context, buf []adapters.Received) (int, er
 	}
 }
 
-// settle takes t's delivery off the held ones and asks for more when
-// there is room; it returns nil when t was settled already, is not this
-// stream's, or the stream is closed.
-func (st *Stream) settle(t adapters.Token) *delivery {
-	d, _ := t.Ref.(*delivery)
-	if d == nil || d.st != st {
-		return nil
-	}
+// settle takes t's delivery off the held ones, asks for more when there
+// is room, and returns its ack subject and message ID; ok is false when
+// t was settled already, is not this stream's, or the stream is closed.
+func (st *Stream) settle(t adapters.Token) (reply, id string, ok bool) {
 	st.mu.Lock()
-	if d.settled || st.closed {
+	d, ok := st.holds(t)
+	if !ok || st.closed {
 		st.mu.Unlock()
-		return nil
+		return "", "", false
 	}
+	reply, id = d.reply, d.msg.UUID
 	d.settled = true
 	st.unlink(d)
 	freed := false
@@ -261,20 +294,24 @@ func (st *Stream) settle(t adapters.Token) *delivery {
 		st.handed--
 		freed = len(st.queue) > st.qh
 	}
-	id, n := st.plan(time.Now())
+	st.recycle(d)
+	next, n := st.plan()
 	st.mu.Unlock()
 	if freed {
 		st.signal(st.ready)
 	}
-	st.request(id, n)
-	return d
+	st.request(next, n)
+	return reply, id, true
 }
 
-// Ack implements adapters.Stream: JetStream's fire-and-forget ack.
+// Ack implements adapters.Stream: JetStream's fire-and-forget ack (one
+// per message: the consumer's AckExplicit policy has no cumulative ack
+// that would not also settle the messages other members of the group
+// hold; nats.go's writer coalesces the acks into its socket writes).
 func (st *Stream) Ack(t adapters.Token) {
-	if d := st.settle(t); d != nil {
-		if err := st.nc.Publish(d.reply, ackAck); err != nil {
-			st.s.log.Debug("herald/"+st.s.scheme+": ack failed; the message will be redelivered", "topic", st.topic, "id", d.msg.UUID, "err", err)
+	if reply, id, ok := st.settle(t); ok {
+		if err := st.nc.Publish(reply, ackAck); err != nil {
+			st.s.log.Debug("herald/"+st.s.scheme+": ack failed; the message will be redelivered", "topic", st.topic, "id", id, "err", err)
 		}
 	}
 }
@@ -282,16 +319,16 @@ func (st *Stream) Ack(t adapters.Token) {
 // Nack implements adapters.Stream: a NAK, redelivered by the server after
 // delay (at once for 0).
 func (st *Stream) Nack(t adapters.Token, delay time.Duration) {
-	d := st.settle(t)
-	if d == nil {
+	reply, id, ok := st.settle(t)
+	if !ok {
 		return
 	}
 	body := ackNak
 	if delay > 0 {
 		body = nakDelay(delay)
 	}
-	if err := st.nc.Publish(d.reply, body); err != nil {
-		st.s.log.Debug("herald/"+st.s.scheme+": nack failed; the message will be redelivered after ack_wait", "topic", st.topic, "id", d.msg.UUID, "err", err)
+	if err := st.nc.Publish(reply, body); err != nil {
+		st.s.log.Debug("herald/"+st.s.scheme+": nack failed; the message will be redelivered after ack_wait", "topic", st.topic, "id", id, "err", err)
 	}
 }
 
@@ -300,13 +337,10 @@ func (st *Stream) Nack(t adapters.Token, delay time.Duration) {
 // alive within the ack wait (after an outage longer than that the server
 // may have handed it to another subscriber).
 func (st *Stream) Valid(t adapters.Token) bool {
-	d, _ := t.Ref.(*delivery)
-	if d == nil || d.st != st {
-		return false
-	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	return !st.closed && st.err == nil && !d.settled && time.Since(d.alive) < st.expiry
+	d, ok := st.holds(t)
+	return ok && !st.closed && st.err == nil && time.Since(d.alive) < st.expiry
 }
 
 // loop keeps the held deliveries alive, forgets pull requests the server
