@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heraldkit/herald/outbox"
@@ -210,6 +211,8 @@ func runCase(c *Config, e *env, name, db string) Result {
 	}
 	c.logf("%s %s: %d relay processes, %d writers at %d msg/s, table %s", name, db, r.Relays, c.Writers, c.Rate, table)
 	w := startWriters(h, s, topic, c.Writers, c.Rate, c.Keys, m, t)
+	stopProgress := progress(c, h, table, t)
+	defer stopProgress()
 	time.Sleep(c.Warmup)
 	ends, ferr := cr.fault(name)
 	if ferr != nil {
@@ -262,6 +265,30 @@ func runCase(c *Config, e *env, name, db string) Result {
 	r.Error = strings.Join(errs, "; ")
 	r.DurationSec = time.Since(start).Seconds()
 	return r
+}
+
+// progress logs, every second until stopped, the table's unsent rows and
+// the messages delivered.
+func progress(c *Config, h *sql.DB, table string, t *tally) func() {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tk := time.NewTicker(time.Second)
+		defer tk.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tk.C:
+			}
+			var n int
+			if err := h.QueryRow("SELECT count(*) FROM " + table + " WHERE sent_at IS NULL").Scan(&n); err != nil {
+				n = -1
+			}
+			c.logf("  %s: %d rows unsent, %d deliveries, %d committed not delivered", table, n, t.deliveries(), t.missing())
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }
 
 // waitDelivered waits until every committed message was delivered, or
