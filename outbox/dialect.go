@@ -177,22 +177,59 @@ func (d Dialect) insert(t string, n int) (string, int) {
 // cannot hide a row that should go first. Keyless rows are ready as soon
 // as they are committed. No cursor exists: a row is taken by its sent_at
 // being NULL, so a row committed late is never skipped.
+//
+// The rows tested are a bounded set of candidates, not every unsent row
+// (a backlog of few keys has few ready rows, and testing all of it on
+// every claim made draining it quadratic): the oldest depth unsent rows
+// not leased (the oldest unsent row is always among them, so every row
+// is reached in turn), the first unsent row of each of the first
+// claimKeys keys (a loose index scan of the keys index, so the heads of
+// few keys are found however deep the backlog; with more keys, most
+// unsent rows are heads and the oldest rows hold enough). The oldest
+// ready candidates are claimed. On PostgreSQL the candidates are an
+// array (seq = ANY), so that the planner looks each up by its key
+// instead of testing every unsent row and joining.
 func (d Dialect) claim(t string) string {
 	if d.pg {
 		return `UPDATE ` + t + ` AS u SET lease_owner = $1, lease_until = now() + $2::bigint * interval '1 millisecond', attempts = u.attempts + 1
 WHERE u.seq IN (
+	WITH RECURSIVE keys(key) AS (
+		(SELECT k.key FROM ` + t + ` AS k WHERE k.sent_at IS NULL AND k.key > '' ORDER BY k.key LIMIT 1)
+		UNION ALL
+		SELECT (SELECT k.key FROM ` + t + ` AS k WHERE k.sent_at IS NULL AND k.key > p.key ORDER BY k.key LIMIT 1)
+		FROM keys AS p WHERE p.key IS NOT NULL
+	), cand(seq) AS (
+		(SELECT o.seq FROM ` + t + ` AS o WHERE o.sent_at IS NULL AND (o.lease_until IS NULL OR o.lease_until < now())
+			ORDER BY o.seq LIMIT $4)
+		UNION
+		(SELECT (SELECT h.seq FROM ` + t + ` AS h WHERE h.sent_at IS NULL AND h.key = k.key ORDER BY h.txid, h.seq LIMIT 1)
+			FROM (SELECT key FROM keys WHERE key IS NOT NULL LIMIT $5) AS k)
+	)
 	SELECT c.seq FROM ` + t + ` AS c
-	WHERE c.sent_at IS NULL AND (c.lease_until IS NULL OR c.lease_until < now()) AND (c.key = '' OR (
-		c.txid < pg_snapshot_xmin(pg_current_snapshot()) AND NOT EXISTS (
-			SELECT 1 FROM ` + t + ` AS e
-			WHERE e.key = c.key AND e.sent_at IS NULL AND (e.txid, e.seq) < (c.txid, c.seq))))
+	WHERE c.seq = ANY (ARRAY(SELECT seq FROM cand)) AND c.sent_at IS NULL AND (c.lease_until IS NULL OR c.lease_until < now()) AND (c.key = '' OR (
+		c.txid < pg_snapshot_xmin(pg_current_snapshot()) AND (c.txid, c.seq) = (
+			SELECT e.txid, e.seq FROM ` + t + ` AS e
+			WHERE e.key = c.key AND e.sent_at IS NULL ORDER BY e.txid, e.seq LIMIT 1)))
 	ORDER BY c.seq LIMIT $3
 	FOR UPDATE OF c SKIP LOCKED)
 RETURNING u.seq, u.id, u.topic, u.key, u.headers::text, u.payload, u.created_at`
 	}
 	return `UPDATE ` + t + ` SET lease_owner = ?1, lease_until = ?2 + ?3, attempts = attempts + 1
 WHERE seq IN (
-	SELECT c.seq FROM ` + t + ` AS c
+	WITH RECURSIVE keys(key) AS (
+		SELECT (SELECT k.key FROM ` + t + ` AS k WHERE k.sent_at IS NULL AND k.key > '' ORDER BY k.key LIMIT 1)
+		UNION ALL
+		SELECT (SELECT k.key FROM ` + t + ` AS k WHERE k.sent_at IS NULL AND k.key > p.key ORDER BY k.key LIMIT 1)
+		FROM keys AS p WHERE p.key IS NOT NULL
+		LIMIT ?6
+	), cand(seq) AS (
+		SELECT seq FROM (SELECT o.seq FROM ` + t + ` AS o WHERE o.sent_at IS NULL AND (o.lease_until IS NULL OR o.lease_until < ?2)
+			ORDER BY o.seq LIMIT ?5)
+		UNION
+		SELECT (SELECT h.seq FROM ` + t + ` AS h WHERE h.sent_at IS NULL AND h.key = k.key ORDER BY h.seq LIMIT 1)
+			FROM keys AS k WHERE k.key IS NOT NULL
+	)
+	SELECT c.seq FROM cand JOIN ` + t + ` AS c ON c.seq = cand.seq
 	WHERE c.sent_at IS NULL AND (c.lease_until IS NULL OR c.lease_until < ?2) AND (c.key = '' OR NOT EXISTS (
 		SELECT 1 FROM ` + t + ` AS e WHERE e.key = c.key AND e.sent_at IS NULL AND e.seq < c.seq))
 	ORDER BY c.seq LIMIT ?4)
@@ -239,12 +276,18 @@ func (d Dialect) purge(t string, now time.Time, age time.Duration) (string, []an
 	return "DELETE FROM " + t + " WHERE sent_at < ?1", []any{now.Add(-age).UnixMilli()}
 }
 
-// claimArgs are the arguments of claim.
+// claimKeys bounds the keys whose first unsent row a claim looks up.
+const claimKeys = 128
+
+// claimArgs are the arguments of claim: the candidates' depth is the
+// limit and 64 more (room for rows leased by other relays, and for keys
+// whose first row is in flight).
 func (d Dialect) claimArgs(owner string, now time.Time, lease time.Duration, limit int) []any {
+	depth := limit + 64
 	if d.pg {
-		return []any{owner, lease.Milliseconds(), limit}
+		return []any{owner, lease.Milliseconds(), limit, depth, claimKeys}
 	}
-	return []any{owner, now.UnixMilli(), lease.Milliseconds(), limit}
+	return []any{owner, now.UnixMilli(), lease.Milliseconds(), limit, depth, claimKeys}
 }
 
 // pending counts unsent rows and returns the creation time of the oldest.
