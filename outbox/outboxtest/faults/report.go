@@ -20,9 +20,9 @@ func WriteTable(w io.Writer, rs []Result) error {
 		faults := "-"
 		switch {
 		case r.Case == CaseDBRestart || r.Case == CaseBrokerDown:
-			faults = fmt.Sprintf("%d restarts", r.Faults)
+			faults = plural(r.Faults, "restart")
 		case r.Faults > 0:
-			faults = fmt.Sprintf("%d kills (%d mid-batch)", r.Faults, r.MidBatch)
+			faults = fmt.Sprintf("%s (%d mid-batch)", plural(r.Faults, "kill"), r.MidBatch)
 		}
 		note := r.Error
 		if len(note) > 160 {
@@ -42,4 +42,12 @@ func WriteJSON(w io.Writer, rs []Result) error {
 	e := json.NewEncoder(w)
 	e.SetIndent("", "  ")
 	return e.Encode(rs)
+}
+
+// plural is "n thing" or "n things".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
