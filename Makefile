@@ -146,7 +146,7 @@ chaos-short:
 ## killed, two and three relays with kills, rollbacks; on PostgreSQL and
 ## SQLite. It starts a PostgreSQL (initdb, the binaries scripts/brokers.sh
 ## uses) and a nats-server of its own on free ports; the shared brokers
-## are not used. ~3 min; prints one table; fails if a committed message
+## are not used. ~2.5 min; prints one table; fails if a committed message
 ## was lost, a rolled-back one published, or a case could not run.
 ## OUTBOX_FAULTS_FLAGS adds flags, e.g. '-cases relay-kill -dbs sqlite'.
 OUTBOX_FAULTS_FLAGS ?=
