@@ -20,6 +20,9 @@ import (
 // the SQLite case is skipped: the race detector slows modernc.org/sqlite
 // some fifteen-fold (8000 rows took 40 s), so it runs without -race.
 func TestKeyedBacklogDrainsLinearly(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: a timed drain of 9000 rows")
+	}
 	forEach(t, func(t *testing.T, d database, table string) {
 		if raceEnabled && d.dialect == outbox.SQLite {
 			t.Skip("-race: SQLite too slow under the race detector; go test -run KeyedBacklog runs it")
