@@ -138,6 +138,24 @@ chaos-short:
 	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
 	(cd chaos && GOWORK=off $(GO) build -o $$dir/chaos ./cmd/chaos) && $$dir/chaos -short $(CHAOS_FLAGS)
 
+## outbox-faults: the outbox's fault suite (outbox/outboxtest/faults,
+## figures in docs/reliability.md, "Outbox faults"): writers commit and
+## roll back transactions while relay processes forward the rows to NATS
+## JetStream, a consumer counts every message by ID; relays SIGKILLed
+## mid-batch, the database restarted (pg_ctl -m immediate), the broker
+## killed, two and three relays with kills, rollbacks; on PostgreSQL and
+## SQLite. It starts a PostgreSQL (initdb, the binaries scripts/brokers.sh
+## uses) and a nats-server of its own on free ports; the shared brokers
+## are not used. ~2.5 min; prints one table; fails if a committed message
+## was lost, a rolled-back one published, or a case could not run.
+## OUTBOX_FAULTS_FLAGS adds flags, e.g. '-cases relay-kill -dbs sqlite'.
+OUTBOX_FAULTS_FLAGS ?=
+.PHONY: outbox-faults
+outbox-faults:
+	@dir=$$(mktemp -d); trap 'rm -rf "$$dir"' EXIT; \
+	(cd outbox/outboxtest && GOWORK=off $(GO) build -o $$dir/outbox-faults ./faults/cmd/outbox-faults) && \
+	$$dir/outbox-faults $(OUTBOX_FAULTS_FLAGS)
+
 ## soak: the invariant test of the publish and consume pipeline
 ## (internal/sim) over many more seeds than make test runs: SOAK_SEEDS
 ## seeds (default 200000, some 8 min on two idle cores) from SOAK_BASE

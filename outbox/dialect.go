@@ -177,22 +177,73 @@ func (d Dialect) insert(t string, n int) (string, int) {
 // cannot hide a row that should go first. Keyless rows are ready as soon
 // as they are committed. No cursor exists: a row is taken by its sent_at
 // being NULL, so a row committed late is never skipped.
+//
+// The rows tested are a bounded set of candidates, not every unsent row
+// (a backlog of few keys has few ready rows, and testing all of it on
+// every claim made draining it quadratic): the oldest depth unsent rows
+// not leased (the oldest unsent row is always among them, so every row
+// is reached in turn); the first unsent row of the keys, in key order,
+// until limit of them are not leased (a loose index scan of the keys
+// index: the heads of few keys are found however deep the backlog, and
+// keys whose row is in flight are passed over); and the oldest limit
+// keyless rows not leased (found through the keys index too, however
+// many keyed rows wait before them). The oldest ready candidates are
+// claimed. The candidates drive the lookup of the rows (PostgreSQL: an
+// array, seq = ANY; SQLite: CROSS JOIN, which keeps the join order), so
+// that the planner looks each up by its key instead of testing every
+// unsent row and joining (both planners did that otherwise).
 func (d Dialect) claim(t string) string {
 	if d.pg {
 		return `UPDATE ` + t + ` AS u SET lease_owner = $1, lease_until = now() + $2::bigint * interval '1 millisecond', attempts = u.attempts + 1
 WHERE u.seq IN (
+	WITH RECURSIVE keys(key, free) AS (
+		SELECT (SELECT k.key FROM ` + t + ` AS k WHERE k.sent_at IS NULL AND k.key > '' ORDER BY k.key LIMIT 1), 0
+		UNION ALL
+		SELECT (SELECT k.key FROM ` + t + ` AS k WHERE k.sent_at IS NULL AND k.key > p.key ORDER BY k.key LIMIT 1),
+			p.free + (SELECT count(*) FROM ` + t + ` AS f WHERE f.seq = (
+				SELECT h.seq FROM ` + t + ` AS h WHERE h.sent_at IS NULL AND h.key = p.key ORDER BY h.txid, h.seq LIMIT 1)
+				AND (f.lease_until IS NULL OR f.lease_until < now()))::int
+		FROM keys AS p WHERE p.key IS NOT NULL AND p.free < $3
+	), cand(seq) AS (
+		(SELECT o.seq FROM ` + t + ` AS o WHERE o.sent_at IS NULL AND (o.lease_until IS NULL OR o.lease_until < now())
+			ORDER BY o.seq LIMIT $4)
+		UNION
+		SELECT (SELECT h.seq FROM ` + t + ` AS h WHERE h.sent_at IS NULL AND h.key = k.key ORDER BY h.txid, h.seq LIMIT 1)
+			FROM keys AS k WHERE k.key IS NOT NULL
+		UNION
+		(SELECT n.seq FROM ` + t + ` AS n WHERE n.sent_at IS NULL AND n.key = '' AND (n.lease_until IS NULL OR n.lease_until < now())
+			ORDER BY n.txid, n.seq LIMIT $3)
+	)
 	SELECT c.seq FROM ` + t + ` AS c
-	WHERE c.sent_at IS NULL AND (c.lease_until IS NULL OR c.lease_until < now()) AND (c.key = '' OR (
-		c.txid < pg_snapshot_xmin(pg_current_snapshot()) AND NOT EXISTS (
-			SELECT 1 FROM ` + t + ` AS e
-			WHERE e.key = c.key AND e.sent_at IS NULL AND (e.txid, e.seq) < (c.txid, c.seq))))
+	WHERE c.seq = ANY (ARRAY(SELECT seq FROM cand)) AND c.sent_at IS NULL AND (c.lease_until IS NULL OR c.lease_until < now()) AND (c.key = '' OR (
+		c.txid < pg_snapshot_xmin(pg_current_snapshot()) AND (c.txid, c.seq) = (
+			SELECT e.txid, e.seq FROM ` + t + ` AS e
+			WHERE e.key = c.key AND e.sent_at IS NULL ORDER BY e.txid, e.seq LIMIT 1)))
 	ORDER BY c.seq LIMIT $3
 	FOR UPDATE OF c SKIP LOCKED)
 RETURNING u.seq, u.id, u.topic, u.key, u.headers::text, u.payload, u.created_at`
 	}
 	return `UPDATE ` + t + ` SET lease_owner = ?1, lease_until = ?2 + ?3, attempts = attempts + 1
 WHERE seq IN (
-	SELECT c.seq FROM ` + t + ` AS c
+	WITH RECURSIVE keys(key, free) AS (
+		SELECT (SELECT k.key FROM ` + t + ` AS k WHERE k.sent_at IS NULL AND k.key > '' ORDER BY k.key LIMIT 1), 0
+		UNION ALL
+		SELECT (SELECT k.key FROM ` + t + ` AS k WHERE k.sent_at IS NULL AND k.key > p.key ORDER BY k.key LIMIT 1),
+			p.free + (SELECT count(*) FROM ` + t + ` AS f WHERE f.seq = (
+				SELECT h.seq FROM ` + t + ` AS h WHERE h.sent_at IS NULL AND h.key = p.key ORDER BY h.seq LIMIT 1)
+				AND (f.lease_until IS NULL OR f.lease_until < ?2))
+		FROM keys AS p WHERE p.key IS NOT NULL AND p.free < ?4
+	), cand(seq) AS (
+		SELECT seq FROM (SELECT o.seq FROM ` + t + ` AS o WHERE o.sent_at IS NULL AND (o.lease_until IS NULL OR o.lease_until < ?2)
+			ORDER BY o.seq LIMIT ?5)
+		UNION
+		SELECT (SELECT h.seq FROM ` + t + ` AS h WHERE h.sent_at IS NULL AND h.key = k.key ORDER BY h.seq LIMIT 1)
+			FROM keys AS k WHERE k.key IS NOT NULL
+		UNION
+		SELECT seq FROM (SELECT n.seq FROM ` + t + ` AS n WHERE n.sent_at IS NULL AND n.key = '' AND (n.lease_until IS NULL OR n.lease_until < ?2)
+			ORDER BY n.seq LIMIT ?4)
+	)
+	SELECT c.seq FROM cand CROSS JOIN ` + t + ` AS c ON c.seq = cand.seq
 	WHERE c.sent_at IS NULL AND (c.lease_until IS NULL OR c.lease_until < ?2) AND (c.key = '' OR NOT EXISTS (
 		SELECT 1 FROM ` + t + ` AS e WHERE e.key = c.key AND e.sent_at IS NULL AND e.seq < c.seq))
 	ORDER BY c.seq LIMIT ?4)
@@ -259,12 +310,14 @@ func (d Dialect) purge(t string, now time.Time, age time.Duration) (string, []an
 	return "DELETE FROM " + t + " WHERE sent_at < ?1", []any{now.Add(-age).UnixMilli()}
 }
 
-// claimArgs are the arguments of claim.
+// claimArgs are the arguments of claim: the depth of the oldest rows is
+// the limit and 64 more.
 func (d Dialect) claimArgs(owner string, now time.Time, lease time.Duration, limit int) []any {
+	depth := limit + 64
 	if d.pg {
-		return []any{owner, lease.Milliseconds(), limit}
+		return []any{owner, lease.Milliseconds(), limit, depth}
 	}
-	return []any{owner, now.UnixMilli(), lease.Milliseconds(), limit}
+	return []any{owner, now.UnixMilli(), lease.Milliseconds(), limit, depth}
 }
 
 // pending counts unsent rows and returns the creation time of the oldest.
