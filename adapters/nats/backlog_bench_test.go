@@ -258,7 +258,7 @@ func pidCPU(pid int) time.Duration {
 }
 
 // BenchmarkPublishConsume is end to end at a consume window of 256
-// (Herald's default) and 1024: b.N 1 KiB messages published
+// (Herald's default), 512 and 1024: b.N 1 KiB messages published
 // asynchronously (Herald: PublishAsync at its default window of 1024;
 // nats.go: PublishMsgAsync with at most 1024 pending) while a group
 // consumes them (Herald's subscriber, concurrency 1; nats.go's Consume
@@ -268,7 +268,7 @@ func pidCPU(pid int) time.Duration {
 //
 //	go test ./adapters/nats -run '^$' -bench PublishConsume -benchtime 100000x -benchmem
 func BenchmarkPublishConsume(b *testing.B) {
-	for _, w := range []int{256, 1024} {
+	for _, w := range []int{256, 512, 1024} {
 		b.Run("herald/w="+strconv.Itoa(w), func(b *testing.B) { publishConsumeHerald(b, w) })
 		b.Run("native/w="+strconv.Itoa(w), func(b *testing.B) { publishConsumeNative(b, w) })
 	}
