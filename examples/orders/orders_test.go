@@ -107,8 +107,8 @@ func takeover(t *testing.T, bins, target string, db *testDB) {
 		t.Fatalf("every order was paid before the kill: not mid-stream")
 	}
 
-	waitUntil(t, notify, 30*time.Second, "the order service published every order", func() bool { return order.done() })
-	if err := order.exitErr(); err != nil || order.count(fmt.Sprintf("published %d orders", orders)) != 1 {
+	waitUntil(t, notify, 30*time.Second, "the order service committed and relayed every order", func() bool { return order.done() })
+	if err := order.exitErr(); err != nil || order.count(fmt.Sprintf("committed %d orders, relayed %d events", orders, orders)) != 1 {
 		t.Fatalf("order service: %v\n%s", err, order.stderrText())
 	}
 	var paid map[string]shop.Payment

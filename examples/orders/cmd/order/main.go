@@ -144,10 +144,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 		}
 	}
-	if err := relay.drain(ctx); err != nil {
+	relayed, err := relay.drain(ctx)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "order: published %d orders\n", committed)
+	fmt.Fprintf(stdout, "order: committed %d orders, relayed %d events\n", committed, relayed)
 	return pub.Close()
 }
 

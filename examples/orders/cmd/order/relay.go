@@ -41,22 +41,23 @@ func startRelay(ctx context.Context, db *appdb.DB, store *outbox.Store, pub *pub
 }
 
 // drain waits until no committed event is left to forward (in flight
-// included), checking the relay's Stats every 20 ms.
-func (rl *relay) drain(ctx context.Context) error {
+// included), checking the relay's Stats every 20 ms, and returns how many
+// events this relay forwarded.
+func (rl *relay) drain(ctx context.Context) (int64, error) {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		s, err := rl.r.Stats(ctx)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		if s.Pending == 0 && s.InFlight == 0 {
-			return nil
+			return s.Relayed, nil
 		}
 		select {
 		case <-tick.C:
 		case <-ctx.Done():
-			return ctx.Err()
+			return 0, ctx.Err()
 		}
 	}
 }

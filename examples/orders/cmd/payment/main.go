@@ -9,6 +9,11 @@
 //
 //	go run ./examples/orders/cmd/payment -name payment-1
 //
+// EXAMPLE_CRASH_AFTER_PAYMENT=1 (for the demonstration and its test
+// only) makes the process exit (status 2) right after its first payment
+// committed, before the message is acknowledged: the broker delivers it
+// again, and the inbox skips it.
+//
 // The broker is HERALD_URL's (or -target's), the database EXAMPLE_DB_URL's
 // (or -db's; default a SQLite file shared by the example's processes); see
 // the example's README.
@@ -100,6 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer sub.Close()
 
 	pay := func(ctx context.Context, o shop.Order, m *herald.Message) error {
+		handled(ctx)
 		if err := o.Validate(); err != nil {
 			return herald.Permanent(err)
 		}
@@ -122,8 +128,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	// Innermost, so that each attempt of Retry is a transaction of its own.
-	err = sub.Subscribe(ctx, *topic, inbox.Middleware()(herald.JSON(pay))) // until SIGTERM, then drains
+	// The inbox innermost, so that each attempt of Retry is a transaction
+	// of its own; reportSkips outside it says when it skipped a message.
+	h := reportSkips(say, *name, os.Getenv(CrashEnv) == "1")(inbox.Middleware()(herald.JSON(pay)))
+	err = sub.Subscribe(ctx, *topic, h) // until SIGTERM, then drains
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
