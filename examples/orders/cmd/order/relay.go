@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/heraldkit/herald/examples/internal/appdb"
@@ -16,6 +17,7 @@ type relay struct {
 	cancel context.CancelFunc
 	done   chan error
 	close  func()
+	once   sync.Once
 }
 
 // startRelay starts the relay of store (not when run is false: it then
@@ -41,8 +43,9 @@ func startRelay(ctx context.Context, db *appdb.DB, store *outbox.Store, pub *pub
 }
 
 // drain waits until no committed event is left to forward (in flight
-// included), checking the relay's Stats every 20 ms, and returns how many
-// events this relay forwarded.
+// included), checking the relay's Stats every 20 ms, then stops the relay
+// and returns how many events it forwarded (read once Run returned: the
+// counters are final only then).
 func (rl *relay) drain(ctx context.Context) (int64, error) {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -52,6 +55,8 @@ func (rl *relay) drain(ctx context.Context) (int64, error) {
 			return 0, err
 		}
 		if s.Pending == 0 && s.InFlight == 0 {
+			rl.stop()
+			s, _ := rl.r.Stats(ctx) // the counters are set even if the query fails
 			return s.Relayed, nil
 		}
 		select {
@@ -62,9 +67,11 @@ func (rl *relay) drain(ctx context.Context) (int64, error) {
 	}
 }
 
-// stop stops the relay and waits for it.
+// stop stops the relay and waits for it; calls after the first do nothing.
 func (rl *relay) stop() {
-	rl.cancel()
-	<-rl.done
-	rl.close()
+	rl.once.Do(func() {
+		rl.cancel()
+		<-rl.done
+		rl.close()
+	})
 }
