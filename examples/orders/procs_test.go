@@ -184,7 +184,7 @@ func (l *lockedWriter) Write(b []byte) (int, error) {
 }
 
 // waitUntil waits until cond holds, re-checking on every output line and
-// every 100 ms (the ledger is files), for at most d.
+// every 100 ms (the payments table is polled), for at most d.
 func waitUntil(t *testing.T, notify <-chan struct{}, d time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.After(d)

@@ -1,63 +1,43 @@
 package main
 
-import "sync"
+import (
+	"context"
+	"database/sql"
+	"errors"
 
-// Ledger makes saga steps idempotent: it records the result of each step
-// of each order, keyed by order ID and step name, and runs a step's effect
-// only when no result is recorded yet. A redelivered event (the broker's
-// at-least-once delivery, or a retry after a failure that followed the
-// effect) finds the result and only repeats what follows the effect
-// (publishing the next event, which the next step dedupes in turn).
-//
-// This ledger is in memory, per process. A real service keeps it in its
-// database, written in the same transaction as the effect (a table with a
-// unique (order_id, step) key), so it also survives restarts and is
-// shared by the processes of a consumer group.
+	"github.com/heraldkit/herald/examples/internal/appdb"
+)
+
+// Ledger makes saga steps idempotent by step: it records the result of
+// each step of each order, keyed by order ID and step name, in the
+// transaction of the step's effect and next event (the inbox's, see
+// step). A redelivery of one message is skipped whole by the inbox; the
+// ledger catches a second message of one step (an event published twice),
+// which finds the result and repeats only what follows the effect.
 type Ledger struct {
-	mu      sync.Mutex
-	results map[ledgerKey]string
-	running map[ledgerKey]chan struct{}
+	db    *appdb.DB
+	table string
 }
 
-type ledgerKey struct{ order, step string }
-
-// NewLedger returns an empty ledger.
-func NewLedger() *Ledger {
-	return &Ledger{results: map[ledgerKey]string{}, running: map[ledgerKey]chan struct{}{}}
-}
-
-// Once runs effect for (order, step) unless a result is recorded, and
-// records its result when it succeeds. It returns the result and whether
-// this call applied the effect. A failed effect records nothing, so the
-// next delivery runs it again. Two deliveries of one step at once run the
-// effect once: the second waits for the first.
-func (l *Ledger) Once(order, step string, effect func() (string, error)) (result string, applied bool, err error) {
-	k := ledgerKey{order, step}
-	for {
-		l.mu.Lock()
-		if r, ok := l.results[k]; ok {
-			l.mu.Unlock()
-			return r, false, nil
-		}
-		wait, busy := l.running[k]
-		if !busy {
-			break // still locked
-		}
-		l.mu.Unlock()
-		<-wait
+// Once runs effect for (order, step) in tx unless a result is recorded,
+// and records its result in tx when it succeeds. It returns the result
+// and whether this call applied the effect. Two transactions running one
+// step at once both apply it, and the second fails on the key at its
+// insert: it is rolled back with its effect, and its redelivery finds the
+// result.
+func (l *Ledger) Once(ctx context.Context, tx *sql.Tx, order, step string, effect func() (string, error)) (result string, applied bool, err error) {
+	err = tx.QueryRowContext(ctx, l.db.Q(`SELECT result FROM `+l.table+` WHERE order_id = ? AND step = ?`), order, step).Scan(&result)
+	switch {
+	case err == nil:
+		return result, false, nil
+	case !errors.Is(err, sql.ErrNoRows):
+		return "", false, err
 	}
-	done := make(chan struct{})
-	l.running[k] = done
-	l.mu.Unlock()
-
-	r, err := effect()
-
-	l.mu.Lock()
-	delete(l.running, k)
-	if err == nil {
-		l.results[k] = r
+	if result, err = effect(); err != nil {
+		return "", false, err
 	}
-	l.mu.Unlock()
-	close(done)
-	return r, err == nil, err
+	if _, err := tx.ExecContext(ctx, l.db.Q(`INSERT INTO `+l.table+` (order_id, step, result) VALUES (?, ?, ?)`), order, step, result); err != nil {
+		return "", false, err
+	}
+	return result, true, nil
 }

@@ -8,13 +8,18 @@
 //	inventory  releases the reservation   -> inventory.released (on payment.failed: compensation)
 //	orders     cancels the order          (on inventory.released: compensation)
 //
-// Every step is idempotent (a ledger keyed by order ID and step: a
-// redelivered event repeats only what follows the effect) and retried by
-// redelivery (middleware.Retry with Redelivery); saga_steps_total counts
-// each step's outcomes on /metrics, beside Herald's own metrics.
+// Each step runs in one database transaction: its effect, its ledger
+// entry (keyed by order ID and step), its next event (the transactional
+// outbox, package outbox; a relay in each process forwards it) and the
+// inbox's record of the message, so a redelivered event is skipped whole
+// and a crash never leaves an effect without its next event. Steps are
+// retried by redelivery (middleware.Retry with Redelivery);
+// saga_steps_total counts each step's outcomes on /metrics, beside
+// Herald's own metrics. The database is a SQLite file by default, or
+// PostgreSQL (-db postgres://... or EXAMPLE_DB_URL).
 //
 //	go run ./examples/saga                              # every service in this process, embedded broker
-//	go run ./examples/saga -fail-once                   # each step fails once after its effect
+//	go run ./examples/saga -fail-once                   # each step fails once after its commit
 //	HERALD_URL=nats://127.0.0.1:4222 go run ./examples/saga
 //	go run ./examples/saga -role inventory              # one service (see README.md)
 package main
@@ -35,6 +40,8 @@ import (
 	"time"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/examples/internal/appdb"
+	"github.com/heraldkit/herald/outbox"
 )
 
 func main() {
@@ -51,6 +58,7 @@ var roles = []string{"all", "orders", "inventory", "payments"}
 
 type options struct {
 	role, target, prefix, metricsAddr string
+	dbURL, tablePrefix                string
 	orderPrefix                       string
 	orders, declineEvery, stock       int
 	failOnce, scrape                  bool
@@ -64,12 +72,14 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.role, "role", "all", "what to run: "+strings.Join(roles, ", ")+" (all: every service in this process)")
 	fs.StringVar(&o.target, "target", "", "Herald target URL (empty: HERALD_URL, else the embedded broker)")
 	fs.StringVar(&o.prefix, "prefix", "saga", "topic prefix: topics are <prefix>.order.placed and so on")
+	fs.StringVar(&o.dbURL, "db", "", "database: postgres:// URL or SQLite file (empty: "+appdb.Env+", else "+defaultDB()+")")
+	fs.StringVar(&o.tablePrefix, "tables", "saga_", "prefix of the saga's table names")
 	fs.StringVar(&o.metricsAddr, "metrics", "127.0.0.1:9466", "loopback address of /metrics (empty: none)")
 	fs.StringVar(&o.orderPrefix, "order-prefix", "", "order IDs are <order-prefix>-1, -2, ... (empty: order-<random>, so that a rerun against running services places new orders)")
 	fs.IntVar(&o.orders, "orders", 12, "orders to place (roles all and orders)")
 	fs.IntVar(&o.declineEvery, "decline-every", 4, "every n-th order's card is declined, which cancels it (0: none)")
 	fs.IntVar(&o.stock, "stock", 1000, "widgets in stock at the start (roles all and inventory)")
-	fs.BoolVar(&o.failOnce, "fail-once", false, "make every step fail once right after its effect, so that each is redelivered")
+	fs.BoolVar(&o.failOnce, "fail-once", false, "make every step fail once right after its transaction committed, before the ack, so that each is redelivered (and skipped by the inbox)")
 	fs.BoolVar(&o.scrape, "scrape", false, "print the saga series of /metrics before exiting (roles all and orders)")
 	fs.DurationVar(&o.timeout, "timeout", 2*time.Minute, "how long roles all and orders wait for every order to settle")
 	if err := fs.Parse(args); err != nil {
@@ -100,18 +110,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer m.meters.Shutdown(context.Background())
+	db, err := appdb.Open(ctx, o.dbURL, defaultDB())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	t := newTables(o.tablePrefix)
+	st := &state{db: db, t: t}
+	if err := st.create(ctx, o.stock); err != nil {
+		return err
+	}
+	startStock, err := st.stockOf(ctx, "sku-widget")
+	if err != nil {
+		return err
+	}
+	store, err := outbox.New(ctx, db.DB, db.Dialect, outbox.WithTable(t.outbox))
+	if err != nil {
+		return err
+	}
 	s := &saga{
 		target:   o.target,
 		topics:   newTopics(o.prefix),
 		out:      &printer{w: stdout},
 		logger:   slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		metrics:  m,
-		ledger:   NewLedger(),
+		db:       db,
+		tables:   t,
+		state:    st,
+		ledger:   &Ledger{db: db, table: t.ledger},
+		store:    store,
 		failOnce: o.failOnce,
 	}
-	s.inventory.stock = map[string]int{"sku-widget": o.stock}
-	s.inventory.reserved = map[string]InventoryReserved{}
-	s.orders.state = map[string]string{}
 	s.orders.settled = map[string]bool{}
 	s.orders.final = make(chan string, 1)
 
@@ -125,11 +154,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "metrics on %s\n", url)
 	}
 
+	stopRelay, err := s.startRelay(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopRelay()
+
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type svc struct {
 		group  string
-		routes func(pub herald.Publisher) []route
+		routes func() []route
 	}
 	var svcs []svc
 	if o.role == "all" || o.role == "inventory" {
@@ -139,7 +174,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		svcs = append(svcs, svc{"payments", s.paymentRoutes})
 	}
 	if o.role == "all" || o.role == "orders" {
-		svcs = append(svcs, svc{"orders", func(herald.Publisher) []route { return s.orderRoutes() }})
+		svcs = append(svcs, svc{"orders", s.orderRoutes})
 	}
 	errs := make(chan error, len(svcs))
 	ready := make(chan struct{}, len(svcs))
@@ -193,28 +228,35 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := stopAll(); err != nil {
 		return err
 	}
-	s.summary(o)
+	if err := s.summary(context.Background(), o, ids, startStock); err != nil {
+		return err
+	}
 	if o.scrape {
 		return scrape(context.Background(), url, stdout)
 	}
 	return nil
 }
 
-// summary prints the final states (and, with every service in this
-// process, the stock).
-func (s *saga) summary(o options) {
+// summary prints the final states of the orders ids (and, with every
+// service in this process, the stock), read from the database.
+func (s *saga) summary(ctx context.Context, o options, ids []string, startStock int) error {
+	states, held, err := s.state.orderStates(ctx, ids)
+	if err != nil {
+		return err
+	}
 	count := map[string]int{}
-	s.orders.mu.Lock()
-	for _, st := range s.orders.state {
+	for _, st := range states {
 		count[st]++
 	}
-	s.orders.mu.Unlock()
 	s.out.say("summary: %d confirmed, %d cancelled\n", count["confirmed"], count["cancelled"])
 	if o.role == "all" {
-		s.inventory.mu.Lock()
-		s.out.say("summary: sku-widget stock %d -> %d, %d reservation(s) held for confirmed orders\n", o.stock, s.inventory.stock["sku-widget"], len(s.inventory.reserved))
-		s.inventory.mu.Unlock()
+		stock, err := s.state.stockOf(ctx, "sku-widget")
+		if err != nil {
+			return err
+		}
+		s.out.say("summary: sku-widget stock %d -> %d, %d reservation(s) held for confirmed orders\n", startStock, stock, held)
 	}
+	return nil
 }
 
 // printer writes whole lines from several goroutines.

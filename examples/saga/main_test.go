@@ -5,30 +5,45 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters/adaptertest"
+	"github.com/heraldkit/herald/examples/internal/appdb"
+	"github.com/heraldkit/herald/outbox"
 )
 
-func TestSagaEmbedded(t *testing.T) { testSaga(t, "embedded://"+t.TempDir()) }
+// TestSagaEmbedded runs the saga on the embedded broker, with SQLite and
+// with PostgreSQL.
+func TestSagaEmbedded(t *testing.T) {
+	for _, d := range databases() {
+		t.Run(d.name, func(t *testing.T) { testSaga(t, "embedded://"+t.TempDir(), d) })
+	}
+}
 
-func TestSagaNATS(t *testing.T) { testSaga(t, adaptertest.BrokerURL(t, "HERALD_TEST_NATS")) }
+// TestSagaNATS runs the saga on NATS (HERALD_TEST_NATS), with SQLite and
+// with PostgreSQL.
+func TestSagaNATS(t *testing.T) {
+	for _, d := range databases() {
+		t.Run(d.name, func(t *testing.T) { testSaga(t, adaptertest.BrokerURL(t, "HERALD_TEST_NATS"), d) })
+	}
+}
 
 // testSaga runs 12 orders, every 4th with a declined card, with every step
-// failing once right after its effect, and checks the final states, the
+// failing once right after its commit, and checks the final states, the
 // stock, and that no effect ran twice although every step was redelivered.
-func testSaga(t *testing.T, target string) {
+func testSaga(t *testing.T, target string, d database) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	url, _, prefix := d.openURL(t)
 	var out, errOut bytes.Buffer
-	args := []string{"-target", target, "-prefix", "saga-" + herald.NewID(), "-orders", "12", "-order-prefix", "order", "-decline-every", "4",
+	args := []string{"-target", target, "-db", url, "-tables", prefix, "-prefix", "saga-" + herald.NewID(), "-orders", "12", "-order-prefix", "order", "-decline-every", "4",
 		"-fail-once", "-metrics", "127.0.0.1:0", "-scrape", "-timeout", "45s"}
 	if err := run(ctx, args, &out, &errOut); err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
@@ -56,13 +71,13 @@ func testSaga(t *testing.T, target string) {
 	once(t, got, fmt.Sprintf("summary: sku-widget stock 1000 -> %d, 9 reservation(s) held for confirmed orders", stock))
 
 	// Each effect ran once per order; each step was redelivered (the
-	// injected failure) and found already applied.
+	// injected failure) and skipped by the inbox.
 	for step, n := range map[string]int{"reserve": 12, "charge": 12, "confirm": 9, "release": 3, "cancel": 3} {
 		if v := series(t, got, `saga_steps_total{result="applied",step="`+step+`"}`); v != n {
 			t.Errorf("%s applied %d times, want %d", step, v, n)
 		}
 		if v := series(t, got, `saga_steps_total{result="duplicate",step="`+step+`"}`); v < n {
-			t.Errorf("%s: %d redeliveries found it applied, want at least %d (one per injected failure)", step, v, n)
+			t.Errorf("%s: %d redeliveries skipped, want at least %d (one per injected failure)", step, v, n)
 		}
 	}
 	if v := series(t, got, `saga_orders_total{state="cancelled"}`); v != 3 {
@@ -93,51 +108,95 @@ func series(t *testing.T, out, name string) int {
 	return v
 }
 
-func TestLedgerRunsEachStepOnce(t *testing.T) {
-	l := NewLedger()
-	var runs atomic.Int32
-	release := make(chan struct{})
-	var wg sync.WaitGroup
-	results := make(chan bool, 8)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r, applied, err := l.Once("o1", "reserve", func() (string, error) {
-				runs.Add(1)
-				<-release // the other deliveries arrive while the effect runs
-				return "res-o1", nil
-			})
-			if err != nil || r != "res-o1" {
-				t.Errorf("Once = %q, %v", r, err)
+// A step recorded in the ledger is not applied again by a second
+// message; a failed effect records nothing and is applied by the next
+// attempt; the entry exists only if its transaction commits.
+func TestLedger(t *testing.T) {
+	for _, d := range databases() {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, prefix := d.open(t)
+			st := &state{db: db, t: newTables(prefix)}
+			if err := st.create(ctx, 10); err != nil {
+				t.Fatal(err)
 			}
-			results <- applied
-		}()
-	}
-	close(release)
-	wg.Wait()
-	close(results)
-	applied := 0
-	for a := range results {
-		if a {
-			applied++
-		}
-	}
-	if runs.Load() != 1 || applied != 1 {
-		t.Errorf("effect ran %d times, applied reported %d times; want 1 and 1", runs.Load(), applied)
+			l := &Ledger{db: db, table: st.t.ledger}
+			once := func(commit bool, effect func() (string, error)) (string, bool, error) {
+				tx, err := db.BeginTx(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer tx.Rollback()
+				r, applied, err := l.Once(ctx, tx, "o1", "charge", effect)
+				if err == nil && commit {
+					err = tx.Commit()
+				}
+				return r, applied, err
+			}
+			if _, applied, err := once(true, func() (string, error) { return "", errors.New("gateway down") }); err == nil || applied {
+				t.Fatalf("failed effect: applied %v, err %v", applied, err)
+			}
+			if _, applied, err := once(false, func() (string, error) { return "rolled-back", nil }); err != nil || !applied {
+				t.Fatalf("effect in a transaction rolled back: applied %v, err %v", applied, err)
+			}
+			r, applied, err := once(true, func() (string, error) { return "pay-o1", nil })
+			if err != nil || !applied || r != "pay-o1" {
+				t.Fatalf("after a failure and a rollback = %q, %v, %v; want it applied", r, applied, err)
+			}
+			r, applied, err = once(true, func() (string, error) { t.Error("a recorded step ran again"); return "again", nil })
+			if err != nil || applied || r != "pay-o1" {
+				t.Errorf("recorded step = %q, %v, %v; want pay-o1 not applied", r, applied, err)
+			}
+		})
 	}
 }
 
-func TestLedgerRetriesAFailedEffect(t *testing.T) {
-	l := NewLedger()
-	if _, applied, err := l.Once("o1", "charge", func() (string, error) { return "", errors.New("gateway down") }); err == nil || applied {
-		t.Fatalf("failed effect: applied %v, err %v", applied, err)
+// databases are SQLite (a file of the test) and PostgreSQL
+// (HERALD_TEST_POSTGRES: skipped when unset, failed under
+// HERALD_REQUIRE_BROKERS=1).
+func databases() []database {
+	return []database{
+		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "saga.db") }},
+		{"postgresql", func(t *testing.T) string { return adaptertest.BrokerURL(t, "HERALD_TEST_POSTGRES") }},
 	}
-	r, applied, err := l.Once("o1", "charge", func() (string, error) { return "pay-o1", nil })
-	if err != nil || !applied || r != "pay-o1" {
-		t.Fatalf("second attempt = %q, %v, %v; want it applied", r, applied, err)
+}
+
+// database is one kind of database the tests run on.
+type database struct {
+	name string
+	url  func(t *testing.T) string
+}
+
+// open opens the database and returns a handle and a fresh table prefix.
+func (d database) open(t *testing.T) (*appdb.DB, string) {
+	t.Helper()
+	_, db, prefix := d.openURL(t)
+	return db, prefix
+}
+
+// openURL opens the database and returns its URL, a handle and a fresh
+// table prefix (on PostgreSQL its tables are dropped at the end).
+func (d database) openURL(t *testing.T) (string, *appdb.DB, string) {
+	t.Helper()
+	url := d.url(t)
+	db, err := appdb.Open(context.Background(), url, "")
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, applied, _ := l.Once("o1", "charge", func() (string, error) { return "again", nil }); applied {
-		t.Error("a recorded step ran again")
-	}
+	prefix := fmt.Sprintf("t%x_", rand.Uint32())
+	t.Cleanup(func() {
+		if db.Dialect == outbox.PostgreSQL {
+			tb := newTables(prefix)
+			for _, name := range []string{tb.ledger, tb.stock, tb.reservations, tb.orders, tb.outbox, tb.outbox + "_migrations", tb.inbox, tb.inbox + "_migrations"} {
+				if _, err := db.Exec("DROP TABLE IF EXISTS " + name + " CASCADE"); err != nil {
+					t.Errorf("drop %s: %v", name, err)
+				}
+			}
+			if _, err := db.Exec("DROP FUNCTION IF EXISTS " + tb.outbox + "_notify()"); err != nil {
+				t.Errorf("drop %s_notify: %v", tb.outbox, err)
+			}
+		}
+		db.Close()
+	})
+	return url, db, prefix
 }

@@ -20,7 +20,7 @@ import (
 // Step results, the values of the result label of saga_steps_total.
 const (
 	resultApplied   = "applied"   // the step's effect ran
-	resultDuplicate = "duplicate" // a redelivery: the effect had run, only what follows was repeated
+	resultDuplicate = "duplicate" // a redelivery the inbox skipped, or a second message of a step the ledger has
 	resultFailed    = "failed"    // the handler failed (it is retried)
 )
 

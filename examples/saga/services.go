@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,8 +12,10 @@ import (
 
 	"github.com/heraldkit/herald"
 	_ "github.com/heraldkit/herald/adapters/all"
+	"github.com/heraldkit/herald/examples/internal/appdb"
 	"github.com/heraldkit/herald/middleware"
 	"github.com/heraldkit/herald/middleware/otelmw"
+	"github.com/heraldkit/herald/outbox"
 	"github.com/heraldkit/herald/publisher"
 	"github.com/heraldkit/herald/subscriber"
 )
@@ -24,171 +27,208 @@ type saga struct {
 	out     *printer
 	logger  *slog.Logger
 	metrics *metrics
+	db      *appdb.DB
+	tables  tables
+	state   *state
 	ledger  *Ledger
-	// failOnce makes every step fail once right after its effect, before
-	// it publishes the next event, so that each step is redelivered.
+	store   *outbox.Store // the outbox every step's next event is written to
+	// failOnce makes every step fail once right after its transaction
+	// committed, before the ack, so that each is redelivered.
 	failOnce bool
-	failed   sync.Map // ledgerKey -> true: the failure was injected
+	failed   sync.Map // message ID and topic -> true: the failure was injected; false: redelivered since
 
-	inventory inventory
-	orders    orders
+	orders orders
 }
 
-// inventory is the inventory service's state.
-type inventory struct {
-	mu       sync.Mutex
-	stock    map[string]int
-	reserved map[string]InventoryReserved // by order ID
-}
-
-// orders is the order service's state.
+// orders is what role orders waits on: the orders whose final step has
+// committed.
 type orders struct {
-	mu      sync.Mutex
-	state   map[string]string // by order ID: placed, confirmed, cancelled
-	settled map[string]bool   // orders whose final step has been handled
-	final   chan string       // order IDs as they settle
+	mu            sync.Mutex
+	settled       map[string]bool // orders whose final step has been handled
+	unredelivered int             // -fail-once failures whose redelivery was not acked yet
+	final         chan string     // order IDs as they settle
 }
 
-// route is a topic and its handler.
+// route is a topic, the saga step its handler runs, and what to do once a
+// delivery of it has committed (or was found handled before).
 type route struct {
 	topic   string
+	step    string
 	handler herald.Handler
+	after   func(order string)
 }
 
-// step runs the saga step name for order: effect once (see Ledger), then
-// next with its result, on every delivery. Each outcome is counted in
-// saga_steps_total.
-func (s *saga) step(ctx context.Context, name, order string, effect func() (string, error), next func(ctx context.Context, result string) error) error {
-	result, applied, err := s.ledger.Once(order, name, func() (string, error) {
-		r, err := effect()
-		if err == nil {
-			s.metrics.step(name, resultApplied) // counted where the effect runs
-		}
-		return r, err
-	})
+type ranKey struct{}
+
+// step runs the saga step name for order in the inbox's transaction (the
+// effect once by (order, step), see Ledger, then next with its result,
+// which writes the next event to the outbox): the effect, the ledger
+// entry, the next event and the inbox's record commit together or not at
+// all. Outcomes are counted in saga_steps_total (applied: counted when
+// the effect ran, before the commit).
+func (s *saga) step(ctx context.Context, name, order string, effect func(tx *sql.Tx) (string, error), next func(ctx context.Context, tx *sql.Tx, result string) error) error {
+	if ran, ok := ctx.Value(ranKey{}).(*bool); ok {
+		*ran = true
+	}
+	tx := outbox.TxFrom(ctx)
+	result, applied, err := s.ledger.Once(ctx, tx, order, name, func() (string, error) { return effect(tx) })
 	if err != nil {
 		s.metrics.step(name, resultFailed)
 		return err
 	}
-	if !applied {
+	if applied {
+		s.metrics.step(name, resultApplied)
+	} else {
 		s.metrics.step(name, resultDuplicate)
-		s.out.say("%s %s: already applied, a redelivery: not applied again\n", name, order)
+		s.out.say("%s %s: already applied (the ledger): not applied again\n", name, order)
 	}
-	if s.failOnce {
-		if _, again := s.failed.LoadOrStore(ledgerKey{order, name}, true); !again {
-			s.metrics.step(name, resultFailed)
-			return fmt.Errorf("%s %s: injected failure after the effect", name, order)
-		}
-	}
-	if err := next(ctx, result); err != nil {
+	if err := next(ctx, tx, result); err != nil {
 		s.metrics.step(name, resultFailed)
 		return err
 	}
 	return nil
 }
 
+// handler wraps the inbox around r's handler, and around that: a line and
+// the duplicate count when the inbox skipped a redelivery, the failure of
+// -fail-once after the commit, and r.after once a delivery is acked.
+func (s *saga) handler(inbox *outbox.Inbox, r route) herald.Handler {
+	next := inbox.Middleware()(r.handler)
+	return func(ctx context.Context, m *herald.Message) error {
+		ran := new(bool)
+		if err := next(context.WithValue(ctx, ranKey{}, ran), m); err != nil {
+			return err
+		}
+		order := herald.Key(m)
+		if !*ran {
+			s.metrics.step(r.step, resultDuplicate)
+			s.out.say("%s %s: a redelivery, handled before (the inbox): skipped\n", r.step, order)
+		}
+		if s.failOnce {
+			key := m.UUID + " " + r.topic
+			if _, again := s.failed.LoadOrStore(key, true); !again {
+				s.orders.mu.Lock()
+				s.orders.unredelivered++
+				s.orders.mu.Unlock()
+				s.metrics.step(r.step, resultFailed)
+				return fmt.Errorf("%s %s: injected failure after the commit, before the ack", r.step, order)
+			}
+			if s.failed.CompareAndSwap(key, true, false) { // its redelivery: acked now
+				s.orders.mu.Lock()
+				s.orders.unredelivered--
+				s.orders.mu.Unlock()
+				s.wake()
+			}
+		}
+		if r.after != nil { // the delivery acked (with -fail-once: the redelivery)
+			r.after(order)
+		}
+		return nil
+	}
+}
+
 // inventoryRoutes: reserve on OrderPlaced, release on PaymentFailed.
-func (s *saga) inventoryRoutes(pub herald.Publisher) []route {
-	inv := &s.inventory
+func (s *saga) inventoryRoutes() []route {
 	return []route{
-		{s.topics.placed, herald.JSON(func(ctx context.Context, o OrderPlaced, _ *herald.Message) error {
-			return s.step(ctx, "reserve", o.OrderID, func() (string, error) {
-				inv.mu.Lock()
-				defer inv.mu.Unlock()
-				if inv.stock[o.SKU] < o.Qty {
-					// A real saga would publish InventoryRejected here.
-					return "", herald.Permanent(fmt.Errorf("reserve %s: %d x %s, only %d in stock", o.OrderID, o.Qty, o.SKU, inv.stock[o.SKU]))
+		{s.topics.placed, "reserve", herald.JSON(func(ctx context.Context, o OrderPlaced, _ *herald.Message) error {
+			return s.step(ctx, "reserve", o.OrderID, func(tx *sql.Tx) (string, error) {
+				id := "res-" + o.OrderID
+				if err := s.state.reserve(ctx, tx, o, id); err != nil {
+					return "", err
 				}
-				inv.stock[o.SKU] -= o.Qty
-				r := InventoryReserved{OrderPlaced: o, ReservationID: "res-" + o.OrderID}
-				inv.reserved[o.OrderID] = r
-				s.out.say("inventory: reserved %d x %s for %s as %s\n", o.Qty, o.SKU, o.OrderID, r.ReservationID)
-				return r.ReservationID, nil
-			}, func(ctx context.Context, id string) error {
-				return publishJSON(ctx, pub, s.topics.reserved, o.OrderID, InventoryReserved{OrderPlaced: o, ReservationID: id})
+				s.out.say("inventory: reserved %d x %s for %s as %s\n", o.Qty, o.SKU, o.OrderID, id)
+				return id, nil
+			}, func(ctx context.Context, tx *sql.Tx, id string) error {
+				return s.publishJSON(ctx, tx, s.topics.reserved, o.OrderID, InventoryReserved{OrderPlaced: o, ReservationID: id})
 			})
-		})},
-		{s.topics.failed, herald.JSON(func(ctx context.Context, f PaymentFailed, _ *herald.Message) error {
-			return s.step(ctx, "release", f.OrderID, func() (string, error) {
-				inv.mu.Lock()
-				defer inv.mu.Unlock()
-				inv.stock[f.SKU] += f.Qty
-				delete(inv.reserved, f.OrderID)
+		}), nil},
+		{s.topics.failed, "release", herald.JSON(func(ctx context.Context, f PaymentFailed, _ *herald.Message) error {
+			return s.step(ctx, "release", f.OrderID, func(tx *sql.Tx) (string, error) {
+				if err := s.state.release(ctx, tx, f); err != nil {
+					return "", err
+				}
 				s.out.say("inventory: released %s (%d x %s back in stock)\n", f.ReservationID, f.Qty, f.SKU)
 				return f.ReservationID, nil
-			}, func(ctx context.Context, id string) error {
-				return publishJSON(ctx, pub, s.topics.released, f.OrderID, InventoryReleased{OrderID: f.OrderID, ReservationID: id, Reason: f.Reason})
+			}, func(ctx context.Context, tx *sql.Tx, id string) error {
+				return s.publishJSON(ctx, tx, s.topics.released, f.OrderID, InventoryReleased{OrderID: f.OrderID, ReservationID: id, Reason: f.Reason})
 			})
-		})},
+		}), nil},
 	}
 }
 
 // paymentRoutes: charge on InventoryReserved; a declined card publishes
 // PaymentFailed.
-func (s *saga) paymentRoutes(pub herald.Publisher) []route {
-	return []route{{s.topics.reserved, herald.JSON(func(ctx context.Context, r InventoryReserved, _ *herald.Message) error {
-		return s.step(ctx, "charge", r.OrderID, func() (string, error) {
+func (s *saga) paymentRoutes() []route {
+	return []route{{s.topics.reserved, "charge", herald.JSON(func(ctx context.Context, r InventoryReserved, _ *herald.Message) error {
+		return s.step(ctx, "charge", r.OrderID, func(*sql.Tx) (string, error) {
 			if r.Card == "declined" {
 				s.out.say("payments: card declined for %s (%.2f)\n", r.OrderID, r.Amount)
 				return "", nil // the outcome is recorded as well: a retry does not try the card again
 			}
 			s.out.say("payments: charged %.2f for %s\n", r.Amount, r.OrderID)
 			return "pay-" + r.OrderID, nil
-		}, func(ctx context.Context, paymentID string) error {
+		}, func(ctx context.Context, tx *sql.Tx, paymentID string) error {
 			if paymentID == "" {
-				return publishJSON(ctx, pub, s.topics.failed, r.OrderID, PaymentFailed{InventoryReserved: r, Reason: "card declined"})
+				return s.publishJSON(ctx, tx, s.topics.failed, r.OrderID, PaymentFailed{InventoryReserved: r, Reason: "card declined"})
 			}
-			return publishJSON(ctx, pub, s.topics.charged, r.OrderID, PaymentCharged{OrderID: r.OrderID, PaymentID: paymentID, Amount: r.Amount})
+			return s.publishJSON(ctx, tx, s.topics.charged, r.OrderID, PaymentCharged{OrderID: r.OrderID, PaymentID: paymentID, Amount: r.Amount})
 		})
-	})}}
+	}), nil}}
 }
 
 // orderRoutes: confirm on PaymentCharged, cancel on InventoryReleased.
 func (s *saga) orderRoutes() []route {
-	finish := func(order, state, why string) func() (string, error) {
-		return func() (string, error) {
-			o := &s.orders
-			o.mu.Lock()
-			o.state[order] = state
-			o.mu.Unlock()
+	finish := func(ctx context.Context, order, state, why string) func(*sql.Tx) (string, error) {
+		return func(tx *sql.Tx) (string, error) {
+			if err := s.state.setOrder(ctx, tx, order, state); err != nil {
+				return "", err
+			}
 			s.metrics.outcomes.WithLabelValues(state).Inc()
 			s.out.say("orders: %s %s (%s)\n", order, state, why)
 			return state, nil
 		}
 	}
-	// settled runs once the final step's handler is done (after its
-	// retries): the saga of that order is over.
-	settled := func(order string) func(context.Context, string) error {
-		return func(context.Context, string) error {
-			o := &s.orders
-			o.mu.Lock()
-			o.settled[order] = true
-			o.mu.Unlock()
-			select {
-			case o.final <- order:
-			default: // the waiter has a wake-up pending already
-			}
-			return nil
-		}
-	}
+	none := func(context.Context, *sql.Tx, string) error { return nil }
 	return []route{
-		{s.topics.charged, herald.JSON(func(ctx context.Context, p PaymentCharged, _ *herald.Message) error {
-			return s.step(ctx, "confirm", p.OrderID, finish(p.OrderID, "confirmed", "payment "+p.PaymentID), settled(p.OrderID))
-		})},
-		{s.topics.released, herald.JSON(func(ctx context.Context, r InventoryReleased, _ *herald.Message) error {
-			return s.step(ctx, "cancel", r.OrderID, finish(r.OrderID, "cancelled", r.Reason+", reservation "+r.ReservationID+" released"), settled(r.OrderID))
-		})},
+		{s.topics.charged, "confirm", herald.JSON(func(ctx context.Context, p PaymentCharged, _ *herald.Message) error {
+			return s.step(ctx, "confirm", p.OrderID, finish(ctx, p.OrderID, "confirmed", "payment "+p.PaymentID), none)
+		}), s.settled},
+		{s.topics.released, "cancel", herald.JSON(func(ctx context.Context, r InventoryReleased, _ *herald.Message) error {
+			return s.step(ctx, "cancel", r.OrderID, finish(ctx, r.OrderID, "cancelled", r.Reason+", reservation "+r.ReservationID+" released"), none)
+		}), s.settled},
 	}
 }
 
-// publishJSON publishes v keyed by the order ID.
-func publishJSON(ctx context.Context, pub herald.Publisher, topic, order string, v any) error {
-	return herald.PublishJSON(ctx, pub, topic, order, v)
+// settled notes that the final step of order committed: its saga is over.
+func (s *saga) settled(order string) {
+	o := &s.orders
+	o.mu.Lock()
+	o.settled[order] = true
+	o.mu.Unlock()
+	s.wake()
+}
+
+// wake tells waitFinal to look again.
+func (s *saga) wake() {
+	select {
+	case s.orders.final <- "":
+	default: // the waiter has a wake-up pending already
+	}
+}
+
+// publishJSON writes v, keyed by the order ID, to the outbox in tx.
+func (s *saga) publishJSON(ctx context.Context, tx *sql.Tx, topic, order string, v any) error {
+	msg, err := herald.NewJSONMessage(v)
+	if err != nil {
+		return err
+	}
+	herald.SetKey(msg, order)
+	return s.store.Publish(ctx, tx, topic, msg)
 }
 
 // serve runs the routes as consumer group group until ctx is done. ready,
 // when not nil, is called once every route is subscribed.
-func (s *saga) serve(ctx context.Context, group string, routes func(herald.Publisher) []route, ready func()) error {
+func (s *saga) serve(ctx context.Context, group string, routes func() []route, ready func()) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cfg := otelmw.Config{
@@ -210,7 +250,11 @@ func (s *saga) serve(ctx context.Context, group string, routes func(herald.Publi
 	if err != nil {
 		return err
 	}
-	rs := routes(pub)
+	inbox, err := outbox.NewInbox(ctx, s.db.DB, s.db.Dialect, group, outbox.WithInboxTable(s.tables.inbox))
+	if err != nil {
+		return err
+	}
+	rs := routes()
 	subscribed := make(chan string, len(rs))
 	sub, err := subscriber.Open(ctx, s.target,
 		subscriber.WithGroup(group),
@@ -225,7 +269,7 @@ func (s *saga) serve(ctx context.Context, group string, routes func(herald.Publi
 	errs := make(chan error, len(rs))
 	for _, r := range rs {
 		go func() {
-			err := sub.Subscribe(ctx, r.topic, r.handler)
+			err := sub.Subscribe(ctx, r.topic, s.handler(inbox, r))
 			if err != nil {
 				cancel() // a service with a lost route stops rather than run half of the saga
 			}
@@ -255,24 +299,22 @@ func (s *saga) serve(ctx context.Context, group string, routes func(herald.Publi
 	return nil
 }
 
-// placeOrders publishes n orders, with IDs idPrefix-1 ... idPrefix-n;
-// every declineEvery-th pays with a card that is declined (0: none).
+// placeOrders writes n orders, with IDs idPrefix-1 ... idPrefix-n, each
+// in one transaction with its OrderPlaced event (the outbox); every
+// declineEvery-th pays with a card that is declined (0: none).
 func (s *saga) placeOrders(ctx context.Context, idPrefix string, n, declineEvery int) ([]string, error) {
-	pub, err := publisher.Open(ctx, s.target, publisher.WithMiddleware(otelmw.RecommendedPublish(otelmw.Config{Config: middleware.Config{Logger: s.logger}, MeterProvider: s.metrics.meters})...))
-	if err != nil {
-		return nil, err
-	}
-	defer pub.Close()
 	ids := make([]string, 0, n)
 	for i := 1; i <= n; i++ {
 		o := OrderPlaced{OrderID: fmt.Sprintf("%s-%d", idPrefix, i), SKU: "sku-widget", Qty: i, Amount: float64(i) * 9.5, Card: "visa"}
 		if declineEvery > 0 && i%declineEvery == 0 {
 			o.Card = "declined"
 		}
-		s.orders.mu.Lock()
-		s.orders.state[o.OrderID] = "placed"
-		s.orders.mu.Unlock()
-		if err := publishJSON(ctx, pub, s.topics.placed, o.OrderID, o); err != nil {
+		if err := s.inTx(ctx, func(tx *sql.Tx) error {
+			if err := s.state.setOrder(ctx, tx, o.OrderID, "placed"); err != nil {
+				return err
+			}
+			return s.publishJSON(ctx, tx, s.topics.placed, o.OrderID, o)
+		}); err != nil {
 			return nil, err
 		}
 		s.out.say("orders: placed %s (%d x %s, %.2f, card %s)\n", o.OrderID, o.Qty, o.SKU, o.Amount, o.Card)
@@ -281,8 +323,22 @@ func (s *saga) placeOrders(ctx context.Context, idPrefix string, n, declineEvery
 	return ids, nil
 }
 
+// inTx runs fn in a transaction and commits it when fn returned nil.
+func (s *saga) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit: ErrTxDone
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
 // waitFinal waits until every order in ids is confirmed or cancelled and
-// its last step handled.
+// its last step handled (and, with -fail-once, every step's redelivery
+// acked).
 func (s *saga) waitFinal(ctx context.Context, ids []string) error {
 	pending := func() []string {
 		s.orders.mu.Lock()
@@ -292,6 +348,9 @@ func (s *saga) waitFinal(ctx context.Context, ids []string) error {
 			if !s.orders.settled[id] {
 				p = append(p, id)
 			}
+		}
+		if n := s.orders.unredelivered; n > 0 {
+			p = append(p, fmt.Sprintf("(%d redeliveries of -fail-once)", n))
 		}
 		return p
 	}

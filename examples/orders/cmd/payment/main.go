@@ -1,12 +1,22 @@
 // Command payment charges the orders published to orders.created. Run
 // several: the processes of group "payments" share the topic's partitions
 // (Kafka) or queue (RabbitMQ, NATS), and when one dies the others get its
-// unfinished orders. Paying is idempotent by order ID (see shop.Ledger),
-// so an order delivered twice is paid once.
+// unfinished orders. Each order is paid through the inbox (package
+// outbox): the payment row and the record that its message was handled
+// are written in one transaction, so a message delivered twice is paid
+// once; the payments table's key on the order ID keeps two messages of
+// one order from paying it twice.
 //
 //	go run ./examples/orders/cmd/payment -name payment-1
 //
-// The broker is HERALD_URL's (or -target's); see the example's README.
+// EXAMPLE_CRASH_AFTER_PAYMENT=1 (for the demonstration and its test
+// only) makes the process exit (status 2) right after its first payment
+// committed, before the message is acknowledged: the broker delivers it
+// again, and the inbox skips it.
+//
+// The broker is HERALD_URL's (or -target's), the database EXAMPLE_DB_URL's
+// (or -db's; default a SQLite file shared by the example's processes); see
+// the example's README.
 package main
 
 import (
@@ -24,8 +34,10 @@ import (
 
 	"github.com/heraldkit/herald"
 	_ "github.com/heraldkit/herald/adapters/all"
+	"github.com/heraldkit/herald/examples/internal/appdb"
 	"github.com/heraldkit/herald/examples/orders/internal/shop"
 	"github.com/heraldkit/herald/middleware"
+	"github.com/heraldkit/herald/outbox"
 	"github.com/heraldkit/herald/publisher"
 	"github.com/heraldkit/herald/subscriber"
 )
@@ -44,17 +56,27 @@ func main() {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("payment", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	name := fs.String("name", fmt.Sprintf("payment-%d", os.Getpid()), "name of this process in the output and the ledger")
+	name := fs.String("name", fmt.Sprintf("payment-%d", os.Getpid()), "name of this process in the output and the payments table")
 	target := fs.String("target", "", "Herald target URL (empty: HERALD_URL, else the embedded broker)")
 	group := fs.String("group", "payments", "consumer group the payment processes share")
 	topic := fs.String("topic", shop.Topic, "topic of the orders")
-	ledgerDir := fs.String("ledger", filepath.Join(os.TempDir(), "herald-orders-ledger"), "directory of the payment ledger, shared by the payment processes")
+	dbURL := fs.String("db", "", "database: postgres:// URL or SQLite file (empty: "+appdb.Env+", else "+defaultDB()+")")
+	tablePrefix := fs.String("tables", "shop_", "prefix of the example's table names")
 	concurrency := fs.Int("concurrency", 4, "orders paid at once by this process")
 	work := fs.Duration("work", 20*time.Millisecond, "how long charging one order takes (the payment provider's call)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	ledger, err := shop.OpenLedger(*ledgerDir)
+	tables := shop.TablesWith(*tablePrefix)
+	db, err := appdb.Open(ctx, *dbURL, defaultDB())
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := shop.CreatePayments(ctx, db, tables); err != nil {
+		return err
+	}
+	inbox, err := outbox.NewInbox(ctx, db.DB, db.Dialect, *group, outbox.WithInboxTable(tables.Inbox))
 	if err != nil {
 		return err
 	}
@@ -83,6 +105,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer sub.Close()
 
 	pay := func(ctx context.Context, o shop.Order, m *herald.Message) error {
+		handled(ctx)
 		if err := o.Validate(); err != nil {
 			return herald.Permanent(err)
 		}
@@ -91,8 +114,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		paid, prev, err := ledger.Pay(shop.Payment{OrderID: o.ID, AmountCents: o.AmountCents, Currency: o.Currency,
-			PaidBy: *name, MessageID: m.UUID, PaidAt: time.Now().UTC()})
+		// The inbox's transaction: the payment commits with the record
+		// that m was handled, or not at all.
+		paid, prev, err := shop.Pay(ctx, outbox.TxFrom(ctx), db, tables, shop.Payment{OrderID: o.ID, AmountCents: o.AmountCents,
+			Currency: o.Currency, PaidBy: *name, MessageID: m.UUID, PaidAt: time.Now().UTC()})
 		switch {
 		case err != nil:
 			return err // retried, then redelivered
@@ -103,10 +128,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	err = sub.Subscribe(ctx, *topic, herald.JSON(pay)) // until SIGTERM, then drains
+	// The inbox innermost, so that each attempt of Retry is a transaction
+	// of its own; reportSkips outside it says when it skipped a message.
+	h := reportSkips(say, *name, os.Getenv(CrashEnv) == "1")(inbox.Middleware()(herald.JSON(pay)))
+	err = sub.Subscribe(ctx, *topic, h) // until SIGTERM, then drains
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	say.Printf("%s: stopped", *name)
 	return nil
 }
+
+// defaultDB is the SQLite file of the example's services.
+func defaultDB() string { return filepath.Join(os.TempDir(), "herald-orders", "shop.db") }

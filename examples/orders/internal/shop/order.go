@@ -1,5 +1,5 @@
 // Package shop holds what the services of the orders example share: the
-// order event, its topic, and the payment ledger.
+// order event, its topic, and the tables of orders and payments.
 package shop
 
 import (
@@ -22,7 +22,7 @@ type Order struct {
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // Validate rejects an order no service can process (a consumer must not
-// trust what it reads from a topic: the ID becomes a file name).
+// trust what it reads from a topic).
 func (o Order) Validate() error {
 	switch {
 	case !idPattern.MatchString(o.ID):
