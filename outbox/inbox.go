@@ -146,11 +146,10 @@ func (in *Inbox) Middleware() herald.Middleware {
 			if err != nil {
 				return fmt.Errorf("outbox: inbox %s: begin: %w", in.group, err)
 			}
-			defer func() {
-				if err != nil {
-					tx.Rollback() //nolint:errcheck // the handler's error matters
-				}
-			}()
+			// Rolls back on an error and on a panic of the handler (an open
+			// transaction would hold its connection, and SQLite's write
+			// lock); a no-op after Commit.
+			defer tx.Rollback() //nolint:errcheck // the handler's error matters
 			var at any = time.Now().UnixMilli()
 			if in.dialect.pg {
 				at = time.Now()

@@ -94,3 +94,52 @@ func TestInbox(t *testing.T) {
 		}
 	})
 }
+
+// A handler that panics under the inbox leaves no transaction open (on
+// SQLite an open one would hold the write lock and block every writer):
+// its effect and the inbox record roll back, and the redelivery runs it.
+func TestInboxRollsBackOnPanic(t *testing.T) {
+	forEach(t, func(t *testing.T, d database, table string) {
+		ctx := context.Background()
+		db := d.open(t)
+		in, err := outbox.NewInbox(ctx, db, d.dialect, "payments", outbox.WithInboxTable(table+"_inbox"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec("CREATE TABLE " + table + "_effects (id TEXT NOT NULL)"); err != nil {
+			t.Fatal(err)
+		}
+		calls := 0
+		h := in.Middleware()(func(ctx context.Context, m *herald.Message) error {
+			calls++
+			if _, err := outbox.TxFrom(ctx).ExecContext(ctx, "INSERT INTO "+table+"_effects (id) VALUES ('x')"); err != nil {
+				return err
+			}
+			if calls == 1 {
+				panic("handler panicked")
+			}
+			return nil
+		})
+		m := msg("order-1", "")
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Fatal("the panic did not reach the caller")
+				}
+			}()
+			h(ctx, m) //nolint:errcheck // panics
+		}()
+		if n := db.Stats().InUse; n != 0 {
+			t.Fatalf("%d connections still in use after the panic: its transaction was left open", n)
+		}
+		if n := count(t, db, "SELECT count(*) FROM "+table+"_effects"); n != 0 {
+			t.Fatalf("the panicked handler's effect was kept (%d rows)", n)
+		}
+		if err := h(ctx, m.Copy()); err != nil || calls != 2 {
+			t.Fatalf("the redelivery after the panic: %v, %d calls; want it handled", err, calls)
+		}
+		if n := count(t, db, "SELECT count(*) FROM "+table+"_effects"); n != 1 {
+			t.Fatalf("%d effects after the redelivery, want 1", n)
+		}
+	})
+}
