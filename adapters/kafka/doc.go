@@ -131,7 +131,7 @@
 // Send hands the record to franz-go's Produce with Send's ctx as the
 // record's context and returns; the promise calls done. A record sent
 // while none is in flight goes at once; one sent while others are waits
-// up to 500 µs (or until 64 wait) for more to join it, so that
+// up to 100 µs (or until 64 wait) for more to join it, so that
 // concurrent synchronous publishers share produce requests: franz-go
 // (no linger) otherwise sends one as soon as a request slot is free, and
 // the broker's CPU per request, not the network, limits them (16
