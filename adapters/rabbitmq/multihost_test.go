@@ -235,13 +235,18 @@ func TestPublishNackResentWithinCtx(t *testing.T) {
 		t.Fatal(err)
 	}
 	tp := openTopicT(t, url)
-	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+	// The resends wait 20, 40, 80, 160, 320 ms... from the first nack
+	// (ends at about 20, 60, 140, 300, 620 ms): a ctx of 450 ms ends
+	// inside the 320 ms wait, far from a resend awaiting its confirm
+	// (whose outcome at the deadline is rightly unknown). 150 ms ended
+	// 10 ms after the third resend and made the verdict a race.
+	ctx, cancel := context.WithTimeout(context.Background(), 450*time.Millisecond)
 	defer cancel()
 	m := newMsg("never fits")
 	start := time.Now()
 	err := sendWait(t, tp, ctx, topic, m)
 	if took := time.Since(start); took > time.Second {
-		t.Errorf("done after %v; want soon after the 150ms ctx", took)
+		t.Errorf("done after %v; want soon after the 450ms ctx", took)
 	}
 	if err == nil || !strings.Contains(err.Error(), "refused message "+m.UUID) || errors.Is(err, herald.ErrOutcomeUnknown) {
 		t.Errorf("done: %v; want the refusal, not an unknown outcome", err)
