@@ -102,7 +102,9 @@ func TestInboxRollsBackOnPanic(t *testing.T) {
 	forEach(t, func(t *testing.T, d database, table string) {
 		ctx := context.Background()
 		db := d.open(t)
-		in, err := outbox.NewInbox(ctx, db, d.dialect, "payments", outbox.WithInboxTable(table+"_inbox"))
+		// Retention 0: no background purge holding a connection while
+		// the test counts those in use.
+		in, err := outbox.NewInbox(ctx, db, d.dialect, "payments", outbox.WithInboxTable(table+"_inbox"), outbox.WithInboxRetention(0))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -106,19 +106,34 @@ func (r *rig) run(t *testing.T, ctx context.Context, opts ...outbox.RelayOption)
 }
 
 // write commits one message with payload p; it returns the commit's time.
+// A pooled connection that the restart killed fails its first use
+// (57P01) and is dropped from the pool: the write is tried again, as an
+// application would, for up to 10 s.
 func (r *rig) write(t *testing.T, ctx context.Context, p string) time.Time {
 	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := r.writeOnce(ctx, p)
+		if err == nil {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond) // a retry's pause, not a wait for a signal
+	}
+}
+
+func (r *rig) writeOnce(ctx context.Context, p string) error {
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
+	defer tx.Rollback() //nolint:errcheck // a no-op after Commit
 	if err := r.store.Publish(ctx, tx, "orders", herald.NewMessage([]byte(p))); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	if err := tx.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	return time.Now()
+	return tx.Commit()
 }
 
 // expect waits for payload p.
