@@ -11,7 +11,7 @@ PKGS      ?= ./...
 BENCHTIME ?= 3x
 COUNT     ?= 1
 
-.PHONY: test test-short lint fmt bench bench-compare fuzz stress brokers brokers-down brokers-status quickstart
+.PHONY: test test-short lint fmt bench bench-compare fuzz stress brokers brokers-down brokers-status brokers-reset quickstart
 
 ## test: lint, then every test of every module; brings up Kafka, RabbitMQ
 ## and NATS via scripts/brokers.sh unless HERALD_TEST_* are already set.
@@ -78,6 +78,10 @@ brokers-down:
 
 brokers-status:
 	scripts/brokers.sh status
+
+## brokers-reset: stop the brokers and delete their data (CI starts this way).
+brokers-reset:
+	scripts/brokers.sh reset
 
 quickstart:
 	cd examples && $(GO) run ./quickstart

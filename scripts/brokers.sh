@@ -7,6 +7,12 @@
 #   scripts/brokers.sh status [BROKER ...]            one line per broker; exit 3 if any is down
 #   scripts/brokers.sh env [BROKER ...]               print the export lines for the tests
 #   scripts/brokers.sh restart BROKER ...             stop and start, keeping data (reconnect tests)
+#   scripts/brokers.sh reset [BROKER ...]             stop and delete the data (topics, streams,
+#                                                     queues, databases); `up` starts empty. CI
+#                                                     runs it first: days of test runs leave
+#                                                     thousands of Kafka topics, which slow the
+#                                                     broker's start past its timeout and end in
+#                                                     an OutOfMemoryError of its 512 MB heap
 #   scripts/brokers.sh rabbitmqctl ARGS...            rabbitmqctl against our node
 #
 # With no BROKER, all four. `up` ends by printing the export lines on stdout
@@ -371,6 +377,11 @@ stop_kafka() {
   rm -f "$KAFKA_STATE/kafka.pid"
 }
 
+reset_kafka() {
+  log "kafka: deleting $KAFKA_STATE/data"
+  rm -rf "$KAFKA_STATE/data"
+}
+
 status_kafka() {
   local pid
   if pid=$(kafka_running) && kafka_api_versions; then
@@ -553,6 +564,11 @@ restart_rabbitmq() {
   log "rabbitmq: restarted ($(($(now) - t0))s)"
 }
 
+reset_rabbitmq() {
+  log "rabbitmq: deleting $RMQ_STATE/mnesia"
+  rm -rf "$RMQ_STATE/mnesia"
+}
+
 status_rabbitmq() {
   local pid
   if pid=$(rabbitmq_running) && port_open "$AMQP_PORT"; then
@@ -642,6 +658,11 @@ stop_nats() {
     stop_pid nats "$pid" 30
   fi
   rm -f "$NATS_STATE/nats.pid"
+}
+
+reset_nats() {
+  log "nats: deleting $NATS_STATE/jetstream"
+  rm -rf "$NATS_STATE/jetstream"
 }
 
 status_nats() {
@@ -766,6 +787,11 @@ stop_postgres() {
   fi
 }
 
+reset_postgres() {
+  log "postgres: deleting $PG_DATA"
+  rm -rf "$PG_DATA"
+}
+
 status_postgres() {
   local pid
   if pid=$(postgres_running) && postgres_ready; then
@@ -853,6 +879,15 @@ main() {
     lock
     local b
     for b in "${BROKERS[@]}"; do "stop_$b"; done
+    ;;
+  reset)
+    select_brokers "$@"
+    lock
+    local b
+    for b in "${BROKERS[@]}"; do
+      "stop_$b"
+      "reset_$b"
+    done
     ;;
   restart)
     [[ $# -gt 0 ]] || die "restart needs a broker: kafka, rabbitmq, nats or postgres"
