@@ -86,3 +86,7 @@ func payloads(ms []*herald.Message) []string {
 func openPubErr(u string) (*publisher.Publisher, error) {
 	return publisher.Open(context.Background(), u)
 }
+
+func withConcurrency(n int) subscriber.Option { return subscriber.WithConcurrency(n) }
+
+func withMiddleware(m ...herald.Middleware) subscriber.Option { return subscriber.WithMiddleware(m...) }
