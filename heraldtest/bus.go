@@ -22,7 +22,6 @@ type bus struct {
 	closed   bool
 	changed  chan struct{} // closed and replaced at every change
 	topics   map[string]map[string]*group
-	subs     map[*subscription]struct{}
 
 	down      bool
 	downCause error

@@ -92,16 +92,6 @@ func (c *Clock) AdvanceTo(t time.Time) {
 	}
 }
 
-// next is when the earliest timer fires.
-func (c *Clock) next() (time.Time, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.timers) == 0 {
-		return time.Time{}, false
-	}
-	return c.timers[0].when, true
-}
-
 // timerHeap orders timers by time, then by creation.
 type timerHeap []*Timer
 
