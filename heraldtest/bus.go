@@ -10,7 +10,7 @@ import (
 
 // bus is a harness's in-memory broker. One mutex guards all of it, so that
 // what Drain counts (messages queued, held for redelivery, handed to a
-// subscriber and not settled, sends under way) is read in one consistent
+// subscriber and not settled, taken by an outage) is read in one consistent
 // state: a message moves from one place to the next under the lock and is
 // never in none of them while work on it remains.
 type bus struct {
