@@ -30,9 +30,10 @@ import (
 // returned), and deliveries an outage took from a subscriber that may
 // still be handled. A publish needs no counter of its own: its message is
 // queued before the publisher's call returns, and a publish made by a
-// handler is made while the handler's message is unsettled. Work a
-// service starts in goroutines of its own, outside a handler, is not
-// seen: wait for it in the test.
+// handler is made while the handler's message is unsettled. Not seen:
+// work a service starts in goroutines of its own, outside a handler (wait
+// for it in the test), and a handler the subscriber detached when its
+// drain timeout expired on Close (its message went back to the queue).
 func (h *Harness) Drain(ctx context.Context) error {
 	b := h.bus
 	for {

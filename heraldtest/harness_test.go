@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/heraldtest"
@@ -73,5 +74,45 @@ func TestClosedHarnessRefused(t *testing.T) {
 	var ce *herald.ConfigError
 	if !errors.As(err, &ce) || ce.Key != "hosts" {
 		t.Fatalf("Open(%s) after Close = %v, want a ConfigError about hosts", u, err)
+	}
+}
+
+// A named group keeps what is published while it has no subscriber, and
+// what a subscriber held unsettled when it closed goes to the group's
+// next subscriber first, with its attempt counted.
+func TestGroupKeepsAndHandsOn(t *testing.T) {
+	ctx := testCtx(t)
+	h := heraldtest.New(t)
+	pub := openPub(t, h)
+	running, release := make(chan struct{}), make(chan struct{})
+	first := subscribe(t, h, "t", "g", func(ctx context.Context, m *herald.Message) error {
+		close(running)
+		<-release
+		return ctx.Err()
+	}, subscriberDrain(time.Millisecond))
+	publish(t, pub, "t", "held")
+	<-running
+	closed := make(chan error, 1)
+	go func() { closed <- first.Close() }() // the drain times out: the handler is detached
+	publish(t, pub, "t", "a", "b")
+	// Idle returns once the subscriber's drain gave up and its stream
+	// released the held message: the group has no subscriber then.
+	if err := h.Idle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	subscribe(t, h, "t", "g", func(_ context.Context, m *herald.Message) error { got = append(got, string(m.Payload)); return nil })
+	if err := h.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{"held", "a", "b"}) {
+		t.Errorf("the next subscriber got %v, want [held a b]", got)
+	}
+	if ds := h.Deliveries("t", "g"); len(ds) != 3 || ds[0].Attempt != 2 {
+		t.Errorf("deliveries %+v, want held at attempt 2 first", ds)
 	}
 }

@@ -90,3 +90,5 @@ func openPubErr(u string) (*publisher.Publisher, error) {
 func withConcurrency(n int) subscriber.Option { return subscriber.WithConcurrency(n) }
 
 func withMiddleware(m ...herald.Middleware) subscriber.Option { return subscriber.WithMiddleware(m...) }
+
+func subscriberDrain(d time.Duration) subscriber.Option { return subscriber.WithDrainTimeout(d) }
