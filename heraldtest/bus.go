@@ -1,7 +1,7 @@
 package heraldtest
 
 import (
-	"slices"
+	"container/heap"
 	"sync"
 	"time"
 
@@ -20,6 +20,7 @@ type bus struct {
 	reportMu sync.Mutex // held by Down and Up while they report to the streams
 	mu       sync.Mutex
 	closed   bool
+	seq      uint64        // entries made
 	changed  chan struct{} // closed and replaced at every change
 	topics   map[string]map[string]*group
 
@@ -47,16 +48,19 @@ func (b *bus) notify() {
 
 // group is one consumer group's queue on one topic. Messages of one
 // non-empty key are handed out one at a time: the next waits until the
-// one before is settled (acked) or back in the queue, so a group keeps
-// per-key order across its members and across redeliveries.
+// one before is acked, so a group keeps per-key order across its members
+// and across redeliveries. Of each key, one entry is active (ready,
+// handed out or held) and the later ones wait in line behind it; ready
+// entries go out in publish order.
 type group struct {
 	topic   string
 	name    string // "" for a private subscriber's group
 	private bool
 
-	q       []*entry            // FIFO; q[0] is next
+	ready   entryHeap           // deliverable now, by publish order
+	waiting map[string][]*entry // per key, behind its active entry, in publish order
+	active  map[string]struct{} // keys with an entry ready, handed out or held
 	held    map[*entry]*Timer   // nacked with a delay, waiting on the clock
-	locked  map[string]struct{} // keys with an entry handed out or held
 	members map[*stream]struct{}
 }
 
@@ -64,13 +68,15 @@ type group struct {
 type entry struct {
 	msg      *herald.Message // the group's copy; each delivery gets a copy of it
 	key      string
-	attempts int  // deliveries so far
-	dead     bool // a dead-lettered copy was published during its delivery
+	seq      uint64 // publish order on the bus
+	attempts int    // deliveries so far
+	dead     bool   // a dead-lettered copy was published during its delivery
+	index    int    // in group.ready; -1 when not there
 }
 
 func newGroup(topic, name string, private bool) *group {
-	return &group{topic: topic, name: name, private: private, held: map[*entry]*Timer{},
-		locked: map[string]struct{}{}, members: map[*stream]struct{}{}}
+	return &group{topic: topic, name: name, private: private, waiting: map[string][]*entry{},
+		active: map[string]struct{}{}, held: map[*entry]*Timer{}, members: map[*stream]struct{}{}}
 }
 
 // groupFor returns the named group of topic, creating it; b.mu is held.
@@ -106,66 +112,77 @@ func (b *bus) privateGroup(topic string) (*group, string) {
 // put queues m for every group of topic; b.mu is held.
 func (b *bus) put(topic string, m *herald.Message) {
 	for _, g := range b.topics[topic] {
-		g.q = append(g.q, &entry{msg: clone(m), key: herald.Key(m)})
+		b.seq++
+		g.add(&entry{msg: clone(m), key: herald.Key(m), seq: b.seq, index: -1})
 	}
 	b.notify()
 }
 
-// take removes up to n entries from g's queue whose keys are free and
-// locks their keys; b.mu is held.
+// add queues a new entry: ready, or in line behind the active entry of
+// its key; b.mu is held.
+func (g *group) add(e *entry) {
+	if e.key != "" {
+		if _, busy := g.active[e.key]; busy {
+			g.waiting[e.key] = append(g.waiting[e.key], e)
+			return
+		}
+		g.active[e.key] = struct{}{}
+	}
+	heap.Push(&g.ready, e)
+}
+
+// take removes up to n ready entries, oldest first; they stay active
+// (handed out); b.mu is held.
 func (g *group) take(n int) []*entry {
 	var out []*entry
-	keep := g.q[:0]
-	for _, e := range g.q {
-		if len(out) < n && !g.isLocked(e.key) {
-			if e.key != "" {
-				g.locked[e.key] = struct{}{}
-			}
-			out = append(out, e)
-			continue
-		}
-		keep = append(keep, e)
+	for len(out) < n && len(g.ready) > 0 {
+		out = append(out, heap.Pop(&g.ready).(*entry))
 	}
-	clear(g.q[len(keep):])
-	g.q = keep
 	return out
 }
 
-func (g *group) isLocked(key string) bool {
-	if key == "" {
-		return false
-	}
-	_, ok := g.locked[key]
-	return ok
-}
-
-// runnable reports whether g's queue has an entry a member could take
-// now; b.mu is held.
-func (g *group) runnable() bool {
-	if len(g.members) == 0 {
-		return false
-	}
-	for _, e := range g.q {
-		if !g.isLocked(e.key) {
-			return true
-		}
-	}
-	return false
-}
-
-// requeue puts es back at the head of g's queue, in order, and frees
-// their keys; b.mu is held.
-func (g *group) requeue(es ...*entry) {
-	if len(es) == 0 {
+// done ends e's turn (acked): the next of its key becomes ready; b.mu is
+// held.
+func (g *group) done(e *entry) {
+	if e.key == "" {
 		return
 	}
-	for _, e := range es {
-		delete(g.locked, e.key)
+	line := g.waiting[e.key]
+	if len(line) == 0 {
+		delete(g.active, e.key)
+		delete(g.waiting, e.key)
+		return
 	}
-	g.q = append(slices.Clone(es), g.q...)
+	next := line[0]
+	line[0] = nil
+	g.waiting[e.key] = line[1:]
+	heap.Push(&g.ready, next)
 }
 
-// hold keeps e for delay on the clock, its key locked, then requeues it;
+// runnable reports whether a member of g could take an entry now; b.mu
+// is held.
+func (g *group) runnable() bool { return len(g.members) > 0 && len(g.ready) > 0 }
+
+// queued is how many entries wait to be handed out (ready or in line);
+// b.mu is held.
+func (g *group) queued() int {
+	n := len(g.ready)
+	for _, line := range g.waiting {
+		n += len(line)
+	}
+	return n
+}
+
+// requeue makes handed-out or held entries ready again, in their publish
+// order (so before the later messages of their keys); b.mu is held.
+func (g *group) requeue(es ...*entry) {
+	for _, e := range es {
+		heap.Push(&g.ready, e)
+	}
+}
+
+// hold keeps e for delay on the clock (its key stays active), then
+// requeues it;
 // b.mu is held.
 func (b *bus) hold(g *group, e *entry, delay time.Duration) {
 	g.held[e] = b.clock.AfterFunc(delay, func() {
@@ -186,7 +203,30 @@ func (b *bus) dropGroup(g *group, key string) {
 		t.Stop()
 	}
 	clear(g.held)
-	g.q = nil
+	g.ready, g.waiting = nil, nil
 	delete(b.topics[g.topic], key)
 	b.notify()
+}
+
+// entryHeap orders entries by publish order.
+type entryHeap []*entry
+
+func (h entryHeap) Len() int           { return len(h) }
+func (h entryHeap) Less(i, j int) bool { return h[i].seq < h[j].seq }
+func (h entryHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *entryHeap) Push(x any) {
+	e := x.(*entry)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
+func (h *entryHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	e.index = -1
+	*h = old[:len(old)-1]
+	return e
 }

@@ -109,7 +109,7 @@ func (b *bus) work() bool {
 	}
 	for _, gs := range b.topics {
 		for _, g := range gs {
-			if len(g.q) > 0 || len(g.held) > 0 {
+			if g.queued() > 0 || len(g.held) > 0 {
 				return true
 			}
 		}
@@ -163,7 +163,7 @@ func (h *Harness) stuck(op string, ctx context.Context) error {
 			if lost > 0 {
 				parts = append(parts, fmt.Sprintf("%d taken by the outage and maybe still handled", lost))
 			}
-			if n := len(g.q); n > 0 {
+			if n := g.queued(); n > 0 {
 				p := fmt.Sprintf("%d queued", n)
 				if len(g.members) == 0 {
 					p += " with no subscriber running"

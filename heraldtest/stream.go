@@ -3,7 +3,6 @@ package heraldtest
 import (
 	"context"
 	"errors"
-	"slices"
 	"sync"
 	"time"
 
@@ -187,7 +186,7 @@ func (st *stream) Ack(t adapters.Token) {
 	if e == nil {
 		return
 	}
-	delete(st.g.locked, e.key)
+	st.g.done(e)
 	o := Handled
 	if e.dead {
 		o = DeadLettered
@@ -241,20 +240,13 @@ func (st *stream) lose() {
 	st.release()
 }
 
-// release puts the unsettled deliveries back at the head of the group's
-// queue, in delivery order; bus.mu is held.
+// release makes the unsettled deliveries ready again (in publish order,
+// before the later messages of their keys); bus.mu is held.
 func (st *stream) release() {
-	seqs := make([]uint64, 0, len(st.unsettled))
-	for seq := range st.unsettled {
-		seqs = append(seqs, seq)
-	}
-	slices.Sort(seqs)
-	back := make([]*entry, len(seqs))
-	for i, seq := range seqs {
-		back[i] = st.unsettled[seq]
+	for _, e := range st.unsettled {
+		st.g.requeue(e)
 	}
 	clear(st.unsettled)
-	st.g.requeue(back...)
 }
 
 // report passes err to the subscriber's Status, unless the stream closed.
@@ -266,8 +258,8 @@ func (st *stream) report(err error) {
 	}
 }
 
-// Close implements adapters.Stream: the unsettled deliveries go back to
-// the head of the group's queue, in delivery order; a private group ends.
+// Close implements adapters.Stream: the unsettled deliveries are ready
+// again for the group's other members; a private group ends.
 func (st *stream) Close(context.Context) error {
 	b := st.s.bus
 	b.mu.Lock()
