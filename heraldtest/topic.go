@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/middleware"
@@ -66,6 +67,15 @@ func (b *bus) store(name string, m *herald.Message) {
 		b.markDead(m.Metadata.Get(middleware.DLQTopicHeader), m.Metadata.Get(middleware.DLQGroupHeader), orig)
 	}
 	b.put(name, m)
+}
+
+// SendAt refuses delayed delivery, which the harness does not have yet
+// (its Capabilities declare none, so the publisher refuses a delay before
+// it calls SendAt). When it comes, a delayed message is held on the
+// harness's Clock as a redelivery is, and Drain counts it and jumps to
+// its time.
+func (t *topic) SendAt(_ context.Context, name string, _ *herald.Message, _ time.Time, _ func(error)) error {
+	return opError(opPublish, name, herald.KindInvalid, errors.New("the test harness has no delayed delivery yet"))
 }
 
 // Close implements adapters.Topic.
