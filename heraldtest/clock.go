@@ -19,7 +19,8 @@ type Clock struct {
 	timers timerHeap
 }
 
-// Epoch is the time a harness's Clock starts at.
+// Epoch is the time a harness's Clock starts at (read it; do not change
+// it).
 var Epoch = time.Date(2030, time.January, 1, 0, 0, 0, 0, time.UTC)
 
 // NewClock returns a Clock set to start.

@@ -23,8 +23,9 @@ func (f *publishFault) what() string {
 	return fmt.Sprintf("%q", f.topic)
 }
 
-// FailPublish makes the n-th publish to topic from now (n = 1: the next;
-// topic "" for any topic) fail with a *herald.Error of kind k, which
+// FailPublish makes the n-th message published to topic from now (n =
+// 1: the next; topic "" for any topic; a Publish of several messages
+// counts each) fail with a *herald.Error of kind k, which
 // errors.Is matches against k's sentinel (herald.ErrUnreachable, ...). A
 // publish failed with herald.KindOutcomeUnknown is stored and delivered
 // all the same, as a broker that took a message but whose answer was lost

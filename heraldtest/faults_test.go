@@ -151,3 +151,33 @@ func TestDownFor(t *testing.T) {
 		t.Errorf("deliveries %+v, want one at attempt 2", ds)
 	}
 }
+
+// FailPublish counts each message of a Publish of several: the one that
+// fails is named by the *herald.BatchError. Bad arguments panic.
+func TestFailPublishInABatch(t *testing.T) {
+	ctx := testCtx(t)
+	h := heraldtest.New(t)
+	pub := openPub(t, h)
+	h.FailPublish("t", 2, herald.KindUnreachable)
+	err := pub.Publish(ctx, "t", herald.NewMessage([]byte("1")), herald.NewMessage([]byte("2")), herald.NewMessage([]byte("3")))
+	var be *herald.BatchError
+	if !errors.As(err, &be) || len(be.Errs) != 3 || be.Errs[0] != nil || !errors.Is(be.Errs[1], herald.ErrUnreachable) || be.Errs[2] != nil {
+		t.Fatalf("Publish of 3 = %v, want a BatchError failing the second as unreachable", err)
+	}
+	if got := payloads(h.Published("t")); !slices.Equal(got, []string{"1", "3"}) {
+		t.Errorf("Published = %v", got)
+	}
+	for _, c := range []struct {
+		n int
+		k herald.Kind
+	}{{0, herald.KindDenied}, {1, herald.KindOther}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("FailPublish(t, %d, %v) did not panic", c.n, c.k)
+				}
+			}()
+			h.FailPublish("t", c.n, c.k)
+		}()
+	}
+}

@@ -60,7 +60,10 @@ func (h *Harness) URL() string { return Scheme + "://" + h.name }
 func (h *Harness) Clock() *Clock { return h.clock }
 
 // Close ends the harness: its URL no longer opens anything, publishes
-// fail and subscriptions end with herald.ErrClosed. It is idempotent.
+// fail with herald.ErrClosed and streams close (a subscriber still
+// running retries as after an outage, until it is closed). Close the
+// code under test first; New's cleanup runs after the test's own. It is
+// idempotent.
 func (h *Harness) Close() {
 	harnessesMu.Lock()
 	delete(harnesses, h.name)
