@@ -163,3 +163,41 @@ func TestDeadLettered(t *testing.T) {
 		t.Errorf("orders.dlq got %v", copies)
 	}
 }
+
+// A handler that asks for its redelivery delay (herald.RetryAfter) gets
+// it on the clock: an hour is an instant for Drain, and the next message
+// of the key waits for it.
+func TestRetryAfterOnTheClock(t *testing.T) {
+	ctx := testCtx(t)
+	h := heraldtest.New(t)
+	var order []string
+	subscribe(t, h, "t", "g", func(ctx context.Context, m *herald.Message) error {
+		d, _ := herald.DeliveryFromContext(ctx)
+		if string(m.Payload) == "first" && d.Attempt == 1 {
+			return herald.RetryAfter(errors.New("come back later"), time.Hour)
+		}
+		order = append(order, string(m.Payload))
+		return nil
+	})
+	pub := openPub(t, h)
+	for _, p := range []string{"first", "second"} {
+		m := herald.NewMessage([]byte(p))
+		herald.SetKey(m, "k")
+		if err := pub.Publish(ctx, "t", m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := h.Idle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(order) != 0 {
+		t.Fatalf("handled %v while the first of the key waits its hour", order)
+	}
+	start := h.Clock().Now()
+	if err := h.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(order, []string{"first", "second"}) || h.Clock().Now().Sub(start) != time.Hour {
+		t.Errorf("handled %v after %v, want [first second] after 1h", order, h.Clock().Now().Sub(start))
+	}
+}
