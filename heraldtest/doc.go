@@ -71,6 +71,9 @@
 // clock moves, for tests that step the clock themselves. Neither has a
 // timeout of its own: their ctx bounds them, and when it ends they say
 // what was still pending. What they count is in Drain's documentation.
+// Waits inside a handler (middleware.Retry's backoff, a sleep) are real
+// time: Drain waits for them as for any running handler, whereas a
+// redelivery (the handler returns its error) waits on the clock.
 //
 // # Faults
 //
