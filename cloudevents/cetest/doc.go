@@ -9,7 +9,12 @@
 //     from the partitionkey extension;
 //   - NATS JetStream: sdk-go's protocol/nats_jetstream/v2 and Herald's
 //     NATS backend, the same, plus what percent-encoding does between
-//     them (sdk-go v2.16.2 neither encodes nor decodes header values).
+//     them (sdk-go v2.16.2 neither encodes nor decodes header values);
+//   - RabbitMQ (AMQP 0-9-1): a plain amqp091-go client sees Herald's
+//     cloudEvents_ headers, and Herald reads a plain client's
+//     cloudEvents: headers with native AMQP types. sdk-go's AMQP binding
+//     is AMQP 1.0 only, and the shared RabbitMQ (3.10) has no AMQP 1.0
+//     plugin enabled, so there is no sdk-go test on RabbitMQ.
 //
 // sdk-go has no franz-go binding (sdk-go issue #1233, PR #1277, both open):
 // Herald's Kafka backend with package cloudevents is that path.
