@@ -146,6 +146,9 @@ func TestAMQPPlainClientToHerald(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := receiveHerald(t, ctx, sub, topic)
+	if got.id != id {
+		t.Errorf("Herald message ID %q, want the message_id %q", got.id, id)
+	}
 	// The AMQP timestamp has second precision.
 	want := evTime.Truncate(time.Second)
 	if !got.ev.Time.Equal(want) {

@@ -2,6 +2,7 @@ package cetest
 
 import (
 	"context"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +96,10 @@ func TestKafkaSDKToHerald(t *testing.T) {
 			if got.key != evPartKey {
 				t.Errorf("Herald key %q, want the record key %q", got.key, evPartKey)
 			}
+			// A foreign record's message ID is its position, not the event ID.
+			if !regexp.MustCompile(`^` + regexp.QuoteMeta(topic) + `/[0-9]+/[0-9]+$`).MatchString(got.id) {
+				t.Errorf("Herald message ID %q, want %s/<partition>/<offset>", got.id, topic)
+			}
 			wantCT := "application/json"
 			if mode == cloudevents.Structured {
 				wantCT = "application/cloudevents+json"
@@ -161,8 +166,8 @@ func TestKafkaHeraldToSDK(t *testing.T) {
 }
 
 type heraldReceived struct {
-	ev               cloudevents.Event
-	key, contentType string
+	ev                   cloudevents.Event
+	id, key, contentType string // the Herald message ID, key and content type
 }
 
 // receiveHerald subscribes to topic with cloudevents.Handler and returns
@@ -179,7 +184,7 @@ func receiveHerald(t *testing.T, ctx context.Context, sub herald.Subscriber, top
 				ct = m.Metadata.Get("Content-Type")
 			}
 			select {
-			case got <- heraldReceived{ev, herald.Key(m), ct}:
+			case got <- heraldReceived{ev, m.UUID, herald.Key(m), ct}:
 			default:
 			}
 			return nil

@@ -89,6 +89,10 @@ func TestNATSSDKToHerald(t *testing.T) {
 			}
 			got := receiveHerald(t, ctx, sub, topic)
 			checkHerald(t, got.ev, id, natsSubject, mode)
+			// A foreign message's ID is its stream position, not the event ID.
+			if !strings.HasPrefix(got.id, stream+":") {
+				t.Errorf("Herald message ID %q, want %s:<sequence>", got.id, stream)
+			}
 		})
 	}
 }
