@@ -267,9 +267,22 @@ func TestLenientReads(t *testing.T) {
 			t.Errorf("%s: %+v", c.name, ev)
 		}
 	}
-	// Structured without a content type (sdk-go's NATS structured mode).
-	m := herald.NewMessage([]byte(`{"specversion":"1.0","id":"1","source":"/s","type":"t","n":3,"data":{"x":1}}`))
+	// An extension name a write refuses is read, and refused on a write.
+	m := herald.NewMessage(nil)
+	for k, v := range map[string]string{"ce_specversion": "1.0", "ce_id": "1", "ce_source": "/s", "ce_type": "t", "ce_My-Ext": "x"} {
+		m.Metadata.Set(k, v)
+	}
 	ev, err := cloudevents.FromMessage(m)
+	if err != nil || ev.Extensions["my-ext"] != "x" {
+		t.Fatalf("ce_My-Ext: %+v %v", ev, err)
+	}
+	var ve *cloudevents.ValidationError
+	if _, err := cloudevents.NewMessage("kafka", ev); !errors.As(err, &ve) || ve.Attribute != "my-ext" {
+		t.Fatalf("writing my-ext: %v, want a ValidationError naming it", err)
+	}
+	// Structured without a content type (sdk-go's NATS structured mode).
+	m = herald.NewMessage([]byte(`{"specversion":"1.0","id":"1","source":"/s","type":"t","n":3,"data":{"x":1}}`))
+	ev, err = cloudevents.FromMessage(m)
 	if err != nil || ev.Extensions["n"] != int32(3) || string(ev.Data) != `{"x":1}` {
 		t.Fatalf("structured without content type: %+v %v", ev, err)
 	}

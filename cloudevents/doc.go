@@ -40,6 +40,16 @@
 // structured mode) is read as structured. Batch mode is refused.
 // Extensions read from binary mode are strings (the headers carry no
 // type); from structured mode, strings, booleans and int32 integers.
+// Extension names are kept as read, lower-cased, even those a write
+// would refuse.
+//
+// # Data
+//
+// Event.SetJSONData fills data and datacontenttype (application/json);
+// DecodeJSON decodes it, a mismatching content type or bad JSON being a
+// herald.Permanent error. Module github.com/heraldkit/herald/protobuf does
+// the same for Protocol Buffers and fills dataschema from the message
+// type.
 //
 // # Kafka keys
 //

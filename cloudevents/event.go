@@ -78,6 +78,21 @@ var extensionName = regexp.MustCompile(`^[a-z0-9]+$`)
 // Validate checks the event against the CloudEvents 1.0 rules and returns
 // a *ValidationError naming the first wrong attribute, or nil.
 func (e Event) Validate() error {
+	if err := e.validateContext(); err != nil {
+		return err
+	}
+	for _, name := range slices.Sorted(maps.Keys(e.Extensions)) {
+		if err := checkExtension(name, e.Extensions[name]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateContext checks the context attributes, not the extensions: a
+// read accepts extension names other stacks write (a header ce_my-ext
+// gives an extension "my-ext"), a write does not.
+func (e Event) validateContext() error {
 	if e.ID == "" {
 		return &ValidationError{Attribute: "id", Problem: "is missing", Allowed: "a non-empty string"}
 	}
@@ -101,11 +116,6 @@ func (e Event) Validate() error {
 	if e.DataSchema != "" {
 		if u, err := url.Parse(e.DataSchema); err != nil || !u.IsAbs() {
 			return &ValidationError{Attribute: "dataschema", Value: e.DataSchema, Problem: "is not an absolute URI", Allowed: "an absolute URI, e.g. https://example.com/schemas/order.json"}
-		}
-	}
-	for _, name := range slices.Sorted(maps.Keys(e.Extensions)) {
-		if err := checkExtension(name, e.Extensions[name]); err != nil {
-			return err
 		}
 	}
 	return nil

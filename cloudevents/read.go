@@ -24,8 +24,10 @@ var readPrefixes = []struct {
 // specversion (sdk-go's NATS structured mode sends no header); else
 // binary mode under whichever of the prefixes ce_, ce-, cloudEvents_ and
 // cloudEvents: (any case) carries specversion. "ce-" values are
-// percent-decoded and unquoted as the NATS binding says. A message that
-// is not a valid event returns a *ValidationError naming the attribute.
+// percent-decoded and unquoted as the NATS binding says. Extension names
+// are lower-cased and kept even when a write would refuse them (a header
+// ce_my-ext is the extension "my-ext"). A message that is not a valid
+// event returns a *ValidationError naming the attribute.
 func FromMessage(m *herald.Message) (Event, error) {
 	ct := lookup(m, "content-type")
 	if mt := strings.ToLower(ct); strings.HasPrefix(mt, "application/cloudevents") {
@@ -104,7 +106,7 @@ func readBinary(m *herald.Message, prefix string, percent bool, contentType stri
 	if ev.DataContentType == "" {
 		ev.DataContentType = contentType
 	}
-	return ev, ev.Validate()
+	return ev, ev.validateContext()
 }
 
 // Handler returns a herald.Handler that reads each message's CloudEvent

@@ -176,7 +176,7 @@ func unmarshalStructured(body []byte) (Event, error) {
 		}
 		ev.Extensions[name] = v
 	}
-	return ev, ev.Validate()
+	return ev, ev.validateContext()
 }
 
 func isContextAttribute(name string) bool { return slices.Contains(contextAttributes, name) }

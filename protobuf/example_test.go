@@ -6,6 +6,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	_ "github.com/heraldkit/herald/adapters/memory"
+	"github.com/heraldkit/herald/cloudevents"
 	"github.com/heraldkit/herald/protobuf"
 	"github.com/heraldkit/herald/protobuf/internal/orderpb"
 	"github.com/heraldkit/herald/publisher"
@@ -46,4 +47,24 @@ func Example() {
 	<-done
 	// Output:
 	// order-1 2550 EUR application/protobuf
+}
+
+// A CloudEvent whose data is a Protocol Buffers message: the codec fills
+// datacontenttype and dataschema, and EventData checks both.
+func ExampleSetEventData() {
+	ev := cloudevents.Event{ID: "order-1-placed", Source: "/checkout", Type: "com.example.order.placed"}
+	if err := protobuf.SetEventData(&ev, &orderpb.Order{Id: "order-1"}); err != nil {
+		panic(err)
+	}
+	fmt.Println(ev.DataContentType)
+	fmt.Println(ev.DataSchema)
+	o, err := protobuf.EventData[*orderpb.Order](ev)
+	fmt.Println(o.GetId(), err)
+	_, err = protobuf.EventData[*orderpb.Item](ev)
+	fmt.Println(herald.IsPermanent(err))
+	// Output:
+	// application/protobuf
+	// https://type.googleapis.com/herald.example.v1.Order
+	// order-1 <nil>
+	// true
 }
