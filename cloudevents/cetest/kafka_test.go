@@ -24,7 +24,8 @@ import (
 var modes = []cloudevents.Mode{cloudevents.Binary, cloudevents.Structured}
 
 // kafkaBrokers returns Herald's target and the broker list for Sarama,
-// and deletes the topics named by the returned function at the end.
+// and deletes the topics named by the returned function, and the
+// consumer groups of the same names, at the end.
 func kafkaBrokers(t *testing.T) (target string, brokers []string, topic func(string) string) {
 	t.Helper()
 	target = adaptertest.BrokerURL(t, "HERALD_TEST_KAFKA")
@@ -39,7 +40,9 @@ func kafkaBrokers(t *testing.T) (target string, brokers []string, topic func(str
 		defer cl.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		_, _ = kadm.NewClient(cl).DeleteTopics(ctx, topics...)
+		adm := kadm.NewClient(cl)
+		_, _ = adm.DeleteGroups(ctx, topics...) // each test's groups are named after its topic
+		_, _ = adm.DeleteTopics(ctx, topics...)
 	})
 	run := herald.NewID()
 	return target, brokers, func(name string) string {
