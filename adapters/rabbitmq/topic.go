@@ -83,6 +83,11 @@ func openTopic(ctx context.Context, s *settings, env adapters.Env) (*topic, erro
 	return t, nil
 }
 
+// SendAt implements adapters.Topic (not yet: refused).
+func (t *topic) SendAt(_ context.Context, name string, _ *herald.Message, _ time.Time, _ func(error)) error {
+	return opError(t.s.scheme, opPublish, name, withKind(herald.KindInvalid, errors.New("no delayed delivery (maximum delay 0)")))
+}
+
 // Send implements adapters.Topic. It waits, within ctx, for the
 // connection, the channel and its lock, then writes m and returns; what
 // was not written when ctx ended is not taken (KindUnreachable). A

@@ -221,6 +221,11 @@ func (t *Topic) Send(ctx context.Context, topic string, m *herald.Message, done 
 	}
 }
 
+// SendAt implements adapters.Topic (not yet: refused).
+func (t *Topic) SendAt(_ context.Context, topic string, _ *herald.Message, _ time.Time, _ func(error)) error {
+	return Error(t.scheme, opPublish, topic, herald.KindInvalid, errors.New("no delayed delivery (maximum delay 0)"))
+}
+
 // ready waits within ctx until the connection is up and no resend is
 // due.
 func (t *Topic) ready(ctx context.Context, topic string) error {
