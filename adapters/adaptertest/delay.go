@@ -127,6 +127,7 @@ func testDelayNotBeforeNotMuchAfter(t *testing.T, e *env) {
 		t.Errorf("the message published at once arrived %v after the delayed one's time: held behind it", got.Sub(afterDue))
 	}
 	c.waitFor(t, e.wait()+d+e.caps.Delay.Precision+delayTolerance, after.UUID, atMsg.UUID)
+	_, nowGot := c.received(now.UUID)
 	late := e.caps.Delay.Precision + delayTolerance
 	for _, tc := range []struct {
 		m   *herald.Message
@@ -144,6 +145,15 @@ func testDelayNotBeforeNotMuchAfter(t *testing.T, e *env) {
 		if string(m.Payload) != string(tc.m.Payload) || herald.Key(m) != herald.Key(tc.m) || m.Metadata.Get("case") != tc.m.Metadata.Get("case") {
 			t.Errorf("delayed message arrived changed: payload %q key %q case %q; sent %q %q %q",
 				m.Payload, herald.Key(m), m.Metadata.Get("case"), tc.m.Payload, herald.Key(tc.m), tc.m.Metadata.Get("case"))
+		}
+		// What the backend adds to a delayed message's metadata is what
+		// it adds to any message: the delay's machinery does not leak.
+		for k := range m.Metadata {
+			if _, sent := tc.m.Metadata[k]; !sent {
+				if _, usual := nowGot.Metadata[k]; !usual {
+					t.Errorf("%s: the delivered message has metadata %q=%q, which neither the publisher nor an immediate delivery has", tc.m.Payload, k, m.Metadata[k])
+				}
+			}
 		}
 	}
 	if e.caps.Delay.Max < time.Duration(math.MaxInt64)-time.Hour {

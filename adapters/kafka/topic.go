@@ -124,7 +124,7 @@ func (st *send) finish(err error) {
 // the driver builds none yet (Capabilities.Delay.Max is 0), so it refuses
 // it; the facade refuses first.
 func (t *topic) SendAt(_ context.Context, name string, _ *herald.Message, _ time.Time, _ func(error)) error {
-	return newError(opPublish, name, herald.KindInvalid, errors.New("Kafka has no delayed delivery (maximum delay 0)"))
+	return newError(opPublish, name, herald.KindInvalid, errors.New("no delayed delivery on Kafka (maximum delay 0)"))
 }
 
 // Send implements adapters.Topic. It creates the topic on its first use,

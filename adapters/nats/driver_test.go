@@ -84,3 +84,8 @@ func TestRegistered(t *testing.T) {
 		t.Errorf("Lookup(nats) = %T", d)
 	}
 }
+
+// TestDelayOnExistingStream: see natsxtest.DelayOnExistingStream.
+func TestDelayOnExistingStream(t *testing.T) {
+	natsxtest.DelayOnExistingStream(t, fixture(t, "", ""))
+}

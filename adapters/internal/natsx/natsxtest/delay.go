@@ -47,6 +47,7 @@ func DelayOnExistingStream(t *testing.T, f Fixture) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), name) })
 	consumers := func() []string {
 		var out []string
 		st, err := js.Stream(ctx, name)
@@ -112,6 +113,9 @@ func DelayOnExistingStream(t *testing.T, f Fixture) {
 	// provision=false on a stream without schedules.
 	other := f.Topic(t)
 	MustPublish(t, tp, other, Numbered(1)...)
+	if n, err := js.StreamNameBySubject(ctx, other); err == nil {
+		t.Cleanup(func() { _ = js.DeleteStream(context.Background(), n) })
+	}
 	fixed := f.OpenTopic(t, "provision=false")
 	err = SendAtOne(t, fixed, other, herald.NewMessage([]byte("refused")), time.Now().Add(time.Minute))
 	var he *herald.Error
