@@ -20,8 +20,13 @@ import (
 // NATS, a Watermill bridge), is refused with a *herald.Error of
 // herald.ErrInvalid naming the backend and its maximum, before anything
 // is sent. A delivery time not after now is published at once, as
-// Publish does, on the backends with delayed delivery.
+// Publish does, on the backends with delayed delivery; the zero time is
+// refused (herald.ErrInvalid).
 func (p *Publisher) PublishAt(ctx context.Context, topic string, at time.Time, msgs ...*herald.Message) error {
+	if at.IsZero() {
+		return &herald.Error{Backend: p.cfg.Scheme, Op: "publish to", Topic: topic, Kind: herald.KindInvalid,
+			Err: fmt.Errorf("the delivery time is the zero time.Time; use Publish to publish at once")}
+	}
 	return p.publishAt(ctx, topic, at, time.Until(at), msgs)
 }
 

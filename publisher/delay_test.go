@@ -89,4 +89,12 @@ func TestDelayPastAndMiddleware(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the longest delay mem declares: %v", err)
 	}
+	if err := pub.PublishAt(ctx, "d", time.Time{}, herald.NewMessage(nil)); !errors.Is(err, herald.ErrInvalid) {
+		t.Errorf("PublishAt(zero time): %v; want herald.ErrInvalid", err)
+	}
+	select {
+	case m := <-got:
+		t.Errorf("delivered %q after a refusal", m.Payload)
+	case <-time.After(50 * time.Millisecond):
+	}
 }
