@@ -230,3 +230,15 @@ func (s *mutantStream) Close(ctx context.Context) error {
 	}
 	return rebrand(s.in.Close(ctx))
 }
+
+func (d mutantDriver) OpenRequester(ctx context.Context, cfg herald.Config, env adapters.Env) (adapters.Requester, error) {
+	_, inner, mem, err := d.of(cfg)
+	if err != nil {
+		return nil, err
+	}
+	r, err := inner.OpenRequester(ctx, mem, env)
+	if err != nil {
+		return nil, rebrand(err)
+	}
+	return r, nil
+}

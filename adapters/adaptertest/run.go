@@ -43,6 +43,12 @@ func Run(t *testing.T, s Suite) {
 			{"DerivedNamesAreInjective", testDerivedNamesAreInjective},
 			{"PermanentErrorDoesNotSpin", testPermanentErrorDoesNotSpin},
 			{"RandomizedInvariant", testInvariant},
+			{"RequestReply", testRequestReply},
+			{"RequestConcurrent", testRequestConcurrent},
+			{"RequestTimeout", testRequestTimeout},
+			{"RequestNoResponder", testRequestNoResponder},
+			{"RequestRemoteError", testRequestRemoteError},
+			{"RequestExpiredDropped", testRequestExpiredDropped},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()

@@ -102,3 +102,8 @@ func open(ctx context.Context, cfg herald.Config) (*settings, *instance, *nats.C
 	}
 	return s, in, nc, nil
 }
+
+// OpenRequester implements adapters.Driver.
+func (Driver) OpenRequester(context.Context, herald.Config, adapters.Env) (adapters.Requester, error) {
+	return nil, &herald.Error{Backend: Scheme, Op: "open requester", Kind: herald.KindInvalid, Err: fmt.Errorf("request/reply is not built yet")}
+}

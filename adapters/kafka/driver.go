@@ -77,3 +77,8 @@ func logger(env adapters.Env) *slog.Logger {
 	}
 	return slog.New(slog.DiscardHandler)
 }
+
+// OpenRequester implements adapters.Driver.
+func (Driver) OpenRequester(context.Context, herald.Config, adapters.Env) (adapters.Requester, error) {
+	return nil, &herald.Error{Backend: "kafka", Op: "open requester", Kind: herald.KindInvalid, Err: context.Canceled}
+}

@@ -28,6 +28,7 @@ func (driver) Capabilities(herald.Config) adapters.Capabilities {
 		Order:         adapters.OrderQueue,
 		DefaultWindow: 256,
 		SingleProcess: true,
+		Request:       adapters.RequestCaps{Path: adapters.RequestInProcess, FailFast: true},
 	}
 }
 

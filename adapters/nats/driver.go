@@ -149,3 +149,8 @@ func knownMaxPayload(servers []string) int {
 	}
 	return 0
 }
+
+// OpenRequester implements adapters.Driver.
+func (Driver) OpenRequester(context.Context, herald.Config, adapters.Env) (adapters.Requester, error) {
+	return nil, &herald.Error{Backend: Scheme, Op: "open requester", Kind: herald.KindInvalid, Err: errors.New("request/reply is not built yet")}
+}

@@ -64,3 +64,8 @@ func (Driver) OpenSubscription(ctx context.Context, cfg herald.Config, env adapt
 	}
 	return openSubscription(ctx, s, env)
 }
+
+// OpenRequester implements adapters.Driver.
+func (Driver) OpenRequester(context.Context, herald.Config, adapters.Env) (adapters.Requester, error) {
+	return nil, &herald.Error{Backend: "amqp", Op: "open requester", Kind: herald.KindInvalid, Err: context.Canceled}
+}
