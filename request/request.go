@@ -84,6 +84,9 @@ func (c *Client) RequestMsg(ctx context.Context, topic string, m *herald.Message
 	rctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	req := m.Copy()
+	// A request of its own ID: sending one message twice is two
+	// requests, never a duplicate a broker drops (JetStream Nats-Msg-Id).
+	req.UUID = herald.NewID()
 	for k, v := range cl.meta {
 		req.Metadata.Set(k, v)
 	}

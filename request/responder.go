@@ -23,8 +23,9 @@ import (
 // requester no longer waits; see Client.Dropped). A payload that does not
 // decode is answered with the decode error. A message without a reply
 // address is a herald.Permanent error (not a request). A reply that
-// could not be sent is the handler's error: the request is redelivered
-// (by the subscriber's policy) and fn may run again.
+// could not be sent before the deadline is dropped too; one that failed
+// otherwise is the handler's error: the request is redelivered (by the
+// subscriber's policy) and fn may run again.
 func Responder[Req, Resp any](c *Client, fn func(ctx context.Context, req Req) (Resp, error)) herald.Handler {
 	return ResponderMsg(c, func(ctx context.Context, m *herald.Message) (*herald.Message, error) {
 		var req Req
@@ -69,6 +70,12 @@ func ResponderMsg(c *Client, fn func(ctx context.Context, m *herald.Message) (*h
 			reply = herald.NewMessage(nil)
 		}
 		if err := c.req.Reply(ctx, to, reply); err != nil {
+			if _, has := deadlineOf(m); has && ctx.Err() != nil {
+				// The deadline passed while replying: the requester
+				// no longer waits, handling it again cannot help.
+				c.dropped.Add(1)
+				return nil
+			}
 			return fmt.Errorf("herald: reply to request %s: %w", m.UUID, err)
 		}
 		return nil

@@ -43,6 +43,7 @@ func (Driver) Capabilities(cfg herald.Config) adapters.Capabilities {
 		Order:          adapters.OrderQueue,
 		MaxMessageSize: 0, // the broker's max_message_size, not told to clients
 		DefaultWindow:  defaultWindow,
+		Request:        adapters.RequestCaps{Path: adapters.RequestDirectReplyTo, FailFast: true},
 	}
 }
 
@@ -65,7 +66,12 @@ func (Driver) OpenSubscription(ctx context.Context, cfg herald.Config, env adapt
 	return openSubscription(ctx, s, env)
 }
 
-// OpenRequester implements adapters.Driver.
-func (Driver) OpenRequester(context.Context, herald.Config, adapters.Env) (adapters.Requester, error) {
-	return nil, &herald.Error{Backend: "amqp", Op: "open requester", Kind: herald.KindInvalid, Err: context.Canceled}
+// OpenRequester connects within ctx and returns the request/reply side:
+// Direct Reply-to on one channel (see requester).
+func (Driver) OpenRequester(ctx context.Context, cfg herald.Config, env adapters.Env) (adapters.Requester, error) {
+	s, err := parse(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return openRequester(ctx, s, env)
 }

@@ -50,5 +50,6 @@ func Capabilities(set Settings, maxMessageSize int, singleProcess bool) adapters
 		MaxMessageSize: maxMessageSize,
 		DefaultWindow:  DefaultWindow,
 		SingleProcess:  singleProcess,
+		Request:        adapters.RequestCaps{Path: adapters.RequestInbox},
 	}
 }

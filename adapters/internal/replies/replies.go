@@ -87,3 +87,15 @@ func (t *Table) Len() int {
 
 // Close wakes every waiting request with ok false; Add fails after it.
 func (t *Table) Close() { t.once.Do(func() { close(t.closed) }) }
+
+// FailAll hands err to every request waiting now (their reply channel
+// was lost: a reply can no longer reach them).
+func (t *Table) FailAll(err error) {
+	t.mu.Lock()
+	waiting := t.waiting
+	t.waiting = map[string]chan Result{}
+	t.mu.Unlock()
+	for _, ch := range waiting {
+		ch <- Result{Err: err}
+	}
+}
