@@ -76,9 +76,11 @@ func plainConn(t *testing.T) *nats.Conn {
 }
 
 // TestRequestOneInboxSubscription: a client's concurrent requests share
-// one subscription (the multiplexed inbox), in both modes: the client's
-// connection holds exactly one subscription while 64 requests are in
-// flight and after.
+// one subscription (the multiplexed inbox): no request adds one. On core
+// NATS the client's connection holds exactly that one; on JetStream also
+// nats.go's own two (the PubAck inbox of async publishes and the
+// JetStream API's reply muxer), as many after one request as while 64
+// are in flight and after them.
 func TestRequestOneInboxSubscription(t *testing.T) {
 	for _, mode := range []string{"mode=core", "mode=jetstream"} {
 		t.Run(mode, func(t *testing.T) {
@@ -89,6 +91,16 @@ func TestRequestOneInboxSubscription(t *testing.T) {
 			var nc *nats.Conn
 			if !c.As(&nc) {
 				t.Fatal("Client.As(**nats.Conn) = false")
+			}
+			if _, err := request.Request[stockQuery, stock](context.Background(), c, tp, stockQuery{SKU: "warm"}, request.Timeout(10*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			want := nc.NumSubscriptions()
+			if mode == "mode=core" && want != 1 {
+				t.Fatalf("core: %d subscriptions on the client's connection after a request; want 1 (the inbox)", want)
+			}
+			if want > 3 {
+				t.Fatalf("jetstream: %d subscriptions after a request; want at most 3 (the inbox, the PubAck inbox, the API muxer)", want)
 			}
 			var wg sync.WaitGroup
 			errs := make(chan error, 64)
@@ -101,8 +113,8 @@ func TestRequestOneInboxSubscription(t *testing.T) {
 					if err == nil && got.SKU != sku {
 						err = fmt.Errorf("request %s got %+v", sku, got)
 					}
-					if n := nc.NumSubscriptions(); n != 1 {
-						err = errors.Join(err, fmt.Errorf("%d subscriptions on the client's connection during requests; want 1", n))
+					if n := nc.NumSubscriptions(); n != want {
+						err = errors.Join(err, fmt.Errorf("%d subscriptions on the client's connection during requests; want %d", n, want))
 					}
 					errs <- err
 				}()
@@ -114,8 +126,8 @@ func TestRequestOneInboxSubscription(t *testing.T) {
 					t.Error(err)
 				}
 			}
-			if n := nc.NumSubscriptions(); n != 1 {
-				t.Errorf("%d subscriptions after the requests; want 1 (the inbox)", n)
+			if n := nc.NumSubscriptions(); n != want {
+				t.Errorf("%d subscriptions after the requests; want %d", n, want)
 			}
 		})
 	}
