@@ -36,6 +36,7 @@ type payload struct {
 func main() {
 	d := flag.Duration("d", 3*time.Second, "duration of each case")
 	conc := flag.String("c", "1,16", "requesters at once, comma-separated")
+	only := flag.String("only", "", "run only the backends whose name contains this (e.g. nats)")
 	flag.Parse()
 	var cs []int
 	for _, s := range strings.Split(*conc, ",") {
@@ -59,6 +60,9 @@ func main() {
 	}
 	fmt.Printf("| backend | requesters | p50 | p99 | requests/s |\n|---|---:|---:|---:|---:|\n")
 	for _, t := range targets {
+		if !strings.Contains(t.name, *only) {
+			continue
+		}
 		for _, c := range cs {
 			r, err := herald(t.url, c, *d)
 			if err != nil {
