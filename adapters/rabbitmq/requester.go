@@ -43,6 +43,7 @@ type requester struct {
 
 	mu       sync.Mutex
 	ch       *amqp.Channel // nil until opened, or after a loss
+	consumed chan struct{} // closed when ch's consume loop returned
 	declared map[string]bool
 	closed   atomic.Bool
 	once     sync.Once
@@ -71,6 +72,15 @@ func (r *requester) channel(ctx context.Context) (*amqp.Channel, error) {
 	if r.ch != nil && !r.ch.IsClosed() {
 		return r.ch, nil
 	}
+	if r.ch != nil {
+		// The lost channel's loop fails the requests that waited on it:
+		// let it finish before requests wait on the next one.
+		select {
+		case <-r.consumed:
+		case <-ctx.Done():
+			return nil, unreachable(ctx, errors.New("the lost reply channel is still closing"))
+		}
+	}
 	conn, err := r.conn.wait(ctx, nil)
 	if err != nil {
 		return nil, err
@@ -86,8 +96,12 @@ func (r *requester) channel(ctx context.Context) (*amqp.Channel, error) {
 	}
 	returns := ch.NotifyReturn(make(chan amqp.Return, 16))
 	closed := ch.NotifyClose(make(chan *amqp.Error, 1))
-	go r.consume(deliveries, returns, closed)
-	r.ch, r.declared = ch, map[string]bool{}
+	consumed := make(chan struct{})
+	go func() {
+		defer close(consumed)
+		r.consume(deliveries, returns, closed)
+	}()
+	r.ch, r.consumed, r.declared = ch, consumed, map[string]bool{}
 	return ch, nil
 }
 
