@@ -34,7 +34,8 @@ func TestCapabilities(t *testing.T) {
 	f := fixture(t.TempDir(), "")
 	got := embedded.Driver{}.Capabilities(f.Config(t, "", ""))
 	want := adapters.Capabilities{Durable: true, Groups: true, Redelivery: adapters.RedeliverBroker, NackDelay: true,
-		CountsAttempts: true, Order: adapters.OrderQueue, MaxMessageSize: embedded.MaxPayload, DefaultWindow: 256, SingleProcess: true}
+		CountsAttempts: true, Order: adapters.OrderQueue, MaxMessageSize: embedded.MaxPayload, DefaultWindow: 256, SingleProcess: true,
+		Request: adapters.RequestCaps{Path: adapters.RequestInbox}}
 	if got != want {
 		t.Errorf("%+v, want %+v", got, want)
 	}

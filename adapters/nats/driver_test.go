@@ -50,7 +50,8 @@ func TestCapabilities(t *testing.T) {
 	f := fixture(t, "", "")
 	js := hnats.Driver{}.Capabilities(f.Config(t, "", ""))
 	want := adapters.Capabilities{Durable: true, Groups: true, Redelivery: adapters.RedeliverBroker, NackDelay: true,
-		CountsAttempts: true, Order: adapters.OrderQueue, MaxMessageSize: js.MaxMessageSize, DefaultWindow: 256}
+		CountsAttempts: true, Order: adapters.OrderQueue, MaxMessageSize: js.MaxMessageSize, DefaultWindow: 256,
+		Request: adapters.RequestCaps{Path: adapters.RequestInbox}}
 	if js != want {
 		t.Errorf("JetStream: %+v, want %+v", js, want)
 	}
@@ -59,7 +60,7 @@ func TestCapabilities(t *testing.T) {
 	}
 	core := hnats.Driver{}.Capabilities(f.Config(t, "", "mode=core"))
 	want = adapters.Capabilities{Groups: true, Redelivery: adapters.RedeliverLocal, Order: adapters.OrderQueue,
-		MaxMessageSize: core.MaxMessageSize, DefaultWindow: 256}
+		MaxMessageSize: core.MaxMessageSize, DefaultWindow: 256, Request: adapters.RequestCaps{Path: adapters.RequestInbox, FailFast: true}}
 	if core != want {
 		t.Errorf("core: %+v, want %+v", core, want)
 	}
