@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/request"
 	"github.com/heraldkit/herald/subscriber"
 )
@@ -127,5 +128,83 @@ func TestRequestDirectReplyTo(t *testing.T) {
 	}
 	if to := <-seen; !strings.HasPrefix(to, directReplyTo+".") {
 		t.Fatalf("the responder saw herald-reply-to %q; want the broker's %s.<token>", to, directReplyTo)
+	}
+}
+
+// TestRequestChannelLost: when the requester's connection drops, a
+// request waiting for its reply fails at once with KindUnreachable (its
+// reply can no longer reach it), not at its deadline; the next request
+// opens a Direct Reply-to channel on the redialled connection and gets
+// its reply.
+func TestRequestChannelLost(t *testing.T) {
+	target := brokerURL(t)
+	proxied, p := viaProxy(t)
+	topic := freshTopic(t)
+	ctx := context.Background()
+	rc, err := request.Open(ctx, target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	started := make(chan int, 4)
+	hold := make(chan struct{})
+	ready := make(chan string, 1)
+	sub, err := subscriber.Open(ctx, target, subscriber.WithGroup("holder"), subscriber.WithConcurrency(4), subscriber.WithReady(func(s string) { ready <- s }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go sub.Subscribe(sctx, topic, request.Responder(rc, func(ctx context.Context, n int) (int, error) {
+		started <- n
+		if n == 1 {
+			select {
+			case <-hold:
+			case <-ctx.Done():
+			}
+		}
+		return n, nil
+	}))
+	<-ready
+
+	r, err := Driver{}.OpenRequester(ctx, mustConfig(t, proxied), adapters.Env{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	m1, _ := herald.NewJSONMessage(1)
+	failed := make(chan error, 1)
+	go func() {
+		rctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		_, err := r.Request(rctx, topic, m1)
+		failed <- err
+	}()
+	if n := <-started; n != 1 {
+		t.Fatalf("responder got %d; want 1", n)
+	}
+	begin := time.Now()
+	p.Reset()
+	select {
+	case err := <-failed:
+		kindIs(t, "request waiting when the connection dropped", err, herald.KindUnreachable)
+		if d := time.Since(begin); d > 10*time.Second {
+			t.Errorf("failed %v after the drop; want at once", d)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the waiting request did not fail within 30s of the connection drop")
+	}
+	close(hold) // its reply goes to an address gone
+
+	m2, _ := herald.NewJSONMessage(2)
+	rctx, cancel2 := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel2()
+	rep, err := r.Request(rctx, topic, m2)
+	if err != nil {
+		t.Fatalf("request after the reconnect: %v", err)
+	}
+	if string(rep.Payload) != "2" {
+		t.Fatalf("reply %q; want 2", rep.Payload)
 	}
 }
