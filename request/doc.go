@@ -14,6 +14,10 @@
 //	defer c.Close()
 //	stock, err := request.Request[StockQuery, Stock](ctx, c, "inventory.stock", StockQuery{SKU: "A1"})
 //
+// A client that only answers (a Responder's) opens its reply channel
+// too: on Kafka that is a reply topic, created at Open and deleted at
+// Close.
+//
 // # Responder
 //
 //	sub.Subscribe(ctx, "inventory.stock", request.Responder(c,
