@@ -16,6 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,7 +38,20 @@ func main() {
 	d := flag.Duration("d", 3*time.Second, "duration of each case")
 	conc := flag.String("c", "1,16", "requesters at once, comma-separated")
 	only := flag.String("only", "", "run only the backends whose name contains this (e.g. nats)")
+	prof := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var cs []int
 	for _, s := range strings.Split(*conc, ",") {
 		n, err := strconv.Atoi(s)
