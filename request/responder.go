@@ -17,15 +17,22 @@ import (
 // request's reply address over c. Subscribe it with subscriber.Subscribe
 // like any handler; middleware, groups and windows apply.
 //
-// Settling: a request answered (with a result or fn's error, carried to
-// the requester as a *RemoteError) is acknowledged; so is a request whose
-// deadline passed before it arrived or before fn returned (dropped: its
-// requester no longer waits; see Client.Dropped). A payload that does not
-// decode is answered with the decode error. A message without a reply
-// address is a herald.Permanent error (not a request). A reply that
-// could not be sent before the deadline is dropped too; one that failed
-// otherwise is the handler's error: the request is redelivered (by the
-// subscriber's policy) and fn may run again.
+// Settling:
+//   - a request answered, with fn's result or its error (which reaches
+//     the requester as a *RemoteError), is acknowledged;
+//   - a request whose deadline passed before it arrived, before fn
+//     returned or before its reply was sent is dropped (acknowledged,
+//     nothing replied: its requester no longer waits; see
+//     Client.Dropped);
+//   - when fn returns its context's error because the subscriber is
+//     stopping (cancelled, not the deadline), nothing is replied and the
+//     error is the handler's: the request is handled again;
+//   - a payload that does not decode is answered with the decode error;
+//   - a message without a reply address is a herald.Permanent error (not
+//     a request);
+//   - a reply that could not be sent otherwise is the handler's error:
+//     the request is redelivered (by the subscriber's policy) and fn may
+//     run again.
 func Responder[Req, Resp any](c *Client, fn func(ctx context.Context, req Req) (Resp, error)) herald.Handler {
 	return ResponderMsg(c, func(ctx context.Context, m *herald.Message) (*herald.Message, error) {
 		var req Req
@@ -59,9 +66,14 @@ func ResponderMsg(c *Client, fn func(ctx context.Context, m *herald.Message) (*h
 		}
 		reply, err := fn(ctx, m)
 		if err != nil {
-			if errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil {
-				c.dropped.Add(1)
-				return nil
+			if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+				if _, has := deadlineOf(m); has && errors.Is(cerr, context.DeadlineExceeded) {
+					c.dropped.Add(1) // the requester no longer waits
+					return nil
+				}
+				// The subscriber is stopping: not answered, so handled
+				// again (another responder of the group may take it).
+				return err
 			}
 			reply = herald.NewMessage(nil)
 			reply.Metadata.Set(ErrorHeader, err.Error())
