@@ -21,6 +21,10 @@ var (
 	// expired): the broker may have stored the message. Publishing it again
 	// may duplicate it; a consumer that dedupes by message ID sees it once.
 	ErrOutcomeUnknown = errors.New("herald: publish outcome unknown (the broker may have stored it)")
+	// ErrNoResponder is wrapped when a request went to a topic nobody
+	// subscribes to and the backend can tell (NATS core's no-responders
+	// status, the memory bus).
+	ErrNoResponder = errors.New("herald: no responder subscribes to the topic")
 )
 
 // Kind classifies an *Error.
@@ -35,6 +39,7 @@ const (
 	KindTooLarge                   // ErrTooLarge: over the broker's size limit
 	KindInvalid                    // ErrInvalid: refused as invalid
 	KindOutcomeUnknown             // ErrOutcomeUnknown: written, no answer: maybe stored
+	KindNoResponder                // ErrNoResponder: a request nobody subscribes to
 )
 
 var kindSentinel = [...]error{
@@ -44,6 +49,7 @@ var kindSentinel = [...]error{
 	KindTooLarge:       ErrTooLarge,
 	KindInvalid:        ErrInvalid,
 	KindOutcomeUnknown: ErrOutcomeUnknown,
+	KindNoResponder:    ErrNoResponder,
 }
 
 // Sentinel returns the sentinel error of k (nil for KindOther).
@@ -69,6 +75,8 @@ func (k Kind) String() string {
 		return "invalid"
 	case KindOutcomeUnknown:
 		return "outcome unknown"
+	case KindNoResponder:
+		return "no responder"
 	}
 	return "other"
 }

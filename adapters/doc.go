@@ -39,6 +39,19 @@
 // argument; a driver without delayed delivery declares a zero Delay and
 // refuses SendAt, never sending the message at once.
 //
+// # Request/reply
+//
+// OpenRequester opens a Requester: one reply channel per client, shared
+// by every request in flight, matched by correlation (package request is
+// the facade: the codec, the deadline header, the typed errors). The
+// reply address and the correlation token travel in the request as the
+// broker's own properties where it has them, and the driver's streams
+// hand them to the responder's handler as the documented headers
+// ReplyToHeader and CorrelationHeader. Capabilities.Request declares the
+// native path and whether a request nobody subscribes to fails at once
+// (KindNoResponder); a backend without a path refuses OpenRequester with
+// an error naming itself.
+//
 // # Groups and names
 //
 // With a group, streams of the same group, in any process, share a

@@ -30,6 +30,12 @@ type Driver interface {
 	// OpenSubscription opens the consume side for cfg.Group ("" for a
 	// private subscriber). ctx bounds the opening only.
 	OpenSubscription(ctx context.Context, cfg herald.Config, env Env) (Subscription, error)
+	// OpenRequester opens the request/reply side (see Requester): one
+	// reply channel serving every request of the client. A backend
+	// without request/reply (Capabilities.Request.Path is RequestNone)
+	// returns a *herald.Error of KindInvalid naming the backend. ctx
+	// bounds the opening only.
+	OpenRequester(ctx context.Context, cfg herald.Config, env Env) (Requester, error)
 }
 
 // Env holds what a driver is given at open instead of finding it in a
@@ -237,6 +243,8 @@ type Capabilities struct {
 	// Delay is what Topic.SendAt does; its zero value is no delayed
 	// delivery (the facade refuses a delay).
 	Delay DelayCapabilities
+	// Request is how the backend carries request/reply (OpenRequester).
+	Request RequestCaps
 }
 
 // DelayCapabilities is what a backend does for delayed delivery

@@ -150,3 +150,7 @@ func BenchmarkPublish16(b *testing.B) {
 		}
 	})
 }
+
+func (nullDriver) OpenRequester(context.Context, herald.Config, adapters.Env) (adapters.Requester, error) {
+	return nil, errors.New("no requester")
+}

@@ -115,3 +115,7 @@ func (h *heldTopic) Close(context.Context) error {
 }
 
 func (h *heldTopic) As(any) bool { return false }
+
+func (heldDriver) OpenRequester(context.Context, herald.Config, adapters.Env) (adapters.Requester, error) {
+	return nil, errors.New("no requester")
+}

@@ -25,6 +25,10 @@ func (f *flappy) Capabilities(herald.Config) adapters.Capabilities {
 func (f *flappy) OpenTopic(context.Context, herald.Config, adapters.Env) (adapters.Topic, error) {
 	return nil, errors.New("no topic")
 }
+func (f *flappy) OpenRequester(context.Context, herald.Config, adapters.Env) (adapters.Requester, error) {
+	return nil, errors.New("no requester")
+}
+
 func (f *flappy) OpenSubscription(context.Context, herald.Config, adapters.Env) (adapters.Subscription, error) {
 	return flappySub{f}, nil
 }

@@ -100,3 +100,11 @@ func (d *driver) OpenSubscription(ctx context.Context, cfg herald.Config, env ad
 	}
 	return newSubscription(d, sub), nil
 }
+
+// OpenRequester implements adapters.Driver: a Watermill Publisher and
+// Subscriber have no reply channel Herald could share between requests
+// (Watermill's requestreply opens a subscriber per request), so a bridged
+// backend refuses request/reply, naming itself.
+func (d *driver) OpenRequester(context.Context, herald.Config, adapters.Env) (adapters.Requester, error) {
+	return nil, &herald.Error{Backend: d.b.Name, Op: "open requester", Kind: herald.KindInvalid, Err: errNoRequester}
+}

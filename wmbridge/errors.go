@@ -9,6 +9,7 @@ import (
 var (
 	errNoPublisher  = errors.New("the Watermill backend has no publisher (Backend.NewPublisher is nil)")
 	errNoSubscriber = errors.New("the Watermill backend has no subscriber (Backend.NewSubscriber is nil)")
+	errNoRequester  = errors.New("a bridged Watermill backend has no request/reply: no reply channel shared by requests (use mem, embedded, nats, amqp or kafka)")
 	errChannelEnded = errors.New("the Watermill subscriber closed its channel")
 )
 

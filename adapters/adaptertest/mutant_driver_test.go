@@ -30,6 +30,8 @@ type mutant struct {
 	ackOnNack     bool                         // Nack acks
 	ackOnClose    bool                         // Close acks what is unsettled first
 	fanout        bool                         // every subscription is a group of its own
+	dropReply     bool                         // Requester.Reply sends nothing
+	crossReply    bool                         // Requester.Request returns the previous request's reply
 }
 
 // fanouts numbers the groups of the fanout mutant.
@@ -233,4 +235,48 @@ func (s *mutantStream) Close(ctx context.Context) error {
 		s.mu.Unlock()
 	}
 	return rebrand(s.in.Close(ctx))
+}
+
+func (d mutantDriver) OpenRequester(ctx context.Context, cfg herald.Config, env adapters.Env) (adapters.Requester, error) {
+	_, inner, mem, err := d.of(cfg)
+	if err != nil {
+		return nil, err
+	}
+	m, _, _, _ := d.of(cfg)
+	r, err := inner.OpenRequester(ctx, mem, env)
+	if err != nil {
+		return nil, rebrand(err)
+	}
+	return &mutantRequester{Requester: r, m: m}, nil
+}
+
+// mutantRequester is the memory bus's requester with the mutant's
+// request faults.
+type mutantRequester struct {
+	adapters.Requester
+	m    *mutant
+	mu   sync.Mutex
+	last *herald.Message
+}
+
+func (r *mutantRequester) Request(ctx context.Context, topic string, msg *herald.Message) (*herald.Message, error) {
+	rep, err := r.Requester.Request(ctx, topic, msg)
+	if err != nil || !r.m.crossReply {
+		return rep, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	prev := r.last
+	r.last = rep
+	if prev == nil {
+		return rep, nil
+	}
+	return prev, nil
+}
+
+func (r *mutantRequester) Reply(ctx context.Context, to adapters.ReplyAddress, msg *herald.Message) error {
+	if r.m.dropReply {
+		return nil
+	}
+	return r.Requester.Reply(ctx, to, msg)
 }

@@ -50,6 +50,11 @@ var mutants = map[string]struct {
 			"end-to-end/contract/RandomizedInvariant"}},
 	"fanout": {m: &mutant{fanout: true},
 		fail: []string{"driver/GroupsShareAndEachGroupGetsAll", "end-to-end/contract/GroupsShareAndEachGroupGetsAll"}},
+	"reply-dropped": {m: &mutant{dropReply: true}, fail: []string{"end-to-end/contract/RequestReply", "end-to-end/contract/RequestRemoteError"}},
+	"reply-crossed": {m: &mutant{crossReply: true}, fail: []string{"end-to-end/contract/RequestConcurrent"}},
+	// The bus fails fast; declaring it does not must fail the test.
+	"fail-fast-undeclared": {m: &mutant{caps: func(c *adapters.Capabilities) { c.Request.FailFast = false }},
+		fail: []string{"end-to-end/contract/RequestNoResponder"}},
 	"nack-delay": {m: &mutant{holdNack: true, caps: func(c *adapters.Capabilities) { c.Redelivery, c.NackDelay = adapters.RedeliverBroker, true }},
 		pass: []string{"driver/NackDelayHonoured", "end-to-end/contract/PermanentErrorDoesNotSpin"}},
 }

@@ -46,6 +46,12 @@ func Run(t *testing.T, s Suite) {
 			{"DelayNotBeforeNotMuchAfter", testDelayNotBeforeNotMuchAfter},
 			{"DelayOrder", testDelayOrder},
 			{"DelayRefused", testDelayRefused},
+			{"RequestReply", testRequestReply},
+			{"RequestConcurrent", testRequestConcurrent},
+			{"RequestTimeout", testRequestTimeout},
+			{"RequestNoResponder", testRequestNoResponder},
+			{"RequestRemoteError", testRequestRemoteError},
+			{"RequestExpiredDropped", testRequestExpiredDropped},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()

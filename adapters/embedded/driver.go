@@ -102,3 +102,25 @@ func open(ctx context.Context, cfg herald.Config) (*settings, *instance, *nats.C
 	}
 	return s, in, nc, nil
 }
+
+// OpenRequester implements adapters.Driver: the JetStream request path
+// of the nats driver (natsx.Requester) on the directory's server.
+func (Driver) OpenRequester(ctx context.Context, cfg herald.Config, env adapters.Env) (adapters.Requester, error) {
+	s, in, nc, err := open(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	o := natsx.Options{Scheme: Scheme, OnClose: in.release, As: in.as, Logger: env.Logger}
+	t, err := natsx.NewTopic(nc, s.js, o)
+	if err != nil {
+		nc.Close()
+		in.release()
+		return nil, err
+	}
+	r, err := natsx.NewRequester(nc, t, o)
+	if err != nil {
+		_ = t.Close(ctx)
+		return nil, err
+	}
+	return r, nil
+}

@@ -47,6 +47,7 @@ func (Driver) Capabilities(cfg herald.Config) adapters.Capabilities {
 		MaxMessageSize: s.maxMessageBytes,
 		DefaultWindow:  defaultWindow,
 		MaxWindow:      0, // no limit of its own
+		Request:        adapters.RequestCaps{Path: adapters.RequestReplyTopic},
 	}
 }
 
@@ -76,4 +77,15 @@ func logger(env adapters.Env) *slog.Logger {
 		return env.Logger
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+// OpenRequester implements adapters.Driver: a reply topic of its own
+// (created now, deleted at Close), its consumer, and a producer (see
+// requester).
+func (Driver) OpenRequester(ctx context.Context, cfg herald.Config, env adapters.Env) (adapters.Requester, error) {
+	s, err := parse(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return newRequester(ctx, s, logger(env))
 }

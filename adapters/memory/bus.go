@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters/internal/replies"
 )
 
 // bus is one named, reference-counted bus: per topic, its groups.
@@ -11,9 +12,10 @@ type bus struct {
 	name   string
 	buffer int
 
-	mu     sync.Mutex
-	refs   int
-	topics map[string]map[string]*group // topic -> group name -> group
+	mu      sync.Mutex
+	refs    int
+	topics  map[string]map[string]*group // topic -> group name -> group
+	inboxes map[string]*replies.Table    // requesters' reply addresses
 
 	delay *scheduler    // delayed messages (Topic.SendAt)
 	done  chan struct{} // closed when the bus ends
@@ -39,7 +41,7 @@ func acquire(s settings) *bus {
 
 // newBus is an empty bus on c.
 func newBus(s settings, c clock) *bus {
-	b := &bus{name: s.name, buffer: s.buffer, topics: map[string]map[string]*group{}, done: make(chan struct{})}
+	b := &bus{name: s.name, buffer: s.buffer, topics: map[string]map[string]*group{}, inboxes: map[string]*replies.Table{}, done: make(chan struct{})}
 	b.delay = &scheduler{clock: c, deliver: b.deliverDelayed}
 	return b
 }
@@ -107,4 +109,25 @@ func (b *bus) groups(topic string) []*group {
 		gs = append(gs, g)
 	}
 	return gs
+}
+
+// addInbox registers a requester's reply address.
+func (b *bus) addInbox(name string, t *replies.Table) {
+	b.mu.Lock()
+	b.inboxes[name] = t
+	b.mu.Unlock()
+}
+
+// dropInbox removes a reply address.
+func (b *bus) dropInbox(name string) {
+	b.mu.Lock()
+	delete(b.inboxes, name)
+	b.mu.Unlock()
+}
+
+// inboxTable returns the requests waiting on a reply address, nil for none.
+func (b *bus) inboxTable(name string) *replies.Table {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.inboxes[name]
 }

@@ -36,6 +36,7 @@ func (driver) Capabilities(herald.Config) adapters.Capabilities {
 			Precision: delayPrecision,
 			Ordered:   true,
 		},
+		Request: adapters.RequestCaps{Path: adapters.RequestInProcess, FailFast: true},
 	}
 }
 

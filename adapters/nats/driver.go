@@ -53,6 +53,7 @@ func (Driver) Capabilities(cfg herald.Config) adapters.Capabilities {
 			Order:          adapters.OrderQueue,
 			MaxMessageSize: size,
 			DefaultWindow:  natsx.DefaultWindow,
+			Request:        adapters.RequestCaps{Path: adapters.RequestInbox, FailFast: true},
 		}
 	}
 	return natsx.Capabilities(s.js, size, false)
@@ -148,4 +149,37 @@ func knownMaxPayload(servers []string) int {
 		return v.(int)
 	}
 	return 0
+}
+
+// OpenRequester implements adapters.Driver: a connection of its own with
+// one multiplexed inbox subscription (natsx.Requester). Core NATS
+// publishes requests with the inbox as reply subject and fails fast on
+// the server's no-responders status; JetStream stores them in the
+// topic's stream and carries the inbox in the herald-reply-to header.
+func (Driver) OpenRequester(ctx context.Context, cfg herald.Config, env adapters.Env) (adapters.Requester, error) {
+	s, err := parse(cfg)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := connect(ctx, s, env)
+	if err != nil {
+		return nil, err
+	}
+	o := natsx.Options{Scheme: Scheme, Logger: env.Logger}
+	var js *natsx.Topic
+	if !s.core {
+		if js, err = natsx.NewTopic(nc, s.js, o); err != nil {
+			nc.Close()
+			return nil, err
+		}
+	}
+	r, err := natsx.NewRequester(nc, js, o)
+	if err != nil {
+		if js != nil {
+			_ = js.Close(ctx)
+		}
+		nc.Close()
+		return nil, err
+	}
+	return r, nil
 }

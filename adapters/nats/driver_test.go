@@ -52,7 +52,8 @@ func TestCapabilities(t *testing.T) {
 	js := hnats.Driver{}.Capabilities(f.Config(t, "", ""))
 	want := adapters.Capabilities{Durable: true, Groups: true, Redelivery: adapters.RedeliverBroker, NackDelay: true,
 		CountsAttempts: true, Order: adapters.OrderQueue, MaxMessageSize: js.MaxMessageSize, DefaultWindow: 256,
-		Delay: adapters.DelayCapabilities{Max: 7*24*time.Hour - 1500*time.Millisecond, Precision: 1500 * time.Millisecond, Durable: true, Ordered: true}}
+		Delay: adapters.DelayCapabilities{Max: 7*24*time.Hour - 1500*time.Millisecond, Precision: 1500 * time.Millisecond, Durable: true, Ordered: true},
+		Request: adapters.RequestCaps{Path: adapters.RequestInbox}}
 	if js != want {
 		t.Errorf("JetStream: %+v, want %+v", js, want)
 	}
@@ -64,7 +65,7 @@ func TestCapabilities(t *testing.T) {
 	}
 	core := hnats.Driver{}.Capabilities(f.Config(t, "", "mode=core"))
 	want = adapters.Capabilities{Groups: true, Redelivery: adapters.RedeliverLocal, Order: adapters.OrderQueue,
-		MaxMessageSize: core.MaxMessageSize, DefaultWindow: 256}
+		MaxMessageSize: core.MaxMessageSize, DefaultWindow: 256, Request: adapters.RequestCaps{Path: adapters.RequestInbox, FailFast: true}}
 	if core != want {
 		t.Errorf("core: %+v, want %+v", core, want)
 	}

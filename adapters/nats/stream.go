@@ -152,6 +152,11 @@ func (st *coreStream) slow() {
 // delivery records nm as unsettled; st.mu is held.
 func (st *coreStream) delivery(nm *nats.Msg) adapters.Received {
 	msg, _ := st.m.Unmarshal(nm)
+	if nm.Reply != "" && msg.Metadata.Get(adapters.ReplyToHeader) == "" {
+		// A request from a plain NATS client (nc.Request, the nats
+		// CLI): its reply subject is the reply address.
+		msg.Metadata.Set(adapters.ReplyToHeader, nm.Reply)
+	}
 	st.seq++
 	st.unsettled[st.seq] = struct{}{}
 	return adapters.Received{Msg: msg, Key: msg.Metadata.Get(herald.KeyHeader), Token: adapters.Token{Seq: st.seq}}

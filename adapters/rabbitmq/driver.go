@@ -47,6 +47,7 @@ func (Driver) Capabilities(cfg herald.Config) adapters.Capabilities {
 		MaxMessageSize: 0, // the broker's max_message_size, not told to clients
 		DefaultWindow:  defaultWindow,
 		Delay:          delay,
+		Request:        adapters.RequestCaps{Path: adapters.RequestDirectReplyTo, FailFast: true},
 	}
 }
 
@@ -67,4 +68,14 @@ func (Driver) OpenSubscription(ctx context.Context, cfg herald.Config, env adapt
 		return nil, err
 	}
 	return openSubscription(ctx, s, env)
+}
+
+// OpenRequester connects within ctx and returns the request/reply side:
+// Direct Reply-to on one channel (see requester).
+func (Driver) OpenRequester(ctx context.Context, cfg herald.Config, env adapters.Env) (adapters.Requester, error) {
+	s, err := parse(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return openRequester(ctx, s, env)
 }

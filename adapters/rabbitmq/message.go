@@ -10,6 +10,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 )
 
 // RedeliveredHeader is set to "true" in the metadata of a message the
@@ -73,6 +74,15 @@ func fromDelivery(d *amqp.Delivery) *herald.Message {
 	}
 	if d.Redelivered {
 		m.Metadata[RedeliveredHeader] = "true"
+	}
+	if d.ReplyTo != "" {
+		// A request (Direct Reply-to or a reply queue of another
+		// client): the responder replies to reply_to with its
+		// correlation_id.
+		m.Metadata[adapters.ReplyToHeader] = d.ReplyTo
+		if d.CorrelationId != "" {
+			m.Metadata[adapters.CorrelationHeader] = d.CorrelationId
+		}
 	}
 	return m
 }

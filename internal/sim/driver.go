@@ -121,3 +121,9 @@ func (d *Driver) open(ctx context.Context, cfg herald.Config, env adapters.Env, 
 func opError(op, topic string, k herald.Kind, cause error) error {
 	return &herald.Error{Backend: Scheme, Op: op, Topic: topic, Kind: k, Err: cause}
 }
+
+// OpenRequester implements adapters.Driver: the simulated broker has no
+// request/reply (its plan declares none), so it is refused.
+func (d *Driver) OpenRequester(context.Context, herald.Config, adapters.Env) (adapters.Requester, error) {
+	return nil, &herald.Error{Backend: Scheme, Op: "open requester", Kind: herald.KindInvalid, Err: errors.New("the simulated broker has no request/reply")}
+}

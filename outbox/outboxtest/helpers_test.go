@@ -287,3 +287,7 @@ func (n *pgNotifier) Wait(ctx context.Context) error {
 	_, err := n.conn.WaitForNotification(ctx)
 	return err
 }
+
+func (probeDriver) OpenRequester(context.Context, herald.Config, adapters.Env) (adapters.Requester, error) {
+	return nil, fmt.Errorf("probe: no requester")
+}

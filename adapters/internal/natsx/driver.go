@@ -52,5 +52,6 @@ func Capabilities(set Settings, maxMessageSize int, singleProcess bool) adapters
 		DefaultWindow:  DefaultWindow,
 		SingleProcess:  singleProcess,
 		Delay:          DelayCapabilities(set),
+		Request:        adapters.RequestCaps{Path: adapters.RequestInbox},
 	}
 }
