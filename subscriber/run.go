@@ -27,9 +27,9 @@ import (
 type run struct {
 	sub     *Subscriber
 	topic   string
-	handler herald.Handler // per message (Subscribe); nil with batch
-	batch   *batching      // SubscribeBatch; nil per message
-	window  int            // the stream window
+	handler herald.Handler  // per message (Subscribe); nil with batch
+	batch   *batching       // SubscribeBatch; nil per message
+	window  int             // the stream window
 	base    context.Context // handler contexts derive from it: values, no cancel
 	status  *status
 	fails   failures // per message ID, for RedeliverBroker without a count
