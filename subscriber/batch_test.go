@@ -359,3 +359,79 @@ func TestBatchRefusesPerMessageMiddleware(t *testing.T) {
 		t.Fatalf("BatchSize(0): %v, want a configuration error", err)
 	}
 }
+
+// WithConcurrency(4) runs batches in parallel, but a key's messages go
+// to one lane: each key is handled in publish order and never in two
+// batches at once.
+func TestBatchConcurrentLanesKeepKeyOrder(t *testing.T) {
+	eachBatchBackend(t, func(t *testing.T, target string) {
+		topic, group := uniqName("blanes"), uniqName("g")
+		const keys, per = 6, 30
+		var mu sync.Mutex
+		got := map[string][]string{}
+		busy := map[string]bool{}
+		overlap := ""
+		running, peak := 0, 0
+		n := 0
+		done := make(chan struct{})
+		startBatch(t, target, group, topic, func(_ context.Context, b *herald.Batch) error {
+			mu.Lock()
+			running++
+			peak = max(peak, running)
+			for _, m := range b.Messages {
+				k := herald.Key(m)
+				if busy[k] && overlap == "" {
+					overlap = k
+				}
+			}
+			for _, m := range b.Messages {
+				busy[herald.Key(m)] = true
+			}
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond) // let the other lanes run beside this one
+			mu.Lock()
+			defer mu.Unlock()
+			running--
+			for _, m := range b.Messages {
+				k := herald.Key(m)
+				busy[k] = false
+				got[k] = append(got[k], string(m.Payload))
+				if n++; n == keys*per {
+					close(done)
+				}
+			}
+			return nil
+		}, []subscriber.BatchOption{subscriber.BatchSize(8), subscriber.BatchWait(20 * time.Millisecond)},
+			subscriber.WithConcurrency(4))
+		pub := openBatchPub(t, target)
+		var msgs []*herald.Message
+		for i := range per {
+			for k := range keys {
+				m := herald.NewMessage([]byte(fmt.Sprint(i)))
+				herald.SetKey(m, fmt.Sprint("key-", k))
+				msgs = append(msgs, m)
+			}
+		}
+		if err := pub.Publish(context.Background(), topic, msgs...); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-done:
+		case <-time.After(batchWait):
+			t.Fatal("not all handled")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if overlap != "" {
+			t.Errorf("key %s was in two batches at once", overlap)
+		}
+		for k, ps := range got {
+			for i, p := range ps {
+				if p != fmt.Sprint(i) {
+					t.Fatalf("%s handled in order %v, want 0..%d", k, ps, per-1)
+				}
+			}
+		}
+		t.Logf("at most %d batches at once", peak)
+	})
+}
