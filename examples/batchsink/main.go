@@ -6,7 +6,7 @@
 //
 //	go run ./batchsink                                  # embedded broker, SQLite
 //	go run ./batchsink -db postgres://postgres@127.0.0.1:5433/postgres
-//	go run ./batchsink -url kafka://127.0.0.1:9092 -n 50000 -batch 500
+//	go run ./batchsink -url kafka://127.0.0.1:9092 -n 50000 -batch 500 -concurrency 8
 //
 // The batch handler also shows per-message results: a payload that is
 // not valid is dead-lettered (middleware.BatchDeadLetter, to
@@ -44,6 +44,7 @@ type config struct {
 	wait  time.Duration // batch wait
 	modes []string      // "single", "batch"
 	bad   int           // every bad-th message is not valid (0: none)
+	conc  int           // WithConcurrency: handlers (single) or batches (batch) at once
 }
 
 func main() {
@@ -55,6 +56,7 @@ func main() {
 	flag.IntVar(&c.size, "batch", 200, "batch size of the batch handler")
 	flag.DurationVar(&c.wait, "wait", 20*time.Millisecond, "batch wait of the batch handler")
 	flag.StringVar(&modes, "modes", "single,batch", "modes to run, comma-separated: single, batch")
+	flag.IntVar(&c.conc, "concurrency", 1, "handlers (single) or batches (batch) at once")
 	flag.IntVar(&c.bad, "bad", 0, "make every bad-th message invalid, to show dead-lettering (0: none)")
 	flag.Parse()
 	c.modes = strings.Split(modes, ",")
@@ -96,7 +98,7 @@ func run(ctx context.Context, c config, out io.Writer) ([]result, error) {
 		return nil, err
 	}
 	defer db.Close()
-	fmt.Fprintf(out, "backend %s, database %s, %d messages per mode, batch %d / %v\n", redact(c.url), db.Dialect, c.n, c.size, c.wait)
+	fmt.Fprintf(out, "backend %s, database %s, %d messages per mode, concurrency %d, batch %d / %v\n", redact(c.url), db.Dialect, c.n, max(c.conc, 1), c.size, c.wait)
 	var all []result
 	for _, mode := range c.modes {
 		res, err := runMode(ctx, c, db, strings.TrimSpace(mode))
@@ -138,7 +140,8 @@ func runMode(ctx context.Context, c config, db *appdb.DB, mode string) (result, 
 		return res, err
 	}
 	defer pub.Close()
-	opts := []subscriber.Option{subscriber.WithGroup("batchsink"), subscriber.WithDrainTimeout(10 * time.Second)}
+	opts := []subscriber.Option{subscriber.WithGroup("batchsink"), subscriber.WithDrainTimeout(10 * time.Second),
+		subscriber.WithConcurrency(max(c.conc, 1))}
 	s := &sink{db: db, table: table, want: int64(c.n), done: make(chan struct{})}
 	dead := middleware.OnDeadLetter(func(context.Context, middleware.Event) { s.count(0, 1) })
 	if mode == "single" {
