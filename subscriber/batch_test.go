@@ -10,10 +10,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
+
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/middleware"
 	"github.com/heraldkit/herald/subscriber"
+	"github.com/heraldkit/herald/wmbridge"
 )
 
 // Messages published at once come in full batches of BatchSize; the
@@ -440,4 +445,58 @@ func TestBatchConcurrentLanesKeepKeyOrder(t *testing.T) {
 		}
 		t.Logf("at most %d batches at once", peak)
 	})
+}
+
+// A batch the backend cannot hand out at once is refused, naming the
+// backend: a Watermill subscriber bridged in holds one message
+// (Capabilities.MaxWindow 1).
+func TestBatchRefusesSizeAboveMaxWindow(t *testing.T) {
+	wmbridge.Register("wmbatch", wmbridge.Backend{
+		NewSubscriber: func(context.Context, herald.Config, watermill.LoggerAdapter) (message.Subscriber, error) {
+			return gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{}), nil
+		},
+	})
+	sub, err := subscriber.Open(context.Background(), "wmbatch://local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	err = sub.SubscribeBatch(context.Background(), "t", func(context.Context, *herald.Batch) error { return nil }, subscriber.BatchSize(2))
+	if !errors.Is(err, herald.ErrInvalidConfig) || !strings.Contains(err.Error(), "wmbatch") || !strings.Contains(err.Error(), "1 to 1") {
+		t.Fatalf("BatchSize(2) on a backend with MaxWindow 1: %v, want a configuration error naming wmbatch and allowing 1 to 1", err)
+	}
+}
+
+// A message the handler dead-letters with no BatchDeadLetter to park it
+// is kept, never dropped: the error hook hears of it (naming the
+// middleware to add) and it comes again after the permanent error's
+// delay (1 s), with Attempt 2.
+func TestBatchDeadLetterUnparkedIsKept(t *testing.T) {
+	target := "mem://" + uniqName("bunparked")
+	h := newHandled()
+	hook := make(chan error, 4)
+	startBatch(t, target, "g", "t", func(_ context.Context, b *herald.Batch) error {
+		h.record(b)
+		if d, _ := herald.DeliveryFromContext(b.Messages[0].Context()); d.Attempt == 1 {
+			b.DeadLetter(0, errors.New("undecodable"))
+		}
+		return nil
+	}, []subscriber.BatchOption{subscriber.BatchSize(1)}, subscriber.WithErrorHook(func(err error) { hook <- err }))
+	pub := openBatchPub(t, target)
+	start := time.Now()
+	if err := pub.Publish(context.Background(), "t", herald.NewMessage([]byte("m"))); err != nil {
+		t.Fatal(err)
+	}
+	bs := h.wait(t, "the redelivery", func(bs [][]seen) bool { return total(bs) >= 2 })
+	if bs[1][0].attempt != 2 || time.Since(start) < time.Second {
+		t.Errorf("redelivered with attempt %d after %v, want 2 after at least 1 s", bs[1][0].attempt, time.Since(start))
+	}
+	select {
+	case err := <-hook:
+		if !strings.Contains(err.Error(), "undecodable") || !strings.Contains(err.Error(), "middleware.BatchDeadLetter") {
+			t.Errorf("error hook: %v, want the handler's error and the advice to add middleware.BatchDeadLetter", err)
+		}
+	default:
+		t.Error("the error hook did not hear of the unparked message")
+	}
 }
