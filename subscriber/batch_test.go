@@ -500,3 +500,30 @@ func TestBatchDeadLetterUnparkedIsKept(t *testing.T) {
 		t.Error("the error hook did not hear of the unparked message")
 	}
 }
+
+// Retry(i, herald.RetryAfter(err, d)) redelivers message i after d, not
+// sooner, on every backend (JetStream: NakWithDelay; RabbitMQ: held,
+// then nacked; Kafka, mem: held by the subscriber).
+func TestBatchRetryDelayHonoured(t *testing.T) {
+	eachBatchBackend(t, func(t *testing.T, target string) {
+		topic, group := uniqName("bdelay"), uniqName("g")
+		const delay = 700 * time.Millisecond
+		h := newHandled()
+		startBatch(t, target, group, topic, func(_ context.Context, b *herald.Batch) error {
+			h.record(b)
+			if d, _ := herald.DeliveryFromContext(b.Messages[0].Context()); d.Attempt == 1 {
+				b.Retry(0, herald.RetryAfter(errors.New("later"), delay))
+			}
+			return nil
+		}, []subscriber.BatchOption{subscriber.BatchSize(1), subscriber.BatchWait(0)})
+		pub := openBatchPub(t, target)
+		if err := pub.Publish(context.Background(), topic, herald.NewMessage([]byte("m"))); err != nil {
+			t.Fatal(err)
+		}
+		bs := h.wait(t, "the redelivery", func(bs [][]seen) bool { return total(bs) >= 2 })
+		_, at := h.snapshot()
+		if gap := at[1].Sub(at[0]); gap < delay || gap > delay+10*time.Second || bs[1][0].attempt != 2 {
+			t.Errorf("redelivered after %v with attempt %d, want %v (not sooner) and attempt 2", gap, bs[1][0].attempt, delay)
+		}
+	})
+}
