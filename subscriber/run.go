@@ -18,6 +18,9 @@ import (
 //	stream.Receive (reader, read) -> keys.dispatch -> worker (work) ->
 //	handle: Valid? -> handler chain -> Ack | redeliver (redeliver.go)
 //
+// and, for SubscribeBatch, from the reader to a lane (batchlanes.go),
+// which cuts batches, to handleBatch and settleBatch (batchsettle.go).
+//
 // The run keeps ONE driver stream with a window of unsettled messages; a
 // reader goroutine receives deliveries and dispatches them to the
 // workers, deliveries with the same key one at a time in order (keys.go).
