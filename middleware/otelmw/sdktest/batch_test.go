@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -12,6 +13,7 @@ import (
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/middleware"
 	"github.com/heraldkit/herald/middleware/otelmw"
+	"github.com/heraldkit/herald/subscriber"
 )
 
 // publishedBatch returns three messages published through PublishTracing
@@ -132,4 +134,60 @@ func TestBatchMetricsCounts(t *testing.T) {
 	if n := histCount(t, data, otelmw.MetricBatchDuration); n != 1 {
 		t.Errorf("%s: %d records, want 1", otelmw.MetricBatchDuration, n)
 	}
+}
+
+// Across each real broker: messages published through PublishTracing
+// reach a SubscribeBatch handler with their trace context, and the
+// batch's span links to each producer span.
+func TestBatchTracingAcrossBrokers(t *testing.T) {
+	eachBackend(t, func(t *testing.T, target string) {
+		rec, tp := newSpanSignal()
+		topic := uniq("otel.batch")
+		ready := make(chan struct{}, 1)
+		sub, err := subscriber.Open(context.Background(), target, subscriber.WithGroup(uniq("g")),
+			subscriber.WithReady(func(string) { ready <- struct{}{} }), subscriber.WithDrainTimeout(5*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			done <- sub.SubscribeBatch(context.Background(), topic, func(context.Context, *herald.Batch) error { return nil },
+				subscriber.BatchSize(3), subscriber.BatchWait(5*time.Second),
+				subscriber.BatchMiddleware(otelmw.BatchTracing(otelmw.WithTracerProvider(tp))))
+		}()
+		t.Cleanup(func() {
+			_ = sub.Close()
+			<-done
+		})
+		select {
+		case <-ready:
+		case err := <-done:
+			t.Fatalf("SubscribeBatch: %v", err)
+		case <-time.After(waitFor):
+			t.Fatal("not ready")
+		}
+		pub := openPub(t, target, otelmw.PublishTracing(otelmw.WithTracerProvider(tp)))
+		msgs := []*herald.Message{herald.NewMessage([]byte("a")), herald.NewMessage([]byte("b")), herald.NewMessage([]byte("c"))}
+		for _, m := range msgs {
+			herald.SetKey(m, "k")
+		}
+		if err := pub.Publish(context.Background(), topic, msgs...); err != nil {
+			t.Fatal(err)
+		}
+		span := rec.waitSpan(t, "the batch span", named("process "+topic))
+		producers := map[trace.SpanID]bool{}
+		for _, s := range rec.Ended() {
+			if s.Name() == "create "+topic {
+				producers[s.SpanContext().SpanID()] = true
+			}
+		}
+		if len(producers) != 3 || len(span.Links()) != 3 {
+			t.Fatalf("%d producer spans, %d links; want 3 and 3", len(producers), len(span.Links()))
+		}
+		for _, l := range span.Links() {
+			if !producers[l.SpanContext.SpanID()] || !l.SpanContext.IsRemote() {
+				t.Errorf("link %v is not to a producer span carried through the broker", l.SpanContext)
+			}
+		}
+	})
 }
