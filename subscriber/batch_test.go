@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -152,7 +153,7 @@ func TestBatchPanicRetriesAll(t *testing.T) {
 			once.Do(func() { panic("boom") })
 			return nil
 		}, []subscriber.BatchOption{subscriber.BatchSize(3), subscriber.BatchWait(time.Second)},
-			subscriber.WithErrorHook(func(err error) { hook <- err }))
+			subscriber.WithErrorHook(func(err error) { hook <- err }), subscriber.WithLogger(slog.New(slog.DiscardHandler)))
 		pub := openBatchPub(t, target)
 		if err := pub.Publish(context.Background(), topic, payloadMsgs("", "a", "b", "c")...); err != nil {
 			t.Fatal(err)
@@ -447,14 +448,18 @@ func TestBatchConcurrentLanesKeepKeyOrder(t *testing.T) {
 	})
 }
 
+var registerWMBatch sync.Once
+
 // A batch the backend cannot hand out at once is refused, naming the
 // backend: a Watermill subscriber bridged in holds one message
 // (Capabilities.MaxWindow 1).
 func TestBatchRefusesSizeAboveMaxWindow(t *testing.T) {
-	wmbridge.Register("wmbatch", wmbridge.Backend{
-		NewSubscriber: func(context.Context, herald.Config, watermill.LoggerAdapter) (message.Subscriber, error) {
-			return gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{}), nil
-		},
+	registerWMBatch.Do(func() {
+		wmbridge.Register("wmbatch", wmbridge.Backend{
+			NewSubscriber: func(context.Context, herald.Config, watermill.LoggerAdapter) (message.Subscriber, error) {
+				return gochannel.NewGoChannel(gochannel.Config{}, watermill.NopLogger{}), nil
+			},
+		})
 	})
 	sub, err := subscriber.Open(context.Background(), "wmbatch://local")
 	if err != nil {
