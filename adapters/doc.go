@@ -33,7 +33,11 @@
 // what Attempt means (package subscriber). The capabilities tell the
 // facade what it must do itself: with RedeliverLocal it handles a failed
 // message again; with RedeliverBroker and no NackDelay it holds the
-// message for its delay before Nack.
+// message for its delay before Nack. A delayed publish (PublishAt,
+// PublishAfter) is checked against Capabilities.Delay by the facade and
+// reaches the driver as Topic.SendAt with its delivery time as an
+// argument; a driver without delayed delivery declares a zero Delay and
+// refuses SendAt, never sending the message at once.
 //
 // # Groups and names
 //

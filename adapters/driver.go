@@ -63,6 +63,16 @@ type Topic interface {
 	// m is not changed by the driver and must not be changed by the
 	// caller until done was called.
 	Send(ctx context.Context, topic string, m *herald.Message, done func(error)) error
+	// SendAt is Send for a message to be delivered to topic's subscribers
+	// at at, not before: done is called with nil once the broker stored
+	// the delayed message (durably where Capabilities.Delay.Durable), and
+	// the broker delivers it at at, no later than Delay.Precision after
+	// (the delivered message is m as Send would deliver it). The facade
+	// calls it only when Capabilities.Delay.Max > 0 and at is within Max
+	// of now, never with at in the past; a backend without delayed
+	// delivery returns a *herald.Error of KindInvalid (it never sends m
+	// at once). Order, ctx and done are as for Send.
+	SendAt(ctx context.Context, topic string, m *herald.Message, at time.Time, done func(error)) error
 	// Close stops taking messages, waits within ctx for the answers of
 	// those taken, fails the rest with KindClosed (each done is called)
 	// and closes the connection. It is idempotent.
@@ -224,4 +234,25 @@ type Capabilities struct {
 	MaxWindow int
 	// SingleProcess: the backend lives in one process (mem, embedded).
 	SingleProcess bool
+	// Delay is what Topic.SendAt does; its zero value is no delayed
+	// delivery (the facade refuses a delay).
+	Delay DelayCapabilities
+}
+
+// DelayCapabilities is what a backend does for delayed delivery
+// (Topic.SendAt).
+type DelayCapabilities struct {
+	// Max is the longest delay, from now to the delivery time, the
+	// backend takes; 0: no delayed delivery.
+	Max time.Duration
+	// Precision bounds how late after its delivery time a delayed message
+	// is delivered, its rounding and the broker's timer together (the
+	// time to hand it to a handler aside); it is never delivered before.
+	Precision time.Duration
+	// Durable: a delayed message survives a broker restart once SendAt's
+	// done reported nil.
+	Durable bool
+	// Ordered: messages sent on one Topic in one order with the same
+	// delivery time, to one topic and key, are delivered in that order.
+	Ordered bool
 }

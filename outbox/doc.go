@@ -58,7 +58,9 @@
 // commits only if the handler returned nil; a message already recorded
 // is acked without running the handler. That gives effects that happen
 // once per message on top of at-least-once delivery, but only for the
-// effects written in that transaction. Records older than the inbox's
+// effects written in that transaction; AfterCommit defers what must
+// follow the commit (a line said, a cache updated) until it happened, and
+// drops it on a rollback. Records older than the inbox's
 // retention (WithInboxRetention, default 7 days) are deleted in the
 // background: a redelivery older than that is handled again.
 //

@@ -108,14 +108,38 @@ func NewInbox(ctx context.Context, db *sql.DB, d Dialect, group string, opts ...
 
 type txKey struct{}
 
+// inboxTx is what the middleware gives the handler in its context: the
+// transaction and what is to run once it committed.
+type inboxTx struct {
+	tx    *sql.Tx
+	after []func()
+}
+
 // TxFrom returns the transaction an Inbox's middleware runs the handler
 // in, or nil outside one (the context carries it from the middleware to
 // the application's handler: user code, not the facade). Write the handler's effects, and its outgoing
 // messages (Store.Publish), in it: they commit together with the record
 // that the message was handled.
 func TxFrom(ctx context.Context) *sql.Tx {
-	tx, _ := ctx.Value(txKey{}).(*sql.Tx)
-	return tx
+	if it, _ := ctx.Value(txKey{}).(*inboxTx); it != nil {
+		return it.tx
+	}
+	return nil
+}
+
+// AfterCommit runs fn once the transaction of the inbox's middleware in
+// ctx committed (after the handler returned nil); fn is dropped when the
+// transaction rolls back, so an effect outside the database (a line
+// printed, a cache updated, a reply sent) happens once per handled
+// message and never for one that will be handled again. Functions run in
+// the order they were added, on the handler's goroutine, before the
+// message is acked. Outside an inbox's handler fn runs at once.
+func AfterCommit(ctx context.Context, fn func()) {
+	if it, _ := ctx.Value(txKey{}).(*inboxTx); it != nil {
+		it.after = append(it.after, fn)
+		return
+	}
+	fn()
 }
 
 // ErrNoID is wrapped in the (permanent) error of a message without an ID,
@@ -165,11 +189,15 @@ func (in *Inbox) Middleware() herald.Middleware {
 			if n == 0 { // handled before
 				return tx.Rollback()
 			}
-			if err := next(context.WithValue(ctx, txKey{}, tx), msg); err != nil {
+			it := &inboxTx{tx: tx}
+			if err := next(context.WithValue(ctx, txKey{}, it), msg); err != nil {
 				return err
 			}
 			if err := tx.Commit(); err != nil {
 				return fmt.Errorf("outbox: inbox %s: commit %s: %w", in.group, id, err)
+			}
+			for _, fn := range it.after {
+				fn()
 			}
 			return nil
 		}

@@ -28,6 +28,17 @@
 // published concurrently. Messages published in order on one Publisher,
 // to one topic with the same key, reach the broker in that order.
 //
+// # Delayed delivery
+//
+// PublishAt and PublishAfter publish for delivery at a time, on the path
+// of Publish (middleware included) to the driver's adapters.Topic.SendAt,
+// and return nil once the broker stored the delayed message. The
+// publisher checks the backend's Capabilities.Delay first: a delay past
+// its maximum, or any delay on a backend without delayed delivery, is
+// refused with herald.ErrInvalid naming the backend and its maximum,
+// never sent at once. docs/guarantees.md lists each backend's maximum,
+// precision, durability and order.
+//
 // # Deadlines: one publish timeout
 //
 // Every message has a deadline: its ctx's for Publish, and for a ctx

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
@@ -62,6 +63,10 @@ func openHeld(t *testing.T, opts ...publisher.Option) (*publisher.Publisher, *he
 	}
 	t.Cleanup(func() { _ = p.Close() })
 	return p, ht
+}
+
+func (h *heldTopic) SendAt(context.Context, string, *herald.Message, time.Time, func(error)) error {
+	return &herald.Error{Backend: "held-test", Op: "publish to", Kind: herald.KindInvalid, Err: errors.New("no delayed delivery")}
 }
 
 func (h *heldTopic) Send(ctx context.Context, _ string, m *herald.Message, done func(error)) error {

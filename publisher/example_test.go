@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/heraldkit/herald"
 	_ "github.com/heraldkit/herald/adapters/memory"
@@ -99,4 +100,43 @@ func ExamplePublisher_PublishAsync() {
 	fmt.Println("failed:", failed.Load())
 	// Output:
 	// failed: 0
+}
+
+// An order is cancelled unless it was paid within its timeout: the
+// "cancel if unpaid" message is published now for delivery later, and
+// PublishAfter returns once the backend stored it. A backend without
+// delayed delivery (kafka, nats?mode=core) refuses the call with
+// herald.ErrInvalid naming itself, instead of sending at once.
+func ExamplePublisher_PublishAfter() {
+	ctx := context.Background()
+	sub, err := subscriber.Open(ctx, "mem://example-delay?group=payments")
+	if err != nil {
+		panic(err)
+	}
+	defer sub.Close()
+	if err := sub.Prepare(ctx, "orders.cancel-if-unpaid"); err != nil {
+		panic(err)
+	}
+	pub, err := publisher.Open(ctx, "mem://example-delay")
+	if err != nil {
+		panic(err)
+	}
+	defer pub.Close()
+	sent := time.Now()
+	err = pub.PublishAfter(ctx, "orders.cancel-if-unpaid", 100*time.Millisecond, herald.NewMessage([]byte(`{"order":"o-1"}`)))
+	fmt.Println("stored:", err)
+	got := make(chan time.Duration, 1)
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		_ = sub.Subscribe(sctx, "orders.cancel-if-unpaid", func(context.Context, *herald.Message) error {
+			got <- time.Since(sent)
+			return nil
+		})
+	}()
+	fmt.Println("delivered after its delay:", <-got >= 100*time.Millisecond)
+
+	// Output:
+	// stored: <nil>
+	// delivered after its delay: true
 }

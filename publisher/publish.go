@@ -24,6 +24,12 @@ import (
 // deadline) keep the call's; with a context not derived from its own
 // (context.Background()) they get the publish timeout from then.
 func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*herald.Message) error {
+	return p.publish(ctx, topic, time.Time{}, msgs)
+}
+
+// publish is Publish for delivery at at (Topic.SendAt), or at once when
+// at is zero (Topic.Send).
+func (p *Publisher) publish(ctx context.Context, topic string, at time.Time, msgs []*herald.Message) error {
 	if err := p.check(topic, msgs); err != nil {
 		return err
 	}
@@ -49,13 +55,21 @@ func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*herald.M
 	if len(p.mws) == 0 {
 		// The Delivery is for publish middleware; the driver reads
 		// nothing from ctx but its deadline.
-		return errstyle.Wrap(p.sendWait(ctx, topic, msgs...), p.cfg.Scheme, "publish to", topic)
+		return errstyle.Wrap(p.sendWaitAt(ctx, topic, at, msgs), p.cfg.Scheme, "publish to", topic)
 	}
 	// A variable of its own, so that the caller's msgs do not escape.
 	copies := copyMessages(msgs)
 	ctx = context.WithValue(ctx, callKey{}, ctx) // for sendMiddleware
 	ctx = herald.ContextWithDelivery(ctx, herald.Delivery{Backend: p.cfg.Scheme, Topic: topic})
-	return errstyle.Wrap(p.chain(ctx, topic, copies...), p.cfg.Scheme, "publish to", topic)
+	chain := p.chain
+	if !at.IsZero() {
+		// A chain of its own around the delivery time, so that no
+		// middleware can lose it (a context could be replaced).
+		chain = herald.ChainPublish(func(ctx context.Context, topic string, msgs ...*herald.Message) error {
+			return p.sendMiddlewareAt(ctx, topic, at, msgs)
+		}, p.mws...)
+	}
+	return errstyle.Wrap(chain(ctx, topic, copies...), p.cfg.Scheme, "publish to", topic)
 }
 
 // callKey is the context key under which Publish hands its call's
@@ -71,6 +85,11 @@ type callKey struct{}
 // given such a context would: the messages get the publish timeout from
 // now. One chain serves every call: no closure per call.
 func (p *Publisher) sendMiddleware(ctx context.Context, topic string, msgs ...*herald.Message) error {
+	return p.sendMiddlewareAt(ctx, topic, time.Time{}, msgs)
+}
+
+// sendMiddlewareAt is sendMiddleware for delivery at at (zero: at once).
+func (p *Publisher) sendMiddlewareAt(ctx context.Context, topic string, at time.Time, msgs []*herald.Message) error {
 	var dl time.Time
 	if call, ok := ctx.Value(callKey{}).(context.Context); ok {
 		dl, _ = call.Deadline() // Publish gave it one
@@ -82,18 +101,32 @@ func (p *Publisher) sendMiddleware(ctx context.Context, topic string, msgs ...*h
 		ctx, cancel = context.WithDeadline(ctx, dl)
 		defer cancel()
 	}
-	return p.sendWait(ctx, topic, msgs...)
+	return p.sendWaitAt(ctx, topic, at, msgs)
 }
 
 // sendWait is the innermost PublishFunc of Publish without middleware: it sends each message
 // and waits for every answer, or for ctx.
 func (p *Publisher) sendWait(ctx context.Context, topic string, msgs ...*herald.Message) error {
+	return p.sendWaitAt(ctx, topic, time.Time{}, msgs)
+}
+
+// send hands m to the driver: Topic.Send, or Topic.SendAt for a delivery
+// time.
+func (p *Publisher) send(ctx context.Context, topic string, m *herald.Message, at time.Time, done func(error)) error {
+	if at.IsZero() {
+		return p.topic.Send(ctx, topic, m, done)
+	}
+	return p.topic.SendAt(ctx, topic, m, at, done)
+}
+
+// sendWaitAt is sendWait for delivery at at (zero: at once).
+func (p *Publisher) sendWaitAt(ctx context.Context, topic string, at time.Time, msgs []*herald.Message) error {
 	switch len(msgs) {
 	case 0:
 		return nil
 	case 1:
 		w := p.waiters.Get().(*waiter)
-		if err := p.topic.Send(ctx, topic, msgs[0], w.done); err != nil {
+		if err := p.send(ctx, topic, msgs[0], at, w.done); err != nil {
 			p.waiters.Put(w) // done is not called
 			return err
 		}
@@ -111,7 +144,7 @@ func (p *Publisher) sendWait(ctx context.Context, topic string, msgs ...*herald.
 	}
 	b := newBatch(len(msgs))
 	for i, m := range msgs {
-		if err := p.topic.Send(ctx, topic, m, func(err error) { b.answer(i, err) }); err != nil {
+		if err := p.send(ctx, topic, m, at, func(err error) { b.answer(i, err) }); err != nil {
 			b.answer(i, err)
 		}
 	}

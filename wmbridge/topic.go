@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -74,6 +75,13 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done f
 	t.mu.Unlock()
 	t.signal()
 	return nil
+}
+
+// SendAt implements adapters.Topic: a Watermill publisher has no
+// delivery time (its delay component only writes metadata that most
+// Pub/Subs ignore), so the bridge declares none and refuses it.
+func (t *topic) SendAt(_ context.Context, name string, _ *herald.Message, _ time.Time, _ func(error)) error {
+	return &herald.Error{Backend: t.d.b.Name, Op: "publish to", Topic: name, Kind: herald.KindInvalid, Err: errors.New("a Watermill backend has no delayed delivery (maximum delay 0)")}
 }
 
 // expire fails j when its ctx ended before its answer: never written

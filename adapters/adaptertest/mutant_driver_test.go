@@ -115,6 +115,10 @@ type mutantTopic struct {
 	closed atomic.Bool
 }
 
+func (t *mutantTopic) SendAt(ctx context.Context, topic string, msg *herald.Message, at time.Time, done func(error)) error {
+	return t.in.SendAt(ctx, topic, msg, at, func(err error) { done(rebrand(err)) })
+}
+
 func (t *mutantTopic) Send(ctx context.Context, topic string, msg *herald.Message, done func(error)) error {
 	if t.m.untypedClosed && t.closed.Load() {
 		return errors.New("closed")

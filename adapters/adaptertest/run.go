@@ -43,6 +43,9 @@ func Run(t *testing.T, s Suite) {
 			{"DerivedNamesAreInjective", testDerivedNamesAreInjective},
 			{"PermanentErrorDoesNotSpin", testPermanentErrorDoesNotSpin},
 			{"RandomizedInvariant", testInvariant},
+			{"DelayNotBeforeNotMuchAfter", testDelayNotBeforeNotMuchAfter},
+			{"DelayOrder", testDelayOrder},
+			{"DelayRefused", testDelayRefused},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				t.Parallel()
@@ -56,6 +59,12 @@ func Run(t *testing.T, s Suite) {
 				t.Skip("broker restarts run in their own phase, one package at a time: HERALD_TEST_RESTART=1 (scripts/test.sh does this)")
 			}
 			testRestart(t, newEnv(t, s))
+		})
+		t.Run("DelayedSurvivesBrokerRestart", func(t *testing.T) {
+			if !RestartEnabled() {
+				t.Skip("broker restarts run in their own phase, one package at a time: HERALD_TEST_RESTART=1 (scripts/test.sh does this)")
+			}
+			testDelayRestart(t, newEnv(t, s))
 		})
 	}
 }

@@ -59,7 +59,9 @@
 //
 // # Behaviour shared with the nats driver
 //
-// Publishing, consuming, de-duplication (Nats-Msg-Id holds the message
+// Publishing, delayed delivery (JetStream message schedules: durable,
+// 1.5 s precision, at most the stream's max_age; enabling them on a
+// stream is one-way), consuming, de-duplication (Nats-Msg-Id holds the message
 // ID and the subject, so a dead-letter copy on a stream that also
 // captures {topic}.dlq is stored), stream and consumer names (an
 // injective encoding of topics and groups), nack delays (NakWithDelay),

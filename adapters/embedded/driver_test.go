@@ -34,11 +34,12 @@ func TestCapabilities(t *testing.T) {
 	f := fixture(t.TempDir(), "")
 	got := embedded.Driver{}.Capabilities(f.Config(t, "", ""))
 	want := adapters.Capabilities{Durable: true, Groups: true, Redelivery: adapters.RedeliverBroker, NackDelay: true,
-		CountsAttempts: true, Order: adapters.OrderQueue, MaxMessageSize: embedded.MaxPayload, DefaultWindow: 256, SingleProcess: true}
+		CountsAttempts: true, Order: adapters.OrderQueue, MaxMessageSize: embedded.MaxPayload, DefaultWindow: 256, SingleProcess: true,
+		Delay: adapters.DelayCapabilities{Max: 7*24*time.Hour - 1500*time.Millisecond, Precision: 1500 * time.Millisecond, Durable: true, Ordered: true}}
 	if got != want {
 		t.Errorf("%+v, want %+v", got, want)
 	}
-	if c := (embedded.Driver{}).Capabilities(f.Config(t, "", "storage=memory")); c.Durable {
+	if c := (embedded.Driver{}).Capabilities(f.Config(t, "", "storage=memory")); c.Durable || c.Delay.Durable {
 		t.Error("storage=memory declared durable")
 	}
 }

@@ -38,3 +38,6 @@ func TestConformance(t *testing.T) {
 	t.Run("driver", func(t *testing.T) { adaptertest.RunDriver(t, s) })
 	t.Run("end-to-end", func(t *testing.T) { adaptertest.Run(t, s) })
 }
+
+// TestDelayOnExistingStream: see natsxtest.DelayOnExistingStream.
+func TestDelayOnExistingStream(t *testing.T) { natsxtest.DelayOnExistingStream(t, serverFixture(t)) }

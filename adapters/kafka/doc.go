@@ -90,6 +90,11 @@
 //	Order           OrderKey: a key's records go to one partition and are delivered in order
 //	MaxMessageSize  max_message_bytes
 //	DefaultWindow   256
+//	Delay           none (Max 0): Kafka has no delayed delivery and the
+//	                driver builds none yet (delay topics read by a
+//	                forwarder with paused partitions); publisher.PublishAt
+//	                and PublishAfter are refused with herald.ErrInvalid
+//	                naming the backend
 //
 // # Messages
 //

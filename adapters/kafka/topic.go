@@ -120,6 +120,13 @@ func (st *send) finish(err error) {
 	st.done(err)
 }
 
+// SendAt implements adapters.Topic: Kafka has no delayed delivery and
+// the driver builds none yet (Capabilities.Delay.Max is 0), so it refuses
+// it; the facade refuses first.
+func (t *topic) SendAt(_ context.Context, name string, _ *herald.Message, _ time.Time, _ func(error)) error {
+	return newError(opPublish, name, herald.KindInvalid, errors.New("no delayed delivery on Kafka (maximum delay 0)"))
+}
+
 // Send implements adapters.Topic. It creates the topic on its first use,
 // waiting for the brokers no longer than ctx, then hands the record to
 // franz-go's Produce with ctx as the record's context (through the

@@ -14,6 +14,9 @@ type bus struct {
 	mu     sync.Mutex
 	refs   int
 	topics map[string]map[string]*group // topic -> group name -> group
+
+	delay *scheduler    // delayed messages (Topic.SendAt)
+	done  chan struct{} // closed when the bus ends
 }
 
 var (
@@ -27,20 +30,32 @@ func acquire(s settings) *bus {
 	defer busesMu.Unlock()
 	b := buses[s.name]
 	if b == nil {
-		b = &bus{name: s.name, buffer: s.buffer, topics: map[string]map[string]*group{}}
+		b = newBus(s, realClock{})
 		buses[s.name] = b
 	}
 	b.refs++
 	return b
 }
 
-// release drops a reference; the last one ends the bus and its messages.
+// newBus is an empty bus on c.
+func newBus(s settings, c clock) *bus {
+	b := &bus{name: s.name, buffer: s.buffer, topics: map[string]map[string]*group{}, done: make(chan struct{})}
+	b.delay = &scheduler{clock: c, deliver: b.deliverDelayed}
+	return b
+}
+
+// release drops a reference; the last one ends the bus and its messages,
+// delayed ones included.
 func (b *bus) release() {
 	busesMu.Lock()
 	defer busesMu.Unlock()
 	b.refs--
-	if b.refs == 0 && buses[b.name] == b {
-		delete(buses, b.name)
+	if b.refs == 0 {
+		if buses[b.name] == b {
+			delete(buses, b.name)
+		}
+		b.delay.stop()
+		close(b.done)
 	}
 }
 

@@ -2,6 +2,8 @@ package memory
 
 import (
 	"context"
+	"math"
+	"time"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
@@ -20,7 +22,8 @@ func (driver) Validate(cfg herald.Config) error {
 
 // Capabilities implements adapters.Driver: groups, no durability beyond
 // the process, redelivery by the facade (a nacked message stays with its
-// subscriber), queue order, no attempt count.
+// subscriber), queue order, no attempt count, delayed delivery in the
+// process (not durable).
 func (driver) Capabilities(herald.Config) adapters.Capabilities {
 	return adapters.Capabilities{
 		Groups:        true,
@@ -28,8 +31,16 @@ func (driver) Capabilities(herald.Config) adapters.Capabilities {
 		Order:         adapters.OrderQueue,
 		DefaultWindow: 256,
 		SingleProcess: true,
+		Delay: adapters.DelayCapabilities{
+			Max:       math.MaxInt64, // about 292 years
+			Precision: delayPrecision,
+			Ordered:   true,
+		},
 	}
 }
+
+// delayPrecision is how late the bus's timers may fire under load.
+const delayPrecision = 50 * time.Millisecond
 
 // OpenTopic implements adapters.Driver.
 func (driver) OpenTopic(_ context.Context, cfg herald.Config, _ adapters.Env) (adapters.Topic, error) {

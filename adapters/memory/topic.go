@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/heraldkit/herald"
 )
@@ -48,6 +49,28 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done f
 			return nil
 		}
 	}
+	done(nil)
+	return nil
+}
+
+// SendAt implements adapters.Topic: the bus holds a copy of m until at
+// (on its clock) and then queues it for every group the topic has then,
+// as Send does; done is called at once. Messages with equal times are
+// delivered in the order sent. The held messages live in the process and
+// end with the bus (not durable).
+func (t *topic) SendAt(ctx context.Context, name string, m *herald.Message, at time.Time, done func(error)) error {
+	select {
+	case <-t.stop:
+		return closedError(opPublish, name)
+	default:
+	}
+	if name == "" {
+		return opError(opPublish, name, herald.KindInvalid, errors.New("topic is empty"))
+	}
+	if err := ctx.Err(); err != nil {
+		return opError(opPublish, name, herald.KindUnreachable, err)
+	}
+	t.bus.delay.add(name, m.Copy(), at)
 	done(nil)
 	return nil
 }

@@ -38,6 +38,10 @@
 //	Order           OrderQueue: one stream, delivered in stream order
 //	MaxMessageSize  the server's max_payload (0 until a connection learnt it)
 //	DefaultWindow   256
+//	Delay           message schedules: Max none but the stream's max_age
+//	                (less 1.5 s; 7 days less 1.5 s by default), Precision
+//	                1.5 s, Durable as the stream, Ordered (see Delayed
+//	                delivery)
 //
 // Core NATS (mode=core):
 //
@@ -48,6 +52,7 @@
 //	NackDelay       false, CountsAttempts false (Attempt is the subscriber's)
 //	Order           OrderQueue: one publisher connection, in order
 //	MaxMessageSize  the server's max_payload; DefaultWindow 256
+//	Delay           none (Max 0): PublishAt and PublishAfter are refused
 //
 // # Publishing (JetStream)
 //
@@ -95,6 +100,49 @@
 // stream=NAME, every topic goes to that one stream and is added to its
 // subjects on first use. provision=false never creates or changes
 // streams.
+//
+// # Delayed delivery (JetStream)
+//
+// Topic.SendAt (publisher.PublishAt, PublishAfter) uses JetStream message
+// schedules (ADR-51, nats-server 2.12 or later; the embedded server is
+// 2.15). The message is stored in the topic's stream as a schedule, with
+// the headers "Nats-Schedule: @at <RFC3339>" and "Nats-Schedule-Target:
+// <topic>", under a schedule subject of its own,
+// "_herald_delay.<topic>.<nuid>": the server keeps one schedule per
+// subject, and the target must be another subject of the same stream.
+// done gets its PubAck (nil once stored, durably on file storage), with
+// the retries, de-duplication (its Nats-Msg-Id names the schedule
+// subject) and errors of Send. At its time the server publishes the
+// message to the topic in the same stream and purges the schedule;
+// consumers, which filter on the topic, never see schedules. The
+// delivered message has the ID, payload, key and metadata sent; the
+// headers the server stamps on it (Nats-Scheduler, Nats-Schedule-Next) are
+// not passed on.
+//
+// The time is rounded up to the second (@at takes RFC3339 seconds) and
+// the server's scheduler fires at most every 250 ms: a delayed message
+// is never delivered before its time, and up to 1.5 s after it
+// (Capabilities.Delay.Precision). Messages with one delivery time are
+// published by the server in stream order, so in publish order
+// (Ordered). Schedules live in the stream: they survive a server
+// restart on file storage, and count against its limits (max_age bounds
+// the delay: Capabilities.Delay.Max is the configured max_age less the
+// precision, and a stream found with a shorter max_age refuses a longer
+// delay with herald.ErrInvalid).
+//
+// The first delayed message to a topic makes its stream take schedules:
+// allow_msg_schedules, which needs roll-ups allowed (allow_rollup_hdrs,
+// deny_purge off) and discard old, and the topic's schedule subjects
+// ("_herald_delay.<topic>.*") added to its subjects; an existing stream
+// is updated so. Enabling message schedules is one-way: the server
+// refuses to disable them on that stream afterwards. A stream that is a
+// mirror, has sources or discards new messages cannot take them, and
+// with provision=false a stream that does not is refused with
+// herald.ErrInvalid naming allow_msg_schedules (enable them, and add the
+// subjects, with nats stream edit). The schedule subjects do not make a
+// topic's own stream shared: consumer names stay as they were. A
+// publish permission must cover "_herald_delay.<topic>.*". Core NATS
+// (mode=core) stores nothing, so has no delayed delivery.
 //
 // # Consuming (JetStream)
 //

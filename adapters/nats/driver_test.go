@@ -2,6 +2,7 @@ package nats_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/adapters/internal/natsx/natsxtest"
@@ -50,9 +51,13 @@ func TestCapabilities(t *testing.T) {
 	f := fixture(t, "", "")
 	js := hnats.Driver{}.Capabilities(f.Config(t, "", ""))
 	want := adapters.Capabilities{Durable: true, Groups: true, Redelivery: adapters.RedeliverBroker, NackDelay: true,
-		CountsAttempts: true, Order: adapters.OrderQueue, MaxMessageSize: js.MaxMessageSize, DefaultWindow: 256}
+		CountsAttempts: true, Order: adapters.OrderQueue, MaxMessageSize: js.MaxMessageSize, DefaultWindow: 256,
+		Delay: adapters.DelayCapabilities{Max: 7*24*time.Hour - 1500*time.Millisecond, Precision: 1500 * time.Millisecond, Durable: true, Ordered: true}}
 	if js != want {
 		t.Errorf("JetStream: %+v, want %+v", js, want)
+	}
+	if c := (hnats.Driver{}).Capabilities(f.Config(t, "", "max_age=1h")); c.Delay.Max != time.Hour-1500*time.Millisecond {
+		t.Errorf("max_age=1h: Delay.Max %v; want 1h less the precision", c.Delay.Max)
 	}
 	if c := (hnats.Driver{}).Capabilities(f.Config(t, "", "storage=memory")); c.Durable {
 		t.Error("storage=memory declared durable")
@@ -78,4 +83,9 @@ func TestRegistered(t *testing.T) {
 	if _, ok := d.(hnats.Driver); !ok {
 		t.Errorf("Lookup(nats) = %T", d)
 	}
+}
+
+// TestDelayOnExistingStream: see natsxtest.DelayOnExistingStream.
+func TestDelayOnExistingStream(t *testing.T) {
+	natsxtest.DelayOnExistingStream(t, fixture(t, "", ""))
 }

@@ -68,6 +68,13 @@ func (t *coreTopic) fail(topic string, k herald.Kind, err error) error {
 	return natsx.Error(Scheme, "publish to", topic, k, err)
 }
 
+// SendAt implements adapters.Topic: core NATS holds no message, so it
+// has no delayed delivery (Capabilities.Delay.Max is 0) and refuses it;
+// JetStream (mode=jetstream, the default) has it.
+func (t *coreTopic) SendAt(_ context.Context, topic string, _ *herald.Message, _ time.Time, _ func(error)) error {
+	return t.fail(topic, herald.KindInvalid, errors.New("core NATS has no delayed delivery (maximum delay 0): use mode=jetstream"))
+}
+
 // Send implements adapters.Topic. While the connection is down it waits
 // for it within ctx: when ctx ends first the message is not taken
 // (KindUnreachable). A message written is settled by the next flush: nil

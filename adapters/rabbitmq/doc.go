@@ -93,6 +93,8 @@
 //	                16 MiB on 4.x) is not told to clients; a refusal is reported as
 //	                KindTooLarge and larger payloads are refused before sending from then on
 //	DefaultWindow   256
+//	Delay           Max 2^24-1 s (about 194 days), Precision 3 s, Durable, not Ordered
+//	                for equal times; none with confirm=false (see Delayed delivery)
 //
 // # Topology
 //
@@ -187,6 +189,51 @@
 // Close stops taking messages, waits within its context for the confirms
 // of those taken (nacked ones are still sent again), then calls done with
 // KindClosed for the rest and closes the connection.
+//
+// # Delayed delivery
+//
+// Topic.SendAt (publisher.PublishAt, PublishAfter) works on RabbitMQ 3.10
+// and later without a plugin, through delay tiers shared by every topic of
+// the vhost: 24 durable quorum queues "herald.delay.tier.<n>.queue"
+// (n = 0..23), whose messages all expire after 2^n seconds
+// (x-message-ttl: one TTL per queue, so the head always expires first and
+// nothing waits behind a longer delay), and are then dead-lettered with
+// x-dead-letter-strategy=at-least-once (the quorum queue re-publishes
+// them with confirms and keeps them until the next tier took them; this
+// needs x-overflow=reject-publish) to the topic exchange
+// "herald.delay.tier.<n-1>", and below tier 0 to "herald.delay.deliver".
+// A delayed message is published, with publisher confirms, to
+// "herald.delay.tier.23" with the routing key "<bit 23>.….<bit 0>.<topic>",
+// its delay in seconds (rounded up) in binary: each tier's exchange routes
+// it to its queue when its bit is 1 and on to the next tier's exchange
+// when it is 0, so it waits in the tiers of its set bits, highest first,
+// and the delivery exchange routes it (binding "*.….*.<topic>", declared
+// with the topic's first delayed message) to the topic's exchange, and so
+// to every group queue bound then. done gets its confirm: nil once a
+// tier's quorum queue stored it, so it survives a broker restart.
+//
+// So: Max 2^24-1 seconds; never before its time; late by up to the
+// rounding (1 s) plus one dead-lettering per set bit and the queue's
+// expiry (Precision 3 s, the conformance suite's bound). Messages delayed
+// by the same number of seconds, sent in order on one key, take the same
+// tiers in order, but two messages for one delivery time sent a moment
+// apart may round to different delays and tiers, so equal times are not
+// Ordered. The delivered message is the one sent; the dead-lettering
+// headers RabbitMQ adds on the way (x-death, x-first-death-*,
+// x-last-death-*) are not passed on. A topic with a "*" or "#" word, or
+// longer than 207 bytes (the routing key holds 48 bytes of bits), cannot
+// be delayed (KindInvalid); names beginning "herald.delay." are the
+// tiers'. Without publisher confirms (confirm=false) there is no delayed
+// delivery (Delay.Max 0).
+//
+// Newer servers offer more: RabbitMQ 4.3 adds delayed retry of returned
+// messages on quorum queues (x-delayed-retry-type/min/max), and 4.4 lets
+// quorum queues delay a message natively until a delivery time it
+// carries (the x-opt-delivery-time annotation), which would replace the
+// tiers with one publish and per-message precision; the
+// rabbitmq_delayed_message_exchange plugin keeps its messages in one
+// non-replicated copy per node and is no longer maintained, so Herald does
+// not use it.
 //
 // # Consuming
 //

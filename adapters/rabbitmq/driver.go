@@ -26,13 +26,16 @@ func (Driver) Validate(cfg herald.Config) error {
 }
 
 // Capabilities is what RabbitMQ does for cfg (see "Capabilities" in the
-// package documentation). Only Attempt depends on cfg: quorum queues
+// package documentation). Attempt and Delay depend on cfg: quorum queues
 // count deliveries (x-delivery-count), classic queues only flag a
-// redelivery.
+// redelivery; delayed delivery (the delay tiers) needs publisher
+// confirms.
 func (Driver) Capabilities(cfg herald.Config) adapters.Capabilities {
 	quorum := false
+	var delay adapters.DelayCapabilities
 	if s, err := parse(cfg); err == nil {
 		quorum = s.queueType == "quorum"
+		delay = delayCapabilities(s)
 	}
 	return adapters.Capabilities{
 		Durable:        true,
@@ -43,6 +46,7 @@ func (Driver) Capabilities(cfg herald.Config) adapters.Capabilities {
 		Order:          adapters.OrderQueue,
 		MaxMessageSize: 0, // the broker's max_message_size, not told to clients
 		DefaultWindow:  defaultWindow,
+		Delay:          delay,
 	}
 }
 

@@ -3,6 +3,7 @@ package rabbitmq
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -61,8 +62,11 @@ func fromDelivery(d *amqp.Delivery) *herald.Message {
 		id = herald.NewID()
 	}
 	m := message.NewMessage(id, d.Body)
+	// A message the delay tiers delivered carries RabbitMQ's
+	// dead-lettering headers: theirs, not the publisher's.
+	fromTiers := strings.HasPrefix(headerString(d.Headers["x-first-death-queue"]), delayPrefix)
 	for k, v := range d.Headers {
-		if k == uuidHeader {
+		if k == uuidHeader || fromTiers && deadLetterHeader(k) {
 			continue
 		}
 		m.Metadata[k] = headerString(v)

@@ -61,8 +61,12 @@ type outgoing struct {
 	pub   amqp.Publishing
 	done  func(error)
 	slot  *pubChan
-	dc    *amqp.DeferredConfirmation // nil without confirms
-	nacks int                        // resends after a nack
+	// exchange and key are where it is written: the topic's exchange, or
+	// for a delayed message the top tier's with its delay routing key.
+	exchange, key string
+	delayed       bool
+	dc            *amqp.DeferredConfirmation // nil without confirms
+	nacks         int                        // resends after a nack
 }
 
 func openTopic(ctx context.Context, s *settings, env adapters.Env) (*topic, error) {
@@ -90,8 +94,37 @@ func openTopic(ctx context.Context, s *settings, env adapters.Env) (*topic, erro
 // name or ID over 255 bytes, headers over frame_max) or that is over a
 // max_message_size the broker told before is refused at once.
 func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done func(error)) error {
+	return t.sendAt(ctx, name, m, time.Time{}, done)
+}
+
+// SendAt implements adapters.Topic with the delay tiers (see delay.go
+// and "Delayed delivery" in the package documentation): m is written to
+// the top tier's exchange with a routing key that encodes its delay,
+// rounded up to the second, and the topic; done gets its publisher
+// confirm, once a tier's quorum queue stored it. The first delayed
+// message on a connection declares the tiers, and the first to a topic
+// binds the topic's exchange below them.
+func (t *topic) SendAt(ctx context.Context, name string, m *herald.Message, at time.Time, done func(error)) error {
+	return t.sendAt(ctx, name, m, at, done)
+}
+
+// sendAt is Send, or SendAt for a non-zero at.
+func (t *topic) sendAt(ctx context.Context, name string, m *herald.Message, at time.Time, done func(error)) error {
 	if err := checkTopic(name); err != nil {
 		return opError(t.s.scheme, opPublish, name, withKind(herald.KindInvalid, err))
+	}
+	exchange, key := name, ""
+	if !at.IsZero() {
+		d := time.Until(at)
+		switch err := checkDelayTopic(name); {
+		case !t.s.confirm:
+			return opError(t.s.scheme, opPublish, name, withKind(herald.KindInvalid, errNoConfirms))
+		case err != nil:
+			return opError(t.s.scheme, opPublish, name, withKind(herald.KindInvalid, err))
+		case d > delayMax:
+			return opError(t.s.scheme, opPublish, name, withKind(herald.KindInvalid, fmt.Errorf("delay %v is longer than the delay tiers' maximum %v", d.Round(time.Second), delayMax)))
+		}
+		exchange, key = tierExchange(delayLevels-1), delayRoutingKey(delayUnits(d), name)
 	}
 	pub := publishing(m)
 	if err := checkPublishing(pub, t.conn.maxFrame(), t.maxSize.Load()); err != nil {
@@ -103,7 +136,8 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done f
 	if !t.enter() {
 		return opError(t.s.scheme, opPublish, name, errClosed)
 	}
-	p := &outgoing{ctx: ctx, topic: name, m: m, pub: pub, done: done, slot: t.chans[slot(name, herald.Key(m), len(t.chans))]}
+	p := &outgoing{ctx: ctx, topic: name, m: m, pub: pub, done: done, slot: t.chans[slot(name, herald.Key(m), len(t.chans))],
+		exchange: exchange, key: key, delayed: !at.IsZero()}
 	if err := t.send(p, t.closing); err != nil {
 		t.left()
 		return opError(t.s.scheme, opPublish, name, err)
@@ -199,11 +233,11 @@ func (t *topic) write(p *outgoing, abort <-chan struct{}) error {
 		}
 	}
 	defer func() { <-pc.sem }()
-	c, err := t.ready(p.ctx, pc, p.topic, abort)
+	c, err := t.ready(p.ctx, pc, p.topic, p.delayed, abort)
 	if err != nil {
 		return err
 	}
-	dc, err := c.ch.PublishWithDeferredConfirm(p.topic, "", false, false, p.pub)
+	dc, err := c.ch.PublishWithDeferredConfirm(p.exchange, p.key, false, false, p.pub)
 	if err != nil {
 		if errors.Is(err, amqp.ErrFieldType) {
 			return withKind(herald.KindInvalid, fmt.Errorf("message %s: %w", p.m.UUID, err))
@@ -218,16 +252,22 @@ func (t *topic) write(p *outgoing, abort <-chan struct{}) error {
 
 // ready returns pc's open channel (pc is locked), opening it when needed
 // (waiting for the connection within ctx) and declaring topic's exchange
-// first. The broker's answers are awaited in a goroutine so that ctx and
+// first, and for a delayed message the delay tiers and topic's binding
+// below them. The broker's answers are awaited in a goroutine so that ctx and
 // abort end the wait; a channel that answers later is closed.
-func (t *topic) ready(ctx context.Context, pc *pubChan, topic string, abort <-chan struct{}) (*confirmChan, error) {
+func (t *topic) ready(ctx context.Context, pc *pubChan, topic string, delayed bool, abort <-chan struct{}) (*confirmChan, error) {
 	c := pc.cur
 	if c != nil && (c.ch.IsClosed() || c.nacked.Load()) {
 		c.retire()
 		c, pc.cur = nil, nil
 	}
 	_, declared := t.declared.Load(topic)
-	if c != nil && declared {
+	tiers, bound := true, true
+	if delayed {
+		_, tiers = t.declared.Load(delayDeliver)
+		_, bound = t.declared.Load(delayDeliver + " " + topic)
+	}
+	if c != nil && declared && tiers && bound {
 		return c, nil
 	}
 	var conn *amqp.Connection
@@ -253,14 +293,24 @@ func (t *topic) ready(ctx context.Context, pc *pubChan, topic string, abort <-ch
 				return
 			}
 		}
+		err := error(nil)
 		if !declared {
-			if err := declareExchange(ch, topic); err != nil {
-				if c == nil {
-					_ = ch.Close()
-				}
-				res <- result{nil, t.declareError(topic, err)}
-				return
+			if err = declareExchange(ch, topic); err != nil {
+				err = fmt.Errorf("declare exchange %q: %w", topic, err)
 			}
+		}
+		if err == nil && !tiers {
+			err = declareTiers(ch)
+		}
+		if err == nil && !bound {
+			err = bindDelivery(ch, topic)
+		}
+		if err != nil {
+			if c == nil {
+				_ = ch.Close()
+			}
+			res <- result{nil, t.declareError(topic, err)}
+			return
 		}
 		res <- result{ch, nil}
 	}()
@@ -271,6 +321,10 @@ func (t *topic) ready(ctx context.Context, pc *pubChan, topic string, abort <-ch
 			return nil, r.err
 		}
 		t.declared.Store(topic, struct{}{})
+		if delayed {
+			t.declared.Store(delayDeliver, struct{}{})
+			t.declared.Store(delayDeliver+" "+topic, struct{}{})
+		}
 		if c == nil {
 			c = t.listen(pc, r.ch)
 			pc.cur = c
@@ -309,9 +363,9 @@ func (t *topic) openOn(conn *amqp.Connection) (*amqp.Channel, error) {
 	return ch, nil
 }
 
-// declareError classifies a failed exchange declaration.
+// declareError classifies a failed declaration (the topic's exchange,
+// the delay tiers, a binding).
 func (t *topic) declareError(topic string, err error) error {
-	err = fmt.Errorf("declare exchange %q: %w", topic, err)
 	var e *amqp.Error
 	if !errors.As(err, &e) || isConnectionError(e) {
 		return &again{err}

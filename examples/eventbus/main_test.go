@@ -14,6 +14,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters/adaptertest"
+	"github.com/heraldkit/herald/heraldtest"
 )
 
 // TestMain lets the test binary stand in for the example's binary: with
@@ -67,10 +68,11 @@ func check(t *testing.T, out string) {
 	}
 }
 
-// TestAllInOneProcess runs every service in one process, in memory and on
-// the embedded broker (the default).
+// TestAllInOneProcess runs every service in one process, on the test
+// harness (in memory) and on the embedded broker (the default).
 func TestAllInOneProcess(t *testing.T) {
-	for name, target := range map[string]string{"mem": "mem://eventbus-test", "embedded": "embedded://" + t.TempDir()} {
+	h := heraldtest.New(t)
+	for name, target := range map[string]string{"harness": h.URL(), "embedded": "embedded://" + t.TempDir()} {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
@@ -82,7 +84,34 @@ func TestAllInOneProcess(t *testing.T) {
 			if !strings.Contains(out.String(), "all: every service handled its events") {
 				t.Error("no final line")
 			}
+			if name == "harness" {
+				checkHarness(t, ctx, h)
+			}
 		})
+	}
+}
+
+// checkHarness asserts what the harness recorded of a run with -orders 3
+// -malformed 1: each order event published once, the malformed one
+// dead-lettered by each of the three groups and nothing left over.
+func checkHarness(t *testing.T, ctx context.Context, h *heraldtest.Harness) {
+	t.Helper()
+	if err := h.Drain(ctx); err != nil {
+		t.Fatal(err) // something is still queued for a group
+	}
+	if n := len(h.Published("shop.order.created")); n != 4 {
+		t.Errorf("%d order events published, want 4 (3 and the malformed one)", n)
+	}
+	for _, g := range []string{"inventory", "payments", "audit"} {
+		if dl := h.DeadLettered("shop.order.created", g); len(dl) != 1 {
+			t.Errorf("group %s dead-lettered %d order events, want 1", g, len(dl))
+		}
+		if f := h.Failed("shop.order.created", g); len(f) != 0 {
+			t.Errorf("group %s: %d failed deliveries, want none (the malformed event is parked at once)", g, len(f))
+		}
+	}
+	if n := len(h.Published("shop.order.created.dlq")); n != 3 {
+		t.Errorf("%d dead-lettered copies published, want 3", n)
 	}
 }
 

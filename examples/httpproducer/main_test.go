@@ -16,6 +16,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters/adaptertest"
+	"github.com/heraldkit/herald/heraldtest"
 	"github.com/heraldkit/herald/publisher"
 	"github.com/heraldkit/herald/subscriber"
 )
@@ -242,7 +243,8 @@ func TestAccepted(t *testing.T) {
 // request with one invalid order publishes nothing.
 func TestBadRequest(t *testing.T) {
 	cfg := testConfig(t)
-	svc := start(t, cfg, "mem://httpproducer-"+herald.NewID())
+	h := heraldtest.New(t)
+	svc := start(t, cfg, h.URL())
 	for _, c := range []struct{ body, field, problem string }{
 		{``, "body", "empty"},
 		{`{"id":`, "body", "truncated"},
@@ -278,6 +280,9 @@ func TestBadRequest(t *testing.T) {
 	}
 	if _, metrics := get(t, svc.url+"/metrics"); !strings.Contains(metrics, "httpproducer_orders_published_total 0\n") {
 		t.Errorf("an invalid request published something:\n%s", metrics)
+	}
+	if got := h.Published(cfg.Topic); len(got) != 0 {
+		t.Errorf("an invalid request published %d orders", len(got)) // exact: Publish returned before the answer
 	}
 }
 

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/heraldtest"
 	"github.com/heraldkit/herald/publisher"
 )
 
@@ -62,7 +64,8 @@ func TestBulkPartial(t *testing.T) {
 			return &herald.BatchError{Errs: errs}
 		}
 	}
-	svc := start(t, cfg, "mem://httpproducer-"+herald.NewID(), publisher.WithMiddleware(broker))
+	h := heraldtest.New(t)
+	svc := start(t, cfg, h.URL(), publisher.WithMiddleware(broker))
 
 	body := "[" + strings.Join([]string{orderJSON("ok-1"), orderJSON("flaky"), orderJSON("refused"), orderJSON("down")}, ",") + "]"
 	code, retryAfter, out := post(t, svc.url+"/orders/bulk", body)
@@ -81,6 +84,14 @@ func TestBulkPartial(t *testing.T) {
 	// Tries: all 4, then flaky and down, then down: 7 messages in 3 batches.
 	if f, r, d, n := flakyTries.Load(), refusedTries.Load(), downTries.Load(), batchSizes.Load(); f != 2 || r != 1 || d != 3 || n != 7 {
 		t.Errorf("tries: flaky %d, refused %d, down %d, messages %d; want 2, 1, 3, 7", f, r, d, n)
+	}
+	// What reached the backend: the accepted orders, each once.
+	var stored []string
+	for _, m := range h.Published(cfg.Topic) {
+		stored = append(stored, herald.Key(m))
+	}
+	if !slices.Equal(stored, []string{"ok-1", "flaky"}) {
+		t.Errorf("stored orders %v, want [ok-1 flaky]", stored)
 	}
 	if code, _, out := post(t, svc.url+"/orders", orderJSON("refused")); code != http.StatusInternalServerError || refusedTries.Load() != 2 {
 		t.Errorf("refused order: %d %v after %d tries, want 500 after 1", code, out, refusedTries.Load()-1)

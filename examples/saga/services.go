@@ -64,8 +64,8 @@ type ranKey struct{}
 // effect once by (order, step), see Ledger, then next with its result,
 // which writes the next event to the outbox): the effect, the ledger
 // entry, the next event and the inbox's record commit together or not at
-// all. Outcomes are counted in saga_steps_total (applied: counted when
-// the effect ran, before the commit).
+// all. Outcomes are counted in saga_steps_total (applied and duplicate
+// once the transaction committed, failed at once).
 func (s *saga) step(ctx context.Context, name, order string, effect func(tx *sql.Tx) (string, error), next func(ctx context.Context, tx *sql.Tx, result string) error) error {
 	if ran, ok := ctx.Value(ranKey{}).(*bool); ok {
 		*ran = true
@@ -76,12 +76,16 @@ func (s *saga) step(ctx context.Context, name, order string, effect func(tx *sql
 		s.metrics.step(name, resultFailed)
 		return err
 	}
-	if applied {
-		s.metrics.step(name, resultApplied)
-	} else {
-		s.metrics.step(name, resultDuplicate)
-		s.out.say("%s %s: already applied (the ledger): not applied again\n", name, order)
-	}
+	// Counted and said once the transaction committed: a rollback leaves
+	// the message to be handled again, and nothing counted.
+	outbox.AfterCommit(ctx, func() {
+		if applied {
+			s.metrics.step(name, resultApplied)
+		} else {
+			s.metrics.step(name, resultDuplicate)
+			s.out.say("%s %s: already applied (the ledger): not applied again\n", name, order)
+		}
+	})
 	if err := next(ctx, tx, result); err != nil {
 		s.metrics.step(name, resultFailed)
 		return err

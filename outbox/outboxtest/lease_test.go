@@ -11,33 +11,36 @@ import (
 	"github.com/heraldkit/herald/outbox"
 )
 
-// A broker that answers after five leases: the relay renews the leases
+// A broker that answers after three leases: the relay renews the leases
 // of the rows it is waiting on, so a second relay polling the same table
 // never takes one over while the first still holds it. Every row is sent
-// once: 0 duplicates, never two sends of a row in flight.
+// once: 0 duplicates, never two sends of a row in flight. The lease is
+// 500 ms (renewed every 167 ms): with 200 ms, renewals waiting behind the
+// other relay's claims for SQLite's write lock under -race on a loaded
+// machine lost a lease (CI: 22 sends of 20 messages).
 func TestSlowAnswerKeepsLease(t *testing.T) {
 	forEach(t, func(t *testing.T, d database, table string) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		db := d.open(t)
 		s := newStore(t, db, d.dialect, table)
-		const n, lease = 20, 200 * time.Millisecond
+		const n, lease = 20, 500 * time.Millisecond
 		var ms []*herald.Message
 		for i := range n {
 			key := ""
 			if i%2 == 0 {
-				key = "k" + strconv.Itoa(i%4)
+				key = "k" + strconv.Itoa(i%10) // two rows a key: two answers in a row
 			}
 			ms = append(ms, msg(strconv.Itoa(i), key))
 		}
 		write(t, db, s, "orders", ms...)
 		p, target := newProbe(t)
-		p.ackDelay = 5 * lease
+		p.ackDelay = 3 * lease
 		pub := openPublisher(t, target)
 		var wg sync.WaitGroup
 		for i := range 2 {
 			r, err := newStore(t, d.open(t), d.dialect, table).NewRelay(pub,
-				outbox.WithLease(lease), outbox.WithPollInterval(5*time.Millisecond))
+				outbox.WithLease(lease), outbox.WithPollInterval(20*time.Millisecond))
 			if err != nil {
 				t.Fatal(err)
 			}

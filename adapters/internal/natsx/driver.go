@@ -36,7 +36,8 @@ func (o *Options) defaults() {
 // Capabilities is what the JetStream engine does with set: durable
 // groups (file storage), broker redelivery with a native nack delay
 // (NakWithDelay), the broker's delivery count (NumDelivered), publish
-// order from one stream shared by a group. maxMessageSize is the
+// order from one stream shared by a group, delayed delivery with message
+// schedules (DelayCapabilities). maxMessageSize is the
 // server's max_payload (0 when unknown); singleProcess is true for the
 // embedded server.
 func Capabilities(set Settings, maxMessageSize int, singleProcess bool) adapters.Capabilities {
@@ -50,5 +51,6 @@ func Capabilities(set Settings, maxMessageSize int, singleProcess bool) adapters
 		MaxMessageSize: maxMessageSize,
 		DefaultWindow:  DefaultWindow,
 		SingleProcess:  singleProcess,
+		Delay:          DelayCapabilities(set),
 	}
 }

@@ -44,6 +44,14 @@ type Marshaler struct{}
 // Herald sends it too, so stock watermill-nats consumers read the ID.
 const WatermillUUIDHdr = "_watermill_message_uuid"
 
+// The headers a server stamps on the message a schedule published
+// (jetstream.SchedulerHeader, ScheduleNextHeader): not the publisher's
+// metadata, so not the handler's.
+const (
+	schedulerHdr    = "Nats-Scheduler"
+	scheduleNextHdr = "Nats-Schedule-Next"
+)
+
 // Marshal builds the NATS message for msg on subject.
 func (m Marshaler) Marshal(subject string, msg *message.Message) (*nats.Msg, error) {
 	nm := &nats.Msg{}
@@ -134,6 +142,8 @@ func (Marshaler) decode(h nats.Header, data []byte, reply string) *message.Messa
 		switch {
 		case k == nats.MsgIdHdr, k == WatermillUUIDHdr:
 			continue
+		case k == schedulerHdr, k == scheduleNextHdr:
+			continue // stamped by the server on a scheduled (delayed) message
 		case strings.HasPrefix(k, "Nats-Expected-"):
 			continue
 		case strings.HasPrefix(k, EncodedPrefix):

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,6 +30,8 @@ type provisioner struct {
 
 	mu sync.Mutex
 	m  map[string]*provision
+
+	sched schedules // the topics whose stream takes message schedules
 }
 
 type provision struct {
@@ -139,7 +142,9 @@ func (p *provisioner) found(ctx context.Context, topic, name string) (target, er
 	if err != nil {
 		return t, fmt.Errorf("looking up stream %q: %w", name, err)
 	}
-	subj := st.CachedInfo().Config.Subjects
+	// The schedule subjects of delayed delivery hold no topic's
+	// messages: a stream with them is still the topic's own.
+	subj := slices.DeleteFunc(slices.Clone(st.CachedInfo().Config.Subjects), isSchedulePattern)
 	t.dedicated = len(subj) == 1 && subj[0] == topic
 	return t, nil
 }

@@ -158,6 +158,23 @@ func NewTopic(nc *nats.Conn, set Settings, o Options) (*Topic, error) {
 // KindInvalid when the server refused it, KindClosed when Close gave up
 // waiting.
 func (t *Topic) Send(ctx context.Context, topic string, m *herald.Message, done func(error)) error {
+	return t.send(ctx, topic, m, time.Time{}, done)
+}
+
+// SendAt implements adapters.Topic with a JetStream message schedule
+// (see DelayCapabilities): the message is stored in the topic's stream as
+// a schedule for at, under a schedule subject of its own, and done gets
+// its PubAck as for Send; the server publishes it to the topic at at
+// (rounded up to the second). The first delayed message to a topic makes
+// its stream take schedules (allow_msg_schedules and the schedule
+// subjects; one-way), or fails with KindInvalid when provision=false and
+// the stream does not.
+func (t *Topic) SendAt(ctx context.Context, topic string, m *herald.Message, at time.Time, done func(error)) error {
+	return t.send(ctx, topic, m, at, done)
+}
+
+// send is Send, or SendAt for a non-zero at.
+func (t *Topic) send(ctx context.Context, topic string, m *herald.Message, at time.Time, done func(error)) error {
 	if t.closed.Load() {
 		return closedError(t.scheme, opPublish, topic)
 	}
@@ -167,12 +184,19 @@ func (t *Topic) Send(ctx context.Context, topic string, m *herald.Message, done 
 	if err := ctx.Err(); err != nil {
 		return Error(t.scheme, opPublish, topic, ctxKind(ctx, t.nc), err)
 	}
-	if err := t.ensure(ctx, topic); err != nil {
+	if at.IsZero() {
+		if err := t.ensure(ctx, topic); err != nil {
+			return err
+		}
+	} else if err := t.ensureSchedules(ctx, topic, at); err != nil {
 		return err
 	}
 	e := &pubEntry{topic: topic, done: done}
 	e.nm = &e.msg
 	t.m.fill(e.nm, topic, m)
+	if !at.IsZero() {
+		schedule(e.nm, topic, m, at)
+	}
 	nm := e.nm
 	e.deadline, _ = ctx.Deadline()
 	retry := resendPolicy.Start()

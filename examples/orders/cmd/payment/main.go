@@ -118,14 +118,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		// that m was handled, or not at all.
 		paid, prev, err := shop.Pay(ctx, outbox.TxFrom(ctx), db, tables, shop.Payment{OrderID: o.ID, AmountCents: o.AmountCents,
 			Currency: o.Currency, PaidBy: *name, MessageID: m.UUID, PaidAt: time.Now().UTC()})
-		switch {
-		case err != nil:
+		if err != nil {
 			return err // retried, then redelivered
-		case paid:
-			say.Printf("%s: paid %s %d.%02d %s", *name, o.ID, o.AmountCents/100, o.AmountCents%100, o.Currency)
-		default:
-			say.Printf("%s: %s already paid by %s, not charged again", *name, o.ID, prev.PaidBy)
 		}
+		// Said once the payment committed: a commit that fails leaves the
+		// message to be handled again, and nothing said.
+		outbox.AfterCommit(ctx, func() {
+			if paid {
+				say.Printf("%s: paid %s %d.%02d %s", *name, o.ID, o.AmountCents/100, o.AmountCents%100, o.Currency)
+			} else {
+				say.Printf("%s: %s already paid by %s, not charged again", *name, o.ID, prev.PaidBy)
+			}
+		})
 		return nil
 	}
 	// The inbox innermost, so that each attempt of Retry is a transaction

@@ -1,0 +1,80 @@
+package rabbitmq
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/heraldkit/herald"
+)
+
+// sendAtWait sends m for at and waits for its done.
+func sendAtWait(t testing.TB, tp *topic, topic string, m *herald.Message, at time.Time) error {
+	t.Helper()
+	errc := make(chan error, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := tp.SendAt(ctx, topic, m, at, func(err error) { errc <- err }); err != nil {
+		return err
+	}
+	return <-errc
+}
+
+// TestDelaySameDelayInOrder: messages of one key sent in order with the
+// same delay take the same tiers in order, so they are delivered in
+// publish order, each not before its time, without the tiers'
+// dead-lettering headers.
+func TestDelaySameDelayInOrder(t *testing.T) {
+	url := brokerURL(t)
+	topic := freshTopic(t)
+	t.Cleanup(func() { deleteTopology(t, topic, queueName(topic, "g", "")) })
+	sub := openSubT(t, withQuery(url, "group=g"))
+	if err := sub.Prepare(t.Context(), topic); err != nil {
+		t.Fatal(err)
+	}
+	st := openStreamT(t, sub, topic, 64, nil)
+	tp := openTopicT(t, url)
+	const n = 20
+	due := make([]time.Time, n)
+	for i := range due {
+		m := newMsg(fmt.Sprint(i))
+		herald.SetKey(m, "k")
+		due[i] = time.Now().Add(3 * time.Second) // 3 s each: one route
+		if err := sendAtWait(t, tp, topic, m, due[i]); err != nil {
+			t.Fatalf("SendAt %d: %v", i, err)
+		}
+	}
+	got := receiveAcked(t, st, n, 30*time.Second)
+	now := time.Now()
+	for i, r := range got {
+		if string(r.Msg.Payload) != fmt.Sprint(i) {
+			t.Fatalf("delivered %v; want 0..%d in order", payloads(got, false), n-1)
+		}
+		for k := range r.Msg.Metadata {
+			if deadLetterHeader(k) {
+				t.Errorf("message %d carries the tiers' header %s", i, k)
+			}
+		}
+	}
+	if now.Before(due[n-1]) {
+		t.Errorf("the last message was received %v before its time", due[n-1].Sub(now))
+	}
+	t.Logf("the last of %d delivered %v after its time", n, now.Sub(due[n-1]).Round(time.Millisecond))
+}
+
+// TestDelayRefusedWithoutConfirms: with confirm=false the driver declares
+// no delayed delivery and SendAt refuses, naming confirm.
+func TestDelayRefusedWithoutConfirms(t *testing.T) {
+	url := withQuery(brokerURL(t), "confirm=false")
+	if c := (Driver{}).Capabilities(mustConfig(t, url)); c.Delay.Max != 0 {
+		t.Errorf("confirm=false declares Delay.Max %v; want 0", c.Delay.Max)
+	}
+	tp := openTopicT(t, url)
+	err := tp.SendAt(t.Context(), freshTopic(t), newMsg("x"), time.Now().Add(time.Minute), func(error) { t.Error("done called") })
+	var he *herald.Error
+	if !errors.As(err, &he) || he.Kind != herald.KindInvalid {
+		t.Errorf("SendAt with confirm=false: %v; want KindInvalid", err)
+	}
+}

@@ -1,0 +1,45 @@
+package cloudevents
+
+import (
+	"encoding/base64"
+	"net/url"
+	"strconv"
+	"time"
+)
+
+// canonical renders an attribute value in the canonical string form of its
+// CloudEvents type, and reports whether the type is one CloudEvents
+// defines.
+func canonical(v any) (string, bool) {
+	switch x := v.(type) {
+	case string:
+		return x, true
+	case bool:
+		return strconv.FormatBool(x), true
+	case int32:
+		return strconv.FormatInt(int64(x), 10), true
+	case int:
+		if x != int(int32(x)) {
+			return "", false
+		}
+		return strconv.Itoa(x), true
+	case []byte:
+		return base64.StdEncoding.EncodeToString(x), true
+	case time.Time:
+		return formatTime(x), true
+	case *url.URL:
+		if x == nil {
+			return "", false
+		}
+		return x.String(), true
+	}
+	return "", false
+}
+
+// formatTime is the canonical Timestamp form: RFC 3339, in UTC.
+func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
+
+// parseTime reads an RFC 3339 timestamp.
+func parseTime(s string) (time.Time, error) {
+	return time.Parse(time.RFC3339Nano, s)
+}
