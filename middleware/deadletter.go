@@ -114,12 +114,7 @@ const TopicPlaceholder = "{topic}"
 // If the dead-letter publish fails, the returned error wraps both errors
 // and the message is nacked: a message is never dropped.
 func DeadLetter(pub herald.Publisher, topic string, opts ...DeadLetterOption) herald.Middleware {
-	c := deadLetterConfig{maxErrLen: DefaultDLQMaxErrorLen, now: time.Now}
-	for _, o := range opts {
-		if o != nil {
-			o(&c)
-		}
-	}
+	c := newDeadLetterConfig(opts)
 	return func(next herald.Handler) herald.Handler {
 		return herald.Handler(func(ctx context.Context, msg *herald.Message) error {
 			ctx, st := withState(ctx)
@@ -148,27 +143,7 @@ func DeadLetter(pub herald.Publisher, topic string, opts ...DeadLetterOption) he
 			}
 			d, _ := herald.DeliveryFromContext(ctx)
 			dlTopic := strings.ReplaceAll(topic, TopicPlaceholder, d.Topic)
-			dl := msg.Copy()
-			dl.UUID = herald.NewID()
-			if dl.Metadata == nil {
-				dl.Metadata = make(map[string]string)
-			}
-			dl.Metadata.Set(DLQOriginalIDHeader, msg.UUID)
-			// A message dead-lettered before (and replayed) gets fresh headers.
-			delete(dl.Metadata, DLQGroupHeader)
-			delete(dl.Metadata, DLQBackendHeader)
-			dl.Metadata.Set(DLQTopicHeader, d.Topic)
-			if d.Group != "" {
-				dl.Metadata.Set(DLQGroupHeader, d.Group)
-			}
-			if d.Backend != "" {
-				dl.Metadata.Set(DLQBackendHeader, d.Backend)
-			}
-			dl.Metadata.Set(DLQErrorHeader, truncate(causeText(err), c.maxErrLen))
-			dl.Metadata.Set(DLQReasonHeader, reason)
-			dl.Metadata.Set(DLQAttemptsHeader, strconv.Itoa(attempts))
-			dl.Metadata.Set(DLQFirstFailureHeader, first.UTC().Format(time.RFC3339Nano))
-			dl.Metadata.Set(DLQTimeHeader, now.Format(time.RFC3339Nano))
+			dl := c.deadLetterCopy(msg, d, err, reason, attempts, first, now)
 			if perr := pub.Publish(ctx, dlTopic, dl); perr != nil {
 				return fmt.Errorf("%w: topic %q: %w; message left for redelivery (handler error: %w)", ErrDeadLetterFailed, dlTopic, perr, err)
 			}
@@ -180,6 +155,44 @@ func DeadLetter(pub herald.Publisher, topic string, opts ...DeadLetterOption) he
 			return nil
 		})
 	}
+}
+
+func newDeadLetterConfig(opts []DeadLetterOption) deadLetterConfig {
+	c := deadLetterConfig{maxErrLen: DefaultDLQMaxErrorLen, now: time.Now}
+	for _, o := range opts {
+		if o != nil {
+			o(&c)
+		}
+	}
+	return c
+}
+
+// deadLetterCopy is the copy of msg DeadLetter and BatchDeadLetter
+// publish: the same payload and metadata under a new ID, with the DLQ*
+// headers of delivery d failed with err.
+func (c deadLetterConfig) deadLetterCopy(msg *herald.Message, d herald.Delivery, err error, reason string, attempts int, first, now time.Time) *herald.Message {
+	dl := msg.Copy()
+	dl.UUID = herald.NewID()
+	if dl.Metadata == nil {
+		dl.Metadata = make(map[string]string)
+	}
+	dl.Metadata.Set(DLQOriginalIDHeader, msg.UUID)
+	// A message dead-lettered before (and replayed) gets fresh headers.
+	delete(dl.Metadata, DLQGroupHeader)
+	delete(dl.Metadata, DLQBackendHeader)
+	dl.Metadata.Set(DLQTopicHeader, d.Topic)
+	if d.Group != "" {
+		dl.Metadata.Set(DLQGroupHeader, d.Group)
+	}
+	if d.Backend != "" {
+		dl.Metadata.Set(DLQBackendHeader, d.Backend)
+	}
+	dl.Metadata.Set(DLQErrorHeader, truncate(causeText(err), c.maxErrLen))
+	dl.Metadata.Set(DLQReasonHeader, reason)
+	dl.Metadata.Set(DLQAttemptsHeader, strconv.Itoa(attempts))
+	dl.Metadata.Set(DLQFirstFailureHeader, first.UTC().Format(time.RFC3339Nano))
+	dl.Metadata.Set(DLQTimeHeader, now.Format(time.RFC3339Nano))
+	return dl
 }
 
 // causeText is the error text for DLQErrorHeader: the handler's own error,

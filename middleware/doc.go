@@ -116,6 +116,15 @@
 //
 // If that publish fails, the message is nacked: it is never dropped.
 //
+// # Batches
+//
+// A batch handler (subscriber.SubscribeBatch) takes batch middleware,
+// herald.BatchMiddleware, not these per-message ones: BatchRecover, and
+// BatchDeadLetter, which parks the messages the handler marked
+// herald.OutcomeDeadLetter in DeadLetter's format, in one Publish call.
+// Retry has no batch form: a batch handler retries a message by its
+// result (herald.Batch.Retry), and the subscriber redelivers it.
+//
 // # Options never fail
 //
 // Constructors take functional options and cannot fail: every option value

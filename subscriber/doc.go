@@ -61,6 +61,19 @@
 // order the backend delivers in is Capabilities.Order (Kafka: per key,
 // through its partition; the queues and streams: per queue).
 //
+// # Batches
+//
+// SubscribeBatch hands a herald.BatchHandler up to BatchSize messages, or
+// what arrived within BatchWait, and settles each message by the result
+// the handler set for it (herald.Batch: Ack, Retry, DeadLetter,
+// FailFrom); a returned error or a panic retries the whole batch. Retries
+// follow the redelivery rules above, per message; where the subscriber
+// redelivers itself, a retried message is handled again before the later
+// messages of its key, which are retried with it. Batch middleware
+// (BatchMiddleware) replaces the per-message middleware, which
+// SubscribeBatch refuses. See docs/guarantees.md for what each backend
+// does with the results.
+//
 // # Failures are visible
 //
 // Without WithLogger, the subscriber logs through herald.DefaultLogger():

@@ -18,6 +18,9 @@ import (
 //	stream.Receive (reader, read) -> keys.dispatch -> worker (work) ->
 //	handle: Valid? -> handler chain -> Ack | redeliver (redeliver.go)
 //
+// and, for SubscribeBatch, from the reader to a lane (batchlanes.go),
+// which cuts batches, to handleBatch and settleBatch (batchsettle.go).
+//
 // The run keeps ONE driver stream with a window of unsettled messages; a
 // reader goroutine receives deliveries and dispatches them to the
 // workers, deliveries with the same key one at a time in order (keys.go).
@@ -27,7 +30,9 @@ import (
 type run struct {
 	sub     *Subscriber
 	topic   string
-	handler herald.Handler
+	handler herald.Handler  // per message (Subscribe); nil with batch
+	batch   *batching       // SubscribeBatch; nil per message
+	window  int             // the stream window
 	base    context.Context // handler contexts derive from it: values, no cancel
 	status  *status
 	fails   failures // per message ID, for RedeliverBroker without a count
@@ -58,13 +63,13 @@ type item struct {
 	handled int
 }
 
-func newRun(s *Subscriber, topic string, h herald.Handler, ctx context.Context) *run {
+func newRun(s *Subscriber, topic string, ctx context.Context) *run {
 	d := herald.Delivery{Backend: s.cfg.Scheme, Topic: topic, Group: s.cfg.Group}
 	r := &run{
-		sub:     s,
-		topic:   topic,
-		handler: h,
-		base:    herald.ContextWithDelivery(context.WithoutCancel(ctx), d),
+		sub:    s,
+		topic:  topic,
+		window: s.window,
+		base:   herald.ContextWithDelivery(context.WithoutCancel(ctx), d),
 	}
 	r.status = newStatus(r, s.opts.recovery)
 	r.keys.init(s.opts.concurrency)
@@ -107,10 +112,14 @@ func (r *run) serve(ctx context.Context) error {
 		defer close(reading)
 		r.read(recvCtx, stop)
 	}()
-	for range o.concurrency {
+	for i := range o.concurrency {
 		go func() {
 			defer workers.Done()
-			r.work(hctx, stop)
+			if r.batch != nil {
+				r.batch.lanes[i].loop(hctx, stop)
+			} else {
+				r.work(hctx, stop)
+			}
 		}()
 	}
 
@@ -132,7 +141,7 @@ func (r *run) serve(ctx context.Context) error {
 
 // open opens a stream on the topic; ctx bounds the opening.
 func (r *run) open(ctx context.Context) (adapters.Stream, error) {
-	return r.sub.sub.Open(ctx, r.topic, adapters.StreamOptions{Window: r.sub.window, Status: r.status.reporter()})
+	return r.sub.sub.Open(ctx, r.topic, adapters.StreamOptions{Window: r.window, Status: r.status.reporter()})
 }
 
 // stream is the current stream.
@@ -184,7 +193,7 @@ func (r *run) read(ctx context.Context, stop <-chan struct{}) {
 			r.proved(gen, stop)
 		}
 		for i := 0; i < n; i++ {
-			if !r.keys.dispatch(item{d: buf[i], st: st}, stop) {
+			if !r.dispatch(item{d: buf[i], st: st}, stop) {
 				return
 			}
 			buf[i] = adapters.Received{} // drop references
@@ -199,6 +208,16 @@ func (r *run) read(ctx context.Context, stop <-chan struct{}) {
 			return
 		}
 	}
+}
+
+// dispatch hands it to the workers (Subscribe) or to its lane
+// (SubscribeBatch); false when stop was closed first.
+func (r *run) dispatch(it item, stop <-chan struct{}) bool {
+	if r.batch != nil {
+		r.batch.add(it)
+		return true
+	}
+	return r.keys.dispatch(it, stop)
 }
 
 // reopen replaces a broken stream, with backoff, until it succeeds (true)

@@ -105,7 +105,15 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string, h herald.Handl
 	if h == nil {
 		return fmt.Errorf("herald/%s: subscribe to %q: handler is nil", s.cfg.Scheme, topic)
 	}
-	r := newRun(s, topic, herald.Chain(h, s.opts.middleware...), ctx)
+	handler := herald.Chain(h, s.opts.middleware...)
+	return s.serveRun(ctx, topic, func(r *run) { r.handler = handler })
+}
+
+// serveRun runs one Subscribe or SubscribeBatch call on topic; setup
+// gives the run its handler.
+func (s *Subscriber) serveRun(ctx context.Context, topic string, setup func(*run)) error {
+	r := newRun(s, topic, ctx)
+	setup(r)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

@@ -111,3 +111,42 @@ func TestLedgerNeverNamesSettledTag(t *testing.T) {
 		}
 	}
 }
+
+// TestLedgerBatchRuns: a batch settled in order (subscriber.SubscribeBatch)
+// goes out as one multiple-ack per contiguous run of acks and a single
+// nack per retried message: acks 1..4, nack 5, acks 6..10 flushed
+// together are nack 5 then multiple-ack 10 (5 is no longer the broker's
+// to hold). A retry held for its delay leaves its tag unsettled: the acks
+// above it go alone (a multiple-ack would settle it), and the held nack
+// goes later.
+func TestLedgerBatchRuns(t *testing.T) {
+	var l ledger
+	for tag := uint64(1); tag <= 20; tag++ {
+		l.add(tag)
+	}
+	for tag := uint64(1); tag <= 10; tag++ {
+		if tag == 5 {
+			l.nack(tag)
+		} else {
+			l.ack(tag)
+		}
+	}
+	if got := flushLedger(&l); !slices.Equal(got.nacks, []uint64{5}) || len(got.singles) != 0 || got.to != 10 {
+		t.Fatalf("batch 1..10 with 5 retried at once: %+v; want nack 5, multiple-ack 10", got)
+	}
+	for tag := uint64(11); tag <= 20; tag++ {
+		if tag != 13 { // 13 is held for its retry delay
+			l.ack(tag)
+		}
+	}
+	if got := flushLedger(&l); len(got.nacks) != 0 || !slices.Equal(got.singles, []uint64{14, 15, 16, 17, 18, 19, 20}) || got.to != 12 {
+		t.Fatalf("batch 11..20 with 13 held: %+v; want multiple-ack 12, single acks 14..20", got)
+	}
+	l.nack(13)
+	if got := flushLedger(&l); !slices.Equal(got.nacks, []uint64{13}) || got.to != 0 {
+		t.Fatalf("the held retry: %+v; want nack 13 alone", got)
+	}
+	if l.unsettled() != 0 {
+		t.Errorf("unsettled %d, want 0", l.unsettled())
+	}
+}

@@ -51,6 +51,14 @@
 // _OTHER. The instrumentation scope of both is ScopeName. See
 // examples/metrics for a Prometheus /metrics endpoint.
 //
+// # Batches
+//
+// BatchTracing and BatchMetrics are the batch middleware forms
+// (subscriber.BatchMiddleware): one CONSUMER span per batch, a new root
+// linked to each message's producer span, with the outcomes counted; the
+// per-message counters for every message of the batch, and
+// MetricBatchDuration per batch.
+//
 // # Tests
 //
 // The tests that need the OpenTelemetry SDK (span recorders, metric

@@ -52,7 +52,7 @@ var durationBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 type instruments struct {
 	published, consumed, failed, retried, deadLettered, duplicates metric.Int64Counter
 	inFlight                                                       metric.Int64UpDownCounter
-	handlerDuration, publishDuration                               metric.Float64Histogram
+	handlerDuration, publishDuration, batchDuration                metric.Float64Histogram
 }
 
 func newInstruments(opts []MetricsOption) *instruments {
@@ -88,6 +88,7 @@ func newInstruments(opts []MetricsOption) *instruments {
 		duplicates:      counter(MetricDuplicates, "Duplicate deliveries acked without handling."),
 		handlerDuration: histogram(MetricHandlerDuration, "Time to handle one delivery, retries included."),
 		publishDuration: histogram(MetricPublishDuration, "Time of one Publish call."),
+		batchDuration:   histogram(MetricBatchDuration, "Time of one call of a batch handler."),
 	}
 	var err error
 	in.inFlight, err = m.Int64UpDownCounter(MetricInFlight, metric.WithUnit("{message}"),
