@@ -56,17 +56,7 @@ func BenchmarkConsumeBacklog(b *testing.B) {
 		backlog(b, brokerURL(b), tp)
 		stop := startTimer(b)
 		st := natsxtest.OpenStream(b, s, tp, natsxtest.BenchWindow, nil)
-		buf := make([]adapters.Received, 64)
-		for got := 0; got < b.N; {
-			n, err := st.Receive(context.Background(), buf)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, d := range buf[:n] {
-				st.Ack(d.Token)
-			}
-			got += n
-		}
+		natsxtest.ReceiveAcked(b, st, make([]adapters.Received, 64), b.N, nil)
 		stopTimer(b, stop)
 	})
 	b.Run("native", func(b *testing.B) {
