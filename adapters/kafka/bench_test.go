@@ -23,7 +23,7 @@ import (
 // benchTopic opens a Topic and sends one record to a new topic (created).
 func benchTopic(b *testing.B, opts ...kgo.Opt) (*topic, string) {
 	tp := openTopic(b, brokerURL(b), func(s *settings) { s.extra = opts })
-	name := uniqueName(b, "driverbench")
+	name := uniqueName("driverbench")
 	sendSync(b, tp, name, herald.NewMessage([]byte("warm-up")))
 	return tp, name
 }
@@ -92,7 +92,7 @@ func BenchmarkDriverStream(b *testing.B) {
 		msgs[i] = herald.NewMessage(payload)
 	}
 	sendSync(b, tp, name, msgs...)
-	sub := openSubscription(b, withQuery(brokerURL(b), "group="+uniqueName(b, "driverbench")))
+	sub := openSubscription(b, withQuery(brokerURL(b), "group="+uniqueName("driverbench")))
 	b.ReportAllocs()
 	b.ResetTimer()
 	st := openStream(b, sub, name, 256, nil)

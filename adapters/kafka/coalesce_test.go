@@ -18,7 +18,7 @@ func TestConcurrentSendsShareRequests(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
 	tp := openTopic(t, target)
-	name := uniqueName(t, "coalesce")
+	name := uniqueName("coalesce")
 	sendSync(t, tp, name, herald.NewMessage([]byte("warm-up")))
 	const callers, each = 16, 100
 	before := tp.writes.n.Load()

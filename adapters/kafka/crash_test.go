@@ -29,7 +29,7 @@ func TestCrashKeepsUnfinished(t *testing.T) {
 	}
 	t.Parallel()
 	target := brokerURL(t)
-	topic, group := uniqueName(t, "crashwm"), uniqueName(t, "g")
+	topic, group := uniqueName("crashwm"), uniqueName("g")
 	const n = 10
 	msgs := newMessages(n, "w")
 	sendSync(t, openTopic(t, withQuery(target, "partitions=1")), topic, msgs...)

@@ -122,7 +122,7 @@ func holdOne(t *testing.T, target, topic, group string) {
 func TestOpenHonoursContextAndClose(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
-	topic, group := uniqueName(t, "join"), uniqueName(t, "g")
+	topic, group := uniqueName("join"), uniqueName("g")
 	holdOne(t, target, topic, group)
 
 	t.Run("context", func(t *testing.T) {
@@ -176,9 +176,9 @@ func TestOpenHonoursContextAndClose(t *testing.T) {
 func TestMethodsAfterClose(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
-	topic := uniqueName(t, "closed")
+	topic := uniqueName("closed")
 	tp := openTopic(t, target)
-	sub := openSubscription(t, withQuery(target, "group="+uniqueName(t, "g")))
+	sub := openSubscription(t, withQuery(target, "group="+uniqueName("g")))
 	ctx := context.Background()
 	for i := 0; i < 2; i++ {
 		if err := tp.Close(ctx); err != nil {
@@ -207,9 +207,11 @@ func TestMethodsAfterClose(t *testing.T) {
 func TestNamesWithSeparators(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
-	base := uniqueName(t, "sep")
+	base := uniqueName("sep")
 	topics := []string{base + ".a-b", base + ".a.b", base + "-a.b"}
 	groups := []string{base + ".g.x", base + ".g_x", base + ".g-x"}
+	remember(topics...)
+	remember(groups...)
 	tp := openTopic(t, target)
 	streams := map[[2]string]*stream{}
 	for _, topic := range topics {

@@ -24,7 +24,7 @@ import (
 func TestEndToEndKeyOrderAcrossNack(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
-	topic, group := uniqueName(t, "e2eorder"), uniqueName(t, "g")
+	topic, group := uniqueName("e2eorder"), uniqueName("g")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pub, err := publisher.Open(ctx, target)
@@ -109,7 +109,7 @@ func TestEndToEndKeyOrderAcrossNack(t *testing.T) {
 func TestEndToEndPublishAsync(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
-	topic := uniqueName(t, "e2easync")
+	topic := uniqueName("e2easync")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pub, err := publisher.Open(ctx, target)
@@ -148,7 +148,7 @@ func TestEndToEndPublishAsync(t *testing.T) {
 	}
 	mu.Unlock()
 
-	sub, err := subscriber.Open(ctx, withQuery(target, "group="+uniqueName(t, "g")))
+	sub, err := subscriber.Open(ctx, withQuery(target, "group="+uniqueName("g")))
 	if err != nil {
 		t.Fatal(err)
 	}

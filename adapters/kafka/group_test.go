@@ -39,7 +39,7 @@ func produceTo(t *testing.T, target, topic string, parts int32, n int) {
 func TestRevokeInvalidates(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
-	topic, group := uniqueName(t, "revoke"), uniqueName(t, "g")
+	topic, group := uniqueName("revoke"), uniqueName("g")
 	const n = 10
 	createTopic(t, target, topic, 2)
 	produceTo(t, target, topic, 2, n)
@@ -124,7 +124,7 @@ func TestRevokeInvalidates(t *testing.T) {
 func TestSessionExpiryInvalidates(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
-	topic, group := uniqueName(t, "expiry"), uniqueName(t, "g")
+	topic, group := uniqueName("expiry"), uniqueName("g")
 	const n = 5
 	createTopic(t, target, topic, 1)
 	produceTo(t, target, topic, 1, n)

@@ -2,9 +2,6 @@ package kafka
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -16,7 +13,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heraldkit/herald"
@@ -57,74 +53,6 @@ func brokers(tb testing.TB, target string) []string {
 		tb.Fatal(err)
 	}
 	return strings.Split(u.Host, ",")
-}
-
-// uniqueName is a fresh topic or group name; the test's cleanup deletes
-// the topic and the group of that name on the shared broker, if there are
-// any (deleteNamed).
-func uniqueName(tb testing.TB, prefix string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := prefix + "." + hex.EncodeToString(b[:])
-	tb.Cleanup(func() { deleteNamed(tb, name) })
-	return name
-}
-
-// cleanupAdmin is the admin client deleteNamed uses, on HERALD_TEST_KAFKA
-// (nil when it is not set), one for the test binary.
-var cleanupAdmin = sync.OnceValue(func() *kadm.Client {
-	u := os.Getenv("HERALD_TEST_KAFKA")
-	if u == "" {
-		return nil
-	}
-	pu, err := url.Parse(u)
-	if err != nil {
-		return nil
-	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(pu.Host, ",")...))
-	if err != nil {
-		return nil
-	}
-	return kadm.NewClient(cl)
-})
-
-// deleteNamed deletes the topic and the consumer group name on the shared
-// broker (deleteAll) at the end of tb, logging an error.
-func deleteNamed(tb testing.TB, name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := deleteAll(ctx, []string{name}, []string{name}); err != nil {
-		tb.Logf("cleanup: %v", err)
-	}
-}
-
-// deleteAll deletes topics and consumer groups on the shared broker, so
-// that runs do not pile them up (thousands of topics slowed Kafka's start
-// and ended in an OutOfMemoryError); one that is not there is no error.
-func deleteAll(ctx context.Context, topics, groups []string) error {
-	adm := cleanupAdmin()
-	if adm == nil {
-		return nil
-	}
-	ts, err := adm.DeleteTopics(ctx, topics...)
-	errs := []error{err}
-	for _, r := range ts {
-		errs = append(errs, unless(r.Err, kerr.UnknownTopicOrPartition, "delete topic "+r.Topic))
-	}
-	gs, err := adm.DeleteGroups(ctx, groups...)
-	errs = append(errs, err)
-	for _, r := range gs {
-		errs = append(errs, unless(r.Err, kerr.GroupIDNotFound, "delete group "+r.Group))
-	}
-	return errors.Join(errs...)
-}
-
-// unless is err, prefixed with what, unless it is nil or absent.
-func unless(err, absent error, what string) error {
-	if err == nil || errors.Is(err, absent) {
-		return nil
-	}
-	return fmt.Errorf("%s: %w", what, err)
 }
 
 // testSettings parses target and applies mods.

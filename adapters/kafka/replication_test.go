@@ -29,7 +29,7 @@ func TestTopicReplicationBrokerDefaults(t *testing.T) {
 		{"replicas=1&min_insync_replicas=1", "1"},
 	} {
 		pub := openTopic(t, withQuery(base, tc.query))
-		topic := uniqueName(t, "repl")
+		topic := uniqueName("repl")
 		sendSync(t, pub, topic, herald.NewMessage([]byte("x")))
 		var adm *kadm.Client
 		if !pub.As(&adm) {

@@ -22,7 +22,7 @@ import (
 func TestBrokerRestart(t *testing.T) {
 	t.Parallel()
 	b := startPrivateBroker(t)
-	topic, group := uniqueName(t, "restart"), uniqueName(t, "g")
+	topic, group := uniqueName("restart"), uniqueName("g")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	pub, err := publisher.Open(ctx, b.url())

@@ -22,7 +22,7 @@ import (
 func TestStreamWindow(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
-	topic, group := uniqueName(t, "window"), uniqueName(t, "g")
+	topic, group := uniqueName("window"), uniqueName("g")
 	const window, n = 64, 100
 	msgs := newMessages(n, "s")
 	sendSync(t, openTopic(t, withQuery(target, "partitions=1")), topic, msgs...)
@@ -83,7 +83,7 @@ func TestStreamWindow(t *testing.T) {
 func TestCommitAfterRealLeaderEpoch(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
-	topic, group := uniqueName(t, "epoch"), uniqueName(t, "g")
+	topic, group := uniqueName("epoch"), uniqueName("g")
 	const n = 10
 	tp := openTopic(t, withQuery(target, "partitions=1"))
 	sendSync(t, tp, topic, newMessages(n, "e")...)
@@ -145,7 +145,7 @@ func TestCommitAfterRealLeaderEpoch(t *testing.T) {
 func TestStreamCommitsOnClose(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
-	topic, group := uniqueName(t, "close"), uniqueName(t, "g")
+	topic, group := uniqueName("close"), uniqueName("g")
 	msgs := newMessages(6, "c")
 	sendSync(t, openTopic(t, withQuery(target, "partitions=1")), topic, msgs...)
 	sub := openSubscription(t, withQuery(target, "group="+group))
@@ -175,11 +175,11 @@ func TestStreamCommitsOnClose(t *testing.T) {
 func TestInitialOffset(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
-	topic := uniqueName(t, "initial")
+	topic := uniqueName("initial")
 	tp := openTopic(t, target)
 	old := herald.NewMessage([]byte("old"))
 	sendSync(t, tp, topic, old)
-	prepared := openSubscription(t, withQuery(target, "group="+uniqueName(t, "g")+"&start=newest"))
+	prepared := openSubscription(t, withQuery(target, "group="+uniqueName("g")+"&start=newest"))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := prepared.Prepare(ctx, topic); err != nil {
@@ -189,8 +189,8 @@ func TestInitialOffset(t *testing.T) {
 	sendSync(t, tp, topic, between)
 	streams := map[string]*stream{}
 	for name, q := range map[string]string{
-		"group":          "group=" + uniqueName(t, "g"),
-		"group newest":   "group=" + uniqueName(t, "g") + "&start=newest",
+		"group":          "group=" + uniqueName("g"),
+		"group newest":   "group=" + uniqueName("g") + "&start=newest",
 		"private":        "",
 		"private oldest": "start=oldest",
 	} {
@@ -226,7 +226,7 @@ func TestInitialOffset(t *testing.T) {
 func TestStreamNackHoldsTheCommit(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
-	topic, group := uniqueName(t, "nack"), uniqueName(t, "g")
+	topic, group := uniqueName("nack"), uniqueName("g")
 	msgs := newMessages(3, "n")
 	sendSync(t, openTopic(t, withQuery(target, "partitions=1")), topic, msgs...)
 	sub := openSubscription(t, withQuery(target, "group="+group))
@@ -253,9 +253,9 @@ func TestStreamNackHoldsTheCommit(t *testing.T) {
 func TestForeignRecord(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
-	topic := uniqueName(t, "foreign")
+	topic := uniqueName("foreign")
 	createTopic(t, target, topic, 3)
-	st := openStream(t, openSubscription(t, withQuery(target, "group="+uniqueName(t, "g"))), topic, 16, nil)
+	st := openStream(t, openSubscription(t, withQuery(target, "group="+uniqueName("g"))), topic, 16, nil)
 	cl := rawClient(t, target)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -286,7 +286,7 @@ func TestForeignRecord(t *testing.T) {
 func TestHeraldRecord(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
-	topic := uniqueName(t, "herald")
+	topic := uniqueName("herald")
 	const partitions = 6
 	createTopic(t, target, topic, partitions)
 	m := herald.NewMessage([]byte("payload"))
@@ -330,7 +330,7 @@ func TestHeraldRecord(t *testing.T) {
 func TestStreamStatus(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
-	topic, group := uniqueName(t, "status"), uniqueName(t, "g")
+	topic, group := uniqueName("status"), uniqueName("g")
 	tp := openTopic(t, target)
 	sendSync(t, tp, topic, herald.NewMessage([]byte("before")))
 	p, dial := proxied(t, target)
@@ -375,10 +375,10 @@ func TestStreamStatus(t *testing.T) {
 func TestTopicDeletedReported(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
-	for _, group := range []string{"", uniqueName(t, "g")} {
+	for _, group := range []string{"", uniqueName("g")} {
 		t.Run("group="+group, func(t *testing.T) {
 			t.Parallel()
-			topic := uniqueName(t, "deleted")
+			topic := uniqueName("deleted")
 			q := ""
 			if group != "" {
 				q = "group=" + group

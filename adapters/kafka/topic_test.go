@@ -47,7 +47,7 @@ func TestSendOutcome(t *testing.T) {
 			t.Parallel()
 			p, dial := proxied(t, target)
 			tp := openTopic(t, target, dial)
-			name := uniqueName(t, "outcome")
+			name := uniqueName("outcome")
 			if tc.produce {
 				sendSync(t, tp, name, herald.NewMessage([]byte("warm-up")))
 			} else {
@@ -130,7 +130,7 @@ func TestSendTopicUnknownHonoursDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	start := time.Now()
-	err := sendOne(ctx, tp, uniqueName(t, "unknown"), herald.NewMessage([]byte("x")))
+	err := sendOne(ctx, tp, uniqueName("unknown"), herald.NewMessage([]byte("x")))
 	if took := time.Since(start); took > d+time.Second {
 		t.Errorf("Send to a new topic returned after %v with a %v deadline", took, d)
 	}
@@ -147,7 +147,7 @@ func TestSendErrors(t *testing.T) {
 	tp := openTopic(t, withQuery(target, "max_message_bytes=2048"))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	name := uniqueName(t, "errors")
+	name := uniqueName("errors")
 	sendSync(t, tp, name, herald.NewMessage([]byte("ok")))
 	if err := sendOne(ctx, tp, name, herald.NewMessage(make([]byte, 4096))); !errors.Is(err, herald.ErrTooLarge) {
 		t.Errorf("a record over max_message_bytes: %v; want ErrTooLarge", err)
@@ -200,7 +200,7 @@ func TestSendPipelines(t *testing.T) {
 	target := brokerURL(t)
 	counter := &produceCounter{}
 	tp := openTopic(t, target, func(s *settings) { s.extra = []kgo.Opt{kgo.WithHooks(counter)} })
-	name := uniqueName(t, "pipeline")
+	name := uniqueName("pipeline")
 	sendSync(t, tp, name, herald.NewMessage([]byte("warm-up")))
 	const n = 256
 	before := counter.count()
