@@ -3,6 +3,8 @@ package chaos
 import (
 	"fmt"
 	"time"
+
+	"github.com/heraldkit/herald/internal/faultkit"
 )
 
 // Cases, by name.
@@ -22,14 +24,14 @@ var AllCases = []string{CaseConsumerKill, CaseConsumerStop, CaseReset, CaseBlack
 // with the moment from which first and resume are measured: the broker
 // ready again, the proxy forwarding again, the consumer killed or told to
 // stop, the cluster node killed.
-func fault(name string, c *Config, tg *target, procs []*consumerProc, topic, group string) (time.Time, error) {
+func fault(name string, c *Config, tg *target, procs []*faultkit.Child, topic, group string) (time.Time, error) {
 	switch name {
 	case CaseConsumerKill:
-		procs[len(procs)/2].kill()
+		procs[len(procs)/2].Kill()
 		return time.Now(), nil
 	case CaseConsumerStop:
 		at := time.Now()
-		procs[len(procs)/2].stop()
+		_ = procs[len(procs)/2].Stop(15 * time.Second)
 		return at, nil
 	case CaseBrokerKill:
 		if tg.broker == nil {

@@ -3,8 +3,9 @@ package chaos
 import (
 	"fmt"
 	"io"
-	"os"
 	"time"
+
+	"github.com/heraldkit/herald/internal/faultkit"
 )
 
 // Config is a suite's settings; zero fields take the defaults of
@@ -55,32 +56,7 @@ func DefaultConfig() Config {
 }
 
 func (c *Config) fill() {
-	d := DefaultConfig()
-	if c.Exe == "" {
-		c.Exe, _ = os.Executable()
-	}
-	set := func(v *int, def int) {
-		if *v <= 0 {
-			*v = def
-		}
-	}
-	setD := func(v *time.Duration, def time.Duration) {
-		if *v <= 0 {
-			*v = def
-		}
-	}
-	set(&c.Rate, d.Rate)
-	set(&c.Keys, d.Keys)
-	set(&c.Consumers, d.Consumers)
-	set(&c.PortBase, d.PortBase)
-	setD(&c.Warmup, d.Warmup)
-	setD(&c.After, d.After)
-	setD(&c.Cut, d.Cut)
-	setD(&c.Drain, d.Drain)
-	setD(&c.PublishTimeout, d.PublishTimeout)
-	if c.Log == nil {
-		c.Log = os.Stderr
-	}
+	faultkit.FillConfig(c, DefaultConfig(), &c.Exe, &c.Log)
 }
 
 func (c *Config) logf(format string, args ...any) {

@@ -9,5 +9,7 @@
 // the case's duration, as a markdown table or JSON.
 //
 // chaos/cmd/chaos is the command (make chaos, make chaos-short);
-// docs/reliability.md has the figures and what each case does.
+// docs/reliability.md has the figures and what each case does. What it
+// shares with the outbox's fault suite (processes, child processes, the
+// command's output) is internal/faultkit.
 package chaos

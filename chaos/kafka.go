@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"github.com/heraldkit/herald/internal/faultkit"
 )
 
 // kafkaBroker is a Kafka broker (KRaft, broker and controller in one
@@ -18,7 +20,7 @@ type kafkaBroker struct {
 	advertised              int
 	libs                    string
 	formatted               bool
-	p                       *proc
+	p                       *faultkit.Proc
 }
 
 func (b *kafkaBroker) prepare() error {
@@ -26,7 +28,7 @@ func (b *kafkaBroker) prepare() error {
 	if version == "" {
 		version = "4.4.0"
 	}
-	b.libs = filepath.Join(cacheDir(), "kafka-"+version, "libs")
+	b.libs = filepath.Join(faultkit.CacheDir(), "kafka-"+version, "libs")
 	if _, err := os.Stat(filepath.Join(b.libs, ".complete")); err != nil {
 		return fmt.Errorf("kafka: no jars in %s (scripts/brokers.sh up kafka installs them)", b.libs)
 	}
@@ -88,7 +90,7 @@ func (b *kafkaBroker) start() error {
 	if _, err := os.Stat(logPath); err == nil {
 		_ = os.Rename(logPath, logPath+".prev") // the ready check looks for this run's line
 	}
-	p, err := startProc(filepath.Join(b.dir, "kafka.out"), nil, "java", "-Xms128m", "-Xmx384m",
+	p, err := faultkit.StartProc(filepath.Join(b.dir, "kafka.out"), nil, "java", "-Xms128m", "-Xmx384m",
 		"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
 		"-Dlog4j2.configurationFile="+filepath.Join(b.dir, "log4j2.properties"),
 		"-cp", b.libs+"/*", "kafka.Kafka", filepath.Join(b.dir, "server.properties"))
@@ -96,12 +98,12 @@ func (b *kafkaBroker) start() error {
 		return err
 	}
 	b.p = p
-	return p.waitFor("kafka", 120*time.Second, func() bool {
-		return fileContains(logPath, "Kafka Server started") && portOpen(b.upstream())
+	return p.WaitReady("kafka", 120*time.Second, func() bool {
+		return faultkit.FileContains(logPath, "Kafka Server started") && faultkit.PortOpen(b.upstream())
 	}, logPath)
 }
 
-func (b *kafkaBroker) kill()            { b.p.kill() }
+func (b *kafkaBroker) kill()            { b.p.Kill() }
 func (b *kafkaBroker) upstream() string { return addr(b.extPort) }
 func (b *kafkaBroker) url(proxyAddr string) string {
 	return "kafka://" + proxyAddr

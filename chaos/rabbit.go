@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/heraldkit/herald/internal/faultkit"
 )
 
 // rabbitBroker is a RabbitMQ node of the harness's own: its node name,
@@ -15,7 +17,7 @@ import (
 type rabbitBroker struct {
 	dir                      string
 	port, distPort, epmdPort int
-	epmd, p                  *proc
+	epmd, p                  *faultkit.Proc
 }
 
 func rabbitBin() (string, error) {
@@ -73,28 +75,28 @@ func (b *rabbitBroker) start() error {
 			epmd = matches[0]
 		}
 		logPath := filepath.Join(b.dir, "epmd.log")
-		if b.epmd, err = startProc(logPath, nil, epmd, "-address", "127.0.0.1", "-port", strconv.Itoa(b.epmdPort)); err != nil {
+		if b.epmd, err = faultkit.StartProc(logPath, nil, epmd, "-address", "127.0.0.1", "-port", strconv.Itoa(b.epmdPort)); err != nil {
 			return err
 		}
-		if err := b.epmd.waitFor("epmd", 10*time.Second, func() bool { return portOpen(addr(b.epmdPort)) }, logPath); err != nil {
+		if err := b.epmd.WaitReady("epmd", 10*time.Second, func() bool { return faultkit.PortOpen(addr(b.epmdPort)) }, logPath); err != nil {
 			return err
 		}
 	}
 	logPath := filepath.Join(b.dir, "server.out")
-	p, err := startProc(logPath, b.env(), filepath.Join(bin, "rabbitmq-server"))
+	p, err := faultkit.StartProc(logPath, b.env(), filepath.Join(bin, "rabbitmq-server"))
 	if err != nil {
 		return err
 	}
 	b.p = p
-	return p.waitFor("rabbitmq", 90*time.Second, func() bool { return portOpen(b.upstream()) }, logPath)
+	return p.WaitReady("rabbitmq", 90*time.Second, func() bool { return faultkit.PortOpen(b.upstream()) }, logPath)
 }
 
 // kill SIGKILLs the node (the epmd stays, as on a host whose broker
 // crashed).
-func (b *rabbitBroker) kill() { b.p.kill() }
+func (b *rabbitBroker) kill() { b.p.Kill() }
 
 // close stops the epmd too.
-func (b *rabbitBroker) close() { b.p.kill(); b.epmd.kill() }
+func (b *rabbitBroker) close() { b.p.Kill(); b.epmd.Kill() }
 
 func (b *rabbitBroker) upstream() string { return addr(b.port) }
 func (b *rabbitBroker) url(proxyAddr string) string {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/heraldkit/herald/internal/faultkit"
 	"github.com/heraldkit/herald/publisher"
 )
 
@@ -99,7 +100,7 @@ func runCase(c *Config, ts *targets, kind, name string) Result {
 		errs = append(errs, ferr.Error())
 	}
 	for _, p := range procs {
-		if err := p.check(); err != nil {
+		if err := p.Check(); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
@@ -109,7 +110,7 @@ func runCase(c *Config, ts *targets, kind, name string) Result {
 
 // drain waits until every acked message was delivered (then 2 s more for
 // late duplicates), up to timeout, or until no consumer is left.
-func drain(t *tally, timeout time.Duration, procs []*consumerProc) {
+func drain(t *tally, timeout time.Duration, procs []*faultkit.Child) {
 	deadline := time.After(timeout)
 	for t.missing() > 0 {
 		select {
@@ -125,10 +126,10 @@ func drain(t *tally, timeout time.Duration, procs []*consumerProc) {
 	time.Sleep(2 * time.Second)
 }
 
-func allExited(procs []*consumerProc) bool {
+func allExited(procs []*faultkit.Child) bool {
 	for _, p := range procs {
 		select {
-		case <-p.exited:
+		case <-p.Exited():
 		default:
 			return false
 		}

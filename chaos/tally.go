@@ -3,14 +3,16 @@ package chaos
 import (
 	"sync"
 	"time"
+
+	"github.com/heraldkit/herald/internal/faultkit"
 )
 
 // tally counts messages by ID: when each was sent and acked (Publish
 // returned nil), and each delivery to a consumer process.
 type tally struct {
 	mu       sync.Mutex
-	changed  chan struct{} // signalled on every delivery
-	msgs     []msgRecord   // by sequence number
+	changed  faultkit.Signal // signalled on every delivery
+	msgs     []msgRecord     // by sequence number
 	pubErrs  int
 	lastErr  string
 	unknown  int // deliveries of IDs the harness did not send
@@ -25,7 +27,7 @@ type msgRecord struct {
 	copies int       // deliveries
 }
 
-func newTally() *tally { return &tally{changed: make(chan struct{}, 1)} }
+func newTally() *tally { return &tally{changed: faultkit.NewSignal()} }
 
 // send registers message seq (its sequence number) with key, sent now.
 func (t *tally) send(seq, key int) {
@@ -64,10 +66,7 @@ func (t *tally) delivered(seq int, at time.Time) {
 		}
 	}
 	t.mu.Unlock()
-	select {
-	case t.changed <- struct{}{}:
-	default:
-	}
+	t.changed.Notify()
 }
 
 // missing returns how many acked messages were not delivered yet.

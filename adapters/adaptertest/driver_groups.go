@@ -6,8 +6,8 @@ import "testing"
 // before the group's first Open are delivered to it. Durable and Groups.
 func testDriverPrepare(t *testing.T, e *denv) {
 	require(t, e.caps.Durable && e.caps.Groups, "Durable and Groups")
-	topic := topicName("dprepare")
-	sub := e.openSub(groupName("dprepare"))
+	topic := e.topic("dprepare")
+	sub := e.openSub(e.names.group("dprepare"))
 	if err := sub.Prepare(e.ctx(), topic); err != nil {
 		t.Fatalf("Prepare(%q): %v", topic, err)
 	}
@@ -22,8 +22,8 @@ func testDriverPrepare(t *testing.T, e *denv) {
 func testDriverGroups(t *testing.T, e *denv) {
 	require(t, e.caps.Groups, "Groups")
 	const n = 40
-	topic := topicName("dgroups")
-	shared, other := groupName("dshared"), groupName("dother")
+	topic := e.topic("dgroups")
+	shared, other := e.names.group("dshared"), e.names.group("dother")
 	a, b, o := newCollector(), newCollector(), newCollector()
 	e.openStream(e.openSub(shared), topic, 8).drain(a)
 	e.openStream(e.openSub(shared), topic, 8).drain(b)
@@ -45,7 +45,7 @@ func testDriverGroups(t *testing.T, e *denv) {
 // testDriverPrivate: two private subscriptions (group "") each receive
 // every message published after their Open returned. Every driver.
 func testDriverPrivate(t *testing.T, e *denv) {
-	topic := topicName("dprivate")
+	topic := e.topic("dprivate")
 	a, b := newCollector(), newCollector()
 	e.openStream(e.openSub(""), topic, 8).drain(a)
 	e.openStream(e.openSub(""), topic, 8).drain(b)

@@ -19,12 +19,14 @@ import (
 type denv struct {
 	t     *testing.T
 	suite Suite
+	names *made // the topics and groups the test named, for Suite.Cleanup
 	backend
 }
 
 func newDriverEnv(t *testing.T, s Suite) *denv {
 	t.Helper()
-	return &denv{t: t, suite: s, backend: resolve(t, s.Target)}
+	names := track(t, s)
+	return &denv{t: t, suite: s, names: names, backend: resolve(t, s.Target)}
 }
 
 // in returns e for the subtest t (helpers fail and clean up on t).
@@ -53,8 +55,11 @@ func (e *denv) group(name string) string {
 	if !e.caps.Groups {
 		return ""
 	}
-	return groupName(name)
+	return e.names.group(name)
 }
+
+// topic returns a fresh topic name.
+func (e *denv) topic(name string) string { return e.names.topic(name) }
 
 // openTopic opens the publish side; it is closed when the test ends.
 func (e *denv) openTopic() adapters.Topic {

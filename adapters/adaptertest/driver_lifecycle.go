@@ -43,14 +43,14 @@ func awaitErr(t *testing.T, d time.Duration, what string, ch <-chan error) error
 // KindClosed naming the topic; Ack and Nack after Close do nothing (and
 // do not panic); Close is idempotent. Every driver.
 func testDriverStreamClose(t *testing.T, e *denv) {
-	topic := topicName("dstreamclose")
+	topic := e.topic("dstreamclose")
 	st := e.openStream(e.openSub(e.group("dstreamclose")), topic, 4)
 	m := herald.NewMessage([]byte("held"))
 	e.publish(t, e.openTopic(), topic, m)
 	r := st.next(t, e.wait())
 
 	// An empty second stream of its own for the blocked Receive.
-	idle := e.openStream(e.openSub(e.group("dstreamidle")), topicName("dstreamidle"), 4)
+	idle := e.openStream(e.openSub(e.group("dstreamidle")), e.topic("dstreamidle"), 4)
 	blocked := receiveAsync(context.Background(), idle)
 	idle.close()
 	e.checkError(t, "Receive blocked during Stream.Close", awaitErr(t, e.wait(), "Receive during Close", blocked), idle.topic, herald.KindClosed)
@@ -72,14 +72,14 @@ func testDriverStreamClose(t *testing.T, e *denv) {
 // with KindClosed naming the topic, and Close is idempotent. Every
 // driver.
 func testDriverSubscriptionClose(t *testing.T, e *denv) {
-	topic := topicName("dsubclose")
+	topic := e.topic("dsubclose")
 	sub := e.openSub(e.group("dsubclose"))
 	st := e.openStream(sub, topic, 4)
 	blocked := receiveAsync(context.Background(), st)
 	closeWithin(t, "Subscription", e.wait(), sub.Close)
 	e.checkError(t, "Receive blocked during Subscription.Close", awaitErr(t, e.wait(), "Receive during Subscription.Close", blocked), topic, herald.KindClosed)
 	closeWithin(t, "Subscription (again)", e.wait(), sub.Close)
-	other := topicName("dsubclosed")
+	other := e.topic("dsubclosed")
 	_, err := sub.Open(e.ctx(), other, adapters.StreamOptions{Window: 1, Status: NewStatusLog().Report})
 	e.checkError(t, "Open after Subscription.Close", err, other, herald.KindClosed)
 }
@@ -88,7 +88,7 @@ func testDriverSubscriptionClose(t *testing.T, e *denv) {
 // while it waits, and the stream keeps receiving afterwards. Every
 // driver.
 func testDriverReceiveContext(t *testing.T, e *denv) {
-	topic := topicName("dreceivectx")
+	topic := e.topic("dreceivectx")
 	st := e.openStream(e.openSub(e.group("dreceivectx")), topic, 4)
 	ctx, cancel := context.WithCancel(context.Background())
 	blocked := receiveAsync(ctx, st)

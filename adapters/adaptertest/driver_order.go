@@ -15,7 +15,7 @@ import (
 func testDriverKeyOrder(t *testing.T, e *denv) {
 	require(t, e.caps.Order != adapters.OrderNone, "an Order (OrderKey or OrderQueue)")
 	const keys, each = 4, 25
-	topic := topicName("dorder")
+	topic := e.topic("dorder")
 	st := e.openStream(e.openSub(e.group("dorder")), topic, 16)
 	var msgs []*herald.Message
 	for i := 0; i < each; i++ {

@@ -16,7 +16,7 @@ import (
 // after Topic.Close returned.
 func testDriverSendAnswersOnce(t *testing.T, e *denv) {
 	const n = 200
-	topic := topicName("dsend")
+	topic := e.topic("dsend")
 	tp := e.openTopic()
 	msgs := messages(n, "once")
 	for i, m := range msgs {
@@ -38,7 +38,7 @@ func testDriverSendAnswersOnce(t *testing.T, e *denv) {
 // key unchanged (Received.Key is herald.Key), Valid true, and Attempt 1
 // where the driver CountsAttempts, else 0.
 func testDriverSentIsReceived(t *testing.T, e *denv) {
-	topic := topicName("drecv")
+	topic := e.topic("drecv")
 	st := e.openStream(e.openSub(e.group("drecv")), topic, 16)
 	tp := e.openTopic()
 	binary := make([]byte, 256)
@@ -103,7 +103,7 @@ func testDriverSentIsReceived(t *testing.T, e *denv) {
 // testDriverSendAfterClose: after Topic.Close, Send fails with KindClosed
 // (returned, or through done) naming the topic; Close is idempotent.
 func testDriverSendAfterClose(t *testing.T, e *denv) {
-	topic := topicName("dclosed")
+	topic := e.topic("dclosed")
 	tp := e.openTopic()
 	closeWithin(t, "Topic", e.wait(), tp.Close)
 	closeWithin(t, "Topic (again)", e.wait(), tp.Close)
@@ -118,7 +118,7 @@ func testDriverSendAfterClose(t *testing.T, e *denv) {
 // called, with nil on a healthy broker.
 func testDriverCloseWaits(t *testing.T, e *denv) {
 	const n = 200
-	topic := topicName("dclosewait")
+	topic := e.topic("dclosewait")
 	tp := e.openTopic()
 	s := sendAll(e.ctx(), tp, topic, messages(n, "wait"))
 	closeWithin(t, "Topic", e.wait(), tp.Close)
@@ -147,7 +147,7 @@ func testDriverCloseWaits(t *testing.T, e *denv) {
 // answered).
 func testDriverCloseAnswersPending(t *testing.T, e *denv) {
 	const n = 500
-	topic := topicName("dclosepending")
+	topic := e.topic("dclosepending")
 	tp, err := e.driver.OpenTopic(e.ctx(), e.cfg, e.env())
 	if err != nil {
 		t.Fatalf("OpenTopic(%s): %v", e.cfg, err)
@@ -176,7 +176,7 @@ func testDriverCloseAnswersPending(t *testing.T, e *denv) {
 // deadline fails promptly (Send's error or done's, a *herald.Error
 // naming the topic), and the Topic still sends afterwards.
 func testDriverSendExpiredContext(t *testing.T, e *denv) {
-	topic := topicName("ddeadline")
+	topic := e.topic("ddeadline")
 	tp := e.openTopic()
 	e.publish(t, tp, topic, messages(1, "warm")...) // connected, topic known
 	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
@@ -203,7 +203,7 @@ func testDriverTooLarge(t *testing.T, e *denv) {
 	if max > 256<<20 {
 		t.Skipf("MaxMessageSize %d is over the 256 MiB this test sends", max)
 	}
-	topic := topicName("dlarge")
+	topic := e.topic("dlarge")
 	tp := e.openTopic()
 	over := herald.NewMessage(bytes.Repeat([]byte{'x'}, max+1))
 	s := sendAll(e.ctx(), tp, topic, []*herald.Message{over})

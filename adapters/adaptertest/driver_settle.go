@@ -13,7 +13,7 @@ import (
 // subscription: a marker published afterwards comes first. Groups.
 func testDriverAckedNotRedelivered(t *testing.T, e *denv) {
 	require(t, e.caps.Groups, "Groups")
-	topic, group := topicName("dacked"), groupName("dacked")
+	topic, group := e.topic("dacked"), e.names.group("dacked")
 	tp := e.openTopic()
 	sub1 := e.openSub(group)
 	st1 := e.openStream(sub1, topic, 16)
@@ -44,7 +44,7 @@ func testDriverAckedNotRedelivered(t *testing.T, e *denv) {
 // Durable and Groups.
 func testDriverUnsettledRedelivered(t *testing.T, e *denv) {
 	require(t, e.caps.Durable && e.caps.Groups, "Durable and Groups")
-	topic, group := topicName("dunsettled"), groupName("dunsettled")
+	topic, group := e.topic("dunsettled"), e.names.group("dunsettled")
 	tp := e.openTopic()
 	sub1 := e.openSub(group)
 	st1 := e.openStream(sub1, topic, 16)
@@ -71,7 +71,7 @@ func testDriverUnsettledRedelivered(t *testing.T, e *denv) {
 // RedeliverBroker.
 func testDriverNackRedelivers(t *testing.T, e *denv) {
 	require(t, e.caps.Redelivery == adapters.RedeliverBroker, "RedeliverBroker")
-	topic := topicName("dnack")
+	topic := e.topic("dnack")
 	st := e.openStream(e.openSub(e.group("dnack")), topic, 4)
 	tp := e.openTopic()
 	m := herald.NewMessage([]byte("nacked"))
@@ -112,7 +112,7 @@ const nackDelay = 2 * time.Second
 // without waiting for it. RedeliverBroker and NackDelay.
 func testDriverNackDelay(t *testing.T, e *denv) {
 	require(t, e.caps.Redelivery == adapters.RedeliverBroker && e.caps.NackDelay, "RedeliverBroker and NackDelay")
-	topic := topicName("dnackdelay")
+	topic := e.topic("dnackdelay")
 	st := e.openStream(e.openSub(e.group("dnackdelay")), topic, 4)
 	tp := e.openTopic()
 	a, b := herald.NewMessage([]byte("delayed")), herald.NewMessage([]byte("meanwhile"))

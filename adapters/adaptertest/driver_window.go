@@ -26,7 +26,7 @@ func testDriverWindow(t *testing.T, e *denv) {
 			t.Parallel()
 			e := e.in(t)
 			const n = 8
-			topic := topicName("dwindow")
+			topic := e.topic("dwindow")
 			st := e.openStream(e.openSub(e.group("dwindow")), topic, window)
 			msgs := messages(n, "win")
 			e.publish(t, e.openTopic(), topic, msgs...)

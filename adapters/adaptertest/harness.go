@@ -22,14 +22,16 @@ import (
 type env struct {
 	t     *testing.T
 	suite Suite
+	names *made         // the topics and groups the test named, for Suite.Cleanup
 	cfg   herald.Config // the Target as parsed, common options included
 	caps  adapters.Capabilities
 }
 
 func newEnv(t *testing.T, s Suite) *env {
 	t.Helper()
+	names := track(t, s)
 	b := resolve(t, s.Target)
-	return &env{t: t, suite: s, cfg: b.full, caps: b.caps}
+	return &env{t: t, suite: s, names: names, cfg: b.full, caps: b.caps}
 }
 
 // in returns e for the subtest t (helpers fail and clean up on t).
@@ -42,10 +44,10 @@ func (e *env) in(t *testing.T) *env {
 func (e *env) wait() time.Duration { return e.suite.wait() }
 
 // topic returns a fresh topic name.
-func (e *env) topic(name string) string { return topicName(name) }
+func (e *env) topic(name string) string { return e.names.topic(name) }
 
 // group returns a fresh group name.
-func (e *env) group(name string) string { return groupName(name) }
+func (e *env) group(name string) string { return e.names.group(name) }
 
 // topicName returns a fresh topic name (dots included, as real apps use).
 func topicName(name string) string {

@@ -20,6 +20,8 @@ func testDerivedNamesAreInjective(t *testing.T, e *env) {
 			base, g := e.topic("names"), e.group("billing")
 			a := struct{ topic, group string }{base, "eu" + sep + g}
 			b := struct{ topic, group string }{base + sep + "eu", g}
+			e.names.add(&e.names.topics, b.topic) // for Suite.Cleanup
+			e.names.add(&e.names.groups, a.group)
 			ca, cb := newCollector(), newCollector()
 			for _, s := range []struct {
 				topic, group string

@@ -24,6 +24,7 @@
 package adaptertest
 
 import (
+	"context"
 	"os"
 	"testing"
 	"time"
@@ -54,6 +55,14 @@ type Suite struct {
 	// the same message published to a second topic, must not be dropped as
 	// a duplicate while Publish reports success.
 	SharedStreamTarget string
+	// Cleanup, when set, deletes what the backend keeps for topics (and
+	// their dead-letter topics "{topic}.dlq") and groups: a Kafka topic
+	// or consumer group, a JetStream stream. Each test calls it once at
+	// its end, after its clients were closed, with the names it made, so
+	// that runs on a shared broker do not pile them up; a name the
+	// backend does not have must be no error. An error is logged, never
+	// fails the test.
+	Cleanup func(ctx context.Context, topics, groups []string) error
 	// CrashWait bounds the wait for the messages a killed subscriber
 	// process held unacked, which the backend hands on only after the
 	// consumer's session or ack timeout (Kafka session_timeout, JetStream

@@ -210,6 +210,8 @@ func TestNamesWithSeparators(t *testing.T) {
 	base := uniqueName("sep")
 	topics := []string{base + ".a-b", base + ".a.b", base + "-a.b"}
 	groups := []string{base + ".g.x", base + ".g_x", base + ".g-x"}
+	remember(topics...)
+	remember(groups...)
 	tp := openTopic(t, target)
 	streams := map[[2]string]*stream{}
 	for _, topic := range topics {

@@ -2,8 +2,6 @@ package kafka
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net"
@@ -55,12 +53,6 @@ func brokers(tb testing.TB, target string) []string {
 		tb.Fatal(err)
 	}
 	return strings.Split(u.Host, ",")
-}
-
-func uniqueName(prefix string) string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "." + hex.EncodeToString(b[:])
 }
 
 // testSettings parses target and applies mods.

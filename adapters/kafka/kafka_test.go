@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"testing"
@@ -20,6 +21,13 @@ func TestConformance(t *testing.T) {
 		// A killed member's partitions move after its session times out.
 		CrashTarget: withQuery(target, "session_timeout=6s"),
 		Restart:     restartKafka,
+		Cleanup: func(ctx context.Context, topics, groups []string) error {
+			var all []string
+			for _, tp := range topics {
+				all = append(all, tp, tp+".dlq")
+			}
+			return deleteAll(ctx, all, groups)
+		},
 	}
 	t.Run("driver", func(t *testing.T) { adaptertest.RunDriver(t, s) })
 	t.Run("end-to-end", func(t *testing.T) { adaptertest.Run(t, s) })

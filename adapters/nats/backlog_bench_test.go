@@ -37,112 +37,42 @@ import (
 func BenchmarkConsumeBacklog(b *testing.B) {
 	b.Run("herald", func(b *testing.B) {
 		u, tp := brokerURL(b), topic(b)
-		group := "g" + strconv.FormatInt(time.Now().UnixNano(), 36)
-		sub, err := subscriber.Open(context.Background(), withQuery(u, "group="+group), subscriber.WithWindow(natsxtest.BenchWindow))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer func() { _ = sub.Close() }()
-		if err := sub.Prepare(context.Background(), tp); err != nil {
-			b.Fatal(err)
-		}
+		sub := heraldSubscriber(b, u, tp, natsxtest.BenchWindow)
 		backlog(b, u, tp)
-		var got atomic.Int64
-		all := make(chan struct{})
-		ctx, cancel := context.WithCancel(context.Background())
-		errc := make(chan error, 1)
-		b.ReportAllocs()
-		b.ResetTimer()
-		stop := profileTimed(b)
-		defer stop()
-		go func() {
-			errc <- sub.Subscribe(ctx, tp, func(context.Context, *herald.Message) error {
-				if got.Add(1) == int64(b.N) {
-					close(all)
-				}
-				return nil
-			})
-		}()
-		waitAll(b, all, errc, &got)
-		b.StopTimer()
-		stop()
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-		cancel()
-		if err := <-errc; err != nil {
-			b.Error(err)
-		}
+		c := newCounter(b)
+		stop := startTimer(b)
+		cancel, errc := c.subscribe(sub, tp)
+		c.wait(errc)
+		stopTimer(b, stop)
+		cancel(b)
 	})
 	b.Run("driver", func(b *testing.B) {
 		f := fixture(b, "", "")
 		tp := topic(b)
-		s := f.OpenSubscription(b, "g"+strconv.FormatInt(time.Now().UnixNano(), 36), "")
+		s := f.OpenSubscription(b, group(), "")
 		if err := s.Prepare(context.Background(), tp); err != nil {
 			b.Fatal(err)
 		}
 		backlog(b, brokerURL(b), tp)
-		b.ReportAllocs()
-		b.ResetTimer()
-		stop := profileTimed(b)
-		defer stop()
+		stop := startTimer(b)
 		st := natsxtest.OpenStream(b, s, tp, natsxtest.BenchWindow, nil)
-		buf := make([]adapters.Received, 64)
-		for got := 0; got < b.N; {
-			n, err := st.Receive(context.Background(), buf)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for _, d := range buf[:n] {
-				st.Ack(d.Token)
-			}
-			got += n
-		}
-		b.StopTimer()
-		stop()
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		natsxtest.ReceiveAcked(b, st, make([]adapters.Received, 64), b.N, nil)
+		stopTimer(b, stop)
 	})
 	b.Run("native", func(b *testing.B) {
 		u, tp := brokerURL(b), topic(b)
 		backlog(b, u, tp)
-		nc, err := nats.Connect(u)
+		js := nativeJetStream(b, u)
+		name, err := js.StreamNameBySubject(context.Background(), tp)
 		if err != nil {
 			b.Fatal(err)
 		}
-		defer nc.Close()
-		js, err := jetstream.New(nc)
-		if err != nil {
-			b.Fatal(err)
-		}
-		ctx := context.Background()
-		name, err := js.StreamNameBySubject(ctx, tp)
-		if err != nil {
-			b.Fatal(err)
-		}
-		cons, err := js.CreateConsumer(ctx, name, jetstream.ConsumerConfig{
-			Durable: "native", AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy, FilterSubject: tp,
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		var got atomic.Int64
-		all := make(chan struct{})
-		b.ReportAllocs()
-		b.ResetTimer()
-		stop := profileTimed(b)
-		defer stop()
-		cc, err := cons.Consume(func(m jetstream.Msg) {
-			_ = m.Ack()
-			if got.Add(1) == int64(b.N) {
-				close(all)
-			}
-		}, jetstream.PullMaxMessages(natsxtest.BenchWindow))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer cc.Stop()
-		waitAll(b, all, nil, &got)
-		b.StopTimer()
-		stop()
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		cons := nativeConsumer(b, js, name, tp)
+		c := newCounter(b)
+		stop := startTimer(b)
+		c.consume(cons, natsxtest.BenchWindow)
+		c.wait(nil)
+		stopTimer(b, stop)
 	})
 }
 
@@ -150,18 +80,44 @@ func BenchmarkConsumeBacklog(b *testing.B) {
 // Herald's publisher (default async window) and waits for their acks.
 func backlog(b *testing.B, u, topic string) {
 	b.Helper()
+	pub := heraldPublisher(b, u)
+	var failed asyncErr
+	publishAll(b, pub, topic, make([]byte, natsxtest.PayloadSize), failed.done)
+	failed.check(b)
+	_ = pub.Close() // before the timed part (Close is idempotent)
+}
+
+// heraldSubscriber opens Herald's subscriber on u in a fresh group with
+// window, and the stream of topic; the benchmark's cleanup closes it.
+func heraldSubscriber(b *testing.B, u, topic string, window int, opts ...subscriber.Option) *subscriber.Subscriber {
+	b.Helper()
+	sub, err := subscriber.Open(context.Background(), withQuery(u, "group="+group()), append([]subscriber.Option{subscriber.WithWindow(window)}, opts...)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = sub.Close() })
+	if err := sub.Prepare(context.Background(), topic); err != nil {
+		b.Fatal(err)
+	}
+	return sub
+}
+
+// heraldPublisher opens Herald's publisher on u; the benchmark's cleanup
+// closes it.
+func heraldPublisher(b *testing.B, u string) *publisher.Publisher {
+	b.Helper()
 	pub, err := publisher.Open(context.Background(), u)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer func() { _ = pub.Close() }()
-	payload := make([]byte, natsxtest.PayloadSize)
-	var failed atomic.Pointer[error]
-	done := func(_ *herald.Message, err error) {
-		if err != nil {
-			failed.CompareAndSwap(nil, &err)
-		}
-	}
+	b.Cleanup(func() { _ = pub.Close() })
+	return pub
+}
+
+// publishAll publishes b.N messages of payload to topic with
+// PublishAsync, each reported to done, and waits for their acks (Flush).
+func publishAll(b *testing.B, pub *publisher.Publisher, topic string, payload []byte, done func(*herald.Message, error)) {
+	b.Helper()
 	ctx := context.Background()
 	for range b.N {
 		if err := pub.PublishAsync(ctx, topic, herald.NewMessage(payload), done); err != nil {
@@ -171,21 +127,167 @@ func backlog(b *testing.B, u, topic string) {
 	if err := pub.Flush(ctx); err != nil {
 		b.Fatal(err)
 	}
-	if p := failed.Load(); p != nil {
+}
+
+// asyncErr keeps the first error PublishAsync reported.
+type asyncErr struct{ p atomic.Pointer[error] }
+
+func (a *asyncErr) done(_ *herald.Message, err error) {
+	if err != nil {
+		a.p.CompareAndSwap(nil, &err)
+	}
+}
+
+// check fails the benchmark with the first error reported.
+func (a *asyncErr) check(b *testing.B) {
+	if p := a.p.Load(); p != nil {
 		b.Fatal(*p)
 	}
 }
 
-// waitAll waits for all to be closed (errc, when not nil, reports a
+// group is a fresh consumer group name.
+func group() string { return "g" + strconv.FormatInt(time.Now().UnixNano(), 36) }
+
+// counter counts the messages a benchmark consumes and closes all at the
+// b.N-th.
+type counter struct {
+	b   *testing.B
+	got atomic.Int64
+	all chan struct{}
+}
+
+func newCounter(b *testing.B) *counter { return &counter{b: b, all: make(chan struct{})} }
+
+func (c *counter) add() {
+	if c.got.Add(1) == int64(c.b.N) {
+		close(c.all)
+	}
+}
+
+// subscribe runs sub.Subscribe on topic, counting, until the returned
+// cancel, which fails the benchmark if Subscribe returned an error; errc
+// gets a Subscribe that returned first.
+func (c *counter) subscribe(sub *subscriber.Subscriber, topic string) (cancel func(*testing.B), errc <-chan error) {
+	ctx, stop := context.WithCancel(context.Background())
+	ec := make(chan error, 1)
+	go func() {
+		ec <- sub.Subscribe(ctx, topic, func(context.Context, *herald.Message) error {
+			c.add()
+			return nil
+		})
+	}()
+	return func(b *testing.B) {
+		stop()
+		if err := <-ec; err != nil {
+			b.Error(err)
+		}
+	}, ec
+}
+
+// consume runs nats.go's Consume on cons with PullMaxMessages window,
+// acking and counting each message, until the benchmark's cleanup.
+func (c *counter) consume(cons jetstream.Consumer, window int) {
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		_ = m.Ack()
+		c.add()
+	}, jetstream.PullMaxMessages(window))
+	if err != nil {
+		c.b.Fatal(err)
+	}
+	c.b.Cleanup(cc.Stop)
+}
+
+// wait waits for all to be closed (errc, when not nil, reports a
 // Subscribe that returned first).
-func waitAll(b *testing.B, all <-chan struct{}, errc <-chan error, got *atomic.Int64) {
-	b.Helper()
+func (c *counter) wait(errc <-chan error) {
+	c.b.Helper()
 	select {
-	case <-all:
+	case <-c.all:
 	case err := <-errc:
-		b.Fatalf("Subscribe returned %v after %d of %d", err, got.Load(), b.N)
+		c.b.Fatalf("Subscribe returned %v after %d of %d", err, c.got.Load(), c.b.N)
 	case <-time.After(5 * time.Minute):
-		b.Fatalf("consumed %d of %d", got.Load(), b.N)
+		c.b.Fatalf("consumed %d of %d", c.got.Load(), c.b.N)
+	}
+}
+
+// startTimer starts the timed part (allocations reported, profileTimed's
+// figures); stopTimer ends it and reports msgs/s.
+func startTimer(b *testing.B) (stop func()) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	stop = profileTimed(b)
+	b.Cleanup(stop)
+	return stop
+}
+
+func stopTimer(b *testing.B, stop func()) {
+	b.StopTimer()
+	stop()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
+
+// nativeJetStream connects nats.go to u (closed at the benchmark's
+// cleanup) and returns its JetStream.
+func nativeJetStream(b *testing.B, u string, opts ...jetstream.JetStreamOpt) jetstream.JetStream {
+	b.Helper()
+	nc, err := nats.Connect(u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(nc.Close)
+	js, err := jetstream.New(nc, opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return js
+}
+
+// nativeStream creates a file stream for topic alone with nats.go; the
+// benchmark's cleanup deletes it.
+func nativeStream(b *testing.B, js jetstream.JetStream, topic string) string {
+	b.Helper()
+	name := strings.ReplaceAll(topic, ".", "_")
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: name, Subjects: []string{topic}, Storage: jetstream.FileStorage}); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = js.DeleteStream(context.Background(), name) })
+	return name
+}
+
+// nativeConsumer creates the durable consumer "native" on stream with
+// explicit acks from the first message (of subject, when not empty).
+func nativeConsumer(b *testing.B, js jetstream.JetStream, stream, subject string) jetstream.Consumer {
+	b.Helper()
+	cons, err := js.CreateConsumer(context.Background(), stream, jetstream.ConsumerConfig{
+		Durable: "native", AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy, FilterSubject: subject,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cons
+}
+
+// nativePublishAll publishes b.N messages, each msg(), with nats.go's
+// PublishMsgAsync (again while too many are pending), and waits until
+// every one was acknowledged.
+func nativePublishAll(b *testing.B, js jetstream.JetStream, msg func() *nats.Msg) {
+	b.Helper()
+	for range b.N {
+		m := msg()
+		for {
+			_, err := js.PublishMsgAsync(m)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+				b.Fatal(err)
+			}
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(5 * time.Minute):
+		b.Fatal("PublishAsyncComplete")
 	}
 }
 
@@ -276,136 +378,38 @@ func BenchmarkPublishConsume(b *testing.B) {
 
 func publishConsumeHerald(b *testing.B, window int) {
 	u, tp := brokerURL(b), topic(b)
-	group := "g" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	sub, err := subscriber.Open(context.Background(), withQuery(u, "group="+group), subscriber.WithWindow(window),
-		subscriber.WithReady(func(string) {}))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = sub.Close() }()
-	if err := sub.Prepare(context.Background(), tp); err != nil {
-		b.Fatal(err)
-	}
-	pub, err := publisher.Open(context.Background(), u)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = pub.Close() }()
+	sub := heraldSubscriber(b, u, tp, window, subscriber.WithReady(func(string) {}))
+	pub := heraldPublisher(b, u)
+	c := newCounter(b)
+	cancel, errc := c.subscribe(sub, tp)
+	var failed asyncErr
 	payload := make([]byte, natsxtest.PayloadSize)
-	var got atomic.Int64
-	all := make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() {
-		errc <- sub.Subscribe(ctx, tp, func(context.Context, *herald.Message) error {
-			if got.Add(1) == int64(b.N) {
-				close(all)
-			}
-			return nil
-		})
-	}()
-	var failed atomic.Pointer[error]
-	done := func(_ *herald.Message, err error) {
-		if err != nil {
-			failed.CompareAndSwap(nil, &err)
-		}
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	stop := profileTimed(b)
+	stop := startTimer(b)
 	start := time.Now()
-	for range b.N {
-		if err := pub.PublishAsync(ctx, tp, herald.NewMessage(payload), done); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := pub.Flush(ctx); err != nil {
-		b.Fatal(err)
-	}
+	publishAll(b, pub, tp, payload, failed.done)
 	published := time.Since(start)
-	if p := failed.Load(); p != nil {
-		b.Fatal(*p)
-	}
-	waitAll(b, all, errc, &got)
-	b.StopTimer()
-	stop()
+	failed.check(b)
+	c.wait(errc)
+	stopTimer(b, stop)
 	b.ReportMetric(float64(b.N)/published.Seconds(), "pub-msgs/s")
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-	cancel()
-	if err := <-errc; err != nil {
-		b.Error(err)
-	}
+	cancel(b)
 }
 
 func publishConsumeNative(b *testing.B, window int) {
 	u, tp := brokerURL(b), topic(b)
-	ctx := context.Background()
-	pc, err := nats.Connect(u)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer pc.Close()
-	js, err := jetstream.New(pc, jetstream.WithPublishAsyncMaxPending(1024))
-	if err != nil {
-		b.Fatal(err)
-	}
-	name := strings.ReplaceAll(tp, ".", "_")
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{tp}, Storage: jetstream.FileStorage}); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { _ = js.DeleteStream(context.Background(), name) }()
-	sc, err := nats.Connect(u)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer sc.Close()
-	sjs, err := jetstream.New(sc)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cons, err := sjs.CreateConsumer(ctx, name, jetstream.ConsumerConfig{Durable: "native", AckPolicy: jetstream.AckExplicitPolicy, DeliverPolicy: jetstream.DeliverAllPolicy})
-	if err != nil {
-		b.Fatal(err)
-	}
-	var got atomic.Int64
-	all := make(chan struct{})
-	cc, err := cons.Consume(func(m jetstream.Msg) {
-		_ = m.Ack()
-		if got.Add(1) == int64(b.N) {
-			close(all)
-		}
-	}, jetstream.PullMaxMessages(window))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer cc.Stop()
+	js := nativeJetStream(b, u, jetstream.WithPublishAsyncMaxPending(1024))
+	name := nativeStream(b, js, tp)
+	cons := nativeConsumer(b, nativeJetStream(b, u), name, "")
+	c := newCounter(b)
+	c.consume(cons, window)
 	payload := make([]byte, natsxtest.PayloadSize)
-	b.ReportAllocs()
-	b.ResetTimer()
-	stop := profileTimed(b)
+	stop := startTimer(b)
 	start := time.Now()
-	for range b.N {
-		for {
-			_, err := js.PublishAsync(tp, payload)
-			if err == nil {
-				break
-			}
-			if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
-				b.Fatal(err)
-			}
-		}
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(5 * time.Minute):
-		b.Fatal("PublishAsyncComplete")
-	}
+	nativePublishAll(b, js, func() *nats.Msg { return &nats.Msg{Subject: tp, Data: payload} }) // what PublishAsync sends
 	published := time.Since(start)
-	waitAll(b, all, nil, &got)
-	b.StopTimer()
-	stop()
+	c.wait(nil)
+	stopTimer(b, stop)
 	b.ReportMetric(float64(b.N)/published.Seconds(), "pub-msgs/s")
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
 
 // BenchmarkPublishOnly is the publish side alone, to split the broker's
@@ -419,31 +423,14 @@ func publishConsumeNative(b *testing.B, window int) {
 func BenchmarkPublishOnly(b *testing.B) {
 	b.Run("herald", func(b *testing.B) {
 		u, tp := brokerURL(b), topic(b)
-		pub, err := publisher.Open(context.Background(), u)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer func() { _ = pub.Close() }()
+		pub := heraldPublisher(b, u)
 		payload := make([]byte, natsxtest.PayloadSize)
-		ctx := context.Background()
-		if err := pub.Publish(ctx, tp, herald.NewMessage(payload)); err != nil { // provisions the stream
+		if err := pub.Publish(context.Background(), tp, herald.NewMessage(payload)); err != nil { // provisions the stream
 			b.Fatal(err)
 		}
-		b.ReportAllocs()
-		b.ResetTimer()
-		stop := profileTimed(b)
-		done := func(*herald.Message, error) {}
-		for range b.N {
-			if err := pub.PublishAsync(ctx, tp, herald.NewMessage(payload), done); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := pub.Flush(ctx); err != nil {
-			b.Fatal(err)
-		}
-		b.StopTimer()
-		stop()
-		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+		stop := startTimer(b)
+		publishAll(b, pub, tp, payload, func(*herald.Message, error) {})
+		stopTimer(b, stop)
 	})
 	for _, headers := range []bool{false, true} {
 		name := "native"
@@ -452,49 +439,19 @@ func BenchmarkPublishOnly(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			u, tp := brokerURL(b), topic(b)
-			nc, err := nats.Connect(u)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer nc.Close()
-			js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(1024))
-			if err != nil {
-				b.Fatal(err)
-			}
-			ctx := context.Background()
-			name := strings.ReplaceAll(tp, ".", "_")
-			if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{tp}, Storage: jetstream.FileStorage}); err != nil {
-				b.Fatal(err)
-			}
-			defer func() { _ = js.DeleteStream(context.Background(), name) }()
+			js := nativeJetStream(b, u, jetstream.WithPublishAsyncMaxPending(1024))
+			nativeStream(b, js, tp)
 			payload := make([]byte, natsxtest.PayloadSize)
-			b.ReportAllocs()
-			b.ResetTimer()
-			stop := profileTimed(b)
-			for range b.N {
+			stop := startTimer(b)
+			nativePublishAll(b, js, func() *nats.Msg {
 				m := &nats.Msg{Subject: tp, Data: payload}
 				if headers {
 					id := herald.NewID()
 					m.Header = nats.Header{nats.MsgIdHdr: {id + " " + tp}, "_watermill_message_uuid": {id}}
 				}
-				for {
-					_, err := js.PublishMsgAsync(m)
-					if err == nil {
-						break
-					}
-					if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
-						b.Fatal(err)
-					}
-				}
-			}
-			select {
-			case <-js.PublishAsyncComplete():
-			case <-time.After(5 * time.Minute):
-				b.Fatal("PublishAsyncComplete")
-			}
-			b.StopTimer()
-			stop()
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+				return m
+			})
+			stopTimer(b, stop)
 		})
 	}
 }

@@ -1,10 +1,13 @@
 package nats_test
 
 import (
+	"context"
 	"os"
 	"testing"
 
 	"github.com/heraldkit/herald/adapters/adaptertest"
+	"github.com/heraldkit/herald/adapters/internal/natsx"
+	"github.com/heraldkit/herald/adapters/internal/natsx/natsxtest"
 )
 
 // TestConformance runs the suite at the driver level and end to end on
@@ -16,9 +19,23 @@ func TestConformance(t *testing.T) {
 		// A killed subscriber's messages come back after ack_wait.
 		CrashTarget:        withQuery(brokerURL(t), "ack_wait=3s"),
 		SharedStreamTarget: withQuery(brokerURL(t), "stream=herald_conformance_shared&storage=memory"),
+		Cleanup:            deleteTopicStreams(brokerURL(t)),
 	}
 	t.Run("driver", func(t *testing.T) { adaptertest.RunDriver(t, s) })
 	t.Run("end-to-end", func(t *testing.T) { adaptertest.Run(t, s) })
+}
+
+// deleteTopicStreams is a Suite.Cleanup for JetStream at u: it deletes
+// the streams Herald made for the topics and their dead-letter topics (a
+// group is a consumer in them, deleted with them).
+func deleteTopicStreams(u string) func(ctx context.Context, topics, groups []string) error {
+	return func(ctx context.Context, topics, _ []string) error {
+		var names []string
+		for _, tp := range topics {
+			names = append(names, natsx.StreamName(tp), natsx.StreamName(tp+".dlq"))
+		}
+		return natsxtest.DeleteStreams(ctx, u, names...)
+	}
 }
 
 // TestConformanceCore runs the suite on core NATS: at most once, so not

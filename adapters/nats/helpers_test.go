@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters/internal/natsx"
 	"github.com/heraldkit/herald/adapters/internal/natsx/natsxtest"
 	hnats "github.com/heraldkit/herald/adapters/nats"
 	"github.com/heraldkit/herald/internal/tcpproxy"
@@ -19,14 +20,17 @@ import (
 
 var topicSeq atomic.Int64
 
-// topic returns a fresh topic name for the test.
+// topic returns a fresh topic name for the test; the test's cleanup
+// deletes the stream Herald made for it on the shared broker, if any.
 func topic(t testing.TB) string {
 	name := strings.NewReplacer("/", ".", " ", "_", "#", "_", "=", "_", "&", "_").Replace(t.Name())
 	for strings.Contains(name, "..") {
 		name = strings.ReplaceAll(name, "..", ".x.")
 	}
 	name = strings.TrimSuffix(name, ".")
-	return fmt.Sprintf("herald.test.%s.%d.%d", name, time.Now().UnixNano(), topicSeq.Add(1))
+	tp := fmt.Sprintf("herald.test.%s.%d.%d", name, time.Now().UnixNano(), topicSeq.Add(1))
+	natsxtest.DeleteStreamsAfter(t, os.Getenv("HERALD_TEST_NATS"), natsx.StreamName(tp))
+	return tp
 }
 
 // brokerURL returns HERALD_TEST_NATS, or skips (fails under

@@ -3,11 +3,9 @@ package outboxtest
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"testing"
 	"time"
 
-	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/outbox"
 )
 
@@ -18,25 +16,22 @@ import (
 // claim reading the whole backlog: 43-67 times, PostgreSQL and SQLite,
 // before the claim looked at a bounded set of candidates). Under -race
 // the SQLite case is skipped: the race detector slows modernc.org/sqlite
-// some fifteen-fold (8000 rows took 40 s), so it runs without -race.
+// some fifteen-fold (8000 rows took 40 s); scripts/test.sh (make test)
+// runs it again without -race (norace_tests).
 func TestKeyedBacklogDrainsLinearly(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: a timed drain of 9000 rows")
 	}
 	forEach(t, func(t *testing.T, d database, table string) {
 		if raceEnabled && d.dialect == outbox.SQLite {
-			t.Skip("-race: SQLite too slow under the race detector; go test -run KeyedBacklog runs it")
+			t.Skip("-race: SQLite too slow under the race detector; scripts/test.sh runs it without -race")
 		}
 		drain := func(n int) time.Duration {
 			db := d.open(t)
 			tbl := tableName()
 			s := newStore(t, db, d.dialect, tbl)
 			for i := 0; i < n; i += 250 {
-				var ms []*herald.Message
-				for j := i; j < i+250; j++ {
-					ms = append(ms, msg(strconv.Itoa(j), fmt.Sprintf("key-%d", j%16)))
-				}
-				write(t, db, s, "orders", ms...)
+				write(t, db, s, "orders", numbered(i, 250, func(j int) string { return fmt.Sprintf("key-%d", j%16) })...)
 			}
 			p, target := newProbe(t)
 			r, err := s.NewRelay(openPublisher(t, target), outbox.WithBatch(64))

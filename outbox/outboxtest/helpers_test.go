@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -57,6 +58,25 @@ func forEach(t *testing.T, fn func(t *testing.T, d database, table string)) {
 			fn(t, d, tableName())
 		})
 	}
+}
+
+// forEachStore is forEach with the database opened and a store on the
+// fresh table.
+func forEachStore(t *testing.T, fn func(t *testing.T, d database, db *sql.DB, s *outbox.Store, table string)) {
+	forEach(t, func(t *testing.T, d database, table string) {
+		db := d.open(t)
+		fn(t, d, db, newStore(t, db, d.dialect, table), table)
+	})
+}
+
+// numbered is messages first to first+n-1, each with its number as ID
+// and key(number) as key ("" for none).
+func numbered(first, n int, key func(i int) string) []*herald.Message {
+	var ms []*herald.Message
+	for i := first; i < first+n; i++ {
+		ms = append(ms, msg(strconv.Itoa(i), key(i)))
+	}
+	return ms
 }
 
 func openDB(t *testing.T, driver, dsn string) *sql.DB {

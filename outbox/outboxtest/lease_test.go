@@ -2,12 +2,12 @@ package outboxtest
 
 import (
 	"context"
+	"database/sql"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/outbox"
 )
 
@@ -19,21 +19,16 @@ import (
 // other relay's claims for SQLite's write lock under -race on a loaded
 // machine lost a lease (CI: 22 sends of 20 messages).
 func TestSlowAnswerKeepsLease(t *testing.T) {
-	forEach(t, func(t *testing.T, d database, table string) {
+	forEachStore(t, func(t *testing.T, d database, db *sql.DB, s *outbox.Store, table string) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		db := d.open(t)
-		s := newStore(t, db, d.dialect, table)
 		const n, lease = 20, 500 * time.Millisecond
-		var ms []*herald.Message
-		for i := range n {
-			key := ""
+		write(t, db, s, "orders", numbered(0, n, func(i int) string {
 			if i%2 == 0 {
-				key = "k" + strconv.Itoa(i%10) // two rows a key: two answers in a row
+				return "k" + strconv.Itoa(i%10) // two rows a key: two answers in a row
 			}
-			ms = append(ms, msg(strconv.Itoa(i), key))
-		}
-		write(t, db, s, "orders", ms...)
+			return ""
+		})...)
 		p, target := newProbe(t)
 		p.ackDelay = 3 * lease
 		pub := openPublisher(t, target)

@@ -2,6 +2,7 @@ package outboxtest
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -17,9 +18,7 @@ import (
 // second rows next, then 300 rows of ten other keys and no key. One
 // RunOnce sends exactly those 300, and no row of a held key.
 func TestLeasedRowsHoldBackOnlyTheirKeys(t *testing.T) {
-	forEach(t, func(t *testing.T, d database, table string) {
-		db := d.open(t)
-		s := newStore(t, db, d.dialect, table)
+	forEachStore(t, func(t *testing.T, d database, db *sql.DB, s *outbox.Store, table string) {
 		var front, back []*herald.Message
 		for round := range 2 {
 			for k := range 150 {

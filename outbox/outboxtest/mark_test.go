@@ -2,12 +2,11 @@ package outboxtest
 
 import (
 	"context"
-	"strconv"
+	"database/sql"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/outbox"
 )
 
@@ -15,11 +14,9 @@ import (
 // again after the retry delay, the rows' leases renewed meanwhile: the
 // acknowledged rows are not sent a second time once the lease expired.
 func TestMarkFailureRetried(t *testing.T) {
-	forEach(t, func(t *testing.T, d database, table string) {
+	forEachStore(t, func(t *testing.T, d database, db *sql.DB, s *outbox.Store, table string) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		db := d.open(t)
-		s := newStore(t, db, d.dialect, table)
 		flag := table + "_fail"
 		stmts := []string{"CREATE TABLE " + flag + " (fail INTEGER NOT NULL)", "INSERT INTO " + flag + " VALUES (1)"}
 		if d.dialect == outbox.PostgreSQL {
@@ -38,11 +35,7 @@ WHEN NEW.sent_at IS NOT NULL AND (SELECT fail FROM `+flag+`) = 1 BEGIN SELECT RA
 			}
 		}
 		const n = 5
-		var ms []*herald.Message
-		for i := range n {
-			ms = append(ms, msg(strconv.Itoa(i), "k"))
-		}
-		write(t, db, s, "orders", ms...)
+		write(t, db, s, "orders", numbered(0, n, func(int) string { return "k" })...)
 		p, target := newProbe(t)
 		markFailed := make(chan struct{}, 100)
 		r, err := s.NewRelay(openPublisher(t, target), outbox.WithLease(300*time.Millisecond),

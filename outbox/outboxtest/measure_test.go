@@ -2,6 +2,7 @@ package outboxtest
 
 import (
 	"context"
+	"database/sql"
 	"os"
 	"testing"
 	"time"
@@ -20,10 +21,8 @@ func TestMeasureRelay(t *testing.T) {
 	if os.Getenv("HERALD_OUTBOX_MEASURE") != "1" {
 		t.Skip("HERALD_OUTBOX_MEASURE=1 runs it")
 	}
-	forEach(t, func(t *testing.T, d database, table string) {
+	forEachStore(t, func(t *testing.T, d database, db *sql.DB, s *outbox.Store, table string) {
 		ctx := context.Background()
-		db := d.open(t)
-		s := newStore(t, db, d.dialect, table)
 		const n, per = 20000, 100
 		payload := make([]byte, 1024)
 		start := time.Now()

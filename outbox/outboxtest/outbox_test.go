@@ -18,10 +18,8 @@ import (
 // A rolled-back transaction's messages are never published; a committed
 // one's are, once each, with their headers and key.
 func TestRolledBackNeverPublished(t *testing.T) {
-	forEach(t, func(t *testing.T, d database, table string) {
+	forEachStore(t, func(t *testing.T, d database, db *sql.DB, s *outbox.Store, table string) {
 		ctx := context.Background()
-		db := d.open(t)
-		s := newStore(t, db, d.dialect, table)
 		p, target := newProbe(t)
 		r, err := s.NewRelay(openPublisher(t, target))
 		if err != nil {
@@ -56,10 +54,8 @@ func TestRolledBackNeverPublished(t *testing.T) {
 
 // Headers, key, ID and payload survive the table.
 func TestMessageRoundTrip(t *testing.T) {
-	forEach(t, func(t *testing.T, d database, table string) {
+	forEachStore(t, func(t *testing.T, d database, db *sql.DB, s *outbox.Store, table string) {
 		ctx := context.Background()
-		db := d.open(t)
-		s := newStore(t, db, d.dialect, table)
 		pub := openPublisher(t, "mem://"+table)
 		sub, err := subscriber.Open(ctx, "mem://"+table, subscriber.WithGroup("g"))
 		if err != nil {
@@ -100,10 +96,8 @@ func TestMessageRoundTrip(t *testing.T) {
 // Rows of one key are sent one at a time, in the order written, while
 // rows of other keys are pipelined.
 func TestPerKeyOrder(t *testing.T) {
-	forEach(t, func(t *testing.T, d database, table string) {
+	forEachStore(t, func(t *testing.T, d database, db *sql.DB, s *outbox.Store, table string) {
 		ctx := context.Background()
-		db := d.open(t)
-		s := newStore(t, db, d.dialect, table)
 		p, target := newProbe(t)
 		const keys, per = 5, 40
 		for i := range per {
@@ -193,11 +187,9 @@ func TestOpenTransactionNotSkipped(t *testing.T) {
 func TestRelaysShareWork(t *testing.T) {
 	for _, relays := range []int{2, 3} {
 		t.Run(strconv.Itoa(relays), func(t *testing.T) {
-			forEach(t, func(t *testing.T, d database, table string) {
+			forEachStore(t, func(t *testing.T, d database, db *sql.DB, s *outbox.Store, table string) {
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
-				db := d.open(t)
-				s := newStore(t, db, d.dialect, table)
 				p, target := newProbe(t)
 				pub := openPublisher(t, target)
 				const n = 600
@@ -218,15 +210,12 @@ func TestRelaysShareWork(t *testing.T) {
 					}()
 				}
 				for i := 0; i < n; i += 20 { // written while the relays run
-					var ms []*herald.Message
-					for j := i; j < i+20; j++ {
-						key := ""
+					write(t, db, s, "orders", numbered(i, 20, func(j int) string {
 						if j%2 == 0 {
-							key = fmt.Sprintf("key-%d", j%6)
+							return fmt.Sprintf("key-%d", j%6)
 						}
-						ms = append(ms, msg(strconv.Itoa(j), key))
-					}
-					write(t, db, s, "orders", ms...)
+						return ""
+					})...)
 				}
 				p.waitDistinct(t, n, time.Minute)
 				cancel()
@@ -260,17 +249,11 @@ func TestRelaysShareWork(t *testing.T) {
 // database closed under it): another relay sends its leased rows once the
 // lease expired. Nothing is lost; the duplicates are counted.
 func TestRelayKilledMidBatch(t *testing.T) {
-	forEach(t, func(t *testing.T, d database, table string) {
+	forEachStore(t, func(t *testing.T, d database, db *sql.DB, s *outbox.Store, table string) {
 		ctx := context.Background()
-		db := d.open(t)
-		s := newStore(t, db, d.dialect, table)
 		const n = 300
 		for i := 0; i < n; i += 50 {
-			var ms []*herald.Message
-			for j := i; j < i+50; j++ {
-				ms = append(ms, msg(strconv.Itoa(j), fmt.Sprintf("key-%d", j%10)))
-			}
-			write(t, db, s, "orders", ms...)
+			write(t, db, s, "orders", numbered(i, 50, func(j int) string { return fmt.Sprintf("key-%d", j%10) })...)
 		}
 		p, target := newProbe(t)
 		pub := openPublisher(t, target)
@@ -326,10 +309,8 @@ func TestRelayKilledMidBatch(t *testing.T) {
 // A failed publish is retried after the retry delay; the failure is
 // counted, passed to OnError, and the key's later rows wait for it.
 func TestPublishFailureRetried(t *testing.T) {
-	forEach(t, func(t *testing.T, d database, table string) {
+	forEachStore(t, func(t *testing.T, d database, db *sql.DB, s *outbox.Store, table string) {
 		ctx := context.Background()
-		db := d.open(t)
-		s := newStore(t, db, d.dialect, table)
 		p, target := newProbe(t)
 		failed := false
 		p.fail = func(m *herald.Message) error {
@@ -371,10 +352,8 @@ func TestPublishFailureRetried(t *testing.T) {
 // Retention: sent rows are deleted after their age; 0 deletes them when
 // sent. Stats reports pending rows and the oldest's age.
 func TestRetentionAndStats(t *testing.T) {
-	forEach(t, func(t *testing.T, d database, table string) {
+	forEachStore(t, func(t *testing.T, d database, db *sql.DB, s *outbox.Store, table string) {
 		ctx := context.Background()
-		db := d.open(t)
-		s := newStore(t, db, d.dialect, table)
 		_, target := newProbe(t)
 		write(t, db, s, "orders", msg("1", ""), msg("2", ""))
 		r, err := s.NewRelay(openPublisher(t, target), outbox.WithRetention(0))
@@ -437,11 +416,9 @@ func TestNotifyWakesRelay(t *testing.T) {
 // the subscriber, once.
 func TestRelayToNATS(t *testing.T) {
 	url := adaptertest.BrokerURL(t, "HERALD_TEST_NATS")
-	forEach(t, func(t *testing.T, d database, table string) {
+	forEachStore(t, func(t *testing.T, d database, db *sql.DB, s *outbox.Store, table string) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		db := d.open(t)
-		s := newStore(t, db, d.dialect, table)
 		topic := "outbox." + table
 		sub, err := subscriber.Open(ctx, url, subscriber.WithGroup(table))
 		if err != nil {
@@ -471,11 +448,7 @@ func TestRelayToNATS(t *testing.T) {
 		rdone := make(chan struct{})
 		go func() { defer close(rdone); r.Run(ctx) }() //nolint:errcheck
 		for i := 0; i < n; i += 10 {
-			var ms []*herald.Message
-			for j := i; j < i+10; j++ {
-				ms = append(ms, msg(strconv.Itoa(j), fmt.Sprintf("k%d", j%4)))
-			}
-			write(t, db, s, topic, ms...)
+			write(t, db, s, topic, numbered(i, 10, func(j int) string { return fmt.Sprintf("k%d", j%4) })...)
 		}
 		select {
 		case <-all:

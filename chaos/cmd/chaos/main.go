@@ -11,7 +11,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -19,15 +18,16 @@ import (
 	"time"
 
 	"github.com/heraldkit/herald/chaos"
+	"github.com/heraldkit/herald/internal/faultkit"
 )
 
 func main() {
 	chaos.RunConsumerIfChild()
 	c := chaos.DefaultConfig()
+	out := faultkit.NewOutput("chaos", chaos.WriteTable)
 	brokers := flag.String("brokers", "kafka,amqp,nats", "broker kinds, comma-separated: kafka, amqp, nats")
 	cases := flag.String("cases", strings.Join(chaos.AllCases, ","), "cases, comma-separated")
 	short := flag.Bool("short", false, "the CI subset: reset, consumer-kill and broker-kill on nats and amqp, shorter load")
-	asJSON := flag.Bool("json", false, "print JSON instead of the markdown table")
 	shared := flag.Bool("shared", true, "run the cases that need no broker of their own on the shared brokers of HERALD_TEST_KAFKA/_AMQP/_NATS")
 	flag.IntVar(&c.Rate, "rate", c.Rate, "messages per second (one per Publish)")
 	flag.IntVar(&c.Keys, "keys", c.Keys, "distinct message keys")
@@ -45,32 +45,16 @@ func main() {
 	flag.StringVar(&c.Cluster.Script, "cluster", "", "scripts/cluster.sh, for node-kill")
 	flag.IntVar(&c.Cluster.PortBase, "cluster-port-base", 0, "HERALD_CLUSTER_PORT_BASE for the cluster script (0: its default)")
 	flag.StringVar(&c.Cluster.Dir, "cluster-dir", "", "HERALD_CLUSTER_DIR for the cluster script (empty: its default)")
-	fromJSON := flag.Bool("table", false, "print the table of the JSON result files given as arguments (earlier -json runs) and exit")
 	flag.Parse()
-	if *fromJSON {
-		if err := printTable(flag.Args()); err != nil {
-			fmt.Fprintln(os.Stderr, "chaos:", err)
-			os.Exit(1)
-		}
-		return
-	}
+	out.TableOnly()
 
+	given := faultkit.Given()
 	if *short {
-		if !flagSet("brokers") {
-			*brokers = "nats,amqp"
-		}
-		if !flagSet("cases") {
-			*cases = strings.Join([]string{chaos.CaseReset, chaos.CaseConsumerKill, chaos.CaseBrokerKill}, ",")
-		}
-		if !flagSet("rate") {
-			c.Rate = 1000
-		}
-		if !flagSet("warmup") {
-			c.Warmup = 3 * time.Second
-		}
-		if !flagSet("after") {
-			c.After = 5 * time.Second
-		}
+		faultkit.Default(given, "brokers", brokers, "nats,amqp")
+		faultkit.Default(given, "cases", cases, strings.Join([]string{chaos.CaseReset, chaos.CaseConsumerKill, chaos.CaseBrokerKill}, ","))
+		faultkit.Default(given, "rate", &c.Rate, 1000)
+		faultkit.Default(given, "warmup", &c.Warmup, 3*time.Second)
+		faultkit.Default(given, "after", &c.After, 5*time.Second)
 	}
 	c.Query = map[string]string{"kafka": *kq, "amqp": *aq, "nats": *nq}
 	if *shared {
@@ -80,63 +64,13 @@ func main() {
 			"nats":  os.Getenv("HERALD_TEST_NATS"),
 		}
 	}
-	kinds, names := split(*brokers), split(*cases)
-	if !flagSet("cases") && c.Cluster.Script == "" {
+	kinds, names := faultkit.Split(*brokers), faultkit.Split(*cases)
+	if !given["cases"] && c.Cluster.Script == "" {
 		names = without(names, chaos.CaseNodeKill)
 	}
 	start := time.Now()
 	rs := chaos.Run(c, kinds, names)
-	var err error
-	if *asJSON {
-		err = chaos.WriteJSON(os.Stdout, rs)
-	} else {
-		fmt.Printf("\n%s, %s, %.0f s: go run ./chaos/cmd/chaos %s\n\n", start.UTC().Format("2006-01-02 15:04 MST"),
-			"rate "+fmt.Sprint(c.Rate)+" msg/s", time.Since(start).Seconds(), strings.Join(os.Args[1:], " "))
-		err = chaos.WriteTable(os.Stdout, rs)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "chaos:", err)
-		os.Exit(1)
-	}
-	for _, r := range rs {
-		if !r.OK() {
-			os.Exit(1)
-		}
-	}
-}
-
-// printTable prints the results of JSON files written with -json as one
-// table.
-func printTable(files []string) error {
-	var all []chaos.Result
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		var rs []chaos.Result
-		if err := json.Unmarshal(b, &rs); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-		all = append(all, rs...)
-	}
-	return chaos.WriteTable(os.Stdout, all)
-}
-
-func flagSet(name string) bool {
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
-}
-
-func split(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
+	out.Finish(rs, start, "go run ./chaos/cmd/chaos", "rate "+fmt.Sprint(c.Rate)+" msg/s")
 }
 
 func without(list []string, drop string) []string {

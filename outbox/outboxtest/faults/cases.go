@@ -141,7 +141,7 @@ func (r *caseRun) killMidBatch(k int) {
 	case <-time.After(2 * time.Second):
 		mid = false
 	}
-	p.kill()
+	p.Kill()
 	if mid {
 		r.midBatch++
 	}

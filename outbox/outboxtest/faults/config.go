@@ -3,9 +3,10 @@ package faults
 import (
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"time"
+
+	"github.com/heraldkit/herald/internal/faultkit"
 )
 
 // Config is a suite's settings; zero fields take DefaultConfig's.
@@ -67,37 +68,7 @@ func ShortConfig() Config {
 }
 
 func (c *Config) fill() {
-	d := DefaultConfig()
-	if c.Exe == "" {
-		c.Exe, _ = os.Executable()
-	}
-	set := func(v *int, def int) {
-		if *v <= 0 {
-			*v = def
-		}
-	}
-	setD := func(v *time.Duration, def time.Duration) {
-		if *v <= 0 {
-			*v = def
-		}
-	}
-	set(&c.Writers, d.Writers)
-	set(&c.Rate, d.Rate)
-	set(&c.Keys, d.Keys)
-	set(&c.Kills, d.Kills)
-	set(&c.Restarts, d.Restarts)
-	set(&c.Batch, d.Batch)
-	setD(&c.Warmup, d.Warmup)
-	setD(&c.After, d.After)
-	setD(&c.Gap, d.Gap)
-	setD(&c.Down, d.Down)
-	setD(&c.Lease, d.Lease)
-	setD(&c.RetryDelay, d.RetryDelay)
-	setD(&c.PublishTimeout, d.PublishTimeout)
-	setD(&c.Drain, d.Drain)
-	if c.Log == nil {
-		c.Log = os.Stderr
-	}
+	faultkit.FillConfig(c, DefaultConfig(), &c.Exe, &c.Log)
 	if _, ok := c.Log.(*lockedWriter); !ok {
 		c.Log = &lockedWriter{w: c.Log} // the progress lines and the consumer's logger share it
 	}

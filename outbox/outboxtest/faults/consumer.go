@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/internal/faultkit"
 	"github.com/heraldkit/herald/subscriber"
 )
 
@@ -21,15 +22,10 @@ type consumer struct {
 func startConsumer(url, topic, group string, t *tally, log *slog.Logger) (*consumer, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ready := make(chan struct{}, 1)
+	ready := faultkit.NewSignal()
 	sub, err := subscriber.Open(ctx, url, subscriber.WithGroup(group), subscriber.WithConcurrency(8),
 		subscriber.WithRecoveryTimeout(10*time.Minute), subscriber.WithLogger(log),
-		subscriber.WithReady(func(string) {
-			select {
-			case ready <- struct{}{}:
-			default:
-			}
-		}))
+		subscriber.WithReady(func(string) { ready.Notify() }))
 	if err != nil {
 		return nil, fmt.Errorf("open the consumer: %w", err)
 	}

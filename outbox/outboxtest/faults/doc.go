@@ -14,5 +14,7 @@
 // to catch up after the fault ended, as a markdown table or JSON.
 // cmd/outbox-faults is the command (make outbox-faults); the package's
 // test runs a short subset (make test). docs/reliability.md ("Outbox
-// faults") has the figures and what each case does.
+// faults") has the figures and what each case does. What it shares with
+// the broker fault suite, chaos/ (processes, child processes, the
+// command's output), is internal/faultkit.
 package faults

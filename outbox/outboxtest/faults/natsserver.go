@@ -7,25 +7,15 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/heraldkit/herald/internal/faultkit"
 )
 
 // NATSServerBinary is the nats-server of scripts/brokers.sh:
 // $HERALD_NATS_SERVER, else $HERALD_CACHE (default ~/.cache/herald)
 // /nats-server-$HERALD_NATS_VERSION (default v2.15.2)/bin/nats-server.
 func NATSServerBinary() (string, error) {
-	b := os.Getenv("HERALD_NATS_SERVER")
-	if b == "" {
-		cache := os.Getenv("HERALD_CACHE")
-		if cache == "" {
-			home, _ := os.UserHomeDir()
-			cache = filepath.Join(home, ".cache", "herald")
-		}
-		v := os.Getenv("HERALD_NATS_VERSION")
-		if v == "" {
-			v = "v2.15.2"
-		}
-		b = filepath.Join(cache, "nats-server-"+v, "bin", "nats-server")
-	}
+	b := faultkit.NATSServerPath()
 	if fi, err := os.Stat(b); err != nil || fi.Mode()&0o111 == 0 {
 		return "", errors.New("nats-server not found at " + b + " (scripts/brokers.sh up nats builds it; or set HERALD_NATS_SERVER)")
 	}
@@ -39,7 +29,7 @@ type natsServer struct {
 	bin  string
 	dir  string
 	port int
-	p    *proc
+	p    *faultkit.Proc
 }
 
 func newNATSServer(bin, dir string) (*natsServer, error) {
@@ -65,20 +55,20 @@ func (n *natsServer) URL() string { return "nats://" + n.addr() + "?duplicates=1
 func (n *natsServer) start() error {
 	logPath := filepath.Join(n.dir, "nats.log")
 	_ = os.Remove(logPath)
-	p, err := startProc(logPath, n.bin, "-a", "127.0.0.1", "-p", strconv.Itoa(n.port),
+	p, err := faultkit.StartProc(logPath, nil, n.bin, "-a", "127.0.0.1", "-p", strconv.Itoa(n.port),
 		"-js", "-sd", filepath.Join(n.dir, "store"), "-n", "herald-outbox-faults")
 	if err != nil {
 		return err
 	}
 	n.p = p
-	if err := waitUntil("nats-server", 60*time.Second, p.exited, func() bool {
-		return fileContains(logPath, "Server is ready") && portOpen(n.addr())
+	if err := p.WaitReady("nats-server", 60*time.Second, func() bool {
+		return faultkit.FileContains(logPath, "Server is ready") && faultkit.PortOpen(n.addr())
 	}, logPath); err != nil {
-		p.kill()
+		p.Kill()
 		return fmt.Errorf("nats-server: %w", err)
 	}
 	return nil
 }
 
 // kill SIGKILLs the server.
-func (n *natsServer) kill() { n.p.kill() }
+func (n *natsServer) kill() { n.p.Kill() }

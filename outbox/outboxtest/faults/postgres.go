@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/heraldkit/herald/internal/faultkit"
 )
 
 // PGBinDir finds initdb and pg_ctl as scripts/brokers.sh does:
@@ -115,7 +117,7 @@ func (p *postgres) run(prog string, args ...string) (string, error) {
 func (p *postgres) start() error {
 	opts := fmt.Sprintf("-c listen_addresses=127.0.0.1 -p %d -k %s -c fsync=off -c synchronous_commit=on -c max_connections=100", p.port, p.data())
 	if out, err := p.run("pg_ctl", "-D", p.data(), "-l", p.log(), "-w", "-t", "60", "-o", opts, "start"); err != nil {
-		return fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, tailFile(p.log(), 20))
+		return fmt.Errorf("pg_ctl start: %w\n%s\n%s", err, out, faultkit.TailFile(p.log(), 20))
 	}
 	return nil
 }

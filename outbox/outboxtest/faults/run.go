@@ -194,7 +194,7 @@ func runCase(c *Config, e *env, name, db string) Result {
 	var errs []string
 	defer func() {
 		for _, p := range cr.relays {
-			_ = p.stop(15 * time.Second)
+			_ = p.Stop(15 * time.Second)
 		}
 	}()
 	for range r.Relays {
@@ -230,12 +230,12 @@ func runCase(c *Config, e *env, name, db string) Result {
 		errs = append(errs, err.Error())
 	}
 	for _, p := range cr.relays {
-		if err := p.check(); err != nil {
+		if err := p.Check(); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
 	for _, p := range cr.relays {
-		if err := p.stop(15 * time.Second); err != nil {
+		if err := p.Stop(15 * time.Second); err != nil {
 			errs = append(errs, err.Error())
 		}
 	}
@@ -260,7 +260,7 @@ func runCase(c *Config, e *env, name, db string) Result {
 		errs = append(errs, "lost: "+describe(h, table, r.LostIDs))
 	}
 	for _, p := range all {
-		r.RelayCPUSec += p.cpu().Seconds()
+		r.RelayCPUSec += p.CPU().Seconds()
 	}
 	r.Error = strings.Join(errs, "; ")
 	r.DurationSec = time.Since(start).Seconds()

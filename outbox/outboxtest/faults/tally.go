@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/heraldkit/herald/internal/faultkit"
 )
 
 // state is what became of a message's transaction.
@@ -21,10 +23,10 @@ const (
 // consumer.
 type tally struct {
 	mu      sync.Mutex
-	changed chan struct{} // signalled on every delivery
-	recs    []record      // by sequence number
-	doubt   int           // messages whose Commit returned an error
-	unknown int           // deliveries of IDs not written by this case
+	changed faultkit.Signal // signalled on every delivery
+	recs    []record        // by sequence number
+	doubt   int             // messages whose Commit returned an error
+	unknown int             // deliveries of IDs not written by this case
 }
 
 type record struct {
@@ -34,7 +36,7 @@ type record struct {
 	copies int       // deliveries
 }
 
-func newTally() *tally { return &tally{changed: make(chan struct{}, 1)} }
+func newTally() *tally { return &tally{changed: faultkit.NewSignal()} }
 
 // alloc reserves n sequence numbers and returns the first.
 func (t *tally) alloc(n int) int {
@@ -72,10 +74,7 @@ func (t *tally) delivered(id string, at time.Time) {
 		}
 	}
 	t.mu.Unlock()
-	select {
-	case t.changed <- struct{}{}:
-	default:
-	}
+	t.changed.Notify()
 }
 
 // missing returns how many committed messages were not delivered yet.

@@ -26,16 +26,7 @@ func StreamPath(b *testing.B, f Fixture) {
 	payload := make([]byte, PayloadSize)
 	MustPublish(b, tp, topic, herald.NewMessage(payload)) // provisions the stream
 	buf := make([]adapters.Received, 64)
-	for got := 0; got < 1; {
-		n, err := st.Receive(context.Background(), buf)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, d := range buf[:n] {
-			st.Ack(d.Token)
-		}
-		got += n
-	}
+	ReceiveAcked(b, st, buf, 1, nil)
 	errs := make(chan error, 1)
 	window := make(chan struct{}, BenchWindow)
 	done := func(err error) {
@@ -59,19 +50,30 @@ func StreamPath(b *testing.B, f Fixture) {
 			}
 		}
 	}()
-	for got := 0; got < b.N; {
-		n, err := st.Receive(context.Background(), buf)
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, d := range buf[:n] {
-			st.Ack(d.Token)
-		}
-		got += n
+	ReceiveAcked(b, st, buf, b.N, func() {
 		select {
 		case err := <-errs:
 			b.Fatal(err)
 		default:
+		}
+	})
+}
+
+// ReceiveAcked receives from st into buf, acking each delivery, until n
+// were received; after each Receive it calls each (when not nil).
+func ReceiveAcked(t testing.TB, st adapters.Stream, buf []adapters.Received, n int, each func()) {
+	t.Helper()
+	for got := 0; got < n; {
+		k, err := st.Receive(context.Background(), buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range buf[:k] {
+			st.Ack(d.Token)
+		}
+		got += k
+		if each != nil {
+			each()
 		}
 	}
 }

@@ -13,24 +13,21 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
-	"fmt"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/heraldkit/herald/internal/faultkit"
 	"github.com/heraldkit/herald/outbox/outboxtest/faults"
 )
 
 func main() {
 	faults.RunRelayIfChild()
 	c := faults.DefaultConfig()
+	out := faultkit.NewOutput("outbox-faults", faults.WriteTable)
 	cases := flag.String("cases", strings.Join(faults.AllCases, ","), "cases, comma-separated")
 	dbs := flag.String("dbs", strings.Join(faults.AllDatabases, ","), "databases, comma-separated: postgresql, sqlite")
 	short := flag.Bool("short", false, "the settings of the subset make test runs (shorter phases, lease 1s)")
-	asJSON := flag.Bool("json", false, "print JSON instead of the markdown table")
-	fromJSON := flag.Bool("table", false, "print the table of the JSON result files given as arguments (earlier -json runs) and exit")
 	flag.IntVar(&c.Writers, "writers", c.Writers, "goroutines running transactions")
 	flag.IntVar(&c.Rate, "rate", c.Rate, "messages per second written (committed and rolled back)")
 	flag.IntVar(&c.Keys, "keys", c.Keys, "distinct message keys (one message in four has none)")
@@ -47,83 +44,25 @@ func main() {
 	flag.DurationVar(&c.Drain, "drain", c.Drain, "wait after the writers for every committed message")
 	flag.StringVar(&c.Dir, "dir", "", "directory for the servers' data and the SQLite files (default: a temporary one, removed)")
 	flag.Parse()
+	out.TableOnly()
 	if *short { // ShortConfig's settings, where no flag gave one
-		set := map[string]bool{}
-		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		sc := faults.ShortConfig()
-		for _, f := range []struct {
-			name     string
-			dst, src any
-		}{
-			{"writers", &c.Writers, sc.Writers}, {"rate", &c.Rate, sc.Rate}, {"keys", &c.Keys, sc.Keys},
-			{"warmup", &c.Warmup, sc.Warmup}, {"after", &c.After, sc.After}, {"kills", &c.Kills, sc.Kills},
-			{"gap", &c.Gap, sc.Gap}, {"restarts", &c.Restarts, sc.Restarts}, {"down", &c.Down, sc.Down},
-			{"lease", &c.Lease, sc.Lease}, {"publish-timeout", &c.PublishTimeout, sc.PublishTimeout},
-			{"retry-delay", &c.RetryDelay, sc.RetryDelay}, {"batch", &c.Batch, sc.Batch}, {"drain", &c.Drain, sc.Drain},
-		} {
-			if set[f.name] {
-				continue
-			}
-			switch d := f.dst.(type) {
-			case *int:
-				*d = f.src.(int)
-			case *time.Duration:
-				*d = f.src.(time.Duration)
-			}
-		}
-	}
-	if *fromJSON {
-		if err := printTable(flag.Args()); err != nil {
-			fmt.Fprintln(os.Stderr, "outbox-faults:", err)
-			os.Exit(1)
-		}
-		return
+		g, sc := faultkit.Given(), faults.ShortConfig()
+		faultkit.Default(g, "writers", &c.Writers, sc.Writers)
+		faultkit.Default(g, "rate", &c.Rate, sc.Rate)
+		faultkit.Default(g, "keys", &c.Keys, sc.Keys)
+		faultkit.Default(g, "warmup", &c.Warmup, sc.Warmup)
+		faultkit.Default(g, "after", &c.After, sc.After)
+		faultkit.Default(g, "kills", &c.Kills, sc.Kills)
+		faultkit.Default(g, "gap", &c.Gap, sc.Gap)
+		faultkit.Default(g, "restarts", &c.Restarts, sc.Restarts)
+		faultkit.Default(g, "down", &c.Down, sc.Down)
+		faultkit.Default(g, "lease", &c.Lease, sc.Lease)
+		faultkit.Default(g, "publish-timeout", &c.PublishTimeout, sc.PublishTimeout)
+		faultkit.Default(g, "retry-delay", &c.RetryDelay, sc.RetryDelay)
+		faultkit.Default(g, "batch", &c.Batch, sc.Batch)
+		faultkit.Default(g, "drain", &c.Drain, sc.Drain)
 	}
 	start := time.Now()
-	rs := faults.Run(c, split(*cases), split(*dbs))
-	var err error
-	if *asJSON {
-		err = faults.WriteJSON(os.Stdout, rs)
-	} else {
-		fmt.Printf("\n%s, %.0f s: outbox-faults %s\n\n", start.UTC().Format("2006-01-02 15:04 MST"),
-			time.Since(start).Seconds(), strings.Join(os.Args[1:], " "))
-		err = faults.WriteTable(os.Stdout, rs)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "outbox-faults:", err)
-		os.Exit(1)
-	}
-	for _, r := range rs {
-		if !r.OK() {
-			os.Exit(1)
-		}
-	}
-}
-
-// printTable prints the results of JSON files written with -json as one
-// table.
-func printTable(files []string) error {
-	var all []faults.Result
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		var rs []faults.Result
-		if err := json.Unmarshal(b, &rs); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-		all = append(all, rs...)
-	}
-	return faults.WriteTable(os.Stdout, all)
-}
-
-func split(s string) []string {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	return out
+	rs := faults.Run(c, faultkit.Split(*cases), faultkit.Split(*dbs))
+	out.Finish(rs, start, "outbox-faults")
 }
