@@ -27,6 +27,12 @@ func TestAutoCancelNATS(t *testing.T) {
 	testAutoCancel(t, adaptertest.BrokerURL(t, "HERALD_TEST_NATS"), databases()[0])
 }
 
+// TestAutoCancelRabbitMQ runs the auto-cancel on RabbitMQ
+// (HERALD_TEST_AMQP; delay tiers: TTL and dead-lettering) with SQLite.
+func TestAutoCancelRabbitMQ(t *testing.T) {
+	testAutoCancel(t, adaptertest.BrokerURL(t, "HERALD_TEST_AMQP"), databases()[0])
+}
+
 // testAutoCancel runs 6 orders with a 2 s timeout: 2 and 4 stall (their
 // card gateway never answers), 3 and 6 are declined, 1 and 5 confirmed;
 // every step fails once after its commit. It checks that the stuck
