@@ -1,5 +1,7 @@
 package main
 
+import "time"
+
 // The saga's events, one topic each (see topics). Each carries what the
 // next step needs, so no service reads another's state.
 
@@ -40,9 +42,27 @@ type InventoryReleased struct {
 	Reason        string `json:"reason"`
 }
 
+// OrderTimeout is the delayed check of an order (published by orders
+// with PublishAfter when it places the order, delivered -cancel-after
+// later): orders cancels the order if it is still not completed.
+type OrderTimeout struct {
+	OrderID  string    `json:"order_id"`
+	PlacedAt time.Time `json:"placed_at"`
+	After    string    `json:"after"` // the timeout, as a duration
+}
+
+// OrderExpired: the order was not completed in time (published by orders
+// on its OrderTimeout); inventory compensates by releasing the
+// reservation, which cancels the order (InventoryReleased).
+type OrderExpired struct {
+	OrderID string `json:"order_id"`
+	Reason  string `json:"reason"`
+}
+
 // topics names the saga's topics under a prefix.
 type topics struct {
 	placed, reserved, charged, failed, released string
+	timeout, expired                            string
 }
 
 func newTopics(prefix string) topics {
@@ -52,5 +72,7 @@ func newTopics(prefix string) topics {
 		charged:  prefix + ".payment.charged",
 		failed:   prefix + ".payment.failed",
 		released: prefix + ".inventory.released",
+		timeout:  prefix + ".order.timeout",
+		expired:  prefix + ".order.expired",
 	}
 }

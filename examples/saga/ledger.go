@@ -41,3 +41,18 @@ func (l *Ledger) Once(ctx context.Context, tx *sql.Tx, order, step string, effec
 	}
 	return result, true, nil
 }
+
+// Has reports whether a result of (order, step) is recorded, as tx sees
+// it: reserve asks whether the order's reservation was released (by its
+// timeout) before it came to be made.
+func (l *Ledger) Has(ctx context.Context, tx *sql.Tx, order, step string) (bool, error) {
+	var result string
+	err := tx.QueryRowContext(ctx, l.db.Q(`SELECT result FROM `+l.table+` WHERE order_id = ? AND step = ?`), order, step).Scan(&result)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	}
+	return false, err
+}

@@ -8,6 +8,12 @@
 //	inventory  releases the reservation   -> inventory.released (on payment.failed: compensation)
 //	orders     cancels the order          (on inventory.released: compensation)
 //
+// An order not completed within -cancel-after is auto-cancelled: orders
+// publishes a delayed OrderTimeout when it places it (PublishAfter, the
+// broker delivers it later), and on it cancels the order if it is still
+// placed (order.expired; inventory releases the reservation). -stall-every
+// makes some orders' card gateway never answer, so that they are stuck.
+//
 // Each step runs in one database transaction: its effect, its ledger
 // entry (keyed by order ID and step), its next event (the transactional
 // outbox, package outbox; a relay in each process forwards it) and the
@@ -42,6 +48,7 @@ import (
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/examples/internal/appdb"
 	"github.com/heraldkit/herald/outbox"
+	"github.com/heraldkit/herald/publisher"
 )
 
 func main() {
@@ -60,9 +67,10 @@ type options struct {
 	role, target, prefix, metricsAddr string
 	dbURL, tablePrefix                string
 	orderPrefix                       string
-	orders, declineEvery, stock       int
+	orders, declineEvery, stallEvery  int
+	stock                             int
 	failOnce, scrape                  bool
-	timeout                           time.Duration
+	timeout, cancelAfter              time.Duration
 }
 
 func parse(args []string, stderr io.Writer) (options, error) {
@@ -78,6 +86,8 @@ func parse(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.orderPrefix, "order-prefix", "", "order IDs are <order-prefix>-1, -2, ... (empty: order-<random>, so that a rerun against running services places new orders)")
 	fs.IntVar(&o.orders, "orders", 12, "orders to place (roles all and orders)")
 	fs.IntVar(&o.declineEvery, "decline-every", 4, "every n-th order's card is declined, which cancels it (0: none)")
+	fs.IntVar(&o.stallEvery, "stall-every", 5, "every n-th other order's card gateway never answers, so the order is stuck until -cancel-after cancels it (0: none)")
+	fs.DurationVar(&o.cancelAfter, "cancel-after", 3*time.Second, "an order not completed this long after it was placed is cancelled (a delayed message; 0: never)")
 	fs.IntVar(&o.stock, "stock", 1000, "widgets in stock at the start (roles all and inventory)")
 	fs.BoolVar(&o.failOnce, "fail-once", false, "make every step fail once right after its transaction committed, before the ack, so that each is redelivered (and skipped by the inbox)")
 	fs.BoolVar(&o.scrape, "scrape", false, "print the saga series of /metrics before exiting (roles all and orders)")
@@ -92,8 +102,12 @@ func parse(args []string, stderr io.Writer) (options, error) {
 		return o, fmt.Errorf("-role %q: unknown; allowed: %s", o.role, strings.Join(roles, ", "))
 	case o.prefix == "":
 		return o, errors.New("-prefix: must not be empty")
-	case o.orders < 0 || o.declineEvery < 0 || o.stock < 0:
-		return o, errors.New("-orders, -decline-every and -stock: must not be negative")
+	case o.orders < 0 || o.declineEvery < 0 || o.stallEvery < 0 || o.stock < 0:
+		return o, errors.New("-orders, -decline-every, -stall-every and -stock: must not be negative")
+	case o.cancelAfter < 0:
+		return o, fmt.Errorf("-cancel-after %v: must not be negative (0: never)", o.cancelAfter)
+	case o.stallEvery > 0 && o.cancelAfter == 0 && (o.role == "all" || o.role == "orders"):
+		return o, errors.New("-stall-every needs -cancel-after > 0: a stalled order is only cancelled by its timeout")
 	case o.scrape && o.metricsAddr == "":
 		return o, errors.New("-scrape needs -metrics")
 	}
@@ -142,6 +156,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		failOnce: o.failOnce,
 	}
 	s.orders.settled = map[string]bool{}
+	s.orders.timedOut = map[string]bool{}
+	if o.cancelAfter > 0 && (o.role == "all" || o.role == "orders") {
+		// Checked before any order is placed: on a backend without
+		// delayed delivery the example stops here, saying so.
+		if s.delayed, err = publisher.Open(ctx, o.target, publisher.WithLogger(s.logger)); err != nil {
+			return err
+		}
+		defer s.delayed.Close()
+		s.cancelAfter = o.cancelAfter
+		if err := s.checkDelay(ctx); err != nil {
+			return err
+		}
+	}
 	s.orders.final = make(chan string, 1)
 
 	srvCtx, stopServer := context.WithCancel(ctx)
@@ -216,7 +243,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		id := herald.NewID()
 		o.orderPrefix = "order-" + strings.ToLower(id[len(id)-5:])
 	}
-	ids, err := s.placeOrders(ctx, o.orderPrefix, o.orders, o.declineEvery)
+	ids, err := s.placeOrders(ctx, o.orderPrefix, o.orders, o.declineEvery, o.stallEvery)
 	if err == nil {
 		wctx, wcancel := context.WithTimeout(ctx, o.timeout)
 		err = s.waitFinal(wctx, ids)
@@ -249,6 +276,13 @@ func (s *saga) summary(ctx context.Context, o options, ids []string, startStock 
 		count[st]++
 	}
 	s.out.say("summary: %d confirmed, %d cancelled\n", count["confirmed"], count["cancelled"])
+	if s.cancelAfter > 0 {
+		n, err := s.state.expired(ctx, ids)
+		if err != nil {
+			return err
+		}
+		s.out.say("summary: %d cancelled by their timeout (not completed within %v)\n", n, s.cancelAfter)
+	}
 	if o.role == "all" {
 		stock, err := s.state.stockOf(ctx, "sku-widget")
 		if err != nil {

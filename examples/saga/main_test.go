@@ -44,6 +44,7 @@ func testSaga(t *testing.T, target string, d database) {
 	url, _, prefix := d.openURL(t)
 	var out, errOut bytes.Buffer
 	args := []string{"-target", target, "-db", url, "-tables", prefix, "-prefix", "saga-" + herald.NewID(), "-orders", "12", "-order-prefix", "order", "-decline-every", "4",
+		"-stall-every", "0", "-cancel-after", "0", // the timeouts: timeout_test.go
 		"-fail-once", "-metrics", "127.0.0.1:0", "-scrape", "-timeout", "45s"}
 	if err := run(ctx, args, &out, &errOut); err != nil {
 		t.Fatalf("run: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())

@@ -38,7 +38,7 @@ func newMetrics() (*metrics, error) {
 		reg: prometheus.NewRegistry(),
 		steps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "saga_steps_total",
-			Help: "Saga step deliveries by step (reserve, charge, confirm, release, cancel) and result (applied, duplicate, failed).",
+			Help: "Saga step deliveries by step (reserve, charge, confirm, release, cancel, timeout) and result (applied, duplicate, failed).",
 		}, []string{"step", "result"}),
 		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "saga_orders_total",

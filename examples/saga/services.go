@@ -36,6 +36,10 @@ type saga struct {
 	// committed, before the ack, so that each is redelivered.
 	failOnce bool
 	failed   sync.Map // message ID and topic -> true: the failure was injected; false: redelivered since
+	// delayed publishes each order's OrderTimeout (PublishAfter),
+	// cancelAfter from its placing; cancelAfter 0: no timeouts.
+	delayed     *publisher.Publisher
+	cancelAfter time.Duration
 
 	orders orders
 }
@@ -45,6 +49,7 @@ type saga struct {
 type orders struct {
 	mu            sync.Mutex
 	settled       map[string]bool // orders whose final step has been handled
+	timedOut      map[string]bool // orders whose timeout has been handled
 	unredelivered int             // -fail-once failures whose redelivery was not acked yet
 	final         chan string     // order IDs as they settle
 }
@@ -136,6 +141,12 @@ func (s *saga) inventoryRoutes() []route {
 	return []route{
 		{s.topics.placed, "reserve", herald.JSON(func(ctx context.Context, o OrderPlaced, _ *herald.Message) error {
 			return s.step(ctx, "reserve", o.OrderID, func(tx *sql.Tx) (string, error) {
+				if released, err := s.ledger.Has(ctx, tx, o.OrderID, "release"); err != nil || released {
+					if released {
+						s.out.say("inventory: %s expired before its reservation: not reserved\n", o.OrderID)
+					}
+					return "", err
+				}
 				id := "res-" + o.OrderID
 				if err := s.state.reserve(ctx, tx, o, id); err != nil {
 					return "", err
@@ -143,6 +154,9 @@ func (s *saga) inventoryRoutes() []route {
 				s.out.say("inventory: reserved %d x %s for %s as %s\n", o.Qty, o.SKU, o.OrderID, id)
 				return id, nil
 			}, func(ctx context.Context, tx *sql.Tx, id string) error {
+				if id == "" { // released (expired) before it was reserved
+					return nil
+				}
 				return s.publishJSON(ctx, tx, s.topics.reserved, o.OrderID, InventoryReserved{OrderPlaced: o, ReservationID: id})
 			})
 		}), nil},
@@ -157,14 +171,21 @@ func (s *saga) inventoryRoutes() []route {
 				return s.publishJSON(ctx, tx, s.topics.released, f.OrderID, InventoryReleased{OrderID: f.OrderID, ReservationID: id, Reason: f.Reason})
 			})
 		}), nil},
+		s.expiredRoute(),
 	}
 }
 
 // paymentRoutes: charge on InventoryReserved; a declined card publishes
-// PaymentFailed.
+// PaymentFailed; a card that stalls (-stall-every) publishes nothing, as
+// a card gateway that never answers: the order is stuck until its
+// timeout cancels it.
 func (s *saga) paymentRoutes() []route {
 	return []route{{s.topics.reserved, "charge", herald.JSON(func(ctx context.Context, r InventoryReserved, _ *herald.Message) error {
 		return s.step(ctx, "charge", r.OrderID, func(*sql.Tx) (string, error) {
+			if r.Card == "stalls" {
+				s.out.say("payments: the card gateway did not answer for %s: no outcome (-stall-every)\n", r.OrderID)
+				return "stalled", nil
+			}
 			if r.Card == "declined" {
 				s.out.say("payments: card declined for %s (%.2f)\n", r.OrderID, r.Amount)
 				return "", nil // the outcome is recorded as well: a retry does not try the card again
@@ -172,7 +193,10 @@ func (s *saga) paymentRoutes() []route {
 			s.out.say("payments: charged %.2f for %s\n", r.Amount, r.OrderID)
 			return "pay-" + r.OrderID, nil
 		}, func(ctx context.Context, tx *sql.Tx, paymentID string) error {
-			if paymentID == "" {
+			switch paymentID {
+			case "stalled":
+				return nil
+			case "":
 				return s.publishJSON(ctx, tx, s.topics.failed, r.OrderID, PaymentFailed{InventoryReserved: r, Reason: "card declined"})
 			}
 			return s.publishJSON(ctx, tx, s.topics.charged, r.OrderID, PaymentCharged{OrderID: r.OrderID, PaymentID: paymentID, Amount: r.Amount})
@@ -193,14 +217,33 @@ func (s *saga) orderRoutes() []route {
 		}
 	}
 	none := func(context.Context, *sql.Tx, string) error { return nil }
-	return []route{
+	rs := []route{
 		{s.topics.charged, "confirm", herald.JSON(func(ctx context.Context, p PaymentCharged, _ *herald.Message) error {
-			return s.step(ctx, "confirm", p.OrderID, finish(ctx, p.OrderID, "confirmed", "payment "+p.PaymentID), none)
+			confirm := finish(ctx, p.OrderID, "confirmed", "payment "+p.PaymentID)
+			return s.step(ctx, "confirm", p.OrderID, func(tx *sql.Tx) (string, error) {
+				// An order its timeout cancelled is not confirmed by a
+				// payment that came after (a real saga would refund it).
+				if state, err := s.state.orderState(ctx, tx, p.OrderID); err != nil || state == "cancelling" || state == "cancelled" {
+					if err == nil {
+						s.out.say("orders: %s: payment %s came after the order was %s: not confirmed, a refund is due\n", p.OrderID, p.PaymentID, state)
+					}
+					return "late", err
+				}
+				return confirm(tx)
+			}, none)
 		}), s.settled},
 		{s.topics.released, "cancel", herald.JSON(func(ctx context.Context, r InventoryReleased, _ *herald.Message) error {
-			return s.step(ctx, "cancel", r.OrderID, finish(ctx, r.OrderID, "cancelled", r.Reason+", reservation "+r.ReservationID+" released"), none)
+			why := r.Reason + ", reservation " + r.ReservationID + " released"
+			if r.ReservationID == "" {
+				why = r.Reason + ", nothing was reserved"
+			}
+			return s.step(ctx, "cancel", r.OrderID, finish(ctx, r.OrderID, "cancelled", why), none)
 		}), s.settled},
 	}
+	if s.cancelAfter > 0 {
+		rs = append(rs, s.timeoutRoute())
+	}
+	return rs
 }
 
 // settled notes that the final step of order committed: its saga is over.
@@ -304,20 +347,31 @@ func (s *saga) serve(ctx context.Context, group string, routes func() []route, r
 }
 
 // placeOrders writes n orders, with IDs idPrefix-1 ... idPrefix-n, each
-// in one transaction with its OrderPlaced event (the outbox); every
-// declineEvery-th pays with a card that is declined (0: none).
-func (s *saga) placeOrders(ctx context.Context, idPrefix string, n, declineEvery int) ([]string, error) {
+// in one transaction with its OrderPlaced event (the outbox) and, with a
+// timeout, its OrderTimeout published for later before the commit; every
+// declineEvery-th pays with a card that is declined, every stallEvery-th
+// other one with a card that stalls (0: none).
+func (s *saga) placeOrders(ctx context.Context, idPrefix string, n, declineEvery, stallEvery int) ([]string, error) {
 	ids := make([]string, 0, n)
 	for i := 1; i <= n; i++ {
 		o := OrderPlaced{OrderID: fmt.Sprintf("%s-%d", idPrefix, i), SKU: "sku-widget", Qty: i, Amount: float64(i) * 9.5, Card: "visa"}
-		if declineEvery > 0 && i%declineEvery == 0 {
+		switch {
+		case declineEvery > 0 && i%declineEvery == 0:
 			o.Card = "declined"
+		case stallEvery > 0 && i%stallEvery == 0:
+			o.Card = "stalls"
 		}
 		if err := s.inTx(ctx, func(tx *sql.Tx) error {
 			if err := s.state.setOrder(ctx, tx, o.OrderID, "placed"); err != nil {
 				return err
 			}
-			return s.publishJSON(ctx, tx, s.topics.placed, o.OrderID, o)
+			if err := s.publishJSON(ctx, tx, s.topics.placed, o.OrderID, o); err != nil {
+				return err
+			}
+			if s.cancelAfter > 0 {
+				return s.publishTimeout(ctx, o, time.Now())
+			}
+			return nil
 		}); err != nil {
 			return nil, err
 		}
@@ -341,16 +395,19 @@ func (s *saga) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 // waitFinal waits until every order in ids is confirmed or cancelled and
-// its last step handled (and, with -fail-once, every step's redelivery
-// acked).
+// its last step handled, and its timeout handled when there is one (and,
+// with -fail-once, every step's redelivery acked).
 func (s *saga) waitFinal(ctx context.Context, ids []string) error {
 	pending := func() []string {
 		s.orders.mu.Lock()
 		defer s.orders.mu.Unlock()
 		var p []string
 		for _, id := range ids {
-			if !s.orders.settled[id] {
+			switch {
+			case !s.orders.settled[id]:
 				p = append(p, id)
+			case s.cancelAfter > 0 && !s.orders.timedOut[id]:
+				p = append(p, id+" (its timeout)")
 			}
 		}
 		if n := s.orders.unredelivered; n > 0 {

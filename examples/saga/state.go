@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 
 	"github.com/heraldkit/herald"
@@ -65,7 +66,38 @@ func (st *state) release(ctx context.Context, tx *sql.Tx, f PaymentFailed) error
 	return err
 }
 
-// setOrder writes an order's state (placed, confirmed, cancelled).
+// releaseOrder puts the items of order's reservation back in stock and
+// drops it; it returns the reservation's ID, or "" when order holds none.
+func (st *state) releaseOrder(ctx context.Context, tx *sql.Tx, order string) (string, error) {
+	var sku, id string
+	var qty int
+	err := tx.QueryRowContext(ctx, st.db.Q(`SELECT sku, qty, reservation_id FROM `+st.t.reservations+` WHERE order_id = ?`), order).Scan(&sku, &qty, &id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", nil
+	case err != nil:
+		return "", err
+	}
+	if _, err := tx.ExecContext(ctx, st.db.Q(`UPDATE `+st.t.stock+` SET qty = qty + ? WHERE sku = ?`), qty, sku); err != nil {
+		return "", err
+	}
+	_, err = tx.ExecContext(ctx, st.db.Q(`DELETE FROM `+st.t.reservations+` WHERE order_id = ?`), order)
+	return id, err
+}
+
+// orderState returns order's state as tx sees it ("" when there is no
+// such order).
+func (st *state) orderState(ctx context.Context, tx *sql.Tx, order string) (string, error) {
+	var s string
+	err := tx.QueryRowContext(ctx, st.db.Q(`SELECT state FROM `+st.t.orders+` WHERE order_id = ?`), order).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return s, err
+}
+
+// setOrder writes an order's state (placed, confirmed, cancelling,
+// cancelled).
 func (st *state) setOrder(ctx context.Context, tx *sql.Tx, order, state string) error {
 	_, err := tx.ExecContext(ctx, st.db.Q(`INSERT INTO `+st.t.orders+` (order_id, state) VALUES (?, ?)
 		ON CONFLICT (order_id) DO UPDATE SET state = excluded.state`), order, state)
@@ -97,4 +129,18 @@ func (st *state) orderStates(ctx context.Context, ids []string) (map[string]stri
 		held += n
 	}
 	return states, held, nil
+}
+
+// expired returns how many of the orders ids their timeout cancelled
+// (the ledger's timeout step found them still placed).
+func (st *state) expired(ctx context.Context, ids []string) (int, error) {
+	n := 0
+	for _, id := range ids {
+		var c int
+		if err := st.db.QueryRowContext(ctx, st.db.Q(`SELECT count(*) FROM `+st.t.ledger+` WHERE order_id = ? AND step = 'timeout' AND result = 'expired'`), id).Scan(&c); err != nil {
+			return 0, err
+		}
+		n += c
+	}
+	return n, nil
 }

@@ -11,6 +11,12 @@
 // The broker is HERALD_URL's (or -target's), the database EXAMPLE_DB_URL's
 // (or -db's; default a SQLite file); see the example's README.
 //
+// With -check-stock it first asks the inventory service (cmd/inventory)
+// whether each order's SKU is in stock, by request/reply with a deadline
+// (-stock-timeout): an order out of stock is refused, one the inventory
+// service did not answer is not accepted (no responder, or no answer in
+// time: said in one line), and the process exits 1 if any was not.
+//
 // Two settings exist only to show what the outbox is for:
 // EXAMPLE_CRASH_AFTER_COMMIT=1 makes the process exit (status 2)
 // right after the first commit, before anything is published (the relay
@@ -27,6 +33,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -34,8 +42,10 @@ import (
 	_ "github.com/heraldkit/herald/adapters/all"
 	"github.com/heraldkit/herald/examples/internal/appdb"
 	"github.com/heraldkit/herald/examples/orders/internal/shop"
+	"github.com/heraldkit/herald/examples/orders/internal/stock"
 	"github.com/heraldkit/herald/outbox"
 	"github.com/heraldkit/herald/publisher"
+	"github.com/heraldkit/herald/request"
 )
 
 // CrashEnv names the variable that makes the service exit right after
@@ -64,12 +74,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rate := fs.Float64("rate", 10, "orders per second (0: as fast as the database commits)")
 	prefix := fs.String("prefix", "", `order ID prefix (default "order-" and a tag of this run, so runs never share IDs)`)
 	rollbackEvery := fs.Int("rollback-every", 0, "roll every k-th order's transaction back after writing it and its event (0: none)")
+	checkStock := fs.Bool("check-stock", false, "ask the inventory service (cmd/inventory) whether each order's SKU is in stock before accepting it (request/reply)")
+	stockTopic := fs.String("stock-topic", stock.Topic, "topic of the stock queries (-check-stock)")
+	stockTimeout := fs.Duration("stock-timeout", time.Second, "how long a stock query waits for the inventory service's answer (-check-stock)")
+	skuList := fs.String("skus", "sku-a,sku-b,sku-c", "the SKUs ordered in turn (-check-stock); order i wants 1 + i%3 items")
 	useOutbox := fs.Bool("outbox", true, "write the event in the order's transaction (false: publish after the commit, which a crash in between loses)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *n < 0 || *rate < 0 || *rollbackEvery < 0 {
 		return fmt.Errorf("-n %d, -rate %v, -rollback-every %d: must not be negative", *n, *rate, *rollbackEvery)
+	}
+	skus := strings.Split(*skuList, ",")
+	if *checkStock && (*stockTimeout <= 0 || slices.Contains(skus, "")) {
+		return fmt.Errorf("-stock-timeout %v, -skus %q: the timeout must be > 0 and the SKUs not empty", *stockTimeout, *skuList)
 	}
 	if *prefix == "" {
 		id := herald.NewID()
@@ -89,12 +107,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	pub, err := publisher.Open(ctx, *target,
-		publisher.WithLogger(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	pub, err := publisher.Open(ctx, *target, publisher.WithLogger(logger))
 	if err != nil {
 		return err
 	}
 	defer pub.Close()
+
+	var inventory *request.Client
+	if *checkStock {
+		if inventory, err = request.Open(ctx, *target, request.WithLogger(logger)); err != nil {
+			return err
+		}
+		defer inventory.Close()
+	}
+	var checks stockChecks
 
 	relay, err := startRelay(ctx, db, store, pub, tables, !crash)
 	if err != nil {
@@ -112,6 +139,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	for i := 1; i <= *n; i++ {
 		o := shop.Order{ID: fmt.Sprintf("%s%04d", *prefix, i), Customer: fmt.Sprintf("customer-%d", i%7),
 			AmountCents: int64(100 + i*137%9900), Currency: "EUR"}
+		if inventory != nil {
+			o.SKU, o.Qty = skus[(i-1)%len(skus)], 1+i%3
+			ok, err := checks.check(ctx, stdout, inventory, *stockTopic, *stockTimeout, o)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				if err := wait(ctx, tick, i < *n); err != nil {
+					return err
+				}
+				continue
+			}
+		}
 		msg, err := herald.NewJSONMessage(o)
 		if err != nil {
 			return err
@@ -136,12 +176,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				}
 			}
 		}
-		if tick != nil && i < *n {
-			select {
-			case <-tick:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
+		if err := wait(ctx, tick, i < *n); err != nil {
+			return err
 		}
 	}
 	relayed, err := relay.drain(ctx)
@@ -149,7 +185,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "order: committed %d orders, relayed %d events\n", committed, relayed)
-	return pub.Close()
+	if err := pub.Close(); err != nil {
+		return err
+	}
+	if inventory != nil {
+		return checks.summary(stdout, *n)
+	}
+	return nil
+}
+
+// wait waits for the next tick of the rate, when there is one and more
+// orders are to come.
+func wait(ctx context.Context, tick <-chan time.Time, more bool) error {
+	if tick == nil || !more {
+		return nil
+	}
+	select {
+	case <-tick:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // write writes o in one transaction, with its event msg when useOutbox,

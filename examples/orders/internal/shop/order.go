@@ -17,6 +17,10 @@ type Order struct {
 	Customer    string `json:"customer"`
 	AmountCents int64  `json:"amount_cents"`
 	Currency    string `json:"currency"`
+	// SKU and Qty are what is ordered, when the order service checked
+	// the stock (-check-stock); empty otherwise.
+	SKU string `json:"sku,omitempty"`
+	Qty int    `json:"qty,omitempty"`
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
