@@ -36,6 +36,17 @@ func (p *Publisher) PublishAfter(ctx context.Context, topic string, d time.Durat
 	return p.publishAt(ctx, topic, time.Now().Add(d), d, msgs)
 }
 
+// CheckDelay returns the error PublishAfter would return for delay d
+// before sending anything (a backend without delayed delivery, or d past
+// its maximum), or nil when the backend takes d: a service checks its
+// configured delay at start instead of at its first publish.
+func (p *Publisher) CheckDelay(d time.Duration) error {
+	if d <= 0 {
+		d = 1 // the backend must have delayed delivery at all
+	}
+	return p.checkDelay("", d)
+}
+
 // publishAt checks delay (the time from now to at) against the backend's
 // Capabilities.Delay, then publishes through the path of Publish with at
 // as the delivery time, or at once when delay <= 0.

@@ -21,6 +21,8 @@ func TestDelayRefusedWithoutCapability(t *testing.T) {
 		"PublishAfter":   p.PublishAfter(context.Background(), "t", time.Second, herald.NewMessage(nil)),
 		"PublishAt":      p.PublishAt(context.Background(), "t", time.Now().Add(time.Minute), herald.NewMessage(nil)),
 		"PublishAt/past": p.PublishAt(context.Background(), "t", time.Now().Add(-time.Minute), herald.NewMessage(nil)),
+		"CheckDelay":     p.CheckDelay(time.Second),
+		"CheckDelay/0":   p.CheckDelay(0),
 	} {
 		var he *herald.Error
 		if !errors.As(err, &he) || he.Kind != herald.KindInvalid || he.Backend != "held-test" || !strings.Contains(err.Error(), "maximum delay 0") {
@@ -56,6 +58,9 @@ func TestDelayPastAndMiddleware(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pub.Close()
+	if err := pub.CheckDelay(time.Hour); err != nil {
+		t.Fatalf("CheckDelay on mem: %v", err)
+	}
 	got := make(chan *herald.Message, 4)
 	ready := make(chan struct{})
 	sctx, cancel := context.WithCancel(ctx)

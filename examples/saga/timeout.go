@@ -21,12 +21,10 @@ import (
 // delivered twice cancels once, and one of a completed order does nothing.
 
 // checkDelay makes sure the backend delivers delayed messages, before
-// anything is placed: PublishAfter with no message checks the delay
-// against the backend's Capabilities.Delay and publishes nothing. On a
-// backend without delayed delivery (Kafka, core NATS) its error names
-// the backend.
+// anything is placed (Publisher.CheckDelay). On a backend without
+// delayed delivery (Kafka, core NATS) its error names the backend.
 func (s *saga) checkDelay(ctx context.Context) error {
-	if err := s.delayed.PublishAfter(ctx, s.topics.timeout, s.cancelAfter); err != nil {
+	if err := s.delayed.CheckDelay(s.cancelAfter); err != nil {
 		return fmt.Errorf("-cancel-after %v: orders not completed in time cannot be auto-cancelled: %w (run with -cancel-after 0 -stall-every 0 to go without the auto-cancel)", s.cancelAfter, err)
 	}
 	return nil
