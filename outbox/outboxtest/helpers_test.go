@@ -123,8 +123,8 @@ type probe struct {
 	byKey     map[string][]string
 	payloads  map[string]string
 	firstAt   map[string]time.Time // per payload: when it was first sent
-	maxID     int // most sends of one ID in flight at once
-	maxKey    int // most sends of one key in flight at once
+	maxID     int                  // most sends of one ID in flight at once
+	maxKey    int                  // most sends of one key in flight at once
 	total     int
 	changed   chan struct{} // closed and replaced at every answer
 	// beforeAck, when set, runs before the k-th acknowledgement (1-based).

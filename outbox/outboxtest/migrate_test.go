@@ -39,7 +39,7 @@ END $$`,
 		}
 		t.Cleanup(func() {
 			db.Exec("DROP TABLE IF EXISTS " + tb + ", " + tb + "_delayed, " + tb + "_migrations") //nolint:errcheck
-			db.Exec("DROP FUNCTION IF EXISTS " + tb + "_notify()")                            //nolint:errcheck
+			db.Exec("DROP FUNCTION IF EXISTS " + tb + "_notify()")                                //nolint:errcheck
 		})
 	} else {
 		now := time.Now().UnixMilli()
