@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -366,5 +367,25 @@ func TestDelayedRelaysMoveOnce(t *testing.T) {
 				}
 			}
 		}
+	})
+}
+
+// The longest table name (48 bytes) fits the names derived for the
+// delayed table (<table>_delayed_notify is 63 bytes, PostgreSQL's most):
+// New creates them and a delayed row is sent.
+func TestDelayedLongestTableName(t *testing.T) {
+	forEach(t, func(t *testing.T, d database, _ string) {
+		table := tableName()
+		table += strings.Repeat("x", 48-len(table))
+		db := d.open(t)
+		s := newStore(t, db, d.dialect, table)
+		writeAt(t, db, s, "orders", time.Now().Add(20*time.Millisecond), msg("delayed", ""))
+		p, target := newProbe(t)
+		r, err := s.NewRelay(openPublisher(t, target), outbox.WithPollInterval(5*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		runRelay(t, r)
+		p.waitDistinct(t, 1, 30*time.Second)
 	})
 }
