@@ -89,9 +89,9 @@ func (s *Store) NewRelay(pub *publisher.Publisher, opts ...RelayOption) (*Relay,
 // Run relays rows until ctx is done: it moves the delayed rows that came
 // due into the outbox (Store.PublishAt), claims what is ready, publishes
 // it, marks what was acknowledged, and waits for a Notifier, the poll
-// interval or the next delayed row's due time when nothing is ready. When ctx is done it stops claiming,
-// waits for the publishes in flight and marks those acknowledged, then
-// returns nil. Failures do not stop it (they are retried, logged and
+// interval or the next delayed row's due time when nothing is ready.
+// When ctx is done it stops claiming, waits for the publishes in flight
+// and marks those acknowledged, then returns nil. Failures do not stop it (they are retried, logged and
 // passed to the OnError hook). A Relay runs once at a time.
 func (r *Relay) Run(ctx context.Context) error {
 	_, err := r.loop(ctx, false)
@@ -102,8 +102,8 @@ func (r *Relay) Run(ctx context.Context) error {
 }
 
 // RunOnce relays the rows ready now (delayed rows due now included): it
-// claims and publishes until no row is ready and none is in flight, and returns how many rows it marked
-// sent, and the first failure.
+// claims and publishes until no row is ready and none is in flight, and
+// returns how many rows it marked sent, and the first failure.
 func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 	return r.loop(ctx, true)
 }
