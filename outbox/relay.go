@@ -24,7 +24,9 @@ import (
 // Per-key order: a row with a key is claimed only once every earlier row
 // of its key was acknowledged and marked sent, so a key has at most one
 // row in flight, across all relays; rows of different keys, and rows
-// without a key (no order), are pipelined up to the batch (WithBatch).
+// without a key (no order), are pipelined up to the batch (WithBatch). A
+// delayed row (Store.PublishAt) enters the outbox when due, and takes its
+// key's order from then.
 //
 // Several relays (processes) may share one table: each claims ready rows
 // with a lease (a row's lease_owner and lease_until; on PostgreSQL with

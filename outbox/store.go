@@ -15,7 +15,8 @@ import (
 const DefaultTable = "herald_outbox"
 
 // maxTableLen keeps the table's name and the names derived from it
-// (<table>_migrations, <table>_pending...) within PostgreSQL's 63 bytes.
+// (<table>_migrations, <table>_pending, <table>_delayed_notify...) within
+// PostgreSQL's 63 bytes.
 const maxTableLen = 48
 
 var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
