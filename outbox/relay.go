@@ -241,7 +241,11 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 		if !room() {
 			wakeIfRoom = nil
 		}
-		due, stopDue := timerAt(checkAt)
+		var due <-chan time.Time // none once stopping: nothing more is moved
+		stopDue := func() bool { return false }
+		if !stop && ctx.Err() == nil {
+			due, stopDue = timerAt(checkAt)
+		}
 		select {
 		case <-settled:
 		case <-wakeIfRoom:

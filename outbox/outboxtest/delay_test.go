@@ -154,7 +154,9 @@ func TestDelayedKeyOrder(t *testing.T) {
 				if running {
 					runRelay(t, r)
 				} else {
-					time.Sleep(time.Until(base.Add(900 * time.Millisecond))) // all due
+					// All due, by the relay's clock and the due time rounded up
+					// to the column's precision (ms on SQLite).
+					time.Sleep(time.Until(base.Add(901 * time.Millisecond)))
 					if n, err := r.RunOnce(ctx); n != 5 || err != nil {
 						t.Fatalf("RunOnce after all were due = %d, %v; want 5", n, err)
 					}
