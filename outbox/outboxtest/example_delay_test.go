@@ -68,8 +68,12 @@ func Example_publishAfter() {
 		panic(err)
 	}
 
-	key := <-got
-	fmt.Println("cancel if unpaid:", key, "not before its due time:", !time.Now().Before(due))
+	select {
+	case key := <-got:
+		fmt.Println("cancel if unpaid:", key, "not before its due time:", !time.Now().Before(due))
+	case <-time.After(30 * time.Second):
+		fmt.Println("not delivered within 30 s")
+	}
 	stop()
 	<-relayed // Run returns once what it sent is marked sent
 	// Output: cancel if unpaid: order-1 not before its due time: true
