@@ -99,7 +99,7 @@ BEGIN
 	RETURN NULL;
 END $$`,
 			`CREATE OR REPLACE TRIGGER ` + t + `_notify AFTER INSERT ON ` + t + ` FOR EACH STATEMENT EXECUTE FUNCTION ` + t + `_notify()`,
-		}}}
+		}}, d.delayMigration(t)}
 	}
 	return []migration{{1, []string{
 		`CREATE TABLE IF NOT EXISTS ` + t + ` (
@@ -118,7 +118,7 @@ END $$`,
 		`CREATE INDEX IF NOT EXISTS ` + t + `_pending ON ` + t + ` (seq) WHERE sent_at IS NULL`,
 		`CREATE INDEX IF NOT EXISTS ` + t + `_keys ON ` + t + ` (key, seq) WHERE sent_at IS NULL`,
 		`CREATE INDEX IF NOT EXISTS ` + t + `_sent ON ` + t + ` (sent_at) WHERE sent_at IS NOT NULL`,
-	}}}
+	}}, {2, nil}, d.delayMigration(t)} // 2: PostgreSQL's NOTIFY trigger, nothing here
 }
 
 // inboxMigrations are the versioned schema steps of an inbox table t.
@@ -320,7 +320,9 @@ func (d Dialect) claimArgs(owner string, now time.Time, lease time.Duration, lim
 	return []any{owner, now.UnixMilli(), lease.Milliseconds(), limit, depth}
 }
 
-// pending counts unsent rows and returns the creation time of the oldest.
+// pending counts unsent rows and returns the creation time of the oldest
+// (a delayed row's is its due time), and counts the delayed rows not yet
+// due.
 func (d Dialect) pending(t string) string {
-	return "SELECT count(*), min(created_at) FROM " + t + " WHERE sent_at IS NULL"
+	return "SELECT count(*), min(created_at), (SELECT count(*) FROM " + delayedTable(t) + ") FROM " + t + " WHERE sent_at IS NULL"
 }

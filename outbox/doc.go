@@ -51,6 +51,31 @@
 // readings of Relayed); WithOnError sees every failure,
 // and failures are logged at warn once per outage (slog.Default).
 //
+// # Delayed delivery
+//
+// Store.PublishAt and PublishAfter write a message, in the caller's
+// transaction, for delivery at a time: durable delayed delivery on any
+// backend, Kafka included (it has none of its own), with the database
+// holding the timer. The row waits in <table>_delayed, indexed by due
+// time; the relay moves the rows that came due into the outbox (one
+// statement on PostgreSQL, FOR UPDATE SKIP LOCKED, so several relays move
+// each row once) and sends them as any other row. It looks for them at a
+// timer set for the earliest due time, rereads that time at every
+// Notifier wake-up, and polls it with the outbox otherwise: a row is sent
+// not before its due time (by the relay's clock) and, when the relay
+// knew of it before then, a few milliseconds after; at most the poll
+// interval after otherwise. The outbox table, its claim and Publish are
+// untouched: a row not yet due is never in the outbox, so the claim
+// never reads past one.
+//
+// A moved row gets a new position (seq, and the moving transaction's ID
+// on PostgreSQL): its key's rows are sent in the order they came due, a
+// Publish being due when written, rows moved together in due-time order
+// then written order. A row not yet due never holds back its key (a
+// payment timeout does not delay the order's other events), and the
+// transaction rule of keyed rows (pg_snapshot_xmin) holds for moved rows
+// as for written ones. Stats.Delayed counts the rows not yet due.
+//
 // # Inbox
 //
 // Inbox.Middleware records (group, message ID) in one transaction with
@@ -68,6 +93,9 @@
 //
 // New and NewInbox create their table, or migrate it, before they
 // return; the versions applied are recorded in <table>_migrations.
+// Version 3 of the outbox adds <table>_delayed and changes nothing of
+// the outbox table: a table of an earlier version keeps its rows and
+// goes on relaying them.
 // Table names are configurable (WithTable, WithInboxTable) and
 // validated.
 //

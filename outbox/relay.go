@@ -24,7 +24,9 @@ import (
 // Per-key order: a row with a key is claimed only once every earlier row
 // of its key was acknowledged and marked sent, so a key has at most one
 // row in flight, across all relays; rows of different keys, and rows
-// without a key (no order), are pipelined up to the batch (WithBatch).
+// without a key (no order), are pipelined up to the batch (WithBatch). A
+// delayed row (Store.PublishAt) enters the outbox when due, and takes its
+// key's order from then.
 //
 // Several relays (processes) may share one table: each claims ready rows
 // with a lease (a row's lease_owner and lease_until; on PostgreSQL with
@@ -86,11 +88,12 @@ func (s *Store) NewRelay(pub *publisher.Publisher, opts ...RelayOption) (*Relay,
 	return r, nil
 }
 
-// Run relays rows until ctx is done: it claims what is ready, publishes
-// it, marks what was acknowledged, and waits for a Notifier or the poll
-// interval when nothing is ready. When ctx is done it stops claiming,
-// waits for the publishes in flight and marks those acknowledged, then
-// returns nil. Failures do not stop it (they are retried, logged and
+// Run relays rows until ctx is done: it moves the delayed rows that came
+// due into the outbox (Store.PublishAt), claims what is ready, publishes
+// it, marks what was acknowledged, and waits for a Notifier, the poll
+// interval or the next delayed row's due time when nothing is ready.
+// When ctx is done it stops claiming, waits for the publishes in flight
+// and marks those acknowledged, then returns nil. Failures do not stop it (they are retried, logged and
 // passed to the OnError hook). A Relay runs once at a time.
 func (r *Relay) Run(ctx context.Context) error {
 	_, err := r.loop(ctx, false)
@@ -100,9 +103,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	return nil
 }
 
-// RunOnce relays the rows ready now: it claims and publishes until no row
-// is ready and none is in flight, and returns how many rows it marked
-// sent, and the first failure.
+// RunOnce relays the rows ready now (delayed rows due now included): it
+// claims and publishes until no row is ready and none is in flight, and
+// returns how many rows it marked sent, and the first failure.
 func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 	return r.loop(ctx, true)
 }
@@ -183,12 +186,24 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 		n := int(r.inflight.Load())
 		return n == 0 || r.batch-n >= max(r.batch/4, 1)
 	}
+	// checkAt is when to move due delayed rows into the outbox next: the
+	// earliest due time known, at most the poll interval away; zero: at
+	// once (the start, a Notifier's wake-up).
+	var checkAt time.Time
 	for {
 		claimed := 0
 		// Rows settled during the claim may have made others ready (a
 		// key's next row): nothing is ready only if nothing was in flight
 		// before the claim found none.
 		quiet := r.inflight.Load() == 0
+		if !stop && ctx.Err() == nil && !time.Now().Before(checkAt) {
+			at, err := r.moveDue(ctx)
+			checkAt = at
+			if err != nil && ctx.Err() == nil {
+				fail(err)
+				stop = once
+			}
+		}
 		if !stop && ctx.Err() == nil && room() {
 			n, err := r.claimSend(ctx, h, r.batch-int(r.inflight.Load()), answers)
 			claimed = n
@@ -215,19 +230,29 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 				r.purge(settle, fail)
 				nextPurge = time.Now().Add(r.purgeEvery())
 			}
-			r.idle(ctx, wake)
+			if r.idle(ctx, wake, checkAt) {
+				checkAt = time.Time{}
+			}
 			continue
 		}
 		// Wait until answers were settled (or, with room in the window, a
-		// wake-up: more rows to claim).
+		// wake-up: more rows to claim; or delayed rows came due).
 		wakeIfRoom := wake
 		if !room() {
 			wakeIfRoom = nil
 		}
+		var due <-chan time.Time // none once stopping: nothing more is moved
+		stopDue := func() bool { return false }
+		if !stop && ctx.Err() == nil {
+			due, stopDue = timerAt(checkAt)
+		}
 		select {
 		case <-settled:
 		case <-wakeIfRoom:
+			checkAt = time.Time{}
+		case <-due:
 		}
+		stopDue()
 	}
 	close(stopSettling) // nothing in flight: every answer was settled
 	settling.Wait()
@@ -422,15 +447,23 @@ func (r *Relay) purgeEvery() time.Duration {
 	return min(max(r.retention/10, time.Second), time.Minute)
 }
 
-// idle waits for a wake-up, the poll interval or ctx.
-func (r *Relay) idle(ctx context.Context, wake <-chan struct{}) {
-	t := time.NewTimer(r.poll)
+// idle waits for a wake-up, the poll interval, until (when sooner: the
+// next delayed row's due time) or ctx; it reports whether a wake-up
+// ended it.
+func (r *Relay) idle(ctx context.Context, wake <-chan struct{}, until time.Time) bool {
+	d := r.poll
+	if !until.IsZero() {
+		d = min(d, max(time.Until(until), 0))
+	}
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 	case <-t.C:
 	case <-wake:
+		return true
 	}
+	return false
 }
 
 // listen turns the Notifier's wake-ups into sends on wake.

@@ -10,8 +10,9 @@ import (
 // only grow: relayed/s is the difference of two readings of Relayed over
 // the time between them (see the example of Relay.Stats).
 type Stats struct {
-	Pending  int64         // rows not yet sent (all relays' and none's)
-	Oldest   time.Duration // the age of the oldest row not yet sent; 0 when none
+	Pending  int64         // rows due and not yet sent (all relays' and none's)
+	Oldest   time.Duration // the age of the oldest row not yet sent (a delayed row's counts from its due time); 0 when none
+	Delayed  int64         // delayed rows not yet due (Store.PublishAt), not counted in Pending
 	InFlight int64         // rows this relay published and is waiting on
 	Relayed  int64         // rows this relay marked sent since it was made
 	Failures int64         // failures of this relay (queries, publishes, marks, lease renewals)
@@ -23,7 +24,7 @@ type Stats struct {
 func (r *Relay) Stats(ctx context.Context) (Stats, error) {
 	st := Stats{InFlight: r.inflight.Load(), Relayed: r.relayed.Load(), Failures: r.failures.Load()}
 	var oldest any
-	if err := r.s.db.QueryRowContext(ctx, r.s.dialect.pending(r.s.table)).Scan(&st.Pending, &oldest); err != nil {
+	if err := r.s.db.QueryRowContext(ctx, r.s.dialect.pending(r.s.table)).Scan(&st.Pending, &oldest, &st.Delayed); err != nil {
 		return st, fmt.Errorf("outbox: stats of %s: %w", r.s.table, err)
 	}
 	if t := r.s.dialect.dbTime(oldest); !t.IsZero() {

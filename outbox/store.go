@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -16,7 +15,8 @@ import (
 const DefaultTable = "herald_outbox"
 
 // maxTableLen keeps the table's name and the names derived from it
-// (<table>_migrations, <table>_pending...) within PostgreSQL's 63 bytes.
+// (<table>_migrations, <table>_pending, <table>_delayed_notify...) within
+// PostgreSQL's 63 bytes.
 const maxTableLen = 48
 
 var tableName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
@@ -85,8 +85,8 @@ func (s *Store) Table() string { return s.table }
 // Dialect returns the store's dialect.
 func (s *Store) Dialect() Dialect { return s.dialect }
 
-// maxInsert bounds the messages of one INSERT statement (6 arguments
-// each, well within every driver's limit of parameters).
+// maxInsert bounds the messages of one INSERT statement (at most 7
+// arguments each, well within every driver's limit of parameters).
 const maxInsert = 500
 
 // Publish writes msgs for topic into the outbox, in tx: each row holds
@@ -95,23 +95,33 @@ const maxInsert = 500
 // broker unless tx commits; a relay then sends each row at least once. The
 // messages are sent in the order written, per key (see Relay).
 func (s *Store) Publish(ctx context.Context, tx *sql.Tx, topic string, msgs ...*herald.Message) error {
+	return s.write(ctx, tx, "publish", topic, time.Time{}, msgs)
+}
+
+// write writes msgs for topic in tx: into the outbox when due is zero,
+// into its delayed table, due at due, otherwise. op names the call in
+// errors.
+func (s *Store) write(ctx context.Context, tx *sql.Tx, op, topic string, due time.Time, msgs []*herald.Message) error {
 	if tx == nil {
-		return errors.New("outbox: publish: tx is nil")
+		return fmt.Errorf("outbox: %s: tx is nil", op)
 	}
 	if topic == "" {
-		return errors.New("outbox: publish: topic is empty")
+		return fmt.Errorf("outbox: %s: topic is empty", op)
 	}
 	now := time.Now().UnixMilli()
 	for len(msgs) > 0 {
 		n := min(len(msgs), maxInsert)
 		q, per := s.dialect.insert(s.table, n)
+		if !due.IsZero() {
+			q, per = s.dialect.insertDelayed(s.table, n)
+		}
 		args := make([]any, 0, n*per)
 		for _, m := range msgs[:n] {
 			if m == nil {
-				return errors.New("outbox: publish: a message is nil")
+				return fmt.Errorf("outbox: %s: a message is nil", op)
 			}
 			if m.UUID == "" {
-				return errors.New("outbox: publish: a message has no ID")
+				return fmt.Errorf("outbox: %s: a message has no ID", op)
 			}
 			h, err := headers(m)
 			if err != nil {
@@ -121,13 +131,16 @@ func (s *Store) Publish(ctx context.Context, tx *sql.Tx, topic string, msgs ...*
 			if payload == nil {
 				payload = []byte{} // NOT NULL
 			}
+			if !due.IsZero() {
+				args = append(args, s.dialect.dueValue(due))
+			}
 			args = append(args, m.UUID, topic, herald.Key(m), h, payload)
-			if per == 6 {
+			if !s.dialect.pg {
 				args = append(args, now)
 			}
 		}
 		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("outbox: publish to %s: %w", topic, err)
+			return fmt.Errorf("outbox: %s to %s: %w", op, topic, err)
 		}
 		msgs = msgs[n:]
 	}

@@ -91,10 +91,13 @@
 //	MaxMessageSize  max_message_bytes
 //	DefaultWindow   256
 //	Delay           none (Max 0): Kafka has no delayed delivery and the
-//	                driver builds none yet (delay topics read by a
+//	                driver builds none (delay topics read by a
 //	                forwarder with paused partitions); publisher.PublishAt
 //	                and PublishAfter are refused with herald.ErrInvalid
-//	                naming the backend
+//	                naming the backend. Durable delayed delivery to Kafka:
+//	                the outbox's scheduler, outbox.Store.PublishAt and
+//	                PublishAfter (a database and a running relay; see
+//	                package github.com/heraldkit/herald/outbox)
 //
 // # Messages
 //

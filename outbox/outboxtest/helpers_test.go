@@ -142,8 +142,9 @@ type probe struct {
 	sends     map[string]int // per ID: how many times sent
 	byKey     map[string][]string
 	payloads  map[string]string
-	maxID     int // most sends of one ID in flight at once
-	maxKey    int // most sends of one key in flight at once
+	firstAt   map[string]time.Time // per payload: when it was first sent
+	maxID     int                  // most sends of one ID in flight at once
+	maxKey    int                  // most sends of one key in flight at once
 	total     int
 	changed   chan struct{} // closed and replaced at every answer
 	// beforeAck, when set, runs before the k-th acknowledgement (1-based).
@@ -164,7 +165,7 @@ func init() { adapters.Register("probe", probeDriver{}) }
 // newProbe registers a probe and returns it with its URL.
 func newProbe(t *testing.T) (*probe, string) {
 	p := &probe{inflight: map[string]int{}, keyFlight: map[string]int{}, sends: map[string]int{},
-		byKey: map[string][]string{}, payloads: map[string]string{}, changed: make(chan struct{})}
+		byKey: map[string][]string{}, payloads: map[string]string{}, firstAt: map[string]time.Time{}, changed: make(chan struct{})}
 	name := fmt.Sprintf("p%x", rand.Uint64())
 	probesMu.Lock()
 	probes[name] = p
@@ -223,6 +224,9 @@ func (pt probeTopic) Send(_ context.Context, _ string, m *herald.Message, done f
 		p.byKey[key] = append(p.byKey[key], string(m.Payload))
 	}
 	p.payloads[id] = string(m.Payload)
+	if _, ok := p.firstAt[string(m.Payload)]; !ok {
+		p.firstAt[string(m.Payload)] = time.Now()
+	}
 	var err error
 	if p.fail != nil {
 		err = p.fail(m)
