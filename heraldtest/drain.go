@@ -101,8 +101,8 @@ func (b *bus) active() bool {
 	return false
 }
 
-// work reports whether anything is left: active, or a message queued or
-// held; b.mu is held.
+// work reports whether anything is left: active, or a message queued,
+// held for redelivery or held for its delivery time; b.mu is held.
 func (b *bus) work() bool {
 	if b.active() {
 		return true
@@ -114,11 +114,12 @@ func (b *bus) work() bool {
 			}
 		}
 	}
-	return false
+	return len(b.schedule) > 0
 }
 
 // nextDue is the earliest time the bus waits for on the clock: a held
-// message's redelivery, the end of a DownFor outage; b.mu is held.
+// message's redelivery, a delayed message's delivery time, the end of a
+// DownFor outage; b.mu is held.
 func (b *bus) nextDue() (time.Time, bool) {
 	var due time.Time
 	earlier := func(t time.Time) {
@@ -132,6 +133,9 @@ func (b *bus) nextDue() (time.Time, bool) {
 				earlier(t.when)
 			}
 		}
+	}
+	if t, ok := b.nextScheduled(); ok {
+		earlier(t)
 	}
 	if b.down && !b.downUntil.IsZero() {
 		earlier(b.downUntil)
@@ -178,6 +182,20 @@ func (h *Harness) stuck(op string, ctx context.Context) error {
 				lines = append(lines, name+": "+strings.Join(parts, ", "))
 			}
 		}
+	}
+	held := map[string][]*scheduled{}
+	for _, s := range b.schedule {
+		held[s.topic] = append(held[s.topic], s)
+	}
+	for topic, ss := range held {
+		next := ss[0].at
+		for _, s := range ss {
+			if s.at.Before(next) {
+				next = s.at
+			}
+		}
+		lines = append(lines, fmt.Sprintf("topic %q: %d delayed message(s) held for their delivery time, the next at %s (%v from now on the clock)",
+			topic, len(ss), next.Format(time.RFC3339Nano), next.Sub(b.clock.Now())))
 	}
 	sort.Strings(lines)
 	if b.down {

@@ -83,6 +83,7 @@ func ExampleHarness_Idle() {
 	pub, _ := publisher.Open(ctx, h.URL())
 	defer pub.Close()
 	m := herald.NewMessage(nil)
+	start := h.Clock().Now()
 	_ = pub.Publish(ctx, "t", m)
 
 	_ = h.Idle(ctx)
@@ -91,7 +92,7 @@ func ExampleHarness_Idle() {
 	_ = h.Idle(ctx)
 	fmt.Println("attempts at 100 ms:", h.Attempts("t", "g", m.UUID))
 	_ = h.Drain(ctx) // jumps the 200 ms of the second delay
-	fmt.Println("attempts:", h.Attempts("t", "g", m.UUID), "after", h.Clock().Now().Sub(heraldtest.Epoch))
+	fmt.Println("attempts:", h.Attempts("t", "g", m.UUID), "after", h.Clock().Now().Sub(start))
 	// Output:
 	// attempts at 0 ms: 1
 	// attempts at 100 ms: 2
