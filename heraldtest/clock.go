@@ -26,8 +26,10 @@ type Clock struct {
 	timers timerHeap
 }
 
-// NewClock returns a Clock set to start.
-func NewClock(start time.Time) *Clock { return &Clock{now: start} }
+// NewClock returns a Clock set to start. A Clock's times have no
+// monotonic clock reading (time.Time.Round(0)): they compare as wall
+// clock times with any other.
+func NewClock(start time.Time) *Clock { return &Clock{now: start.Round(0)} }
 
 // Timer is a timer of a Clock, made by AfterFunc.
 type Timer struct {
@@ -94,6 +96,7 @@ func (c *Clock) Advance(d time.Duration) { c.AdvanceTo(c.Now().Add(d)) }
 // AdvanceTo moves the clock forward to t (never back), firing the timers
 // due on the way as Advance does.
 func (c *Clock) AdvanceTo(t time.Time) {
+	t = t.Round(0)
 	for {
 		c.mu.Lock()
 		if len(c.timers) == 0 || c.timers[0].when.After(t) {

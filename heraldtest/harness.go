@@ -46,7 +46,7 @@ func Open() *Harness {
 	defer harnessesMu.Unlock()
 	harnessSeq++
 	name := fmt.Sprintf("h%d-%s", harnessSeq, strings.ToLower(herald.NewID()))
-	clock := NewClock(time.Now().Round(0))
+	clock := NewClock(time.Now())
 	b := newBus(name, clock)
 	harnesses[name] = b
 	return &Harness{name: name, clock: clock, bus: b}

@@ -34,7 +34,10 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done f
 // Send queues a message. A time the Clock has reached already is queued
 // at once. Faults and outages fail it as they fail Send.
 func (t *topic) SendAt(ctx context.Context, name string, m *herald.Message, at time.Time, done func(error)) error {
-	return t.send(ctx, name, m, at, done)
+	if at.IsZero() {
+		return opError(opPublish, name, herald.KindInvalid, errors.New("the delivery time is the zero time"))
+	}
+	return t.send(ctx, name, m, at.Round(0), done)
 }
 
 // send is Send (at zero) and SendAt.
