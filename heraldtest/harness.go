@@ -63,8 +63,10 @@ func (h *Harness) URL() string { return Scheme + "://" + h.name }
 func (h *Harness) Clock() *Clock { return h.clock }
 
 // Close ends the harness: its URL no longer opens anything, publishes
-// fail with herald.ErrClosed and streams close (a subscriber still
-// running retries as after an outage, until it is closed). Close the
+// and requests fail with herald.ErrClosed (the requests waiting too),
+// delayed messages still held are dropped, and streams close (a
+// subscriber still running retries as after an outage, until it is
+// closed). Close the
 // code under test first; New's cleanup runs after the test's own. It is
 // idempotent.
 func (h *Harness) Close() {

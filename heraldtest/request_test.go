@@ -70,12 +70,16 @@ func TestRequestRecords(t *testing.T) {
 	if _, err := request.Request[Query, Quote](ctx, client, "nobody", Query{}); !errors.Is(err, request.ErrNoResponder) {
 		t.Errorf("request to nobody: %v", err)
 	}
+	h.FailPublish("prices", 1, herald.KindDenied) // a request is a publish to its topic
+	if _, err := request.Request[Query, Quote](ctx, client, "prices", Query{SKU: "A1"}); !errors.Is(err, herald.ErrDenied) {
+		t.Errorf("request with a publish fault: %v, want ErrDenied", err)
+	}
 	if err := h.Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
 	rs := h.Requests("prices")
-	if len(rs) != 2 {
-		t.Fatalf("%d requests to prices recorded, want 2", len(rs))
+	if len(rs) != 3 || !errors.Is(rs[2].Err, herald.ErrDenied) || rs[2].Reply != nil {
+		t.Fatalf("requests to prices recorded %+v, want 3, the last failed by the fault", rs)
 	}
 	ok, failed := rs[0], rs[1]
 	if q, _ := herald.Decode[Quote](ok.Reply); q.Cents != 1250 || ok.Err != nil || ok.Replies != 1 {

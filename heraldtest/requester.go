@@ -9,11 +9,6 @@ import (
 	"github.com/heraldkit/herald/adapters"
 )
 
-const (
-	opRequest = "request to"
-	opReply   = "reply to"
-)
-
 // requester is the harness's adapters.Requester: an inbox on the bus
 // under a reply address of its own, and a correlation table of its own
 // (token to the request waiting), kept under the bus lock with
