@@ -32,12 +32,16 @@ type bus struct {
 	sends  int // Sends so far, for faults
 	faults []*publishFault
 
+	schedule scheduleHeap // delayed messages waiting for their time
+	schedSeq uint64
+	inboxes  map[string]*requester // by reply address
+
 	rec records
 }
 
 func newBus(name string, clock *Clock) *bus {
 	return &bus{name: name, clock: clock, changed: make(chan struct{}),
-		topics: map[string]map[string]*group{}, rec: newRecords()}
+		topics: map[string]map[string]*group{}, inboxes: map[string]*requester{}, rec: newRecords()}
 }
 
 // notify wakes every waiter (streams, Drain); b.mu is held.

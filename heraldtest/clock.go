@@ -8,10 +8,17 @@ import (
 
 // Clock is a fake clock that moves only when the test advances it
 // (Advance, AdvanceTo) or when Drain jumps to the harness's next timer.
-// Redelivery delays and timed outages (DownFor) of a harness run on its
+// Redelivery delays, delayed messages (publisher.PublishAt,
+// PublishAfter) and timed outages (DownFor) of a harness run on its
 // Clock. It has the shape of the time package's AfterFunc, so code that
 // takes a clock seam (Now, AfterFunc) can run on it too. Its methods are
 // safe for concurrent use.
+//
+// A harness's Clock starts at the real time the harness was opened (no
+// monotonic reading), because a delivery time reaches the harness as a
+// time, computed by the publisher from real time: PublishAfter(d) asks
+// for time.Now()+d, which the harness compares with its Clock. See
+// Harness.Publications for stepping to it exactly.
 type Clock struct {
 	mu     sync.Mutex
 	now    time.Time
@@ -19,12 +26,10 @@ type Clock struct {
 	timers timerHeap
 }
 
-// Epoch is the time a harness's Clock starts at (read it; do not change
-// it).
-var Epoch = time.Date(2030, time.January, 1, 0, 0, 0, 0, time.UTC)
-
-// NewClock returns a Clock set to start.
-func NewClock(start time.Time) *Clock { return &Clock{now: start} }
+// NewClock returns a Clock set to start. A Clock's times have no
+// monotonic clock reading (time.Time.Round(0)): they compare as wall
+// clock times with any other.
+func NewClock(start time.Time) *Clock { return &Clock{now: start.Round(0)} }
 
 // Timer is a timer of a Clock, made by AfterFunc.
 type Timer struct {
@@ -47,8 +52,24 @@ func (c *Clock) Now() time.Time {
 func (c *Clock) AfterFunc(d time.Duration, f func()) *Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.add(c.now.Add(max(d, 0)), f)
+}
+
+// at calls f once the clock reached t (in the next Advance when it has
+// already): AfterFunc with a time, read against the clock under its lock.
+func (c *Clock) at(t time.Time, f func()) *Timer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.Before(c.now) {
+		t = c.now
+	}
+	return c.add(t, f)
+}
+
+// add makes a timer for when; c.mu is held.
+func (c *Clock) add(when time.Time, f func()) *Timer {
 	c.seq++
-	t := &Timer{c: c, when: c.now.Add(max(d, 0)), seq: c.seq, f: f}
+	t := &Timer{c: c, when: when, seq: c.seq, f: f}
 	heap.Push(&c.timers, t)
 	return t
 }
@@ -75,6 +96,7 @@ func (c *Clock) Advance(d time.Duration) { c.AdvanceTo(c.Now().Add(d)) }
 // AdvanceTo moves the clock forward to t (never back), firing the timers
 // due on the way as Advance does.
 func (c *Clock) AdvanceTo(t time.Time) {
+	t = t.Round(0)
 	for {
 		c.mu.Lock()
 		if len(c.timers) == 0 || c.timers[0].when.After(t) {

@@ -3,8 +3,9 @@
 // publisher.Open and subscriber.Open with the URL the harness hands out,
 // so the service code under test is unchanged; Drain, which returns once
 // everything published has been handled (no inactivity timeout); records
-// of what was published, handled, failed and dead-lettered; fault
-// injection; and a fake clock for redelivery delays.
+// of what was published, handled, failed and dead-lettered, and of the
+// requests made with their replies; fault injection; delayed delivery and
+// redelivery delays on a fake clock the test advances; and request/reply.
 //
 // A service test (the service takes its broker URL, as in production):
 //
@@ -57,23 +58,101 @@
 //     herald.Delivery.Attempt, Harness.Attempts;
 //   - dead-lettering as in production, by middleware.DeadLetter: the
 //     harness recognizes its copies (by their DLQ headers) and records the
-//     original as DeadLettered for its group.
+//     original as DeadLettered for its group;
+//   - delayed delivery (publisher.PublishAt, PublishAfter) on the
+//     harness's Clock, without a limit, exactly at its time, in send order
+//     for equal times (Capabilities.Delay);
+//   - request/reply (package request): an inbox per client on the
+//     harness; a request to a topic no group subscribes to fails at once
+//     with herald.ErrNoResponder (Capabilities.Request.FailFast).
 //
-// Queues have no limit and are not durable; the backend declares
-// SingleProcess.
+// Queues have no limit and are not durable (delayed messages neither);
+// the backend declares SingleProcess.
 //
 // # Drain and Idle
 //
 // Drain returns once nothing is queued, nothing is held for redelivery
-// and no handler runs, jumping the clock over redelivery delays when
-// nothing else can happen; an assertion that something was not published
-// is then exact at once. Idle returns once nothing can happen until the
+// or for its delivery time and no handler runs, jumping the clock over
+// redelivery delays and to delivery times when nothing else can happen;
+// an assertion that something was not published is then exact at once. Idle returns once nothing can happen until the
 // clock moves, for tests that step the clock themselves. Neither has a
 // timeout of its own: their ctx bounds them, and when it ends they say
 // what was still pending. What they count is in Drain's documentation.
 // Waits inside a handler (middleware.Retry's backoff, a sleep) are real
 // time: Drain waits for them as for any running handler, whereas a
 // redelivery (the handler returns its error) waits on the clock.
+//
+// # Delayed delivery
+//
+// A delayed message is stored at once (it is among Published, and
+// Publications has its delivery time and whether it is still Held) and
+// queued for the topic's groups once the Clock reaches its time. The
+// Clock starts at the real time the harness was opened and then moves
+// only with the test. The publisher computes PublishAfter(d)'s time from
+// the real now, so on the Clock it is due d plus however far the Clock
+// lags behind the real time (the milliseconds the test has run, when it
+// never moved the Clock); when the Clock is ahead of the real time by
+// more than d, the time has passed on the Clock and the message is
+// delivered at once. Step exactly to the time recorded in Publications,
+// or publish with PublishAt(h.Clock().Now().Add(d)), or let Drain jump. A service that cancels an unpaid order after 30 minutes:
+//
+//	func TestUnpaidOrderCancelled(t *testing.T) {
+//		ctx := context.Background()
+//		h := heraldtest.New(t)
+//		svc, err := orders.Start(ctx, h.URL()) // returns once it subscribes
+//		if err != nil {
+//			t.Fatal(err)
+//		}
+//		defer svc.Stop()
+//		pub, _ := publisher.Open(ctx, h.URL())
+//		defer pub.Close()
+//		herald.PublishJSON(ctx, pub, "orders", "o-1", orders.Placed{ID: "o-1"})
+//		h.Idle(ctx)
+//		due := h.Publications("orders.timeout")[0].DeliverAt // PublishAfter(30 min)
+//		h.Clock().AdvanceTo(due.Add(-time.Nanosecond))
+//		h.Idle(ctx)
+//		if n := len(h.Published("orders.cancelled")); n != 0 {
+//			t.Fatalf("%d orders cancelled a tick before their time", n)
+//		}
+//		h.Clock().AdvanceTo(due)
+//		h.Idle(ctx)
+//		if got := heraldtest.PublishedJSON[orders.Cancelled](t, h, "orders.cancelled"); len(got) != 1 {
+//			t.Errorf("cancelled %+v, want o-1 at its time", got)
+//		}
+//	}
+//
+// # Request/reply
+//
+// request.Open on the harness's URL gives a client with its inbox on the
+// harness; a responder is an ordinary handler (request.Responder). The
+// request is published to its topic like any message (it is among
+// Published, FailPublish and Down fail it) and Requests records it with
+// its reply, or the error it ended with. A request made by a handler
+// needs nothing of Drain: the handler's message is unsettled while it
+// waits, and the responder replies before its own is acked. Request
+// deadlines are real time (the request's context), not the Clock's:
+//
+//	func TestPriceQuote(t *testing.T) {
+//		ctx := context.Background()
+//		h := heraldtest.New(t)
+//		svc, err := pricing.Start(ctx, h.URL()) // answers "prices" with request.Responder
+//		if err != nil {
+//			t.Fatal(err)
+//		}
+//		defer svc.Stop()
+//		client, _ := request.Open(ctx, h.URL())
+//		defer client.Close()
+//		got, err := request.Request[pricing.Query, pricing.Quote](ctx, client, "prices", pricing.Query{SKU: "A1"})
+//		if err != nil || got.Cents != 499 {
+//			t.Fatalf("quote %+v, %v; want 499 cents", got, err)
+//		}
+//		if _, err := request.Request[pricing.Query, pricing.Quote](ctx, client, "stock", pricing.Query{SKU: "A1"}); !errors.Is(err, request.ErrNoResponder) {
+//			t.Errorf("request to a topic nobody subscribes to: %v, want ErrNoResponder at once", err)
+//		}
+//		if rs := h.Requests("prices"); len(rs) != 1 || rs[0].Reply == nil || rs[0].Replies != 1 {
+//			t.Errorf("requests %+v, want one with its reply", rs)
+//		}
+//	}
 //
 // # Faults
 //
@@ -87,5 +166,6 @@
 //
 // Clock is a fake clock (Now, AfterFunc with the shape of
 // time.AfterFunc, Advance). Code under test that takes a clock can be
-// given the harness's, so that its timers move with the test's.
+// given the harness's, so that its timers move with the test's. Its
+// times carry no monotonic reading.
 package heraldtest

@@ -8,32 +8,36 @@ import (
 	"time"
 )
 
-// Drain returns once nothing is queued, nothing is held for redelivery
-// and no handler runs on the harness: every message published so far has
-// been handled, dead-lettered or dropped (no group), and so has every
-// message those handlers published. An assertion that something was NOT
-// published is then exact at once: there is no inactivity timeout to
-// wait for, anywhere.
+// Drain returns once nothing is queued, nothing is held for redelivery or
+// for its delivery time and no handler runs on the harness: every message
+// published so far, delayed ones included, has been handled, dead-lettered
+// or dropped (no group), and so has every message those handlers
+// published. An assertion that something was NOT published is then exact
+// at once: there is no inactivity timeout to wait for, anywhere.
 //
-// Drain moves the harness's clock: when nothing can happen until the
-// clock reaches a redelivery delay (or the end of a DownFor outage), it
-// advances the clock to the earliest one and goes on. A message that
-// fails for ever therefore keeps Drain going until ctx ends; so does a
-// message queued for a group that has no subscriber running, or while
-// the harness is Down without an end. Drain then returns an error
-// wrapping ctx's that says what was still pending.
+// Drain moves the harness's clock: when nothing can happen until the clock
+// reaches a redelivery delay, a delayed message's delivery time or the end
+// of a DownFor outage, it advances the clock to the earliest one and goes
+// on. A message that fails for ever therefore keeps Drain going until ctx
+// ends; so does a message queued for a group that has no subscriber
+// running, or while the harness is Down without an end. Drain then returns
+// an error wrapping ctx's that says what was still pending.
 //
-// What is counted, under the one lock that every move of a message
-// takes: messages queued per group, held for a redelivery delay, handed
-// to a subscriber and not settled (a running handler's message is one of
-// these until the subscriber acks or nacks it, after the handler
-// returned), and deliveries an outage took from a subscriber that may
-// still be handled. A publish needs no counter of its own: its message is
-// queued before the publisher's call returns, and a publish made by a
-// handler is made while the handler's message is unsettled. Not seen:
-// work a service starts in goroutines of its own, outside a handler (wait
-// for it in the test), and a handler the subscriber detached when its
-// drain timeout expired on Close (its message went back to the queue).
+// What is counted, under the one lock that every move of a message takes:
+// messages queued per group, held for a redelivery delay, held for their
+// delivery time (publisher.PublishAt, PublishAfter), handed to a
+// subscriber and not settled (a running handler's message is one of these
+// until the subscriber acks or nacks it, after the handler returned), and
+// deliveries an outage took from a subscriber that may still be handled. A
+// publish needs no counter of its own: its message is queued (or held)
+// before the publisher's call returns, and a publish made by a handler is
+// made while the handler's message is unsettled. A request (package
+// request) needs none either: it is a publish, and a handler waiting for
+// its reply keeps its own message unsettled until the responder, which
+// replies before its message is acked, answered. Not seen: work a service
+// starts in goroutines of its own, outside a handler (wait for it in the
+// test), and a handler the subscriber detached when its drain timeout
+// expired on Close (its message went back to the queue).
 func (h *Harness) Drain(ctx context.Context) error {
 	b := h.bus
 	for {
@@ -59,8 +63,8 @@ func (h *Harness) Drain(ctx context.Context) error {
 
 // Idle returns once nothing can happen on the harness until its clock
 // moves: no handler runs and no message can be delivered now (messages
-// held for a redelivery delay, and messages waiting behind one of their
-// key, may remain; so may messages of a group that has no subscriber
+// held for a redelivery delay or for their delivery time, and messages
+// waiting behind one of their key, may remain; so may messages of a group that has no subscriber
 // running, and all messages while the harness is down). Use it between
 // Clock().Advance steps to assert what happened at each time; Drain
 // instead runs until everything is done.
@@ -101,8 +105,8 @@ func (b *bus) active() bool {
 	return false
 }
 
-// work reports whether anything is left: active, or a message queued or
-// held; b.mu is held.
+// work reports whether anything is left: active, or a message queued,
+// held for redelivery or held for its delivery time; b.mu is held.
 func (b *bus) work() bool {
 	if b.active() {
 		return true
@@ -114,11 +118,12 @@ func (b *bus) work() bool {
 			}
 		}
 	}
-	return false
+	return len(b.schedule) > 0
 }
 
 // nextDue is the earliest time the bus waits for on the clock: a held
-// message's redelivery, the end of a DownFor outage; b.mu is held.
+// message's redelivery, a delayed message's delivery time, the end of a
+// DownFor outage; b.mu is held.
 func (b *bus) nextDue() (time.Time, bool) {
 	var due time.Time
 	earlier := func(t time.Time) {
@@ -132,6 +137,9 @@ func (b *bus) nextDue() (time.Time, bool) {
 				earlier(t.when)
 			}
 		}
+	}
+	if t, ok := b.nextScheduled(); ok {
+		earlier(t)
 	}
 	if b.down && !b.downUntil.IsZero() {
 		earlier(b.downUntil)
@@ -178,6 +186,20 @@ func (h *Harness) stuck(op string, ctx context.Context) error {
 				lines = append(lines, name+": "+strings.Join(parts, ", "))
 			}
 		}
+	}
+	held := map[string][]*scheduled{}
+	for _, s := range b.schedule {
+		held[s.topic] = append(held[s.topic], s)
+	}
+	for topic, ss := range held {
+		next := ss[0].at
+		for _, s := range ss {
+			if s.at.Before(next) {
+				next = s.at
+			}
+		}
+		lines = append(lines, fmt.Sprintf("topic %q: %d delayed message(s) held for their delivery time, the next at %s (%v from now on the clock)",
+			topic, len(ss), next.Format(time.RFC3339Nano), next.Sub(b.clock.Now())))
 	}
 	sort.Strings(lines)
 	if b.down {

@@ -11,6 +11,8 @@ const (
 	opPublish   = "publish to"
 	opSubscribe = "subscribe to"
 	opPrepare   = "prepare"
+	opRequest   = "request to"
+	opReply     = "reply to"
 )
 
 // opError is a *herald.Error of kind k about topic.

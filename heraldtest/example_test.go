@@ -10,6 +10,7 @@ import (
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/heraldtest"
 	"github.com/heraldkit/herald/publisher"
+	"github.com/heraldkit/herald/request"
 	"github.com/heraldkit/herald/subscriber"
 )
 
@@ -83,6 +84,7 @@ func ExampleHarness_Idle() {
 	pub, _ := publisher.Open(ctx, h.URL())
 	defer pub.Close()
 	m := herald.NewMessage(nil)
+	start := h.Clock().Now()
 	_ = pub.Publish(ctx, "t", m)
 
 	_ = h.Idle(ctx)
@@ -91,7 +93,7 @@ func ExampleHarness_Idle() {
 	_ = h.Idle(ctx)
 	fmt.Println("attempts at 100 ms:", h.Attempts("t", "g", m.UUID))
 	_ = h.Drain(ctx) // jumps the 200 ms of the second delay
-	fmt.Println("attempts:", h.Attempts("t", "g", m.UUID), "after", h.Clock().Now().Sub(heraldtest.Epoch))
+	fmt.Println("attempts:", h.Attempts("t", "g", m.UUID), "after", h.Clock().Now().Sub(start))
 	// Output:
 	// attempts at 0 ms: 1
 	// attempts at 100 ms: 2
@@ -121,4 +123,66 @@ func ExampleHarness_Down() {
 	// publish unreachable: true
 	// subscriber healthy: false
 	// subscriber healthy: true
+}
+
+// A delayed message is held on the harness's clock: Publications has its
+// delivery time, a tick before it nothing is delivered, at it the message
+// is; Drain would jump there by itself.
+func ExampleHarness_Publications() {
+	ctx := context.Background()
+	h := heraldtest.Open()
+	defer h.Close()
+	sub, _ := subscriber.Open(ctx, h.URL(), subscriber.WithGroup("g"))
+	defer sub.Close()
+	go sub.Subscribe(ctx, "reminders", func(_ context.Context, m *herald.Message) error {
+		fmt.Printf("delivered %q\n", m.Payload)
+		return nil
+	})
+	_ = h.WaitSubscribed(ctx, "reminders", "g")
+	pub, _ := publisher.Open(ctx, h.URL())
+	defer pub.Close()
+
+	start := h.Clock().Now()
+	_ = pub.PublishAt(ctx, "reminders", start.Add(24*time.Hour), herald.NewMessage([]byte("renew")))
+	p := h.Publications("reminders")[0]
+	fmt.Println("due in:", p.DeliverAt.Sub(start), "held:", p.Held)
+	h.Clock().AdvanceTo(p.DeliverAt.Add(-time.Nanosecond))
+	_ = h.Idle(ctx)
+	fmt.Println("a tick before: held:", h.Publications("reminders")[0].Held)
+	h.Clock().AdvanceTo(p.DeliverAt)
+	_ = h.Idle(ctx)
+	// Output:
+	// due in: 24h0m0s held: true
+	// a tick before: held: true
+	// delivered "renew"
+}
+
+// Request/reply on the harness: a responder is an ordinary handler, a
+// request to a topic nobody subscribes to fails at once, and Requests
+// records each request with its reply.
+func ExampleHarness_Requests() {
+	ctx := context.Background()
+	h := heraldtest.Open()
+	defer h.Close()
+	client, _ := request.Open(ctx, h.URL())
+	defer client.Close()
+	sub, _ := subscriber.Open(ctx, h.URL(), subscriber.WithGroup("pricing"))
+	defer sub.Close()
+	go sub.Subscribe(ctx, "prices", request.Responder(client, func(_ context.Context, q Query) (Quote, error) {
+		return Quote{SKU: q.SKU, Cents: 499}, nil
+	}))
+	_ = h.WaitSubscribed(ctx, "prices", "pricing")
+
+	q, err := request.Request[Query, Quote](ctx, client, "prices", Query{SKU: "A1"})
+	fmt.Println("quote:", q.Cents, err)
+	_, err = request.Request[Query, Quote](ctx, client, "stock", Query{SKU: "A1"})
+	fmt.Println("no responder:", errors.Is(err, request.ErrNoResponder))
+	for _, r := range h.Requests("prices") {
+		reply, _ := herald.Decode[Quote](r.Reply)
+		fmt.Printf("recorded: %s -> %d cents (%d reply)\n", r.Msg.Payload, reply.Cents, r.Replies)
+	}
+	// Output:
+	// quote: 499 <nil>
+	// no responder: true
+	// recorded: {"SKU":"A1"} -> 499 cents (1 reply)
 }

@@ -31,7 +31,10 @@ func (f *publishFault) what() string {
 // all the same, as a broker that took a message but whose answer was lost
 // would; with any other kind it is not. n < 1, or a kind without a
 // sentinel (KindOther), panics. Publishes made while the harness
-// is down do not count. Several faults may be pending at once.
+// is down do not count. A delayed publish (publisher.PublishAt) counts
+// and fails as any; so does a request (package request), which is a
+// publish to its topic (a reply is not). Several faults may be pending at
+// once.
 func (h *Harness) FailPublish(topic string, n int, k herald.Kind) {
 	if n < 1 {
 		panic(fmt.Sprintf("heraldtest: FailPublish(%q, %d, %v): n must be 1 or more", topic, n, k))

@@ -3,9 +3,11 @@ package heraldtest
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
@@ -36,14 +38,15 @@ func New(t testing.TB) *Harness {
 }
 
 // Open returns a harness of its own: a backend no other harness shares
-// (tests may run in parallel), with a Clock set to Epoch. Close it when
-// done (New does it for a test); Examples and TestMain use Open.
+// (tests may run in parallel), with a Clock set to the real time now (see
+// Clock). Close it when done (New does it for a test); Examples and
+// TestMain use Open.
 func Open() *Harness {
 	harnessesMu.Lock()
 	defer harnessesMu.Unlock()
 	harnessSeq++
 	name := fmt.Sprintf("h%d-%s", harnessSeq, strings.ToLower(herald.NewID()))
-	clock := NewClock(Epoch)
+	clock := NewClock(time.Now())
 	b := newBus(name, clock)
 	harnesses[name] = b
 	return &Harness{name: name, clock: clock, bus: b}
@@ -55,13 +58,15 @@ func Open() *Harness {
 // a group is set as everywhere (subscriber.WithGroup, ?group=).
 func (h *Harness) URL() string { return Scheme + "://" + h.name }
 
-// Clock is the harness's fake clock: redelivery delays and DownFor
-// outages run on it.
+// Clock is the harness's fake clock: redelivery delays, delayed messages
+// and DownFor outages run on it.
 func (h *Harness) Clock() *Clock { return h.clock }
 
 // Close ends the harness: its URL no longer opens anything, publishes
-// fail with herald.ErrClosed and streams close (a subscriber still
-// running retries as after an outage, until it is closed). Close the
+// and requests fail with herald.ErrClosed (the requests waiting too),
+// delayed messages still held are dropped, and streams close (a
+// subscriber still running retries as after an outage, until it is
+// closed). Close the
 // code under test first; New's cleanup runs after the test's own. It is
 // idempotent.
 func (h *Harness) Close() {
@@ -81,6 +86,10 @@ func (h *Harness) Close() {
 				streams = append(streams, st)
 			}
 		}
+	}
+	b.dropSchedule()
+	for _, r := range b.inboxes {
+		r.shut()
 	}
 	b.notify()
 	b.mu.Unlock()
@@ -157,7 +166,10 @@ func parse(cfg herald.Config) (*bus, error) {
 
 // Capabilities implements adapters.Driver: groups, redelivery by the
 // harness after the subscriber's delay on the harness's clock, attempts
-// counted per group, per-key order within a group.
+// counted per group, per-key order within a group; delayed delivery on
+// the harness's clock (no limit, exactly at its time, not durable, in
+// send order for equal times); request/reply through an inbox per client
+// on the harness, failing at once for a topic no group subscribes to.
 func (driver) Capabilities(herald.Config) adapters.Capabilities {
 	return adapters.Capabilities{
 		Groups:         true,
@@ -167,6 +179,8 @@ func (driver) Capabilities(herald.Config) adapters.Capabilities {
 		Order:          adapters.OrderKey,
 		DefaultWindow:  256,
 		SingleProcess:  true,
+		Delay:          adapters.DelayCapabilities{Max: math.MaxInt64, Precision: 0, Ordered: true},
+		Request:        adapters.RequestCaps{Path: adapters.RequestInProcess, FailFast: true},
 	}
 }
 

@@ -24,6 +24,24 @@ type topic struct {
 // the harness is down it fails with KindUnreachable; a fault (FailPublish)
 // fails it with its kind.
 func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done func(error)) error {
+	return t.send(ctx, name, m, time.Time{}, done)
+}
+
+// SendAt implements adapters.Topic: Send for delivery at at on the
+// harness's Clock. The message is stored (among Published, with its
+// delivery time in Publications) and held in the harness's schedule; once
+// the Clock reaches at it is queued for the groups the topic has then, as
+// Send queues a message. A time the Clock has reached already is queued
+// at once. Faults and outages fail it as they fail Send.
+func (t *topic) SendAt(ctx context.Context, name string, m *herald.Message, at time.Time, done func(error)) error {
+	if at.IsZero() {
+		return opError(opPublish, name, herald.KindInvalid, errors.New("the delivery time is the zero time"))
+	}
+	return t.send(ctx, name, m, at.Round(0), done)
+}
+
+// send is Send (at zero) and SendAt.
+func (t *topic) send(ctx context.Context, name string, m *herald.Message, at time.Time, done func(error)) error {
 	t.mu.Lock()
 	closed := t.closed
 	t.mu.Unlock()
@@ -38,44 +56,45 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done f
 	}
 	b := t.bus
 	b.mu.Lock()
-	var err error
-	switch {
-	case b.closed:
-		err = opError(opPublish, name, herald.KindClosed, errors.New("the harness is closed"))
-	case b.down:
-		err = opError(opPublish, name, herald.KindUnreachable, b.downCause)
-	default:
-		b.sends++
-		if f := b.fault(name); f != nil {
-			err = opError(opPublish, name, f.kind, fmt.Errorf("fault injected by FailPublish: publish %d to %s", f.n, f.what()))
-			if f.kind == herald.KindOutcomeUnknown {
-				b.store(name, m) // written, not answered: the broker has it
-			}
-			break
-		}
-		b.store(name, m)
-	}
+	err := b.publish(name, m, at)
 	b.mu.Unlock()
 	done(err)
 	return nil
 }
 
-// store records m as published to name and queues it; b.mu is held.
-func (b *bus) store(name string, m *herald.Message) {
-	b.rec.published[name] = append(b.rec.published[name], clone(m))
+// publish takes m for name, for delivery at at (zero: now), unless the
+// harness is closed or down or a fault fails it; b.mu is held.
+func (b *bus) publish(name string, m *herald.Message, at time.Time) error {
+	switch {
+	case b.closed:
+		return opError(opPublish, name, herald.KindClosed, errors.New("the harness is closed"))
+	case b.down:
+		return opError(opPublish, name, herald.KindUnreachable, b.downCause)
+	}
+	b.sends++
+	if f := b.fault(name); f != nil {
+		if f.kind == herald.KindOutcomeUnknown {
+			b.store(name, m, at) // written, not answered: the broker has it
+		}
+		return opError(opPublish, name, f.kind, fmt.Errorf("fault injected by FailPublish: publish %d to %s", f.n, f.what()))
+	}
+	b.store(name, m, at)
+	return nil
+}
+
+// store records m as published to name and queues it, or holds it in the
+// schedule until at when the clock has not reached at; b.mu is held.
+func (b *bus) store(name string, m *herald.Message, at time.Time) {
+	p := &publication{msg: clone(m), at: b.clock.Now(), deliverAt: at}
+	b.rec.published[name] = append(b.rec.published[name], p)
 	if orig := m.Metadata.Get(middleware.DLQOriginalIDHeader); orig != "" {
 		b.markDead(m.Metadata.Get(middleware.DLQTopicHeader), m.Metadata.Get(middleware.DLQGroupHeader), orig)
 	}
-	b.put(name, m)
-}
-
-// SendAt refuses delayed delivery, which the harness does not have yet
-// (its Capabilities declare none, so the publisher refuses a delay before
-// it calls SendAt). When it comes, a delayed message is held on the
-// harness's Clock as a redelivery is, and Drain counts it and jumps to
-// its time.
-func (t *topic) SendAt(_ context.Context, name string, _ *herald.Message, _ time.Time, _ func(error)) error {
-	return opError(opPublish, name, herald.KindInvalid, errors.New("the test harness has no delayed delivery yet"))
+	if at.IsZero() {
+		b.put(name, m)
+		return
+	}
+	b.scheduleAt(name, m, at, p)
 }
 
 // Close implements adapters.Topic.
