@@ -2,6 +2,8 @@ package herald
 
 import (
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/heraldkit/herald/internal/wm"
 )
 
 // Message is a message crossing the broker. It is Watermill's message type,
@@ -18,9 +20,11 @@ const (
 
 // NewMessage returns a message with a new unique ID (a ULID: 26
 // characters, sortable by creation time to the millisecond) and an empty
-// metadata map ready for headers.
+// metadata map ready for headers. Its Acked and Nacked channels are nil
+// until Ack or Nack is called: Herald settles a message by the handler's
+// return value, never by them (message.NewMessage makes both channels).
 func NewMessage(payload []byte) *Message {
-	return message.NewMessage(NewID(), payload)
+	return wm.New(NewID(), payload, 0)
 }
 
 // SetKey sets the message's ordering key. Messages with the same key keep

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/internal/wm"
 )
 
 // IDHeader is the record header that carries the message ID. It is
@@ -73,7 +74,7 @@ func newMessage(rec *kgo.Record) *message.Message {
 	// bytes follow its value in the fetch buffer, so an append to the
 	// payload must copy it rather than overwrite the bytes the ID and the
 	// metadata values share.
-	msg := message.NewMessage(id, rec.Value[:len(rec.Value):len(rec.Value)]) // its empty Metadata map is filled here
+	msg := wm.New(id, rec.Value[:len(rec.Value):len(rec.Value)], len(rec.Headers)) // its empty Metadata map is filled here
 	md := msg.Metadata
 	for _, h := range rec.Headers {
 		if h.Key != IDHeader {

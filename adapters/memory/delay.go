@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/internal/wm"
 )
 
 // clock is the bus's time for delayed delivery: real time by default
@@ -138,7 +139,7 @@ func (q *delayQueue) Pop() any {
 // waiting while a queue is full until the bus ends.
 func (b *bus) deliverDelayed(topic string, m *herald.Message) {
 	for _, g := range b.groups(topic) {
-		if g.put(context.Background(), b.done, m.Copy()) != nil {
+		if g.put(context.Background(), b.done, wm.Copy(m)) != nil {
 			return // the bus ended
 		}
 	}

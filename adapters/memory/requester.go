@@ -8,6 +8,7 @@ import (
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/adapters/internal/replies"
+	"github.com/heraldkit/herald/internal/wm"
 )
 
 const (
@@ -51,7 +52,7 @@ func (r *requester) Request(ctx context.Context, name string, m *herald.Message)
 	if !ok {
 		return nil, closedError(opRequest, name)
 	}
-	req := m.Copy()
+	req := wm.Copy(m)
 	req.Metadata.Set(adapters.ReplyToHeader, r.inbox)
 	req.Metadata.Set(adapters.CorrelationHeader, token)
 	sent := make(chan error, 1)
@@ -78,7 +79,7 @@ func (r *requester) Reply(_ context.Context, to adapters.ReplyAddress, m *herald
 		return opError(opReply, to.To, herald.KindInvalid, errors.New("reply address is empty"))
 	}
 	if t := r.bus.inboxTable(to.To); t != nil {
-		t.Deliver(to.Correlation, replies.Result{Msg: m.Copy()})
+		t.Deliver(to.Correlation, replies.Result{Msg: wm.Copy(m)})
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/internal/wm"
 )
 
 // topic is the memory bus's adapters.Topic.
@@ -35,7 +36,7 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done f
 	}
 	groups := t.bus.groups(name)
 	for i, g := range groups {
-		if err := g.put(ctx, t.stop, m.Copy()); err != nil {
+		if err := g.put(ctx, t.stop, wm.Copy(m)); err != nil {
 			switch {
 			case i > 0:
 				// The groups before took it: publishing it again
@@ -70,7 +71,7 @@ func (t *topic) SendAt(ctx context.Context, name string, m *herald.Message, at t
 	if err := ctx.Err(); err != nil {
 		return opError(opPublish, name, herald.KindUnreachable, err)
 	}
-	t.bus.delay.add(name, m.Copy(), at)
+	t.bus.delay.add(name, wm.Copy(m), at)
 	done(nil)
 	return nil
 }

@@ -6,11 +6,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/internal/wm"
 )
 
 // RedeliveredHeader is set to "true" in the metadata of a message the
@@ -62,7 +62,7 @@ func fromDelivery(d *amqp.Delivery) *herald.Message {
 	if id == "" {
 		id = herald.NewID()
 	}
-	m := message.NewMessage(id, d.Body)
+	m := wm.New(id, d.Body, len(d.Headers)+1)
 	// A message the delay tiers delivered carries RabbitMQ's
 	// dead-lettering headers: theirs, not the publisher's.
 	fromTiers := strings.HasPrefix(headerString(d.Headers["x-first-death-queue"]), delayPrefix)

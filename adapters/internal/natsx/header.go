@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/internal/wm"
 )
 
 // EncodedPrefix starts the header key of a metadata entry that cannot travel
@@ -129,7 +130,7 @@ func (Marshaler) decode(h nats.Header, data []byte, reply string) *message.Messa
 	if id == "" {
 		id = herald.NewID()
 	}
-	msg := message.NewMessage(id, data)
+	msg := wm.New(id, data, len(h))
 	md := msg.Metadata
 	for k, vs := range h {
 		if len(vs) == 0 {
