@@ -42,9 +42,10 @@ type InventoryReleased struct {
 	Reason        string `json:"reason"`
 }
 
-// OrderTimeout is the delayed check of an order (published by orders
-// with PublishAfter when it places the order, delivered -cancel-after
-// later): orders cancels the order if it is still not completed.
+// OrderTimeout is the delayed check of an order (written by orders to
+// the outbox with Store.PublishAfter in the order's transaction, sent by
+// the relay -cancel-after later): orders cancels the order if it is
+// still not completed.
 type OrderTimeout struct {
 	OrderID  string    `json:"order_id"`
 	PlacedAt time.Time `json:"placed_at"`

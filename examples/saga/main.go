@@ -9,9 +9,10 @@
 //	orders     cancels the order          (on inventory.released: compensation)
 //
 // An order not completed within -cancel-after is auto-cancelled: orders
-// publishes a delayed OrderTimeout when it places it (PublishAfter, the
-// broker delivers it later), and on it cancels the order if it is still
-// placed (order.expired; inventory releases the reservation). -stall-every
+// writes a delayed OrderTimeout to the outbox in the order's transaction
+// (Store.PublishAfter; the relay sends it once due, on any backend, Kafka
+// included), and on it cancels the order if it is still placed
+// (order.expired; inventory releases the reservation). -stall-every
 // makes some orders' card gateway never answer, so that they are stuck.
 //
 // Each step runs in one database transaction: its effect, its ledger
@@ -48,7 +49,6 @@ import (
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/examples/internal/appdb"
 	"github.com/heraldkit/herald/outbox"
-	"github.com/heraldkit/herald/publisher"
 )
 
 func main() {
@@ -157,17 +157,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	s.orders.settled = map[string]bool{}
 	s.orders.timedOut = map[string]bool{}
-	if o.cancelAfter > 0 && (o.role == "all" || o.role == "orders") {
-		// Checked before any order is placed: on a backend without
-		// delayed delivery the example stops here, saying so.
-		if s.delayed, err = publisher.Open(ctx, o.target, publisher.WithLogger(s.logger)); err != nil {
-			return err
-		}
-		defer s.delayed.Close()
+	if o.role == "all" || o.role == "orders" {
 		s.cancelAfter = o.cancelAfter
-		if err := s.checkDelay(ctx); err != nil {
-			return err
-		}
 	}
 	s.orders.final = make(chan string, 1)
 

@@ -188,7 +188,7 @@ func (d database) openURL(t *testing.T) (string, *appdb.DB, string) {
 	t.Cleanup(func() {
 		if db.Dialect == outbox.PostgreSQL {
 			tb := newTables(prefix)
-			for _, name := range []string{tb.ledger, tb.stock, tb.reservations, tb.orders, tb.outbox, tb.outbox + "_migrations", tb.inbox, tb.inbox + "_migrations"} {
+			for _, name := range []string{tb.ledger, tb.stock, tb.reservations, tb.orders, tb.outbox, tb.outbox + "_delayed", tb.outbox + "_migrations", tb.inbox, tb.inbox + "_migrations"} {
 				if _, err := db.Exec("DROP TABLE IF EXISTS " + name + " CASCADE"); err != nil {
 					t.Errorf("drop %s: %v", name, err)
 				}

@@ -36,9 +36,8 @@ type saga struct {
 	// committed, before the ack, so that each is redelivered.
 	failOnce bool
 	failed   sync.Map // message ID and topic -> true: the failure was injected; false: redelivered since
-	// delayed publishes each order's OrderTimeout (PublishAfter),
-	// cancelAfter from its placing; cancelAfter 0: no timeouts.
-	delayed     *publisher.Publisher
+	// cancelAfter: each order's OrderTimeout is written to the outbox
+	// for delivery cancelAfter after its placing; 0: no timeouts.
 	cancelAfter time.Duration
 
 	orders orders
@@ -347,8 +346,8 @@ func (s *saga) serve(ctx context.Context, group string, routes func() []route, r
 }
 
 // placeOrders writes n orders, with IDs idPrefix-1 ... idPrefix-n, each
-// in one transaction with its OrderPlaced event (the outbox) and, with a
-// timeout, its OrderTimeout published for later before the commit; every
+// in one transaction with its OrderPlaced event and, with a timeout, its
+// delayed OrderTimeout (both in the outbox); every
 // declineEvery-th pays with a card that is declined, every stallEvery-th
 // other one with a card that stalls (0: none).
 func (s *saga) placeOrders(ctx context.Context, idPrefix string, n, declineEvery, stallEvery int) ([]string, error) {
@@ -361,6 +360,7 @@ func (s *saga) placeOrders(ctx context.Context, idPrefix string, n, declineEvery
 		case stallEvery > 0 && i%stallEvery == 0:
 			o.Card = "stalls"
 		}
+		placedAt := time.Now()
 		if err := s.inTx(ctx, func(tx *sql.Tx) error {
 			if err := s.state.setOrder(ctx, tx, o.OrderID, "placed"); err != nil {
 				return err
@@ -369,7 +369,7 @@ func (s *saga) placeOrders(ctx context.Context, idPrefix string, n, declineEvery
 				return err
 			}
 			if s.cancelAfter > 0 {
-				return s.publishTimeout(ctx, o, time.Now())
+				return s.writeTimeout(ctx, tx, o, placedAt)
 			}
 			return nil
 		}); err != nil {

@@ -3,16 +3,16 @@ package main
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/heraldkit/herald"
 )
 
 // The auto-cancel of an order not completed in time: when orders places
-// an order it publishes an OrderTimeout with PublishAfter (-cancel-after),
-// delivered by the broker after the timeout; its handler cancels the
-// order if it is still placed (neither confirmed nor cancelled):
+// an order it writes an OrderTimeout to the outbox with
+// Store.PublishAfter (-cancel-after), in the order's transaction; the
+// relay sends it once due, on any backend; its handler cancels the order
+// if it is still placed (neither confirmed nor cancelled):
 //
 //	orders     on order.timeout, still placed -> order.expired (the order is "cancelling")
 //	inventory  releases the reservation       -> inventory.released (the cancel step of orders)
@@ -20,29 +20,19 @@ import (
 // Each is a saga step (the inbox, the ledger, the outbox), so a timeout
 // delivered twice cancels once, and one of a completed order does nothing.
 
-// checkDelay makes sure the backend delivers delayed messages, before
-// anything is placed (Publisher.CheckDelay). On a backend without
-// delayed delivery (Kafka, core NATS) its error names the backend.
-func (s *saga) checkDelay(ctx context.Context) error {
-	if err := s.delayed.CheckDelay(s.cancelAfter); err != nil {
-		return fmt.Errorf("-cancel-after %v: orders not completed in time cannot be auto-cancelled: %w (run with -cancel-after 0 -stall-every 0 to go without the auto-cancel)", s.cancelAfter, err)
-	}
-	return nil
-}
-
-// publishTimeout publishes o's OrderTimeout for delivery s.cancelAfter
-// from now. placeOrders calls it in the order's transaction, before the
-// commit (see README.md, "Auto-cancel"): it returns once the broker
-// stored the delayed message, so a committed order always has its
-// timeout; an order whose commit then fails has a timeout for nothing,
-// which finds no order and does nothing.
-func (s *saga) publishTimeout(ctx context.Context, o OrderPlaced, placedAt time.Time) error {
+// writeTimeout writes o's OrderTimeout to the outbox in tx, for delivery
+// s.cancelAfter after placedAt (the delay counts from the call, which
+// comes after placedAt: it is never delivered early). placeOrders calls
+// it in the order's transaction: the order, its OrderPlaced and its
+// timeout commit together or not at all, and nothing reaches the broker
+// before the commit.
+func (s *saga) writeTimeout(ctx context.Context, tx *sql.Tx, o OrderPlaced, placedAt time.Time) error {
 	msg, err := herald.NewJSONMessage(OrderTimeout{OrderID: o.OrderID, PlacedAt: placedAt, After: s.cancelAfter.String()})
 	if err != nil {
 		return err
 	}
 	herald.SetKey(msg, o.OrderID)
-	return s.delayed.PublishAfter(ctx, s.topics.timeout, s.cancelAfter, msg)
+	return s.store.PublishAfter(ctx, tx, s.topics.timeout, s.cancelAfter, msg)
 }
 
 // timeoutRoute (orders): on OrderTimeout, an order still placed is set to
@@ -65,7 +55,8 @@ func (s *saga) timeoutRoute() route {
 				s.out.say("orders: %s %s (timeout delivered %v after it was placed): cancelling\n", t.OrderID, reason, late)
 				return "expired", nil
 			case "":
-				s.out.say("orders: %s timeout: no such order (its transaction did not commit): nothing to cancel\n", t.OrderID)
+				// Not from placeOrders: its timeout commits with the order.
+				s.out.say("orders: %s timeout: no such order: nothing to cancel\n", t.OrderID)
 				return "unknown", nil
 			default:
 				s.out.say("orders: %s timeout: already %s, left as it is\n", t.OrderID, state)

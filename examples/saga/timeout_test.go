@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters/adaptertest"
+	"github.com/heraldkit/herald/outbox"
+	"github.com/heraldkit/herald/publisher"
 )
 
 // TestAutoCancelEmbedded runs the auto-cancel on the embedded broker, with
@@ -22,13 +25,13 @@ func TestAutoCancelEmbedded(t *testing.T) {
 }
 
 // TestAutoCancelNATS runs the auto-cancel on NATS JetStream
-// (HERALD_TEST_NATS; message schedules) with SQLite.
+// (HERALD_TEST_NATS) with SQLite.
 func TestAutoCancelNATS(t *testing.T) {
 	testAutoCancel(t, adaptertest.BrokerURL(t, "HERALD_TEST_NATS"), databases()[0])
 }
 
 // TestAutoCancelRabbitMQ runs the auto-cancel on RabbitMQ
-// (HERALD_TEST_AMQP; delay tiers: TTL and dead-lettering) with SQLite.
+// (HERALD_TEST_AMQP) with SQLite.
 func TestAutoCancelRabbitMQ(t *testing.T) {
 	testAutoCancel(t, adaptertest.BrokerURL(t, "HERALD_TEST_AMQP"), databases()[0])
 }
@@ -37,7 +40,8 @@ func TestAutoCancelRabbitMQ(t *testing.T) {
 // card gateway never answers), 3 and 6 are declined, 1 and 5 confirmed;
 // every step fails once after its commit. It checks that the stuck
 // orders are cancelled by their timeout, delivered no earlier than 2 s
-// after they were placed, with their reservations released; that the
+// after they were placed (a timeout written with Publish, not
+// PublishAfter, fails this), with their reservations released; that the
 // timeout of a confirmed or cancelled order changes nothing; and that
 // each timeout is applied once although it was redelivered.
 func testAutoCancel(t *testing.T, target string, d database) {
@@ -111,24 +115,76 @@ func testAutoCancel(t *testing.T, target string, d database) {
 	}
 }
 
-// On a backend without delayed delivery the saga stops before placing an
-// order, with PublishAfter's error naming the backend, rather than never
-// cancelling (Kafka: HERALD_TEST_KAFKA).
-func TestAutoCancelRefusedOnKafka(t *testing.T) {
-	target := adaptertest.BrokerURL(t, "HERALD_TEST_KAFKA")
-	d := databases()[0]
-	url, _, prefix := d.openURL(t)
-	var out, errOut bytes.Buffer
-	err := run(context.Background(), []string{"-target", target, "-db", url, "-tables", prefix, "-prefix", "saga-" + herald.NewID(), "-metrics", ""}, &out, &errOut)
-	if err == nil {
-		t.Fatalf("run on Kafka with -cancel-after: nil error\nstdout:\n%s", out.String())
+// TestPlaceOrderOneTransaction: an order, its OrderPlaced and its
+// OrderTimeout commit in one transaction or not at all. A placement whose
+// timeout the outbox refuses (an empty topic) leaves no order and no
+// OrderPlaced; one that commits leaves the order placed, its OrderPlaced
+// due and its timeout delayed in the outbox, with no relay running:
+// nothing was sent to a broker.
+func TestPlaceOrderOneTransaction(t *testing.T) {
+	for _, d := range databases() {
+		t.Run(d.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, prefix := d.open(t)
+			st := &state{db: db, t: newTables(prefix)}
+			if err := st.create(ctx, 10); err != nil {
+				t.Fatal(err)
+			}
+			store, err := outbox.New(ctx, db.DB, db.Dialect, outbox.WithTable(st.t.outbox))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pub, err := publisher.Open(ctx, "mem://")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pub.Close()
+			relay, err := store.NewRelay(pub) // never run: for its Stats
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := &saga{topics: newTopics("t"), out: &printer{w: io.Discard}, db: db, tables: st.t, state: st, store: store, cancelAfter: time.Hour}
+			check := func(order, wantState string, wantPending, wantDelayed int64) {
+				t.Helper()
+				tx, err := db.BeginTx(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				state, err := st.orderState(ctx, tx, order)
+				tx.Rollback() //nolint:errcheck // read only
+				if err != nil {
+					t.Fatal(err)
+				}
+				if state != wantState {
+					t.Errorf("%s: state %q, want %q", order, state, wantState)
+				}
+				stats, err := relay.Stats(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if stats.Pending != wantPending || stats.Delayed != wantDelayed {
+					t.Errorf("after %s: outbox pending %d, delayed %d; want %d, %d", order, stats.Pending, stats.Delayed, wantPending, wantDelayed)
+				}
+			}
+
+			s.topics.timeout = "" // refused by the outbox: the placement fails at its timeout
+			if _, err := s.placeOrders(ctx, "refused", 1, 0, 0); err == nil || !strings.Contains(err.Error(), "topic is empty") {
+				t.Fatalf("placeOrders with a refused timeout: %v, want the outbox's topic is empty", err)
+			}
+			check("refused-1", "", 0, 0) // no order, no OrderPlaced, no timeout
+
+			s.topics = newTopics("t")
+			if _, err := s.placeOrders(ctx, "placed", 1, 0, 0); err != nil {
+				t.Fatal(err)
+			}
+			check("placed-1", "placed", 1, 1) // the order, its OrderPlaced (due), its timeout (in an hour)
+		})
 	}
-	for _, want := range []string{"-cancel-after 3s", "kafka backend", "run with -cancel-after 0 -stall-every 0"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q lacks %q", err, want)
-		}
-	}
-	if strings.Contains(out.String(), "placed") {
-		t.Errorf("orders were placed before the refusal:\n%s", out.String())
-	}
+}
+
+// TestAutoCancelKafka runs the auto-cancel on Kafka (HERALD_TEST_KAFKA),
+// which has no delayed delivery of its own, with SQLite: the timeouts
+// wait in the outbox and its relay sends them once due.
+func TestAutoCancelKafka(t *testing.T) {
+	testAutoCancel(t, adaptertest.BrokerURL(t, "HERALD_TEST_KAFKA"), databases()[0])
 }
