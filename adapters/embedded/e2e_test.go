@@ -41,3 +41,6 @@ func TestConformance(t *testing.T) {
 
 // TestDelayOnExistingStream: see natsxtest.DelayOnExistingStream.
 func TestDelayOnExistingStream(t *testing.T) { natsxtest.DelayOnExistingStream(t, serverFixture(t)) }
+
+// TestDelayOnInterestStream: see natsxtest.DelayOnInterestStream.
+func TestDelayOnInterestStream(t *testing.T) { natsxtest.DelayOnInterestStream(t, serverFixture(t)) }

@@ -90,3 +90,8 @@ func TestRegistered(t *testing.T) {
 func TestDelayOnExistingStream(t *testing.T) {
 	natsxtest.DelayOnExistingStream(t, fixture(t, "", ""))
 }
+
+// TestDelayOnInterestStream: see natsxtest.DelayOnInterestStream.
+func TestDelayOnInterestStream(t *testing.T) {
+	natsxtest.DelayOnInterestStream(t, fixture(t, "", ""))
+}
