@@ -126,6 +126,12 @@ func (p *provisioner) ensureSchedules(ctx context.Context, topic string) (time.D
 	cfg := st.CachedInfo().Config
 	pattern := schedulePattern(topic)
 	covered := covers(cfg.Subjects, delayPrefix+topic+".x")
+	if cfg.Retention == jetstream.InterestPolicy {
+		// An interest stream keeps a message only while a consumer
+		// filters on its subject, and none filters on a schedule
+		// subject: the server would ack the schedule and drop it.
+		return 0, fmt.Errorf("%w: stream %q has interest retention, which drops a message schedule (delayed delivery) at once: no consumer filters on its subject; use a stream with limits or work-queue retention", errNoStream, t.stream)
+	}
 	if !cfg.AllowMsgSchedules || !covered {
 		switch {
 		case cfg.Mirror != nil || len(cfg.Sources) > 0:
