@@ -223,7 +223,7 @@
 // x-last-death-*) are not passed on. A topic with a "*" or "#" word, or
 // longer than 207 bytes (the routing key holds 48 bytes of bits), cannot
 // be delayed (KindInvalid); names beginning "herald.delay." are the
-// tiers'. Without publisher confirms (confirm=false) there is no delayed
+// tiers', and a topic so named is refused (KindInvalid). Without publisher confirms (confirm=false) there is no delayed
 // delivery (Delay.Max 0).
 //
 // Newer servers offer more: RabbitMQ 4.3 adds delayed retry of returned
