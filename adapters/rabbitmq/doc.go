@@ -210,7 +210,12 @@
 // and the delivery exchange routes it (binding "*.….*.<topic>", declared
 // with the topic's first delayed message) to the topic's exchange, and so
 // to every group queue bound then. done gets its confirm: nil once a
-// tier's quorum queue stored it, so it survives a broker restart.
+// tier's quorum queue stored it, so it survives a broker restart. A
+// topic exchange deleted and declared again loses that binding with its
+// queue bindings; a subscriber binds it again (where the vhost has the
+// tiers) each time it declares the exchange, as it binds its queue, and
+// delayed messages due while the binding was gone are lost like plain
+// messages published then.
 //
 // So: Max 2^24-1 seconds; never before its time; late by up to the
 // rounding (1 s) plus one dead-lettering per set bit and the queue's
