@@ -44,3 +44,8 @@ func TestDelayOnExistingStream(t *testing.T) { natsxtest.DelayOnExistingStream(t
 
 // TestDelayOnInterestStream: see natsxtest.DelayOnInterestStream.
 func TestDelayOnInterestStream(t *testing.T) { natsxtest.DelayOnInterestStream(t, serverFixture(t)) }
+
+// TestDelayAfterStreamRecreated: see natsxtest.DelayAfterStreamRecreated.
+func TestDelayAfterStreamRecreated(t *testing.T) {
+	natsxtest.DelayAfterStreamRecreated(t, serverFixture(t))
+}

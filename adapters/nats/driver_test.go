@@ -95,3 +95,8 @@ func TestDelayOnExistingStream(t *testing.T) {
 func TestDelayOnInterestStream(t *testing.T) {
 	natsxtest.DelayOnInterestStream(t, fixture(t, "", ""))
 }
+
+// TestDelayAfterStreamRecreated: see natsxtest.DelayAfterStreamRecreated.
+func TestDelayAfterStreamRecreated(t *testing.T) {
+	natsxtest.DelayAfterStreamRecreated(t, fixture(t, "", ""))
+}

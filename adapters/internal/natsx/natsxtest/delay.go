@@ -170,3 +170,53 @@ func DelayOnInterestStream(t *testing.T, f Fixture) {
 		t.Errorf("delivered %s; want %s", got[0].Msg.UUID, m.UUID)
 	}
 }
+
+// DelayAfterStreamRecreated: a topic's stream deleted after its first
+// delayed message and made again by a plain publish (without message
+// schedules) takes delayed messages again: the next SendAt enables
+// schedules on the new stream, rather than trusting what it learnt of
+// the old one and failing (or losing the message) until the process
+// restarts.
+func DelayAfterStreamRecreated(t *testing.T, f Fixture) {
+	topic := f.Topic(t)
+	tp := f.OpenTopic(t, "")
+	var js jetstream.JetStream
+	if !tp.As(&js) {
+		t.Fatal("As(*jetstream.JetStream) = false")
+	}
+	ctx := context.Background()
+	sub := f.OpenSubscription(t, "delay-recreated", "")
+	if err := SendAtOne(t, tp, topic, herald.NewMessage([]byte("first")), time.Now().Add(time.Second)); err != nil {
+		t.Fatalf("SendAt: %v", err)
+	}
+	name, err := js.StreamNameBySubject(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	MustPublish(t, tp, topic, Numbered(1)...) // makes the stream again
+	if n, err := js.StreamNameBySubject(ctx, topic); err == nil {
+		t.Cleanup(func() { _ = js.DeleteStream(context.Background(), n) })
+	}
+	if err := sub.Prepare(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	st := OpenStream(t, sub, topic, 8, func(error) {})
+	st.Ack(ReceiveN(t, st, 1, 10*time.Second)[0].Token)
+	m := herald.NewMessage([]byte("delayed"))
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	if err := tp.SendAt(sctx, topic, m, time.Now().Add(time.Second), func(err error) { done <- err }); err != nil {
+		t.Fatalf("SendAt on the new stream: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("SendAt on the new stream: %v", err)
+	}
+	got := ReceiveN(t, st, 1, 10*time.Second)
+	if got[0].Msg.UUID != m.UUID {
+		t.Errorf("delivered %s; want %s", got[0].Msg.UUID, m.UUID)
+	}
+}
