@@ -143,7 +143,8 @@
 // herald.ErrInvalid naming allow_msg_schedules (enable them, and add the
 // subjects, with nats stream edit). The schedule subjects do not make a
 // topic's own stream shared: consumer names stay as they were. A
-// publish permission must cover "_herald_delay.<topic>.*". Core NATS
+// publish permission must cover "_herald_delay.<topic>.*"; a topic whose
+// first token is _herald_delay is refused (herald.ErrInvalid). Core NATS
 // (mode=core) stores nothing, so has no delayed delivery.
 //
 // # Consuming (JetStream)
