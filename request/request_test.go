@@ -3,6 +3,7 @@ package request_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,10 +12,13 @@ import (
 	"github.com/heraldkit/herald/wmbridge"
 )
 
+// registerWM registers the bridged test backend once (-count=N).
+var registerWM sync.Once
+
 // TestRefusedWhereNoRequestReply: a backend declaring no request/reply
 // (a bridged Watermill backend) is refused at Open, naming it.
 func TestRefusedWhereNoRequestReply(t *testing.T) {
-	wmbridge.Register("wmreqtest", wmbridge.Backend{Name: "wmreqtest"})
+	registerWM.Do(func() { wmbridge.Register("wmreqtest", wmbridge.Backend{Name: "wmreqtest"}) })
 	_, err := request.Open(context.Background(), "wmreqtest://x")
 	var he *herald.Error
 	if !errors.As(err, &he) || he.Backend != "wmreqtest" || !errors.Is(err, herald.ErrInvalid) {

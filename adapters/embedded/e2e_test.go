@@ -41,3 +41,11 @@ func TestConformance(t *testing.T) {
 
 // TestDelayOnExistingStream: see natsxtest.DelayOnExistingStream.
 func TestDelayOnExistingStream(t *testing.T) { natsxtest.DelayOnExistingStream(t, serverFixture(t)) }
+
+// TestDelayOnInterestStream: see natsxtest.DelayOnInterestStream.
+func TestDelayOnInterestStream(t *testing.T) { natsxtest.DelayOnInterestStream(t, serverFixture(t)) }
+
+// TestDelayAfterStreamRecreated: see natsxtest.DelayAfterStreamRecreated.
+func TestDelayAfterStreamRecreated(t *testing.T) {
+	natsxtest.DelayAfterStreamRecreated(t, serverFixture(t))
+}

@@ -136,12 +136,15 @@
 // ("_herald_delay.<topic>.*") added to its subjects; an existing stream
 // is updated so. Enabling message schedules is one-way: the server
 // refuses to disable them on that stream afterwards. A stream that is a
-// mirror, has sources or discards new messages cannot take them, and
+// mirror, has sources or discards new messages cannot take them, nor
+// can one with interest retention (it would ack a schedule and drop it at
+// once: no consumer filters on a schedule subject), and
 // with provision=false a stream that does not is refused with
 // herald.ErrInvalid naming allow_msg_schedules (enable them, and add the
 // subjects, with nats stream edit). The schedule subjects do not make a
 // topic's own stream shared: consumer names stay as they were. A
-// publish permission must cover "_herald_delay.<topic>.*". Core NATS
+// publish permission must cover "_herald_delay.<topic>.*"; a topic whose
+// first token is _herald_delay is refused (herald.ErrInvalid). Core NATS
 // (mode=core) stores nothing, so has no delayed delivery.
 //
 // # Consuming (JetStream)

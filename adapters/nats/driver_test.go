@@ -52,7 +52,7 @@ func TestCapabilities(t *testing.T) {
 	js := hnats.Driver{}.Capabilities(f.Config(t, "", ""))
 	want := adapters.Capabilities{Durable: true, Groups: true, Redelivery: adapters.RedeliverBroker, NackDelay: true,
 		CountsAttempts: true, Order: adapters.OrderQueue, MaxMessageSize: js.MaxMessageSize, DefaultWindow: 256,
-		Delay: adapters.DelayCapabilities{Max: 7*24*time.Hour - 1500*time.Millisecond, Precision: 1500 * time.Millisecond, Durable: true, Ordered: true},
+		Delay:   adapters.DelayCapabilities{Max: 7*24*time.Hour - 1500*time.Millisecond, Precision: 1500 * time.Millisecond, Durable: true, Ordered: true},
 		Request: adapters.RequestCaps{Path: adapters.RequestInbox}}
 	if js != want {
 		t.Errorf("JetStream: %+v, want %+v", js, want)
@@ -89,4 +89,14 @@ func TestRegistered(t *testing.T) {
 // TestDelayOnExistingStream: see natsxtest.DelayOnExistingStream.
 func TestDelayOnExistingStream(t *testing.T) {
 	natsxtest.DelayOnExistingStream(t, fixture(t, "", ""))
+}
+
+// TestDelayOnInterestStream: see natsxtest.DelayOnInterestStream.
+func TestDelayOnInterestStream(t *testing.T) {
+	natsxtest.DelayOnInterestStream(t, fixture(t, "", ""))
+}
+
+// TestDelayAfterStreamRecreated: see natsxtest.DelayAfterStreamRecreated.
+func TestDelayAfterStreamRecreated(t *testing.T) {
+	natsxtest.DelayAfterStreamRecreated(t, fixture(t, "", ""))
 }

@@ -147,6 +147,26 @@ func bindDelivery(ch *amqp.Channel, topic string) error {
 	return nil
 }
 
+// restoreDelayBinding binds the delivery exchange to topic's exchange
+// again where the vhost has the delay tiers, on a channel of its own and
+// at best effort (no tiers, or a refused permission, closes only that
+// channel). A subscriber calls it after declaring topic's exchange: an
+// exchange deleted and declared again has lost that binding with its
+// queue bindings, and a publisher that bound it before still takes it
+// as made, so its delayed messages would be dropped at the delivery
+// exchange while its plain ones reach the groups.
+func restoreDelayBinding(conn *amqp.Connection, topic string) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return
+	}
+	defer func() { _ = ch.Close() }()
+	if err := ch.ExchangeDeclarePassive(delayDeliver, amqp.ExchangeTopic, true, false, false, false, nil); err != nil {
+		return
+	}
+	_ = bindDelivery(ch, topic)
+}
+
 // deadLetterHeader reports whether k is a header RabbitMQ adds when it
 // dead-letters a message (x-death, x-first-death-*, x-last-death-*):
 // the tiers' doing, not the publisher's metadata.

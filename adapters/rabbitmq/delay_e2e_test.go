@@ -78,3 +78,45 @@ func TestDelayRefusedWithoutConfirms(t *testing.T) {
 		t.Errorf("SendAt with confirm=false: %v; want KindInvalid", err)
 	}
 }
+
+// TestDelayAfterTopicExchangeRecreated: a topic's exchange deleted and
+// declared again by someone else (here a new group's subscriber, as
+// after an operator's cleanup or a broker reset) loses the delivery
+// exchange's binding to it. Plain publishes reach the new group; a
+// delayed message, confirmed once a tier stored it, must reach it too,
+// not vanish at the delivery exchange because the publisher remembers
+// the binding as made.
+func TestDelayAfterTopicExchangeRecreated(t *testing.T) {
+	url := brokerURL(t)
+	topic := freshTopic(t)
+	t.Cleanup(func() { deleteTopology(t, topic, queueName(topic, "g1", ""), queueName(topic, "g2", "")) })
+	sub1 := openSubT(t, withQuery(url, "group=g1"))
+	if err := sub1.Prepare(t.Context(), topic); err != nil {
+		t.Fatal(err)
+	}
+	st1 := openStreamT(t, sub1, topic, 8, nil)
+	tp := openTopicT(t, url)
+	if err := sendAtWait(t, tp, topic, newMsg("first"), time.Now().Add(time.Second)); err != nil {
+		t.Fatalf("SendAt: %v", err)
+	}
+	receiveAcked(t, st1, 1, 20*time.Second)
+
+	if err := rawChannel(t).ExchangeDelete(topic, false, false); err != nil {
+		t.Fatal(err)
+	}
+	sub2 := openSubT(t, withQuery(url, "group=g2"))
+	if err := sub2.Prepare(t.Context(), topic); err != nil { // declares the exchange again
+		t.Fatal(err)
+	}
+	st2 := openStreamT(t, sub2, topic, 8, nil)
+	if err := sendAtWait(t, tp, topic, newMsg("delayed"), time.Now().Add(time.Second)); err != nil {
+		t.Fatalf("SendAt after the exchange came back: %v", err)
+	}
+	if err := sendWait(t, tp, t.Context(), topic, newMsg("plain")); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	got := receiveAcked(t, st2, 2, 20*time.Second) // fails: only "plain"
+	if p := payloads(got, true); p[0] != "delayed" || p[1] != "plain" {
+		t.Errorf("group g2 received %v; want delayed and plain", p)
+	}
+}

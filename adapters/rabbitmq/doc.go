@@ -210,7 +210,12 @@
 // and the delivery exchange routes it (binding "*.….*.<topic>", declared
 // with the topic's first delayed message) to the topic's exchange, and so
 // to every group queue bound then. done gets its confirm: nil once a
-// tier's quorum queue stored it, so it survives a broker restart.
+// tier's quorum queue stored it, so it survives a broker restart. A
+// topic exchange deleted and declared again loses that binding with its
+// queue bindings; a subscriber binds it again (where the vhost has the
+// tiers) each time it declares the exchange, as it binds its queue, and
+// delayed messages due while the binding was gone are lost like plain
+// messages published then.
 //
 // So: Max 2^24-1 seconds; never before its time; late by up to the
 // rounding (1 s) plus one dead-lettering per set bit and the queue's
@@ -223,7 +228,7 @@
 // x-last-death-*) are not passed on. A topic with a "*" or "#" word, or
 // longer than 207 bytes (the routing key holds 48 bytes of bits), cannot
 // be delayed (KindInvalid); names beginning "herald.delay." are the
-// tiers'. Without publisher confirms (confirm=false) there is no delayed
+// tiers', and a topic so named is refused (KindInvalid). Without publisher confirms (confirm=false) there is no delayed
 // delivery (Delay.Max 0).
 //
 // Newer servers offer more: RabbitMQ 4.3 adds delayed retry of returned

@@ -50,6 +50,8 @@ func checkTopic(topic string) error {
 		return fmt.Errorf("topic is not valid UTF-8")
 	case strings.HasPrefix(topic, reservedPrefix):
 		return fmt.Errorf("topic starts with %q: names starting so are reserved by RabbitMQ", reservedPrefix)
+	case strings.HasPrefix(topic, delayPrefix):
+		return fmt.Errorf("topic starts with %q: names starting so are the delay tiers' (delayed delivery)", delayPrefix)
 	}
 	return nil
 }

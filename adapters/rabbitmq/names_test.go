@@ -125,3 +125,19 @@ func TestGroupQueuesDoNotCollide(t *testing.T) {
 		t.Fatalf("the subscriber of %s (group eu.billing) received %q, published to %s", topicA, r.Msg.Payload, topicB)
 	}
 }
+
+// TestTopicRefusesDelayTierNames: a topic named like a delay tier's
+// exchange ("herald.delay.tier.3", "herald.delay.deliver") is refused:
+// as a topic it would be declared a fanout exchange, so the tiers could
+// not be declared on the vhost (or its publish would fail), and its
+// group's queue would be bound where the tiers route delayed messages.
+func TestTopicRefusesDelayTierNames(t *testing.T) {
+	for _, topic := range []string{tierExchange(3), delayDeliver, delayPrefix + "x"} {
+		if err := checkTopic(topic); err == nil || !strings.Contains(err.Error(), delayPrefix) {
+			t.Errorf("checkTopic(%q) = %v; want an error naming %q", topic, err, delayPrefix)
+		}
+	}
+	if err := checkTopic("herald.delayed"); err != nil {
+		t.Errorf("checkTopic(herald.delayed) = %v; want nil", err)
+	}
+}

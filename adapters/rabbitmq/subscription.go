@@ -211,6 +211,7 @@ func (sub *subscription) setup(conn *amqp.Connection, topic string, register boo
 		c.close()
 		return nil, sub.brokerError(err)
 	}
+	restoreDelayBinding(conn, topic)
 	if !register {
 		return c, nil
 	}

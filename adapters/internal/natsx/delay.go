@@ -98,10 +98,11 @@ func schedule(nm *nats.Msg, topic string, m *herald.Message, at time.Time) {
 }
 
 // schedules remembers, per topic, that its stream takes schedules and
-// what its max_age is.
+// what its max_age is; forget drops a topic with its provision (its
+// stream may be gone, and a new one takes no schedules yet).
 type schedules struct {
 	mu sync.Mutex // serialises the first check of each topic
-	m  map[string]time.Duration
+	m  sync.Map   // topic -> time.Duration; read and dropped without mu
 }
 
 // ensureSchedules makes topic's stream take message schedules for topic
@@ -112,8 +113,8 @@ type schedules struct {
 func (p *provisioner) ensureSchedules(ctx context.Context, topic string) (time.Duration, error) {
 	p.sched.mu.Lock()
 	defer p.sched.mu.Unlock()
-	if age, ok := p.sched.m[topic]; ok {
-		return age, nil
+	if age, ok := p.sched.m.Load(topic); ok {
+		return age.(time.Duration), nil
 	}
 	t, err := p.ensure(ctx, topic)
 	if err != nil {
@@ -126,6 +127,12 @@ func (p *provisioner) ensureSchedules(ctx context.Context, topic string) (time.D
 	cfg := st.CachedInfo().Config
 	pattern := schedulePattern(topic)
 	covered := covers(cfg.Subjects, delayPrefix+topic+".x")
+	if cfg.Retention == jetstream.InterestPolicy {
+		// An interest stream keeps a message only while a consumer
+		// filters on its subject, and none filters on a schedule
+		// subject: the server would ack the schedule and drop it.
+		return 0, fmt.Errorf("%w: stream %q has interest retention, which drops a message schedule (delayed delivery) at once: no consumer filters on its subject; use a stream with limits or work-queue retention", errNoStream, t.stream)
+	}
 	if !cfg.AllowMsgSchedules || !covered {
 		switch {
 		case cfg.Mirror != nil || len(cfg.Sources) > 0:
@@ -143,10 +150,7 @@ func (p *provisioner) ensureSchedules(ctx context.Context, topic string) (time.D
 			return 0, fmt.Errorf("allowing message schedules on stream %q: %w", t.stream, err)
 		}
 	}
-	if p.sched.m == nil {
-		p.sched.m = map[string]time.Duration{}
-	}
-	p.sched.m[topic] = cfg.MaxAge
+	p.sched.m.Store(topic, cfg.MaxAge)
 	return cfg.MaxAge, nil
 }
 

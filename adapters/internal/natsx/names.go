@@ -9,10 +9,14 @@ import (
 
 // CheckTopic returns an error unless topic is a valid NATS subject to
 // publish to: dot-separated non-empty tokens, no whitespace or control
-// characters, no wildcards.
+// characters, no wildcards, and not under _herald_delay (the schedule
+// subjects of delayed delivery).
 func CheckTopic(topic string) error {
 	if topic == "" {
 		return errors.New("topic is empty")
+	}
+	if strings.HasPrefix(topic, delayPrefix) || topic == delayPrefix[:len(delayPrefix)-1] {
+		return errors.New("topic's first token is _herald_delay, which holds the schedules of delayed delivery")
 	}
 	// Token by token, without allocating (it runs on every publish).
 	start := 0

@@ -87,3 +87,19 @@ func TestCheckTopic(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckTopicRefusesScheduleSubjects: a topic under the schedule
+// subjects of delayed delivery ("_herald_delay.<topic>.<nuid>") is
+// refused: published, it would land in the other topic's stream among
+// its schedules, and subscribed, a group would read another topic's
+// delayed messages before their time.
+func TestCheckTopicRefusesScheduleSubjects(t *testing.T) {
+	for _, topic := range []string{scheduleSubject("orders"), schedulePattern("orders")[:len(schedulePattern("orders"))-2], "_herald_delay"} {
+		if err := CheckTopic(topic); err == nil || !strings.Contains(err.Error(), "_herald_delay") {
+			t.Errorf("CheckTopic(%q) = %v; want an error naming _herald_delay", topic, err)
+		}
+	}
+	if err := CheckTopic("_herald_delayed.x"); err != nil {
+		t.Errorf("CheckTopic(_herald_delayed.x) = %v; want nil", err)
+	}
+}

@@ -92,11 +92,13 @@ func (p *provisioner) known(topic string) (target, bool) {
 	}
 }
 
-// forget makes the next ensure for topic look the stream up again.
+// forget makes the next ensure for topic look the stream up again, and
+// the next ensureSchedules check its schedules again.
 func (p *provisioner) forget(topic string) {
 	p.mu.Lock()
 	delete(p.m, topic)
 	p.mu.Unlock()
+	p.sched.m.Delete(topic)
 }
 
 func (p *provisioner) provision(ctx context.Context, topic string) (target, error) {

@@ -552,7 +552,12 @@ func (t *Topic) resend() {
 		}
 		if _, ok := t.prov.known(e.topic); !ok {
 			ctx, cancel := context.WithTimeout(t.stop, attemptTimeout)
-			_, err := t.prov.ensure(ctx, e.topic)
+			var err error
+			if e.nm.Header.Get(jetstream.ScheduleHeader) != "" {
+				_, err = t.prov.ensureSchedules(ctx, e.topic) // a new stream takes none yet
+			} else {
+				_, err = t.prov.ensure(ctx, e.topic)
+			}
 			cancel()
 			if err != nil {
 				record(e, err)

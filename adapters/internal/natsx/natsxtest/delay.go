@@ -123,3 +123,100 @@ func DelayOnExistingStream(t *testing.T, f Fixture) {
 		t.Errorf("SendAt with provision=false on a stream without schedules: %v; want KindInvalid naming allow_msg_schedules", err)
 	}
 }
+
+// DelayOnInterestStream: a delayed message to a topic whose existing
+// stream has interest retention is either refused (KindInvalid) or
+// delivered at its time. Such a stream keeps a message only while a
+// consumer is interested in its subject; no consumer filters on a
+// schedule subject, so the server acks the schedule and drops it at
+// once: a publish reported stored that is never delivered.
+func DelayOnInterestStream(t *testing.T, f Fixture) {
+	topic := f.Topic(t)
+	tp := f.OpenTopic(t, "")
+	var js jetstream.JetStream
+	if !tp.As(&js) {
+		t.Fatal("As(*jetstream.JetStream) = false")
+	}
+	ctx := context.Background()
+	name := "INTEREST_" + strings.NewReplacer(".", "_", "-", "_").Replace(topic)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{topic},
+		Retention: jetstream.InterestPolicy, Storage: jetstream.MemoryStorage}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = js.DeleteStream(context.Background(), name) })
+	sub := f.OpenSubscription(t, "delay-interest", "")
+	if err := sub.Prepare(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	st := OpenStream(t, sub, topic, 8, func(error) {})
+	MustPublish(t, tp, topic, Numbered(1)...) // the group's consumer is interested in the topic
+	st.Ack(ReceiveN(t, st, 1, 10*time.Second)[0].Token)
+
+	m := herald.NewMessage([]byte("delayed"))
+	at := time.Now().Add(1500 * time.Millisecond)
+	err := SendAtOne(t, tp, topic, m, at)
+	var he *herald.Error
+	switch {
+	case errors.As(err, &he) && he.Kind == herald.KindInvalid:
+		if !strings.Contains(err.Error(), "interest") {
+			t.Errorf("refused without naming the retention: %v", err)
+		}
+		return
+	case err != nil:
+		t.Fatalf("SendAt: %v; want nil or KindInvalid", err)
+	}
+	got := ReceiveN(t, st, 1, 10*time.Second) // fails: acked, never delivered
+	if got[0].Msg.UUID != m.UUID {
+		t.Errorf("delivered %s; want %s", got[0].Msg.UUID, m.UUID)
+	}
+}
+
+// DelayAfterStreamRecreated: a topic's stream deleted after its first
+// delayed message and made again by a plain publish (without message
+// schedules) takes delayed messages again: the next SendAt enables
+// schedules on the new stream, rather than trusting what it learnt of
+// the old one and failing (or losing the message) until the process
+// restarts.
+func DelayAfterStreamRecreated(t *testing.T, f Fixture) {
+	topic := f.Topic(t)
+	tp := f.OpenTopic(t, "")
+	var js jetstream.JetStream
+	if !tp.As(&js) {
+		t.Fatal("As(*jetstream.JetStream) = false")
+	}
+	ctx := context.Background()
+	sub := f.OpenSubscription(t, "delay-recreated", "")
+	if err := SendAtOne(t, tp, topic, herald.NewMessage([]byte("first")), time.Now().Add(time.Second)); err != nil {
+		t.Fatalf("SendAt: %v", err)
+	}
+	name, err := js.StreamNameBySubject(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := js.DeleteStream(ctx, name); err != nil {
+		t.Fatal(err)
+	}
+	MustPublish(t, tp, topic, Numbered(1)...) // makes the stream again
+	if n, err := js.StreamNameBySubject(ctx, topic); err == nil {
+		t.Cleanup(func() { _ = js.DeleteStream(context.Background(), n) })
+	}
+	if err := sub.Prepare(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	st := OpenStream(t, sub, topic, 8, func(error) {})
+	st.Ack(ReceiveN(t, st, 1, 10*time.Second)[0].Token)
+	m := herald.NewMessage([]byte("delayed"))
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	if err := tp.SendAt(sctx, topic, m, time.Now().Add(time.Second), func(err error) { done <- err }); err != nil {
+		t.Fatalf("SendAt on the new stream: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("SendAt on the new stream: %v", err)
+	}
+	got := ReceiveN(t, st, 1, 10*time.Second)
+	if got[0].Msg.UUID != m.UUID {
+		t.Errorf("delivered %s; want %s", got[0].Msg.UUID, m.UUID)
+	}
+}
