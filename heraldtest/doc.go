@@ -50,7 +50,10 @@
 //     among Published);
 //   - per-key order within a group, across its subscribers and across
 //     redeliveries: a message of a key is handed out only once the one
-//     before it was acked (adapters.OrderKey);
+//     before it was acked (adapters.OrderKey); so a batch subscription
+//     (Subscriber.SubscribeBatch) gets at most one message of a key per
+//     batch, where a broker gives it the key's messages together, and
+//     BatchWait runs on real time, not on the harness's clock;
 //   - redelivery by the backend (RedeliverBroker with NackDelay): the
 //     subscriber's redelivery delay (its backoff, herald.RetryAfter) is
 //     waited on the harness's Clock, before later messages of the key;
