@@ -67,7 +67,7 @@ func openTestDB(t *testing.T, url string) *testDB {
 func dropTables(t *testing.T, db *appdb.DB, prefix string) {
 	t.Helper()
 	tb := shop.TablesWith(prefix)
-	for _, name := range []string{tb.Orders, tb.Payments, tb.Outbox, tb.Outbox + "_migrations", tb.Inbox, tb.Inbox + "_migrations"} {
+	for _, name := range []string{tb.Orders, tb.Payments, tb.Outbox, tb.Outbox + "_delayed", tb.Outbox + "_migrations", tb.Inbox, tb.Inbox + "_migrations"} {
 		if _, err := db.Exec("DROP TABLE IF EXISTS " + name + " CASCADE"); err != nil {
 			t.Errorf("drop %s: %v", name, err)
 		}

@@ -148,6 +148,7 @@ func heraldCase(ctx context.Context, e env, name, topic string) (pipeline, error
 			notifier.Close()
 		}
 		db.Exec("DROP TABLE " + table)                 //nolint:errcheck
+		db.Exec("DROP TABLE " + table + "_delayed")    //nolint:errcheck
 		db.Exec("DROP TABLE " + table + "_migrations") //nolint:errcheck
 		if d == outbox.PostgreSQL {
 			db.Exec("DROP FUNCTION " + table + "_notify()") //nolint:errcheck
