@@ -23,16 +23,8 @@ type topic struct {
 // is full until ctx ends, and then calls done. Messages of one caller
 // keep their order.
 func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done func(error)) error {
-	select {
-	case <-t.stop:
-		return closedError(opPublish, name)
-	default:
-	}
-	if name == "" {
-		return opError(opPublish, name, herald.KindInvalid, errors.New("topic is empty"))
-	}
-	if err := ctx.Err(); err != nil {
-		return opError(opPublish, name, herald.KindUnreachable, err)
+	if err := t.check(ctx, name); err != nil {
+		return err
 	}
 	groups := t.bus.groups(name)
 	for i, g := range groups {
@@ -60,16 +52,8 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done f
 // delivered in the order sent. The held messages live in the process and
 // end with the bus (not durable).
 func (t *topic) SendAt(ctx context.Context, name string, m *herald.Message, at time.Time, done func(error)) error {
-	select {
-	case <-t.stop:
-		return closedError(opPublish, name)
-	default:
-	}
-	if name == "" {
-		return opError(opPublish, name, herald.KindInvalid, errors.New("topic is empty"))
-	}
-	if err := ctx.Err(); err != nil {
-		return opError(opPublish, name, herald.KindUnreachable, err)
+	if err := t.check(ctx, name); err != nil {
+		return err
 	}
 	t.bus.delay.add(name, wm.Copy(m), at)
 	done(nil)
@@ -87,3 +71,19 @@ func (t *topic) Close(context.Context) error {
 
 // As implements adapters.Topic: the bus has no client object.
 func (t *topic) As(any) bool { return false }
+
+// check refuses a send to name: the topic closed, no name, ctx ended.
+func (t *topic) check(ctx context.Context, name string) error {
+	select {
+	case <-t.stop:
+		return closedError(opPublish, name)
+	default:
+	}
+	if name == "" {
+		return opError(opPublish, name, herald.KindInvalid, errors.New("topic is empty"))
+	}
+	if err := ctx.Err(); err != nil {
+		return opError(opPublish, name, herald.KindUnreachable, err)
+	}
+	return nil
+}

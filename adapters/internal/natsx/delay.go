@@ -2,7 +2,6 @@ package natsx
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
-	"github.com/heraldkit/herald/internal/backoff"
 )
 
 // Delayed delivery uses JetStream message schedules (ADR-51, nats-server
@@ -160,30 +158,16 @@ func (t *Topic) ensureSchedules(ctx context.Context, topic string, at time.Time)
 	if err := t.ensure(ctx, topic); err != nil {
 		return err
 	}
-	retry := resendPolicy.Start()
-	for {
-		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		stop := context.AfterFunc(t.closing, cancel)
-		age, err := t.prov.ensureSchedules(actx, topic)
-		stop()
-		cancel()
-		switch {
-		case err == nil:
-			if age > 0 && time.Until(at) > age-delayPrecision {
-				return Error(t.scheme, opPublish, topic, herald.KindInvalid, fmt.Errorf("the delivery time is %v away, past the stream's max_age %v: the stream would drop the schedule first", time.Until(at).Round(time.Second), age))
-			}
-			return nil
-		case t.closed.Load():
-			return closedError(t.scheme, opPublish, topic)
-		case ctx.Err() != nil:
-			return Error(t.scheme, opPublish, topic, ctxKind(ctx, t.nc), fmt.Errorf("not written: the stream's message schedules are not known: %w (last error: %w)", ctx.Err(), err))
-		case !Retryable(err):
-			k := Kind(err)
-			if errors.Is(err, errNoStream) {
-				k = herald.KindInvalid
-			}
-			return Error(t.scheme, opPublish, topic, k, err)
-		}
-		backoff.Wait(ctx, retry.Next(), t.closing.Done())
+	var age time.Duration
+	err := t.retryLookup(ctx, topic, "the stream's message schedules", func(actx context.Context) (err error) {
+		age, err = t.prov.ensureSchedules(actx, topic)
+		return err
+	})
+	if err != nil {
+		return err
 	}
+	if age > 0 && time.Until(at) > age-delayPrecision {
+		return Error(t.scheme, opPublish, topic, herald.KindInvalid, fmt.Errorf("the delivery time is %v away, past the stream's max_age %v: the stream would drop the schedule first", time.Until(at).Round(time.Second), age))
+	}
+	return nil
 }

@@ -290,11 +290,22 @@ func (t *Topic) ensure(ctx context.Context, topic string) error {
 	if _, ok := t.prov.known(topic); ok {
 		return nil
 	}
+	return t.retryLookup(ctx, topic, "the topic's stream", func(actx context.Context) error {
+		_, err := t.prov.ensure(actx, topic)
+		return err
+	})
+}
+
+// retryLookup runs lookup (what names it in errors) until it succeeds,
+// each attempt bounded by attemptTimeout and cut short by Close, waiting
+// resendPolicy between attempts while the failure is retryable and ctx
+// allows.
+func (t *Topic) retryLookup(ctx context.Context, topic, what string, lookup func(context.Context) error) error {
 	retry := resendPolicy.Start()
 	for {
 		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
 		stop := context.AfterFunc(t.closing, cancel)
-		_, err := t.prov.ensure(actx, topic)
+		err := lookup(actx)
 		stop()
 		cancel()
 		switch {
@@ -303,7 +314,7 @@ func (t *Topic) ensure(ctx context.Context, topic string) error {
 		case t.closed.Load():
 			return closedError(t.scheme, opPublish, topic)
 		case ctx.Err() != nil:
-			return Error(t.scheme, opPublish, topic, ctxKind(ctx, t.nc), fmt.Errorf("not written: the topic's stream is not known: %w (last error: %w)", ctx.Err(), err))
+			return Error(t.scheme, opPublish, topic, ctxKind(ctx, t.nc), fmt.Errorf("not written: %s is not known: %w (last error: %w)", what, ctx.Err(), err))
 		case !Retryable(err):
 			k := Kind(err)
 			if errors.Is(err, errNoStream) {
