@@ -144,8 +144,11 @@ func (r *requester) Request(ctx context.Context, topic string, m *herald.Message
 	if err := checkTopic(topic); err != nil {
 		return nil, fail(withKind(herald.KindInvalid, err))
 	}
-	pub := publishing(m)
-	if err := checkPublishing(pub, r.conn.maxFrame(), 0); err != nil {
+	pub, err := publishing(m)
+	if err == nil {
+		err = checkPublishing(pub, r.conn.maxFrame(), 0)
+	}
+	if err != nil {
 		return nil, fail(fmt.Errorf("message %s: %w", m.UUID, err))
 	}
 	token := herald.NewID()
@@ -206,7 +209,13 @@ func (r *requester) Reply(ctx context.Context, to adapters.ReplyAddress, m *hera
 	if to.To == "" {
 		return fail(withKind(herald.KindInvalid, errors.New("reply address is empty")))
 	}
-	pub := publishing(m)
+	pub, err := publishing(m)
+	if err == nil {
+		err = checkPublishing(pub, 0, 0)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("message %s: %w", m.UUID, err))
+	}
 	pub.CorrelationId = to.Correlation
 	pub.DeliveryMode = amqp.Transient
 	ch, err := r.channel(ctx)
