@@ -42,6 +42,12 @@ type requester struct {
 	log   loggerFunc
 
 	mu       sync.Mutex
+	// sendMu serialises what goes out on ch: amqp091 sends a declare's
+	// method frame without the channel lock a publish holds, so a declare
+	// by one request could land between the frames of another's publish
+	// and the broker closes the channel (505 UNEXPECTED_FRAME; seen once
+	// in RequestConcurrent under load).
+	sendMu sync.Mutex
 	ch       *amqp.Channel // nil until opened, or after a loss
 	consumed chan struct{} // closed when ch's consume loop returned
 	declared map[string]bool
@@ -181,6 +187,8 @@ func (r *requester) publish(ctx context.Context, topic string, pub amqp.Publishi
 	if err != nil {
 		return err
 	}
+	r.sendMu.Lock()
+	defer r.sendMu.Unlock()
 	r.mu.Lock()
 	declared := r.declared[topic]
 	r.mu.Unlock()
@@ -222,7 +230,10 @@ func (r *requester) Reply(ctx context.Context, to adapters.ReplyAddress, m *hera
 	if err != nil {
 		return fail(err)
 	}
-	if err := ch.PublishWithContext(ctx, "", to.To, false, false, pub); err != nil {
+	r.sendMu.Lock()
+	err = ch.PublishWithContext(ctx, "", to.To, false, false, pub)
+	r.sendMu.Unlock()
+	if err != nil {
 		return fail(withKind(herald.KindUnreachable, err))
 	}
 	return nil
