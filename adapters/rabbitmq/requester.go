@@ -41,13 +41,13 @@ type requester struct {
 	table *replies.Table
 	log   loggerFunc
 
-	mu       sync.Mutex
+	mu sync.Mutex
 	// sendMu serialises what goes out on ch: amqp091 sends a declare's
 	// method frame without the channel lock a publish holds, so a declare
 	// by one request could land between the frames of another's publish
 	// and the broker closes the channel (505 UNEXPECTED_FRAME; seen once
 	// in RequestConcurrent under load).
-	sendMu sync.Mutex
+	sendMu   sync.Mutex
 	ch       *amqp.Channel // nil until opened, or after a loss
 	consumed chan struct{} // closed when ch's consume loop returned
 	declared map[string]bool
