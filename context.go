@@ -1,6 +1,9 @@
 package herald
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Delivery describes where a message is being published or consumed. The
 // subscriber puts it in the context its handlers (and middleware) receive;
@@ -17,6 +20,15 @@ type Delivery struct {
 	// starts again at 1 after a restart or a rebalance). 0 on the
 	// publish side.
 	Attempt int
+	// Time is when the message was published or stored, as the broker
+	// carries it: the AMQP timestamp property on RabbitMQ (set by the
+	// publisher: Herald sets it at publish, foreign clients may not), the
+	// record timestamp on Kafka (the producer's create time, or the
+	// broker's append time on a topic with LogAppendTime), the time the
+	// stream stored the message on JetStream (nats, embedded). Zero where
+	// the backend carries none (mem, core NATS, an AMQP message without
+	// a timestamp) and on the publish side.
+	Time time.Time
 }
 
 type deliveryKey struct{}

@@ -164,6 +164,11 @@ type Received struct {
 	// Attempt is the broker's count of deliveries of the message (1 for
 	// the first) when Capabilities.CountsAttempts, else 0.
 	Attempt int
+	// Time is when the message was published or stored, as the broker
+	// carries it (the AMQP timestamp property, the Kafka record
+	// timestamp, the JetStream stored time); zero when it carries none.
+	// The facade hands it to the handler as herald.Delivery.Time.
+	Time time.Time
 	// Token is the driver's handle for settling it.
 	Token Token
 }

@@ -72,8 +72,10 @@
 // docs/interop.md). sdk-go's AMQP binding reads only the ":" form (sdk-go
 // #798): WithAMQPColonPrefix writes that instead. Knative's
 // eventing-rabbitmq (a proprietary binding) uses ce- headers: Herald reads
-// those too. The datacontenttype is the content-type header today; the
-// AMQP content_type property is the driver's to map (issue 18, item 3).
+// those too. The datacontenttype is the "content-type" metadata, which the
+// RabbitMQ driver sends as the AMQP content_type property (where AMQP
+// clients look for it; the AMQP 1.0 binding's place too) and as a
+// header, and reads from the property, else the header.
 //
 // sdk-go has no binding for franz-go (sdk-go #1233, #1277, open):
 // Herald's Kafka backend with this package is a CloudEvents path on

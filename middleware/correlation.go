@@ -7,7 +7,8 @@ import (
 )
 
 // CorrelationIDHeader is the metadata header that carries a message's
-// correlation ID.
+// correlation ID. On RabbitMQ it is also the AMQP correlation_id
+// property, both ways (a foreign client's correlation_id arrives here).
 const CorrelationIDHeader = "herald-correlation-id"
 
 type correlationKey struct{}

@@ -29,7 +29,7 @@ func (r *run) handleBatch(ctx context.Context, l *lane, es []entry) {
 		it.handled++
 		a := r.attempt(it)
 		md := d
-		md.Attempt = a
+		md.Attempt, md.Time = a, it.d.Time
 		it.d.Msg.SetContext(herald.ContextWithDelivery(ctx, md))
 		items = append(items, it)
 		msgs = append(msgs, it.d.Msg)

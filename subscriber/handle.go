@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"time"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
@@ -24,7 +25,7 @@ func (r *run) handle(ctx context.Context, it item, stop <-chan struct{}) (held b
 	}
 	it.handled++
 	attempt := r.attempt(it)
-	err := r.process(ctx, d.Msg, attempt)
+	err := r.process(ctx, d.Msg, attempt, d.Time)
 	r.settleMu.RLock()
 	defer r.settleMu.RUnlock()
 	if r.detached {
@@ -55,13 +56,14 @@ func (r *run) attempt(it item) int {
 	}
 }
 
-// process runs the handler chain on msg and returns its result; a
-// contradicting Ack or Nack by hand is logged.
-func (r *run) process(ctx context.Context, msg *herald.Message, attempt int) error {
+// process runs the handler chain on msg, delivered for the attempt-th
+// time and published at at, and returns its result; a contradicting Ack
+// or Nack by hand is logged.
+func (r *run) process(ctx context.Context, msg *herald.Message, attempt int, at time.Time) error {
 	r.inflight.Add(1)
 	defer r.inflight.Add(-1)
 	d, _ := herald.DeliveryFromContext(ctx)
-	d.Attempt = attempt
+	d.Attempt, d.Time = attempt, at
 	ctx = herald.ContextWithDelivery(ctx, d)
 	msg.SetContext(ctx)
 	err := r.call(ctx, msg)

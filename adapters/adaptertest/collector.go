@@ -14,6 +14,8 @@ type received struct {
 	ID       string
 	Payload  []byte
 	Metadata map[string]string
+	// Time is the handler's herald.Delivery.Time (zero from a stream).
+	Time time.Time
 }
 
 // collector records deliveries and signals waiters.
@@ -34,9 +36,10 @@ func (c *collector) add(m *herald.Message) {
 	for k, v := range m.Metadata {
 		md[k] = v
 	}
+	d, _ := herald.DeliveryFromContext(m.Context())
 	c.mu.Lock()
 	c.byID[m.UUID]++
-	c.order = append(c.order, received{ID: m.UUID, Payload: append([]byte(nil), m.Payload...), Metadata: md})
+	c.order = append(c.order, received{ID: m.UUID, Payload: append([]byte(nil), m.Payload...), Metadata: md, Time: d.Time})
 	c.mu.Unlock()
 	select {
 	case c.notify <- struct{}{}:

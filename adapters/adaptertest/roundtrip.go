@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/heraldkit/herald"
 )
@@ -13,7 +14,10 @@ import (
 // testRoundTrip: payload, ID, key and metadata arrive unchanged, for
 // binary, empty and large payloads (up to 1 MiB, or near
 // Capabilities.MaxMessageSize when that is less) and awkward metadata;
-// the subscriber's Health is nil meanwhile.
+// the subscriber's Health is nil meanwhile. The handler's
+// herald.Delivery.Time, when set, is the publish (or store) time: within
+// the publish calls, give or take a second of AMQP's whole-second
+// timestamps and clock skew; every durable backend sets it.
 func testRoundTrip(t *testing.T, e *env) {
 	topic := e.topic("roundtrip")
 	ready, readyCh := readyOption()
@@ -48,6 +52,7 @@ func testRoundTrip(t *testing.T, e *env) {
 	}
 	sent := map[string]*herald.Message{}
 	var ids []string
+	start := time.Now()
 	for _, tc := range cases {
 		m := herald.NewMessage(tc.payload)
 		herald.SetKey(m, "key-"+tc.name)
@@ -61,6 +66,7 @@ func testRoundTrip(t *testing.T, e *env) {
 			t.Fatalf("Publish %s (%d bytes): %v", tc.name, len(tc.payload), err)
 		}
 	}
+	end := time.Now()
 	c.waitIDs(t, e.wait(), ids)
 	if err := sub.Health(); err != nil {
 		t.Errorf("Health of a subscriber receiving = %v; want nil", err)
@@ -74,6 +80,12 @@ func testRoundTrip(t *testing.T, e *env) {
 		name := want.Metadata.Get("case")
 		if !bytes.Equal(got.Payload, want.Payload) {
 			t.Errorf("%s: payload differs: got %d bytes, want %d", name, len(got.Payload), len(want.Payload))
+		}
+		switch {
+		case got.Time.IsZero() && e.caps.Durable:
+			t.Errorf("%s: Delivery.Time is zero on a durable backend; want the publish time", name)
+		case !got.Time.IsZero() && (got.Time.Before(start.Add(-2*time.Second)) || got.Time.After(end.Add(2*time.Second))):
+			t.Errorf("%s: Delivery.Time = %v; want the publish time, between %v and %v (±2s)", name, got.Time, start, end)
 		}
 		if k := got.Metadata[herald.KeyHeader]; k != "key-"+name {
 			t.Errorf("%s: key = %q, want %q", name, k, "key-"+name)

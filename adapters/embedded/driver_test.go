@@ -190,3 +190,6 @@ func TestServerRestartIsReported(t *testing.T) {
 //
 //	go test ./adapters/embedded -run '^$' -bench StreamPath -benchtime 20000x
 func BenchmarkStreamPath(b *testing.B) { natsxtest.StreamPath(b, serverFixture(b)) }
+
+// TestForeignMessages: see natsxtest.ForeignMessages.
+func TestForeignMessages(t *testing.T) { natsxtest.ForeignMessages(t, serverFixture(t)) }

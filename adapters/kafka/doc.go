@@ -110,6 +110,16 @@
 // too: their record key becomes the herald-key metadata, their headers
 // the metadata, and, with no ID header, the ID is
 // "<topic>/<partition>/<offset>" (stable when the record comes again).
+// Several headers of one key (Kafka allows them) become one entry, the
+// values joined with ", " in order, as NATS and HTTP join repeated
+// headers (a value that holds ", " cannot be told apart). The record
+// timestamp (the producer's create time, or the broker's append time
+// with message.timestamp.type=LogAppendTime) is herald.Delivery.Time;
+// TimestampHeader ("kafka-timestamp", RFC 3339) sets it on publish and
+// is not sent as a header. A metadata entry named like IDHeader or
+// starting with "Herald-Enc-" is escaped as NATS does (header
+// Herald-Enc-<base64url(key)>, value base64) and comes back exactly,
+// never replacing the ID.
 // Keyless records stick to one partition per ~16 KiB (franz-go's
 // UniformBytesPartitioner) so that concurrent sends share batches.
 //

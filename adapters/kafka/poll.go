@@ -100,6 +100,7 @@ func (s *stream) queueRecords(fetches kgo.Fetches) int {
 		s.queue = append(s.queue, adapters.Received{
 			Msg:   msg,
 			Key:   msg.Metadata[herald.KeyHeader],
+			Time:  rec.Timestamp,
 			Token: adapters.Token{Seq: uint64(rec.Offset), Part: rec.Partition, Ref: pt},
 		})
 		s.unsettled++

@@ -1,13 +1,17 @@
 package kafka
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters/internal/reserved"
 	"github.com/heraldkit/herald/internal/wm"
 )
 
@@ -16,29 +20,49 @@ import (
 // watermill-kafka applications and Herald read each other's IDs.
 const IDHeader = "_watermill_message_uuid"
 
+// TimestampHeader sets the record timestamp on publish, in RFC 3339
+// (Kafka keeps milliseconds); without it the produce time. It is not sent
+// as a header. The consume side reads the record timestamp as
+// herald.Delivery.Time (the create time, or the broker's append time on
+// a topic with message.timestamp.type=LogAppendTime).
+const TimestampHeader = "kafka-timestamp"
+
 // fillRecord fills rec with the record for msg, the one watermill-kafka
 // writes: the ID in the IDHeader header, the herald key as the record key,
-// every other metadata entry as a header. msg is not changed; the record
-// shares msg's payload. The headers go in hdrs when they fit (an array of
-// the caller's, to save an allocation).
-func fillRecord(rec *kgo.Record, hdrs []kgo.RecordHeader, topic string, msg *message.Message) {
+// TimestampHeader as the record timestamp, every other metadata entry as
+// a header. An entry whose key the driver reserves (IDHeader, or a key
+// starting with Herald-Enc-) is escaped as on NATS
+// (adapters/internal/reserved) and comes back exactly. msg is not
+// changed; the record shares msg's payload. The headers go in hdrs when
+// they fit (an array of the caller's, to save an allocation). A
+// TimestampHeader that is not RFC 3339 is a KindInvalid error.
+func fillRecord(rec *kgo.Record, hdrs []kgo.RecordHeader, topic string, msg *message.Message) error {
 	rec.Topic, rec.Value = topic, msg.Payload
 	if cap(hdrs) < len(msg.Metadata)+1 {
 		hdrs = make([]kgo.RecordHeader, 0, len(msg.Metadata)+1)
 	}
 	hdrs = append(hdrs[:0], kgo.RecordHeader{Key: IDHeader, Value: stringBytes(msg.UUID)})
 	for k, v := range msg.Metadata {
-		switch k {
-		case herald.KeyHeader:
+		switch {
+		case k == herald.KeyHeader:
 			if v != "" {
 				rec.Key = stringBytes(v)
 			}
-		case IDHeader:
+		case k == TimestampHeader:
+			ts, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return fmt.Errorf("metadata %s %q is not a time: want RFC 3339, e.g. 2026-12-07T13:40:00.123Z", TimestampHeader, v)
+			}
+			rec.Timestamp = ts
+		case k == IDHeader || strings.HasPrefix(k, reserved.Prefix):
+			ek, ev := reserved.Escape(k, v)
+			hdrs = append(hdrs, kgo.RecordHeader{Key: ek, Value: []byte(ev)})
 		default:
 			hdrs = append(hdrs, kgo.RecordHeader{Key: k, Value: stringBytes(v)})
 		}
 	}
 	rec.Headers = hdrs
+	return nil
 }
 
 // stringBytes returns the bytes of s without copying them. The producer
@@ -54,7 +78,11 @@ func stringBytes(s string) []byte {
 // newMessage turns a consumed record into a message: the IDHeader header
 // is the ID ("<topic>/<partition>/<offset>" without one, stable across
 // redeliveries), the record key the herald.KeyHeader metadata, every
-// other header a metadata entry.
+// other header a metadata entry; the record timestamp is Received.Time.
+// Headers of one key (Kafka allows several) are joined with ", " in
+// their order, as NATS and HTTP join repeated headers; of several
+// IDHeader headers the last is the ID. An escaped header (Herald-Enc-)
+// is decoded.
 //
 // The ID, the key and the header values share the record's memory
 // (bytesString) as the payload does: franz-go decodes a fetch into a
@@ -64,7 +92,7 @@ func newMessage(rec *kgo.Record) *message.Message {
 	var id string
 	for _, h := range rec.Headers {
 		if h.Key == IDHeader {
-			id = bytesString(h.Value) // the last one, as for other headers
+			id = bytesString(h.Value)
 		}
 	}
 	if id == "" {
@@ -77,9 +105,19 @@ func newMessage(rec *kgo.Record) *message.Message {
 	msg := wm.New(id, rec.Value[:len(rec.Value):len(rec.Value)], len(rec.Headers)) // its empty Metadata map is filled here
 	md := msg.Metadata
 	for _, h := range rec.Headers {
-		if h.Key != IDHeader {
-			md[h.Key] = bytesString(h.Value)
+		if h.Key == IDHeader {
+			continue
 		}
+		k, v := h.Key, bytesString(h.Value)
+		if strings.HasPrefix(k, reserved.Prefix) {
+			if rk, rv, ok := reserved.Unescape(k, v); ok {
+				k, v = rk, rv
+			}
+		}
+		if old, dup := md[k]; dup {
+			v = old + ", " + v
+		}
+		md[k] = v
 	}
 	if len(rec.Key) > 0 {
 		md[herald.KeyHeader] = bytesString(rec.Key)

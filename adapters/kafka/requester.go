@@ -166,7 +166,9 @@ func (r *requester) Reply(ctx context.Context, to adapters.ReplyAddress, m *hera
 	rep := m.Copy()
 	rep.Metadata.Set(adapters.CorrelationHeader, to.Correlation)
 	rec := &kgo.Record{Context: ctx}
-	fillRecord(rec, nil, to.To, rep)
+	if err := fillRecord(rec, nil, to.To, rep); err != nil {
+		return newError(opReply, to.To, herald.KindInvalid, fmt.Errorf("message %s: %w", m.UUID, err))
+	}
 	if err := r.pub.cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		if ctx.Err() != nil {
 			return newError(opReply, to.To, herald.KindUnreachable, ctxErr(ctx, err))

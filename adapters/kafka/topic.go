@@ -149,7 +149,9 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done f
 	}
 	st := &send{Context: ctx, t: t, topic: name, done: done}
 	rec := &st.rec
-	fillRecord(rec, st.hdrs[:0], name, m)
+	if err := fillRecord(rec, st.hdrs[:0], name, m); err != nil {
+		return newError(opPublish, name, herald.KindInvalid, fmt.Errorf("message %s: %w", m.UUID, err))
+	}
 	rec.Context = st
 	t.mu.RLock()
 	defer t.mu.RUnlock()

@@ -100,3 +100,6 @@ func TestDelayOnInterestStream(t *testing.T) {
 func TestDelayAfterStreamRecreated(t *testing.T) {
 	natsxtest.DelayAfterStreamRecreated(t, fixture(t, "", ""))
 }
+
+// TestForeignMessages: see natsxtest.ForeignMessages.
+func TestForeignMessages(t *testing.T) { natsxtest.ForeignMessages(t, fixture(t, "", "")) }

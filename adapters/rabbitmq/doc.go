@@ -287,15 +287,51 @@
 // later messages of its key are handled meanwhile: there, a failed
 // message comes back after them on either queue type.
 //
-// # Headers
+// # Headers and properties
 //
 // Every metadata entry is an AMQP header, herald.KeyHeader ("herald-key")
 // included, so rabbitmqadmin, the management UI and amqp-tools show them.
 // The message ID is the AMQP message_id property and the
-// "_watermill_message_uuid" header (what watermill-amqp reads). A message
-// published by another tool is consumed as well: its ID is that header,
-// else message_id, else a new ID; non-string header values become
-// strings. A redelivered message has RedeliveredHeader set to "true".
+// "_watermill_message_uuid" header (what watermill-amqp reads).
+//
+// The standard AMQP properties are mapped both ways, so that other AMQP
+// clients (pika, amqp091-go, Spring AMQP) read Herald's as native
+// properties and Herald reads theirs:
+//
+//	property          metadata entry                          written as
+//	content_type      herald.ContentTypeHeader (content-type) property and header
+//	content_encoding  ContentEncodingHeader (content-encoding) property and header
+//	correlation_id    herald-correlation-id (adapters.CorrelationHeader,
+//	                  middleware.CorrelationIDHeader)         property and header
+//	reply_to          herald-reply-to (adapters.ReplyToHeader) property and header
+//	message_id        the message ID                          property (and the ID header)
+//	type              TypeHeader (amqp-type)                  property only
+//	expiration        ExpirationHeader (amqp-expiration, ms)  property only
+//	timestamp         TimestampHeader (amqp-timestamp) on     property only
+//	                  publish; herald.Delivery.Time on consume
+//
+// The header copies are kept for watermill-amqp consumers, which read
+// headers only. On consume a property wins over a header of the same
+// name. Without TimestampHeader the timestamp is the publish time (AMQP
+// keeps whole seconds). A bad ExpirationHeader or TimestampHeader, a
+// property over 255 bytes, or ExpirationHeader on a delayed publish (the
+// delay tiers hold a message by TTL) is a KindInvalid error at Send.
+//
+// A message published by another client is consumed as well: its ID is
+// the ID header, else message_id, else a digest: "sha256:" and 32 hex
+// digits of the SHA-256 of its exchange, routing key, headers (sorted,
+// without the x- ones the broker adds or changes on a redelivery, such as
+// x-delivery-count and x-death) and body. The digest is the same on every
+// redelivery, so ID-based de-duplication (an inbox) works for foreign
+// messages; two identical foreign messages (same exchange, routing key,
+// headers and body) share it. Non-string header values become strings. A
+// redelivered message has RedeliveredHeader set to "true".
+//
+// Reserved names: a metadata entry named "_watermill_message_uuid" or
+// starting with "Herald-Enc-" is escaped as NATS does (header
+// Herald-Enc-<base64url(key)>, value base64) and comes back exactly; it
+// never replaces the ID. RedeliveredHeader is not sent: it describes a
+// delivery, and a forwarded copy (DeadLetter's) was not redelivered.
 //
 // # Reconnecting
 //

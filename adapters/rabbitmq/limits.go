@@ -8,6 +8,7 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 )
 
 // maxShortstr is AMQP's limit for a short string: a header name, the
@@ -22,6 +23,17 @@ const maxShortstr = 255
 func checkPublishing(pub amqp.Publishing, frameMax int, maxSize int64) error {
 	if len(pub.MessageId) > maxShortstr {
 		return withKind(herald.KindInvalid, fmt.Errorf("the message ID is %d bytes, over AMQP's %d for message_id", len(pub.MessageId), maxShortstr))
+	}
+	for _, p := range [...]struct{ name, val string }{
+		{"content_type (metadata " + herald.ContentTypeHeader + ")", pub.ContentType},
+		{"content_encoding (metadata " + ContentEncodingHeader + ")", pub.ContentEncoding},
+		{"correlation_id (metadata " + adapters.CorrelationHeader + ")", pub.CorrelationId},
+		{"reply_to (metadata " + adapters.ReplyToHeader + ")", pub.ReplyTo},
+		{"type (metadata " + TypeHeader + ")", pub.Type},
+	} {
+		if len(p.val) > maxShortstr {
+			return withKind(herald.KindInvalid, fmt.Errorf("the %s property is %d bytes, over AMQP's %d", p.name, len(p.val), maxShortstr))
+		}
 	}
 	for k := range pub.Headers {
 		if len(k) > maxShortstr {

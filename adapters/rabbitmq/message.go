@@ -1,7 +1,11 @@
 package rabbitmq
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +14,7 @@ import (
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
+	"github.com/heraldkit/herald/adapters/internal/reserved"
 	"github.com/heraldkit/herald/internal/wm"
 )
 
@@ -22,47 +27,119 @@ const RedeliveredHeader = "_watermill_redelivered"
 // DefaultMessageUUIDHeaderKey).
 const uuidHeader = "_watermill_message_uuid"
 
+// The metadata entries carried by AMQP properties rather than headers
+// (the properties without a Herald header of their own). Each is read
+// back into the same entry; Delivery.Time gives the timestamp on the
+// consume side.
+const (
+	// TypeHeader is the AMQP type property (a message type name).
+	TypeHeader = "amqp-type"
+	// ExpirationHeader is the AMQP expiration property: the message's
+	// per-message TTL in milliseconds, a decimal integer from 0 to
+	// 4294967295 (RabbitMQ drops or dead-letters it when it expires in a
+	// queue). It cannot be combined with a delayed publish (the delay
+	// tiers work by TTL).
+	ExpirationHeader = "amqp-expiration"
+	// TimestampHeader sets the AMQP timestamp property on publish, in
+	// RFC 3339 (AMQP keeps whole seconds); without it the publish time.
+	// The consume side reads the property as herald.Delivery.Time, not
+	// as metadata.
+	TimestampHeader = "amqp-timestamp"
+	// ContentEncodingHeader is the AMQP content_encoding property (as
+	// herald.ContentTypeHeader is content_type).
+	ContentEncodingHeader = "content-encoding"
+)
+
 // publishing maps a message to AMQP:
 //
 //   - every metadata entry is an AMQP header (herald.KeyHeader included),
-//     so rabbitmqadmin and amqp-tools show them;
+//     so rabbitmqadmin and amqp-tools show them; those whose key the
+//     driver reserves (_watermill_message_uuid, and keys starting with
+//     Herald-Enc-) are escaped (see adapters/internal/reserved) and come
+//     back exactly; RedeliveredHeader is not sent (it describes a
+//     receipt: a forwarded copy, DeadLetter's, is not redelivered);
+//   - herald.ContentTypeHeader, ContentEncodingHeader,
+//     adapters.CorrelationHeader (middleware.CorrelationIDHeader) and
+//     adapters.ReplyToHeader are also the content_type,
+//     content_encoding, correlation_id and reply_to properties, which
+//     other AMQP clients read; TypeHeader, ExpirationHeader and
+//     TimestampHeader are the type, expiration and timestamp properties
+//     only (not headers);
 //   - the message ID is the AMQP message_id property and, for
 //     watermill-amqp consumers, the _watermill_message_uuid header;
 //   - messages are persistent (delivery mode 2) and time-stamped.
 //
-// It reads m only (m may be published from several goroutines at once).
-func publishing(m *herald.Message) amqp.Publishing {
+// An ExpirationHeader or TimestampHeader that is not what it documents is
+// a KindInvalid error. It reads m only (m may be published from several
+// goroutines at once).
+func publishing(m *herald.Message) (amqp.Publishing, error) {
+	pub := amqp.Publishing{
+		DeliveryMode: amqp.Persistent,
+		MessageId:    m.UUID,
+		Body:         m.Payload,
+	}
 	headers := make(amqp.Table, len(m.Metadata)+1)
 	for k, v := range m.Metadata {
-		if k == RedeliveredHeader {
-			continue // describes a receipt, not the message: never forwarded
+		switch {
+		case k == RedeliveredHeader:
+			continue
+		case k == TypeHeader:
+			pub.Type = v
+			continue
+		case k == ExpirationHeader:
+			if _, err := strconv.ParseUint(v, 10, 32); err != nil {
+				return pub, withKind(herald.KindInvalid, fmt.Errorf("metadata %s %q is not a per-message TTL: want milliseconds, an integer from 0 to 4294967295", ExpirationHeader, v))
+			}
+			pub.Expiration = v
+			continue
+		case k == TimestampHeader:
+			ts, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				return pub, withKind(herald.KindInvalid, fmt.Errorf("metadata %s %q is not a time: want RFC 3339, e.g. 2026-12-07T13:40:00Z", TimestampHeader, v))
+			}
+			pub.Timestamp = ts
+			continue
+		case k == herald.ContentTypeHeader:
+			pub.ContentType = v
+		case k == ContentEncodingHeader:
+			pub.ContentEncoding = v
+		case k == adapters.CorrelationHeader:
+			pub.CorrelationId = v
+		case k == adapters.ReplyToHeader:
+			pub.ReplyTo = v
+		case k == uuidHeader || strings.HasPrefix(k, reserved.Prefix):
+			ek, ev := reserved.Escape(k, v)
+			headers[ek] = ev
+			continue
 		}
 		headers[k] = v
 	}
 	headers[uuidHeader] = m.UUID
-	return amqp.Publishing{
-		Headers:      headers,
-		DeliveryMode: amqp.Persistent,
-		MessageId:    m.UUID,
-		Timestamp:    time.Now(),
-		Body:         m.Payload,
+	pub.Headers = headers
+	if pub.Timestamp.IsZero() {
+		pub.Timestamp = time.Now()
 	}
+	return pub, nil
 }
 
 // fromDelivery is the message of d. Its ID is the _watermill_message_uuid
-// header, else the message_id property, else a new herald.NewID() (a
-// message published by another tool without an ID). Header values that
-// are not strings (numbers, booleans, timestamps, byte arrays from other
-// tools) are converted to strings rather than rejected.
+// header, else the message_id property, else digestID(d) (a message
+// published by another client without an ID: the same on every
+// redelivery). Header values that are not strings (numbers, booleans,
+// timestamps, byte arrays from other tools) are converted to strings
+// rather than rejected. The properties publishing maps are read back into
+// their metadata entries, a property winning over a header of the same
+// name.
 func fromDelivery(d *amqp.Delivery) *herald.Message {
 	id, _ := d.Headers[uuidHeader].(string)
 	if id == "" {
 		id = d.MessageId
 	}
 	if id == "" {
-		id = herald.NewID()
+		id = digestID(d)
 	}
 	m := wm.New(id, d.Body, len(d.Headers)+1)
+	md := m.Metadata
 	// A message the delay tiers delivered carries RabbitMQ's
 	// dead-lettering headers: theirs, not the publisher's.
 	fromTiers := strings.HasPrefix(headerString(d.Headers["x-first-death-queue"]), delayPrefix)
@@ -70,21 +147,68 @@ func fromDelivery(d *amqp.Delivery) *herald.Message {
 		if k == uuidHeader || fromTiers && deadLetterHeader(k) {
 			continue
 		}
-		m.Metadata[k] = headerString(v)
+		sv := headerString(v)
+		if strings.HasPrefix(k, reserved.Prefix) {
+			if rk, rv, ok := reserved.Unescape(k, sv); ok {
+				md[rk] = rv
+				continue
+			}
+		}
+		md[k] = sv
 	}
 	if d.Redelivered {
-		m.Metadata[RedeliveredHeader] = "true"
+		md[RedeliveredHeader] = "true"
 	}
-	if d.ReplyTo != "" {
+	for _, p := range [...]struct{ key, val string }{
+		{herald.ContentTypeHeader, d.ContentType},
+		{ContentEncodingHeader, d.ContentEncoding},
+		{adapters.CorrelationHeader, d.CorrelationId},
 		// A request (Direct Reply-to or a reply queue of another
 		// client): the responder replies to reply_to with its
 		// correlation_id.
-		m.Metadata[adapters.ReplyToHeader] = d.ReplyTo
-		if d.CorrelationId != "" {
-			m.Metadata[adapters.CorrelationHeader] = d.CorrelationId
+		{adapters.ReplyToHeader, d.ReplyTo},
+		{TypeHeader, d.Type},
+		{ExpirationHeader, d.Expiration},
+	} {
+		if p.val != "" {
+			md[p.key] = p.val
 		}
 	}
 	return m
+}
+
+// digestID is the ID of a message that came without one: "sha256:" and
+// the first 128 bits, in hex, of the SHA-256 of its exchange, routing
+// key, headers (sorted, without the x- ones the broker adds or changes on
+// a redelivery or a dead-lettering, such as x-delivery-count and x-death)
+// and body. A redelivery keeps it, so ID-based de-duplication (an inbox)
+// works for foreign messages; two identical foreign messages (same
+// exchange, routing key, headers and body) share it.
+func digestID(d *amqp.Delivery) string {
+	h := sha256.New()
+	var n [8]byte
+	field := func(s string) {
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	field(d.Exchange)
+	field(d.RoutingKey)
+	keys := make([]string, 0, len(d.Headers))
+	for k := range d.Headers {
+		if !strings.HasPrefix(k, "x-") {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		field(k)
+		field(headerString(d.Headers[k]))
+	}
+	binary.BigEndian.PutUint64(n[:], uint64(len(d.Body)))
+	h.Write(n[:])
+	h.Write(d.Body)
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // headerString renders an AMQP field value as a string.

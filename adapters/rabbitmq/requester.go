@@ -41,7 +41,13 @@ type requester struct {
 	table *replies.Table
 	log   loggerFunc
 
-	mu       sync.Mutex
+	mu sync.Mutex
+	// sendMu serialises what goes out on ch: amqp091 sends a declare's
+	// method frame without the channel lock a publish holds, so a declare
+	// by one request could land between the frames of another's publish
+	// and the broker closes the channel (505 UNEXPECTED_FRAME; seen once
+	// in RequestConcurrent under load).
+	sendMu   sync.Mutex
 	ch       *amqp.Channel // nil until opened, or after a loss
 	consumed chan struct{} // closed when ch's consume loop returned
 	declared map[string]bool
@@ -144,8 +150,11 @@ func (r *requester) Request(ctx context.Context, topic string, m *herald.Message
 	if err := checkTopic(topic); err != nil {
 		return nil, fail(withKind(herald.KindInvalid, err))
 	}
-	pub := publishing(m)
-	if err := checkPublishing(pub, r.conn.maxFrame(), 0); err != nil {
+	pub, err := publishing(m)
+	if err == nil {
+		err = checkPublishing(pub, r.conn.maxFrame(), 0)
+	}
+	if err != nil {
 		return nil, fail(fmt.Errorf("message %s: %w", m.UUID, err))
 	}
 	token := herald.NewID()
@@ -178,6 +187,8 @@ func (r *requester) publish(ctx context.Context, topic string, pub amqp.Publishi
 	if err != nil {
 		return err
 	}
+	r.sendMu.Lock()
+	defer r.sendMu.Unlock()
 	r.mu.Lock()
 	declared := r.declared[topic]
 	r.mu.Unlock()
@@ -206,14 +217,23 @@ func (r *requester) Reply(ctx context.Context, to adapters.ReplyAddress, m *hera
 	if to.To == "" {
 		return fail(withKind(herald.KindInvalid, errors.New("reply address is empty")))
 	}
-	pub := publishing(m)
+	pub, err := publishing(m)
+	if err == nil {
+		err = checkPublishing(pub, 0, 0)
+	}
+	if err != nil {
+		return fail(fmt.Errorf("message %s: %w", m.UUID, err))
+	}
 	pub.CorrelationId = to.Correlation
 	pub.DeliveryMode = amqp.Transient
 	ch, err := r.channel(ctx)
 	if err != nil {
 		return fail(err)
 	}
-	if err := ch.PublishWithContext(ctx, "", to.To, false, false, pub); err != nil {
+	r.sendMu.Lock()
+	err = ch.PublishWithContext(ctx, "", to.To, false, false, pub)
+	r.sendMu.Unlock()
+	if err != nil {
 		return fail(withKind(herald.KindUnreachable, err))
 	}
 	return nil

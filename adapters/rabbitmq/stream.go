@@ -360,6 +360,7 @@ func (s *stream) received(g *generation, d *amqp.Delivery) adapters.Received {
 		Msg:     m,
 		Key:     m.Metadata.Get(herald.KeyHeader),
 		Attempt: attempt,
+		Time:    d.Timestamp,
 		Token:   adapters.Token{Seq: d.DeliveryTag, Part: g.id, Ref: g},
 	}
 }

@@ -126,8 +126,14 @@ func (t *topic) sendAt(ctx context.Context, name string, m *herald.Message, at t
 		}
 		exchange, key = tierExchange(delayLevels-1), delayRoutingKey(delayUnits(d), name)
 	}
-	pub := publishing(m)
-	if err := checkPublishing(pub, t.conn.maxFrame(), t.maxSize.Load()); err != nil {
+	pub, err := publishing(m)
+	if err == nil && !at.IsZero() && pub.Expiration != "" {
+		err = withKind(herald.KindInvalid, fmt.Errorf("metadata %s cannot be combined with a delay: the delay tiers hold a message by TTL, and its own would cut the delay short", ExpirationHeader))
+	}
+	if err == nil {
+		err = checkPublishing(pub, t.conn.maxFrame(), t.maxSize.Load())
+	}
+	if err != nil {
 		return opError(t.s.scheme, opPublish, name, fmt.Errorf("message %s: %w", m.UUID, err))
 	}
 	if ctx.Err() != nil {

@@ -43,9 +43,10 @@ func rabbit(t *testing.T, group string) (target string, ch *amqp.Channel, topic 
 // TestAMQPHeraldToPlainClient: what a plain AMQP 0-9-1 client (amqp091-go,
 // as pika would) sees of an event Herald publishes on RabbitMQ: in binary
 // mode one cloudEvents_<attr> header per attribute and extension, the
-// datacontenttype in the content-type header, the event ID as
-// message_id; in structured mode the JSON event format as the body and a
-// content-type header of application/cloudevents+json.
+// datacontenttype as the AMQP content_type property (and the content-type
+// header), the event ID as message_id; in structured mode the JSON event
+// format as the body and a content_type (and content-type header) of
+// application/cloudevents+json.
 func TestAMQPHeraldToPlainClient(t *testing.T) {
 	for _, mode := range modes {
 		t.Run(mode.String(), func(t *testing.T) {
@@ -89,6 +90,9 @@ func TestAMQPHeraldToPlainClient(t *testing.T) {
 				if ct := d.Headers["content-type"]; ct != cloudevents.StructuredContentType {
 					t.Errorf("content-type header %v", ct)
 				}
+				if d.ContentType != cloudevents.StructuredContentType {
+					t.Errorf("content_type property %q, want %q", d.ContentType, cloudevents.StructuredContentType)
+				}
 				if !strings.Contains(string(d.Body), `"specversion":"1.0"`) || !strings.Contains(string(d.Body), `"data":`+evData) {
 					t.Errorf("body %s", d.Body)
 				}
@@ -104,6 +108,9 @@ func TestAMQPHeraldToPlainClient(t *testing.T) {
 					t.Errorf("header %s = %v, want %q", k, got, want)
 				}
 			}
+			if d.ContentType != "application/json" {
+				t.Errorf("content_type property %q, want the datacontenttype application/json", d.ContentType)
+			}
 			if string(d.Body) != evData {
 				t.Errorf("body %q", d.Body)
 			}
@@ -115,7 +122,7 @@ func TestAMQPHeraldToPlainClient(t *testing.T) {
 // publishes with the AMQP binding's colon prefix and native AMQP types
 // (a timestamp, an int32, a boolean) is read by Herald with every
 // attribute and extension (the driver renders non-string header values
-// as strings).
+// as strings), the datacontenttype from the AMQP content_type property.
 func TestAMQPPlainClientToHerald(t *testing.T) {
 	target, ch, topic := rabbit(t, "ce")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -135,12 +142,10 @@ func TestAMQPPlainClientToHerald(t *testing.T) {
 			"cloudEvents:specversion": "1.0", "cloudEvents:id": id, "cloudEvents:source": evSource, "cloudEvents:type": evType,
 			"cloudEvents:subject": subject, "cloudEvents:time": evTime, "cloudEvents:dataschema": evSchema,
 			"cloudEvents:traceparent": evTrace, "cloudEvents:partitionkey": evPartKey, "cloudEvents:priority": int32(5), "cloudEvents:urgent": true,
-			// The content_type property is not read by Herald's driver yet
-			// (issue 18 item 3); the header is.
-			"content-type": "application/json",
 		},
-		MessageId: id,
-		Body:      []byte(evData),
+		ContentType: "application/json", // the property only, as a plain AMQP client sets it
+		MessageId:   id,
+		Body:        []byte(evData),
 	})
 	if err != nil {
 		t.Fatal(err)

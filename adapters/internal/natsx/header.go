@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters/internal/reserved"
 	"github.com/heraldkit/herald/internal/wm"
 )
 
@@ -20,8 +21,10 @@ import (
 //
 //	Herald-Enc-<base64url(key), unpadded>: <base64(value)>
 //
-// and decoded on consume, so every metadata entry round-trips exactly.
-const EncodedPrefix = "Herald-Enc-"
+// and decoded on consume, so every metadata entry round-trips exactly. It
+// is the escape every backend uses for the keys it reserves
+// (adapters/internal/reserved).
+const EncodedPrefix = reserved.Prefix
 
 // Marshaler maps Watermill messages to NATS messages and back. Metadata
 // becomes NATS headers (see EncodedPrefix) and the message ID travels as
@@ -69,7 +72,7 @@ func (Marshaler) fill(nm *nats.Msg, subject string, msg *message.Message) {
 	i := 0
 	for k, v := range msg.Metadata {
 		if !plainKey(k) || !plainValue(v) {
-			k, v = EncodedPrefix+base64.RawURLEncoding.EncodeToString([]byte(k)), base64.StdEncoding.EncodeToString([]byte(v))
+			k, v = reserved.Escape(k, v)
 		}
 		vals[i] = v
 		h[k] = vals[i : i+1 : i+1]
@@ -148,10 +151,8 @@ func (Marshaler) decode(h nats.Header, data []byte, reply string) *message.Messa
 		case strings.HasPrefix(k, "Nats-Expected-"):
 			continue
 		case strings.HasPrefix(k, EncodedPrefix):
-			key, kerr := base64.RawURLEncoding.DecodeString(k[len(EncodedPrefix):])
-			val, verr := base64.StdEncoding.DecodeString(v)
-			if kerr == nil && verr == nil {
-				md[string(key)] = string(val)
+			if key, val, ok := reserved.Unescape(k, v); ok {
+				md[key] = val
 				continue
 			}
 		}

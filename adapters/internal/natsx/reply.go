@@ -3,19 +3,21 @@ package natsx
 import (
 	"strconv"
 	"strings"
+	"time"
 )
 
-// ackFields returns the stream name, delivery count and stream sequence
-// tokens of a JetStream ack subject, in one pass and without allocating:
+// ackFields returns the stream name, delivery count, stream sequence and
+// timestamp tokens of a JetStream ack subject, in one pass and without
+// allocating:
 //
 //	$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>
 //	$JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>[.<token>]
 //
 // ok is false when reply is not such a subject.
-func ackFields(reply string) (stream, delivered, sseq string, ok bool) {
+func ackFields(reply string) (stream, delivered, sseq, tm string, ok bool) {
 	const prefix = "$JS.ACK."
 	if !strings.HasPrefix(reply, prefix) {
-		return "", "", "", false
+		return "", "", "", "", false
 	}
 	rest := reply[len(prefix):]
 	var tok [12]string
@@ -32,17 +34,17 @@ func ackFields(reply string) (stream, delivered, sseq string, ok bool) {
 	}
 	switch {
 	case n == 7:
-		return tok[0], tok[2], tok[3], true
+		return tok[0], tok[2], tok[3], tok[5], true
 	case n >= 9:
-		return tok[2], tok[4], tok[5], true
+		return tok[2], tok[4], tok[5], tok[7], true
 	}
-	return "", "", "", false
+	return "", "", "", "", false
 }
 
 // numDelivered reads the delivery count from a JetStream ack subject (see
 // ackFields); it returns 0 when reply is not such a subject.
 func numDelivered(reply string) int {
-	_, tok, _, ok := ackFields(reply)
+	_, tok, _, _, ok := ackFields(reply)
 	if !ok || tok == "" {
 		return 0
 	}
@@ -60,10 +62,25 @@ func numDelivered(reply string) int {
 // streamSeq reads the stream name and the stream sequence from a
 // JetStream ack subject (see ackFields).
 func streamSeq(reply string) (string, uint64, bool) {
-	stream, _, seq, ok := ackFields(reply)
+	stream, _, seq, _, ok := ackFields(reply)
 	if !ok {
 		return "", 0, false
 	}
 	n, err := strconv.ParseUint(seq, 10, 64)
 	return stream, n, err == nil
+}
+
+// storedAt reads the time the stream stored the message from a JetStream
+// ack subject (see ackFields); the zero time when reply is not such a
+// subject.
+func storedAt(reply string) time.Time {
+	_, _, _, tm, ok := ackFields(reply)
+	if !ok {
+		return time.Time{}
+	}
+	ns, err := strconv.ParseInt(tm, 10, 64)
+	if err != nil || ns <= 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
 }

@@ -1,6 +1,9 @@
 package natsx
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestNumDelivered(t *testing.T) {
 	for reply, want := range map[string]int{
@@ -21,5 +24,21 @@ func TestNumDelivered(t *testing.T) {
 	}
 	if sink != 12 {
 		t.Errorf("numDelivered = %d, want 12", sink)
+	}
+}
+
+// TestStoredAt: the stored time is the ack subject's timestamp token
+// (nanoseconds), in both subject forms; zero for anything else.
+func TestStoredAt(t *testing.T) {
+	want := time.Unix(0, 1765115000123456789)
+	for reply, w := range map[string]time.Time{
+		"$JS.ACK.ORDERS.c1.3.10.7.1765115000123456789.2":             want,
+		"$JS.ACK._.hash.ORDERS.c1.12.10.7.1765115000123456789.2.tok": want,
+		"$JS.ACK.ORDERS.c1.3.10.7.x.2":                               {},
+		"_INBOX.abc":                                                 {},
+	} {
+		if got := storedAt(reply); !got.Equal(w) {
+			t.Errorf("storedAt(%q) = %v; want %v", reply, got, w)
+		}
 	}
 }

@@ -88,6 +88,7 @@ type delivery struct {
 	msg        *herald.Message
 	key        string
 	attempt    int
+	stored     time.Time // when the stream stored the message
 	alive      time.Time // delivered, or last marked in progress
 	prev, next *delivery
 	handed     bool
@@ -147,7 +148,7 @@ func (st *Stream) onMsg(m *nats.Msg) {
 		return
 	}
 	d := st.newDelivery()
-	d.reply, d.msg, d.key, d.attempt, d.alive = m.Reply, msg, key, attempt, now
+	d.reply, d.msg, d.key, d.attempt, d.stored, d.alive = m.Reply, msg, key, attempt, storedAt(m.Reply), now
 	st.link(d)
 	st.queue = append(st.queue, d)
 	recovered := st.healthy()
@@ -254,7 +255,7 @@ func (st *Stream) Receive(ctx context.Context, buf []adapters.Received) (int, er
 				st.queue[st.qh] = nil
 				st.qh++
 				d.handed = true
-				buf[i] = adapters.Received{Msg: d.msg, Key: d.key, Attempt: d.attempt, Token: adapters.Token{Seq: d.gen, Ref: d}}
+				buf[i] = adapters.Received{Msg: d.msg, Key: d.key, Attempt: d.attempt, Time: d.stored, Token: adapters.Token{Seq: d.gen, Ref: d}}
 			}
 			st.handed += k
 			if st.qh == len(st.queue) {

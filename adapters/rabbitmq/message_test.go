@@ -1,0 +1,161 @@
+package rabbitmq
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
+)
+
+// delivered is what the broker hands a consumer for pub (no broker: the
+// fields a delivery copies from the publishing).
+func delivered(pub amqp.Publishing, exchange string) *amqp.Delivery {
+	return &amqp.Delivery{
+		Headers: pub.Headers, ContentType: pub.ContentType, ContentEncoding: pub.ContentEncoding,
+		DeliveryMode: pub.DeliveryMode, CorrelationId: pub.CorrelationId, ReplyTo: pub.ReplyTo,
+		Expiration: pub.Expiration, MessageId: pub.MessageId, Timestamp: pub.Timestamp, Type: pub.Type,
+		Exchange: exchange, Body: pub.Body,
+	}
+}
+
+// TestPublishingProperties: the metadata entries publishing maps become
+// AMQP properties (the amqp-* ones only properties, the others headers
+// too), and fromDelivery reads them back into the same entries.
+func TestPublishingProperties(t *testing.T) {
+	m := herald.NewMessage([]byte("x"))
+	md := map[string]string{
+		herald.ContentTypeHeader:   "application/json",
+		ContentEncodingHeader:      "gzip",
+		adapters.CorrelationHeader: "corr-1",
+		adapters.ReplyToHeader:     "my-reply-queue",
+		TypeHeader:                 "order.placed",
+		ExpirationHeader:           "60000",
+		TimestampHeader:            "2026-12-07T13:40:00Z",
+	}
+	for k, v := range md {
+		m.Metadata.Set(k, v)
+	}
+	pub, err := publishing(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := time.Date(2026, 12, 7, 13, 40, 0, 0, time.UTC)
+	if pub.ContentType != "application/json" || pub.ContentEncoding != "gzip" || pub.CorrelationId != "corr-1" ||
+		pub.ReplyTo != "my-reply-queue" || pub.Type != "order.placed" || pub.Expiration != "60000" || !pub.Timestamp.Equal(want) {
+		t.Errorf("properties %+v", pub)
+	}
+	for _, k := range []string{TypeHeader, ExpirationHeader, TimestampHeader} {
+		if _, ok := pub.Headers[k]; ok {
+			t.Errorf("header %s sent; it is a property only", k)
+		}
+	}
+	for _, k := range []string{herald.ContentTypeHeader, ContentEncodingHeader, adapters.CorrelationHeader, adapters.ReplyToHeader} {
+		if pub.Headers[k] != md[k] {
+			t.Errorf("header %s = %v; want %q (kept for watermill-amqp consumers)", k, pub.Headers[k], md[k])
+		}
+	}
+	got := fromDelivery(delivered(pub, "t"))
+	for k, v := range md {
+		if k == TimestampHeader {
+			continue // Received.Time
+		}
+		if got.Metadata.Get(k) != v {
+			t.Errorf("read back %s = %q; want %q", k, got.Metadata.Get(k), v)
+		}
+	}
+}
+
+// TestPropertyWinsOverHeader: a foreign message whose property and
+// header of one name differ reads the property.
+func TestPropertyWinsOverHeader(t *testing.T) {
+	d := &amqp.Delivery{MessageId: "m", ContentType: "text/plain", CorrelationId: "prop",
+		Headers: amqp.Table{herald.ContentTypeHeader: "application/json", adapters.CorrelationHeader: "hdr", "plain": "kept"}}
+	got := fromDelivery(d)
+	if got.Metadata.Get(herald.ContentTypeHeader) != "text/plain" || got.Metadata.Get(adapters.CorrelationHeader) != "prop" || got.Metadata.Get("plain") != "kept" {
+		t.Errorf("metadata %v", got.Metadata)
+	}
+}
+
+// TestPublishingRefusesBadProperties: an expiration or timestamp that is
+// not what the property takes is KindInvalid naming the entry, before
+// anything is sent (RabbitMQ closes the channel over a bad expiration).
+func TestPublishingRefusesBadProperties(t *testing.T) {
+	for k, v := range map[string]string{ExpirationHeader: "1m", TimestampHeader: "yesterday"} {
+		m := herald.NewMessage(nil)
+		m.Metadata.Set(k, v)
+		_, err := publishing(m)
+		if err == nil || kindOf(err) != herald.KindInvalid || !strings.Contains(err.Error(), k) {
+			t.Errorf("%s=%q: err = %v; want KindInvalid naming %s", k, v, err, k)
+		}
+	}
+	m := herald.NewMessage(nil)
+	m.Metadata.Set(TypeHeader, strings.Repeat("t", 256))
+	pub, err := publishing(m)
+	if err == nil {
+		err = checkPublishing(pub, 0, 0)
+	}
+	if err == nil || kindOf(err) != herald.KindInvalid || !strings.Contains(err.Error(), TypeHeader) {
+		t.Errorf("a 256-byte type: err = %v; want KindInvalid naming %s", err, TypeHeader)
+	}
+}
+
+// TestReservedHeadersEscaped: metadata named like the ID header or
+// starting with Herald-Enc- is escaped, not overwritten, and comes back
+// exactly; the ID header is still the message's ID. RedeliveredHeader is
+// not sent (it describes a receipt).
+func TestReservedHeadersEscaped(t *testing.T) {
+	m := herald.NewMessage([]byte("x"))
+	m.Metadata.Set(uuidHeader, "users-own")
+	m.Metadata.Set("Herald-Enc-looks-escaped", "v")
+	m.Metadata.Set(RedeliveredHeader, "true")
+	pub, err := publishing(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pub.Headers[uuidHeader] != m.UUID {
+		t.Errorf("%s header = %v; want the ID %s", uuidHeader, pub.Headers[uuidHeader], m.UUID)
+	}
+	if _, ok := pub.Headers[RedeliveredHeader]; ok {
+		t.Errorf("%s sent", RedeliveredHeader)
+	}
+	got := fromDelivery(delivered(pub, "t"))
+	if got.UUID != m.UUID || got.Metadata.Get(uuidHeader) != "users-own" || got.Metadata.Get("Herald-Enc-looks-escaped") != "v" {
+		t.Errorf("id %q metadata %v", got.UUID, got.Metadata)
+	}
+	if _, ok := got.Metadata[RedeliveredHeader]; ok {
+		t.Errorf("a first delivery has %s", RedeliveredHeader)
+	}
+}
+
+// TestDigestIDStable: a foreign message without an ID gets the same ID on
+// every delivery (redelivered flag, x-delivery-count, x-death and
+// delivery tag change), and another ID when its body, headers or routing
+// differ.
+func TestDigestIDStable(t *testing.T) {
+	first := &amqp.Delivery{Exchange: "orders", RoutingKey: "", DeliveryTag: 1, Body: []byte("b"),
+		Headers: amqp.Table{"a": "1", "n": int32(2)}}
+	again := &amqp.Delivery{Exchange: "orders", RoutingKey: "", DeliveryTag: 9, Redelivered: true, Body: []byte("b"),
+		Headers: amqp.Table{"n": int32(2), "a": "1", "x-delivery-count": int64(3), "x-death": []any{amqp.Table{"count": int64(1)}}}}
+	id := fromDelivery(first).UUID
+	if !strings.HasPrefix(id, "sha256:") || len(id) != len("sha256:")+32 {
+		t.Errorf("id %q; want sha256: and 32 hex digits", id)
+	}
+	if got := fromDelivery(again).UUID; got != id {
+		t.Errorf("redelivery id %q; want %q", got, id)
+	}
+	for name, d := range map[string]*amqp.Delivery{
+		"body":        {Exchange: "orders", Body: []byte("c"), Headers: amqp.Table{"a": "1", "n": int32(2)}},
+		"header":      {Exchange: "orders", Body: []byte("b"), Headers: amqp.Table{"a": "2", "n": int32(2)}},
+		"exchange":    {Exchange: "other", Body: []byte("b"), Headers: amqp.Table{"a": "1", "n": int32(2)}},
+		"routing key": {Exchange: "orders", RoutingKey: "k", Body: []byte("b"), Headers: amqp.Table{"a": "1", "n": int32(2)}},
+		"shifted":     {Exchange: "orders", Body: []byte("b"), Headers: amqp.Table{"a": "1n", "": int32(2)}},
+	} {
+		if fromDelivery(d).UUID == id {
+			t.Errorf("%s differs but the id is the same", name)
+		}
+	}
+}
