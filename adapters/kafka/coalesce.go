@@ -30,6 +30,7 @@ const coalesceMax = 64
 // Records go to franz-go in the order they were taken (a key's order).
 type coalescer struct {
 	produce  func(*kgo.Record) // hands one record to franz-go; never blocks
+	wait     time.Duration     // coalesceWait (tests set another)
 	inflight atomic.Int64      // records taken and not answered
 
 	mu    sync.Mutex
@@ -38,7 +39,7 @@ type coalescer struct {
 }
 
 func newCoalescer(produce func(*kgo.Record)) *coalescer {
-	c := &coalescer{produce: produce}
+	c := &coalescer{produce: produce, wait: coalesceWait}
 	c.timer = time.AfterFunc(time.Hour, c.release)
 	c.timer.Stop()
 	return c
@@ -58,7 +59,7 @@ func (c *coalescer) take(rec *kgo.Record) {
 	c.held = append(c.held, rec)
 	switch len(c.held) {
 	case 1:
-		c.timer.Reset(coalesceWait)
+		c.timer.Reset(c.wait)
 	case coalesceMax:
 		c.timer.Stop()
 		c.releaseLocked()

@@ -3,6 +3,7 @@ package kafka
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -10,10 +11,11 @@ import (
 )
 
 // TestConcurrentSendsShareRequests (issue 15, item 4): 16 goroutines
-// each sending one record and waiting for its answer share produce
-// requests. Before the coalescer franz-go sent a request per free slot:
-// 2.7 records per request on average; held while others are in flight,
-// they go ~16 at a time.
+// each sending one record and waiting for its answer, on the broker: every
+// record is acknowledged, and the records per produce request are logged
+// (2.6 without the coalescer; 3.3 to 8.0 with it, depending on the load:
+// the sharing itself is asserted without timing by
+// TestCoalescerHoldsWhileInFlight).
 func TestConcurrentSendsShareRequests(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
@@ -32,10 +34,67 @@ func TestConcurrentSendsShareRequests(t *testing.T) {
 	}
 	wg.Wait()
 	reqs := tp.writes.n.Load() - before
-	perReq := float64(callers*each) / float64(reqs)
-	t.Logf("%d records in %d produce requests: %.1f per request", callers*each, reqs, perReq)
-	if perReq < 3.5 {
-		t.Errorf("%.1f records per produce request with %d concurrent callers, want at least 3.5 (2.6 without coalescing)", perReq, callers)
+	if reqs <= 0 || reqs > callers*each {
+		t.Fatalf("%d produce requests for %d records", reqs, callers*each)
+	}
+	t.Logf("%d records in %d produce requests: %.1f per request", callers*each, reqs, float64(callers*each)/float64(reqs))
+}
+
+// TestCoalescerHoldsWhileInFlight: a record taken while none is in flight
+// goes at once; records taken while one is are held and go together,
+// when coalesceMax of them wait (at once, in the take that fills it) or
+// when the wait ends; once every record was answered the next goes at
+// once again. (Replaces a ratio measured on the broker, which the load
+// of CI moved below its bound: 3.3 records per request against 3.5.)
+func TestCoalescerHoldsWhileInFlight(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		got  int
+		went = make(chan struct{}, 1)
+	)
+	c := newCoalescer(func(*kgo.Record) {
+		mu.Lock()
+		got++
+		mu.Unlock()
+		select {
+		case went <- struct{}{}:
+		default:
+		}
+	})
+	c.wait = time.Hour
+	produced := func() int { mu.Lock(); defer mu.Unlock(); return got }
+	c.take(&kgo.Record{})
+	if n := produced(); n != 1 {
+		t.Fatalf("a record taken with none in flight: %d produced, want 1 at once", n)
+	}
+	for i := 1; i < coalesceMax; i++ {
+		c.take(&kgo.Record{})
+	}
+	if n := produced(); n != 1 {
+		t.Fatalf("%d records taken while one is in flight: %d produced, want them held", coalesceMax-1, n-1)
+	}
+	c.take(&kgo.Record{})
+	if n := produced(); n != 1+coalesceMax {
+		t.Fatalf("the %dth held record: %d produced, want all %d held ones at once", coalesceMax, n-1, coalesceMax)
+	}
+	// The wait: held records go when it ends.
+	c.wait = time.Millisecond
+	<-went
+	c.take(&kgo.Record{})
+	select {
+	case <-went:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a held record did not go when the wait ended")
+	}
+	if n := produced(); n != 2+coalesceMax {
+		t.Fatalf("after the wait: %d produced, want %d", n, 2+coalesceMax)
+	}
+	for range 2 + coalesceMax {
+		c.answered()
+	}
+	c.take(&kgo.Record{})
+	if n := produced(); n != 3+coalesceMax {
+		t.Fatalf("a record taken once every one was answered: held, want it at once")
 	}
 }
 
