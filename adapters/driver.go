@@ -166,7 +166,8 @@ type Received struct {
 	Attempt int
 	// Time is when the message was published or stored, as the broker
 	// carries it (the AMQP timestamp property, the Kafka record
-	// timestamp, the JetStream stored time); zero when it carries none.
+	// timestamp, the JetStream stored time); zero when it carries none
+	// (and always where Capabilities.Timestamps is false).
 	// The facade hands it to the handler as herald.Delivery.Time.
 	Time time.Time
 	// Token is the driver's handle for settling it.
@@ -250,6 +251,9 @@ type Capabilities struct {
 	Delay DelayCapabilities
 	// Request is how the backend carries request/reply (OpenRequester).
 	Request RequestCaps
+	// Timestamps: Received.Time is set for the messages Herald published
+	// (the broker's record, property or stored time).
+	Timestamps bool
 }
 
 // DelayCapabilities is what a backend does for delayed delivery

@@ -36,7 +36,7 @@ func TestCapabilities(t *testing.T) {
 	want := adapters.Capabilities{Durable: true, Groups: true, Redelivery: adapters.RedeliverBroker, NackDelay: true,
 		CountsAttempts: true, Order: adapters.OrderQueue, MaxMessageSize: embedded.MaxPayload, DefaultWindow: 256, SingleProcess: true,
 		Delay:   adapters.DelayCapabilities{Max: 7*24*time.Hour - 1500*time.Millisecond, Precision: 1500 * time.Millisecond, Durable: true, Ordered: true},
-		Request: adapters.RequestCaps{Path: adapters.RequestInbox}}
+		Request: adapters.RequestCaps{Path: adapters.RequestInbox}, Timestamps: true}
 	if got != want {
 		t.Errorf("%+v, want %+v", got, want)
 	}

@@ -48,6 +48,7 @@ func (Driver) Capabilities(cfg herald.Config) adapters.Capabilities {
 		DefaultWindow:  defaultWindow,
 		MaxWindow:      0, // no limit of its own
 		Request:        adapters.RequestCaps{Path: adapters.RequestReplyTopic},
+		Timestamps:     true,
 	}
 }
 

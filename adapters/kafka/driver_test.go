@@ -34,7 +34,7 @@ func TestRegisteredAndCapabilities(t *testing.T) {
 	want := adapters.Capabilities{
 		Durable: true, Groups: true, Redelivery: adapters.RedeliverLocal, NackDelay: false, CountsAttempts: false,
 		Order: adapters.OrderKey, MaxMessageSize: 4096, DefaultWindow: 256,
-		Request: adapters.RequestCaps{Path: adapters.RequestReplyTopic},
+		Request: adapters.RequestCaps{Path: adapters.RequestReplyTopic}, Timestamps: true,
 	}
 	if caps != want {
 		t.Errorf("Capabilities = %+v; want %+v", caps, want)

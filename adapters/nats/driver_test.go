@@ -53,7 +53,7 @@ func TestCapabilities(t *testing.T) {
 	want := adapters.Capabilities{Durable: true, Groups: true, Redelivery: adapters.RedeliverBroker, NackDelay: true,
 		CountsAttempts: true, Order: adapters.OrderQueue, MaxMessageSize: js.MaxMessageSize, DefaultWindow: 256,
 		Delay:   adapters.DelayCapabilities{Max: 7*24*time.Hour - 1500*time.Millisecond, Precision: 1500 * time.Millisecond, Durable: true, Ordered: true},
-		Request: adapters.RequestCaps{Path: adapters.RequestInbox}}
+		Request: adapters.RequestCaps{Path: adapters.RequestInbox}, Timestamps: true}
 	if js != want {
 		t.Errorf("JetStream: %+v, want %+v", js, want)
 	}

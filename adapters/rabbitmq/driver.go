@@ -48,6 +48,7 @@ func (Driver) Capabilities(cfg herald.Config) adapters.Capabilities {
 		DefaultWindow:  defaultWindow,
 		Delay:          delay,
 		Request:        adapters.RequestCaps{Path: adapters.RequestDirectReplyTo, FailFast: true},
+		Timestamps:     true,
 	}
 }
 

@@ -53,5 +53,6 @@ func Capabilities(set Settings, maxMessageSize int, singleProcess bool) adapters
 		SingleProcess:  singleProcess,
 		Delay:          DelayCapabilities(set),
 		Request:        adapters.RequestCaps{Path: adapters.RequestInbox},
+		Timestamps:     true,
 	}
 }
