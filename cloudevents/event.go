@@ -19,8 +19,8 @@ const SpecVersion = "1.0"
 // DataSchema) means the attribute is absent.
 type Event struct {
 	// ID identifies the event; with Source it is unique. Required. A
-	// message written from the event carries it as its Herald message ID
-	// too, so dedup and the inbox key on it.
+	// message written from the event has MessageID(Source, ID) as its
+	// Herald message ID, so dedup and the inbox key on both.
 	ID string
 	// Source is the context that produced the event: a URI-reference.
 	// Required.
