@@ -2,8 +2,6 @@ package herald
 
 import (
 	"github.com/ThreeDotsLabs/watermill/message"
-
-	"github.com/heraldkit/herald/internal/wm"
 )
 
 // Message is a message crossing the broker. It is Watermill's message type,
@@ -20,11 +18,12 @@ const (
 
 // NewMessage returns a message with a new unique ID (a ULID: 26
 // characters, sortable by creation time to the millisecond) and an empty
-// metadata map ready for headers. Its Acked and Nacked channels are nil
-// until Ack or Nack is called: Herald settles a message by the handler's
-// return value, never by them (message.NewMessage makes both channels).
+// metadata map ready for headers. It is message.NewMessage's message, with
+// its Acked and Nacked channels: a message the caller makes may be handed
+// to Watermill code that waits on them (a Watermill subscriber's select on
+// Acked and Nacked), which a message without them would block forever.
 func NewMessage(payload []byte) *Message {
-	return wm.New(NewID(), payload, 0)
+	return message.NewMessage(NewID(), payload)
 }
 
 // SetKey sets the message's ordering key. Messages with the same key keep

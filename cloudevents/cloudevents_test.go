@@ -86,8 +86,8 @@ func TestBinaryHeadersPerBinding(t *testing.T) {
 		if got := m.Metadata.Get(b.Prefix() + "priority"); got != "5" {
 			t.Errorf("%s: priority header = %q, want 5", c.scheme, got)
 		}
-		if m.UUID != ev.ID {
-			t.Errorf("%s: message ID %q, want the event ID %q", c.scheme, m.UUID, ev.ID)
+		if want := cloudevents.MessageID(ev.Source, ev.ID); m.UUID != want {
+			t.Errorf("%s: message ID %q, want MessageID(source, id) %q", c.scheme, m.UUID, want)
 		}
 		if string(m.Payload) != string(ev.Data) {
 			t.Errorf("%s: payload %q", c.scheme, m.Payload)
@@ -333,7 +333,7 @@ func TestPublishAndHandle(t *testing.T) {
 			if !reflect.DeepEqual(got.ev, want) {
 				t.Errorf("%s %s: got\n%+v\nwant\n%+v", target, mode, got.ev, want)
 			}
-			if got.id != want.ID || got.key != "customer-7" {
+			if got.id != cloudevents.MessageID(want.Source, want.ID) || got.key != "customer-7" {
 				t.Errorf("%s %s: message ID %q key %q", target, mode, got.id, got.key)
 			}
 		}

@@ -27,8 +27,13 @@
 // An event is validated before it is written (Event.Validate): a missing
 // id, source or type, a relative dataschema, a bad media type, an
 // extension name that is not lower-case letters and digits or a value of
-// a type CloudEvents does not define is refused with a *ValidationError
-// naming the attribute. A written message's Herald ID is the event ID.
+// a type CloudEvents does not define, or a string attribute holding what
+// the CloudEvents String type excludes (control characters U+0000-U+001F
+// and U+007F-U+009F, noncharacters, invalid UTF-8) is refused with a
+// *ValidationError naming the attribute. A written message's Herald ID is
+// MessageID(source, id): CloudEvents identifies an event by both, so a
+// resend of one event is a duplicate and two sources' events with one id
+// are not.
 //
 // FromMessage reads any binding's form on any backend: structured when
 // the content type (any case) starts with application/cloudevents, else

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // SpecVersion is the CloudEvents version this package writes and reads.
@@ -18,8 +19,8 @@ const SpecVersion = "1.0"
 // DataSchema) means the attribute is absent.
 type Event struct {
 	// ID identifies the event; with Source it is unique. Required. A
-	// message written from the event carries it as its Herald message ID
-	// too, so dedup and the inbox key on it.
+	// message written from the event has MessageID(Source, ID) as its
+	// Herald message ID, so dedup and the inbox key on both.
 	ID string
 	// Source is the context that produced the event: a URI-reference.
 	// Required.
@@ -81,10 +82,37 @@ func (e Event) Validate() error {
 	if err := e.validateContext(); err != nil {
 		return err
 	}
+	for _, a := range [...]struct{ name, v string }{{"id", e.ID}, {"source", e.Source}, {"type", e.Type}, {"subject", e.Subject}, {"datacontenttype", e.DataContentType}, {"dataschema", e.DataSchema}} {
+		if err := checkString(a.name, a.v); err != nil {
+			return err
+		}
+	}
 	for _, name := range slices.Sorted(maps.Keys(e.Extensions)) {
 		if err := checkExtension(name, e.Extensions[name]); err != nil {
 			return err
 		}
+		if s, ok := e.Extensions[name].(string); ok {
+			if err := checkString(name, s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkString refuses what the CloudEvents String type excludes: the
+// control characters U+0000-U+001F and U+007F-U+009F, noncharacters, and
+// surrogates (invalid UTF-8 in Go). Writes only: reads stay lenient.
+func checkString(name, v string) error {
+	bad := !utf8.ValidString(v)
+	for _, r := range v {
+		if bad {
+			break
+		}
+		bad = r <= 0x1f || r >= 0x7f && r <= 0x9f || r >= 0xfdd0 && r <= 0xfdef || r&0xfffe == 0xfffe
+	}
+	if bad {
+		return &ValidationError{Attribute: name, Value: v, Problem: "holds a character the CloudEvents String type excludes", Allowed: "valid UTF-8 without control characters (U+0000-U+001F, U+007F-U+009F) or noncharacters"}
 	}
 	return nil
 }

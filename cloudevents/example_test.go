@@ -91,3 +91,14 @@ func ExampleNewMessage() {
 	// application/cloudevents+json; charset=UTF-8
 	// {"specversion":"1.0","id":"1","source":"/s","type":"t","subject":"a b"}
 }
+
+// MessageID is the Herald message ID of a written event; a handler
+// dedupes another producer's events on it too
+// (middleware.DedupKey), since CloudEvents identifies an event by source
+// and id together.
+func ExampleMessageID() {
+	a := cloudevents.MessageID("/sensors/a", "1")
+	b := cloudevents.MessageID("/sensors/b", "1")
+	fmt.Println(len(a), a == b, a == cloudevents.MessageID("/sensors/a", "1"))
+	// Output: 35 false true
+}

@@ -2,6 +2,9 @@ package cloudevents
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"maps"
 	"slices"
 
@@ -33,8 +36,8 @@ func Publish(ctx context.Context, p Publisher, topic, key string, ev Event, opts
 }
 
 // NewMessage returns ev as a message for the backend of scheme (see
-// BindingFor). Its Herald message ID is ev.ID. An invalid event is
-// refused with a *ValidationError naming the attribute.
+// BindingFor). Its Herald message ID is MessageID(ev.Source, ev.ID). An
+// invalid event is refused with a *ValidationError naming the attribute.
 func NewMessage(scheme string, ev Event, opts ...Option) (*herald.Message, error) {
 	b, err := BindingFor(scheme)
 	if err != nil {
@@ -53,10 +56,10 @@ func NewMessage(scheme string, ev Event, opts ...Option) (*herald.Message, error
 		if err != nil {
 			return nil, err
 		}
-		m = message.NewMessage(ev.ID, body)
+		m = message.NewMessage(MessageID(ev.Source, ev.ID), body)
 		m.Metadata.Set(b.ctHeader, StructuredContentType)
 	} else {
-		m = message.NewMessage(ev.ID, ev.Data)
+		m = message.NewMessage(MessageID(ev.Source, ev.ID), ev.Data)
 		prefix := b.prefix
 		if o.amqpColon {
 			prefix = b.altPrefix
@@ -103,4 +106,21 @@ func writeBinary(md message.Metadata, b Binding, prefix string, ev Event) {
 		s, _ := canonical(ev.Extensions[name])
 		set(prefix+name, s)
 	}
+}
+
+// MessageID is the Herald message ID of the event source and id identify:
+// "ce:" and the first 128 bits, in hex, of the SHA-256 of both. CloudEvents
+// identifies an event by source and id together (two producers may send
+// the same id), so the message ID covers both: a resend of one event has
+// the same ID (middleware.Deduplicate, an inbox and JetStream's duplicate
+// window see it once) and events of two sources never share one. Dedupe
+// another producer's events on MessageID(ev.Source, ev.ID) too.
+func MessageID(source, id string) string {
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(source)))
+	h.Write(n[:])
+	h.Write([]byte(source))
+	h.Write([]byte(id))
+	return "ce:" + hex.EncodeToString(h.Sum(nil)[:16])
 }

@@ -236,10 +236,13 @@
 // round-trips. A message without an ID (published by the nats CLI or plain
 // nats.go) gets "<stream>:<sequence>" on JetStream, stable across
 // redeliveries, and a new ID on core NATS. Headers with several values
-// are joined with ", ". Metadata named Nats-Msg-Id, Nats-Expected-*,
-// _watermill_message_uuid or Herald-Enc-* is encoded as above, so it
-// round-trips instead of steering the server; other Nats-* headers
-// (Nats-TTL, for instance) reach the server as set.
+// are joined with ", ". Metadata named _watermill_message_uuid,
+// Herald-Enc-* or anything in the server's Nats- namespace (any case:
+// Nats-Msg-Id, Nats-Expected-*, Nats-Rollup, Nats-TTL, Nats-Schedule*...)
+// is encoded as above, so it round-trips instead of steering the server:
+// a consumed message's Nats-Rollup forwarded by DeadLetter would
+// otherwise purge the subject (Herald's schedule-enabled streams allow
+// roll-ups).
 //
 // # Options
 //

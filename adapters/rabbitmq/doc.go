@@ -319,12 +319,14 @@
 //
 // A message published by another client is consumed as well: its ID is
 // the ID header, else message_id, else a digest: "sha256:" and 32 hex
-// digits of the SHA-256 of its exchange, routing key, headers (sorted,
+// digits of the SHA-256 of its exchange, routing key, properties
+// (content_type, content_encoding, correlation_id, reply_to, type,
+// timestamp, app_id, user_id, priority: not expiration), headers (sorted,
 // without the x- ones the broker adds or changes on a redelivery, such as
 // x-delivery-count and x-death) and body. The digest is the same on every
 // redelivery, so ID-based de-duplication (an inbox) works for foreign
 // messages; two identical foreign messages (same exchange, routing key,
-// headers and body) share it. Non-string header values become strings. A
+// properties, headers and body) share it. Non-string header values become strings. A
 // redelivered message has RedeliveredHeader set to "true".
 //
 // Reserved names: a metadata entry named "_watermill_message_uuid" or

@@ -179,11 +179,13 @@ func fromDelivery(d *amqp.Delivery) *herald.Message {
 
 // digestID is the ID of a message that came without one: "sha256:" and
 // the first 128 bits, in hex, of the SHA-256 of its exchange, routing
-// key, headers (sorted, without the x- ones the broker adds or changes on
+// key, properties (content_type, content_encoding, correlation_id,
+// reply_to, type, timestamp, app_id, user_id, priority; not expiration,
+// which a dead-lettering removes), headers (sorted, without the x- ones the broker adds or changes on
 // a redelivery or a dead-lettering, such as x-delivery-count and x-death)
 // and body. A redelivery keeps it, so ID-based de-duplication (an inbox)
 // works for foreign messages; two identical foreign messages (same
-// exchange, routing key, headers and body) share it.
+// exchange, routing key, properties, headers and body) share it.
 func digestID(d *amqp.Delivery) string {
 	h := sha256.New()
 	var n [8]byte
@@ -194,6 +196,15 @@ func digestID(d *amqp.Delivery) string {
 	}
 	field(d.Exchange)
 	field(d.RoutingKey)
+	// The properties, which no redelivery changes (expiration aside:
+	// RabbitMQ removes it when it dead-letters a message).
+	var ts string
+	if !d.Timestamp.IsZero() {
+		ts = strconv.FormatInt(d.Timestamp.Unix(), 10)
+	}
+	for _, p := range [...]string{d.ContentType, d.ContentEncoding, d.CorrelationId, d.ReplyTo, d.Type, ts, d.AppId, d.UserId, strconv.Itoa(int(d.Priority))} {
+		field(p)
+	}
 	keys := make([]string, 0, len(d.Headers))
 	for k := range d.Headers {
 		if !strings.HasPrefix(k, "x-") {

@@ -44,7 +44,7 @@ func rabbit(t *testing.T, group string) (target string, ch *amqp.Channel, topic 
 // as pika would) sees of an event Herald publishes on RabbitMQ: in binary
 // mode one cloudEvents_<attr> header per attribute and extension, the
 // datacontenttype as the AMQP content_type property (and the content-type
-// header), the event ID as message_id; in structured mode the JSON event
+// header), cloudevents.MessageID(source, id) as message_id; in structured mode the JSON event
 // format as the body and a content_type (and content-type header) of
 // application/cloudevents+json.
 func TestAMQPHeraldToPlainClient(t *testing.T) {
@@ -83,8 +83,8 @@ func TestAMQPHeraldToPlainClient(t *testing.T) {
 			case <-ctx.Done():
 				t.Fatal("the plain client received nothing")
 			}
-			if d.MessageId != id {
-				t.Errorf("message_id %q, want the event ID %q", d.MessageId, id)
+			if want := cloudevents.MessageID(evSource, id); d.MessageId != want {
+				t.Errorf("message_id %q, want MessageID(source, id) %q", d.MessageId, want)
 			}
 			if mode == cloudevents.Structured {
 				if ct := d.Headers["content-type"]; ct != cloudevents.StructuredContentType {

@@ -161,10 +161,21 @@ func (Marshaler) decode(h nats.Header, data []byte, reply string) *message.Messa
 	return msg
 }
 
+// serverHeader reports whether k is in the namespace of the NATS server's
+// own headers ("Nats-", any case: Nats-Msg-Id, Nats-Expected-*,
+// Nats-Rollup, Nats-TTL, Nats-Schedule*, Nats-Batch-*, Nats-Incr...), which
+// JetStream acts on. A metadata entry so named is data (a consumed foreign
+// message forwarded by DeadLetter carries them): it travels escaped, so it
+// never purges a subject, expires, schedules or fails a message.
+func serverHeader(k string) bool {
+	return len(k) >= 5 && strings.EqualFold(k[:5], "Nats-")
+}
+
 // plainKey reports whether k is a NATS header token that Herald does not
-// reserve: printable ASCII without the separators nats.go rejects.
+// reserve: printable ASCII without the separators nats.go rejects, outside
+// the server's "Nats-" namespace.
 func plainKey(k string) bool {
-	if k == "" || strings.HasPrefix(k, EncodedPrefix) || k == nats.MsgIdHdr || k == WatermillUUIDHdr || strings.HasPrefix(k, "Nats-Expected-") {
+	if k == "" || strings.HasPrefix(k, EncodedPrefix) || k == WatermillUUIDHdr || serverHeader(k) {
 		return false
 	}
 	for i := 0; i < len(k); i++ {
