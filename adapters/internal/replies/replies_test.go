@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"testing"
-	"time"
 
 	"github.com/heraldkit/herald"
 )
@@ -46,7 +45,7 @@ func TestFailAllAndClose(t *testing.T) {
 	}
 	wait2, forget2, _ := tb.Add("y")
 	defer forget2()
-	go func() { time.Sleep(10 * time.Millisecond); tb.Close() }()
+	go tb.Close() // before or while wait2 waits: either way it ends
 	if _, ok := wait2(context.Background()); ok {
 		t.Fatal("a waiter survived Close")
 	}
