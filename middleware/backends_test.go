@@ -2,8 +2,6 @@ package middleware_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"sync"
 	"testing"
 	"time"
@@ -15,39 +13,15 @@ import (
 	"github.com/heraldkit/herald/subscriber"
 )
 
-// backends are the targets every end-to-end test runs on: the in-process
-// ones always, the brokers when HERALD_TEST_* are set (see
-// adaptertest.BrokerURL; HERALD_REQUIRE_BROKERS=1 makes a missing one a
-// failure).
-var backends = []struct {
-	name   string
-	target func(t *testing.T) string
-}{
-	{"mem", func(*testing.T) string { return "mem://" + uniq("mw") }},
-	{"embedded", func(t *testing.T) string { return "embedded://" + t.TempDir() }},
-	{"kafka", func(t *testing.T) string { return adaptertest.BrokerURL(t, "HERALD_TEST_KAFKA") }},
-	{"rabbitmq", func(t *testing.T) string { return adaptertest.BrokerURL(t, "HERALD_TEST_AMQP") }},
-	{"nats", func(t *testing.T) string { return adaptertest.BrokerURL(t, "HERALD_TEST_NATS") }},
-}
-
-// eachBackend runs fn on every backend, in parallel.
+// eachBackend runs fn on every backend, in parallel (adaptertest.EachBackend).
 func eachBackend(t *testing.T, fn func(t *testing.T, target string)) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			fn(t, b.target(t))
-		})
-	}
+	adaptertest.EachBackend(t, "mw", fn)
 }
 
 // waitFor bounds every wait for a message.
 const waitFor = 60 * time.Second
 
-func uniq(prefix string) string {
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "." + hex.EncodeToString(b[:])
-}
+func uniq(prefix string) string { return adaptertest.UniqueName(prefix) }
 
 func openPub(t *testing.T, target string, mws ...herald.PublishMiddleware) *publisher.Publisher {
 	t.Helper()

@@ -2,8 +2,6 @@ package subscriber_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"sync"
 	"testing"
 	"time"
@@ -15,38 +13,15 @@ import (
 	"github.com/heraldkit/herald/subscriber"
 )
 
-// batchBackends are the targets the batch tests run on: the in-process
-// ones always, the brokers when HERALD_TEST_* are set
-// (HERALD_REQUIRE_BROKERS=1 makes a missing one a failure).
-var batchBackends = []struct {
-	name   string
-	target func(t *testing.T) string
-}{
-	{"mem", func(*testing.T) string { return "mem://" + uniqName("batch") }},
-	{"embedded", func(t *testing.T) string { return "embedded://" + t.TempDir() }},
-	{"kafka", func(t *testing.T) string { return adaptertest.BrokerURL(t, "HERALD_TEST_KAFKA") }},
-	{"rabbitmq", func(t *testing.T) string { return adaptertest.BrokerURL(t, "HERALD_TEST_AMQP") }},
-	{"nats", func(t *testing.T) string { return adaptertest.BrokerURL(t, "HERALD_TEST_NATS") }},
-}
-
-// eachBatchBackend runs fn on every backend, in parallel.
+// eachBatchBackend runs fn on every backend, in parallel (adaptertest.EachBackend).
 func eachBatchBackend(t *testing.T, fn func(t *testing.T, target string)) {
-	for _, b := range batchBackends {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			fn(t, b.target(t))
-		})
-	}
+	adaptertest.EachBackend(t, "batch", fn)
 }
 
 // batchWait bounds every wait for a message in these tests.
 const batchWait = 60 * time.Second
 
-func uniqName(prefix string) string {
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "." + hex.EncodeToString(b[:])
-}
+func uniqName(prefix string) string { return adaptertest.UniqueName(prefix) }
 
 func openBatchPub(t *testing.T, target string) *publisher.Publisher {
 	t.Helper()

@@ -2,8 +2,6 @@ package sdktest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"sync"
 	"testing"
@@ -55,39 +53,15 @@ func chain(h herald.Handler, mws ...herald.Middleware) herald.Handler {
 	return herald.Chain(h, mws...)
 }
 
-// backends are the targets every end-to-end test runs on: the in-process
-// ones always, the brokers when HERALD_TEST_* are set (see
-// adaptertest.BrokerURL; HERALD_REQUIRE_BROKERS=1 makes a missing one a
-// failure).
-var backends = []struct {
-	name   string
-	target func(t *testing.T) string
-}{
-	{"mem", func(*testing.T) string { return "mem://" + uniq("otel") }},
-	{"embedded", func(t *testing.T) string { return "embedded://" + t.TempDir() }},
-	{"kafka", func(t *testing.T) string { return adaptertest.BrokerURL(t, "HERALD_TEST_KAFKA") }},
-	{"rabbitmq", func(t *testing.T) string { return adaptertest.BrokerURL(t, "HERALD_TEST_AMQP") }},
-	{"nats", func(t *testing.T) string { return adaptertest.BrokerURL(t, "HERALD_TEST_NATS") }},
-}
-
-// eachBackend runs fn on every backend, in parallel.
+// eachBackend runs fn on every backend, in parallel (adaptertest.EachBackend).
 func eachBackend(t *testing.T, fn func(t *testing.T, target string)) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			fn(t, b.target(t))
-		})
-	}
+	adaptertest.EachBackend(t, "otel", fn)
 }
 
 // waitFor bounds every wait for a message or a span.
 const waitFor = 60 * time.Second
 
-func uniq(prefix string) string {
-	var b [5]byte
-	_, _ = rand.Read(b[:])
-	return prefix + "." + hex.EncodeToString(b[:])
-}
+func uniq(prefix string) string { return adaptertest.UniqueName(prefix) }
 
 func openPub(t *testing.T, target string, mws ...herald.PublishMiddleware) *publisher.Publisher {
 	t.Helper()
