@@ -35,9 +35,13 @@
 // message again; with RedeliverBroker and no NackDelay it holds the
 // message for its delay before Nack. A delayed publish (PublishAt,
 // PublishAfter) is checked against Capabilities.Delay by the facade and
-// reaches the driver as Topic.SendAt with its delivery time as an
-// argument; a driver without delayed delivery declares a zero Delay and
-// refuses SendAt, never sending the message at once.
+// reaches the driver as Topic.Send with SendOptions.At; a driver without
+// delayed delivery declares a zero Delay and refuses a non-zero At, never
+// sending the message at once. Broker properties (herald.Properties,
+// PublishWith) are checked against Capabilities.Properties the same way
+// and reach the driver in SendOptions, never in metadata: a metadata
+// entry is a header both ways, so a consumed message published again
+// sets no property by accident.
 //
 // # Request/reply
 //

@@ -66,19 +66,16 @@ type Topic interface {
 	// written. Messages sent on one Topic in one order, to one topic with
 	// the same key (herald.Key), reach the broker in that order.
 	//
+	// o says when and with which broker properties: the facade passes only
+	// what Capabilities declares (a delivery time only when Delay.Max > 0,
+	// within Max of now and never in the past; a property only where
+	// Properties has it), and a driver refuses anything else with a
+	// *herald.Error of KindInvalid naming the backend (it never sends m
+	// at once instead of later, nor without a property it was given).
+	//
 	// m is not changed by the driver and must not be changed by the
 	// caller until done was called.
-	Send(ctx context.Context, topic string, m *herald.Message, done func(error)) error
-	// SendAt is Send for a message to be delivered to topic's subscribers
-	// at at, not before: done is called with nil once the broker stored
-	// the delayed message (durably where Capabilities.Delay.Durable), and
-	// the broker delivers it at at, no later than Delay.Precision after
-	// (the delivered message is m as Send would deliver it). The facade
-	// calls it only when Capabilities.Delay.Max > 0 and at is within Max
-	// of now, never with at in the past; a backend without delayed
-	// delivery returns a *herald.Error of KindInvalid (it never sends m
-	// at once). Order, ctx and done are as for Send.
-	SendAt(ctx context.Context, topic string, m *herald.Message, at time.Time, done func(error)) error
+	Send(ctx context.Context, topic string, m *herald.Message, o SendOptions, done func(error)) error
 	// Close stops taking messages, waits within ctx for the answers of
 	// those taken, fails the rest with KindClosed (each done is called)
 	// and closes the connection. It is idempotent.
@@ -246,9 +243,12 @@ type Capabilities struct {
 	MaxWindow int
 	// SingleProcess: the backend lives in one process (mem, embedded).
 	SingleProcess bool
-	// Delay is what Topic.SendAt does; its zero value is no delayed
-	// delivery (the facade refuses a delay).
+	// Delay is what Topic.Send does with SendOptions.At; its zero value
+	// is no delayed delivery (the facade refuses a delay).
 	Delay DelayCapabilities
+	// Properties are the herald.Properties fields Topic.Send honours; the
+	// facade refuses the others.
+	Properties PropertyCaps
 	// Request is how the backend carries request/reply (OpenRequester).
 	Request RequestCaps
 	// Timestamps: Received.Time is set for the messages Herald published
@@ -256,8 +256,33 @@ type Capabilities struct {
 	Timestamps bool
 }
 
+// SendOptions are what the facade decided for one Topic.Send beyond the
+// message itself.
+type SendOptions struct {
+	// At is the delivery time: the broker delivers m to topic's
+	// subscribers at At, not before, and no later than Delay.Precision
+	// after (the delivered message is m as an immediate Send would
+	// deliver it); done is called with nil once the broker stored the
+	// delayed message (durably where Delay.Durable). Zero: at once.
+	At time.Time
+	// Properties are m's broker properties (only those PropertyCaps
+	// declares are ever set).
+	herald.Properties
+}
+
+// PropertyCaps says which herald.Properties fields a backend carries as
+// broker properties (a foreign client reads them as such).
+type PropertyCaps struct {
+	// Time: Properties.Time is the broker's message timestamp.
+	Time bool
+	// TTL: Properties.TTL is the broker's per-message expiry.
+	TTL bool
+	// Type: Properties.Type is the broker's message type property.
+	Type bool
+}
+
 // DelayCapabilities is what a backend does for delayed delivery
-// (Topic.SendAt).
+// (SendOptions.At).
 type DelayCapabilities struct {
 	// Max is the longest delay, from now to the delivery time, the
 	// backend takes; 0: no delayed delivery.
@@ -266,7 +291,7 @@ type DelayCapabilities struct {
 	// is delivered, its rounding and the broker's timer together (the
 	// time to hand it to a handler aside); it is never delivered before.
 	Precision time.Duration
-	// Durable: a delayed message survives a broker restart once SendAt's
+	// Durable: a delayed message survives a broker restart once Send's
 	// done reported nil.
 	Durable bool
 	// Ordered: messages sent on one Topic in one order with the same

@@ -7,7 +7,7 @@ import (
 	"github.com/heraldkit/herald"
 )
 
-// scheduled is a delayed message (SendAt) held on the harness's clock
+// scheduled is a delayed message (SendOptions.At) held on the harness's clock
 // until its delivery time.
 type scheduled struct {
 	topic string

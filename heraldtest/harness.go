@@ -181,6 +181,7 @@ func (driver) Capabilities(herald.Config) adapters.Capabilities {
 		SingleProcess:  true,
 		Delay:          adapters.DelayCapabilities{Max: math.MaxInt64, Precision: 0, Ordered: true},
 		Request:        adapters.RequestCaps{Path: adapters.RequestInProcess, FailFast: true},
+		Properties:     adapters.PropertyCaps{Time: true, TTL: true, Type: true}, // recorded in Publications
 	}
 }
 

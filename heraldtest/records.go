@@ -72,8 +72,9 @@ func newRecords() records {
 type publication struct {
 	msg       *herald.Message
 	at        time.Time // the clock when stored
-	deliverAt time.Time // SendAt's time; zero for Send
+	deliverAt time.Time // SendOptions.At; zero for at once
 	released  bool      // a delayed message queued at its time
+	props     herald.Properties
 }
 
 // Publication is one message the harness stored for a topic.
@@ -91,6 +92,9 @@ type Publication struct {
 	// Held: a delayed message still held for its delivery time when
 	// Publications was called (false once it was queued for the groups).
 	Held bool
+	// Properties are the broker properties it was published with
+	// (publisher.PublishWith).
+	Properties herald.Properties
 }
 
 // settled records a settled delivery; bus.mu is held.
@@ -126,7 +130,7 @@ func (h *Harness) Publications(topic string) []Publication {
 	out := make([]Publication, len(ps))
 	for i, p := range ps {
 		out[i] = Publication{Topic: topic, Msg: clone(p.msg), At: p.at, DeliverAt: p.deliverAt,
-			Held: !p.deliverAt.IsZero() && !p.released}
+			Held: !p.deliverAt.IsZero() && !p.released, Properties: p.props}
 	}
 	return out
 }

@@ -72,7 +72,7 @@ func (r *requester) Request(ctx context.Context, name string, m *herald.Message)
 	if !b.closed && !b.down && len(b.topics[name]) == 0 {
 		err = opError(opRequest, name, herald.KindNoResponder, errors.New("no group subscribes to the topic"))
 	} else {
-		err = b.publish(name, req, time.Time{})
+		err = b.publish(name, req, time.Time{}, herald.Properties{})
 	}
 	if err != nil {
 		rec.err = err

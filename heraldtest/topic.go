@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/middleware"
 )
 
@@ -23,25 +24,20 @@ type topic struct {
 // caller's goroutine. The queues have no limit: Send never waits. While
 // the harness is down it fails with KindUnreachable; a fault (FailPublish)
 // fails it with its kind.
-func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done func(error)) error {
-	return t.send(ctx, name, m, time.Time{}, done)
+//
+// With o.At it is for delivery at o.At on the harness's Clock: the
+// message is stored (among Published, with its delivery time in
+// Publications) and held in the harness's schedule; once the Clock
+// reaches o.At it is queued for the groups the topic has then. A time the
+// Clock has reached already is queued at once. o.Properties are recorded
+// in Publications (the harness takes every field, as a test of code
+// written for any backend needs; deliveries do not carry them).
+func (t *topic) Send(ctx context.Context, name string, m *herald.Message, o adapters.SendOptions, done func(error)) error {
+	return t.send(ctx, name, m, o, done)
 }
 
-// SendAt implements adapters.Topic: Send for delivery at at on the
-// harness's Clock. The message is stored (among Published, with its
-// delivery time in Publications) and held in the harness's schedule; once
-// the Clock reaches at it is queued for the groups the topic has then, as
-// Send queues a message. A time the Clock has reached already is queued
-// at once. Faults and outages fail it as they fail Send.
-func (t *topic) SendAt(ctx context.Context, name string, m *herald.Message, at time.Time, done func(error)) error {
-	if at.IsZero() {
-		return opError(opPublish, name, herald.KindInvalid, errors.New("the delivery time is the zero time"))
-	}
-	return t.send(ctx, name, m, at.Round(0), done)
-}
-
-// send is Send (at zero) and SendAt.
-func (t *topic) send(ctx context.Context, name string, m *herald.Message, at time.Time, done func(error)) error {
+// send is Send.
+func (t *topic) send(ctx context.Context, name string, m *herald.Message, o adapters.SendOptions, done func(error)) error {
 	t.mu.Lock()
 	closed := t.closed
 	t.mu.Unlock()
@@ -56,7 +52,7 @@ func (t *topic) send(ctx context.Context, name string, m *herald.Message, at tim
 	}
 	b := t.bus
 	b.mu.Lock()
-	err := b.publish(name, m, at)
+	err := b.publish(name, m, o.At.Round(0), o.Properties)
 	b.mu.Unlock()
 	done(err)
 	return nil
@@ -64,7 +60,7 @@ func (t *topic) send(ctx context.Context, name string, m *herald.Message, at tim
 
 // publish takes m for name, for delivery at at (zero: now), unless the
 // harness is closed or down or a fault fails it; b.mu is held.
-func (b *bus) publish(name string, m *herald.Message, at time.Time) error {
+func (b *bus) publish(name string, m *herald.Message, at time.Time, props herald.Properties) error {
 	switch {
 	case b.closed:
 		return opError(opPublish, name, herald.KindClosed, errors.New("the harness is closed"))
@@ -74,18 +70,18 @@ func (b *bus) publish(name string, m *herald.Message, at time.Time) error {
 	b.sends++
 	if f := b.fault(name); f != nil {
 		if f.kind == herald.KindOutcomeUnknown {
-			b.store(name, m, at) // written, not answered: the broker has it
+			b.store(name, m, at, props) // written, not answered: the broker has it
 		}
 		return opError(opPublish, name, f.kind, fmt.Errorf("fault injected by FailPublish: publish %d to %s", f.n, f.what()))
 	}
-	b.store(name, m, at)
+	b.store(name, m, at, props)
 	return nil
 }
 
 // store records m as published to name and queues it, or holds it in the
 // schedule until at when the clock has not reached at; b.mu is held.
-func (b *bus) store(name string, m *herald.Message, at time.Time) {
-	p := &publication{msg: clone(m), at: b.clock.Now(), deliverAt: at}
+func (b *bus) store(name string, m *herald.Message, at time.Time, props herald.Properties) {
+	p := &publication{msg: clone(m), at: b.clock.Now(), deliverAt: at, props: props}
 	b.rec.published[name] = append(b.rec.published[name], p)
 	if orig := m.Metadata.Get(middleware.DLQOriginalIDHeader); orig != "" {
 		b.markDead(m.Metadata.Get(middleware.DLQTopicHeader), m.Metadata.Get(middleware.DLQGroupHeader), orig)

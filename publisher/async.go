@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/internal/errstyle"
 )
 
@@ -37,6 +38,22 @@ const DefaultAsyncWindow = 1024
 // One goroutine can keep thousands of messages in flight this way; Flush
 // waits for all of them.
 func (p *Publisher) PublishAsync(ctx context.Context, topic string, msg *herald.Message, done func(*herald.Message, error)) error {
+	return p.publishAsync(ctx, topic, adapters.SendOptions{}, msg, done)
+}
+
+// PublishAsyncWith is PublishAsync with broker properties for msg, as
+// PublishWith sets them (see herald.Properties); a field the backend
+// does not carry is refused before anything is sent, and done is not
+// called.
+func (p *Publisher) PublishAsyncWith(ctx context.Context, topic string, props herald.Properties, msg *herald.Message, done func(*herald.Message, error)) error {
+	if err := p.checkProperties(topic, props); err != nil {
+		return err
+	}
+	return p.publishAsync(ctx, topic, adapters.SendOptions{Properties: props}, msg, done)
+}
+
+// publishAsync is PublishAsync with the send options o.
+func (p *Publisher) publishAsync(ctx context.Context, topic string, o adapters.SendOptions, msg *herald.Message, done func(*herald.Message, error)) error {
 	if err := p.check(topic, []*herald.Message{msg}); err != nil {
 		return err
 	}
@@ -61,7 +78,7 @@ func (p *Publisher) PublishAsync(ctx context.Context, topic string, msg *herald.
 		c := callPool.Get().(*asyncCall)
 		c.p, c.topic, c.msg, c.done, c.pooled = p, topic, msg, done, true
 		c.left.Store(2) // the hand-over, released by seal, and the message
-		if err := p.topic.Send(dctx, topic, msg, c.answerFn); err != nil {
+		if err := p.topic.Send(dctx, topic, msg, o, c.answerFn); err != nil {
 			c.recycle() // done is not called: nothing holds c
 			p.async.release()
 			return err
@@ -70,7 +87,7 @@ func (p *Publisher) PublishAsync(ctx context.Context, topic string, msg *herald.
 		c.seal(nil)
 		return nil
 	}
-	c := &asyncCall{p: p, topic: topic, msg: msg, done: done, dctx: dctx}
+	c := &asyncCall{p: p, topic: topic, msg: msg, done: done, dctx: dctx, o: o}
 	c.answerFn = c.answer
 	c.left.Store(1) // the hand-over itself; released by seal
 	send := herald.ChainPublish(c.send, p.mws...)
@@ -90,7 +107,8 @@ type asyncCall struct {
 	topic string
 	msg   *herald.Message
 	done  func(*herald.Message, error)
-	dctx  context.Context // the deadline the messages are sent with
+	dctx  context.Context      // the deadline the messages are sent with
+	o     adapters.SendOptions // with middleware: what every message is sent with
 
 	left     atomic.Int64 // sends unanswered, plus 1 until sealed
 	sent     atomic.Int64
@@ -118,7 +136,7 @@ func init() {
 
 // recycle clears c and puts it back in callPool.
 func (c *asyncCall) recycle() {
-	c.p, c.topic, c.msg, c.done, c.err, c.sealed, c.pooled = nil, "", nil, nil, nil, false, false
+	c.p, c.topic, c.msg, c.done, c.err, c.sealed, c.pooled, c.o = nil, "", nil, nil, nil, false, false, adapters.SendOptions{}
 	c.sent.Store(0)
 	c.left.Store(0)
 	callPool.Put(c)
@@ -147,7 +165,7 @@ func (c *asyncCall) send(_ context.Context, topic string, msgs ...*herald.Messag
 			c.uncount()
 			continue
 		}
-		if err := c.p.topic.Send(c.dctx, topic, m, c.answerFn); err != nil {
+		if err := c.p.topic.Send(c.dctx, topic, m, c.o, c.answerFn); err != nil {
 			errs = append(errs, err)
 			c.uncount()
 			continue

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
@@ -40,12 +39,7 @@ func (nullDriver) OpenSubscription(context.Context, herald.Config, adapters.Env)
 
 type nullTopic struct{}
 
-func (nullTopic) SendAt(_ context.Context, _ string, _ *herald.Message, _ time.Time, done func(error)) error {
-	done(nil)
-	return nil
-}
-
-func (nullTopic) Send(_ context.Context, _ string, _ *herald.Message, done func(error)) error {
+func (nullTopic) Send(_ context.Context, _ string, _ *herald.Message, _ adapters.SendOptions, done func(error)) error {
 	done(nil)
 	return nil
 }

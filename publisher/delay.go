@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 )
 
 // PublishAt publishes msgs to topic for delivery at at: subscribers get
@@ -57,7 +58,7 @@ func (p *Publisher) publishAt(ctx context.Context, topic string, at time.Time, d
 	if delay <= 0 {
 		return p.Publish(ctx, topic, msgs...)
 	}
-	return p.publish(ctx, topic, at, msgs)
+	return p.publish(ctx, topic, adapters.SendOptions{At: at}, msgs)
 }
 
 // checkDelay refuses a delay the backend cannot honour.

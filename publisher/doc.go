@@ -31,7 +31,7 @@
 // # Delayed delivery
 //
 // PublishAt and PublishAfter publish for delivery at a time, on the path
-// of Publish (middleware included) to the driver's adapters.Topic.SendAt,
+// of Publish (middleware included) to the driver's adapters.Topic.Send with SendOptions.At,
 // and return nil once the broker stored the delayed message. The
 // publisher checks the backend's Capabilities.Delay first: a delay past
 // its maximum, or any delay on a backend without delayed delivery, is

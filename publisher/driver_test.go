@@ -5,7 +5,6 @@ import (
 	"errors"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/heraldkit/herald"
 	"github.com/heraldkit/herald/adapters"
@@ -65,11 +64,10 @@ func openHeld(t *testing.T, opts ...publisher.Option) (*publisher.Publisher, *he
 	return p, ht
 }
 
-func (h *heldTopic) SendAt(context.Context, string, *herald.Message, time.Time, func(error)) error {
-	return &herald.Error{Backend: "held-test", Op: "publish to", Kind: herald.KindInvalid, Err: errors.New("no delayed delivery")}
-}
-
-func (h *heldTopic) Send(ctx context.Context, _ string, m *herald.Message, done func(error)) error {
+func (h *heldTopic) Send(ctx context.Context, _ string, m *herald.Message, o adapters.SendOptions, done func(error)) error {
+	if o != (adapters.SendOptions{}) {
+		return &herald.Error{Backend: "held-test", Op: "publish to", Kind: herald.KindInvalid, Err: errors.New("no delayed delivery, no properties")}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/internal/errstyle"
 )
 
@@ -24,12 +25,26 @@ import (
 // deadline) keep the call's; with a context not derived from its own
 // (context.Background()) they get the publish timeout from then.
 func (p *Publisher) Publish(ctx context.Context, topic string, msgs ...*herald.Message) error {
-	return p.publish(ctx, topic, time.Time{}, msgs)
+	return p.publish(ctx, topic, adapters.SendOptions{}, msgs)
 }
 
-// publish is Publish for delivery at at (Topic.SendAt), or at once when
-// at is zero (Topic.Send).
-func (p *Publisher) publish(ctx context.Context, topic string, at time.Time, msgs []*herald.Message) error {
+// PublishWith is Publish with broker properties for msgs (the Kafka
+// record timestamp; AMQP's timestamp, expiration and type): see
+// herald.Properties. A field the backend does not carry is refused with a
+// *herald.Error of herald.ErrInvalid naming the backend and the field,
+// before anything is sent; PublishWith with the zero Properties is
+// Publish. Publish middleware runs as for Publish and cannot change or
+// lose the properties.
+func (p *Publisher) PublishWith(ctx context.Context, topic string, props herald.Properties, msgs ...*herald.Message) error {
+	if err := p.checkProperties(topic, props); err != nil {
+		return err
+	}
+	return p.publish(ctx, topic, adapters.SendOptions{Properties: props}, msgs)
+}
+
+// publish is Publish with the send options o (a delivery time, broker
+// properties), checked by the caller against the backend's capabilities.
+func (p *Publisher) publish(ctx context.Context, topic string, o adapters.SendOptions, msgs []*herald.Message) error {
 	if err := p.check(topic, msgs); err != nil {
 		return err
 	}
@@ -55,18 +70,18 @@ func (p *Publisher) publish(ctx context.Context, topic string, at time.Time, msg
 	if len(p.mws) == 0 {
 		// The Delivery is for publish middleware; the driver reads
 		// nothing from ctx but its deadline.
-		return errstyle.Wrap(p.sendWaitAt(ctx, topic, at, msgs), p.cfg.Scheme, "publish to", topic)
+		return errstyle.Wrap(p.sendWaitWith(ctx, topic, o, msgs), p.cfg.Scheme, "publish to", topic)
 	}
 	// A variable of its own, so that the caller's msgs do not escape.
 	copies := copyMessages(msgs)
 	ctx = context.WithValue(ctx, callKey{}, ctx) // for sendMiddleware
 	ctx = herald.ContextWithDelivery(ctx, herald.Delivery{Backend: p.cfg.Scheme, Topic: topic})
 	chain := p.chain
-	if !at.IsZero() {
-		// A chain of its own around the delivery time, so that no
-		// middleware can lose it (a context could be replaced).
+	if o != (adapters.SendOptions{}) {
+		// A chain of its own around the options, so that no middleware
+		// can lose them (a context could be replaced).
 		chain = herald.ChainPublish(func(ctx context.Context, topic string, msgs ...*herald.Message) error {
-			return p.sendMiddlewareAt(ctx, topic, at, msgs)
+			return p.sendMiddlewareWith(ctx, topic, o, msgs)
 		}, p.mws...)
 	}
 	return errstyle.Wrap(chain(ctx, topic, copies...), p.cfg.Scheme, "publish to", topic)
@@ -85,11 +100,11 @@ type callKey struct{}
 // given such a context would: the messages get the publish timeout from
 // now. One chain serves every call: no closure per call.
 func (p *Publisher) sendMiddleware(ctx context.Context, topic string, msgs ...*herald.Message) error {
-	return p.sendMiddlewareAt(ctx, topic, time.Time{}, msgs)
+	return p.sendMiddlewareWith(ctx, topic, adapters.SendOptions{}, msgs)
 }
 
-// sendMiddlewareAt is sendMiddleware for delivery at at (zero: at once).
-func (p *Publisher) sendMiddlewareAt(ctx context.Context, topic string, at time.Time, msgs []*herald.Message) error {
+// sendMiddlewareWith is sendMiddleware with the send options o.
+func (p *Publisher) sendMiddlewareWith(ctx context.Context, topic string, o adapters.SendOptions, msgs []*herald.Message) error {
 	var dl time.Time
 	if call, ok := ctx.Value(callKey{}).(context.Context); ok {
 		dl, _ = call.Deadline() // Publish gave it one
@@ -101,32 +116,23 @@ func (p *Publisher) sendMiddlewareAt(ctx context.Context, topic string, at time.
 		ctx, cancel = context.WithDeadline(ctx, dl)
 		defer cancel()
 	}
-	return p.sendWaitAt(ctx, topic, at, msgs)
+	return p.sendWaitWith(ctx, topic, o, msgs)
 }
 
 // sendWait is the innermost PublishFunc of Publish without middleware: it sends each message
 // and waits for every answer, or for ctx.
 func (p *Publisher) sendWait(ctx context.Context, topic string, msgs ...*herald.Message) error {
-	return p.sendWaitAt(ctx, topic, time.Time{}, msgs)
+	return p.sendWaitWith(ctx, topic, adapters.SendOptions{}, msgs)
 }
 
-// send hands m to the driver: Topic.Send, or Topic.SendAt for a delivery
-// time.
-func (p *Publisher) send(ctx context.Context, topic string, m *herald.Message, at time.Time, done func(error)) error {
-	if at.IsZero() {
-		return p.topic.Send(ctx, topic, m, done)
-	}
-	return p.topic.SendAt(ctx, topic, m, at, done)
-}
-
-// sendWaitAt is sendWait for delivery at at (zero: at once).
-func (p *Publisher) sendWaitAt(ctx context.Context, topic string, at time.Time, msgs []*herald.Message) error {
+// sendWaitWith is sendWait with the send options o.
+func (p *Publisher) sendWaitWith(ctx context.Context, topic string, o adapters.SendOptions, msgs []*herald.Message) error {
 	switch len(msgs) {
 	case 0:
 		return nil
 	case 1:
 		w := p.waiters.Get().(*waiter)
-		if err := p.send(ctx, topic, msgs[0], at, w.done); err != nil {
+		if err := p.topic.Send(ctx, topic, msgs[0], o, w.done); err != nil {
 			p.waiters.Put(w) // done is not called
 			return err
 		}
@@ -144,7 +150,7 @@ func (p *Publisher) sendWaitAt(ctx context.Context, topic string, at time.Time, 
 	}
 	b := newBatch(len(msgs))
 	for i, m := range msgs {
-		if err := p.send(ctx, topic, m, at, func(err error) { b.answer(i, err) }); err != nil {
+		if err := p.topic.Send(ctx, topic, m, o, func(err error) { b.answer(i, err) }); err != nil {
 			b.answer(i, err)
 		}
 	}

@@ -27,6 +27,7 @@ type Publisher struct {
 	cfg       herald.Config
 	topic     adapters.Topic
 	delay     adapters.DelayCapabilities // the backend's, for PublishAt
+	props     adapters.PropertyCaps      // the backend's, for PublishWith
 	mws       []herald.PublishMiddleware
 	chain     herald.PublishFunc // sendWait, or the middleware around sendMiddleware, for Publish
 	logger    *slog.Logger
@@ -74,7 +75,8 @@ func OpenConfig(ctx context.Context, cfg herald.Config, opts ...Option) (*Publis
 	if err != nil {
 		return nil, errstyle.Wrap(err, cfg.Scheme, "open publisher", "")
 	}
-	p := &Publisher{cfg: cfg, topic: t, delay: d.Capabilities(dcfg).Delay, mws: o.middleware, logger: o.logger, timeout: o.timeout, async: newWindow(o.window)}
+	caps := d.Capabilities(dcfg)
+	p := &Publisher{cfg: cfg, topic: t, delay: caps.Delay, props: caps.Properties, mws: o.middleware, logger: o.logger, timeout: o.timeout, async: newWindow(o.window)}
 	p.deadlines.timeout = o.timeout
 	p.waiters.New = newWaiter
 	p.chain = p.sendWait

@@ -64,7 +64,7 @@ type answer struct {
 
 func send(t *testing.T, top adapters.Topic, ctx context.Context, topic, id string, answers chan<- answer) {
 	t.Helper()
-	if err := top.Send(ctx, topic, message.NewMessage(id, nil), func(err error) { answers <- answer{id, err} }); err != nil {
+	if err := top.Send(ctx, topic, message.NewMessage(id, nil), adapters.SendOptions{}, func(err error) { answers <- answer{id, err} }); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -127,7 +127,7 @@ func TestTopicOrderAndBatches(t *testing.T) {
 	if got := fmt.Sprint(gp.calls); got != "[a:0 a:12345 b:6]" {
 		t.Fatalf("Publish calls %s, want [a:0 a:12345 b:6]", got)
 	}
-	if err := top.Send(ctx, "a", message.NewMessage("late", nil), func(error) {}); !errors.Is(err, herald.ErrClosed) {
+	if err := top.Send(ctx, "a", message.NewMessage("late", nil), adapters.SendOptions{}, func(error) {}); !errors.Is(err, herald.ErrClosed) {
 		t.Fatalf("Send after Close: %v, want herald.ErrClosed", err)
 	}
 }

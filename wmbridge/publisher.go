@@ -68,7 +68,7 @@ func (p *Publisher) Publish(topic string, msgs ...*message.Message) error {
 	var first error
 	for i, m := range msgs {
 		wg.Add(1)
-		err := p.topic.Send(ctx, topic, m, func(err error) {
+		err := p.topic.Send(ctx, topic, m, adapters.SendOptions{}, func(err error) {
 			errs[i] = err
 			wg.Done()
 		})

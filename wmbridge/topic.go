@@ -7,11 +7,11 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 )
 
 // maxBatch is the most queued messages to one topic that go in one
@@ -56,7 +56,17 @@ func newTopic(d *driver, pub message.Publisher) *topic {
 	return t
 }
 
-func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done func(error)) error {
+// Send implements adapters.Topic: it queues m for the Watermill
+// publisher's worker. A Watermill publisher has no delivery time (its
+// delay component only writes metadata that most Pub/Subs ignore) and no
+// broker properties, so the bridge declares neither and refuses them.
+func (t *topic) Send(ctx context.Context, name string, m *herald.Message, o adapters.SendOptions, done func(error)) error {
+	switch {
+	case !o.At.IsZero():
+		return &herald.Error{Backend: t.d.b.Name, Op: "publish to", Topic: name, Kind: herald.KindInvalid, Err: errors.New("a Watermill backend has no delayed delivery (maximum delay 0)")}
+	case !o.Properties.IsZero():
+		return &herald.Error{Backend: t.d.b.Name, Op: "publish to", Topic: name, Kind: herald.KindInvalid, Err: errors.New("a Watermill backend has no broker properties (herald.Properties): metadata entries are its headers")}
+	}
 	if name == "" {
 		return &herald.Error{Backend: t.d.b.Name, Op: "publish to", Kind: herald.KindInvalid, Err: errors.New("the topic name is empty")}
 	}
@@ -75,13 +85,6 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done f
 	t.mu.Unlock()
 	t.signal()
 	return nil
-}
-
-// SendAt implements adapters.Topic: a Watermill publisher has no
-// delivery time (its delay component only writes metadata that most
-// Pub/Subs ignore), so the bridge declares none and refuses it.
-func (t *topic) SendAt(_ context.Context, name string, _ *herald.Message, _ time.Time, _ func(error)) error {
-	return &herald.Error{Backend: t.d.b.Name, Op: "publish to", Topic: name, Kind: herald.KindInvalid, Err: errors.New("a Watermill backend has no delayed delivery (maximum delay 0)")}
 }
 
 // expire fails j when its ctx ended before its answer: never written

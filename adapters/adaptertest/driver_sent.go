@@ -113,7 +113,7 @@ func (s *sent) result(i int) error {
 func sendAll(ctx context.Context, tp adapters.Topic, topic string, msgs []*herald.Message) *sent {
 	s := newSent(len(msgs))
 	for i, m := range msgs {
-		if err := tp.Send(ctx, topic, m, s.done(i)); err != nil {
+		if err := tp.Send(ctx, topic, m, adapters.SendOptions{}, s.done(i)); err != nil {
 			s.refused(i, err)
 		}
 	}

@@ -117,11 +117,7 @@ type mutantTopic struct {
 	closed atomic.Bool
 }
 
-func (t *mutantTopic) SendAt(ctx context.Context, topic string, msg *herald.Message, at time.Time, done func(error)) error {
-	return t.in.SendAt(ctx, topic, msg, at, func(err error) { done(rebrand(err)) })
-}
-
-func (t *mutantTopic) Send(ctx context.Context, topic string, msg *herald.Message, done func(error)) error {
+func (t *mutantTopic) Send(ctx context.Context, topic string, msg *herald.Message, o adapters.SendOptions, done func(error)) error {
 	if t.m.untypedClosed && t.closed.Load() {
 		return errors.New("closed")
 	}
@@ -137,7 +133,7 @@ func (t *mutantTopic) Send(ctx context.Context, topic string, msg *herald.Messag
 	if t.m.lateDone {
 		answer = func(err error) { time.AfterFunc(20*time.Millisecond, func() { done(rebrand(err)) }) }
 	}
-	return rebrand(t.in.Send(ctx, topic, msg, answer))
+	return rebrand(t.in.Send(ctx, topic, msg, o, answer))
 }
 
 func (t *mutantTopic) Close(ctx context.Context) error {

@@ -46,6 +46,7 @@ func Run(t *testing.T, s Suite) {
 			{"DelayNotBeforeNotMuchAfter", testDelayNotBeforeNotMuchAfter},
 			{"DelayOrder", testDelayOrder},
 			{"DelayRefused", testDelayRefused},
+			{"Properties", testProperties},
 			{"RequestReply", testRequestReply},
 			{"RequestConcurrent", testRequestConcurrent},
 			{"RequestTimeout", testRequestTimeout},

@@ -113,7 +113,7 @@ func TestSharedServer(t *testing.T) {
 	if running, refs := embedded.Running(dir); !running || refs != 1 {
 		t.Fatalf("after one close: running=%v refs=%d, want true 1", running, refs)
 	}
-	if err := pub.Send(context.Background(), tp, herald.NewMessage(nil), func(error) {}); !errors.Is(err, herald.ErrClosed) {
+	if err := pub.Send(context.Background(), tp, herald.NewMessage(nil), adapters.SendOptions{}, func(error) {}); !errors.Is(err, herald.ErrClosed) {
 		t.Errorf("Send after close: %v, want ErrClosed", err)
 	}
 	_ = sub.Close(context.Background())

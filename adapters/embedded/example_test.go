@@ -27,7 +27,7 @@ func Example() {
 	msg := herald.NewMessage([]byte("order 1234"))
 	herald.SetKey(msg, "customer-42")
 	done := make(chan error, 1)
-	if err := t.Send(ctx, "orders.created", msg, func(err error) { done <- err }); err != nil {
+	if err := t.Send(ctx, "orders.created", msg, adapters.SendOptions{}, func(err error) { done <- err }); err != nil {
 		fmt.Println(err)
 	}
 	if err := <-done; err != nil {

@@ -46,7 +46,7 @@ func BenchmarkDriverSend(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		wg.Add(1)
-		if err := tp.Send(ctx, name, herald.NewMessage(payload), done); err != nil {
+		if err := tp.Send(ctx, name, herald.NewMessage(payload), adapters.SendOptions{}, done); err != nil {
 			b.Fatal(err)
 		}
 	}

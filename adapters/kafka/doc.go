@@ -115,8 +115,9 @@
 // headers (a value that holds ", " cannot be told apart). The record
 // timestamp (the producer's create time, or the broker's append time
 // with message.timestamp.type=LogAppendTime) is herald.Delivery.Time;
-// TimestampHeader ("kafka-timestamp", RFC 3339) sets it on publish and
-// is not sent as a header. A metadata entry named like IDHeader or
+// herald.Properties.Time (publisher.PublishWith) sets it on publish
+// (milliseconds; the produce time without). Every metadata entry is a
+// header, whatever its name. A metadata entry named like IDHeader or
 // starting with "Herald-Enc-" is escaped as NATS does (header
 // Herald-Enc-<base64url(key)>, value base64) and comes back exactly,
 // never replacing the ID.

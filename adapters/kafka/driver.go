@@ -49,6 +49,7 @@ func (Driver) Capabilities(cfg herald.Config) adapters.Capabilities {
 		MaxWindow:      0, // no limit of its own
 		Request:        adapters.RequestCaps{Path: adapters.RequestReplyTopic},
 		Timestamps:     true,
+		Properties:     adapters.PropertyCaps{Time: true},
 	}
 }
 

@@ -34,7 +34,7 @@ func TestRegisteredAndCapabilities(t *testing.T) {
 	want := adapters.Capabilities{
 		Durable: true, Groups: true, Redelivery: adapters.RedeliverLocal, NackDelay: false, CountsAttempts: false,
 		Order: adapters.OrderKey, MaxMessageSize: 4096, DefaultWindow: 256,
-		Request: adapters.RequestCaps{Path: adapters.RequestReplyTopic}, Timestamps: true,
+		Request: adapters.RequestCaps{Path: adapters.RequestReplyTopic}, Timestamps: true, Properties: adapters.PropertyCaps{Time: true},
 	}
 	if caps != want {
 		t.Errorf("Capabilities = %+v; want %+v", caps, want)
@@ -195,7 +195,7 @@ func TestMethodsAfterClose(t *testing.T) {
 			t.Errorf("%s after Close: %v; want a *herald.Error of KindClosed for %q", what, err, topic)
 		}
 	}
-	check("Send", tp.Send(ctx, topic, herald.NewMessage(nil), func(error) { t.Error("done called") }))
+	check("Send", tp.Send(ctx, topic, herald.NewMessage(nil), adapters.SendOptions{}, func(error) { t.Error("done called") }))
 	_, err := sub.Open(ctx, topic, adapters.StreamOptions{Window: 1, Status: func(error) {}})
 	check("Open", err)
 	check("Prepare", sub.Prepare(ctx, topic))
@@ -230,7 +230,7 @@ func TestNamesWithSeparators(t *testing.T) {
 	for _, st := range streams {
 		receiveNone(t, st, 100*time.Millisecond)
 	}
-	err := tp.Send(context.Background(), base+"/a", herald.NewMessage(nil), func(error) {})
+	err := tp.Send(context.Background(), base+"/a", herald.NewMessage(nil), adapters.SendOptions{}, func(error) {})
 	if !errors.Is(err, herald.ErrInvalid) || !strings.Contains(err.Error(), "not a valid Kafka topic name") {
 		t.Errorf("send to an invalid topic name: %v; want ErrInvalid, explained", err)
 	}

@@ -115,11 +115,17 @@ func openStream(tb testing.TB, sub *subscription, topic string, window int, stat
 // error.
 func sendSync(tb testing.TB, tp *topic, name string, msgs ...*herald.Message) {
 	tb.Helper()
+	sendSyncWith(tb, tp, name, adapters.SendOptions{}, msgs...)
+}
+
+// sendSyncWith is sendSync with the send options o.
+func sendSyncWith(tb testing.TB, tp *topic, name string, o adapters.SendOptions, msgs ...*herald.Message) {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	errs := make(chan error, len(msgs))
 	for _, m := range msgs {
-		if err := tp.Send(ctx, name, m, func(err error) { errs <- err }); err != nil {
+		if err := tp.Send(ctx, name, m, o, func(err error) { errs <- err }); err != nil {
 			tb.Fatalf("Send(%q): %v", name, err)
 		}
 	}
@@ -133,7 +139,7 @@ func sendSync(tb testing.TB, tp *topic, name string, msgs ...*herald.Message) {
 // sendOne sends m with ctx and returns done's error.
 func sendOne(ctx context.Context, tp *topic, name string, m *herald.Message) error {
 	errs := make(chan error, 1)
-	if err := tp.Send(ctx, name, m, func(err error) { errs <- err }); err != nil {
+	if err := tp.Send(ctx, name, m, adapters.SendOptions{}, func(err error) { errs <- err }); err != nil {
 		return err
 	}
 	return <-errs

@@ -8,6 +8,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 )
 
 // TestForeignRecordToHerald (issue 18 items 3-5): a record produced by a
@@ -51,18 +52,21 @@ func TestForeignRecordToHerald(t *testing.T) {
 	}
 }
 
-// TestHeraldTimestampToRaw (issue 18 items 3 and 5): TimestampHeader is
-// the record timestamp a plain consumer sees, and a metadata entry named
-// like the ID header is escaped: the ID header is the message ID, once.
+// TestHeraldTimestampToRaw (issue 18 items 3 and 5): Properties.Time is
+// the record timestamp a plain consumer sees; a metadata entry is a
+// header whatever its name (kafka-timestamp, a directive name before
+// Properties); one named like the ID header is escaped: the ID header is
+// the message ID, once.
 func TestHeraldTimestampToRaw(t *testing.T) {
 	t.Parallel()
 	target := brokerURL(t)
 	topic := uniqueName("ts")
 	createTopic(t, target, topic, 1)
 	m := herald.NewMessage([]byte("x"))
-	m.Metadata.Set(TimestampHeader, "2026-12-07T13:40:00.123Z")
+	m.Metadata.Set("kafka-timestamp", "noon")
 	m.Metadata.Set(IDHeader, "not the id")
-	sendSync(t, openTopic(t, target), topic, m)
+	ts := time.Date(2026, 12, 7, 13, 40, 0, 123e6, time.UTC)
+	sendSyncWith(t, openTopic(t, target), topic, adapters.SendOptions{Properties: herald.Properties{Time: ts}}, m)
 	raw := rawClient(t, target, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -73,10 +77,10 @@ func TestHeraldTimestampToRaw(t *testing.T) {
 	if got == nil {
 		t.Fatal("plain consumer received nothing")
 	}
-	if want := time.Date(2026, 12, 7, 13, 40, 0, 123e6, time.UTC); !got.Timestamp.Equal(want) {
-		t.Errorf("record timestamp %v; want %v", got.Timestamp, want)
+	if !got.Timestamp.Equal(ts) {
+		t.Errorf("record timestamp %v; want %v", got.Timestamp, ts)
 	}
-	ids := 0
+	ids, named := 0, 0
 	for _, h := range got.Headers {
 		if h.Key == IDHeader {
 			ids++
@@ -84,9 +88,15 @@ func TestHeraldTimestampToRaw(t *testing.T) {
 				t.Errorf("%s = %q; want the ID", IDHeader, h.Value)
 			}
 		}
-		if h.Key == TimestampHeader {
-			t.Errorf("%s sent as a header", TimestampHeader)
+		if h.Key == "kafka-timestamp" {
+			named++
+			if string(h.Value) != "noon" {
+				t.Errorf("header kafka-timestamp = %q; want noon", h.Value)
+			}
 		}
+	}
+	if named != 1 {
+		t.Errorf("%d kafka-timestamp headers; want the metadata entry as one header", named)
 	}
 	if ids != 1 {
 		t.Errorf("%d %s headers; want 1", ids, IDHeader)

@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -20,24 +19,16 @@ import (
 // watermill-kafka applications and Herald read each other's IDs.
 const IDHeader = "_watermill_message_uuid"
 
-// TimestampHeader sets the record timestamp on publish, in RFC 3339
-// (Kafka keeps milliseconds); without it the produce time. It is not sent
-// as a header. The consume side reads the record timestamp as
-// herald.Delivery.Time (the create time, or the broker's append time on
-// a topic with message.timestamp.type=LogAppendTime).
-const TimestampHeader = "kafka-timestamp"
-
 // fillRecord fills rec with the record for msg, the one watermill-kafka
 // writes: the ID in the IDHeader header, the herald key as the record key,
-// TimestampHeader as the record timestamp, every other metadata entry as
-// a header. An entry whose key the driver reserves (IDHeader, or a key
-// starting with Herald-Enc-) is escaped as on NATS
+// every other metadata entry as a header; ts is the record timestamp
+// (zero: the produce time). An entry whose key the driver reserves
+// (IDHeader, or a key starting with Herald-Enc-) is escaped as on NATS
 // (adapters/internal/reserved) and comes back exactly. msg is not
 // changed; the record shares msg's payload. The headers go in hdrs when
-// they fit (an array of the caller's, to save an allocation). A
-// TimestampHeader that is not RFC 3339 is a KindInvalid error.
-func fillRecord(rec *kgo.Record, hdrs []kgo.RecordHeader, topic string, msg *message.Message) error {
-	rec.Topic, rec.Value = topic, msg.Payload
+// they fit (an array of the caller's, to save an allocation).
+func fillRecord(rec *kgo.Record, hdrs []kgo.RecordHeader, topic string, msg *message.Message, ts time.Time) {
+	rec.Topic, rec.Value, rec.Timestamp = topic, msg.Payload, ts
 	if cap(hdrs) < len(msg.Metadata)+1 {
 		hdrs = make([]kgo.RecordHeader, 0, len(msg.Metadata)+1)
 	}
@@ -48,12 +39,6 @@ func fillRecord(rec *kgo.Record, hdrs []kgo.RecordHeader, topic string, msg *mes
 			if v != "" {
 				rec.Key = stringBytes(v)
 			}
-		case k == TimestampHeader:
-			ts, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return fmt.Errorf("metadata %s %q is not a time: want RFC 3339, e.g. 2026-12-07T13:40:00.123Z", TimestampHeader, v)
-			}
-			rec.Timestamp = ts
 		case k == IDHeader || strings.HasPrefix(k, reserved.Prefix):
 			ek, ev := reserved.Escape(k, v)
 			hdrs = append(hdrs, kgo.RecordHeader{Key: ek, Value: []byte(ev)})
@@ -62,7 +47,6 @@ func fillRecord(rec *kgo.Record, hdrs []kgo.RecordHeader, topic string, msg *mes
 		}
 	}
 	rec.Headers = hdrs
-	return nil
 }
 
 // stringBytes returns the bytes of s without copying them. The producer

@@ -1,7 +1,6 @@
 package kafka
 
 import (
-	"strings"
 	"testing"
 	"time"
 
@@ -25,9 +24,7 @@ func TestReservedMetadataEscaped(t *testing.T) {
 	m.Metadata.Set(IDHeader, "users-own")
 	m.Metadata.Set("Herald-Enc-like", "v")
 	var rec kgo.Record
-	if err := fillRecord(&rec, nil, "t", m); err != nil {
-		t.Fatal(err)
-	}
+	fillRecord(&rec, nil, "t", m, time.Time{})
 	ids := 0
 	for _, h := range rec.Headers {
 		if h.Key == IDHeader {
@@ -61,26 +58,20 @@ func TestDuplicateHeadersJoined(t *testing.T) {
 	}
 }
 
-// TestTimestampMetadata (issue 18 item 3): TimestampHeader sets the record
-// timestamp and is not a header; a bad one is refused, naming it.
-func TestTimestampMetadata(t *testing.T) {
+// TestTimestampProperty (issue 18 item 3): Properties.Time is the record
+// timestamp; the zero time leaves it to the producer (the produce time).
+func TestTimestampProperty(t *testing.T) {
 	m := herald.NewMessage(nil)
-	m.Metadata.Set(TimestampHeader, "2026-12-07T13:40:00.123Z")
+	ts := time.Date(2026, 12, 7, 13, 40, 0, 123e6, time.UTC)
 	var rec kgo.Record
-	if err := fillRecord(&rec, nil, "t", m); err != nil {
-		t.Fatal(err)
+	fillRecord(&rec, nil, "t", m, ts)
+	if !rec.Timestamp.Equal(ts) {
+		t.Errorf("record timestamp %v; want %v", rec.Timestamp, ts)
 	}
-	if want := time.Date(2026, 12, 7, 13, 40, 0, 123e6, time.UTC); !rec.Timestamp.Equal(want) {
-		t.Errorf("record timestamp %v; want %v", rec.Timestamp, want)
-	}
-	for _, h := range rec.Headers {
-		if h.Key == TimestampHeader {
-			t.Errorf("%s sent as a header", TimestampHeader)
-		}
-	}
-	m.Metadata.Set(TimestampHeader, "noon")
-	if err := fillRecord(&kgo.Record{}, nil, "t", m); err == nil || !strings.Contains(err.Error(), TimestampHeader) {
-		t.Errorf("bad timestamp: err = %v; want one naming %s", err, TimestampHeader)
+	rec = kgo.Record{}
+	fillRecord(&rec, nil, "t", m, time.Time{})
+	if !rec.Timestamp.IsZero() {
+		t.Errorf("record timestamp %v without Properties.Time; want zero (franz-go stamps it)", rec.Timestamp)
 	}
 }
 

@@ -146,7 +146,7 @@ func (r *requester) Request(ctx context.Context, topic string, m *herald.Message
 // use) and waits for the broker's ack.
 func (r *requester) produce(ctx context.Context, topic string, m *herald.Message) error {
 	done := make(chan error, 1)
-	if err := r.pub.Send(ctx, topic, m, func(err error) { done <- err }); err != nil {
+	if err := r.pub.Send(ctx, topic, m, adapters.SendOptions{}, func(err error) { done <- err }); err != nil {
 		return err
 	}
 	return <-done // the record's context is ctx: franz-go answers by then
@@ -166,9 +166,7 @@ func (r *requester) Reply(ctx context.Context, to adapters.ReplyAddress, m *hera
 	rep := m.Copy()
 	rep.Metadata.Set(adapters.CorrelationHeader, to.Correlation)
 	rec := &kgo.Record{Context: ctx}
-	if err := fillRecord(rec, nil, to.To, rep); err != nil {
-		return newError(opReply, to.To, herald.KindInvalid, fmt.Errorf("message %s: %w", m.UUID, err))
-	}
+	fillRecord(rec, nil, to.To, rep, time.Time{})
 	if err := r.pub.cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
 		if ctx.Err() != nil {
 			return newError(opReply, to.To, herald.KindUnreachable, ctxErr(ctx, err))

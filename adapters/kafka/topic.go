@@ -120,20 +120,21 @@ func (st *send) finish(err error) {
 	st.done(err)
 }
 
-// SendAt implements adapters.Topic: Kafka has no delayed delivery and
-// the driver builds none yet (Capabilities.Delay.Max is 0), so it refuses
-// it; the facade refuses first.
-func (t *topic) SendAt(_ context.Context, name string, _ *herald.Message, _ time.Time, _ func(error)) error {
-	return newError(opPublish, name, herald.KindInvalid, errors.New("no delayed delivery on Kafka (maximum delay 0)"))
-}
-
 // Send implements adapters.Topic. It creates the topic on its first use,
 // waiting for the brokers no longer than ctx, then hands the record to
 // franz-go's Produce with ctx as the record's context (through the
-// coalescer) and returns.
-func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done func(error)) error {
-	if m == nil || done == nil {
+// coalescer) and returns. o.Time is the record timestamp. Kafka has no
+// delayed delivery (Capabilities.Delay.Max is 0: the outbox scheduler
+// gives one), no per-message expiry and no type property: o.At, o.TTL and
+// o.Type are refused.
+func (t *topic) Send(ctx context.Context, name string, m *herald.Message, o adapters.SendOptions, done func(error)) error {
+	switch {
+	case m == nil || done == nil:
 		return newError(opPublish, name, herald.KindInvalid, errors.New("Send needs a message and a done func"))
+	case !o.At.IsZero():
+		return newError(opPublish, name, herald.KindInvalid, errors.New("no delayed delivery on Kafka (maximum delay 0)"))
+	case o.TTL != 0 || o.Type != "":
+		return newError(opPublish, name, herald.KindInvalid, errors.New("herald.Properties.TTL and Type must be zero: Kafka carries only Properties.Time (the record timestamp)"))
 	}
 	if err := validTopic(name); err != nil {
 		return newError(opPublish, name, herald.KindInvalid, err)
@@ -149,9 +150,7 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done f
 	}
 	st := &send{Context: ctx, t: t, topic: name, done: done}
 	rec := &st.rec
-	if err := fillRecord(rec, st.hdrs[:0], name, m); err != nil {
-		return newError(opPublish, name, herald.KindInvalid, fmt.Errorf("message %s: %w", m.UUID, err))
-	}
+	fillRecord(rec, st.hdrs[:0], name, m, o.Time)
 	rec.Context = st
 	t.mu.RLock()
 	defer t.mu.RUnlock()

@@ -68,7 +68,7 @@ func TestSendOutcome(t *testing.T) {
 			calls := map[int]int{}
 			errs := make(chan error, n)
 			for i := range n {
-				err := tp.Send(ctx, name, herald.NewMessage([]byte("x")), func(err error) {
+				err := tp.Send(ctx, name, herald.NewMessage([]byte("x")), adapters.SendOptions{}, func(err error) {
 					mu.Lock()
 					calls[i]++
 					mu.Unlock()
@@ -152,18 +152,18 @@ func TestSendErrors(t *testing.T) {
 	if err := sendOne(ctx, tp, name, herald.NewMessage(make([]byte, 4096))); !errors.Is(err, herald.ErrTooLarge) {
 		t.Errorf("a record over max_message_bytes: %v; want ErrTooLarge", err)
 	}
-	if err := tp.Send(ctx, "bad/name", herald.NewMessage(nil), func(error) { t.Error("done called for a refused Send") }); !errors.Is(err, herald.ErrInvalid) {
+	if err := tp.Send(ctx, "bad/name", herald.NewMessage(nil), adapters.SendOptions{}, func(error) { t.Error("done called for a refused Send") }); !errors.Is(err, herald.ErrInvalid) {
 		t.Errorf("a bad topic name: %v; want ErrInvalid", err)
 	}
 	cancelled, c := context.WithCancel(ctx)
 	c()
-	if err := tp.Send(cancelled, name, herald.NewMessage(nil), func(error) { t.Error("done called for a refused Send") }); !errors.Is(err, context.Canceled) {
+	if err := tp.Send(cancelled, name, herald.NewMessage(nil), adapters.SendOptions{}, func(error) { t.Error("done called for a refused Send") }); !errors.Is(err, context.Canceled) {
 		t.Errorf("Send with a cancelled ctx: %v; want context.Canceled", err)
 	}
 	if err := tp.Close(ctx); err != nil {
 		t.Errorf("Close: %v", err)
 	}
-	if err := tp.Send(ctx, name, herald.NewMessage(nil), func(error) { t.Error("done called for a refused Send") }); !errors.Is(err, herald.ErrClosed) {
+	if err := tp.Send(ctx, name, herald.NewMessage(nil), adapters.SendOptions{}, func(error) { t.Error("done called for a refused Send") }); !errors.Is(err, herald.ErrClosed) {
 		t.Errorf("Send after Close: %v; want ErrClosed", err)
 	}
 	if err := tp.Close(ctx); err != nil {

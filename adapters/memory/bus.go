@@ -17,7 +17,7 @@ type bus struct {
 	topics  map[string]map[string]*group // topic -> group name -> group
 	inboxes map[string]*replies.Table    // requesters' reply addresses
 
-	delay *scheduler    // delayed messages (Topic.SendAt)
+	delay *scheduler    // delayed messages (SendOptions.At)
 	done  chan struct{} // closed when the bus ends
 }
 

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"github.com/heraldkit/herald/adapters"
 	"sync"
 	"testing"
 	"time"
@@ -69,7 +70,7 @@ func TestDelayOnClock(t *testing.T) {
 	send := func(payload string, at time.Time) {
 		t.Helper()
 		var got error = context.Canceled
-		if err := tp.SendAt(context.Background(), "t", herald.NewMessage([]byte(payload)), at, func(err error) { got = err }); err != nil || got != nil {
+		if err := tp.Send(context.Background(), "t", herald.NewMessage([]byte(payload)), adapters.SendOptions{At: at}, func(err error) { got = err }); err != nil || got != nil {
 			t.Fatalf("SendAt %s: %v, done %v", payload, err, got)
 		}
 	}

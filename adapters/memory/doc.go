@@ -51,7 +51,7 @@
 //
 // # Delayed delivery
 //
-// SendAt (publisher.PublishAt, PublishAfter) holds a copy of the message
+// A delayed Send (publisher.PublishAt, PublishAfter) holds a copy of the message
 // in the bus until its time, then queues it for every group the topic has
 // at that time, as Send does; messages with equal delivery times are
 // delivered in the order sent. The held messages are NOT durable: they

@@ -56,7 +56,7 @@ func (r *requester) Request(ctx context.Context, name string, m *herald.Message)
 	req.Metadata.Set(adapters.ReplyToHeader, r.inbox)
 	req.Metadata.Set(adapters.CorrelationHeader, token)
 	sent := make(chan error, 1)
-	if err := r.pub.Send(ctx, name, req, func(err error) { sent <- err }); err != nil {
+	if err := r.pub.Send(ctx, name, req, adapters.SendOptions{}, func(err error) { sent <- err }); err != nil {
 		return nil, err
 	}
 	if err := <-sent; err != nil { // the memory topic answers before Send returns

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/internal/wm"
 )
 
@@ -22,9 +22,23 @@ type topic struct {
 // of the topic, in the caller's goroutine, waiting while a group's queue
 // is full until ctx ends, and then calls done. Messages of one caller
 // keep their order.
-func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done func(error)) error {
+//
+// With o.At the bus holds a copy of m until o.At (on its clock) and then
+// queues it for every group the topic has then; done is called at once.
+// Messages with equal times are delivered in the order sent. The held
+// messages live in the process and end with the bus (not durable). The
+// bus carries no herald.Properties: any is refused.
+func (t *topic) Send(ctx context.Context, name string, m *herald.Message, o adapters.SendOptions, done func(error)) error {
 	if err := t.check(ctx, name); err != nil {
 		return err
+	}
+	if !o.Properties.IsZero() {
+		return opError(opPublish, name, herald.KindInvalid, errors.New("the memory bus carries no broker properties (herald.Properties): metadata entries are its headers"))
+	}
+	if !o.At.IsZero() {
+		t.bus.delay.add(name, wm.Copy(m), o.At)
+		done(nil)
+		return nil
 	}
 	groups := t.bus.groups(name)
 	for i, g := range groups {
@@ -42,20 +56,6 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done f
 			return nil
 		}
 	}
-	done(nil)
-	return nil
-}
-
-// SendAt implements adapters.Topic: the bus holds a copy of m until at
-// (on its clock) and then queues it for every group the topic has then,
-// as Send does; done is called at once. Messages with equal times are
-// delivered in the order sent. The held messages live in the process and
-// end with the bus (not durable).
-func (t *topic) SendAt(ctx context.Context, name string, m *herald.Message, at time.Time, done func(error)) error {
-	if err := t.check(ctx, name); err != nil {
-		return err
-	}
-	t.bus.delay.add(name, wm.Copy(m), at)
 	done(nil)
 	return nil
 }

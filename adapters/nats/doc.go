@@ -103,7 +103,7 @@
 //
 // # Delayed delivery (JetStream)
 //
-// Topic.SendAt (publisher.PublishAt, PublishAfter) uses JetStream message
+// Topic.Send with SendOptions.At (publisher.PublishAt, PublishAfter) uses JetStream message
 // schedules (ADR-51, nats-server 2.12 or later; the embedded server is
 // 2.15). The message is stored in the topic's stream as a schedule, with
 // the headers "Nats-Schedule: @at <RFC3339>" and "Nats-Schedule-Target:

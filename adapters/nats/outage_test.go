@@ -94,7 +94,7 @@ func TestSendWaitsForUnreachableServer(t *testing.T) {
 			waitDisconnected(t, pub)
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			start := time.Now()
-			err := pub.Send(ctx, tp, herald.NewMessage([]byte("down")), func(err error) { t.Errorf("done called (%v) for a message not taken", err) })
+			err := pub.Send(ctx, tp, herald.NewMessage([]byte("down")), adapters.SendOptions{}, func(err error) { t.Errorf("done called (%v) for a message not taken", err) })
 			cancel()
 			took := time.Since(start)
 			if !errors.Is(err, herald.ErrUnreachable) || !errors.Is(err, context.DeadlineExceeded) {
@@ -133,7 +133,7 @@ func TestWrittenUnansweredIsOutcomeUnknown(t *testing.T) {
 			res := make(chan error, 2)
 			ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 			defer cancel()
-			if err := pub.Send(ctx, tp, herald.NewMessage([]byte("x")), func(err error) { res <- err }); err != nil {
+			if err := pub.Send(ctx, tp, herald.NewMessage([]byte("x")), adapters.SendOptions{}, func(err error) { res <- err }); err != nil {
 				t.Fatalf("Send: %v", err)
 			}
 			select {
@@ -176,7 +176,7 @@ func TestResendAfterPartition(t *testing.T) {
 	defer cancel()
 	for i, m := range natsxtest.Numbered(4) {
 		wg.Add(1)
-		if err := pub.Send(ctx, tp, m, func(err error) {
+		if err := pub.Send(ctx, tp, m, adapters.SendOptions{}, func(err error) {
 			mu.Lock()
 			results[i] = append(results[i], err)
 			mu.Unlock()
@@ -217,7 +217,7 @@ func TestCloseFailsUnanswered(t *testing.T) {
 			px.Blackhole()
 			res := make(chan error, 4)
 			for _, m := range natsxtest.Numbered(2) {
-				if err := pub.Send(context.Background(), tp, m, func(err error) { res <- err }); err != nil {
+				if err := pub.Send(context.Background(), tp, m, adapters.SendOptions{}, func(err error) { res <- err }); err != nil {
 					t.Fatalf("Send: %v", err)
 				}
 			}

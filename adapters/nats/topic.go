@@ -68,19 +68,21 @@ func (t *coreTopic) fail(topic string, k herald.Kind, err error) error {
 	return natsx.Error(Scheme, "publish to", topic, k, err)
 }
 
-// SendAt implements adapters.Topic: core NATS holds no message, so it
-// has no delayed delivery (Capabilities.Delay.Max is 0) and refuses it;
-// JetStream (mode=jetstream, the default) has it.
-func (t *coreTopic) SendAt(_ context.Context, topic string, _ *herald.Message, _ time.Time, _ func(error)) error {
-	return t.fail(topic, herald.KindInvalid, errors.New("core NATS has no delayed delivery (maximum delay 0): use mode=jetstream"))
-}
-
 // Send implements adapters.Topic. While the connection is down it waits
 // for it within ctx: when ctx ends first the message is not taken
 // (KindUnreachable). A message written is settled by the next flush: nil
 // once the server read it, KindOutcomeUnknown when the connection broke
-// or the deadline passed first (it may have reached the server).
-func (t *coreTopic) Send(ctx context.Context, topic string, m *herald.Message, done func(error)) error {
+// or the deadline passed first (it may have reached the server). Core
+// NATS holds no message, so it has no delayed delivery
+// (Capabilities.Delay.Max is 0: JetStream, mode=jetstream, the default,
+// has it), and it carries no herald.Properties: either is refused.
+func (t *coreTopic) Send(ctx context.Context, topic string, m *herald.Message, o adapters.SendOptions, done func(error)) error {
+	switch {
+	case !o.At.IsZero():
+		return t.fail(topic, herald.KindInvalid, errors.New("core NATS has no delayed delivery (maximum delay 0): use mode=jetstream"))
+	case !o.Properties.IsZero():
+		return t.fail(topic, herald.KindInvalid, errors.New("no broker properties (herald.Properties) on core NATS: metadata entries are headers"))
+	}
 	if t.closed.Load() {
 		return t.fail(topic, herald.KindClosed, nil)
 	}

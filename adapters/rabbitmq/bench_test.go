@@ -34,7 +34,7 @@ func sendN(b *testing.B, tp adapters.Topic, topic string, n, window int) {
 	errs := make(chan error, 1)
 	for range n {
 		slots <- struct{}{}
-		if err := tp.Send(b.Context(), topic, herald.NewMessage(body), func(err error) {
+		if err := tp.Send(b.Context(), topic, herald.NewMessage(body), adapters.SendOptions{}, func(err error) {
 			if err != nil {
 				select {
 				case errs <- err:

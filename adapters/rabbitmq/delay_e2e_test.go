@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/heraldkit/herald/adapters"
 	"testing"
 	"time"
 
@@ -16,7 +17,7 @@ func sendAtWait(t testing.TB, tp *topic, topic string, m *herald.Message, at tim
 	errc := make(chan error, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := tp.SendAt(ctx, topic, m, at, func(err error) { errc <- err }); err != nil {
+	if err := tp.Send(ctx, topic, m, adapters.SendOptions{At: at}, func(err error) { errc <- err }); err != nil {
 		return err
 	}
 	return <-errc
@@ -43,7 +44,7 @@ func TestDelaySameDelayInOrder(t *testing.T) {
 		herald.SetKey(m, "k")
 		due[i] = time.Now().Add(3 * time.Second) // 3 s each: one route
 		if err := sendAtWait(t, tp, topic, m, due[i]); err != nil {
-			t.Fatalf("SendAt %d: %v", i, err)
+			t.Fatalf("delayed Send %d: %v", i, err)
 		}
 	}
 	got := receiveAcked(t, st, n, 30*time.Second)
@@ -65,17 +66,17 @@ func TestDelaySameDelayInOrder(t *testing.T) {
 }
 
 // TestDelayRefusedWithoutConfirms: with confirm=false the driver declares
-// no delayed delivery and SendAt refuses, naming confirm.
+// no delayed delivery and a delayed Send is refused, naming confirm.
 func TestDelayRefusedWithoutConfirms(t *testing.T) {
 	url := withQuery(brokerURL(t), "confirm=false")
 	if c := (Driver{}).Capabilities(mustConfig(t, url)); c.Delay.Max != 0 {
 		t.Errorf("confirm=false declares Delay.Max %v; want 0", c.Delay.Max)
 	}
 	tp := openTopicT(t, url)
-	err := tp.SendAt(t.Context(), freshTopic(t), newMsg("x"), time.Now().Add(time.Minute), func(error) { t.Error("done called") })
+	err := tp.Send(t.Context(), freshTopic(t), newMsg("x"), adapters.SendOptions{At: time.Now().Add(time.Minute)}, func(error) { t.Error("done called") })
 	var he *herald.Error
 	if !errors.As(err, &he) || he.Kind != herald.KindInvalid {
-		t.Errorf("SendAt with confirm=false: %v; want KindInvalid", err)
+		t.Errorf("delayed Send with confirm=false: %v; want KindInvalid", err)
 	}
 }
 
@@ -97,7 +98,7 @@ func TestDelayAfterTopicExchangeRecreated(t *testing.T) {
 	st1 := openStreamT(t, sub1, topic, 8, nil)
 	tp := openTopicT(t, url)
 	if err := sendAtWait(t, tp, topic, newMsg("first"), time.Now().Add(time.Second)); err != nil {
-		t.Fatalf("SendAt: %v", err)
+		t.Fatalf("delayed Send: %v", err)
 	}
 	receiveAcked(t, st1, 1, 20*time.Second)
 
@@ -110,7 +111,7 @@ func TestDelayAfterTopicExchangeRecreated(t *testing.T) {
 	}
 	st2 := openStreamT(t, sub2, topic, 8, nil)
 	if err := sendAtWait(t, tp, topic, newMsg("delayed"), time.Now().Add(time.Second)); err != nil {
-		t.Fatalf("SendAt after the exchange came back: %v", err)
+		t.Fatalf("delayed Send after the exchange came back: %v", err)
 	}
 	if err := sendWait(t, tp, t.Context(), topic, newMsg("plain")); err != nil {
 		t.Fatalf("Send: %v", err)

@@ -192,7 +192,7 @@
 //
 // # Delayed delivery
 //
-// Topic.SendAt (publisher.PublishAt, PublishAfter) works on RabbitMQ 3.10
+// Topic.Send with SendOptions.At (publisher.PublishAt, PublishAfter) works on RabbitMQ 3.10
 // and later without a plugin, through delay tiers shared by every topic of
 // the vhost: 24 durable quorum queues "herald.delay.tier.<n>.queue"
 // (n = 0..23), whose messages all expire after 2^n seconds
@@ -305,17 +305,24 @@
 //	                  middleware.CorrelationIDHeader)         property and header
 //	reply_to          herald-reply-to (adapters.ReplyToHeader) property and header
 //	message_id        the message ID                          property (and the ID header)
-//	type              TypeHeader (amqp-type)                  property only
-//	expiration        ExpirationHeader (amqp-expiration, ms)  property only
-//	timestamp         TimestampHeader (amqp-timestamp) on     property only
-//	                  publish; herald.Delivery.Time on consume
+//	type              herald.Properties.Type on publish;      property only
+//	                  TypeHeader (amqp-type) on consume
+//	expiration        herald.Properties.TTL (rounded up to    property only
+//	                  ms) on publish; ExpirationHeader
+//	                  (amqp-expiration, ms) on consume
+//	timestamp         herald.Properties.Time on publish (the  property only
+//	                  publish time without); herald.Delivery.Time on consume
 //
 // The header copies are kept for watermill-amqp consumers, which read
 // headers only. On consume a property wins over a header of the same
-// name. Without TimestampHeader the timestamp is the publish time (AMQP
-// keeps whole seconds). A bad ExpirationHeader or TimestampHeader, a
-// property over 255 bytes, or ExpirationHeader on a delayed publish (the
-// delay tiers hold a message by TTL) is a KindInvalid error at Send.
+// name. TypeHeader and ExpirationHeader are reports: published again they
+// are plain headers, so a dead-letter copy of a consumed message does not
+// expire in the dead-letter queue (RabbitMQ drops expiration when it
+// dead-letters, too) and a foreign header named like them is forwarded
+// as it came. The properties are set with publisher.PublishWith (AMQP
+// keeps whole seconds of the timestamp). A TTL over 2^32-1 ms, a property
+// over 255 bytes, or a TTL on a delayed publish (the delay tiers hold a
+// message by TTL) is a KindInvalid error at Send.
 //
 // A message published by another client is consumed as well: its ID is
 // the ID header, else message_id, else a digest: "sha256:" and 32 hex

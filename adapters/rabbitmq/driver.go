@@ -49,6 +49,7 @@ func (Driver) Capabilities(cfg herald.Config) adapters.Capabilities {
 		Delay:          delay,
 		Request:        adapters.RequestCaps{Path: adapters.RequestDirectReplyTo, FailFast: true},
 		Timestamps:     true,
+		Properties:     adapters.PropertyCaps{Time: true, TTL: true, Type: true},
 	}
 }
 

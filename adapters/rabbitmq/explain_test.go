@@ -107,7 +107,7 @@ func TestHeaderTooLarge(t *testing.T) {
 	big := newMsg("big")
 	big.Metadata.Set("x-big", strings.Repeat("h", 1<<20))
 	start := time.Now()
-	err := tp.Send(t.Context(), topic, big, func(error) { t.Error("done called for a message not taken") })
+	err := tp.Send(t.Context(), topic, big, adapters.SendOptions{}, func(error) { t.Error("done called for a message not taken") })
 	if err == nil || !strings.Contains(err.Error(), "frame_max") || !strings.Contains(err.Error(), big.UUID) ||
 		!strings.HasPrefix(err.Error(), `herald/amqp: publish to "`+topic+`": `) {
 		t.Fatalf("error %v; want one naming the message and frame_max", err)
@@ -118,7 +118,7 @@ func TestHeaderTooLarge(t *testing.T) {
 	}
 	long := newMsg("long key")
 	long.Metadata.Set(strings.Repeat("k", 300), "v")
-	err = tp.Send(t.Context(), topic, long, func(error) { t.Error("done called for a message not taken") })
+	err = tp.Send(t.Context(), topic, long, adapters.SendOptions{}, func(error) { t.Error("done called for a message not taken") })
 	if err == nil || !strings.Contains(err.Error(), "255") {
 		t.Errorf("a 300-byte header name: %v; want an error naming AMQP's 255-byte limit", err)
 	}

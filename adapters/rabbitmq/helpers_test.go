@@ -211,8 +211,14 @@ func newMsg(payload string) *herald.Message { return herald.NewMessage([]byte(pa
 // sendWait sends m and waits for its done.
 func sendWait(t testing.TB, tp adapters.Topic, ctx context.Context, topic string, m *herald.Message) error {
 	t.Helper()
+	return sendWaitWith(t, tp, ctx, topic, m, adapters.SendOptions{})
+}
+
+// sendWaitWith is sendWait with the send options o.
+func sendWaitWith(t testing.TB, tp adapters.Topic, ctx context.Context, topic string, m *herald.Message, o adapters.SendOptions) error {
+	t.Helper()
 	errc := make(chan error, 1)
-	if err := tp.Send(ctx, topic, m, func(err error) { errc <- err }); err != nil {
+	if err := tp.Send(ctx, topic, m, o, func(err error) { errc <- err }); err != nil {
 		return err
 	}
 	select {
@@ -231,7 +237,7 @@ func publishN(t testing.TB, tp adapters.Topic, topic string, n int) {
 	rec := newDoneRecorder(n)
 	for i := range n {
 		m := newMsg(fmt.Sprint(i))
-		if err := tp.Send(t.Context(), topic, m, rec.done(m.UUID)); err != nil {
+		if err := tp.Send(t.Context(), topic, m, adapters.SendOptions{}, rec.done(m.UUID)); err != nil {
 			t.Fatal(err)
 		}
 	}

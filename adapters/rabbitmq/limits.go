@@ -29,7 +29,7 @@ func checkPublishing(pub amqp.Publishing, frameMax int, maxSize int64) error {
 		{"content_encoding (metadata " + ContentEncodingHeader + ")", pub.ContentEncoding},
 		{"correlation_id (metadata " + adapters.CorrelationHeader + ")", pub.CorrelationId},
 		{"reply_to (metadata " + adapters.ReplyToHeader + ")", pub.ReplyTo},
-		{"type (metadata " + TypeHeader + ")", pub.Type},
+		{"type (herald.Properties.Type)", pub.Type},
 	} {
 		if len(p.val) > maxShortstr {
 			return withKind(herald.KindInvalid, fmt.Errorf("the %s property is %d bytes, over AMQP's %d", p.name, len(p.val), maxShortstr))

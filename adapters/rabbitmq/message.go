@@ -27,28 +27,27 @@ const RedeliveredHeader = "_watermill_redelivered"
 // DefaultMessageUUIDHeaderKey).
 const uuidHeader = "_watermill_message_uuid"
 
-// The metadata entries carried by AMQP properties rather than headers
-// (the properties without a Herald header of their own). Each is read
-// back into the same entry; Delivery.Time gives the timestamp on the
-// consume side.
+// The metadata entries the consume side reports AMQP properties in, for
+// the properties without a Herald header of their own (Delivery.Time
+// gives the timestamp). They are reports, not directives: on publish they
+// are ordinary headers, as every metadata entry is, so a consumed message
+// published again (a dead letter, a bridge) keeps them as headers and
+// sets no property by accident; herald.Properties (publisher.PublishWith)
+// sets the properties.
 const (
-	// TypeHeader is the AMQP type property (a message type name).
+	// TypeHeader reports the AMQP type property (a message type name).
 	TypeHeader = "amqp-type"
-	// ExpirationHeader is the AMQP expiration property: the message's
-	// per-message TTL in milliseconds, a decimal integer from 0 to
-	// 4294967295 (RabbitMQ drops or dead-letters it when it expires in a
-	// queue). It cannot be combined with a delayed publish (the delay
-	// tiers work by TTL).
+	// ExpirationHeader reports the AMQP expiration property: the
+	// message's per-message TTL in milliseconds as it was published.
 	ExpirationHeader = "amqp-expiration"
-	// TimestampHeader sets the AMQP timestamp property on publish, in
-	// RFC 3339 (AMQP keeps whole seconds); without it the publish time.
-	// The consume side reads the property as herald.Delivery.Time, not
-	// as metadata.
-	TimestampHeader = "amqp-timestamp"
 	// ContentEncodingHeader is the AMQP content_encoding property (as
-	// herald.ContentTypeHeader is content_type).
+	// herald.ContentTypeHeader is content_type), property and header both
+	// ways.
 	ContentEncodingHeader = "content-encoding"
 )
+
+// maxTTL is the longest AMQP expiration: 2^32-1 milliseconds.
+const maxTTL = (1<<32 - 1) * time.Millisecond
 
 // publishing maps a message to AMQP:
 //
@@ -62,42 +61,34 @@ const (
 //     adapters.CorrelationHeader (middleware.CorrelationIDHeader) and
 //     adapters.ReplyToHeader are also the content_type,
 //     content_encoding, correlation_id and reply_to properties, which
-//     other AMQP clients read; TypeHeader, ExpirationHeader and
-//     TimestampHeader are the type, expiration and timestamp properties
-//     only (not headers);
+//     other AMQP clients read;
+//   - props are the timestamp (Time, whole seconds; zero: now),
+//     expiration (TTL, rounded up to whole milliseconds) and type (Type)
+//     properties;
 //   - the message ID is the AMQP message_id property and, for
 //     watermill-amqp consumers, the _watermill_message_uuid header;
 //   - messages are persistent (delivery mode 2) and time-stamped.
 //
-// An ExpirationHeader or TimestampHeader that is not what it documents is
-// a KindInvalid error. It reads m only (m may be published from several
-// goroutines at once).
-func publishing(m *herald.Message) (amqp.Publishing, error) {
+// A TTL over 2^32-1 ms is a KindInvalid error. It reads m only (m may be
+// published from several goroutines at once).
+func publishing(m *herald.Message, props herald.Properties) (amqp.Publishing, error) {
 	pub := amqp.Publishing{
 		DeliveryMode: amqp.Persistent,
 		MessageId:    m.UUID,
 		Body:         m.Payload,
+		Timestamp:    props.Time,
+		Type:         props.Type,
+	}
+	if props.TTL > 0 {
+		if props.TTL > maxTTL {
+			return pub, withKind(herald.KindInvalid, fmt.Errorf("herald.Properties.TTL %v is over AMQP's longest expiration, 2^32-1 ms (%v)", props.TTL, maxTTL))
+		}
+		pub.Expiration = strconv.FormatInt(int64((props.TTL+time.Millisecond-1)/time.Millisecond), 10)
 	}
 	headers := make(amqp.Table, len(m.Metadata)+1)
 	for k, v := range m.Metadata {
 		switch {
 		case k == RedeliveredHeader:
-			continue
-		case k == TypeHeader:
-			pub.Type = v
-			continue
-		case k == ExpirationHeader:
-			if _, err := strconv.ParseUint(v, 10, 32); err != nil {
-				return pub, withKind(herald.KindInvalid, fmt.Errorf("metadata %s %q is not a per-message TTL: want milliseconds, an integer from 0 to 4294967295", ExpirationHeader, v))
-			}
-			pub.Expiration = v
-			continue
-		case k == TimestampHeader:
-			ts, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				return pub, withKind(herald.KindInvalid, fmt.Errorf("metadata %s %q is not a time: want RFC 3339, e.g. 2026-12-07T13:40:00Z", TimestampHeader, v))
-			}
-			pub.Timestamp = ts
 			continue
 		case k == herald.ContentTypeHeader:
 			pub.ContentType = v

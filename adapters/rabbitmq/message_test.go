@@ -23,8 +23,10 @@ func delivered(pub amqp.Publishing, exchange string) *amqp.Delivery {
 }
 
 // TestPublishingProperties: the metadata entries publishing maps become
-// AMQP properties (the amqp-* ones only properties, the others headers
-// too), and fromDelivery reads them back into the same entries.
+// AMQP properties and stay headers, herald.Properties are the timestamp,
+// expiration and type properties only, and fromDelivery reads them back
+// (type and expiration into their report entries, the timestamp as
+// Received.Time).
 func TestPublishingProperties(t *testing.T) {
 	m := herald.NewMessage([]byte("x"))
 	md := map[string]string{
@@ -32,25 +34,22 @@ func TestPublishingProperties(t *testing.T) {
 		ContentEncodingHeader:      "gzip",
 		adapters.CorrelationHeader: "corr-1",
 		adapters.ReplyToHeader:     "my-reply-queue",
-		TypeHeader:                 "order.placed",
-		ExpirationHeader:           "60000",
-		TimestampHeader:            "2026-12-07T13:40:00Z",
 	}
 	for k, v := range md {
 		m.Metadata.Set(k, v)
 	}
-	pub, err := publishing(m)
+	ts := time.Date(2026, 12, 7, 13, 40, 0, 0, time.UTC)
+	pub, err := publishing(m, herald.Properties{Time: ts, TTL: 1500 * time.Microsecond, Type: "order.placed"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := time.Date(2026, 12, 7, 13, 40, 0, 0, time.UTC)
 	if pub.ContentType != "application/json" || pub.ContentEncoding != "gzip" || pub.CorrelationId != "corr-1" ||
-		pub.ReplyTo != "my-reply-queue" || pub.Type != "order.placed" || pub.Expiration != "60000" || !pub.Timestamp.Equal(want) {
-		t.Errorf("properties %+v", pub)
+		pub.ReplyTo != "my-reply-queue" || pub.Type != "order.placed" || pub.Expiration != "2" || !pub.Timestamp.Equal(ts) {
+		t.Errorf("properties %+v; want expiration 2 (1.5 ms rounded up)", pub)
 	}
-	for _, k := range []string{TypeHeader, ExpirationHeader, TimestampHeader} {
+	for _, k := range []string{TypeHeader, ExpirationHeader} {
 		if _, ok := pub.Headers[k]; ok {
-			t.Errorf("header %s sent; it is a property only", k)
+			t.Errorf("header %s sent; herald.Properties are properties only", k)
 		}
 	}
 	for _, k := range []string{herald.ContentTypeHeader, ContentEncodingHeader, adapters.CorrelationHeader, adapters.ReplyToHeader} {
@@ -59,13 +58,15 @@ func TestPublishingProperties(t *testing.T) {
 		}
 	}
 	got := fromDelivery(delivered(pub, "t"))
+	md[TypeHeader], md[ExpirationHeader] = "order.placed", "2"
 	for k, v := range md {
-		if k == TimestampHeader {
-			continue // Received.Time
-		}
 		if got.Metadata.Get(k) != v {
 			t.Errorf("read back %s = %q; want %q", k, got.Metadata.Get(k), v)
 		}
+	}
+	none, err := publishing(herald.NewMessage(nil), herald.Properties{})
+	if err != nil || none.Type != "" || none.Expiration != "" || time.Since(none.Timestamp) > time.Minute {
+		t.Errorf("zero Properties: %+v, %v; want no type, no expiration, the publish time", none, err)
 	}
 }
 
@@ -80,26 +81,20 @@ func TestPropertyWinsOverHeader(t *testing.T) {
 	}
 }
 
-// TestPublishingRefusesBadProperties: an expiration or timestamp that is
-// not what the property takes is KindInvalid naming the entry, before
-// anything is sent (RabbitMQ closes the channel over a bad expiration).
+// TestPublishingRefusesBadProperties: a TTL over AMQP's 2^32-1 ms and a
+// type over 255 bytes are KindInvalid naming the field, before anything
+// is sent (RabbitMQ closes the channel over a bad expiration).
 func TestPublishingRefusesBadProperties(t *testing.T) {
-	for k, v := range map[string]string{ExpirationHeader: "1m", TimestampHeader: "yesterday"} {
-		m := herald.NewMessage(nil)
-		m.Metadata.Set(k, v)
-		_, err := publishing(m)
-		if err == nil || kindOf(err) != herald.KindInvalid || !strings.Contains(err.Error(), k) {
-			t.Errorf("%s=%q: err = %v; want KindInvalid naming %s", k, v, err, k)
-		}
+	_, err := publishing(herald.NewMessage(nil), herald.Properties{TTL: 50 * 24 * time.Hour})
+	if err == nil || kindOf(err) != herald.KindInvalid || !strings.Contains(err.Error(), "TTL") {
+		t.Errorf("a 50-day TTL: err = %v; want KindInvalid naming TTL", err)
 	}
-	m := herald.NewMessage(nil)
-	m.Metadata.Set(TypeHeader, strings.Repeat("t", 256))
-	pub, err := publishing(m)
+	pub, err := publishing(herald.NewMessage(nil), herald.Properties{Type: strings.Repeat("t", 256)})
 	if err == nil {
 		err = checkPublishing(pub, 0, 0)
 	}
-	if err == nil || kindOf(err) != herald.KindInvalid || !strings.Contains(err.Error(), TypeHeader) {
-		t.Errorf("a 256-byte type: err = %v; want KindInvalid naming %s", err, TypeHeader)
+	if err == nil || kindOf(err) != herald.KindInvalid || !strings.Contains(err.Error(), "Properties.Type") {
+		t.Errorf("a 256-byte type: err = %v; want KindInvalid naming Properties.Type", err)
 	}
 }
 
@@ -112,7 +107,7 @@ func TestReservedHeadersEscaped(t *testing.T) {
 	m.Metadata.Set(uuidHeader, "users-own")
 	m.Metadata.Set("Herald-Enc-looks-escaped", "v")
 	m.Metadata.Set(RedeliveredHeader, "true")
-	pub, err := publishing(m)
+	pub, err := publishing(m, herald.Properties{})
 	if err != nil {
 		t.Fatal(err)
 	}

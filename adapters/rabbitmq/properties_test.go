@@ -50,11 +50,9 @@ func TestPropertiesHeraldToRaw(t *testing.T) {
 	m.Metadata.Set(ContentEncodingHeader, "identity")
 	m.Metadata.Set(adapters.CorrelationHeader, "corr-7")
 	m.Metadata.Set(adapters.ReplyToHeader, "replies-here")
-	m.Metadata.Set(TypeHeader, "com.example.order.placed")
-	m.Metadata.Set(ExpirationHeader, "600000")
-	m.Metadata.Set(TimestampHeader, "2026-12-07T13:40:00Z")
 	m.Metadata.Set(uuidHeader, "not the id")
-	if err := sendWait(t, tp, t.Context(), topic, m); err != nil {
+	props := herald.Properties{Type: "com.example.order.placed", TTL: 10 * time.Minute, Time: time.Date(2026, 12, 7, 13, 40, 0, 0, time.UTC)}
+	if err := sendWaitWith(t, tp, t.Context(), topic, m, adapters.SendOptions{Properties: props}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -123,17 +121,17 @@ func TestPropertiesRawToHerald(t *testing.T) {
 
 // TestExpirationWithDelayRefused: a delayed publish with a per-message
 // TTL is refused (the tiers would expire it early), KindInvalid naming
-// the backend and the entry.
+// the backend and the field.
 func TestExpirationWithDelayRefused(t *testing.T) {
 	url := brokerURL(t)
 	topic := freshTopic(t)
 	tp := openTopicT(t, url)
 	t.Cleanup(func() { deleteTopology(t, topic) })
 	m := newMsg("x")
-	m.Metadata.Set(ExpirationHeader, "1000")
-	err := tp.SendAt(context.Background(), topic, m, time.Now().Add(time.Minute), func(error) {})
-	kindIs(t, "SendAt with amqp-expiration", err, herald.KindInvalid)
-	if err == nil || !strings.Contains(err.Error(), ExpirationHeader) || !strings.Contains(err.Error(), "amqp") {
-		t.Errorf("err %v; want it to name %s and the backend", err, ExpirationHeader)
+	o := adapters.SendOptions{At: time.Now().Add(time.Minute), Properties: herald.Properties{TTL: time.Second}}
+	err := tp.Send(context.Background(), topic, m, o, func(error) { t.Error("done called") })
+	kindIs(t, "a delayed Send with a TTL", err, herald.KindInvalid)
+	if err == nil || !strings.Contains(err.Error(), "Properties.TTL") || !strings.Contains(err.Error(), "amqp") {
+		t.Errorf("err %v; want it to name Properties.TTL and the backend", err)
 	}
 }

@@ -150,7 +150,7 @@ func (r *requester) Request(ctx context.Context, topic string, m *herald.Message
 	if err := checkTopic(topic); err != nil {
 		return nil, fail(withKind(herald.KindInvalid, err))
 	}
-	pub, err := publishing(m)
+	pub, err := publishing(m, herald.Properties{})
 	if err == nil {
 		err = checkPublishing(pub, r.conn.maxFrame(), 0)
 	}
@@ -217,7 +217,7 @@ func (r *requester) Reply(ctx context.Context, to adapters.ReplyAddress, m *hera
 	if to.To == "" {
 		return fail(withKind(herald.KindInvalid, errors.New("reply address is empty")))
 	}
-	pub, err := publishing(m)
+	pub, err := publishing(m, herald.Properties{})
 	if err == nil {
 		err = checkPublishing(pub, 0, 0)
 	}

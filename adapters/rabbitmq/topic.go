@@ -93,23 +93,18 @@ func openTopic(ctx context.Context, s *settings, env adapters.Env) (*topic, erro
 // message the broker would refuse by closing the connection (a header
 // name or ID over 255 bytes, headers over frame_max) or that is over a
 // max_message_size the broker told before is refused at once.
-func (t *topic) Send(ctx context.Context, name string, m *herald.Message, done func(error)) error {
-	return t.sendAt(ctx, name, m, time.Time{}, done)
-}
-
-// SendAt implements adapters.Topic with the delay tiers (see delay.go
-// and "Delayed delivery" in the package documentation): m is written to
-// the top tier's exchange with a routing key that encodes its delay,
-// rounded up to the second, and the topic; done gets its publisher
-// confirm, once a tier's quorum queue stored it. The first delayed
-// message on a connection declares the tiers, and the first to a topic
-// binds the topic's exchange below them.
-func (t *topic) SendAt(ctx context.Context, name string, m *herald.Message, at time.Time, done func(error)) error {
-	return t.sendAt(ctx, name, m, at, done)
-}
-
-// sendAt is Send, or SendAt for a non-zero at.
-func (t *topic) sendAt(ctx context.Context, name string, m *herald.Message, at time.Time, done func(error)) error {
+//
+// With o.At it goes through the delay tiers (see delay.go and "Delayed
+// delivery" in the package documentation): m is written to the top
+// tier's exchange with a routing key that encodes its delay, rounded up
+// to the second, and the topic; done gets its publisher confirm, once a
+// tier's quorum queue stored it. The first delayed message on a
+// connection declares the tiers, and the first to a topic binds the
+// topic's exchange below them. o.Properties are the timestamp,
+// expiration and type properties (see publishing); an expiration with a
+// delay is refused.
+func (t *topic) Send(ctx context.Context, name string, m *herald.Message, o adapters.SendOptions, done func(error)) error {
+	at := o.At
 	if err := checkTopic(name); err != nil {
 		return opError(t.s.scheme, opPublish, name, withKind(herald.KindInvalid, err))
 	}
@@ -126,9 +121,9 @@ func (t *topic) sendAt(ctx context.Context, name string, m *herald.Message, at t
 		}
 		exchange, key = tierExchange(delayLevels-1), delayRoutingKey(delayUnits(d), name)
 	}
-	pub, err := publishing(m)
+	pub, err := publishing(m, o.Properties)
 	if err == nil && !at.IsZero() && pub.Expiration != "" {
-		err = withKind(herald.KindInvalid, fmt.Errorf("metadata %s cannot be combined with a delay: the delay tiers hold a message by TTL, and its own would cut the delay short", ExpirationHeader))
+		err = withKind(herald.KindInvalid, errors.New("herald.Properties.TTL cannot be combined with a delay: the delay tiers hold a message by TTL, and its own would cut the delay short"))
 	}
 	if err == nil {
 		err = checkPublishing(pub, t.conn.maxFrame(), t.maxSize.Load())

@@ -28,7 +28,7 @@ func TestSendDoneOncePerMessage(t *testing.T) {
 	for i := range n {
 		m := newMsg(fmt.Sprint(i))
 		ids = append(ids, m.UUID)
-		if err := tp.Send(t.Context(), topic, m, rec.done(m.UUID)); err != nil {
+		if err := tp.Send(t.Context(), topic, m, adapters.SendOptions{}, rec.done(m.UUID)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -70,7 +70,7 @@ func TestSendKeepsOrderPerKey(t *testing.T) {
 				if k > 0 { // key "" (none) is one of them
 					herald.SetKey(m, "key-"+strconv.Itoa(k))
 				}
-				if err := tp.Send(t.Context(), topic, m, rec.done(m.UUID)); err != nil {
+				if err := tp.Send(t.Context(), topic, m, adapters.SendOptions{}, rec.done(m.UUID)); err != nil {
 					t.Error(err)
 					return
 				}
@@ -125,7 +125,7 @@ func TestSendOutcomeUnknown(t *testing.T) {
 	errc := make(chan error, 1)
 	kctx, kcancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer kcancel()
-	if err := tp.Send(kctx, topic, newMsg("killed"), func(err error) { errc <- err }); err != nil {
+	if err := tp.Send(kctx, topic, newMsg("killed"), adapters.SendOptions{}, func(err error) { errc <- err }); err != nil {
 		t.Fatal(err)
 	}
 	// The message reaches the broker before the connection dies; the
@@ -171,7 +171,7 @@ func TestSendRewrittenAfterConnectionLoss(t *testing.T) {
 	errc := make(chan error, 1)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	if err := tp.Send(ctx, topic, newMsg("cut"), func(err error) { errc <- err }); err != nil {
+	if err := tp.Send(ctx, topic, newMsg("cut"), adapters.SendOptions{}, func(err error) { errc <- err }); err != nil {
 		t.Fatal(err)
 	}
 	first := receiveN(t, st, 1, 10*time.Second)[0] // stored; its confirm dropped
@@ -206,7 +206,7 @@ func TestSendUnreachableUntilDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err := tp.Send(ctx, topic, newMsg("x"), func(error) { t.Error("done called for a message not taken") })
+	err := tp.Send(ctx, topic, newMsg("x"), adapters.SendOptions{}, func(error) { t.Error("done called for a message not taken") })
 	if d := time.Since(start); d < 450*time.Millisecond || d > 3*time.Second {
 		t.Errorf("returned after %v, want at the 500ms deadline", d)
 	}
@@ -290,7 +290,7 @@ func TestTopicClose(t *testing.T) {
 	}
 	proxy.Blackhole()
 	errc := make(chan error, 1)
-	if err := tp.Send(t.Context(), topic, newMsg("x"), func(err error) { errc <- err }); err != nil {
+	if err := tp.Send(t.Context(), topic, newMsg("x"), adapters.SendOptions{}, func(err error) { errc <- err }); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
@@ -309,7 +309,7 @@ func TestTopicClose(t *testing.T) {
 	default:
 		t.Error("done not called by the time Close returned")
 	}
-	err = tp.Send(t.Context(), topic, newMsg("y"), func(error) { t.Error("done called after Close") })
+	err = tp.Send(t.Context(), topic, newMsg("y"), adapters.SendOptions{}, func(error) { t.Error("done called after Close") })
 	kindIs(t, "Send after Close", err, herald.KindClosed)
 	if !strings.HasPrefix(fmt.Sprint(err), `herald/amqp: publish to "`+topic+`"`) {
 		t.Errorf("Send after Close: %v; want herald/amqp: publish to %q", err, topic)
@@ -330,12 +330,12 @@ func TestSendRefusesInvalidAtOnce(t *testing.T) {
 	t.Cleanup(func() { deleteTopology(t, topic) })
 	tp := openTopicT(t, url)
 	for _, name := range []string{"", "amq.x", strings.Repeat("t", 300)} {
-		err := tp.Send(t.Context(), name, newMsg("x"), func(error) { t.Error("done called for a refused message") })
+		err := tp.Send(t.Context(), name, newMsg("x"), adapters.SendOptions{}, func(error) { t.Error("done called for a refused message") })
 		kindIs(t, "topic "+name, err, herald.KindInvalid)
 	}
 	m := newMsg("x")
 	m.UUID = strings.Repeat("i", 300)
-	kindIs(t, "a 300-byte ID", tp.Send(t.Context(), topic, m, func(error) { t.Error("done called for a refused message") }), herald.KindInvalid)
+	kindIs(t, "a 300-byte ID", tp.Send(t.Context(), topic, m, adapters.SendOptions{}, func(error) { t.Error("done called for a refused message") }), herald.KindInvalid)
 	if err := sendWait(t, tp, t.Context(), topic, newMsg("fine")); err != nil {
 		t.Fatalf("the next message: %v", err)
 	}

@@ -119,7 +119,7 @@ func testSend(t *testing.T, seed uint64) {
 		id := fmt.Sprintf("m%02d", i)
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
-		err := tp.Send(ctx, "t", msg(id, fmt.Sprint("k", i%3)), func(err error) {
+		err := tp.Send(ctx, "t", msg(id, fmt.Sprint("k", i%3)), adapters.SendOptions{}, func(err error) {
 			mu.Lock()
 			defer mu.Unlock()
 			a := answers[id]
@@ -176,7 +176,7 @@ func testSend(t *testing.T, seed uint64) {
 			t.Errorf("%s: answered at %v, after its deadline %v", id, a.at, sent+time.Second)
 		}
 	}
-	if err := tp.Send(t.Context(), "t", msg("late", ""), func(error) { t.Error("done called for a refused send") }); !errors.Is(err, herald.ErrClosed) {
+	if err := tp.Send(t.Context(), "t", msg("late", ""), adapters.SendOptions{}, func(error) { t.Error("done called for a refused send") }); !errors.Is(err, herald.ErrClosed) {
 		t.Errorf("Send after Close: %v, want ErrClosed", err)
 	}
 	noViolations(t, b)
@@ -191,7 +191,7 @@ func TestCloseFailsUnanswered(t *testing.T) {
 		tp, _ := open(t, b, "")
 		var got error
 		calls := 0
-		if err := tp.Send(context.Background(), "t", msg("a", ""), func(err error) { got = err; calls++ }); err != nil {
+		if err := tp.Send(context.Background(), "t", msg("a", ""), adapters.SendOptions{}, func(err error) { got = err; calls++ }); err != nil {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
@@ -221,8 +221,8 @@ func TestOutageWaitsForCtx(t *testing.T) {
 		var short, long error
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
-		_ = tp.Send(ctx, "t", msg("short", ""), func(err error) { short = err })
-		_ = tp.Send(context.Background(), "t", msg("long", ""), func(err error) { long = err })
+		_ = tp.Send(ctx, "t", msg("short", ""), adapters.SendOptions{}, func(err error) { short = err })
+		_ = tp.Send(context.Background(), "t", msg("long", ""), adapters.SendOptions{}, func(err error) { long = err })
 		time.Sleep(time.Second)
 		synctest.Wait()
 		if !errors.Is(short, herald.ErrUnreachable) {
@@ -259,7 +259,7 @@ func TestWindow(t *testing.T) {
 			t.Fatal(err)
 		}
 		for i := range 5 {
-			_ = tp.Send(t.Context(), "t", msg(fmt.Sprint(i), ""), func(error) {})
+			_ = tp.Send(t.Context(), "t", msg(fmt.Sprint(i), ""), adapters.SendOptions{}, func(error) {})
 		}
 		synctest.Wait()
 		st, err := sub.Open(t.Context(), "t", adapters.StreamOptions{Window: 2, Status: func(error) {}})
@@ -328,7 +328,7 @@ func TestNack(t *testing.T) {
 				defer b.Close()
 				tp, sub := open(t, b, "g")
 				_ = sub.Prepare(t.Context(), "t")
-				_ = tp.Send(t.Context(), "t", msg("a", ""), func(error) {})
+				_ = tp.Send(t.Context(), "t", msg("a", ""), adapters.SendOptions{}, func(error) {})
 				synctest.Wait()
 				st, _ := sub.Open(t.Context(), "t", adapters.StreamOptions{Window: 1, Status: func(error) {}})
 				got := receive(t, st, 1)
@@ -408,7 +408,7 @@ func testConsume(t *testing.T, seed uint64) {
 		wg.Go(func() { consumer(ctx, sub, c, p) })
 	}
 	for i := range 100 {
-		_ = tp.Send(context.Background(), "t", msg(fmt.Sprintf("m%03d", i), fmt.Sprint("k", i%4)), func(error) {})
+		_ = tp.Send(context.Background(), "t", msg(fmt.Sprintf("m%03d", i), fmt.Sprint("k", i%4)), adapters.SendOptions{}, func(error) {})
 		time.Sleep(20 * time.Millisecond)
 	}
 	time.Sleep(10 * time.Second)

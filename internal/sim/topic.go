@@ -97,16 +97,15 @@ func (c *conn) decide(id string, n int) fate {
 	return f
 }
 
-// SendAt implements adapters.Topic: the simulated broker has no delayed
-// delivery (its plans declare none).
-func (c *conn) SendAt(_ context.Context, topic string, _ *herald.Message, _ time.Time, _ func(error)) error {
-	return opError("publish to", topic, herald.KindInvalid, errors.New("the simulated broker has no delayed delivery (maximum delay 0)"))
-}
-
-// Send implements adapters.Topic.
-func (c *conn) Send(ctx context.Context, topic string, m *herald.Message, done func(error)) error {
+// Send implements adapters.Topic. The simulated broker has no delayed
+// delivery (its plans declare none) and no broker properties.
+func (c *conn) Send(ctx context.Context, topic string, m *herald.Message, o adapters.SendOptions, done func(error)) error {
 	b := c.b
 	switch {
+	case !o.At.IsZero():
+		return opError("publish to", topic, herald.KindInvalid, errors.New("the simulated broker has no delayed delivery (maximum delay 0)"))
+	case !o.Properties.IsZero():
+		return opError("publish to", topic, herald.KindInvalid, errors.New("the simulated broker has no broker properties"))
 	case topic == "":
 		return opError("publish to", topic, herald.KindInvalid, errors.New("topic is empty"))
 	case m == nil:

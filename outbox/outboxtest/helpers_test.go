@@ -208,11 +208,10 @@ func (probeDriver) OpenSubscription(context.Context, herald.Config, adapters.Env
 
 type probeTopic struct{ p *probe }
 
-func (pt probeTopic) SendAt(context.Context, string, *herald.Message, time.Time, func(error)) error {
-	return fmt.Errorf("probe: no delayed delivery")
-}
-
-func (pt probeTopic) Send(_ context.Context, _ string, m *herald.Message, done func(error)) error {
+func (pt probeTopic) Send(_ context.Context, _ string, m *herald.Message, o adapters.SendOptions, done func(error)) error {
+	if o != (adapters.SendOptions{}) {
+		return fmt.Errorf("probe: no delayed delivery, no properties")
+	}
 	p := pt.p
 	id, key := herald.ID(m), herald.Key(m)
 	p.mu.Lock()

@@ -143,7 +143,7 @@ func (r *Requester) Request(ctx context.Context, topic string, m *herald.Message
 func (r *Requester) send(ctx context.Context, topic string, req *herald.Message, reply string) error {
 	if r.topic != nil {
 		done := make(chan error, 1)
-		if err := r.topic.Send(ctx, topic, req, func(err error) { done <- err }); err != nil {
+		if err := r.topic.Send(ctx, topic, req, adapters.SendOptions{}, func(err error) { done <- err }); err != nil {
 			return err
 		}
 		select {

@@ -156,24 +156,23 @@ func NewTopic(nc *nats.Conn, set Settings, o Options) (*Topic, error) {
 // message is stored under this subject), KindOutcomeUnknown when its
 // deadline passed without an answer, KindTooLarge, KindDenied or
 // KindInvalid when the server refused it, KindClosed when Close gave up
-// waiting.
-func (t *Topic) Send(ctx context.Context, topic string, m *herald.Message, done func(error)) error {
-	return t.send(ctx, topic, m, time.Time{}, done)
+// waiting. JetStream carries no herald.Properties: any is refused.
+//
+// With o.At it is a JetStream message schedule (see DelayCapabilities):
+// the message is stored in the topic's stream as a schedule for o.At,
+// under a schedule subject of its own, and done gets its PubAck as
+// without; the server publishes it to the topic at o.At (rounded up to
+// the second). The first delayed message to a topic makes its stream take
+// schedules (allow_msg_schedules and the schedule subjects; one-way), or
+// fails with KindInvalid when provision=false and the stream does not.
+func (t *Topic) Send(ctx context.Context, topic string, m *herald.Message, o adapters.SendOptions, done func(error)) error {
+	if !o.Properties.IsZero() {
+		return Error(t.scheme, opPublish, topic, herald.KindInvalid, errors.New("no broker properties (herald.Properties) on JetStream: metadata entries are headers"))
+	}
+	return t.send(ctx, topic, m, o.At, done)
 }
 
-// SendAt implements adapters.Topic with a JetStream message schedule
-// (see DelayCapabilities): the message is stored in the topic's stream as
-// a schedule for at, under a schedule subject of its own, and done gets
-// its PubAck as for Send; the server publishes it to the topic at at
-// (rounded up to the second). The first delayed message to a topic makes
-// its stream take schedules (allow_msg_schedules and the schedule
-// subjects; one-way), or fails with KindInvalid when provision=false and
-// the stream does not.
-func (t *Topic) SendAt(ctx context.Context, topic string, m *herald.Message, at time.Time, done func(error)) error {
-	return t.send(ctx, topic, m, at, done)
-}
-
-// send is Send, or SendAt for a non-zero at.
+// send is Send, delayed to at when at is not zero.
 func (t *Topic) send(ctx context.Context, topic string, m *herald.Message, at time.Time, done func(error)) error {
 	if t.closed.Load() {
 		return closedError(t.scheme, opPublish, topic)

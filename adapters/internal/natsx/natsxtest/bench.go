@@ -44,7 +44,7 @@ func StreamPath(b *testing.B, f Fixture) {
 	go func() {
 		for range b.N {
 			window <- struct{}{}
-			if err := tp.Send(context.Background(), topic, herald.NewMessage(payload), done); err != nil {
+			if err := tp.Send(context.Background(), topic, herald.NewMessage(payload), adapters.SendOptions{}, done); err != nil {
 				errs <- err
 				return
 			}

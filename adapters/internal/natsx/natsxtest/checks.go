@@ -210,7 +210,7 @@ func SendAll(t *testing.T, f Fixture) {
 	)
 	wg.Add(n)
 	for i, m := range Numbered(n) {
-		err := tp.Send(context.Background(), topic, m, func(err error) {
+		err := tp.Send(context.Background(), topic, m, adapters.SendOptions{}, func(err error) {
 			mu.Lock()
 			calls[i]++
 			if err != nil {
@@ -247,12 +247,12 @@ func SendAll(t *testing.T, f Fixture) {
 			st.Ack(d.Token)
 		}
 	}
-	err := tp.Send(context.Background(), "", herald.NewMessage(nil), func(error) { t.Error("done called for a message not taken") })
+	err := tp.Send(context.Background(), "", herald.NewMessage(nil), adapters.SendOptions{}, func(error) { t.Error("done called for a message not taken") })
 	if !errors.Is(err, herald.ErrInvalid) {
 		t.Errorf("Send to an empty topic: %v, want ErrInvalid", err)
 	}
 	_ = tp.Close(context.Background())
-	err = tp.Send(context.Background(), topic, herald.NewMessage(nil), func(error) { t.Error("done called after Close") })
+	err = tp.Send(context.Background(), topic, herald.NewMessage(nil), adapters.SendOptions{}, func(error) { t.Error("done called after Close") })
 	if !errors.Is(err, herald.ErrClosed) {
 		t.Errorf("Send after Close: %v, want ErrClosed", err)
 	}
@@ -268,7 +268,7 @@ func SendTooLarge(t *testing.T, f Fixture, limit int) {
 	msgs[1].Payload = []byte(strings.Repeat("x", limit+1))
 	results := make(chan string, 3)
 	for i, m := range msgs {
-		err := tp.Send(context.Background(), topic, m, func(err error) {
+		err := tp.Send(context.Background(), topic, m, adapters.SendOptions{}, func(err error) {
 			results <- fmt.Sprintf("%d:%v", i, err)
 		})
 		if err != nil {
@@ -402,7 +402,7 @@ func AfterClose(t *testing.T, f Fixture, scheme string) {
 			t.Errorf("%s after Close: %q, want it to start with %q", what, err, want)
 		}
 	}
-	check("Send", tp.Send(context.Background(), topic, herald.NewMessage(nil), func(error) { t.Error("done called") }), "publish to")
+	check("Send", tp.Send(context.Background(), topic, herald.NewMessage(nil), adapters.SendOptions{}, func(error) { t.Error("done called") }), "publish to")
 	_, err := sub.Open(context.Background(), topic, adapters.StreamOptions{Window: 1, Status: func(error) {}})
 	check("Open", err, "subscribe to")
 	check("Prepare", sub.Prepare(context.Background(), topic), "prepare")

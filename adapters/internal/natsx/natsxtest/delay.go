@@ -20,7 +20,7 @@ func SendAtOne(t testing.TB, tp adapters.Topic, topic string, m *herald.Message,
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	ch := make(chan error, 1)
-	if err := tp.SendAt(ctx, topic, m, at, func(err error) { ch <- err }); err != nil {
+	if err := tp.Send(ctx, topic, m, adapters.SendOptions{At: at}, func(err error) { ch <- err }); err != nil {
 		return err
 	}
 	return <-ch
@@ -76,7 +76,7 @@ func DelayOnExistingStream(t *testing.T, f Fixture) {
 	m := herald.NewMessage([]byte("delayed"))
 	at := time.Now().Add(1500 * time.Millisecond)
 	if err := SendAtOne(t, tp, topic, m, at); err != nil {
-		t.Fatalf("SendAt: %v", err)
+		t.Fatalf("delayed Send: %v", err)
 	}
 	info, err := js.Stream(ctx, name)
 	if err != nil {
@@ -187,7 +187,7 @@ func DelayAfterStreamRecreated(t *testing.T, f Fixture) {
 	ctx := context.Background()
 	sub := f.OpenSubscription(t, "delay-recreated", "")
 	if err := SendAtOne(t, tp, topic, herald.NewMessage([]byte("first")), time.Now().Add(time.Second)); err != nil {
-		t.Fatalf("SendAt: %v", err)
+		t.Fatalf("delayed Send: %v", err)
 	}
 	name, err := js.StreamNameBySubject(ctx, topic)
 	if err != nil {
@@ -209,7 +209,7 @@ func DelayAfterStreamRecreated(t *testing.T, f Fixture) {
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
-	if err := tp.SendAt(sctx, topic, m, time.Now().Add(time.Second), func(err error) { done <- err }); err != nil {
+	if err := tp.Send(sctx, topic, m, adapters.SendOptions{At: time.Now().Add(time.Second)}, func(err error) { done <- err }); err != nil {
 		t.Fatalf("SendAt on the new stream: %v", err)
 	}
 	if err := <-done; err != nil {

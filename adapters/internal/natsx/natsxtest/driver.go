@@ -98,7 +98,7 @@ func Publish(ctx context.Context, tp adapters.Topic, topic string, msgs ...*hera
 		window <- struct{}{}
 		wg.Add(1)
 		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err := tp.Send(sctx, topic, m, func(err error) {
+		err := tp.Send(sctx, topic, m, adapters.SendOptions{}, func(err error) {
 			cancel()
 			if err != nil {
 				mu.Lock()
