@@ -70,11 +70,17 @@
 // CloudEvents has no AMQP 0-9-1 binding (the draft expired, spec #546).
 // Herald writes the AMQP 1.0 binding's application-property names as AMQP
 // 0-9-1 headers, with the "_" separator the binding prefers (it is a
-// valid JMS identifier; spec PR #1050), because RabbitMQ hands 0-9-1
-// headers to AMQP 1.0 consumers as application properties, which is
-// where an AMQP 1.0 CloudEvents client looks (not tested here: the
-// project's RabbitMQ 3.10 has no AMQP 1.0 plugin enabled; see
-// docs/interop.md). sdk-go's AMQP binding reads only the ":" form (sdk-go
+// valid JMS identifier; spec PR #1050), because RabbitMQ 3.13 and later
+// (4.x natively) hand non-x- 0-9-1 headers to AMQP 1.0 consumers as
+// application properties, which is where an AMQP 1.0 CloudEvents client
+// looks. RabbitMQ 3.10 to 3.12, whose AMQP 1.0 is the rabbitmq_amqp1_0
+// plugin, drop 0-9-1 headers on the way to an AMQP 1.0 consumer and pass
+// a 1.0 client's application properties to 0-9-1 consumers only as one
+// encoded x-amqp-1.0-app-properties header: there binary mode does not
+// cross between AMQP 0-9-1 and 1.0 in either direction, structured mode
+// (content_type property and body) does. Verified by hand on RabbitMQ
+// 3.10.8 with the plugin; no test runs it (docs/interop.md, "AMQP 1.0").
+// sdk-go's AMQP binding reads only the ":" form (sdk-go
 // #798): WithAMQPColonPrefix writes that instead. Knative's
 // eventing-rabbitmq (a proprietary binding) uses ce- headers: Herald reads
 // those too. The datacontenttype is the "content-type" metadata, which the
