@@ -41,6 +41,7 @@ type publishOptions struct {
 	rate       float64
 	raw        bool
 	verbose    bool
+	props      herald.Properties // -type, -ttl, -time
 }
 
 // publishCmd publishes the payload argument (-count times), or one
@@ -55,8 +56,18 @@ func publishCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	fs.Float64Var(&o.rate, "rate", 0, "messages per second at most (0: as fast as the broker acknowledges)")
 	fs.BoolVar(&o.raw, "raw", false, "publish the whole of stdin as one message instead of one message per line")
 	fs.BoolVar(&o.verbose, "v", false, "print each message's ID (with its stdin line number)")
+	fs.StringVar(&o.props.Type, "type", "", "broker message type property (AMQP type; refused where the backend has none)")
+	fs.DurationVar(&o.props.TTL, "ttl", 0, "per-message expiry, e.g. 10m (AMQP expiration; refused where the backend has none)")
+	stamp := fs.String("time", "", "message timestamp, RFC 3339 (Kafka record timestamp, AMQP timestamp; refused where the backend has none)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *stamp != "" {
+		ts, err := time.Parse(time.RFC3339Nano, *stamp)
+		if err != nil {
+			return usagef("publish: -time %q is not RFC 3339 (e.g. 2026-12-07T13:40:00Z)", *stamp)
+		}
+		o.props.Time = ts
 	}
 	switch {
 	case o.topic == "":
@@ -151,7 +162,7 @@ func (p *publishRun) message(payload []byte) *herald.Message {
 // one publishes one message and waits for the broker's acknowledgement.
 func (p *publishRun) one(ctx context.Context, payload []byte) error {
 	m := p.message(payload)
-	if err := p.pub.Publish(ctx, p.o.topic, m); err != nil {
+	if err := p.pub.PublishWith(ctx, p.o.topic, p.o.props, m); err != nil {
 		return fmt.Errorf("publish: %w", err)
 	}
 	fmt.Fprintf(p.out, "published %s to %s on %s\n", m.UUID, p.o.topic, p.pub.Config())
@@ -183,7 +194,7 @@ func (p *publishRun) many(ctx context.Context, next func(yield func(int, []byte)
 			return false
 		}
 		m := p.message(payload)
-		err := p.pub.PublishAsync(ctx, p.o.topic, m, func(_ *herald.Message, err error) {
+		err := p.pub.PublishAsyncWith(ctx, p.o.topic, p.o.props, m, func(_ *herald.Message, err error) {
 			if err != nil {
 				mu.Lock()
 				failures = append(failures, failure{line, err})

@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters/adaptertest"
+	"github.com/heraldkit/herald/subscriber"
 )
 
 func TestPublishReportsFailedLines(t *testing.T) {
@@ -95,5 +99,60 @@ func TestPublishUsage(t *testing.T) {
 		if code := exitCode(err, nil, &stderr); code != 2 || !strings.HasPrefix(stderr.String(), "herald") {
 			t.Errorf("run(%q): exit code %d, stderr %q; want 2 and the error", tc.args, code, stderr.String())
 		}
+	}
+}
+
+// TestPublishProperties: -type, -ttl and -time are the broker properties
+// of every message (herald.Properties): on RabbitMQ the consumer reads
+// the type and expiration properties and the timestamp as Delivery.Time;
+// a backend without them refuses by name; a bad -time is a usage error.
+func TestPublishProperties(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	url := adaptertest.BrokerURL(t, "HERALD_TEST_AMQP")
+	topic := adaptertest.UniqueName("cliprops")
+	sub, err := subscriber.Open(ctx, url, subscriber.WithGroup("cli"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	type got struct {
+		md   map[string]string
+		time time.Time
+	}
+	ch := make(chan got, 1)
+	if err := sub.Prepare(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = sub.Subscribe(ctx, topic, func(ctx context.Context, m *herald.Message) error {
+			d, _ := herald.DeliveryFromContext(ctx)
+			ch <- got{m.Metadata, d.Time}
+			return nil
+		})
+	}()
+	var out bytes.Buffer
+	args := []string{"publish", "-url", url, "-topic", topic, "-type", "com.example.order.placed", "-ttl", "10m", "-time", "2026-12-07T13:40:00Z", "x"}
+	if err := run(ctx, args, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case g := <-ch:
+		if g.md["amqp-type"] != "com.example.order.placed" || g.md["amqp-expiration"] != "600000" {
+			t.Errorf("metadata %v; want amqp-type com.example.order.placed, amqp-expiration 600000", g.md)
+		}
+		if want := time.Date(2026, 12, 7, 13, 40, 0, 0, time.UTC); !g.time.Equal(want) {
+			t.Errorf("Delivery.Time %v; want %v", g.time, want)
+		}
+	case <-ctx.Done():
+		t.Fatal("nothing received")
+	}
+	err = run(ctx, []string{"publish", "-url", "mem://", "-topic", "t", "-ttl", "1m", "x"}, nil, &out)
+	if err == nil || !strings.Contains(err.Error(), "Properties.TTL") || !strings.Contains(err.Error(), "mem") {
+		t.Errorf("-ttl on mem: %v; want a refusal naming Properties.TTL and mem", err)
+	}
+	err = run(ctx, []string{"publish", "-url", "mem://", "-topic", "t", "-time", "noon", "x"}, nil, &out)
+	if code := exitCode(err, nil, &bytes.Buffer{}); err == nil || code != 2 || !strings.Contains(err.Error(), "RFC 3339") {
+		t.Errorf("-time noon: %v (exit %d); want a usage error naming RFC 3339", err, code)
 	}
 }
