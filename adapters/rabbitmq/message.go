@@ -53,8 +53,8 @@ const maxTTL = (1<<32 - 1) * time.Millisecond
 //
 //   - every metadata entry is an AMQP header (herald.KeyHeader included),
 //     so rabbitmqadmin and amqp-tools show them; those whose key the
-//     driver reserves (_watermill_message_uuid, and keys starting with
-//     Herald-Enc-) are escaped (see adapters/internal/reserved) and come
+//     driver reserves (_watermill_message_uuid, RabbitMQ's routing
+//     headers CC and BCC, and keys starting with Herald-Enc-) are escaped (see adapters/internal/reserved) and come
 //     back exactly; RedeliveredHeader is not sent (it describes a
 //     receipt: a forwarded copy, DeadLetter's, is not redelivered);
 //   - herald.ContentTypeHeader, ContentEncodingHeader,
@@ -98,7 +98,7 @@ func publishing(m *herald.Message, props herald.Properties) (amqp.Publishing, er
 			pub.CorrelationId = v
 		case k == adapters.ReplyToHeader:
 			pub.ReplyTo = v
-		case k == uuidHeader || strings.HasPrefix(k, reserved.Prefix):
+		case k == uuidHeader || routingHeader(k) || strings.HasPrefix(k, reserved.Prefix):
 			ek, ev := reserved.Escape(k, v)
 			headers[ek] = ev
 			continue
@@ -112,6 +112,13 @@ func publishing(m *herald.Message, props herald.Properties) (amqp.Publishing, er
 	}
 	return pub, nil
 }
+
+// routingHeader reports whether RabbitMQ reads header k as
+// sender-selected distribution: "CC" and "BCC" (exact case) are extra
+// routing keys, BCC is removed before delivery, and a string value fails
+// the publish with a channel error (unacceptable_type_in_header). A
+// metadata entry so named is data: it travels escaped.
+func routingHeader(k string) bool { return k == "CC" || k == "BCC" }
 
 // fromDelivery is the message of d. Its ID is the _watermill_message_uuid
 // header, else the message_id property, else digestID(d) (a message
