@@ -32,7 +32,8 @@ type Event struct {
 	Type string
 	// Subject is the subject of the event within Source. Optional.
 	Subject string
-	// Time is when the event happened. Optional (zero: absent).
+	// Time is when the event happened, in RFC 3339's years 0000-9999
+	// (UTC). Optional (zero: absent).
 	Time time.Time
 	// DataContentType is the media type of Data (RFC 2046). Optional.
 	DataContentType string
@@ -81,6 +82,11 @@ var extensionName = regexp.MustCompile(`^[a-z0-9]+$`)
 func (e Event) Validate() error {
 	if err := e.validateContext(); err != nil {
 		return err
+	}
+	if !e.Time.IsZero() {
+		if err := checkTime("time", e.Time); err != nil {
+			return err
+		}
 	}
 	for _, a := range [...]struct{ name, v string }{{"id", e.ID}, {"source", e.Source}, {"type", e.Type}, {"subject", e.Subject}, {"datacontenttype", e.DataContentType}, {"dataschema", e.DataSchema}} {
 		if err := checkString(a.name, a.v); err != nil {
@@ -156,6 +162,11 @@ func checkExtension(name string, v any) error {
 	}
 	if slices.Contains(contextAttributes, name) {
 		return &ValidationError{Attribute: name, Problem: "is a context attribute, not an extension", Allowed: "set the Event field instead"}
+	}
+	if t, ok := v.(time.Time); ok {
+		if err := checkTime(name, t); err != nil {
+			return err
+		}
 	}
 	if _, ok := canonical(v); !ok {
 		return &ValidationError{Attribute: name, Value: fmt.Sprintf("%T", v), Problem: "has a type CloudEvents does not define", Allowed: "string, bool, int32 (or an int in range), []byte, time.Time, *url.URL"}
