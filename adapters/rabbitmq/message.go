@@ -69,7 +69,8 @@ const maxTTL = (1<<32 - 1) * time.Millisecond
 //     watermill-amqp consumers, the _watermill_message_uuid header;
 //   - messages are persistent (delivery mode 2) and time-stamped.
 //
-// A TTL over 2^32-1 ms is a KindInvalid error. It reads m only (m may be
+// A TTL over 2^32-1 ms, or a Time before the Unix epoch, is a KindInvalid
+// error. It reads m only (m may be
 // published from several goroutines at once).
 func publishing(m *herald.Message, props herald.Properties) (amqp.Publishing, error) {
 	pub := amqp.Publishing{
@@ -78,6 +79,11 @@ func publishing(m *herald.Message, props herald.Properties) (amqp.Publishing, er
 		Body:         m.Payload,
 		Timestamp:    props.Time,
 		Type:         props.Type,
+	}
+	if !props.Time.IsZero() && props.Time.Before(time.Unix(0, 0)) {
+		// amqp091 writes uint64(t.Unix()): other clients would read a
+		// time some 584 billion years ahead.
+		return pub, withKind(herald.KindInvalid, fmt.Errorf("herald.Properties.Time %v is before the Unix epoch: the AMQP timestamp is unsigned seconds since 1970-01-01T00:00:00Z", props.Time))
 	}
 	if props.TTL > 0 {
 		if props.TTL > maxTTL {
