@@ -142,7 +142,7 @@ func unmarshalStructured(body []byte) (Event, error) {
 	}
 	data, hasData := fields["data"]
 	b64, hasB64 := fields["data_base64"]
-	if hasData && hasB64 {
+	if hasData && hasB64 && string(data) != "null" && string(b64) != "null" { // null is absent
 		return ev, &ValidationError{Attribute: "data_base64", Problem: "is present together with data", Allowed: "one of data and data_base64"}
 	}
 	switch {

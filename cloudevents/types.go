@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -49,7 +50,8 @@ func checkTime(name string, t time.Time) error {
 	return nil
 }
 
-// parseTime reads an RFC 3339 timestamp.
+// parseTime reads an RFC 3339 timestamp, its "T" and "Z" in either case
+// (RFC 3339 5.6 allows lower case; Go's layout does not).
 func parseTime(s string) (time.Time, error) {
-	return time.Parse(time.RFC3339Nano, s)
+	return time.Parse(time.RFC3339Nano, strings.ToUpper(s))
 }
