@@ -54,7 +54,9 @@ const maxTTL = (1<<32 - 1) * time.Millisecond
 //   - every metadata entry is an AMQP header (herald.KeyHeader included),
 //     so rabbitmqadmin and amqp-tools show them; those whose key the
 //     driver reserves (_watermill_message_uuid, RabbitMQ's routing
-//     headers CC and BCC, and keys starting with Herald-Enc-) are escaped (see adapters/internal/reserved) and come
+//     headers CC and BCC, its dead-lettering record x-death,
+//     x-first-death-* and x-last-death-*, which the delay tiers' own
+//     would replace, and keys starting with Herald-Enc-) are escaped (see adapters/internal/reserved) and come
 //     back exactly; RedeliveredHeader is not sent (it describes a
 //     receipt: a forwarded copy, DeadLetter's, is not redelivered);
 //   - herald.ContentTypeHeader, ContentEncodingHeader,
@@ -104,7 +106,7 @@ func publishing(m *herald.Message, props herald.Properties) (amqp.Publishing, er
 			pub.CorrelationId = v
 		case k == adapters.ReplyToHeader:
 			pub.ReplyTo = v
-		case k == uuidHeader || routingHeader(k) || strings.HasPrefix(k, reserved.Prefix):
+		case k == uuidHeader || routingHeader(k) || deadLetterHeader(k) || strings.HasPrefix(k, reserved.Prefix):
 			ek, ev := reserved.Escape(k, v)
 			headers[ek] = ev
 			continue
