@@ -29,8 +29,12 @@
 // extension name that is not lower-case letters and digits or a value of
 // a type CloudEvents does not define, or a string attribute holding what
 // the CloudEvents String type excludes (control characters U+0000-U+001F
-// and U+007F-U+009F, noncharacters, invalid UTF-8) is refused with a
-// *ValidationError naming the attribute. A written message's Herald ID is
+// and U+007F-U+009F, noncharacters, invalid UTF-8), a time outside RFC
+// 3339's years 0000-9999, or, in binary mode on Kafka and AMQP (where
+// datacontenttype is the content-type header), a datacontenttype
+// starting with application/cloudevents (a reader would take the data for
+// the event: use structured mode) is refused with a *ValidationError
+// naming the attribute. A written message's Herald ID is
 // MessageID(source, id): CloudEvents identifies an event by both, so a
 // resend of one event is a duplicate and two sources' events with one id
 // are not.

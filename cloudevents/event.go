@@ -1,6 +1,7 @@
 package cloudevents
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"mime"
@@ -32,7 +33,8 @@ type Event struct {
 	Type string
 	// Subject is the subject of the event within Source. Optional.
 	Subject string
-	// Time is when the event happened. Optional (zero: absent).
+	// Time is when the event happened, in RFC 3339's years 0000-9999
+	// (UTC). Optional (zero: absent).
 	Time time.Time
 	// DataContentType is the media type of Data (RFC 2046). Optional.
 	DataContentType string
@@ -79,8 +81,13 @@ var extensionName = regexp.MustCompile(`^[a-z0-9]+$`)
 // Validate checks the event against the CloudEvents 1.0 rules and returns
 // a *ValidationError naming the first wrong attribute, or nil.
 func (e Event) Validate() error {
-	if err := e.validateContext(); err != nil {
+	if err := e.validateContext(true); err != nil {
 		return err
+	}
+	if !e.Time.IsZero() {
+		if err := checkTime("time", e.Time); err != nil {
+			return err
+		}
 	}
 	for _, a := range [...]struct{ name, v string }{{"id", e.ID}, {"source", e.Source}, {"type", e.Type}, {"subject", e.Subject}, {"datacontenttype", e.DataContentType}, {"dataschema", e.DataSchema}} {
 		if err := checkString(a.name, a.v); err != nil {
@@ -119,8 +126,10 @@ func checkString(name, v string) error {
 
 // validateContext checks the context attributes, not the extensions: a
 // read accepts extension names other stacks write (a header ce_my-ext
-// gives an extension "my-ext"), a write does not.
-func (e Event) validateContext() error {
+// gives an extension "my-ext"), a write does not. A read (strict false)
+// also accepts a datacontenttype whose media type parses but one of its
+// parameters does not (see mediaType).
+func (e Event) validateContext(strict bool) error {
 	if e.ID == "" {
 		return &ValidationError{Attribute: "id", Problem: "is missing", Allowed: "a non-empty string"}
 	}
@@ -137,7 +146,7 @@ func (e Event) validateContext() error {
 		return &ValidationError{Attribute: "type", Problem: "is missing", Allowed: "a non-empty string, e.g. com.example.order.placed"}
 	}
 	if e.DataContentType != "" {
-		if _, _, err := mime.ParseMediaType(e.DataContentType); err != nil {
+		if _, err := mediaType(e.DataContentType, !strict); err != nil {
 			return &ValidationError{Attribute: "datacontenttype", Value: e.DataContentType, Problem: "is not a media type", Allowed: "an RFC 2046 media type, e.g. application/json"}
 		}
 	}
@@ -149,6 +158,18 @@ func (e Event) validateContext() error {
 	return nil
 }
 
+// mediaType returns the media type of a content type, lower-cased. When
+// lenient (reads) a parameter that does not parse, such as
+// profile=https://example.com/p with its '/' unquoted, does not hide the
+// media type: mime.ParseMediaType returns it with ErrInvalidMediaParameter.
+func mediaType(ct string, lenient bool) (string, error) {
+	mt, _, err := mime.ParseMediaType(ct)
+	if lenient && errors.Is(err, mime.ErrInvalidMediaParameter) {
+		err = nil
+	}
+	return mt, err
+}
+
 // checkExtension validates an extension's name and the type of its value.
 func checkExtension(name string, v any) error {
 	if !extensionName.MatchString(name) {
@@ -156,6 +177,11 @@ func checkExtension(name string, v any) error {
 	}
 	if slices.Contains(contextAttributes, name) {
 		return &ValidationError{Attribute: name, Problem: "is a context attribute, not an extension", Allowed: "set the Event field instead"}
+	}
+	if t, ok := v.(time.Time); ok {
+		if err := checkTime(name, t); err != nil {
+			return err
+		}
 	}
 	if _, ok := canonical(v); !ok {
 		return &ValidationError{Attribute: name, Value: fmt.Sprintf("%T", v), Problem: "has a type CloudEvents does not define", Allowed: "string, bool, int32 (or an int in range), []byte, time.Time, *url.URL"}

@@ -106,7 +106,7 @@ func readBinary(m *herald.Message, prefix string, percent bool, contentType stri
 	if ev.DataContentType == "" {
 		ev.DataContentType = contentType
 	}
-	return ev, ev.validateContext()
+	return ev, ev.validateContext(false)
 }
 
 // Handler returns a herald.Handler that reads each message's CloudEvent

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"maps"
 	"math"
-	"mime"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -18,7 +17,7 @@ func isJSON(ct string) bool {
 	if ct == "" {
 		return true
 	}
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, err := mediaType(ct, true)
 	if err != nil {
 		return false
 	}
@@ -28,7 +27,7 @@ func isJSON(ct string) bool {
 // isText reports whether a datacontenttype is text the JSON format may
 // carry as a string.
 func isText(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, err := mediaType(ct, true)
 	return err == nil && (strings.HasPrefix(mt, "text/") || mt == "application/xml" || strings.HasSuffix(mt, "+xml"))
 }
 
@@ -143,7 +142,7 @@ func unmarshalStructured(body []byte) (Event, error) {
 	}
 	data, hasData := fields["data"]
 	b64, hasB64 := fields["data_base64"]
-	if hasData && hasB64 {
+	if hasData && hasB64 && string(data) != "null" && string(b64) != "null" { // null is absent
 		return ev, &ValidationError{Attribute: "data_base64", Problem: "is present together with data", Allowed: "one of data and data_base64"}
 	}
 	switch {
@@ -176,7 +175,7 @@ func unmarshalStructured(body []byte) (Event, error) {
 		}
 		ev.Extensions[name] = v
 	}
-	return ev, ev.validateContext()
+	return ev, ev.validateContext(false)
 }
 
 func isContextAttribute(name string) bool { return slices.Contains(contextAttributes, name) }

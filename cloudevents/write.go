@@ -5,8 +5,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/heraldkit/herald"
@@ -59,6 +61,9 @@ func NewMessage(scheme string, ev Event, opts ...Option) (*herald.Message, error
 		m = message.NewMessage(MessageID(ev.Source, ev.ID), body)
 		m.Metadata.Set(b.ctHeader, StructuredContentType)
 	} else {
+		if err := binaryDataContentType(b, ev.DataContentType); err != nil {
+			return nil, err
+		}
 		m = message.NewMessage(MessageID(ev.Source, ev.ID), ev.Data)
 		prefix := b.prefix
 		if o.amqpColon {
@@ -72,6 +77,22 @@ func NewMessage(scheme string, ev Event, opts ...Option) (*herald.Message, error
 		}
 	}
 	return m, nil
+}
+
+// binaryDataContentType refuses a binary-mode datacontenttype that a
+// reader would take for structured mode: where the binding carries
+// datacontenttype in the content-type header (Kafka, AMQP), one starting
+// with application/cloudevents (data that is itself an event) makes
+// FromMessage and sdk-go read the data as the event.
+func binaryDataContentType(b Binding, ct string) error {
+	if b.dctHeader != b.ctHeader || ct == "" {
+		return nil
+	}
+	if mt, _ := mediaType(ct, true); strings.HasPrefix(mt, "application/cloudevents") {
+		return &ValidationError{Attribute: "datacontenttype", Value: ct, Problem: fmt.Sprintf("cannot travel in binary mode on %s: its content-type header would announce structured mode, and a reader would take the data for the event", b.name),
+			Allowed: "WithMode(Structured), which carries it, or another media type"}
+	}
+	return nil
 }
 
 // writeBinary sets the attributes of ev as headers.

@@ -17,6 +17,7 @@ package protobuf
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"mime"
 
@@ -30,9 +31,16 @@ import (
 const ContentType = "application/protobuf"
 
 // isProtobuf reports whether a content type is Protocol Buffers' binary
-// format: application/protobuf or its deprecated aliases.
+// format: application/protobuf or its deprecated aliases, in any case,
+// with any parameters. A parameter that does not parse (an unquoted '/'
+// in proto=type.googleapis.com/x.Y) does not hide the media type, which
+// mime.ParseMediaType returns with ErrInvalidMediaParameter: reads are
+// lenient.
 func isProtobuf(ct string) bool {
 	mt, _, err := mime.ParseMediaType(ct)
+	if errors.Is(err, mime.ErrInvalidMediaParameter) {
+		err = nil
+	}
 	return err == nil && (mt == ContentType || mt == "application/x-protobuf" || mt == "application/x-protobuffer")
 }
 

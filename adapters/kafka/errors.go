@@ -59,7 +59,8 @@ func kindOf(err error) herald.Kind {
 	case errors.Is(err, kerr.InvalidTopicException), errors.Is(err, kerr.InvalidRecord),
 		errors.Is(err, kerr.CorruptMessage), errors.Is(err, kerr.InvalidPartitions),
 		errors.Is(err, kerr.InvalidReplicationFactor), errors.Is(err, kerr.PolicyViolation),
-		errors.Is(err, kerr.InvalidConfig), errors.Is(err, kerr.InvalidRequiredAcks):
+		errors.Is(err, kerr.InvalidConfig), errors.Is(err, kerr.InvalidRequiredAcks),
+		errors.Is(err, kerr.InvalidTimestamp):
 		return herald.KindInvalid
 	case errors.Is(err, herald.ErrUnreachable), transient(err),
 		errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):

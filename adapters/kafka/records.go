@@ -1,6 +1,8 @@
 package kafka
 
 import (
+	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -47,6 +49,24 @@ func fillRecord(rec *kgo.Record, hdrs []kgo.RecordHeader, topic string, msg *mes
 		}
 	}
 	rec.Headers = hdrs
+}
+
+// maxTimestamp is the latest record timestamp franz-go encodes: it
+// computes milliseconds through time.Time.UnixNano, which overflows after
+// it.
+var maxTimestamp = time.Unix(0, math.MaxInt64)
+
+// checkTimestamp refuses a Properties.Time that a record timestamp cannot
+// carry: before the Unix epoch (Kafka's timestamps are non-negative
+// milliseconds, -1 meaning none; the Java producer refuses a negative
+// one), or after maxTimestamp (sent, it would arrive as another time).
+// The zero time is the produce time.
+func checkTimestamp(ts time.Time) error {
+	if !ts.IsZero() && (ts.Before(time.Unix(0, 0)) || ts.After(maxTimestamp)) {
+		return fmt.Errorf("herald.Properties.Time %v is outside a Kafka record timestamp's range, %v to %v (non-negative milliseconds since the Unix epoch); leave it zero for the produce time",
+			ts, time.Unix(0, 0).UTC(), maxTimestamp.UTC())
+	}
+	return nil
 }
 
 // stringBytes returns the bytes of s without copying them. The producer

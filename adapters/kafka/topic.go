@@ -136,6 +136,9 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, o adap
 	case o.TTL != 0 || o.Type != "":
 		return newError(opPublish, name, herald.KindInvalid, errors.New("herald.Properties.TTL and Type must be zero: Kafka carries only Properties.Time (the record timestamp)"))
 	}
+	if err := checkTimestamp(o.Time); err != nil {
+		return newError(opPublish, name, herald.KindInvalid, err)
+	}
 	if err := validTopic(name); err != nil {
 		return newError(opPublish, name, herald.KindInvalid, err)
 	}

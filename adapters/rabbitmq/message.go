@@ -53,8 +53,10 @@ const maxTTL = (1<<32 - 1) * time.Millisecond
 //
 //   - every metadata entry is an AMQP header (herald.KeyHeader included),
 //     so rabbitmqadmin and amqp-tools show them; those whose key the
-//     driver reserves (_watermill_message_uuid, and keys starting with
-//     Herald-Enc-) are escaped (see adapters/internal/reserved) and come
+//     driver reserves (_watermill_message_uuid, RabbitMQ's routing
+//     headers CC and BCC, its dead-lettering record x-death,
+//     x-first-death-* and x-last-death-*, which the delay tiers' own
+//     would replace, and keys starting with Herald-Enc-) are escaped (see adapters/internal/reserved) and come
 //     back exactly; RedeliveredHeader is not sent (it describes a
 //     receipt: a forwarded copy, DeadLetter's, is not redelivered);
 //   - herald.ContentTypeHeader, ContentEncodingHeader,
@@ -69,7 +71,8 @@ const maxTTL = (1<<32 - 1) * time.Millisecond
 //     watermill-amqp consumers, the _watermill_message_uuid header;
 //   - messages are persistent (delivery mode 2) and time-stamped.
 //
-// A TTL over 2^32-1 ms is a KindInvalid error. It reads m only (m may be
+// A TTL over 2^32-1 ms, or a Time before the Unix epoch, is a KindInvalid
+// error. It reads m only (m may be
 // published from several goroutines at once).
 func publishing(m *herald.Message, props herald.Properties) (amqp.Publishing, error) {
 	pub := amqp.Publishing{
@@ -78,6 +81,11 @@ func publishing(m *herald.Message, props herald.Properties) (amqp.Publishing, er
 		Body:         m.Payload,
 		Timestamp:    props.Time,
 		Type:         props.Type,
+	}
+	if !props.Time.IsZero() && props.Time.Before(time.Unix(0, 0)) {
+		// amqp091 writes uint64(t.Unix()): other clients would read a
+		// time some 584 billion years ahead.
+		return pub, withKind(herald.KindInvalid, fmt.Errorf("herald.Properties.Time %v is before the Unix epoch: the AMQP timestamp is unsigned seconds since 1970-01-01T00:00:00Z", props.Time))
 	}
 	if props.TTL > 0 {
 		if props.TTL > maxTTL {
@@ -98,7 +106,7 @@ func publishing(m *herald.Message, props herald.Properties) (amqp.Publishing, er
 			pub.CorrelationId = v
 		case k == adapters.ReplyToHeader:
 			pub.ReplyTo = v
-		case k == uuidHeader || strings.HasPrefix(k, reserved.Prefix):
+		case k == uuidHeader || routingHeader(k) || deadLetterHeader(k) || strings.HasPrefix(k, reserved.Prefix):
 			ek, ev := reserved.Escape(k, v)
 			headers[ek] = ev
 			continue
@@ -112,6 +120,13 @@ func publishing(m *herald.Message, props herald.Properties) (amqp.Publishing, er
 	}
 	return pub, nil
 }
+
+// routingHeader reports whether RabbitMQ reads header k as
+// sender-selected distribution: "CC" and "BCC" (exact case) are extra
+// routing keys, BCC is removed before delivery, and a string value fails
+// the publish with a channel error (unacceptable_type_in_header). A
+// metadata entry so named is data: it travels escaped.
+func routingHeader(k string) bool { return k == "CC" || k == "BCC" }
 
 // fromDelivery is the message of d. Its ID is the _watermill_message_uuid
 // header, else the message_id property, else digestID(d) (a message
