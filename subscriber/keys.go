@@ -9,6 +9,13 @@ import "sync"
 // delivery held for a local redelivery keeps its key busy; redispatch
 // hands it to a worker again, ahead of the deliveries waiting behind it.
 // The stream's window bounds how many wait.
+//
+// The hand-off to the workers is buffered (dispatchBuffer, or one per
+// worker when more): the reader puts down what one Receive returned
+// without waiting for a worker to take each, and a worker takes the next
+// without waking the reader, so a busy subscription costs no goroutine
+// switch per message. A delivery still in the buffer when stopping is
+// left unsettled (the stream releases it), like one the reader holds.
 type keyed struct {
 	work chan item
 
@@ -16,8 +23,12 @@ type keyed struct {
 	busy map[string][]item // keys in a worker (or held) -> deliveries waiting for it
 }
 
+// dispatchBuffer is the hand-off's capacity: the deliveries one Receive
+// returns at most (run.read's buffer).
+const dispatchBuffer = 64
+
 func (k *keyed) init(workers int) {
-	k.work = make(chan item, workers)
+	k.work = make(chan item, max(workers, dispatchBuffer))
 	k.busy = make(map[string][]item)
 }
 
