@@ -50,6 +50,11 @@ func (k *keyed) dispatch(it item, stop <-chan struct{}) bool {
 
 // redispatch hands it, whose key is already marked busy, to a worker.
 func (k *keyed) redispatch(it item, stop <-chan struct{}) bool {
+	select { // room in the buffer: no two-way select (stop is checked by the worker)
+	case k.work <- it:
+		return true
+	default:
+	}
 	select {
 	case k.work <- it:
 		return true
@@ -61,18 +66,23 @@ func (k *keyed) redispatch(it item, stop <-chan struct{}) bool {
 
 // next waits for a delivery to start; false when stopping.
 func (k *keyed) next(stop <-chan struct{}) (item, bool) {
-	select {
-	case <-stop:
-		return item{}, false
-	case it := <-k.work:
+	var it item
+	select { // one waits in the buffer: no two-way select
+	case it = <-k.work:
+	default:
 		select {
-		case <-stop: // stopping won the race: leave it unsettled
-			k.abandon(it.d.Key)
+		case <-stop:
 			return item{}, false
-		default:
+		case it = <-k.work:
 		}
-		return it, true
 	}
+	select {
+	case <-stop: // stopping won the race: leave it unsettled
+		k.abandon(it.d.Key)
+		return item{}, false
+	default:
+	}
+	return it, true
 }
 
 // after returns the next delivery queued behind key once the previous one
