@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -59,6 +60,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	rssGrowth := fs.Bool("rss-growth", true, "add "+benchkit.NameHeraldB100C1x10+" (10x n, sizes up to 8 KiB) for the peak RSS growth ratio")
 	keyed := fs.Bool("keyed", true, "add the Kafka cases "+benchkit.NameHeraldKeyedC1+" and "+benchkit.NameHeraldKeyedC8+" (one partition, 16 keys, 5 ms handler)")
 	fs.DurationVar(&kafkaLinger, "kafka-linger", 0, "franz-go ProducerLinger of the native Kafka cases (franz-go's default is 10ms, which caps a 256-record window at about 25k msg/s)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (run one case with -cases to profile it alone)")
 	keyedN := fs.Int("keyed-n", 2000, "messages of the keyed cases (at 1 KiB, or the first size without 1 KiB)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -172,6 +174,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 	rn := benchkit.Runner{
 		Rounds:     *rounds,
 		Sizes:      sizes,
@@ -228,6 +237,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 type broker struct{ name, url string }
+
+// startCPUProfile starts the CPU profile written to path; stop ends it.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("-cpuprofile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
+}
 
 // orNone names a file flag's value for a message.
 func orNone(path, flag string) string {

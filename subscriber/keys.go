@@ -9,6 +9,13 @@ import "sync"
 // delivery held for a local redelivery keeps its key busy; redispatch
 // hands it to a worker again, ahead of the deliveries waiting behind it.
 // The stream's window bounds how many wait.
+//
+// The hand-off to the workers is buffered (dispatchBuffer, or one per
+// worker when more): the reader puts down what one Receive returned
+// without waiting for a worker to take each, and a worker takes the next
+// without waking the reader, so a busy subscription costs no goroutine
+// switch per message. A delivery still in the buffer when stopping is
+// left unsettled (the stream releases it), like one the reader holds.
 type keyed struct {
 	work chan item
 
@@ -16,8 +23,12 @@ type keyed struct {
 	busy map[string][]item // keys in a worker (or held) -> deliveries waiting for it
 }
 
+// dispatchBuffer is the hand-off's capacity: the deliveries one Receive
+// returns at most (run.read's buffer).
+const dispatchBuffer = 64
+
 func (k *keyed) init(workers int) {
-	k.work = make(chan item, workers)
+	k.work = make(chan item, max(workers, dispatchBuffer))
 	k.busy = make(map[string][]item)
 }
 
@@ -39,6 +50,11 @@ func (k *keyed) dispatch(it item, stop <-chan struct{}) bool {
 
 // redispatch hands it, whose key is already marked busy, to a worker.
 func (k *keyed) redispatch(it item, stop <-chan struct{}) bool {
+	select { // room in the buffer: no two-way select (stop is checked by the worker)
+	case k.work <- it:
+		return true
+	default:
+	}
 	select {
 	case k.work <- it:
 		return true
@@ -50,18 +66,23 @@ func (k *keyed) redispatch(it item, stop <-chan struct{}) bool {
 
 // next waits for a delivery to start; false when stopping.
 func (k *keyed) next(stop <-chan struct{}) (item, bool) {
-	select {
-	case <-stop:
-		return item{}, false
-	case it := <-k.work:
+	var it item
+	select { // one waits in the buffer: no two-way select
+	case it = <-k.work:
+	default:
 		select {
-		case <-stop: // stopping won the race: leave it unsettled
-			k.abandon(it.d.Key)
+		case <-stop:
 			return item{}, false
-		default:
+		case it = <-k.work:
 		}
-		return it, true
 	}
+	select {
+	case <-stop: // stopping won the race: leave it unsettled
+		k.abandon(it.d.Key)
+		return item{}, false
+	default:
+	}
+	return it, true
 }
 
 // after returns the next delivery queued behind key once the previous one

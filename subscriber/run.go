@@ -185,7 +185,7 @@ func (r *run) proved(gen uint64, stop <-chan struct{}) {
 // read receives deliveries and dispatches them until stop is closed. A
 // stream that breaks for good is closed and opened again with backoff.
 func (r *run) read(ctx context.Context, stop <-chan struct{}) {
-	buf := make([]adapters.Received, 64)
+	buf := make([]adapters.Received, dispatchBuffer)
 	for {
 		st, gen := r.current()
 		n, err := st.Receive(ctx, buf)

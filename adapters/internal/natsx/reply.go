@@ -41,11 +41,21 @@ func ackFields(reply string) (stream, delivered, sseq, tm string, ok bool) {
 	return "", "", "", "", false
 }
 
-// numDelivered reads the delivery count from a JetStream ack subject (see
-// ackFields); it returns 0 when reply is not such a subject.
-func numDelivered(reply string) int {
-	_, tok, _, _, ok := ackFields(reply)
-	if !ok || tok == "" {
+// ackInfo reads the delivery count and the time the stream stored the
+// message from a JetStream ack subject, in one pass (see ackFields); 0
+// and the zero time when reply is not such a subject.
+func ackInfo(reply string) (delivered int, stored time.Time) {
+	_, dtok, _, tm, ok := ackFields(reply)
+	if !ok {
+		return 0, time.Time{}
+	}
+	return deliveredCount(dtok), storedTime(tm)
+}
+
+// deliveredCount is the delivery count token's value (0 when it is not a
+// decimal number).
+func deliveredCount(tok string) int {
+	if tok == "" {
 		return 0
 	}
 	n := 0
@@ -70,14 +80,9 @@ func streamSeq(reply string) (string, uint64, bool) {
 	return stream, n, err == nil
 }
 
-// storedAt reads the time the stream stored the message from a JetStream
-// ack subject (see ackFields); the zero time when reply is not such a
-// subject.
-func storedAt(reply string) time.Time {
-	_, _, _, tm, ok := ackFields(reply)
-	if !ok {
-		return time.Time{}
-	}
+// storedTime is the timestamp token's time (the zero time when it is not
+// a positive number of nanoseconds).
+func storedTime(tm string) time.Time {
 	ns, err := strconv.ParseInt(tm, 10, 64)
 	if err != nil || ns <= 0 {
 		return time.Time{}

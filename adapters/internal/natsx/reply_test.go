@@ -5,7 +5,9 @@ import (
 	"time"
 )
 
-func TestNumDelivered(t *testing.T) {
+// TestAckInfoDelivered: the delivery count is the ack subject's token, in
+// both subject forms; 0 for anything else; reading it allocates nothing.
+func TestAckInfoDelivered(t *testing.T) {
 	for reply, want := range map[string]int{
 		"$JS.ACK.ORDERS.c1.3.10.7.1700000000.2":             3,
 		"$JS.ACK._.hash.ORDERS.c1.12.10.7.1700000000.2.tok": 12,
@@ -14,22 +16,22 @@ func TestNumDelivered(t *testing.T) {
 		"$JS.ACK.a.b":           0,
 		"$JS.ACK.S.c.x.1.1.1.1": 0,
 	} {
-		if got := numDelivered(reply); got != want {
-			t.Errorf("numDelivered(%q) = %d, want %d", reply, got, want)
+		if got, _ := ackInfo(reply); got != want {
+			t.Errorf("ackInfo(%q) delivered %d, want %d", reply, got, want)
 		}
 	}
 	var sink int
-	if n := testing.AllocsPerRun(100, func() { sink = numDelivered("$JS.ACK._.hash.ORDERS.c1.12.10.7.1700000000.2.tok") }); n != 0 {
-		t.Errorf("numDelivered allocates %v times", n)
+	if n := testing.AllocsPerRun(100, func() { sink, _ = ackInfo("$JS.ACK._.hash.ORDERS.c1.12.10.7.1700000000.2.tok") }); n != 0 {
+		t.Errorf("ackInfo allocates %v times", n)
 	}
 	if sink != 12 {
-		t.Errorf("numDelivered = %d, want 12", sink)
+		t.Errorf("ackInfo delivered %d, want 12", sink)
 	}
 }
 
-// TestStoredAt: the stored time is the ack subject's timestamp token
+// TestAckInfoStored: the stored time is the ack subject's timestamp token
 // (nanoseconds), in both subject forms; zero for anything else.
-func TestStoredAt(t *testing.T) {
+func TestAckInfoStored(t *testing.T) {
 	want := time.Unix(0, 1765115000123456789)
 	for reply, w := range map[string]time.Time{
 		"$JS.ACK.ORDERS.c1.3.10.7.1765115000123456789.2":             want,
@@ -37,8 +39,8 @@ func TestStoredAt(t *testing.T) {
 		"$JS.ACK.ORDERS.c1.3.10.7.x.2":                               {},
 		"_INBOX.abc":                                                 {},
 	} {
-		if got := storedAt(reply); !got.Equal(w) {
-			t.Errorf("storedAt(%q) = %v; want %v", reply, got, w)
+		if _, got := ackInfo(reply); !got.Equal(w) {
+			t.Errorf("ackInfo(%q) stored %v; want %v", reply, got, w)
 		}
 	}
 }

@@ -138,7 +138,7 @@ func (st *Stream) onMsg(m *nats.Msg) {
 	}
 	msg := st.s.m.decode(m.Header, m.Data, m.Reply)
 	key := msg.Metadata[herald.KeyHeader]
-	attempt := numDelivered(m.Reply)
+	attempt, stored := ackInfo(m.Reply)
 	now := time.Now()
 	st.mu.Lock()
 	st.arrived(now)
@@ -148,7 +148,7 @@ func (st *Stream) onMsg(m *nats.Msg) {
 		return
 	}
 	d := st.newDelivery()
-	d.reply, d.msg, d.key, d.attempt, d.stored, d.alive = m.Reply, msg, key, attempt, storedAt(m.Reply), now
+	d.reply, d.msg, d.key, d.attempt, d.stored, d.alive = m.Reply, msg, key, attempt, stored, now
 	st.link(d)
 	st.queue = append(st.queue, d)
 	recovered := st.healthy()
