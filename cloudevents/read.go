@@ -26,8 +26,11 @@ var readPrefixes = []struct {
 // cloudEvents: (any case) carries specversion. "ce-" values are
 // percent-decoded and unquoted as the NATS binding says. Extension names
 // are lower-cased and kept even when a write would refuse them (a header
-// ce_my-ext is the extension "my-ext"). A message that is not a valid
-// event returns a *ValidationError naming the attribute.
+// ce_my-ext is the extension "my-ext"). Binary mode from an AMQP 1.0
+// client through RabbitMQ 3.10 to 3.12 (attributes in the
+// x-amqp-1.0-app-properties header, AMQP 1.0-encoded) is read too; a
+// header that does not decode is an error naming it. A message that is
+// not a valid event returns a *ValidationError naming the attribute.
 func FromMessage(m *herald.Message) (Event, error) {
 	ct := lookup(m, "content-type")
 	if mt := strings.ToLower(ct); strings.HasPrefix(mt, "application/cloudevents") {
@@ -39,6 +42,11 @@ func FromMessage(m *herald.Message) (Event, error) {
 	for _, p := range readPrefixes {
 		if lookup(m, p.prefix+"specversion") != "" {
 			return readBinary(m, p.prefix, p.percent, ct)
+		}
+	}
+	if raw := lookup(m, amqp10AppPropertiesHeader); raw != "" {
+		if ev, ok, err := readAMQP10(m, raw, ct); ok {
+			return ev, err
 		}
 	}
 	if b := bytes.TrimSpace(m.Payload); len(b) > 0 && b[0] == '{' && bytes.Contains(b, []byte(`"specversion"`)) {

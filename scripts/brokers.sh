@@ -23,7 +23,8 @@
 #             127.0.0.1:9092 (PLAINTEXT), 127.0.0.1:9093 (CONTROLLER)
 #   rabbitmq  Debian's rabbitmq-server (apt-get installed when missing and root)
 #             127.0.0.1:5672, epmd 127.0.0.1:4369, distribution 127.0.0.1:25672
-#             (HERALD_RABBITMQ_MANAGEMENT=1: management plugin on 127.0.0.1:15672)
+#             (AMQP 1.0 on 5672 too: plugin rabbitmq_amqp1_0;
+#             HERALD_RABBITMQ_MANAGEMENT=1: management plugin on 127.0.0.1:15672)
 #   nats      nats-server built with `go install`, JetStream on
 #             127.0.0.1:4222, monitoring 127.0.0.1:8222
 #   postgres  Debian's postgresql-15 (apt-get installed when missing and root)
@@ -418,8 +419,10 @@ rmq() {
   local -a limit=()
   ((secs > 0)) && limit=(timeout "$secs")
   bin=$(rmq_bin_dir) || die "rabbitmq-server not found"
-  local plugins=""
-  [[ $RABBITMQ_MANAGEMENT == 1 ]] && plugins=rabbitmq_management
+  # rabbitmq_amqp1_0: AMQP 1.0 on the same listener (cloudevents/cetest's
+  # go-amqp tests); the management plugin only when asked for.
+  local plugins=rabbitmq_amqp1_0
+  [[ $RABBITMQ_MANAGEMENT == 1 ]] && plugins+=,rabbitmq_management
   mkdir -p "$RMQ_STATE/home" "$RMQ_STATE/mnesia" "$RMQ_STATE/log"
   [[ -f $RMQ_STATE/rabbitmq-env.conf ]] || : >"$RMQ_STATE/rabbitmq-env.conf"
   env \

@@ -5,6 +5,7 @@ go 1.26.0
 replace github.com/heraldkit/herald => ../..
 
 require (
+	github.com/Azure/go-amqp v1.7.0
 	github.com/IBM/sarama v1.45.2
 	github.com/cloudevents/sdk-go/protocol/kafka_sarama/v2 v2.16.2
 	github.com/cloudevents/sdk-go/protocol/nats_jetstream/v2 v2.16.2
