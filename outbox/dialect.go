@@ -250,6 +250,75 @@ WHERE seq IN (
 RETURNING seq, id, topic, key, headers, payload, created_at`
 }
 
+// claimLocked is PostgreSQL's claim: it selects and locks up to $1 ready
+// rows FOR UPDATE SKIP LOCKED, in a transaction the relay keeps open while
+// they are in flight and in which it marks them sent (or deletes them)
+// and commits: no lease is written. The readiness rule, and the bounded
+// candidates, are claim's; a row locked by any relay is skipped (its
+// batch is in flight), and the rows of this relay's own open batches
+// ($3, a bigint[] literal) are left out of the candidates, as claim
+// leaves out leased rows. A key's next row is not ready while an earlier
+// row of the key is locked: the earlier row is still unsent to every
+// other transaction until its batch commits (the head-of-key test reads,
+// it does not lock, so SKIP LOCKED never passes over it). The
+// lease_until column only holds back a row whose publish failed (retry).
+func (d Dialect) claimLocked(t string) string {
+	const free = `(f.lease_until IS NULL OR f.lease_until < now()) AND f.seq <> ALL ($3::bigint[])`
+	return `WITH RECURSIVE keys(key, free) AS (
+	SELECT (SELECT k.key FROM ` + t + ` AS k WHERE k.sent_at IS NULL AND k.key > '' ORDER BY k.key LIMIT 1), 0
+	UNION ALL
+	SELECT (SELECT k.key FROM ` + t + ` AS k WHERE k.sent_at IS NULL AND k.key > p.key ORDER BY k.key LIMIT 1),
+		p.free + (SELECT count(*) FROM ` + t + ` AS f WHERE f.seq = (
+			SELECT h.seq FROM ` + t + ` AS h WHERE h.sent_at IS NULL AND h.key = p.key ORDER BY h.txid, h.seq LIMIT 1)
+			AND ` + free + `)::int
+	FROM keys AS p WHERE p.key IS NOT NULL AND p.free < $1
+), cand(seq) AS (
+	(SELECT f.seq FROM ` + t + ` AS f WHERE f.sent_at IS NULL AND ` + free + `
+		ORDER BY f.seq LIMIT $2)
+	UNION
+	SELECT (SELECT h.seq FROM ` + t + ` AS h WHERE h.sent_at IS NULL AND h.key = k.key ORDER BY h.txid, h.seq LIMIT 1)
+		FROM keys AS k WHERE k.key IS NOT NULL
+	UNION
+	(SELECT f.seq FROM ` + t + ` AS f WHERE f.sent_at IS NULL AND f.key = '' AND ` + free + `
+		ORDER BY f.txid, f.seq LIMIT $1)
+)
+SELECT c.seq, c.id, c.topic, c.key, c.headers::text, c.payload, c.created_at FROM ` + t + ` AS c
+WHERE c.seq = ANY (ARRAY(SELECT seq FROM cand)) AND c.sent_at IS NULL AND (c.lease_until IS NULL OR c.lease_until < now())
+	AND c.seq <> ALL ($3::bigint[]) AND (c.key = '' OR (
+	c.txid < pg_snapshot_xmin(pg_current_snapshot()) AND (c.txid, c.seq) = (
+		SELECT e.txid, e.seq FROM ` + t + ` AS e
+		WHERE e.key = c.key AND e.sent_at IS NULL ORDER BY e.txid, e.seq LIMIT 1)))
+ORDER BY c.seq LIMIT $1
+FOR UPDATE OF c SKIP LOCKED`
+}
+
+// claimLockedArgs are the arguments of claimLocked: the depth of the
+// oldest rows is the limit and 64 more; own are the rows of the relay's
+// open batches.
+func claimLockedArgs(limit int, own []int64) []any {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, s := range own {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(s, 10))
+	}
+	b.WriteByte('}')
+	return []any{limit, limit + 64, b.String()}
+}
+
+// retryLocked holds back rows whose publish failed (PostgreSQL, in their
+// batch's transaction) until delay from now.
+func retryLocked(t string, delay time.Duration, seqs []int64) (string, []any) {
+	args := make([]any, 0, len(seqs)+1)
+	args = append(args, delay.Milliseconds())
+	for _, s := range seqs {
+		args = append(args, s)
+	}
+	return "UPDATE " + t + " SET lease_owner = NULL, lease_until = now() + $1::bigint * interval '1 millisecond' WHERE seq IN (" + PostgreSQL.phs(2, len(seqs)) + ")", args
+}
+
 // mark marks the rows seqs sent (or deletes them when del), at now.
 func (d Dialect) mark(t string, now time.Time, seqs []int64, del bool) (string, []any) {
 	args := make([]any, 0, len(seqs)+1)

@@ -2,6 +2,7 @@ package outbox
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -60,6 +61,10 @@ type Relay struct {
 	// holds (mark, release, renew): two of them on overlapping rows
 	// could lock the rows in different orders and deadlock.
 	writeMu sync.Mutex
+	// locks are the open batches of a PostgreSQL relay (rows locked in
+	// a transaction, no lease); batchMu guards their answers.
+	locks   *locks
+	batchMu sync.Mutex
 	mu      sync.Mutex
 	failing bool // a failure was logged at warn and no success since
 	quiet   int  // failures since, logged at debug
@@ -74,7 +79,7 @@ func (s *Store) NewRelay(pub *publisher.Publisher, opts ...RelayOption) (*Relay,
 		s: s, pub: pub, owner: herald.NewID(),
 		batch: DefaultBatch, lease: DefaultLease, poll: DefaultPollInterval,
 		retention: DefaultRetention, retryDelay: DefaultRetryDelay,
-		logger: herald.DefaultLogger(),
+		logger: herald.DefaultLogger(), locks: newLocks(),
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -125,6 +130,7 @@ type row struct {
 type answer struct {
 	seq int64
 	err error
+	b   *batch // PostgreSQL: the batch of the row; nil: a leased row (SQLite)
 }
 
 // errRunning refuses a second Run of one Relay.
@@ -184,7 +190,7 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 	// full window costs a full scan for each few rows.
 	room := func() bool {
 		n := int(r.inflight.Load())
-		return n == 0 || r.batch-n >= max(r.batch/4, 1)
+		return r.locks.count() < maxOpenBatches && (n == 0 || r.batch-n >= max(r.batch/4, 1))
 	}
 	// checkAt is when to move due delayed rows into the outbox next: the
 	// earliest due time known, at most the poll interval away; zero: at
@@ -266,7 +272,8 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 // tried again with the next answers or after the retry delay, and once
 // more when stop is closed (then it returns).
 func (r *Relay) settleLoop(ctx context.Context, h *held, answers <-chan answer, settled chan<- struct{}, stop <-chan struct{}, marked *atomic.Int64, fail func(error)) {
-	var unmarked []int64 // acknowledged, their mark failed
+	var unmarked []int64  // SQLite: acknowledged, their mark failed
+	var retrying []*batch // PostgreSQL: batches whose mark failed
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
@@ -280,6 +287,9 @@ func (r *Relay) settleLoop(ctx context.Context, h *held, answers <-chan answer, 
 			if len(unmarked) > 0 { // a last try; else sent again once the lease expired
 				marked.Add(int64(r.settle(ctx, h, nil, &unmarked, fail)))
 			}
+			for _, b := range r.finishAll(ctx, retrying, marked, fail) {
+				r.abandon(b, fail) // a last try failed: the locks go, the rows are sent again
+			}
 			return
 		}
 	drain:
@@ -291,39 +301,68 @@ func (r *Relay) settleLoop(ctx context.Context, h *held, answers <-chan answer, 
 				break drain
 			}
 		}
-		marked.Add(int64(r.settle(ctx, h, got, &unmarked, fail)))
+		var leased []answer
+		for _, a := range got {
+			if a.b == nil {
+				leased = append(leased, a)
+				continue
+			}
+			if a.err != nil && a.err != errNotStarted {
+				fail(fmt.Errorf("outbox: publish row %d of %s: %w", a.seq, r.s.table, a.err))
+			}
+			if r.answered(a) {
+				retrying = append(retrying, a.b)
+			}
+		}
+		if len(leased) > 0 || len(unmarked) > 0 {
+			marked.Add(int64(r.settle(ctx, h, leased, &unmarked, fail)))
+		}
+		retrying = r.finishAll(ctx, retrying, marked, fail)
+		r.inflight.Add(-int64(len(got) - len(leased))) // settled: the claims may go on
 		select {
 		case settled <- struct{}{}:
 		default:
 		}
-		if len(unmarked) > 0 {
+		if len(unmarked) > 0 || len(retrying) > 0 {
 			retry.Reset(r.retryDelay)
 		}
 	}
 }
 
-// claimSend claims up to n ready rows, adds them to h and publishes them;
-// it returns how many publishes it started (each sends one answer).
+// finishAll finishes the batches bs and returns those to try again.
+func (r *Relay) finishAll(ctx context.Context, bs []*batch, marked *atomic.Int64, fail func(error)) []*batch {
+	var again []*batch
+	for _, b := range bs {
+		done, n := r.finish(ctx, b, fail)
+		if !done {
+			again = append(again, b)
+			continue
+		}
+		r.relayed.Add(int64(n))
+		marked.Add(int64(n))
+		if n > 0 && n == len(b.ok) && len(b.failed) == 0 {
+			r.recovered()
+		}
+	}
+	return again
+}
+
+// claimSend claims up to n ready rows and publishes them; it returns how
+// many publishes it started (each sends one answer). PostgreSQL locks the
+// rows in a transaction (claimLocked); SQLite, which has no row locks,
+// leases them and adds them to h.
 func (r *Relay) claimSend(ctx context.Context, h *held, n int, answers chan<- answer) (int, error) {
 	d := r.s.dialect
+	if d.pg {
+		return r.claimLocked(ctx, n, answers)
+	}
 	start := time.Now()
 	rows, err := r.s.db.QueryContext(ctx, d.claim(r.s.table), d.claimArgs(r.owner, start, r.lease, n)...)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
 	}
-	var claimed []row
-	for rows.Next() {
-		var w row
-		if err := rows.Scan(&w.seq, &w.id, &w.topic, &w.key, &w.headers, &w.payload, &w.created); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
-		}
-		claimed = append(claimed, w)
-	}
-	if err := rows.Close(); err != nil {
-		return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
-	}
-	if err := rows.Err(); err != nil {
+	claimed, err := scanRows(rows)
+	if err != nil {
 		return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
 	}
 	// The lease ends lease after the claim on the database's clock, which
@@ -357,6 +396,23 @@ func (r *Relay) claimSend(ctx context.Context, h *held, n int, answers chan<- an
 		started++
 	}
 	return started, nil
+}
+
+// scanRows reads and closes the claimed rows.
+func scanRows(rows *sql.Rows) ([]row, error) {
+	var claimed []row
+	for rows.Next() {
+		var w row
+		if err := rows.Scan(&w.seq, &w.id, &w.topic, &w.key, &w.headers, &w.payload, &w.created); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		claimed = append(claimed, w)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	return claimed, rows.Err()
 }
 
 // message rebuilds the message of row w.
