@@ -18,7 +18,8 @@ type Dialect struct {
 var (
 	// PostgreSQL is the dialect of PostgreSQL 14 and later (any database/sql
 	// driver: pgx's stdlib, lib/pq). Several relays may share one table:
-	// rows are claimed with FOR UPDATE SKIP LOCKED and a lease, and the
+	// rows are claimed with FOR UPDATE SKIP LOCKED, held locked in a
+	// transaction while in flight (no lease written), and the
 	// rows of a key only once every row of that key from an earlier
 	// transaction is visible (pg_snapshot_xmin of the current snapshot).
 	PostgreSQL = Dialect{name: "postgresql", pg: true}
@@ -165,7 +166,10 @@ func (d Dialect) insert(t string, n int) (string, int) {
 	return b.String(), per
 }
 
-// claim leases up to limit rows that are ready (arguments: claimArgs).
+// claim is SQLite's claim: it leases up to limit rows that are ready
+// (arguments: claimArgs); SQLite has no row locks (PostgreSQL:
+// claimLocked, the same rule and candidates with locks instead of
+// leases).
 //
 // A row is ready when it is unsent, its lease (if any) expired, and, when
 // it has a key, no earlier unsent row of that key exists: a key's next
@@ -193,36 +197,6 @@ func (d Dialect) insert(t string, n int) (string, int) {
 // that the planner looks each up by its key instead of testing every
 // unsent row and joining (both planners did that otherwise).
 func (d Dialect) claim(t string) string {
-	if d.pg {
-		return `UPDATE ` + t + ` AS u SET lease_owner = $1, lease_until = now() + $2::bigint * interval '1 millisecond', attempts = u.attempts + 1
-WHERE u.seq IN (
-	WITH RECURSIVE keys(key, free) AS (
-		SELECT (SELECT k.key FROM ` + t + ` AS k WHERE k.sent_at IS NULL AND k.key > '' ORDER BY k.key LIMIT 1), 0
-		UNION ALL
-		SELECT (SELECT k.key FROM ` + t + ` AS k WHERE k.sent_at IS NULL AND k.key > p.key ORDER BY k.key LIMIT 1),
-			p.free + (SELECT count(*) FROM ` + t + ` AS f WHERE f.seq = (
-				SELECT h.seq FROM ` + t + ` AS h WHERE h.sent_at IS NULL AND h.key = p.key ORDER BY h.txid, h.seq LIMIT 1)
-				AND (f.lease_until IS NULL OR f.lease_until < now()))::int
-		FROM keys AS p WHERE p.key IS NOT NULL AND p.free < $3
-	), cand(seq) AS (
-		(SELECT o.seq FROM ` + t + ` AS o WHERE o.sent_at IS NULL AND (o.lease_until IS NULL OR o.lease_until < now())
-			ORDER BY o.seq LIMIT $4)
-		UNION
-		SELECT (SELECT h.seq FROM ` + t + ` AS h WHERE h.sent_at IS NULL AND h.key = k.key ORDER BY h.txid, h.seq LIMIT 1)
-			FROM keys AS k WHERE k.key IS NOT NULL
-		UNION
-		(SELECT n.seq FROM ` + t + ` AS n WHERE n.sent_at IS NULL AND n.key = '' AND (n.lease_until IS NULL OR n.lease_until < now())
-			ORDER BY n.txid, n.seq LIMIT $3)
-	)
-	SELECT c.seq FROM ` + t + ` AS c
-	WHERE c.seq = ANY (ARRAY(SELECT seq FROM cand)) AND c.sent_at IS NULL AND (c.lease_until IS NULL OR c.lease_until < now()) AND (c.key = '' OR (
-		c.txid < pg_snapshot_xmin(pg_current_snapshot()) AND (c.txid, c.seq) = (
-			SELECT e.txid, e.seq FROM ` + t + ` AS e
-			WHERE e.key = c.key AND e.sent_at IS NULL ORDER BY e.txid, e.seq LIMIT 1)))
-	ORDER BY c.seq LIMIT $3
-	FOR UPDATE OF c SKIP LOCKED)
-RETURNING u.seq, u.id, u.topic, u.key, u.headers::text, u.payload, u.created_at`
-	}
 	return `UPDATE ` + t + ` SET lease_owner = ?1, lease_until = ?2 + ?3, attempts = attempts + 1
 WHERE seq IN (
 	WITH RECURSIVE keys(key, free) AS (
@@ -344,10 +318,6 @@ func (d Dialect) mark(t string, now time.Time, seqs []int64, del bool) (string, 
 // started), so that it is tried again after delay. The row no longer has
 // an owner: a renewal by owner does not extend it.
 func (d Dialect) release(t string, now time.Time, delay time.Duration, seq int64, owner string) (string, []any) {
-	if d.pg {
-		return "UPDATE " + t + " SET lease_owner = NULL, lease_until = now() + $1::bigint * interval '1 millisecond' WHERE seq = $2 AND lease_owner = $3",
-			[]any{delay.Milliseconds(), seq, owner}
-	}
 	return "UPDATE " + t + " SET lease_owner = NULL, lease_until = ?1 WHERE seq = ?2 AND lease_owner = ?3",
 		[]any{now.Add(delay).UnixMilli(), seq, owner}
 }
@@ -357,14 +327,8 @@ func (d Dialect) release(t string, now time.Time, delay time.Duration, seq int64
 // claim sets the owner), and returns their seq.
 func (d Dialect) renew(t, owner string, now time.Time, lease time.Duration, seqs []int64) (string, []any) {
 	args := make([]any, 0, len(seqs)+3)
-	var q string
-	if d.pg {
-		args = append(args, owner, lease.Milliseconds())
-		q = "UPDATE " + t + " SET lease_until = now() + $2::bigint * interval '1 millisecond' WHERE lease_owner = $1 AND sent_at IS NULL AND seq IN (" + d.phs(3, len(seqs)) + ") RETURNING seq"
-	} else {
-		args = append(args, owner, now.UnixMilli(), lease.Milliseconds())
-		q = "UPDATE " + t + " SET lease_until = ?2 + ?3 WHERE lease_owner = ?1 AND sent_at IS NULL AND seq IN (" + d.phs(4, len(seqs)) + ") RETURNING seq"
-	}
+	args = append(args, owner, now.UnixMilli(), lease.Milliseconds())
+	q := "UPDATE " + t + " SET lease_until = ?2 + ?3 WHERE lease_owner = ?1 AND sent_at IS NULL AND seq IN (" + d.phs(4, len(seqs)) + ") RETURNING seq"
 	for _, s := range seqs {
 		args = append(args, s)
 	}
@@ -383,9 +347,6 @@ func (d Dialect) purge(t string, now time.Time, age time.Duration) (string, []an
 // the limit and 64 more.
 func (d Dialect) claimArgs(owner string, now time.Time, lease time.Duration, limit int) []any {
 	depth := limit + 64
-	if d.pg {
-		return []any{owner, lease.Milliseconds(), limit, depth}
-	}
 	return []any{owner, now.UnixMilli(), lease.Milliseconds(), limit, depth}
 }
 

@@ -29,15 +29,23 @@ import (
 // delayed row (Store.PublishAt) enters the outbox when due, and takes its
 // key's order from then.
 //
-// Several relays (processes) may share one table: each claims ready rows
-// with a lease (a row's lease_owner and lease_until; on PostgreSQL with
-// FOR UPDATE SKIP LOCKED), so no two relays hold a valid lease on a row at
-// once and a relay never starts sending a row whose lease it does not
-// hold; the relay renews the leases of the rows it waits on, however
-// slow the broker's answer; rows leased by a relay that died are claimed
-// by another once the lease expired (WithLease). Rows are taken by their
-// state (unsent), not behind a cursor, so a row whose transaction commits
-// late is never skipped.
+// Several relays (processes) may share one table, and no two send a row
+// at once. On PostgreSQL a relay claims ready rows FOR UPDATE SKIP LOCKED
+// in a transaction it keeps open while they are in flight, marks the
+// acknowledged rows sent (or deletes them) in that transaction and
+// commits: no lease is written; a relay that dies or loses its
+// connection releases its rows at once (the database ends its
+// transaction). A batch in flight holds back, until it commits, the keyed
+// rows of transactions that began after its claim (its transaction is in
+// progress: the rule for open transactions below). On SQLite (no row
+// locks) a relay leases the rows it claims (lease_owner, lease_until), so
+// no two relays hold a valid lease on a row at once and a relay never
+// starts sending a row whose lease it does not hold; the relay renews
+// the leases of the rows it waits on, however slow the broker's answer;
+// rows leased by a relay that died are claimed by another once the lease
+// expired (WithLease). Rows are taken by their state (unsent), not
+// behind a cursor, so a row whose transaction commits late is never
+// skipped.
 type Relay struct {
 	s          *Store
 	pub        *publisher.Publisher
