@@ -32,10 +32,20 @@ type batch struct {
 	saved   bool    // SAVEPOINT taken: a failed mark is rolled back to it and tried again
 }
 
-// locks is the set of a PostgreSQL relay's open batches.
+// locks is the set of a PostgreSQL relay's open batches, and of the rows
+// acknowledged whose batch's transaction was lost, not yet marked (loose):
+// the relay's claims leave both out.
 type locks struct {
-	mu   sync.Mutex
-	open map[*batch]struct{}
+	mu    sync.Mutex
+	open  map[*batch]struct{}
+	loose []int64
+}
+
+// setLoose sets the rows acknowledged and not yet marked outside a batch.
+func (l *locks) setLoose(seqs []int64) {
+	l.mu.Lock()
+	l.loose = append(l.loose[:0], seqs...)
+	l.mu.Unlock()
 }
 
 func newLocks() *locks { return &locks{open: map[*batch]struct{}{}} }
@@ -61,7 +71,7 @@ func (l *locks) count() int {
 // seqs returns the rows of every open batch, sorted.
 func (l *locks) seqs() []int64 {
 	l.mu.Lock()
-	var s []int64
+	s := append([]int64(nil), l.loose...)
 	for b := range l.open {
 		s = append(s, b.seqs...)
 	}
@@ -153,17 +163,22 @@ func (r *Relay) answered(a answer) bool {
 // (after a SAVEPOINT, so that a mark that fails can be tried again in the
 // same transaction, the rows still locked) and commits. It reports
 // whether b is done (committed or rolled back: no longer to be tried)
-// and returns how many rows it marked.
-func (r *Relay) finish(ctx context.Context, b *batch, fail func(error)) (done bool, marked int) {
+// and how many rows it marked. When the transaction is lost (the
+// connection died, the commit failed), the rows acknowledged are
+// returned as orphans: their locks are gone, and the relay marks them
+// outside a transaction (leaving them out of its own claims meanwhile),
+// so that a database restart sends them again only if another relay
+// claims them first.
+func (r *Relay) finish(ctx context.Context, b *batch, fail func(error)) (done bool, marked int, orphans []int64) {
 	tx, t := b.tx, r.s.table
-	end := func(err error) (bool, int) {
+	end := func(err error) (bool, int, []int64) {
 		r.locks.remove(b)
 		if err != nil {
 			tx.Rollback() //nolint:errcheck // the transaction is lost either way
-			fail(fmt.Errorf("outbox: settle %d rows of %s (their locks released: the %d acknowledged will be sent again): %w", len(b.seqs), t, len(b.ok), err))
-			return true, 0
+			fail(fmt.Errorf("outbox: settle %d rows of %s (their locks are released; the %d acknowledged are marked again outside the transaction): %w", len(b.seqs), t, len(b.ok), err))
+			return true, 0, b.ok
 		}
-		return true, len(b.ok)
+		return true, len(b.ok), nil
 	}
 	if len(b.ok) == 0 && len(b.failed) == 0 {
 		return end(tx.Rollback())
@@ -194,7 +209,7 @@ func (r *Relay) finish(ctx context.Context, b *batch, fail func(error)) (done bo
 		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT herald_mark"); rerr != nil {
 			return end(rerr)
 		}
-		return false, 0
+		return false, 0, nil
 	}
 	return end(tx.Commit())
 }

@@ -295,8 +295,13 @@ func (r *Relay) settleLoop(ctx context.Context, h *held, answers <-chan answer, 
 			if len(unmarked) > 0 { // a last try; else sent again once the lease expired
 				marked.Add(int64(r.settle(ctx, h, nil, &unmarked, fail)))
 			}
-			for _, b := range r.finishAll(ctx, retrying, marked, fail) {
+			again, orphans := r.finishAll(ctx, retrying, marked, fail)
+			for _, b := range again {
 				r.abandon(b, fail) // a last try failed: the locks go, the rows are sent again
+			}
+			if len(orphans) > 0 {
+				unmarked = append(unmarked, orphans...)
+				marked.Add(int64(r.settle(ctx, h, nil, &unmarked, fail)))
 			}
 			return
 		}
@@ -325,7 +330,13 @@ func (r *Relay) settleLoop(ctx context.Context, h *held, answers <-chan answer, 
 		if len(leased) > 0 || len(unmarked) > 0 {
 			marked.Add(int64(r.settle(ctx, h, leased, &unmarked, fail)))
 		}
-		retrying = r.finishAll(ctx, retrying, marked, fail)
+		var orphans []int64
+		retrying, orphans = r.finishAll(ctx, retrying, marked, fail)
+		if len(orphans) > 0 {
+			unmarked = append(unmarked, orphans...)
+			marked.Add(int64(r.settle(ctx, h, nil, &unmarked, fail)))
+		}
+		r.locks.setLoose(unmarked)
 		r.inflight.Add(-int64(len(got) - len(leased))) // settled: the claims may go on
 		select {
 		case settled <- struct{}{}:
@@ -337,11 +348,12 @@ func (r *Relay) settleLoop(ctx context.Context, h *held, answers <-chan answer, 
 	}
 }
 
-// finishAll finishes the batches bs and returns those to try again.
-func (r *Relay) finishAll(ctx context.Context, bs []*batch, marked *atomic.Int64, fail func(error)) []*batch {
-	var again []*batch
+// finishAll finishes the batches bs and returns those to try again, and
+// the rows acknowledged whose batch's transaction was lost.
+func (r *Relay) finishAll(ctx context.Context, bs []*batch, marked *atomic.Int64, fail func(error)) (again []*batch, orphans []int64) {
 	for _, b := range bs {
-		done, n := r.finish(ctx, b, fail)
+		done, n, o := r.finish(ctx, b, fail)
+		orphans = append(orphans, o...)
 		if !done {
 			again = append(again, b)
 			continue
@@ -352,7 +364,7 @@ func (r *Relay) finishAll(ctx context.Context, bs []*batch, marked *atomic.Int64
 			r.recovered()
 		}
 	}
-	return again
+	return again, orphans
 }
 
 // claimSend claims up to n ready rows and publishes them; it returns how
