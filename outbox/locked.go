@@ -29,7 +29,6 @@ type batch struct {
 	waiting int     // publishes unanswered
 	ok      []int64 // acknowledged
 	failed  []int64 // publish failed
-	saved   bool    // SAVEPOINT taken: a failed mark is rolled back to it and tried again
 }
 
 // locks is the set of a PostgreSQL relay's open batches, and of the rows
@@ -158,36 +157,22 @@ func (r *Relay) answered(a answer) bool {
 	return b.waiting == 0
 }
 
-// finish settles batch b, every publish of it answered: it holds back
-// the rows that failed for the retry delay, marks those acknowledged
-// (after a SAVEPOINT, so that a mark that fails can be tried again in the
-// same transaction, the rows still locked) and commits. It reports
-// whether b is done (committed or rolled back: no longer to be tried)
-// and how many rows it marked. When the transaction is lost (the
-// connection died, the commit failed), the rows acknowledged are
-// returned as orphans: their locks are gone, and the relay marks them
-// outside a transaction (leaving them out of its own claims meanwhile),
-// so that a database restart sends them again only if another relay
-// claims them first.
-func (r *Relay) finish(ctx context.Context, b *batch, fail func(error)) (done bool, marked int, orphans []int64) {
+// finish settles batch b, every publish of it answered: in its
+// transaction it holds back the rows that failed for the retry delay,
+// marks those acknowledged sent (or deletes them) and commits; it returns
+// how many rows it marked. When that fails (the database refused the
+// mark, the connection died, the commit failed) the transaction is rolled
+// back and the rows acknowledged are returned as orphans: their locks
+// are gone, and the relay marks them outside a transaction, after the
+// retry delay if need be, leaving them out of its own claims meanwhile;
+// so a database restart or a refused mark sends a row again only if
+// another relay claims it first.
+func (r *Relay) finish(ctx context.Context, b *batch, fail func(error)) (marked int, orphans []int64) {
+	r.locks.remove(b)
 	tx, t := b.tx, r.s.table
-	end := func(err error) (bool, int, []int64) {
-		r.locks.remove(b)
-		if err != nil {
-			tx.Rollback() //nolint:errcheck // the transaction is lost either way
-			fail(fmt.Errorf("outbox: settle %d rows of %s (their locks are released; the %d acknowledged are marked again outside the transaction): %w", len(b.seqs), t, len(b.ok), err))
-			return true, 0, b.ok
-		}
-		return true, len(b.ok), nil
-	}
 	if len(b.ok) == 0 && len(b.failed) == 0 {
-		return end(tx.Rollback())
-	}
-	if !b.saved {
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT herald_mark"); err != nil {
-			return end(err)
-		}
-		b.saved = true
+		tx.Rollback() //nolint:errcheck // nothing was written
+		return 0, nil
 	}
 	err := func() error {
 		if len(b.failed) > 0 {
@@ -202,22 +187,16 @@ func (r *Relay) finish(ctx context.Context, b *batch, fail func(error)) (done bo
 				return err
 			}
 		}
-		return nil
+		return tx.Commit()
 	}()
-	if err != nil {
-		fail(fmt.Errorf("outbox: mark %d rows of %s sent (tried again after the retry delay, the rows still locked): %w", len(b.ok), t, err))
-		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT herald_mark"); rerr != nil {
-			return end(rerr)
-		}
-		return false, 0, nil
+	if err == nil {
+		return len(b.ok), nil
 	}
-	return end(tx.Commit())
-}
-
-// abandon rolls batch b back: its locks are released and its rows are
-// ready again (those acknowledged are sent again).
-func (r *Relay) abandon(b *batch, fail func(error)) {
-	r.locks.remove(b)
-	b.tx.Rollback() //nolint:errcheck // the transaction is lost either way
-	fail(fmt.Errorf("outbox: gave up marking %d rows of %s sent: they will be sent again", len(b.ok), r.s.table))
+	tx.Rollback() //nolint:errcheck // the transaction is lost either way
+	fail(fmt.Errorf("outbox: mark %d rows of %s sent (their locks are released; tried again outside the transaction, after the retry delay if need be): %w", len(b.ok), t, err))
+	if len(b.failed) > 0 { // best effort: else they are tried again at once
+		q, args := retryLocked(t, r.retryDelay, b.failed)
+		r.s.db.ExecContext(ctx, q, args...) //nolint:errcheck // the failure was reported
+	}
+	return 0, b.ok
 }

@@ -280,8 +280,7 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 // tried again with the next answers or after the retry delay, and once
 // more when stop is closed (then it returns).
 func (r *Relay) settleLoop(ctx context.Context, h *held, answers <-chan answer, settled chan<- struct{}, stop <-chan struct{}, marked *atomic.Int64, fail func(error)) {
-	var unmarked []int64  // SQLite: acknowledged, their mark failed
-	var retrying []*batch // PostgreSQL: batches whose mark failed
+	var unmarked []int64 // acknowledged, their mark failed (PostgreSQL: their batch's transaction lost)
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
@@ -293,14 +292,6 @@ func (r *Relay) settleLoop(ctx context.Context, h *held, answers <-chan answer, 
 		case <-retry.C:
 		case <-stop:
 			if len(unmarked) > 0 { // a last try; else sent again once the lease expired
-				marked.Add(int64(r.settle(ctx, h, nil, &unmarked, fail)))
-			}
-			again, orphans := r.finishAll(ctx, retrying, marked, fail)
-			for _, b := range again {
-				r.abandon(b, fail) // a last try failed: the locks go, the rows are sent again
-			}
-			if len(orphans) > 0 {
-				unmarked = append(unmarked, orphans...)
 				marked.Add(int64(r.settle(ctx, h, nil, &unmarked, fail)))
 			}
 			return
@@ -315,6 +306,7 @@ func (r *Relay) settleLoop(ctx context.Context, h *held, answers <-chan answer, 
 			}
 		}
 		var leased []answer
+		var finished []*batch
 		for _, a := range got {
 			if a.b == nil {
 				leased = append(leased, a)
@@ -324,47 +316,46 @@ func (r *Relay) settleLoop(ctx context.Context, h *held, answers <-chan answer, 
 				fail(fmt.Errorf("outbox: publish row %d of %s: %w", a.seq, r.s.table, a.err))
 			}
 			if r.answered(a) {
-				retrying = append(retrying, a.b)
+				finished = append(finished, a.b)
 			}
 		}
 		if len(leased) > 0 || len(unmarked) > 0 {
 			marked.Add(int64(r.settle(ctx, h, leased, &unmarked, fail)))
 		}
-		var orphans []int64
-		retrying, orphans = r.finishAll(ctx, retrying, marked, fail)
-		if len(orphans) > 0 {
+		if orphans := r.finishAll(ctx, finished, marked, fail); len(orphans) > 0 {
 			unmarked = append(unmarked, orphans...)
 			marked.Add(int64(r.settle(ctx, h, nil, &unmarked, fail)))
 		}
 		r.locks.setLoose(unmarked)
 		r.inflight.Add(-int64(len(got) - len(leased))) // settled: the claims may go on
-		select {
-		case settled <- struct{}{}:
-		default:
+		// A claim finds more only once rows were marked or given back: a
+		// leased row settled, a batch (its rows locked until then), or a
+		// retry of the marks that failed.
+		if len(leased) > 0 || len(finished) > 0 || len(got) == 0 {
+			select {
+			case settled <- struct{}{}:
+			default:
+			}
 		}
-		if len(unmarked) > 0 || len(retrying) > 0 {
+		if len(unmarked) > 0 {
 			retry.Reset(r.retryDelay)
 		}
 	}
 }
 
-// finishAll finishes the batches bs and returns those to try again, and
-// the rows acknowledged whose batch's transaction was lost.
-func (r *Relay) finishAll(ctx context.Context, bs []*batch, marked *atomic.Int64, fail func(error)) (again []*batch, orphans []int64) {
+// finishAll finishes the batches bs and returns the rows acknowledged
+// whose batch's transaction was lost.
+func (r *Relay) finishAll(ctx context.Context, bs []*batch, marked *atomic.Int64, fail func(error)) (orphans []int64) {
 	for _, b := range bs {
-		done, n, o := r.finish(ctx, b, fail)
+		n, o := r.finish(ctx, b, fail)
 		orphans = append(orphans, o...)
-		if !done {
-			again = append(again, b)
-			continue
-		}
 		r.relayed.Add(int64(n))
 		marked.Add(int64(n))
-		if n > 0 && n == len(b.ok) && len(b.failed) == 0 {
+		if o == nil && len(b.failed) == 0 && n > 0 {
 			r.recovered()
 		}
 	}
-	return again, orphans
+	return orphans
 }
 
 // claimSend claims up to n ready rows and publishes them; it returns how
