@@ -18,12 +18,15 @@ type tracker struct {
 	nHandled   atomic.Int64
 	dups       atomic.Int64
 	maxPending atomic.Int64
+	midPending atomic.Int64 // pending when half the messages were committed; -1 before
 	lastCommit atomic.Int64
 	all        chan struct{} // closed once every message was handled
 }
 
 func newTracker(n int) *tracker {
-	return &tracker{n: n, committed: make([]atomic.Int64, n), handled: make([]atomic.Int64, n), all: make(chan struct{})}
+	t := &tracker{n: n, committed: make([]atomic.Int64, n), handled: make([]atomic.Int64, n), all: make(chan struct{})}
+	t.midPending.Store(-1)
+	return t
 }
 
 // payload is message idx's payload: its index, then filler up to size.
@@ -75,7 +78,11 @@ func (t *tracker) sample(ctx context.Context) {
 			return
 		case <-tk.C:
 		}
-		p := t.nCommitted.Load() - t.nHandled.Load()
+		c := t.nCommitted.Load()
+		p := c - t.nHandled.Load()
+		if c >= int64(t.n)/2 {
+			t.midPending.CompareAndSwap(-1, p)
+		}
 		for {
 			m := t.maxPending.Load()
 			if p <= m || t.maxPending.CompareAndSwap(m, p) {
