@@ -10,6 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/heraldkit/herald"
+	"github.com/heraldkit/herald/adapters"
 	"github.com/heraldkit/herald/internal/benchkit"
 	"github.com/heraldkit/herald/publisher"
 	"github.com/heraldkit/herald/subscriber"
@@ -17,14 +18,33 @@ import (
 
 // The native cases run at Herald's defaults, so that each is divided by
 // a Herald case with the same footing (issue 15): pubWindow messages in
-// flight on the publish side (publisher.DefaultAsyncWindow) and a
-// consumer window of subWindow unacknowledged messages
-// (subscriber.DefaultWindow). The native-defaults cases run the client
-// at its own defaults instead, as the ceiling.
+// flight on the publish side (publisher.DefaultAsyncWindow) and the
+// consume window Herald's subscriber takes for the broker
+// (consumeWindow: the driver's Capabilities.DefaultWindow, else
+// subWindow, subscriber.DefaultWindow). The native-defaults cases run
+// the client at its own defaults instead, as the ceiling.
 const (
 	pubWindow = publisher.DefaultAsyncWindow
 	subWindow = subscriber.DefaultWindow
 )
+
+// consumeWindow is the window subscriber.Open takes for target when
+// none is given: the driver's Capabilities.DefaultWindow, else
+// subscriber.DefaultWindow.
+func consumeWindow(target string) int {
+	cfg, err := herald.ParseURL(target)
+	if err != nil {
+		return subWindow
+	}
+	d, err := adapters.For(cfg)
+	if err != nil {
+		return subWindow
+	}
+	if w := d.Capabilities(cfg).DefaultWindow; w > 0 {
+		return w
+	}
+	return subWindow
+}
 
 // syncPublishers is the number of goroutines of the native-sync16 and
 // watermill-p16 cases.
@@ -121,7 +141,7 @@ func notes(n, nAMQP, nSync, nLarge int) []string {
 	return []string{
 		fmt.Sprintf("n = %d messages per case run at 100 B and 1 KiB on Kafka and NATS, %d on RabbitMQ, at most %d for the cases that publish synchronously, %d above 8 KiB. "+
 			"The native cases keep Herald's default windows: %d messages in flight when publishing (publisher.DefaultAsyncWindow), "+
-			"%d unacknowledged when consuming (subscriber.DefaultWindow); native-defaults runs the client at its own defaults (the ceiling). "+
+			"when consuming the window Herald's subscriber takes for the broker (the driver's Capabilities.DefaultWindow, else subscriber.DefaultWindow, %d; each native case says its own); native-defaults runs the client at its own defaults (the ceiling). "+
 			"Clients: franz-go %s, amqp091-go %s, nats.go %s; "+
 			"Watermill %s with watermill-kafka %s (Sarama %s), watermill-amqp %s, watermill-nats %s.",
 			n, nAMQP, nSync, nLarge, pubWindow, subWindow, v("github.com/twmb/franz-go"), v("github.com/rabbitmq/amqp091-go"), v("github.com/nats-io/nats.go"),

@@ -19,10 +19,10 @@ import (
 // natsCases returns the native and Watermill cases, and the cleanup of
 // Herald's streams.
 func natsCases(target string) ([]benchkit.Case, func(ctx context.Context, topic, group string) error, error) {
-	nb := natsBench{url: target}
+	nb := natsBench{url: target, window: consumeWindow(target)}
 	cases := []benchkit.Case{
 		{Broker: "nats", Name: benchkit.NameNative, Run: nb.native(false, false, false),
-			Desc: fmt.Sprintf("nats.go jetstream: PublishAsync with at most %d pending (Herald's async window), then PublishAsyncComplete; file-storage stream; durable pull consumer (Consume with PullMaxMessages %d, Herald's consume window, explicit ack), Ack each after handling", pubWindow, subWindow)},
+			Desc: fmt.Sprintf("nats.go jetstream: PublishAsync with at most %d pending (Herald's async window), then PublishAsyncComplete; file-storage stream; durable pull consumer (Consume with PullMaxMessages %d, Herald's consume window on JetStream, explicit ack), Ack each after handling", pubWindow, nb.window)},
 		{Broker: "nats", Name: benchkit.NameNativeDefaults, Run: nb.native(false, false, true),
 			Desc: "as native at nats.go's own defaults (PublishAsync max pending 4000, Consume's 500 messages per pull): the ceiling"},
 		{Broker: "nats", Name: benchkit.NameNativeHeaders, Run: nb.native(false, true, false),
@@ -39,7 +39,13 @@ func natsCases(target string) ([]benchkit.Case, func(ctx context.Context, topic,
 	}, nil
 }
 
-type natsBench struct{ url string }
+// natsBench runs the native NATS cases against url; window is the
+// consume window of Herald's subscriber on it (consumeWindow), which the
+// native consumer keeps.
+type natsBench struct {
+	url    string
+	window int
+}
 
 func (nb natsBench) js(opts ...jetstream.JetStreamOpt) (*nats.Conn, jetstream.JetStream, error) {
 	nc, err := nats.Connect(nb.url)
@@ -107,7 +113,7 @@ func (nb natsBench) native(sync16, headers, defaults bool) func(ctx context.Cont
 		var consumeOpts []jetstream.PullConsumeOpt
 		if !defaults {
 			opts = append(opts, jetstream.WithPublishAsyncMaxPending(pubWindow))
-			consumeOpts = append(consumeOpts, jetstream.PullMaxMessages(subWindow))
+			consumeOpts = append(consumeOpts, jetstream.PullMaxMessages(nb.window))
 		}
 		pubConn, js, err := nb.js(opts...)
 		if err != nil {

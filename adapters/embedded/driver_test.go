@@ -34,7 +34,7 @@ func TestCapabilities(t *testing.T) {
 	f := fixture(t.TempDir(), "")
 	got := embedded.Driver{}.Capabilities(f.Config(t, "", ""))
 	want := adapters.Capabilities{Durable: true, Groups: true, Redelivery: adapters.RedeliverBroker, NackDelay: true,
-		CountsAttempts: true, Order: adapters.OrderQueue, MaxMessageSize: embedded.MaxPayload, DefaultWindow: 256, SingleProcess: true,
+		CountsAttempts: true, Order: adapters.OrderQueue, MaxMessageSize: embedded.MaxPayload, DefaultWindow: 1024, SingleProcess: true,
 		Delay:   adapters.DelayCapabilities{Max: 7*24*time.Hour - 1500*time.Millisecond, Precision: 1500 * time.Millisecond, Durable: true, Ordered: true},
 		Request: adapters.RequestCaps{Path: adapters.RequestInbox}, Timestamps: true}
 	if got != want {

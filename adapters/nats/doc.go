@@ -37,7 +37,7 @@
 //	CountsAttempts  true: Attempt is the server's NumDelivered
 //	Order           OrderQueue: one stream, delivered in stream order
 //	MaxMessageSize  the server's max_payload (0 until a connection learnt it)
-//	DefaultWindow   256
+//	DefaultWindow   1024 (held messages get progress signals, see Consuming)
 //	Delay           message schedules: Max none but the stream's max_age
 //	                (less 1.5 s; 7 days less 1.5 s by default), Precision
 //	                1.5 s, Durable as the stream, Ordered (see Delayed
@@ -265,7 +265,7 @@
 //	                 tls_insecure is an older name)            false
 //	tls_server_name  name to verify the certificate against    the host
 //	prefetch         the consume window, read by the subscriber
-//	                 (subscriber.WithWindow)                   256
+//	                 (subscriber.WithWindow)                   1024 (core: 256)
 //
 // User and password go in the URL (nats://user:password@host); at most one
 // of user:password, token, nkey and creds may be set. The names mean the

@@ -52,7 +52,7 @@ func (Driver) Capabilities(cfg herald.Config) adapters.Capabilities {
 			Redelivery:     adapters.RedeliverLocal,
 			Order:          adapters.OrderQueue,
 			MaxMessageSize: size,
-			DefaultWindow:  natsx.DefaultWindow,
+			DefaultWindow:  natsx.CoreWindow,
 			Request:        adapters.RequestCaps{Path: adapters.RequestInbox, FailFast: true},
 		}
 	}

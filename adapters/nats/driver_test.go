@@ -51,7 +51,7 @@ func TestCapabilities(t *testing.T) {
 	f := fixture(t, "", "")
 	js := hnats.Driver{}.Capabilities(f.Config(t, "", ""))
 	want := adapters.Capabilities{Durable: true, Groups: true, Redelivery: adapters.RedeliverBroker, NackDelay: true,
-		CountsAttempts: true, Order: adapters.OrderQueue, MaxMessageSize: js.MaxMessageSize, DefaultWindow: 256,
+		CountsAttempts: true, Order: adapters.OrderQueue, MaxMessageSize: js.MaxMessageSize, DefaultWindow: 1024,
 		Delay:   adapters.DelayCapabilities{Max: 7*24*time.Hour - 1500*time.Millisecond, Precision: 1500 * time.Millisecond, Durable: true, Ordered: true},
 		Request: adapters.RequestCaps{Path: adapters.RequestInbox}, Timestamps: true}
 	if js != want {

@@ -64,9 +64,15 @@ const (
 	DefaultDuplicates        = 2 * time.Minute
 	DefaultInactiveThreshold = 5 * time.Minute
 	// DefaultWindow is the stream window JetStream is tuned for
-	// (Capabilities.DefaultWindow): about what gets most of the
-	// throughput on one connection (docs/performance.md).
-	DefaultWindow = 256
+	// (Capabilities.DefaultWindow): with 1024 unacknowledged messages
+	// the consumer keeps up with an asynchronous publisher, where 256
+	// left a backlog of seconds (docs/performance.md, "The NATS consume
+	// window"). Messages held past half the ack wait get a progress
+	// signal, so a slow handler does not have them redelivered.
+	DefaultWindow = 1024
+	// CoreWindow is core NATS's default window (mode=core): a local
+	// buffer, not tuned by that measurement.
+	CoreWindow = 256
 	// ReplicasAuto: replicas=auto, the default (see autoReplicas).
 	ReplicasAuto = 0
 )

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/nats-io/nats.go"
@@ -59,16 +60,32 @@ const (
 // Marshal builds the NATS message for msg on subject.
 func (m Marshaler) Marshal(subject string, msg *message.Message) (*nats.Msg, error) {
 	nm := &nats.Msg{}
-	m.fill(nm, subject, msg)
+	m.fill(nm, subject, msg, nil)
 	return nm, nil
 }
 
+// fillScratch is room for what fill makes, in the caller's struct: the
+// headers' values and the DedupID's bytes, so that a message without
+// metadata (or with little) costs no allocation for them.
+type fillScratch struct {
+	vals  [4]string
+	dedup [96]byte
+}
+
 // fill makes nm the NATS message for msg on subject, as Marshal does (nm
-// may live in a struct of the caller's: one allocation less).
-func (Marshaler) fill(nm *nats.Msg, subject string, msg *message.Message) {
-	h := make(nats.Header, len(msg.Metadata)+2)
-	// One backing array for every header's one value.
-	vals := make([]string, len(msg.Metadata)+2)
+// may live in a struct of the caller's: one allocation less). Every
+// header's one value lives in one backing array, and the DedupID in its
+// own bytes: in sc when they fit (sc may be nil), else new ones. nm keeps
+// referring to sc, whose bytes are never written again.
+func (Marshaler) fill(nm *nats.Msg, subject string, msg *message.Message, sc *fillScratch) {
+	n := len(msg.Metadata) + 2
+	h := make(nats.Header, n)
+	var vals []string
+	if sc != nil && n <= len(sc.vals) {
+		vals = sc.vals[:n]
+	} else {
+		vals = make([]string, n)
+	}
 	i := 0
 	for k, v := range msg.Metadata {
 		if !plainKey(k) || !plainValue(v) {
@@ -80,11 +97,26 @@ func (Marshaler) fill(nm *nats.Msg, subject string, msg *message.Message) {
 	}
 	if id := msg.UUID; id != "" {
 		hid := headerID(id)
-		vals[i], vals[i+1] = hid, hid+" "+subject // the DedupID
+		vals[i], vals[i+1] = hid, dedupID(hid, subject, sc)
 		h[WatermillUUIDHdr] = vals[i : i+1 : i+1]
 		h[nats.MsgIdHdr] = vals[i+1 : i+2 : i+2]
 	}
 	nm.Subject, nm.Data, nm.Header = subject, msg.Payload, h
+}
+
+// dedupID is DedupID from the header ID hid, its bytes in sc's when they
+// fit.
+func dedupID(hid, subject string, sc *fillScratch) string {
+	n := len(hid) + 1 + len(subject)
+	if sc == nil || n > len(sc.dedup) {
+		return hid + " " + subject
+	}
+	b := sc.dedup[:n]
+	copy(b, hid)
+	b[len(hid)] = ' '
+	copy(b[len(hid)+1:], subject)
+	// b is written once, here, and never again: a string may refer to it.
+	return unsafe.String(&b[0], n)
 }
 
 // headerID is id as a header value: itself when it travels unchanged,

@@ -91,8 +91,9 @@ type Topic struct {
 
 // pubEntry is one message taken by Send.
 type pubEntry struct {
-	nm       *nats.Msg // &msg
-	msg      nats.Msg  // one allocation with the entry
+	nm       *nats.Msg   // &msg
+	msg      nats.Msg    // one allocation with the entry
+	scratch  fillScratch // msg's header values and DedupID, when they fit
 	topic    string
 	deadline time.Time // zero: none
 	done     func(error)
@@ -192,7 +193,7 @@ func (t *Topic) send(ctx context.Context, topic string, m *herald.Message, at ti
 	}
 	e := &pubEntry{topic: topic, done: done}
 	e.nm = &e.msg
-	t.m.fill(e.nm, topic, m)
+	t.m.fill(e.nm, topic, m, &e.scratch)
 	if !at.IsZero() {
 		schedule(e.nm, topic, m, at)
 	}
