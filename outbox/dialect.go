@@ -18,8 +18,7 @@ type Dialect struct {
 var (
 	// PostgreSQL is the dialect of PostgreSQL 14 and later (any database/sql
 	// driver: pgx's stdlib, lib/pq). Several relays may share one table:
-	// rows are claimed with FOR UPDATE SKIP LOCKED, held locked in a
-	// transaction while in flight (no lease written), and the
+	// rows are claimed with FOR UPDATE SKIP LOCKED and a lease, and the
 	// rows of a key only once every row of that key from an earlier
 	// transaction is visible (pg_snapshot_xmin of the current snapshot).
 	PostgreSQL = Dialect{name: "postgresql", pg: true}
@@ -166,10 +165,7 @@ func (d Dialect) insert(t string, n int) (string, int) {
 	return b.String(), per
 }
 
-// claim is SQLite's claim: it leases up to limit rows that are ready
-// (arguments: claimArgs); SQLite has no row locks (PostgreSQL:
-// claimLocked, the same rule and candidates with locks instead of
-// leases).
+// claim leases up to limit rows that are ready (arguments: claimArgs).
 //
 // A row is ready when it is unsent, its lease (if any) expired, and, when
 // it has a key, no earlier unsent row of that key exists: a key's next
@@ -197,6 +193,36 @@ func (d Dialect) insert(t string, n int) (string, int) {
 // that the planner looks each up by its key instead of testing every
 // unsent row and joining (both planners did that otherwise).
 func (d Dialect) claim(t string) string {
+	if d.pg {
+		return `UPDATE ` + t + ` AS u SET lease_owner = $1, lease_until = now() + $2::bigint * interval '1 millisecond', attempts = u.attempts + 1
+WHERE u.seq IN (
+	WITH RECURSIVE keys(key, free) AS (
+		SELECT (SELECT k.key FROM ` + t + ` AS k WHERE k.sent_at IS NULL AND k.key > '' ORDER BY k.key LIMIT 1), 0
+		UNION ALL
+		SELECT (SELECT k.key FROM ` + t + ` AS k WHERE k.sent_at IS NULL AND k.key > p.key ORDER BY k.key LIMIT 1),
+			p.free + (SELECT count(*) FROM ` + t + ` AS f WHERE f.seq = (
+				SELECT h.seq FROM ` + t + ` AS h WHERE h.sent_at IS NULL AND h.key = p.key ORDER BY h.txid, h.seq LIMIT 1)
+				AND (f.lease_until IS NULL OR f.lease_until < now()))::int
+		FROM keys AS p WHERE p.key IS NOT NULL AND p.free < $3
+	), cand(seq) AS (
+		(SELECT o.seq FROM ` + t + ` AS o WHERE o.sent_at IS NULL AND (o.lease_until IS NULL OR o.lease_until < now())
+			ORDER BY o.seq LIMIT $4)
+		UNION
+		SELECT (SELECT h.seq FROM ` + t + ` AS h WHERE h.sent_at IS NULL AND h.key = k.key ORDER BY h.txid, h.seq LIMIT 1)
+			FROM keys AS k WHERE k.key IS NOT NULL
+		UNION
+		(SELECT n.seq FROM ` + t + ` AS n WHERE n.sent_at IS NULL AND n.key = '' AND (n.lease_until IS NULL OR n.lease_until < now())
+			ORDER BY n.txid, n.seq LIMIT $3)
+	)
+	SELECT c.seq FROM ` + t + ` AS c
+	WHERE c.seq = ANY (ARRAY(SELECT seq FROM cand)) AND c.sent_at IS NULL AND (c.lease_until IS NULL OR c.lease_until < now()) AND (c.key = '' OR (
+		c.txid < pg_snapshot_xmin(pg_current_snapshot()) AND (c.txid, c.seq) = (
+			SELECT e.txid, e.seq FROM ` + t + ` AS e
+			WHERE e.key = c.key AND e.sent_at IS NULL ORDER BY e.txid, e.seq LIMIT 1)))
+	ORDER BY c.seq LIMIT $3
+	FOR UPDATE OF c SKIP LOCKED)
+RETURNING u.seq, u.id, u.topic, u.key, u.headers::text, u.payload, u.created_at`
+	}
 	return `UPDATE ` + t + ` SET lease_owner = ?1, lease_until = ?2 + ?3, attempts = attempts + 1
 WHERE seq IN (
 	WITH RECURSIVE keys(key, free) AS (
@@ -224,75 +250,6 @@ WHERE seq IN (
 RETURNING seq, id, topic, key, headers, payload, created_at`
 }
 
-// claimLocked is PostgreSQL's claim: it selects and locks up to $1 ready
-// rows FOR UPDATE SKIP LOCKED, in a transaction the relay keeps open while
-// they are in flight and in which it marks them sent (or deletes them)
-// and commits: no lease is written. The readiness rule, and the bounded
-// candidates, are claim's; a row locked by any relay is skipped (its
-// batch is in flight), and the rows of this relay's own open batches
-// ($3, a bigint[] literal) are left out of the candidates, as claim
-// leaves out leased rows. A key's next row is not ready while an earlier
-// row of the key is locked: the earlier row is still unsent to every
-// other transaction until its batch commits (the head-of-key test reads,
-// it does not lock, so SKIP LOCKED never passes over it). The
-// lease_until column only holds back a row whose publish failed (retry).
-func (d Dialect) claimLocked(t string) string {
-	const free = `(f.lease_until IS NULL OR f.lease_until < now()) AND f.seq <> ALL ($3::bigint[])`
-	return `WITH RECURSIVE keys(key, free) AS (
-	SELECT (SELECT k.key FROM ` + t + ` AS k WHERE k.sent_at IS NULL AND k.key > '' ORDER BY k.key LIMIT 1), 0
-	UNION ALL
-	SELECT (SELECT k.key FROM ` + t + ` AS k WHERE k.sent_at IS NULL AND k.key > p.key ORDER BY k.key LIMIT 1),
-		p.free + (SELECT count(*) FROM ` + t + ` AS f WHERE f.seq = (
-			SELECT h.seq FROM ` + t + ` AS h WHERE h.sent_at IS NULL AND h.key = p.key ORDER BY h.txid, h.seq LIMIT 1)
-			AND ` + free + `)::int
-	FROM keys AS p WHERE p.key IS NOT NULL AND p.free < $1
-), cand(seq) AS (
-	(SELECT f.seq FROM ` + t + ` AS f WHERE f.sent_at IS NULL AND ` + free + `
-		ORDER BY f.seq LIMIT $2)
-	UNION
-	SELECT (SELECT h.seq FROM ` + t + ` AS h WHERE h.sent_at IS NULL AND h.key = k.key ORDER BY h.txid, h.seq LIMIT 1)
-		FROM keys AS k WHERE k.key IS NOT NULL
-	UNION
-	(SELECT f.seq FROM ` + t + ` AS f WHERE f.sent_at IS NULL AND f.key = '' AND ` + free + `
-		ORDER BY f.txid, f.seq LIMIT $1)
-)
-SELECT c.seq, c.id, c.topic, c.key, c.headers::text, c.payload, c.created_at FROM ` + t + ` AS c
-WHERE c.seq = ANY (ARRAY(SELECT seq FROM cand)) AND c.sent_at IS NULL AND (c.lease_until IS NULL OR c.lease_until < now())
-	AND c.seq <> ALL ($3::bigint[]) AND (c.key = '' OR (
-	c.txid < pg_snapshot_xmin(pg_current_snapshot()) AND (c.txid, c.seq) = (
-		SELECT e.txid, e.seq FROM ` + t + ` AS e
-		WHERE e.key = c.key AND e.sent_at IS NULL ORDER BY e.txid, e.seq LIMIT 1)))
-ORDER BY c.seq LIMIT $1
-FOR UPDATE OF c SKIP LOCKED`
-}
-
-// claimLockedArgs are the arguments of claimLocked: the depth of the
-// oldest rows is the limit and 64 more; own are the rows of the relay's
-// open batches.
-func claimLockedArgs(limit int, own []int64) []any {
-	var b strings.Builder
-	b.WriteByte('{')
-	for i, s := range own {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatInt(s, 10))
-	}
-	b.WriteByte('}')
-	return []any{limit, limit + 64, b.String()}
-}
-
-// retryLocked holds back rows whose publish failed (PostgreSQL, in their
-// batch's transaction) until delay from now.
-func retryLocked(t string, delay time.Duration, seqs []int64) (string, []any) {
-	args := make([]any, 0, len(seqs)+1)
-	args = append(args, delay.Milliseconds())
-	for _, s := range seqs {
-		args = append(args, s)
-	}
-	return "UPDATE " + t + " SET lease_owner = NULL, lease_until = now() + $1::bigint * interval '1 millisecond' WHERE seq IN (" + PostgreSQL.phs(2, len(seqs)) + ")", args
-}
-
 // mark marks the rows seqs sent (or deletes them when del), at now.
 func (d Dialect) mark(t string, now time.Time, seqs []int64, del bool) (string, []any) {
 	args := make([]any, 0, len(seqs)+1)
@@ -318,6 +275,10 @@ func (d Dialect) mark(t string, now time.Time, seqs []int64, del bool) (string, 
 // started), so that it is tried again after delay. The row no longer has
 // an owner: a renewal by owner does not extend it.
 func (d Dialect) release(t string, now time.Time, delay time.Duration, seq int64, owner string) (string, []any) {
+	if d.pg {
+		return "UPDATE " + t + " SET lease_owner = NULL, lease_until = now() + $1::bigint * interval '1 millisecond' WHERE seq = $2 AND lease_owner = $3",
+			[]any{delay.Milliseconds(), seq, owner}
+	}
 	return "UPDATE " + t + " SET lease_owner = NULL, lease_until = ?1 WHERE seq = ?2 AND lease_owner = ?3",
 		[]any{now.Add(delay).UnixMilli(), seq, owner}
 }
@@ -327,8 +288,14 @@ func (d Dialect) release(t string, now time.Time, delay time.Duration, seq int64
 // claim sets the owner), and returns their seq.
 func (d Dialect) renew(t, owner string, now time.Time, lease time.Duration, seqs []int64) (string, []any) {
 	args := make([]any, 0, len(seqs)+3)
-	args = append(args, owner, now.UnixMilli(), lease.Milliseconds())
-	q := "UPDATE " + t + " SET lease_until = ?2 + ?3 WHERE lease_owner = ?1 AND sent_at IS NULL AND seq IN (" + d.phs(4, len(seqs)) + ") RETURNING seq"
+	var q string
+	if d.pg {
+		args = append(args, owner, lease.Milliseconds())
+		q = "UPDATE " + t + " SET lease_until = now() + $2::bigint * interval '1 millisecond' WHERE lease_owner = $1 AND sent_at IS NULL AND seq IN (" + d.phs(3, len(seqs)) + ") RETURNING seq"
+	} else {
+		args = append(args, owner, now.UnixMilli(), lease.Milliseconds())
+		q = "UPDATE " + t + " SET lease_until = ?2 + ?3 WHERE lease_owner = ?1 AND sent_at IS NULL AND seq IN (" + d.phs(4, len(seqs)) + ") RETURNING seq"
+	}
 	for _, s := range seqs {
 		args = append(args, s)
 	}
@@ -347,6 +314,9 @@ func (d Dialect) purge(t string, now time.Time, age time.Duration) (string, []an
 // the limit and 64 more.
 func (d Dialect) claimArgs(owner string, now time.Time, lease time.Duration, limit int) []any {
 	depth := limit + 64
+	if d.pg {
+		return []any{owner, lease.Milliseconds(), limit, depth}
+	}
 	return []any{owner, now.UnixMilli(), lease.Milliseconds(), limit, depth}
 }
 

@@ -8,15 +8,13 @@
 // commits. A Relay forwards committed rows to any Herald backend through
 // publisher.PublishAsync, a window of rows in flight (WithBatch), and
 // marks a row sent only after the broker acknowledged it: at-least-once.
-// A mark that fails is tried again; a row is sent twice only when its
-// relay stops between the acknowledgement and a successful mark (a
-// crash), when another relay claims it while its relay retries a failed
-// mark (PostgreSQL), or, on SQLite, when the relay was held up for longer
-// than its lease (WithLease, default 15 s): while a publish is unanswered
-// the relay renews the row's lease every third of it, so a slow broker
-// does not let another relay take the row over. PostgreSQL holds the rows
-// in flight by row locks instead, in the claim's open transaction, as
-// long as the broker takes.
+// A mark that fails is tried again (the row's lease renewed meanwhile);
+// a row is sent twice only when its relay stops between the
+// acknowledgement and a successful mark (a crash), or when the
+// relay was held up for longer than its lease (WithLease, default 15 s):
+// while a publish is unanswered the relay renews the row's lease every
+// third of it, so a slow broker does not let another relay take the row
+// over.
 //
 // # Order and several relays
 //
@@ -24,20 +22,16 @@
 // next row is claimed only once the previous one was acknowledged and
 // marked sent, by whichever relay. Rows of different keys, and rows with
 // no key (no order), go in parallel. Several relays share one table:
-// on PostgreSQL each claims ready rows FOR UPDATE SKIP LOCKED in a
-// transaction kept open while they are in flight, marks them sent in it
-// and commits, so no row is held by two relays at once and a dead
-// relay's rows are free as soon as its connection closes; a key's next
-// row is not claimed while another relay holds the previous one (still
-// unsent to everyone else). On SQLite each claims ready rows with a
-// lease, and a dead relay's rows are taken over when its lease expires. Rows are found by their state (unsent), not behind a cursor,
+// each claims ready rows with a lease (UPDATE ... WHERE seq IN (SELECT
+// ... FOR UPDATE SKIP LOCKED) on PostgreSQL), so no row is leased to two
+// relays at once, and a dead relay's rows are taken over when its lease
+// expires. Rows are found by their state (unsent), not behind a cursor,
 // so a row committed late is never skipped. On PostgreSQL a keyed row is
 // ready only when its transaction is older than every transaction still
 // in progress (txid < pg_snapshot_xmin(pg_current_snapshot())): a
 // transaction still open cannot hold back an earlier row of the same
-// key. The cost: a long transaction (any, on that database, a relay's
-// batch in flight included) delays keyed rows of later transactions
-// until it ends; keyless rows are not delayed.
+// key. The cost: a long transaction (any, on that database) delays keyed
+// rows of later transactions until it ends; keyless rows are not delayed.
 //
 // SQLite has one writer: run one relay per database file. A second is
 // correct (its claims wait for the write lock) but only adds contention.

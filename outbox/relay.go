@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,23 +28,15 @@ import (
 // delayed row (Store.PublishAt) enters the outbox when due, and takes its
 // key's order from then.
 //
-// Several relays (processes) may share one table, and no two send a row
-// at once. On PostgreSQL a relay claims ready rows FOR UPDATE SKIP LOCKED
-// in a transaction it keeps open while they are in flight, marks the
-// acknowledged rows sent (or deletes them) in that transaction and
-// commits: no lease is written; a relay that dies or loses its
-// connection releases its rows at once (the database ends its
-// transaction). A batch in flight holds back, until it commits, the keyed
-// rows of transactions that began after its claim (its transaction is in
-// progress: the rule for open transactions below). On SQLite (no row
-// locks) a relay leases the rows it claims (lease_owner, lease_until), so
-// no two relays hold a valid lease on a row at once and a relay never
-// starts sending a row whose lease it does not hold; the relay renews
-// the leases of the rows it waits on, however slow the broker's answer;
-// rows leased by a relay that died are claimed by another once the lease
-// expired (WithLease). Rows are taken by their state (unsent), not
-// behind a cursor, so a row whose transaction commits late is never
-// skipped.
+// Several relays (processes) may share one table: each claims ready rows
+// with a lease (a row's lease_owner and lease_until; on PostgreSQL with
+// FOR UPDATE SKIP LOCKED), so no two relays hold a valid lease on a row at
+// once and a relay never starts sending a row whose lease it does not
+// hold; the relay renews the leases of the rows it waits on, however
+// slow the broker's answer; rows leased by a relay that died are claimed
+// by another once the lease expired (WithLease). Rows are taken by their
+// state (unsent), not behind a cursor, so a row whose transaction commits
+// late is never skipped.
 type Relay struct {
 	s          *Store
 	pub        *publisher.Publisher
@@ -69,10 +60,6 @@ type Relay struct {
 	// holds (mark, release, renew): two of them on overlapping rows
 	// could lock the rows in different orders and deadlock.
 	writeMu sync.Mutex
-	// locks are the open batches of a PostgreSQL relay (rows locked in
-	// a transaction, no lease); batchMu guards their answers.
-	locks   *locks
-	batchMu sync.Mutex
 	mu      sync.Mutex
 	failing bool // a failure was logged at warn and no success since
 	quiet   int  // failures since, logged at debug
@@ -87,7 +74,7 @@ func (s *Store) NewRelay(pub *publisher.Publisher, opts ...RelayOption) (*Relay,
 		s: s, pub: pub, owner: herald.NewID(),
 		batch: DefaultBatch, lease: DefaultLease, poll: DefaultPollInterval,
 		retention: DefaultRetention, retryDelay: DefaultRetryDelay,
-		logger: herald.DefaultLogger(), locks: newLocks(),
+		logger: herald.DefaultLogger(),
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -138,7 +125,6 @@ type row struct {
 type answer struct {
 	seq int64
 	err error
-	b   *batch // PostgreSQL: the batch of the row; nil: a leased row (SQLite)
 }
 
 // errRunning refuses a second Run of one Relay.
@@ -198,7 +184,7 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 	// full window costs a full scan for each few rows.
 	room := func() bool {
 		n := int(r.inflight.Load())
-		return r.locks.count() < maxOpenBatches && (n == 0 || r.batch-n >= max(r.batch/4, 1))
+		return n == 0 || r.batch-n >= max(r.batch/4, 1)
 	}
 	// checkAt is when to move due delayed rows into the outbox next: the
 	// earliest due time known, at most the poll interval away; zero: at
@@ -280,7 +266,7 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 // tried again with the next answers or after the retry delay, and once
 // more when stop is closed (then it returns).
 func (r *Relay) settleLoop(ctx context.Context, h *held, answers <-chan answer, settled chan<- struct{}, stop <-chan struct{}, marked *atomic.Int64, fail func(error)) {
-	var unmarked []int64 // acknowledged, their mark failed (PostgreSQL: their batch's transaction lost)
+	var unmarked []int64 // acknowledged, their mark failed
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
@@ -305,37 +291,10 @@ func (r *Relay) settleLoop(ctx context.Context, h *held, answers <-chan answer, 
 				break drain
 			}
 		}
-		var leased []answer
-		var finished []*batch
-		for _, a := range got {
-			if a.b == nil {
-				leased = append(leased, a)
-				continue
-			}
-			if a.err != nil && a.err != errNotStarted {
-				fail(fmt.Errorf("outbox: publish row %d of %s: %w", a.seq, r.s.table, a.err))
-			}
-			if r.answered(a) {
-				finished = append(finished, a.b)
-			}
-		}
-		if len(leased) > 0 || len(unmarked) > 0 {
-			marked.Add(int64(r.settle(ctx, h, leased, &unmarked, fail)))
-		}
-		if orphans := r.finishAll(ctx, finished, marked, fail); len(orphans) > 0 {
-			unmarked = append(unmarked, orphans...)
-			marked.Add(int64(r.settle(ctx, h, nil, &unmarked, fail)))
-		}
-		r.locks.setLoose(unmarked)
-		r.inflight.Add(-int64(len(got) - len(leased))) // settled: the claims may go on
-		// A claim finds more only once rows were marked or given back: a
-		// leased row settled, a batch (its rows locked until then), or a
-		// retry of the marks that failed.
-		if len(leased) > 0 || len(finished) > 0 || len(got) == 0 {
-			select {
-			case settled <- struct{}{}:
-			default:
-			}
+		marked.Add(int64(r.settle(ctx, h, got, &unmarked, fail)))
+		select {
+		case settled <- struct{}{}:
+		default:
 		}
 		if len(unmarked) > 0 {
 			retry.Reset(r.retryDelay)
@@ -343,37 +302,28 @@ func (r *Relay) settleLoop(ctx context.Context, h *held, answers <-chan answer, 
 	}
 }
 
-// finishAll finishes the batches bs and returns the rows acknowledged
-// whose batch's transaction was lost.
-func (r *Relay) finishAll(ctx context.Context, bs []*batch, marked *atomic.Int64, fail func(error)) (orphans []int64) {
-	for _, b := range bs {
-		n, o := r.finish(ctx, b, fail)
-		orphans = append(orphans, o...)
-		r.relayed.Add(int64(n))
-		marked.Add(int64(n))
-		if o == nil && len(b.failed) == 0 && n > 0 {
-			r.recovered()
-		}
-	}
-	return orphans
-}
-
-// claimSend claims up to n ready rows and publishes them; it returns how
-// many publishes it started (each sends one answer). PostgreSQL locks the
-// rows in a transaction (claimLocked); SQLite, which has no row locks,
-// leases them and adds them to h.
+// claimSend claims up to n ready rows, adds them to h and publishes them;
+// it returns how many publishes it started (each sends one answer).
 func (r *Relay) claimSend(ctx context.Context, h *held, n int, answers chan<- answer) (int, error) {
 	d := r.s.dialect
-	if d.pg {
-		return r.claimLocked(ctx, n, answers)
-	}
 	start := time.Now()
 	rows, err := r.s.db.QueryContext(ctx, d.claim(r.s.table), d.claimArgs(r.owner, start, r.lease, n)...)
 	if err != nil {
 		return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
 	}
-	claimed, err := scanRows(rows)
-	if err != nil {
+	var claimed []row
+	for rows.Next() {
+		var w row
+		if err := rows.Scan(&w.seq, &w.id, &w.topic, &w.key, &w.headers, &w.payload, &w.created); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
+		}
+		claimed = append(claimed, w)
+	}
+	if err := rows.Close(); err != nil {
+		return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
+	}
+	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
 	}
 	// The lease ends lease after the claim on the database's clock, which
@@ -407,23 +357,6 @@ func (r *Relay) claimSend(ctx context.Context, h *held, n int, answers chan<- an
 		started++
 	}
 	return started, nil
-}
-
-// scanRows reads and closes the claimed rows.
-func scanRows(rows *sql.Rows) ([]row, error) {
-	var claimed []row
-	for rows.Next() {
-		var w row
-		if err := rows.Scan(&w.seq, &w.id, &w.topic, &w.key, &w.headers, &w.payload, &w.created); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		claimed = append(claimed, w)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	return claimed, rows.Err()
 }
 
 // message rebuilds the message of row w.

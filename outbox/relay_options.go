@@ -11,10 +11,9 @@ import (
 
 // Relay defaults.
 const (
-	// DefaultBatch bounds the rows a relay holds claimed and unanswered.
+	// DefaultBatch bounds the rows a relay holds leased and unanswered.
 	DefaultBatch = 256
-	// DefaultLease is how long a claimed row is reserved for its relay
-	// on SQLite (PostgreSQL holds rows by row locks, no lease),
+	// DefaultLease is how long a claimed row is reserved for its relay,
 	// renewed every third of it while the row's publish is unanswered
 	// (however long the broker or the publisher's window takes): it bounds
 	// how long the rows of a relay that died wait before another relay
@@ -58,9 +57,8 @@ func WithBatch(n int) RelayOption {
 	}
 }
 
-// WithLease sets how long a claimed row is reserved on SQLite (default
-// DefaultLease; PostgreSQL locks the rows in flight instead, and does not
-// use it). The relay renews the leases of the rows it waits on
+// WithLease sets how long a claimed row is reserved (default
+// DefaultLease). The relay renews the leases of the rows it waits on
 // every third of it, so the lease need not exceed the publish timeout:
 // it is how long a dead relay's rows wait, and how long a relay may be
 // held up (a stalled database, a paused process) before another relay

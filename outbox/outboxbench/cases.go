@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"math/rand/v2"
-	"strconv"
 	"strings"
 	"time"
 
@@ -126,9 +125,6 @@ func heraldCase(ctx context.Context, e env, name, topic string) (pipeline, error
 		msgs := make([]*herald.Message, len(idxs))
 		for i, idx := range idxs {
 			msgs[i] = herald.NewMessage(payload(idx, size))
-			if e.cfg.keys > 0 {
-				herald.SetKey(msgs[i], "key-"+strconv.Itoa(idx%e.cfg.keys))
-			}
 		}
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {

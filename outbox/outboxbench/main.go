@@ -32,7 +32,6 @@ import (
 type config struct {
 	n, writers, perTx, size, rounds int
 	batch                           int
-	keys                            int
 	deleteSent                      bool
 	pacedN                          int
 	pacedRate                       float64
@@ -74,10 +73,7 @@ type result struct {
 	writeRate  float64 // messages committed per second
 	p50, p99   time.Duration
 	maxPending int64
-	// pending (committed, not handled) when half the messages were
-	// committed, and when the writers ended: the trend (flat-out cases)
-	midPending, endPending int64
-	dups                   int64
+	dups       int64
 }
 
 func main() {
@@ -88,7 +84,6 @@ func main() {
 	flag.IntVar(&cfg.size, "size", 1024, "payload bytes")
 	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds (cases interleaved within each)")
 	flag.IntVar(&cfg.batch, "batch", 0, "the relay's window (outbox.WithBatch; 0: its default)")
-	flag.IntVar(&cfg.keys, "keys", 0, "herald cases: message i gets the key key-(i mod keys) (per-key order; 0: no key)")
 	flag.BoolVar(&cfg.deleteSent, "delete-sent", false, "the relay deletes rows when sent (outbox.WithRetention(0)) instead of marking them")
 	flag.IntVar(&cfg.pacedN, "paced-n", 1000, "messages per paced case")
 	flag.Float64Var(&cfg.pacedRate, "paced-rate", 200, "messages/s of the paced writer")
@@ -134,8 +129,8 @@ func main() {
 			if err != nil {
 				log.Fatalf("round %d, %s: %v", round+1, c.name, err)
 			}
-			log.Printf("round %d %-20s %8.0f msg/s (writers %8.0f/s)  p50 %-10v p99 %-10v max pending %6d (half-way %d, writers' end %d)  dups %d",
-				round+1, c.name, r.throughput, r.writeRate, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.maxPending, r.midPending, r.endPending, r.dups)
+			log.Printf("round %d %-20s %8.0f msg/s (writers %8.0f/s)  p50 %-10v p99 %-10v max pending %6d  dups %d",
+				round+1, c.name, r.throughput, r.writeRate, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.maxPending, r.dups)
 			results[c.name] = append(results[c.name], r)
 		}
 	}
@@ -201,7 +196,6 @@ func runCase(ctx context.Context, e env, name string, m mode, open func(context.
 	if err != nil {
 		return result{}, err
 	}
-	endPending := tr.nCommitted.Load() - tr.nHandled.Load()
 	wrote := time.Duration(tr.lastCommit.Load() - start.UnixNano())
 	if m == drain { // the throughput of forwarding alone, from here
 		start = time.Now()
@@ -222,7 +216,6 @@ func runCase(ctx context.Context, e env, name string, m mode, open func(context.
 	r.throughput = float64(n) / time.Duration(tr.lastHandled()-start.UnixNano()).Seconds()
 	r.p50, r.p99 = quantile(lat, 0.50), quantile(lat, 0.99)
 	r.maxPending = tr.maxPending.Load()
-	r.midPending, r.endPending = tr.midPending.Load(), endPending
 	r.dups = tr.dups.Load()
 	return r, nil
 }

@@ -18,15 +18,12 @@ type tracker struct {
 	nHandled   atomic.Int64
 	dups       atomic.Int64
 	maxPending atomic.Int64
-	midPending atomic.Int64 // pending when half the messages were committed; -1 before
 	lastCommit atomic.Int64
 	all        chan struct{} // closed once every message was handled
 }
 
 func newTracker(n int) *tracker {
-	t := &tracker{n: n, committed: make([]atomic.Int64, n), handled: make([]atomic.Int64, n), all: make(chan struct{})}
-	t.midPending.Store(-1)
-	return t
+	return &tracker{n: n, committed: make([]atomic.Int64, n), handled: make([]atomic.Int64, n), all: make(chan struct{})}
 }
 
 // payload is message idx's payload: its index, then filler up to size.
@@ -78,11 +75,7 @@ func (t *tracker) sample(ctx context.Context) {
 			return
 		case <-tk.C:
 		}
-		c := t.nCommitted.Load()
-		p := c - t.nHandled.Load()
-		if c >= int64(t.n)/2 {
-			t.midPending.CompareAndSwap(-1, p)
-		}
+		p := t.nCommitted.Load() - t.nHandled.Load()
 		for {
 			m := t.maxPending.Load()
 			if p <= m || t.maxPending.CompareAndSwap(m, p) {

@@ -11,12 +11,8 @@ import (
 )
 
 // A mark that fails (the database refuses it once, by a trigger) is tried
-// again after the retry delay: on SQLite the rows' leases renewed
-// meanwhile, so the acknowledged rows are not sent a second time once the
-// lease expired; on PostgreSQL the batch's transaction rolled back (its
-// locks gone) and the rows kept out of the relay's own claims while it
-// marks them again outside a transaction (without that, the relay claims
-// them again and the marks never succeed).
+// again after the retry delay, the rows' leases renewed meanwhile: the
+// acknowledged rows are not sent a second time once the lease expired.
 func TestMarkFailureRetried(t *testing.T) {
 	forEachStore(t, func(t *testing.T, d database, db *sql.DB, s *outbox.Store, table string) {
 		ctx, cancel := context.WithCancel(context.Background())
