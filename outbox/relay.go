@@ -219,16 +219,18 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 				}
 			}
 		}
+		// Sent rows past the retention are deleted busy or idle: a relay
+		// that always has rows in flight purges too.
+		if !once && ctx.Err() == nil && time.Now().After(nextPurge) {
+			r.purge(settle, fail)
+			nextPurge = time.Now().Add(r.purgeEvery())
+		}
 		if r.inflight.Load() == 0 {
 			if once && (stop || claimed == 0 && quiet) || ctx.Err() != nil {
 				break
 			}
 			if claimed > 0 || !quiet {
 				continue
-			}
-			if time.Now().After(nextPurge) {
-				r.purge(settle, fail)
-				nextPurge = time.Now().Add(r.purgeEvery())
 			}
 			if r.idle(ctx, wake, checkAt) {
 				checkAt = time.Time{}
@@ -441,7 +443,7 @@ func (r *Relay) purge(ctx context.Context, fail func(error)) {
 	}
 }
 
-// purgeEvery is how often an idle relay deletes old sent rows: a tenth
+// purgeEvery is how often a relay deletes old sent rows: a tenth
 // of the retention, between 1 s and 1 min.
 func (r *Relay) purgeEvery() time.Duration {
 	return min(max(r.retention/10, time.Second), time.Minute)
