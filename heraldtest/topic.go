@@ -33,11 +33,6 @@ type topic struct {
 // in Publications (the harness takes every field, as a test of code
 // written for any backend needs; deliveries do not carry them).
 func (t *topic) Send(ctx context.Context, name string, m *herald.Message, o adapters.SendOptions, done func(error)) error {
-	return t.send(ctx, name, m, o, done)
-}
-
-// send is Send.
-func (t *topic) send(ctx context.Context, name string, m *herald.Message, o adapters.SendOptions, done func(error)) error {
 	t.mu.Lock()
 	closed := t.closed
 	t.mu.Unlock()

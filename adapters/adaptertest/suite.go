@@ -91,12 +91,19 @@ func BrokerURL(t testing.TB, env string) string {
 	if u := os.Getenv(env); u != "" {
 		return u
 	}
-	msg := env + " is not set: start brokers with `scripts/brokers.sh up` and eval its exports (or `make brokers`)"
+	MissingBroker(t, env+" is not set: start brokers with `scripts/brokers.sh up` and eval its exports (or `make brokers`)")
+	return ""
+}
+
+// MissingBroker ends a test that cannot reach a broker (or a feature of
+// one) it needs: skipped with msg, or failed under HERALD_REQUIRE_BROKERS=1
+// (CI), where a missing broker is a failure.
+func MissingBroker(t testing.TB, msg string) {
+	t.Helper()
 	if os.Getenv("HERALD_REQUIRE_BROKERS") == "1" {
 		t.Fatal(msg + " (HERALD_REQUIRE_BROKERS=1: a missing broker is a failure)")
 	}
 	t.Skip(msg)
-	return ""
 }
 
 // RestartEnabled reports whether tests that restart a broker may run

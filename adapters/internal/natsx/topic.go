@@ -170,11 +170,7 @@ func (t *Topic) Send(ctx context.Context, topic string, m *herald.Message, o ada
 	if !o.Properties.IsZero() {
 		return Error(t.scheme, opPublish, topic, herald.KindInvalid, errors.New("no broker properties (herald.Properties) on JetStream: metadata entries are headers"))
 	}
-	return t.send(ctx, topic, m, o.At, done)
-}
-
-// send is Send, delayed to at when at is not zero.
-func (t *Topic) send(ctx context.Context, topic string, m *herald.Message, at time.Time, done func(error)) error {
+	at := o.At
 	if t.closed.Load() {
 		return closedError(t.scheme, opPublish, topic)
 	}
