@@ -14,13 +14,9 @@ import (
 // sendAtWait sends m for at and waits for its done.
 func sendAtWait(t testing.TB, tp *topic, topic string, m *herald.Message, at time.Time) error {
 	t.Helper()
-	errc := make(chan error, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := tp.Send(ctx, topic, m, adapters.SendOptions{At: at}, func(err error) { errc <- err }); err != nil {
-		return err
-	}
-	return <-errc
+	return sendWaitWith(t, tp, ctx, topic, m, adapters.SendOptions{At: at})
 }
 
 // TestDelaySameDelayInOrder: messages of one key sent in order with the
