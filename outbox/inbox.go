@@ -100,7 +100,7 @@ func NewInbox(ctx context.Context, db *sql.DB, d Dialect, group string, opts ...
 			return nil, err
 		}
 	}
-	if err := migrate(ctx, db, d, in.table, d.inboxMigrations(in.table)); err != nil {
+	if err := migrate(ctx, db, d, in.table, d.inboxMigrations(in.table), nil); err != nil {
 		return nil, err
 	}
 	return in, nil

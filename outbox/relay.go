@@ -127,6 +127,11 @@ type answer struct {
 	err error
 }
 
+// wakeDueEvery bounds how often a relay woken by its Notifier looks for
+// delayed rows: a delayed row committed meanwhile, due sooner than this,
+// is moved at most this late.
+const wakeDueEvery = 20 * time.Millisecond
+
 // errRunning refuses a second Run of one Relay.
 var errRunning = errors.New("outbox: this relay is already running")
 
@@ -188,8 +193,16 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 	}
 	// checkAt is when to move due delayed rows into the outbox next: the
 	// earliest due time known, at most the poll interval away; zero: at
-	// once (the start, a Notifier's wake-up).
-	var checkAt time.Time
+	// once (the start). A Notifier's wake-up (a row of either table
+	// committed) brings it forward to wakeDueEvery after the last look:
+	// under a stream of commits, one wake-up per commit, the delayed rows
+	// are looked at every wakeDueEvery, not before every claim.
+	var checkAt, checkedAt time.Time
+	woken := func() {
+		if at := checkedAt.Add(wakeDueEvery); checkAt.After(at) {
+			checkAt = at
+		}
+	}
 	for {
 		claimed := 0
 		// Rows settled during the claim may have made others ready (a
@@ -198,7 +211,7 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 		quiet := r.inflight.Load() == 0
 		if !stop && ctx.Err() == nil && !time.Now().Before(checkAt) {
 			at, err := r.moveDue(ctx)
-			checkAt = at
+			checkAt, checkedAt = at, time.Now()
 			if err != nil && ctx.Err() == nil {
 				fail(err)
 				stop = once
@@ -233,7 +246,7 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 				continue
 			}
 			if r.idle(ctx, wake, checkAt) {
-				checkAt = time.Time{}
+				woken()
 			}
 			continue
 		}
@@ -251,7 +264,7 @@ func (r *Relay) loop(ctx context.Context, once bool) (int, error) {
 		select {
 		case <-settled:
 		case <-wakeIfRoom:
-			checkAt = time.Time{}
+			woken()
 		case <-due:
 		}
 		stopDue()

@@ -73,7 +73,7 @@ func New(ctx context.Context, db *sql.DB, d Dialect, opts ...Option) (*Store, er
 			return nil, err
 		}
 	}
-	if err := migrate(ctx, db, d, s.table, d.outboxMigrations(s.table)); err != nil {
+	if err := migrate(ctx, db, d, s.table, d.outboxMigrations(s.table), d.outboxFunctions(s.table)); err != nil {
 		return nil, err
 	}
 	return s, nil

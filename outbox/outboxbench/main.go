@@ -37,6 +37,7 @@ type config struct {
 	pacedRate                       float64
 	pgURL, brokerURL                string
 	timeout                         time.Duration
+	brokerPID, pgPID                int
 }
 
 // mode is how a case writes.
@@ -73,7 +74,13 @@ type result struct {
 	writeRate  float64 // messages committed per second
 	p50, p99   time.Duration
 	maxPending int64
-	dups       int64
+	// pending when half the messages, and all, were committed
+	pendingHalf, pendingEnd int64
+	dups                    int64
+	// CPU time per message of this process (writers, relay, subscriber),
+	// of the broker and of PostgreSQL (postmaster and backends), over
+	// the case; zero where unknown
+	cpuSelf, cpuBroker, cpuPG time.Duration
 }
 
 func main() {
@@ -91,6 +98,8 @@ func main() {
 	flag.StringVar(&cfg.brokerURL, "broker", cmp.Or(os.Getenv("HERALD_TEST_AMQP"), os.Getenv("HERALD_TEST_NATS")),
 		"the broker's URL, amqp:// (RabbitMQ) or nats:// (JetStream) (default $HERALD_TEST_AMQP, else $HERALD_TEST_NATS)")
 	flag.DurationVar(&cfg.timeout, "timeout", 5*time.Minute, "bound of one case")
+	flag.IntVar(&cfg.brokerPID, "broker-pid", 0, "the broker's pid, to report its CPU per message (scripts/brokers.sh status)")
+	flag.IntVar(&cfg.pgPID, "pg-pid", 0, "PostgreSQL's postmaster pid, to report the CPU of it and its backends per message")
 	only := flag.String("cases", "", "comma-separated case names (default all)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run")
 	flag.Parse()
@@ -143,6 +152,7 @@ func openEnv(ctx context.Context, cfg config) (env, func(), error) {
 	if err != nil {
 		return env{}, nil, err
 	}
+	pg.SetMaxIdleConns(16) // a service keeps its connections: database/sql keeps 2 idle by default and closes the rest
 	if err := pg.PingContext(ctx); err != nil {
 		return env{}, nil, fmt.Errorf("postgresql: %w", err)
 	}
@@ -188,6 +198,7 @@ func runCase(ctx context.Context, e env, name string, m mode, open func(context.
 		p.start()
 	}
 	start := time.Now()
+	cpu := startCPU(e.cfg)
 	if m == paced {
 		err = writePaced(ctx, p.commit, tr, e.cfg.pacedRate)
 	} else {
@@ -204,6 +215,7 @@ func runCase(ctx context.Context, e env, name string, m mode, open func(context.
 	r := result{writeRate: float64(n) / wrote.Seconds()}
 	if !p.relays {
 		r.throughput = r.writeRate
+		r.cpuSelf, r.cpuBroker, r.cpuPG = cpu.perMessage(n)
 		return r, nil
 	}
 	select {
@@ -217,6 +229,8 @@ func runCase(ctx context.Context, e env, name string, m mode, open func(context.
 	r.p50, r.p99 = quantile(lat, 0.50), quantile(lat, 0.99)
 	r.maxPending = tr.maxPending.Load()
 	r.dups = tr.dups.Load()
+	r.pendingHalf, r.pendingEnd = tr.pendingHalf.Load(), tr.pendingEnd.Load()
+	r.cpuSelf, r.cpuBroker, r.cpuPG = cpu.perMessage(n)
 	return r, nil
 }
 

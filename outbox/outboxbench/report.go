@@ -16,8 +16,8 @@ func report(w io.Writer, cfg config, names []string, results map[string][]result
 	fmt.Fprintf(w, "Date: %s  \n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(w, "n = %d messages per flat-out case (%d writers, %d message(s) per transaction), %d per paced case (one writer, %.0f/s); payload %d B; %d round(s), medians (min..max)\n\n",
 		cfg.n, cfg.writers, cfg.perTx, cfg.pacedN, cfg.pacedRate, cfg.size, cfg.rounds)
-	fmt.Fprintln(w, "| case | throughput msg/s | writers msg/s | p50 commit to handler | p99 | max pending | duplicates |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| case | throughput msg/s | writers msg/s | p50 commit to handler | p99 | max pending | pending at half / end of writes | duplicates | CPU µs/msg: this process / broker / PostgreSQL |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	med := map[string]result{}
 	for _, name := range names {
 		rs := results[name]
@@ -33,12 +33,15 @@ func report(w io.Writer, cfg config, names []string, results map[string][]result
 		for _, r := range rs {
 			dups += r.dups
 		}
-		med[name] = result{throughput: median(tp), p50: median(p50), maxPending: int64(median(mp))}
+		ph := floats(rs, func(r result) float64 { return float64(r.pendingHalf) })
+		pe := floats(rs, func(r result) float64 { return float64(r.pendingEnd) })
+		cpu := cpuCell(rs)
+		med[name] = result{throughput: median(tp), p50: median(p50), maxPending: int64(median(mp)), pendingHalf: int64(median(ph)), pendingEnd: int64(median(pe))}
 		if strings.HasPrefix(name, "insert/") {
-			fmt.Fprintf(w, "| %s | %s | %s | | | | |\n", name, rangeF(tp), rangeF(wr))
+			fmt.Fprintf(w, "| %s | %s | %s | | | | | | %s |\n", name, rangeF(tp), rangeF(wr), cpu)
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %d |\n", name, rangeF(tp), rangeF(wr), rangeD(p50), rangeD(p99), rangeF(mp), dups)
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s / %s | %d | %s |\n", name, rangeF(tp), rangeF(wr), rangeD(p50), rangeD(p99), rangeF(mp), rangeF(ph), rangeF(pe), dups, cpu)
 	}
 	fmt.Fprintln(w)
 	if h, ok := med["herald/pg"]; ok {
@@ -67,9 +70,33 @@ func report(w io.Writer, cfg config, names []string, results map[string][]result
 			fmt.Fprintf(w, "- writers flat out, relay / plain insert rate, SQLite: %.2fx\n", h.throughput/in.throughput)
 		}
 	}
+	for _, name := range []string{"herald/pg", "herald/sqlite"} {
+		if h, ok := med[name]; ok {
+			verdict := "bounded"
+			if float64(h.pendingEnd) > 1.5*float64(h.pendingHalf)+256 {
+				verdict = "growing"
+			}
+			fmt.Fprintf(w, "- writers flat out, %s: pending %d at half of the writes, %d at their end: %s\n", name, h.pendingHalf, h.pendingEnd, verdict)
+		}
+	}
 	if h, ok := med["paced-herald/pg"]; ok {
 		fmt.Fprintf(w, "- p50 commit to handler, relay with LISTEN/NOTIFY, paced: %v (target < 20ms)\n", h.p50.Round(10*time.Microsecond))
 	}
+}
+
+// cpuCell is the median CPU per message of this process, the broker and
+// PostgreSQL, "–" for what was not measured.
+func cpuCell(rs []result) string {
+	cell := func(f func(result) time.Duration) string {
+		d := median(durs(rs, f))
+		if d == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("%.0f", float64(d)/float64(time.Microsecond))
+	}
+	return cell(func(r result) time.Duration { return r.cpuSelf }) + " / " +
+		cell(func(r result) time.Duration { return r.cpuBroker }) + " / " +
+		cell(func(r result) time.Duration { return r.cpuPG })
 }
 
 func floats(rs []result, f func(result) float64) []float64 {

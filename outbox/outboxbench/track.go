@@ -18,8 +18,12 @@ type tracker struct {
 	nHandled   atomic.Int64
 	dups       atomic.Int64
 	maxPending atomic.Int64
-	lastCommit atomic.Int64
-	all        chan struct{} // closed once every message was handled
+	// pendingHalf and pendingEnd are the messages committed and not yet
+	// handled when half of them, and all, were committed: pending rows
+	// stay bounded when the second is not above the first.
+	pendingHalf, pendingEnd atomic.Int64
+	lastCommit              atomic.Int64
+	all                     chan struct{} // closed once every message was handled
 }
 
 func newTracker(n int) *tracker {
@@ -42,8 +46,14 @@ func (t *tracker) commit(idxs []int) {
 	for _, i := range idxs {
 		t.committed[i].Store(now)
 	}
-	t.nCommitted.Add(int64(len(idxs)))
+	c := t.nCommitted.Add(int64(len(idxs)))
 	t.lastCommit.Store(now)
+	if half := int64(t.n / 2); c >= half && c-int64(len(idxs)) < half {
+		t.pendingHalf.Store(c - t.nHandled.Load())
+	}
+	if c == int64(t.n) {
+		t.pendingEnd.Store(c - t.nHandled.Load())
+	}
 }
 
 // handle records that the message with payload p was handled.

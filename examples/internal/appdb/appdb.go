@@ -47,6 +47,11 @@ func Open(ctx context.Context, url, defaultFile string) (*DB, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Keep the connections the handlers and the relay use at once:
+		// database/sql keeps 2 idle by default and closes the others, and
+		// each new PostgreSQL connection is a new backend process that
+		// plans its statements again.
+		db.SetMaxIdleConns(16)
 		d = &DB{DB: db, Dialect: outbox.PostgreSQL, url: url}
 	} else {
 		path := strings.TrimPrefix(strings.TrimPrefix(url, "sqlite:"), "file:")
