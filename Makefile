@@ -11,7 +11,7 @@ PKGS      ?= ./...
 BENCHTIME ?= 3x
 COUNT     ?= 1
 
-.PHONY: test test-short lint fmt bench bench-compare fuzz stress brokers brokers-down brokers-status brokers-reset quickstart
+.PHONY: bench-outbox test test-short lint fmt bench bench-compare fuzz stress brokers brokers-down brokers-status brokers-reset quickstart
 
 ## test: lint, then every test of every module; brings up Kafka, RabbitMQ
 ## and NATS via scripts/brokers.sh unless HERALD_TEST_* are already set.
@@ -62,6 +62,25 @@ bench-compare:
 	args="-n $(BENCH_N) -n-amqp $(BENCH_N_AMQP) -n-sync $(BENCH_N_SYNC) -n-large $(BENCH_N_LARGE) -rounds $(BENCH_ROUNDS) $(BENCH_FLAGS)"; \
 	cd bench && GOWORK=off HERALD_BENCH_COMMAND="make bench-compare (go run ./bench $$args)" \
 		$(GO) run . $$args -broker-pids "$$pids" -out ../docs/performance.md -chart ../docs/performance-ratios.svg
+
+## bench-outbox: the outbox relay beside Watermill's forwarder and the
+## database's own insert rate (outbox/outboxbench, its own module), on
+## PostgreSQL and SQLite, once through RabbitMQ and once through NATS
+## JetStream; prints Markdown tables with the CPU per message of the
+## process, the broker and PostgreSQL (pids from scripts/brokers.sh
+## status). OUTBOX_BENCH_FLAGS adds flags, e.g. '-rounds 1 -cases herald/pg'.
+OUTBOX_BENCH_FLAGS ?= -n 20000 -paced-n 1000 -rounds 3
+bench-outbox:
+	@set -eu; \
+	if [ -z "$${HERALD_TEST_AMQP:-}" ] || [ -z "$${HERALD_TEST_NATS:-}" ] || [ -z "$${HERALD_TEST_POSTGRES:-}" ]; then \
+		out=$$(scripts/brokers.sh up rabbitmq nats postgres) || { echo "bench-outbox: brokers could not be started (see above)" >&2; exit 1; }; \
+		eval "$$(printf '%s\n' "$$out" | grep '^export ')"; \
+	fi; \
+	pid() { scripts/brokers.sh status 2>/dev/null | awk -v b=$$1 '$$1==b && $$2=="up" && $$3=="pid" {print $$4}'; }; \
+	pg=$$(pid postgres); amqp=$$(pid rabbitmq); nats=$$(pid nats); \
+	cd outbox/outboxbench; \
+	echo "## through RabbitMQ"; GOWORK=off $(GO) run . $(OUTBOX_BENCH_FLAGS) -broker "$$HERALD_TEST_AMQP" -broker-pid "$${amqp:-0}" -pg-pid "$${pg:-0}"; \
+	echo "## through NATS JetStream"; GOWORK=off $(GO) run . $(OUTBOX_BENCH_FLAGS) -broker "$$HERALD_TEST_NATS" -broker-pid "$${nats:-0}" -pg-pid "$${pg:-0}"
 
 ## stress: the whole suite, broker restarts included, 10 times over (~25 min).
 stress:

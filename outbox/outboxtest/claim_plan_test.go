@@ -58,3 +58,36 @@ func dropOutbox(db *sql.DB, table string) {
 	db.Exec("DROP TABLE IF EXISTS " + table + ", " + table + "_delayed, " + table + "_migrations")                 //nolint:errcheck // cleanup
 	db.Exec("DROP FUNCTION IF EXISTS " + table + "_notify(), " + table + "_claim(text, bigint, integer, integer)") //nolint:errcheck // cleanup
 }
+
+// TestClaimFunctionKeptWhenCurrent: New creates the claim function, keeps
+// it when its body is this version's, and replaces one that differs (a
+// table last opened by another version).
+func TestClaimFunctionKeptWhenCurrent(t *testing.T) {
+	d := databases()[0]
+	db := d.open(t)
+	table := tableName()
+	newStore(t, db, d.dialect, table)
+	t.Cleanup(func() { dropOutbox(db, table) })
+	fn := table + "_claim(text, bigint, integer, integer)"
+	version := func() (xmin, src string) {
+		t.Helper()
+		if err := db.QueryRow("SELECT xmin::text, prosrc FROM pg_proc WHERE oid = to_regprocedure($1)", fn).Scan(&xmin, &src); err != nil {
+			t.Fatalf("the claim function %s: %v", fn, err)
+		}
+		return xmin, src
+	}
+	first, body := version()
+	newStore(t, db, d.dialect, table)
+	if again, _ := version(); again != first {
+		t.Errorf("a second New replaced the claim function, whose body was current (xmin %s -> %s)", first, again)
+	}
+	if _, err := db.Exec("CREATE OR REPLACE FUNCTION " + table + "_claim(p_owner text, p_lease bigint, p_limit integer, p_depth integer) " +
+		"RETURNS TABLE (seq bigint, id text, topic text, key text, headers text, payload bytea, created_at timestamptz) " +
+		"LANGUAGE plpgsql AS $$ BEGIN RETURN; END $$"); err != nil {
+		t.Fatal(err)
+	}
+	newStore(t, db, d.dialect, table)
+	if _, src := version(); src != body {
+		t.Errorf("New kept a claim function of another body: %q", src)
+	}
+}
