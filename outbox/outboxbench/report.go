@@ -73,7 +73,7 @@ func report(w io.Writer, cfg config, names []string, results map[string][]result
 	for _, name := range []string{"herald/pg", "herald/sqlite"} {
 		if h, ok := med[name]; ok {
 			verdict := "bounded"
-			if float64(h.pendingEnd) > 1.5*float64(h.pendingHalf)+256 {
+			if float64(h.pendingEnd) > 1.25*float64(max(h.pendingHalf, 256)) {
 				verdict = "growing"
 			}
 			fmt.Fprintf(w, "- writers flat out, %s: pending %d at half of the writes, %d at their end: %s\n", name, h.pendingHalf, h.pendingEnd, verdict)
