@@ -72,7 +72,7 @@ var DefaultRatios = []RatioSpec{
 	{Label: "Herald async / native with Herald's headers", Num: NameHeraldAsync, Den: NameNativeHeaders, Metric: MetricE2E},
 	{Label: "Herald 16 sync / native 16 sync with Herald's headers", Num: NameHeraldP16C8, Den: NameNativeSync16Headers, Metric: MetricE2E},
 	{Label: "Herald 1 publisher / native", Num: NameHeraldP1, Den: NameNative, Metric: MetricE2E},
-	{Label: "Herald 16 sync / Watermill 16", Num: NameHeraldP16C1, Den: NameWatermill, Metric: MetricE2E},
+	{Label: "Herald 16 sync / Watermill 16", Num: NameHeraldP16C1, Den: NameWatermill, Metric: MetricE2E, Target: 1},
 	{Label: "allocs/msg Herald batch 100 / native", Num: NameHeraldB100C1, Den: NameNative, Metric: MetricAllocs, Target: 2, AtMost: true},
 	{Label: "peak RSS Herald batch 100, 10x n / n", Num: NameHeraldB100C1x10, Den: NameHeraldB100C1, Metric: MetricRSS, Target: 1.2, AtMost: true},
 	{Label: "Herald keyed, 8 workers / 1 (1 partition, 5 ms handler)", Num: NameHeraldKeyedC8, Den: NameHeraldKeyedC1, Metric: MetricE2E, Target: 6},
