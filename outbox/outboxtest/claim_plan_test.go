@@ -2,7 +2,6 @@ package outboxtest
 
 import (
 	"context"
-	"database/sql"
 	"testing"
 )
 
@@ -51,12 +50,6 @@ FROM pg_index WHERE indrelid = $1::regclass`
 			claim, inFlight, pending, read, fetched, limit)
 	}
 	t.Logf("claim of %d (%d in flight, %d pending): %d index entries read, %d rows fetched", claim, inFlight, pending, read, fetched)
-}
-
-// dropOutbox drops the tables and functions of outbox table on PostgreSQL.
-func dropOutbox(db *sql.DB, table string) {
-	db.Exec("DROP TABLE IF EXISTS " + table + ", " + table + "_delayed, " + table + "_migrations")                 //nolint:errcheck // cleanup
-	db.Exec("DROP FUNCTION IF EXISTS " + table + "_notify(), " + table + "_claim(text, bigint, integer, integer)") //nolint:errcheck // cleanup
 }
 
 // TestClaimFunctionKeptWhenCurrent: New creates the claim function, keeps

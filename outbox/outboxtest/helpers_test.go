@@ -105,6 +105,12 @@ func newStore(t *testing.T, db *sql.DB, d outbox.Dialect, table string) *outbox.
 	return s
 }
 
+// dropOutbox drops the tables and functions of outbox table on PostgreSQL.
+func dropOutbox(db *sql.DB, table string) {
+	db.Exec("DROP TABLE IF EXISTS " + table + ", " + table + "_delayed, " + table + "_migrations")                 //nolint:errcheck // cleanup
+	db.Exec("DROP FUNCTION IF EXISTS " + table + "_notify(), " + table + "_claim(text, bigint, integer, integer)") //nolint:errcheck // cleanup
+}
+
 // write publishes msgs to topic in one committed transaction.
 func write(t *testing.T, db *sql.DB, s *outbox.Store, topic string, msgs ...*herald.Message) {
 	t.Helper()

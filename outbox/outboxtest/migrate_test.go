@@ -37,10 +37,7 @@ END $$`,
 			`INSERT INTO ` + tb + ` (id, topic, key, headers, payload) VALUES ('old-1', 'orders', 'k', '{"x-test":"v-old-1"}', 'old-1'), ('old-2', 'orders', '', '{}', 'old-2')`,
 			`INSERT INTO ` + tb + ` (id, topic, key, headers, payload, sent_at) VALUES ('old-sent', 'orders', 'k', '{}', 'old-sent', now())`,
 		}
-		t.Cleanup(func() {
-			db.Exec("DROP TABLE IF EXISTS " + tb + ", " + tb + "_delayed, " + tb + "_migrations") //nolint:errcheck
-			db.Exec("DROP FUNCTION IF EXISTS " + tb + "_notify()")                                //nolint:errcheck
-		})
+		t.Cleanup(func() { dropOutbox(db, tb) })
 	} else {
 		now := time.Now().UnixMilli()
 		stmts = []string{
