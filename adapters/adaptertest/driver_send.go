@@ -115,12 +115,15 @@ func testDriverSendAfterClose(t *testing.T, e *denv) {
 
 // testDriverCloseWaits: Topic.Close right after many Sends waits, within
 // its ctx, for the broker's answers: when it returns every done has been
-// called, with nil on a healthy broker.
+// called and has returned (each takes a moment), with nil on a healthy
+// broker.
 func testDriverCloseWaits(t *testing.T, e *denv) {
 	const n = 200
 	topic := e.topic("dclosewait")
 	tp := e.openTopic()
-	s := sendAll(e.ctx(), tp, topic, messages(n, "wait"))
+	slow := newSent(n)
+	slow.slow = 200 * time.Microsecond
+	s := sendInto(e.ctx(), tp, topic, messages(n, "wait"), slow)
 	closeWithin(t, "Topic", e.wait(), tp.Close)
 	if !s.answered() {
 		t.Fatalf("Topic.Close returned with %d of %d dones not called", s.pending(), n)

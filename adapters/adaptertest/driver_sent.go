@@ -17,6 +17,7 @@ type sent struct {
 	errs  []error
 	left  int
 	all   chan struct{} // closed when every message was answered once
+	slow  time.Duration // how long each done runs before it records its answer
 }
 
 func newSent(n int) *sent {
@@ -30,6 +31,9 @@ func newSent(n int) *sent {
 // done returns message i's done function.
 func (s *sent) done(i int) func(error) {
 	return func(err error) {
+		// A slow callback: the answer counts once done returns, so a
+		// Close that returns while a done still runs is caught.
+		time.Sleep(s.slow)
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.calls[i]++
@@ -111,7 +115,11 @@ func (s *sent) result(i int) error {
 // sendAll sends msgs to topic on tp in order, without waiting between
 // them, and returns their answers.
 func sendAll(ctx context.Context, tp adapters.Topic, topic string, msgs []*herald.Message) *sent {
-	s := newSent(len(msgs))
+	return sendInto(ctx, tp, topic, msgs, newSent(len(msgs)))
+}
+
+// sendInto is sendAll recording the answers in s.
+func sendInto(ctx context.Context, tp adapters.Topic, topic string, msgs []*herald.Message, s *sent) *sent {
 	for i, m := range msgs {
 		if err := tp.Send(ctx, topic, m, adapters.SendOptions{}, s.done(i)); err != nil {
 			s.refused(i, err)

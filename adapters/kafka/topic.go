@@ -52,6 +52,7 @@ type topic struct {
 	answer    func(*kgo.Record, error) // t.promise, made once: every record's promise
 	co        *coalescer
 	lastWatch atomic.Pointer[watch] // the watch of the last Send's context
+	open      sync.WaitGroup        // records taken whose done has not returned
 
 	mu      sync.RWMutex // Send holds it shared from its closed check to Produce
 	closed  bool
@@ -118,6 +119,7 @@ func (st *send) finish(err error) {
 	}
 	st.w.remove(st)
 	st.done(err)
+	st.t.open.Done()
 }
 
 // Send implements adapters.Topic. It creates the topic on its first use,
@@ -161,6 +163,7 @@ func (t *topic) Send(ctx context.Context, name string, m *herald.Message, o adap
 		return closedError(opPublish, name)
 	}
 	st.writes = t.writes.n.Load()
+	t.open.Add(1) // under t.mu, before Close's Wait
 	t.watchFor(ctx).add(st)
 	t.co.take(rec)
 	return nil
@@ -265,17 +268,32 @@ func (t *topic) Close(ctx context.Context) error {
 		close(t.closing)
 		t.mu.Unlock()
 		t.co.release() // nothing is taken after closed: none is held after this
+		wctx := ctx
 		if err := t.cl.Flush(ctx); err != nil {
 			actx, cancel := context.WithTimeout(context.Background(), closeAbortWait)
+			defer cancel()
 			_ = t.cl.AbortBufferedRecords(actx)
-			cancel()
+			wctx = actx
 			t.err = newError(opClose, "", herald.KindUnreachable, fmt.Errorf("records not answered: %w", ctxErr(ctx, t.guard.lastDialError())))
 		}
+		// franz-go has called every promise; a done that a context's
+		// watch called may still run: Close returns after it did.
+		t.awaitDones(wctx)
 		t.guard.abort()
 		t.admin.close()
 		t.cl.Close()
 	})
 	return t.err
+}
+
+// awaitDones waits within ctx for every done called to return.
+func (t *topic) awaitDones(ctx context.Context) {
+	returned := make(chan struct{})
+	go func() { t.open.Wait(); close(returned) }()
+	select {
+	case <-returned:
+	case <-ctx.Done():
+	}
 }
 
 // As implements adapters.Topic. Targets:

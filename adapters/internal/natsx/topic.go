@@ -66,6 +66,7 @@ type Topic struct {
 	as      func(any) bool
 
 	closed                    atomic.Bool
+	open                      atomic.Int64    // messages taken whose done has not returned (or that were taken back)
 	closing                   context.Context // cancelled by Close: Sends stop waiting
 	stop                      context.Context // cancelled by Close once the answers were awaited: the resender ends
 	ended                     chan struct{}   // closed when the resender returned
@@ -83,7 +84,7 @@ type Topic struct {
 	head      *pubEntry               // the taken messages in Send order
 	tail      *pubEntry
 	gate      chan struct{}  // non-nil while resends are due: Send waits for its close
-	idle      chan struct{}  // set by Close: closed when byMsg is empty
+	idle      chan struct{}  // set by Close: closed when open reaches 0
 	lastRound time.Time      // when the last resend round ran
 	wait      time.Duration  // the pause between resend rounds
 	rounds    *backoff.Retry // the resend rounds failing in a row
@@ -326,6 +327,7 @@ func (t *Topic) retryLookup(ctx context.Context, topic, what string, lookup func
 
 // push appends e to the taken messages; t.mu is held.
 func (t *Topic) push(e *pubEntry) {
+	t.open.Add(1)
 	t.byMsg[e.nm] = e
 	if t.tail == nil {
 		t.head = e
@@ -341,19 +343,43 @@ func (t *Topic) remove(e *pubEntry) {
 	delete(t.byMsg, e.nm)
 	e.state = pubDone
 	t.trim()
+	t.unopen()
 }
 
 // finish marks e done and returns its callback; t.mu is held. The
-// caller calls done(err) once t.mu is released.
+// caller calls it through answer once t.mu is released.
 func (t *Topic) finish(e *pubEntry) func(error) {
 	delete(t.byMsg, e.nm)
 	e.state, e.err = pubDone, nil
 	t.trim()
-	if t.idle != nil && len(t.byMsg) == 0 {
+	return e.done
+}
+
+// answer calls done(err) and counts the message answered once done
+// returned: Close returns only after every done did.
+func (t *Topic) answer(done func(error), err error) {
+	done(err)
+	if t.open.Add(-1) == 0 && t.closed.Load() {
+		t.mu.Lock()
+		t.wakeIdle()
+		t.mu.Unlock()
+	}
+}
+
+// unopen counts a message taken back (its done is not called); t.mu is
+// held.
+func (t *Topic) unopen() {
+	if t.open.Add(-1) == 0 {
+		t.wakeIdle()
+	}
+}
+
+// wakeIdle lets Close go on when nothing is open; t.mu is held.
+func (t *Topic) wakeIdle() {
+	if t.idle != nil && t.open.Load() == 0 {
 		close(t.idle)
 		t.idle = nil
 	}
-	return e.done
 }
 
 // trim drops the finished messages at the head; t.mu is held.
@@ -373,7 +399,7 @@ func (t *Topic) trim() {
 // answers, which nats.go reports without that lock.
 func (t *Topic) result(m *nats.Msg, err error) {
 	if done, derr := t.outcome(m, err); done != nil {
-		done(derr)
+		t.answer(done, derr)
 	}
 }
 
@@ -419,7 +445,7 @@ func (t *Topic) deny(subject string, err error) {
 	}
 	t.clearGate()
 	t.mu.Unlock()
-	c.call()
+	t.call(c)
 }
 
 func (t *Topic) signal() {
@@ -449,7 +475,7 @@ func (t *Topic) resender() {
 		}
 		resendAt := t.lastRound.Add(t.wait)
 		t.mu.Unlock()
-		expired.call()
+		t.call(expired)
 		connected := t.nc.IsConnected()
 		if due && connected {
 			if !now.Before(resendAt) {
@@ -491,9 +517,10 @@ func (c *calls) add(done func(error), err error) {
 	c.errs = append(c.errs, err)
 }
 
-func (c calls) call() {
+// call answers every call of c.
+func (t *Topic) call(c calls) {
 	for i, done := range c.dones {
-		done(c.errs[i])
+		t.answer(done, c.errs[i])
 	}
 }
 
@@ -532,7 +559,7 @@ func (t *Topic) clearGate() {
 // that no new message overtakes them.
 func (t *Topic) resend() {
 	var final calls
-	defer final.call()
+	defer func() { t.call(final) }()
 	t.wmu.Lock()
 	defer t.wmu.Unlock()
 	var batch []*pubEntry
@@ -599,7 +626,7 @@ func (t *Topic) Close(ctx context.Context) error {
 		t.closed.Store(true)
 		t.cancelClosing()
 		var idle chan struct{}
-		if len(t.byMsg) > 0 {
+		if t.open.Load() > 0 {
 			idle = make(chan struct{})
 			t.idle = idle
 		}
@@ -628,7 +655,7 @@ func (t *Topic) Close(ctx context.Context) error {
 		}
 		t.mu.Unlock()
 		t.wmu.Unlock()
-		left.call()
+		t.call(left)
 		t.watch.Closing()
 		t.nc.Close()
 		if t.onClose != nil {
