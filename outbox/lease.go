@@ -123,21 +123,25 @@ func (r *Relay) renew(ctx context.Context, h *held) error {
 func (r *Relay) renewed(ctx context.Context, q string, args []any) (map[int64]bool, error) {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
-	rows, err := r.s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	got := map[int64]bool{}
-	for rows.Next() {
-		var seq int64
-		if err := rows.Scan(&seq); err != nil {
-			return nil, err
+	var got map[int64]bool
+	err := r.s.contend(ctx, q, func(st stmt) error {
+		got = map[int64]bool{}
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return err
 		}
-		got[seq] = true
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	return got, rows.Err()
+		defer rows.Close()
+		for rows.Next() {
+			var seq int64
+			if err := rows.Scan(&seq); err != nil {
+				return err
+			}
+			got[seq] = true
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		return rows.Err()
+	})
+	return got, err
 }

@@ -322,23 +322,27 @@ func (r *Relay) settleLoop(ctx context.Context, h *held, answers <-chan answer, 
 func (r *Relay) claimSend(ctx context.Context, h *held, n int, answers chan<- answer) (int, error) {
 	d := r.s.dialect
 	start := time.Now()
-	rows, err := r.s.db.QueryContext(ctx, d.claim(r.s.table), d.claimArgs(r.owner, start, r.lease, n)...)
-	if err != nil {
-		return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
-	}
 	var claimed []row
-	for rows.Next() {
-		var w row
-		if err := rows.Scan(&w.seq, &w.id, &w.topic, &w.key, &w.headers, &w.payload, &w.created); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
+	err := r.s.contend(ctx, d.claim(r.s.table), func(st stmt) error {
+		claimed = claimed[:0]
+		rows, err := st.QueryContext(ctx, d.claimArgs(r.owner, start, r.lease, n)...)
+		if err != nil {
+			return err
 		}
-		claimed = append(claimed, w)
-	}
-	if err := rows.Close(); err != nil {
-		return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
-	}
-	if err := rows.Err(); err != nil {
+		for rows.Next() {
+			var w row
+			if err := rows.Scan(&w.seq, &w.id, &w.topic, &w.key, &w.headers, &w.payload, &w.created); err != nil {
+				rows.Close()
+				return err
+			}
+			claimed = append(claimed, w)
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		return rows.Err()
+	})
+	if err != nil {
 		return 0, fmt.Errorf("outbox: claim rows of %s: %w", r.s.table, err)
 	}
 	// The lease ends lease after the claim on the database's clock, which
@@ -414,7 +418,7 @@ func (r *Relay) settle(ctx context.Context, h *held, got []answer, unmarked *[]i
 		n := min(len(ok), maxInsert)
 		q, args := d.mark(r.s.table, time.Now(), ok[:n], r.retention == 0)
 		r.writeMu.Lock()
-		_, err := r.s.db.ExecContext(ctx, q, args...)
+		err := r.s.contendExec(ctx, q, args...)
 		r.writeMu.Unlock()
 		if err != nil {
 			fail(fmt.Errorf("outbox: mark %d rows of %s sent (tried again after the retry delay): %w", n, r.s.table, err))
@@ -438,7 +442,7 @@ func (r *Relay) settle(ctx context.Context, h *held, got []answer, unmarked *[]i
 func (r *Relay) release(ctx context.Context, seq int64, delay time.Duration) {
 	q, args := r.s.dialect.release(r.s.table, time.Now(), delay, seq, r.owner)
 	r.writeMu.Lock()
-	_, err := r.s.db.ExecContext(ctx, q, args...)
+	err := r.s.contendExec(ctx, q, args...)
 	r.writeMu.Unlock()
 	if err != nil {
 		r.logger.Debug("outbox: release a lease", "seq", seq, "error", err)
@@ -451,7 +455,8 @@ func (r *Relay) purge(ctx context.Context, fail func(error)) {
 		return
 	}
 	q, args := r.s.dialect.purge(r.s.table, time.Now(), r.retention)
-	if _, err := r.s.db.ExecContext(ctx, q, args...); err != nil {
+	err := r.s.contendExec(ctx, q, args...)
+	if err != nil {
 		fail(fmt.Errorf("outbox: delete sent rows of %s: %w", r.s.table, err))
 	}
 }

@@ -138,8 +138,8 @@ func main() {
 			if err != nil {
 				log.Fatalf("round %d, %s: %v", round+1, c.name, err)
 			}
-			log.Printf("round %d %-20s %8.0f msg/s (writers %8.0f/s)  p50 %-10v p99 %-10v max pending %6d  dups %d",
-				round+1, c.name, r.throughput, r.writeRate, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.maxPending, r.dups)
+			log.Printf("round %d %-20s %8.0f msg/s (writers %8.0f/s)  p50 %-10v p99 %-10v max pending %6d (half %d, end %d)  dups %d",
+				round+1, c.name, r.throughput, r.writeRate, r.p50.Round(10*time.Microsecond), r.p99.Round(10*time.Microsecond), r.maxPending, r.pendingHalf, r.pendingEnd, r.dups)
 			results[c.name] = append(results[c.name], r)
 		}
 	}
