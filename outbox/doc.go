@@ -35,6 +35,14 @@
 //
 // SQLite has one writer: run one relay per database file. A second is
 // correct (its claims wait for the write lock) but only adds contention.
+// The relay's statements that write (claim, mark, renew, release,
+// purge) do not wait in SQLite's busy handler, which sleeps 1, 2, 5 ...
+// 100 ms between its tries, so that writers committing flat out, who
+// take the lock again as soon as they let it go, would win it nearly
+// every time: each runs on one connection with its busy timeout off and
+// is tried again every 0.5 ms, within the busy timeout the application
+// gave that connection (its DSN's busy_timeout; 0: no waiting), which the
+// connection gets back afterwards.
 //
 // # Wake-up, retention, metrics
 //
