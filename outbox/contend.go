@@ -36,15 +36,16 @@ func (s dbStmt) QueryContext(ctx context.Context, args ...any) (*sql.Rows, error
 const lockRetry = 500 * time.Microsecond
 
 // contend runs f with query, a statement that writes, on s's database.
-// On SQLite it prepares query on one connection with its busy timeout
-// off, and runs f again
-// every lockRetry while the write lock is held by another connection, as
-// long as that connection's busy timeout (the application's, from its
-// DSN) and ctx allow. SQLite's own busy handler sleeps 1, 2, 5, 10 ...
-// 100 ms between its tries: under writers committing flat out, who
-// take the lock again as soon as they released it, a relay that slept
-// that long lost the lock race again and again (claims waited up to
-// 260 ms, and the rows pending grew). PostgreSQL: f on the *sql.DB.
+// On SQLite in WAL mode it prepares query on one connection with its busy
+// timeout off, and runs f again every lockRetry while the write lock is
+// held by another connection, as long as that connection's busy timeout
+// (the application's, from its DSN) and ctx allow. SQLite's own busy
+// handler sleeps 1, 2, 5, 10 ... 100 ms between its tries: under writers
+// committing flat out, who take the lock again as soon as they released
+// it, a relay that slept that long lost the lock race again and again
+// (claims waited up to 260 ms, and the rows pending grew). In the other
+// journal modes, and on PostgreSQL, f runs once with the database's own
+// waiting.
 func (s *Store) contend(ctx context.Context, query string, f func(stmt) error) error {
 	if s.dialect.pg {
 		return f(dbStmt{s.db, query})
@@ -54,8 +55,14 @@ func (s *Store) contend(ctx context.Context, query string, f func(stmt) error) e
 		return err
 	}
 	defer c.Close()
-	var timeout int64
+	var (
+		timeout int64
+		journal string
+	)
 	if err := c.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&timeout); err != nil {
+		return err
+	}
+	if err := c.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&journal); err != nil {
 		return err
 	}
 	st, err := c.PrepareContext(ctx, query)
@@ -63,7 +70,11 @@ func (s *Store) contend(ctx context.Context, query string, f func(stmt) error) e
 		return err
 	}
 	defer st.Close()
-	if timeout == 0 {
+	if timeout == 0 || !strings.EqualFold(journal, "wal") {
+		// Without WAL a write commits only once no reader holds the
+		// database: SQLite's busy handler waits holding PENDING, which
+		// lets no new reader in; a write tried again and again from
+		// scratch would meet new readers every time.
 		return f(st)
 	}
 	if _, err := c.ExecContext(ctx, "PRAGMA busy_timeout = 0"); err != nil {

@@ -35,14 +35,18 @@
 //
 // SQLite has one writer: run one relay per database file. A second is
 // correct (its claims wait for the write lock) but only adds contention.
-// The relay's statements that write (claim, mark, renew, release,
-// purge) do not wait in SQLite's busy handler, which sleeps 1, 2, 5 ...
-// 100 ms between its tries, so that writers committing flat out, who
-// take the lock again as soon as they let it go, would win it nearly
-// every time: each runs on one connection with its busy timeout off and
-// is tried again every 0.5 ms, within the busy timeout the application
-// gave that connection (its DSN's busy_timeout; 0: no waiting), which the
-// connection gets back afterwards.
+// Use WAL (journal_mode=WAL) and a busy timeout in the DSN. In WAL mode
+// the relay's statements that write (claim, mark, renew, release, purge)
+// do not wait in SQLite's busy handler, which sleeps 1, 2, 5 ... 100 ms
+// between its tries, so that writers committing flat out, who take the
+// lock again as soon as they let it go, would win it nearly every time:
+// each runs on one connection with its busy timeout off and is tried
+// again every 0.5 ms, within the busy timeout the application gave that
+// connection (its DSN's busy_timeout; 0: no waiting), which the
+// connection gets back afterwards. In the other journal modes a write
+// must wait for the readers to drain, which only the busy handler can
+// do (it keeps new readers out while it waits): there the relay waits in
+// it, and writers flat out leave it behind.
 //
 // # Wake-up, retention, metrics
 //

@@ -103,6 +103,15 @@ type pubEntry struct {
 	next     *pubEntry
 }
 
+// retake is a new entry for the message of e, which a failed write took
+// back: e stays in the list, finished, so the message is pushed anew.
+// The message keeps the header values e's scratch holds.
+func (e *pubEntry) retake() *pubEntry {
+	n := &pubEntry{msg: e.msg, topic: e.topic, deadline: e.deadline, done: e.done}
+	n.nm = &n.msg
+	return n
+}
+
 const (
 	pubPending uint8 = iota // written, awaiting its PubAck
 	pubRetry                // to be written again
@@ -194,7 +203,6 @@ func (t *Topic) Send(ctx context.Context, topic string, m *herald.Message, o ada
 	if !at.IsZero() {
 		schedule(e.nm, topic, m, at)
 	}
-	nm := e.nm
 	e.deadline, _ = ctx.Deadline()
 	retry := resendPolicy.Start()
 	for {
@@ -222,15 +230,22 @@ func (t *Topic) Send(ctx context.Context, topic string, m *herald.Message, o ada
 		if arm {
 			t.signal()
 		}
-		_, err := t.js.PublishMsgAsync(nm)
+		_, err := t.js.PublishMsgAsync(e.nm)
 		t.wmu.Unlock()
 		if err == nil {
 			return nil
 		}
-		// Not written: take it back.
+		// Not written: take it back, unless the resender settled it
+		// meanwhile (its deadline passed, its subject was denied): its
+		// done was called, and that is its one outcome.
 		t.mu.Lock()
+		if e.state == pubDone {
+			t.mu.Unlock()
+			return nil
+		}
 		t.remove(e)
 		t.mu.Unlock()
+		e = e.retake()
 		if !Retryable(err) {
 			return Error(t.scheme, opPublish, topic, Kind(err), err)
 		}
@@ -337,8 +352,9 @@ func (t *Topic) push(e *pubEntry) {
 	t.tail = e
 }
 
-// remove takes back e, which was pushed last and not written; t.mu is
-// held.
+// remove takes back e, which was not written; t.mu is held. It stays
+// linked (a later message may follow it), done: a write again takes a
+// new entry (retake).
 func (t *Topic) remove(e *pubEntry) {
 	delete(t.byMsg, e.nm)
 	e.state = pubDone
