@@ -41,6 +41,26 @@ func holdLock(t *testing.T, db *sql.DB) func() time.Time {
 	}
 }
 
+// lockedRelay opens a SQLite database in WAL mode with the busy timeout
+// ms (one connection: the relay's statements and the test's checks share
+// it), one row in a fresh outbox and a relay to a probe, and takes the
+// write lock on another handle; it returns the function that releases
+// the lock.
+func lockedRelay(t *testing.T, ms int) (*sql.DB, *outbox.Relay, *probe, func() time.Time) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "outbox.db")
+	db := sqliteAt(t, path, ms)
+	db.SetMaxOpenConns(1)
+	s := newStore(t, db, outbox.SQLite, tableName())
+	write(t, db, s, "orders", msg("1", ""))
+	p, target := newProbe(t)
+	r, err := s.NewRelay(openPublisher(t, target))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db, r, p, holdLock(t, sqliteAt(t, path, ms))
+}
+
 // A relay's claim waiting for SQLite's write lock takes it soon after the
 // connection holding it lets go. SQLite's own busy handler sleeps 1, 2,
 // 5, 10, 15, 20, 25, 25, 25, 50, 50, 100 ms between its tries (328 ms in
@@ -50,17 +70,7 @@ func holdLock(t *testing.T, db *sql.DB) func() time.Time {
 // slept so long lost the race again and again and fell behind. The
 // relay's connection keeps the application's busy timeout afterwards.
 func TestRelayTakesSQLiteLockWhenReleased(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "outbox.db")
-	db := sqliteAt(t, path, 10000)
-	db.SetMaxOpenConns(1) // the relay's statements and the check below share one connection
-	s := newStore(t, db, outbox.SQLite, tableName())
-	write(t, db, s, "orders", msg("1", ""))
-	p, target := newProbe(t)
-	r, err := s.NewRelay(openPublisher(t, target))
-	if err != nil {
-		t.Fatal(err)
-	}
-	release := holdLock(t, sqliteAt(t, path, 10000))
+	db, r, p, release := lockedRelay(t, 10000)
 	ran := make(chan error, 1)
 	go func() {
 		n, err := r.RunOnce(context.Background())
@@ -95,16 +105,7 @@ func TestRelayTakesSQLiteLockWhenReleased(t *testing.T) {
 // The relay waits for SQLite's write lock no longer than the
 // application's busy timeout, then fails with SQLite's error.
 func TestRelayLockWaitBoundedByBusyTimeout(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "outbox.db")
-	db := sqliteAt(t, path, 200)
-	s := newStore(t, db, outbox.SQLite, tableName())
-	write(t, db, s, "orders", msg("1", ""))
-	_, target := newProbe(t)
-	r, err := s.NewRelay(openPublisher(t, target))
-	if err != nil {
-		t.Fatal(err)
-	}
-	release := holdLock(t, sqliteAt(t, path, 200))
+	_, r, _, release := lockedRelay(t, 200)
 	defer release()
 	start := time.Now()
 	n, err := r.RunOnce(context.Background())

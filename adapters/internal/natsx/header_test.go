@@ -5,27 +5,13 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 )
 
 // loopback returns a function that sends a NATS message through a real
 // in-process server and returns what a subscriber receives.
 func loopback(t testing.TB) func(*nats.Msg) *nats.Msg {
-	srv, err := server.NewServer(&server.Options{DontListen: true, NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect("", nats.InProcessServer(srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	nc := inProcess(t, false)
 	sub, err := nc.SubscribeSync("loop")
 	if err != nil {
 		t.Fatal(err)

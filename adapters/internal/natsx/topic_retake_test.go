@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -18,19 +17,7 @@ import (
 // jetstreamTopic returns a Topic on an in-process JetStream server.
 func jetstreamTopic(t *testing.T) *Topic {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{DontListen: true, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("server not ready")
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := nats.Connect("", nats.InProcessServer(srv))
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc := inProcess(t, true)
 	tp, err := NewTopic(nc, Settings{Provision: true, Storage: jetstream.MemoryStorage, Replicas: 1}, Options{Scheme: "nats"})
 	if err != nil {
 		t.Fatal(err)
