@@ -28,7 +28,8 @@ func TestWatchSharedContext(t *testing.T) {
 	sends := make([]*send, n+1)
 	mk := func(i int) *send {
 		wg.Add(1)
-		return &send{Context: ctx, topic: "t", done: func(err error) {
+		tp.open.Add(1) // as Send counts it
+		return &send{Context: ctx, t: tp, topic: "t", done: func(err error) {
 			answers[i].Add(1)
 			errs[i] = err
 			wg.Done()
@@ -66,6 +67,13 @@ func TestWatchSharedContext(t *testing.T) {
 	}
 	if sends[0].w.head != nil {
 		t.Error("the watch still lists sends after every one was answered")
+	}
+	returned := make(chan struct{})
+	go func() { tp.open.Wait(); close(returned) }()
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Error("the topic still counts dones not returned after every send was answered (Close would wait for them)")
 	}
 }
 
