@@ -34,7 +34,11 @@ func TestRelayWritesUnderReadersInRollbackJournal(t *testing.T) {
 		t.Fatal(err)
 	}
 	readers := openDB(t, "sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(DELETE)")
+	// Two readers, each reading for 10 ms at a time, the second 5 ms
+	// after the first: the reads overlap, as a service's do (the sleeps
+	// are their work, not a wait for something).
 	stop := make(chan struct{})
+	reading := make(chan struct{}, 2) // a reader's first read is open
 	var wg sync.WaitGroup
 	for i := range 2 {
 		wg.Add(1)
@@ -48,6 +52,7 @@ func TestRelayWritesUnderReadersInRollbackJournal(t *testing.T) {
 				return
 			}
 			defer c.Close()
+			first := true
 			for {
 				select {
 				case <-stop:
@@ -63,12 +68,17 @@ func TestRelayWritesUnderReadersInRollbackJournal(t *testing.T) {
 				if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM "+table).Scan(&n); err != nil {
 					t.Error(err)
 				}
+				if first {
+					reading <- struct{}{}
+					first = false
+				}
 				time.Sleep(10 * time.Millisecond)
 				tx.Rollback()
 			}
 		}()
 	}
-	time.Sleep(30 * time.Millisecond)
+	<-reading
+	<-reading
 	// Control: the same readers, a write through SQLite's busy handler
 	// commits.
 	if _, err := db.Exec("INSERT INTO ctl VALUES (1)"); err != nil {

@@ -359,7 +359,8 @@ func (t *Topic) remove(e *pubEntry) {
 	delete(t.byMsg, e.nm)
 	e.state = pubDone
 	t.trim()
-	t.unopen()
+	t.open.Add(-1) // its done is not called
+	t.wakeIdle()
 }
 
 // finish marks e done and returns its callback; t.mu is held. The
@@ -379,14 +380,6 @@ func (t *Topic) answer(done func(error), err error) {
 		t.mu.Lock()
 		t.wakeIdle()
 		t.mu.Unlock()
-	}
-}
-
-// unopen counts a message taken back (its done is not called); t.mu is
-// held.
-func (t *Topic) unopen() {
-	if t.open.Add(-1) == 0 {
-		t.wakeIdle()
 	}
 }
 
